@@ -1,0 +1,1 @@
+"""ONNX for tree IR (filled in by the trees work)."""

@@ -1,0 +1,45 @@
+"""Shared pieces of River → IR extraction: the estimator result and key/feature helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ... import ir
+from ...errors import EmptyModelError
+
+
+@dataclass(frozen=True)
+class EstimatorIR:
+    """What an estimator extractor returns: the IR estimator, its task and River's class order."""
+
+    estimator: ir.Estimator
+    task: str
+    classes: tuple = ()
+
+
+def key_name(key: Any) -> str:
+    """River keys may be any hashable; the IR names columns by their string."""
+    return key if isinstance(key, str) else str(key)
+
+
+def plain(value: Any) -> Any:
+    """A JSON scalar for a key, class or category (numpy scalars become Python ones)."""
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, (str, bool, int, float)):
+        return value
+    raise EmptyModelError(  # pragma: no cover - exotic keys
+        f"cannot store {value!r} ({type(value).__name__}) as a key, class or category: "
+        "use str, int, float or bool"
+    )
+
+
+def numeric_inputs(keys: Any) -> dict:
+    """`inputs()` answer for a step that knows these keys as numbers."""
+    return {k: None for k in keys}
+
+
+def require_learned(condition: bool, what: str) -> None:
+    if not condition:
+        raise EmptyModelError(f"{what} has learned nothing: call learn_one on some data before export")

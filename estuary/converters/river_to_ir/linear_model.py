@@ -1,0 +1,121 @@
+"""River linear models (and one-vs-rest over them) → IR Linear.
+
+River's dot product runs over the keys present in x; a weight for a key not in the columns can
+never be reached, and a column without a weight contributes 0.
+"""
+
+from __future__ import annotations
+
+from river import linear_model, multiclass, optim
+
+from ... import ir
+from ...errors import UnsupportedModelError
+from ..registry import extractor_for, register_extractor, supported_models
+from .base import EstimatorIR, key_name, numeric_inputs, plain, require_learned
+
+
+def weight_row(weights: dict, columns: tuple[str, ...]) -> tuple[float, ...]:
+    named = {key_name(k): float(v) for k, v in weights.items()}
+    return tuple(named.get(c, 0.0) for c in columns)
+
+
+def _glm_inputs(m) -> dict:
+    return numeric_inputs(m._weights)
+
+
+def _pa_inputs(m) -> dict:
+    return numeric_inputs(m.weights)
+
+
+def _check_loss(m, allowed: tuple[type, ...]) -> None:
+    if not isinstance(m.loss, allowed):
+        raise UnsupportedModelError(
+            m, supported_models(),
+            reason=f"loss {type(m.loss).__name__} has a link estuary does not export",
+        )
+
+
+def _glm_learned(m) -> None:
+    require_learned(bool(m._weights) or m.intercept != m.intercept_init, type(m).__name__)
+
+
+@register_extractor(linear_model.LinearRegression, inputs=_glm_inputs, kind="estimator")
+def linear_regression(m: linear_model.LinearRegression, columns, ctx) -> EstimatorIR:
+    _check_loss(m, (optim.losses.RegressionLoss,))
+    if isinstance(m.loss, optim.losses.Poisson):
+        raise UnsupportedModelError(m, supported_models(), reason="the Poisson loss's exp link")
+    _glm_learned(m)
+    est = ir.Linear(columns, (weight_row(m._weights, columns),), (float(m.intercept),), "identity")
+    return EstimatorIR(est, "regression")
+
+
+def _binary(m, weights: dict, intercept: float, columns) -> EstimatorIR:
+    est = ir.Linear(columns, (weight_row(weights, columns),), (float(intercept),), "sigmoid")
+    return EstimatorIR(est, "classification", (False, True))
+
+
+@register_extractor(linear_model.LogisticRegression, inputs=_glm_inputs, kind="estimator")
+def logistic_regression(m: linear_model.LogisticRegression, columns, ctx) -> EstimatorIR:
+    _check_loss(m, (optim.losses.BinaryLoss,))
+    _glm_learned(m)
+    return _binary(m, m._weights, m.intercept, columns)
+
+
+@register_extractor(linear_model.Perceptron, inputs=_glm_inputs, kind="estimator")
+def perceptron(m: linear_model.Perceptron, columns, ctx) -> EstimatorIR:
+    _glm_learned(m)
+    return _binary(m, m._weights, m.intercept, columns)
+
+
+@register_extractor(linear_model.PARegressor, inputs=_pa_inputs, kind="estimator")
+def pa_regressor(m: linear_model.PARegressor, columns, ctx) -> EstimatorIR:
+    require_learned(bool(m.weights) or m.intercept != 0.0, "PARegressor")
+    est = ir.Linear(columns, (weight_row(m.weights, columns),), (float(m.intercept),), "identity")
+    return EstimatorIR(est, "regression")
+
+
+@register_extractor(linear_model.PAClassifier, inputs=_pa_inputs, kind="estimator")
+def pa_classifier(m: linear_model.PAClassifier, columns, ctx) -> EstimatorIR:
+    require_learned(bool(m.weights) or m.intercept != 0.0, "PAClassifier")
+    return _binary(m, m.weights, m.intercept, columns)
+
+
+def _softmax_inputs(m) -> dict:
+    keys: dict = {}
+    for w in m.weights.values():
+        keys.update(numeric_inputs(w))
+    return keys
+
+
+@register_extractor(linear_model.SoftmaxRegression, inputs=_softmax_inputs, kind="estimator")
+def softmax_regression(m: linear_model.SoftmaxRegression, columns, ctx) -> EstimatorIR:
+    """No intercept; classes in the order River's weight dict holds them."""
+    require_learned(len(m.weights) >= 2, "SoftmaxRegression (it needs two classes)")
+    classes = tuple(plain(c) for c in m.weights)
+    rows = tuple(weight_row(m.weights[c], columns) for c in m.weights)
+    est = ir.Linear(columns, rows, tuple(0.0 for _ in rows), "softmax")
+    return EstimatorIR(est, "classification", classes)
+
+
+def _ovr_inputs(m: multiclass.OneVsRestClassifier) -> dict:
+    keys: dict = {}
+    for clf in [m.classifier, *m.classifiers.values()]:
+        keys.update(extractor_for(clf).inputs(clf))
+    return keys
+
+
+@register_extractor(multiclass.OneVsRestClassifier, inputs=_ovr_inputs, kind="estimator")
+def one_vs_rest(m: multiclass.OneVsRestClassifier, columns, ctx) -> EstimatorIR:
+    """Per-class sigmoid of a binary linear classifier, normalised by the sum."""
+    require_learned(len(m.classifiers) >= 2, "OneVsRestClassifier (it needs two classes)")
+    rows, intercepts = [], []
+    for clf in m.classifiers.values():
+        inner = extractor_for(clf).extract(clf, columns, ctx)
+        if not (isinstance(inner.estimator, ir.Linear) and inner.estimator.link == "sigmoid"):
+            raise UnsupportedModelError(clf, supported_models(),
+                                        reason="one-vs-rest is exported over linear classifiers")
+        rows.append(inner.estimator.weights[0])
+        intercepts.append(inner.estimator.intercepts[0])
+    classes = tuple(plain(c) for c in m.classifiers)
+    est = ir.Linear(columns, tuple(rows), tuple(intercepts), "ovr_sigmoid")
+    return EstimatorIR(est, "classification", classes)

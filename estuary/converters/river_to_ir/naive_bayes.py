@@ -1,0 +1,1 @@
+"""River naive Bayes → IR (filled in by the naive-Bayes work)."""

@@ -1,0 +1,58 @@
+"""River `preprocessing` scalers and encoders → IR Scale / OneHot."""
+
+from __future__ import annotations
+
+from river import preprocessing
+
+from ... import ir
+from ...errors import UnsupportedModelError
+from ..registry import register_extractor, supported_models
+from .base import key_name, numeric_inputs, plain
+
+
+def _scaler_keys(s: preprocessing.StandardScaler) -> dict:
+    return numeric_inputs(s.counts)
+
+
+@register_extractor(preprocessing.StandardScaler, inputs=_scaler_keys)
+def standard_scaler(s: preprocessing.StandardScaler, columns: tuple[str, ...], ctx) -> ir.Scale:
+    """(x - mean) / sqrt(var) with population variance; var == 0 or a never-seen key → 0."""
+    if s.window_size is not None:
+        raise UnsupportedModelError(s, supported_models(), reason="window_size is not supported")
+    means = {key_name(k): float(v) for k, v in s.means.items()}
+    vars_ = {key_name(k): float(v) for k, v in s.vars.items()} if s.with_std else {}
+    offset, divisor = [], []
+    for c in columns:
+        offset.append(means.get(c, 0.0))
+        if s.with_std:
+            v = vars_.get(c, 0.0)
+            divisor.append(v**0.5 if v else 0.0)
+        else:
+            divisor.append(1.0)
+    return ir.Scale(columns, tuple(offset), tuple(divisor))
+
+
+def _one_hot_inputs(e: preprocessing.OneHotEncoder) -> dict:
+    return {k: set(vals) for k, vals in e.values.items() if vals}
+
+
+@register_extractor(preprocessing.OneHotEncoder, inputs=_one_hot_inputs, renames=True)
+def one_hot(e: preprocessing.OneHotEncoder, columns: tuple[str, ...], ctx) -> ir.OneHot:
+    """Every input key becomes `f"{key}_{value}"` columns for the values the encoder knows."""
+    if e.drop_first:
+        raise UnsupportedModelError(e, supported_models(), reason="drop_first=True is not supported")
+    if e.drop_zeros:
+        raise UnsupportedModelError(
+            e, supported_models(),
+            reason="drop_zeros=True learns no vocabulary, so the input categories are unknown")
+    if any(isinstance(v, (list, set)) for vals in e.values.values() for v in vals):
+        raise UnsupportedModelError(e, supported_models(), reason="list/set values are not supported")
+    source, target = [], []
+    for feature in ctx.categorical_features_of(columns, e):
+        known = {plain(v) for v in e.values.get(feature.key, ())}
+        for cat in feature.categories:
+            if cat in known:
+                source.append(ir.category_column(feature.name, cat))
+                target.append(f"{feature.name}_{cat}")
+    return ir.OneHot(tuple(source), tuple(target), missing_as_nan=False)
+

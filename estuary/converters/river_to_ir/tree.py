@@ -1,0 +1,1 @@
+"""River Hoeffding trees → IR (filled in by the trees work)."""

@@ -1,0 +1,49 @@
+"""Exceptions users catch. Each message says what went wrong and what to do next."""
+
+from __future__ import annotations
+
+
+class EstuaryError(Exception):
+    """Base class of every error estuary raises on purpose."""
+
+
+class UnsupportedModelError(EstuaryError, TypeError):
+    """A River object (model, step or option) that estuary cannot convert exactly."""
+
+    def __init__(self, obj: object, supported: list[str], reason: str | None = None):
+        name = obj if isinstance(obj, str) else f"{type(obj).__module__}.{type(obj).__qualname__}"
+        self.model_type = name
+        self.supported = sorted(supported)
+        detail = f" ({reason})" if reason else ""
+        super().__init__(
+            f"cannot convert {name}{detail}. Supported: {', '.join(self.supported)}. "
+            "Open an issue with the model if you need it."
+        )
+
+
+class EmptyModelError(EstuaryError, ValueError):
+    """The model has learned nothing, so there is nothing to export."""
+
+
+class RegistrationError(EstuaryError, ValueError):
+    """An extractor or emitter was registered twice for the same key."""
+
+
+class InvalidInputError(EstuaryError, ValueError):
+    """A row given to a runtime has a bad value; `field` names the feature."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        super().__init__(f"feature {field!r}: {message}")
+
+
+class ArtifactError(EstuaryError, ValueError):
+    """An artifact file is missing, corrupt, truncated or not what its suffix says."""
+
+
+class GoldenCheckError(ArtifactError):
+    """The golden vectors embedded in an artifact do not reproduce on load."""
+
+
+class UnknownFormatError(EstuaryError, ValueError):
+    """A format name or file suffix that no emitter is registered for."""

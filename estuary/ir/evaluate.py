@@ -1,0 +1,129 @@
+"""Plain numpy evaluator of the IR: the debugging oracle, never the parity reference.
+
+`evaluate(model, X)` takes the artifact's input matrix (schema columns, NaN = missing) and
+returns what every artifact must return: `probabilities` [N, C] and `label` [N] (class
+indices) for classifiers, `value` [N] for regressors.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from .nodes import Chain, Estimator, Linear, Model, OneHot, Scale, Select, Transform, Union
+
+Block = tuple[np.ndarray, tuple[str, ...]]  # matrix [N, F] and its column names
+
+TRANSFORM_EVALUATORS: dict[type, Callable[[Transform, Block], Block]] = {}
+ESTIMATOR_EVALUATORS: dict[type, Callable[[Estimator, np.ndarray], np.ndarray]] = {}
+
+
+def evaluates(node_type: type) -> Callable:
+    """Register the numpy evaluation of an IR node type (transform or estimator)."""
+
+    def deco(fn: Callable) -> Callable:
+        table = TRANSFORM_EVALUATORS if issubclass(node_type, Transform) else ESTIMATOR_EVALUATORS
+        if node_type in table:
+            raise ValueError(f"an evaluator for {node_type.__name__} is already registered")
+        table[node_type] = fn
+        return fn
+
+    return deco
+
+
+def gather(block: Block, columns: tuple[str, ...]) -> np.ndarray:
+    X, names = block
+    index = {c: i for i, c in enumerate(names)}
+    return X[:, [index[c] for c in columns]] if columns else np.zeros((X.shape[0], 0))
+
+
+def transform(step: Transform, block: Block) -> Block:
+    fn = TRANSFORM_EVALUATORS.get(type(step))
+    if fn is None:
+        raise NotImplementedError(f"no numpy evaluator for {type(step).__name__}")
+    return fn(step, block)
+
+
+def evaluate(model: Model, X: np.ndarray) -> dict[str, np.ndarray]:
+    """Run the model on the input matrix [N, F] in schema order (NaN = missing)."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != len(model.schema.columns):
+        raise ValueError(f"expected a matrix with {len(model.schema.columns)} columns")
+    block = transform(model.transform, (X, model.schema.columns))
+    Z = gather(block, model.estimator.columns)
+    fn = ESTIMATOR_EVALUATORS.get(type(model.estimator))
+    if fn is None:
+        raise NotImplementedError(f"no numpy evaluator for {type(model.estimator).__name__}")
+    out = fn(model.estimator, Z)
+    if model.task == "regression":
+        return {"value": out.reshape(-1)}
+    return {"probabilities": out, "label": np.argmax(out, axis=1)}
+
+
+@evaluates(Select)
+def _select(step: Select, block: Block) -> Block:
+    return gather(block, step.columns), step.columns
+
+
+@evaluates(Scale)
+def _scale(step: Scale, block: Block) -> Block:
+    X = gather(block, step.columns)
+    offset = np.asarray(step.offset)
+    divisor = np.asarray(step.divisor)
+    safe = np.where(divisor == 0, 1.0, divisor)
+    out = np.where(divisor == 0, 0.0, (X - offset) / safe)
+    return np.where(np.isnan(X), np.nan, out), step.columns
+
+
+@evaluates(OneHot)
+def _one_hot(step: OneHot, block: Block) -> Block:
+    X = gather(block, step.source)
+    fill = np.nan if step.missing_as_nan else 0.0
+    return np.where(np.isnan(X), fill, X), step.target
+
+
+@evaluates(Chain)
+def _chain(step: Chain, block: Block) -> Block:
+    for s in step.steps:
+        block = transform(s, block)
+    return block
+
+
+@evaluates(Union)
+def _union(step: Union, block: Block) -> Block:
+    parts = [transform(b, block) for b in step.branches]
+    names: dict[str, tuple[int, int]] = {}
+    for p, (_, cols) in enumerate(parts):
+        for j, c in enumerate(cols):
+            names.setdefault(c, (p, j))
+    n = block[0].shape[0]
+    X = np.empty((n, len(names)))
+    for k, (p, j) in enumerate(names.values()):
+        X[:, k] = parts[p][0][:, j]
+    return X, tuple(names)
+
+
+def sigmoid_clamped(z: np.ndarray) -> np.ndarray:
+    """River's `utils.math.sigmoid`: exactly 0 below -30 and 1 above 30."""
+    with np.errstate(over="ignore"):
+        p = 1.0 / (1.0 + np.exp(-z))
+    return np.where(z < -30, 0.0, np.where(z > 30, 1.0, p))
+
+
+@evaluates(Linear)
+def _linear(est: Linear, Z: np.ndarray) -> np.ndarray:
+    W = np.asarray(est.weights, dtype=np.float64).reshape(len(est.intercepts), len(est.columns))
+    z = np.nan_to_num(Z, nan=0.0) @ W.T + np.asarray(est.intercepts)
+    if est.link == "identity":
+        return z[:, 0]
+    if est.link == "sigmoid":
+        p = sigmoid_clamped(z[:, 0])
+        return np.stack([1.0 - p, p], axis=1)
+    if est.link == "softmax":
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+    p = sigmoid_clamped(z)  # ovr_sigmoid
+    total = p.sum(axis=1, keepdims=True)
+    uniform = np.full_like(p, 1.0 / p.shape[1])
+    return np.where(total > 0, p / np.where(total > 0, total, 1.0), uniform)

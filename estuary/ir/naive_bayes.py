@@ -1,0 +1,1 @@
+"""Naive Bayes IR nodes (filled in by the naive-Bayes work)."""

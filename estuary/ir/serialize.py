@@ -1,0 +1,63 @@
+"""JSON round trip and content hash of IR nodes.
+
+Every node is a frozen dataclass registered with `ir_node`; it becomes `{"type": name, ...fields}`.
+Tuples become lists and come back as tuples, so `from_json(to_json(x)) == x` holds exactly
+(Python writes floats with the shortest repr that reads back to the same double).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any
+
+from .nodes import NODE_TYPES, IRError
+
+
+def to_dict(node: Any) -> Any:
+    """Plain JSON-able structure of an IR node (recursively)."""
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        out: dict[str, Any] = {"type": type(node).__name__}
+        for f in dataclasses.fields(node):
+            out[f.name] = to_dict(getattr(node, f.name))
+        return out
+    if isinstance(node, (tuple, list)):
+        return [to_dict(v) for v in node]
+    if isinstance(node, float) and node != node:
+        raise IRError("NaN inside the IR: parameters must be finite numbers")
+    return node
+
+
+def from_dict(data: Any) -> Any:
+    """Inverse of `to_dict`."""
+    if isinstance(data, dict):
+        if "type" not in data:
+            raise IRError(f"IR object without a 'type': {sorted(data)[:5]}")
+        name = data["type"]
+        cls = NODE_TYPES.get(name)
+        if cls is None:
+            raise IRError(f"unknown IR node type {name!r}; known: {sorted(NODE_TYPES)}")
+        kwargs = {k: from_dict(v) for k, v in data.items() if k != "type"}
+        try:
+            return cls(**kwargs)
+        except TypeError as e:
+            raise IRError(f"bad fields for IR node {name}: {e}") from e
+    if isinstance(data, list):
+        return tuple(from_dict(v) for v in data)
+    return data
+
+
+def to_json(node: Any, indent: int | None = None) -> str:
+    """Canonical JSON: sorted keys, no NaN, stable across runs."""
+    return json.dumps(to_dict(node), sort_keys=True, indent=indent, allow_nan=False,
+                      separators=(",", ":") if indent is None else None)
+
+
+def from_json(text: str) -> Any:
+    return from_dict(json.loads(text))
+
+
+def content_hash(node: Any) -> str:
+    """SHA-256 of the canonical JSON: equal models have equal hashes on every machine."""
+    return hashlib.sha256(to_json(node).encode()).hexdigest()

@@ -1,0 +1,1 @@
+"""Tree IR nodes (filled in by the trees work)."""
