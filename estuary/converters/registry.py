@@ -6,8 +6,9 @@ raises `UnsupportedModelError` listing every supported class. No silent fallback
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import RegistrationError, UnknownFormatError, UnsupportedModelError
 

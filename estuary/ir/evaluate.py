@@ -7,7 +7,7 @@ indices) for classifiers, `value` [N] for regressors.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

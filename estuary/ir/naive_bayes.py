@@ -1,1 +1,86 @@
-"""Naive Bayes IR nodes (filled in by the naive-Bayes work)."""
+"""Naive Bayes IR nodes and their numpy evaluation.
+
+`GaussianNB` holds River's `naive_bayes.GaussianNB` state as plain numbers: one log prior per
+class and, per (class, column), the mean and variance of the Gaussian River would evaluate.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .evaluate import evaluates
+from .nodes import Estimator, IRError, ir_node
+
+SQRT_TAU = math.sqrt(2.0 * math.pi)  # River's `utils.math.norm_pdf` divides by this
+
+
+@ir_node
+@dataclass(frozen=True)
+class GaussianNB(Estimator):
+    """jll_c = log_prior_c + Σ over present columns j of log(epsilon + pdf_cj(x_j)), then softmax.
+
+    pdf_cj is the normal density with `means[c][j]` and `variances[c][j]`. A variance of 0 means
+    River has no usable Gaussian there (feature never seen for that class, a single sample, or
+    zero spread): the density is 0, so a present value adds log(epsilon). A missing column (NaN)
+    adds nothing. Probabilities are River's `exp(jll - logsumexp(jll))`.
+    """
+
+    columns: tuple[str, ...]
+    log_priors: tuple[float, ...]  # [C]
+    means: tuple[tuple[float, ...], ...]  # [C][F]
+    variances: tuple[tuple[float, ...], ...]  # [C][F], >= 0; 0 = no usable Gaussian
+    epsilon: float = 1e-9
+
+    def __post_init__(self) -> None:
+        n_classes = len(self.log_priors)
+        if len(self.means) != n_classes or len(self.variances) != n_classes:
+            raise IRError("GaussianNB: log_priors, means and variances differ in length")
+        for m_row, v_row in zip(self.means, self.variances, strict=True):
+            if len(m_row) != len(self.columns) or len(v_row) != len(self.columns):
+                raise IRError("GaussianNB: a means/variances row does not match the columns")
+            if any(not v >= 0.0 for v in v_row):
+                raise IRError("GaussianNB: variances must be >= 0 (0 marks no usable Gaussian)")
+        if not self.epsilon > 0.0:
+            raise IRError("GaussianNB: epsilon must be > 0")
+
+
+def gaussian_nb_arrays(est: GaussianNB) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """means [C, F], sigmas [C, F] (1.0 where unusable, to keep the arithmetic finite), usable."""
+    shape = (len(est.log_priors), len(est.columns))
+    means = np.asarray(est.means, dtype=np.float64).reshape(shape)
+    variances = np.asarray(est.variances, dtype=np.float64).reshape(shape)
+    usable = variances > 0.0
+    sigmas = np.sqrt(np.where(usable, variances, 1.0))  # sqrt is correctly rounded, as math.sqrt
+    return np.where(usable, means, 0.0), sigmas, usable
+
+
+def joint_log_likelihood(est: GaussianNB, Z: np.ndarray) -> np.ndarray:
+    """[N, C] joint log-likelihoods, summed column by column as River sums over keys."""
+    means, sigmas, usable = gaussian_nb_arrays(est)
+    log_eps = math.log(est.epsilon)
+    total = np.zeros((Z.shape[0], len(est.log_priors)))
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        for j in range(len(est.columns)):
+            x = Z[:, j:j + 1]
+            z = (x - means[:, j]) / sigmas[:, j]
+            pdf = np.exp(-0.5 * z * z) / SQRT_TAU / sigmas[:, j]
+            term = np.where(usable[:, j], np.log(est.epsilon + pdf), log_eps)
+            total += np.where(np.isnan(x), 0.0, term)
+    return np.asarray(est.log_priors) + total
+
+
+def river_softmax(jll: np.ndarray) -> np.ndarray:
+    """exp(jll - logsumexp(jll)) with scipy's logsumexp (max split off, log1p of the rest)."""
+    a_max = jll.max(axis=1, keepdims=True)
+    is_max = jll == a_max
+    m = is_max.sum(axis=1, keepdims=True).astype(np.float64)
+    s = np.where(is_max, 0.0, np.exp(jll - a_max)).sum(axis=1, keepdims=True) / m
+    return np.exp(jll - (np.log1p(s) + np.log(m) + a_max))
+
+
+@evaluates(GaussianNB)
+def _gaussian_nb(est: GaussianNB, Z: np.ndarray) -> np.ndarray:
+    return river_softmax(joint_log_likelihood(est, Z))

@@ -11,8 +11,7 @@ from typing import Any
 from ... import ir
 from ...errors import UnsupportedModelError
 from ..registry import extractor_for, qualname, supported_models
-from . import compose, linear_model, preprocessing  # noqa: F401  (registration)
-from . import naive_bayes, tree  # noqa: F401  (registration)
+from . import compose, linear_model, naive_bayes, preprocessing, tree  # noqa: F401  (registration)  # noqa: F401  (registration)
 from .base import EstimatorIR, key_name, plain
 
 

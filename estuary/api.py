@@ -1,0 +1,65 @@
+"""The three calls most users need: `export`, `verify`, `load`."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import (
+    converters,  # noqa: F401
+    ir,
+)
+from .converters import onnx as _onnx  # noqa: F401  (registers the format)
+from .converters.registry import format_for
+from .parity import verify
+from .runtimes import load
+from .snapshot import take_snapshot
+
+
+@dataclass(frozen=True)
+class ExportedArtifact:
+    """What `export` wrote."""
+
+    path: Path
+    format: str
+    ir_hash: str
+    snapshot_id: str
+    size_bytes: int
+    snapshot: ir.Snapshot
+
+
+def write_snapshot(snapshot: ir.Snapshot, path: str | Path, format: str | None = None,
+                   check: bool = True) -> ExportedArtifact:
+    """Write a snapshot atomically (temp file + rename); by default load it back in its runtime
+    and re-run the golden vectors before the file appears at `path`."""
+    path = Path(path)
+    fmt = format_for(format, str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=fmt.suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        fmt.write(snapshot, tmp)
+        if check:
+            load(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return ExportedArtifact(path, fmt.name, ir.content_hash(snapshot.model),
+                            snapshot.provenance.snapshot_id or "", path.stat().st_size, snapshot)
+
+
+def export(model: Any, path: str | Path, sample: Sequence[Mapping] = (), format: str | None = None,
+           check: bool = True) -> ExportedArtifact:
+    """Export a River model to `path`; the format comes from `format` or the suffix.
+
+    >>> export(model, "model.onnx", sample=rows).size_bytes
+    """
+    return write_snapshot(take_snapshot(model, sample), path, format, check)
+
+
+__all__ = ["ExportedArtifact", "export", "load", "verify", "write_snapshot"]

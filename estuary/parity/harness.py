@@ -1,0 +1,96 @@
+"""Run an artifact in its real runtime on probe rows and compare with the River model itself."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import ir
+from ..converters.river_to_ir import to_ir
+from ..errors import InvalidInputError
+from ..runtimes import LoadedModel, load
+from ..runtimes.base import TOLERANCE, within
+from .probes import Probe, probe_rows
+from .reference import river_outputs
+from .report import ParityReport, WorstRow
+
+N_WORST = 5
+
+
+def _encode(loaded: LoadedModel, probes: Sequence[Probe]) -> tuple[np.ndarray, list[str | None]]:
+    X = np.full((len(probes), loaded.encoder.n_columns), np.nan)
+    errors: list[str | None] = []
+    for i, p in enumerate(probes):
+        try:
+            X[i] = loaded.encoder.encode(p.row)
+            errors.append(None)
+        except InvalidInputError as e:
+            errors.append(str(e))
+    return X, errors
+
+
+def compare(model: Any, loaded: LoadedModel, probes: Sequence[Probe], ir_hash: str = "") -> ParityReport:
+    """Parity of `loaded` (an artifact in its runtime) against the River `model` on `probes`."""
+    start = time.perf_counter()
+    meta = loaded.metadata
+    ref = river_outputs(model, [p.row for p in probes], meta.task, meta.classes)
+    X, encode_errors = _encode(loaded, probes)
+    keep = [i for i, e in enumerate(ref.errors) if e is None]
+    got = loaded.outputs_matrix(X[keep]) if keep else np.empty((0, ref.outputs.shape[1]))
+    labels = loaded.run(X[keep])["label"] if (keep and loaded.is_classifier) else None
+    expected = ref.outputs[keep]
+    tol = TOLERANCE[meta.precision]
+    ok = within(got, expected, tol).all(axis=1) if keep else np.ones(0, bool)
+    with np.errstate(invalid="ignore"):
+        diff = np.where(np.isnan(got) & np.isnan(expected), 0.0, np.abs(got - expected))
+    diff = np.where(np.isnan(diff), np.inf, diff)
+    row_diff = diff.max(axis=1) if keep else np.zeros(0)
+    label_ok = np.ones(len(keep), bool)
+    if labels is not None:
+        label_ok = np.array([meta.classes[j] == ref.labels[i] for i, j in zip(keep, labels)])
+    encode_failed = np.array([encode_errors[i] is not None for i in keep], bool)
+    ok &= label_ok & ~encode_failed
+    badness = np.where(~label_ok | encode_failed, np.inf, row_diff)
+    order = np.argsort(-badness, kind="stable")
+    worst = tuple(
+        WorstRow(keep[k], probes[keep[k]].tag, probes[keep[k]].row, expected[k].tolist(),
+                 got[k].tolist(), float(row_diff[k]), bool(label_ok[k]))
+        for k in order[:N_WORST])
+    skipped = [e for e in ref.errors if e is not None]
+    return ParityReport(
+        format=loaded.format,
+        artifact=str(loaded.path),
+        runtime=str(loaded.runtime),
+        model=meta.source,
+        ir_hash=ir_hash or meta.ir_hash,
+        task=meta.task,
+        n_rows=len(keep),
+        label_agreement=float(label_ok.mean()) if (loaded.is_classifier and keep) else None,
+        max_abs_diff=float(row_diff.max()) if keep else 0.0,
+        tolerance=tol,
+        precision=meta.precision,
+        passed=bool(ok.all()) and bool(keep),
+        n_skipped=len(skipped),
+        rows_by_tag=dict(Counter(probes[i].tag for i in keep)),
+        worst_rows=worst,
+        skipped_examples=tuple(sorted(set(skipped))[:3]),
+        seconds=time.perf_counter() - start,
+    )
+
+
+def verify(model: Any, path: str | Path, rows: Sequence[Mapping] = (), *,
+           adversarial: bool = True) -> ParityReport:
+    """Load the artifact in its real runtime and compare it with `model` on `rows` + probes.
+
+    >>> report = verify(model, "model.onnx", rows); report.passed
+    """
+    loaded = load(path)
+    model_ir = to_ir(model)
+    rows = list(rows)
+    probes = probe_rows(model_ir, rows) if adversarial else [Probe(dict(r), "sample") for r in rows]
+    return compare(model, loaded, probes, ir_hash=ir.content_hash(model_ir))

@@ -1,0 +1,112 @@
+"""Probe rows: the user's rows plus generated adversarial rows that catch conversion bugs.
+
+Generated: every split threshold exactly and one ulp either side (mapped back through scalers
+to raw inputs), each feature missing in turn, no features at all, an unseen key, unseen and
+every known category, zeros, and very large and very small magnitudes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import ir
+
+UNSEEN_KEY = "__estuary_unseen_key__"
+UNSEEN_CATEGORY = "__estuary_unseen_category__"
+EXTREMES = (0.0, -0.0, 1e300, -1e300, 1e-300, -1e-300, 1e9, -1e9)
+
+
+@dataclass(frozen=True)
+class Probe:
+    row: dict
+    tag: str  # "sample", "threshold", "missing", "unseen", "category", "zeros", "extreme"
+
+
+def raw_column_map(model: ir.Model) -> dict[str, tuple[str, float, float]]:
+    """Estimator column → (raw feature name, offset, divisor) where the column is a raw numeric
+    input reached only through Select / Scale steps (so a raw value can hit a threshold)."""
+    numeric = {f.name for f in model.schema.features if f.kind == "numeric"}
+    mapping = {c: (c, 0.0, 1.0) for c in numeric}
+
+    def walk(step: ir.Transform, cols: dict) -> dict:
+        if isinstance(step, ir.Chain):
+            for s in step.steps:
+                cols = walk(s, cols)
+            return cols
+        if isinstance(step, ir.Select):
+            return {c: cols[c] for c in step.columns if c in cols}
+        if isinstance(step, ir.Scale):
+            out = {}
+            for c, o, d in zip(step.columns, step.offset, step.divisor):
+                if c in cols and d != 0:
+                    raw, o0, d0 = cols[c]
+                    out[c] = (raw, o0 + o * d0, d * d0)  # scale of a scale: compose
+            return out
+        if isinstance(step, ir.Union):
+            out: dict = {}
+            for b in step.branches:
+                for c, v in walk(b, cols).items():
+                    out.setdefault(c, v)
+            return out
+        return {}
+
+    return walk(model.transform, mapping)
+
+
+def _ulps(value: float) -> list[float]:
+    return [float(np.nextafter(value, -np.inf)), float(value), float(np.nextafter(value, np.inf))]
+
+
+def threshold_values(model: ir.Model) -> dict[str, list[float]]:
+    """Raw feature → values that land on (or one ulp around) the estimator's split thresholds."""
+    thresholds = getattr(model.estimator, "thresholds", None)
+    if thresholds is None:
+        return {}
+    mapping = raw_column_map(model)
+    out: dict[str, list[float]] = {}
+    for column, values in thresholds().items():
+        if column not in mapping:
+            continue
+        raw, offset, divisor = mapping[column]
+        for t in values:
+            out.setdefault(raw, []).extend(_ulps(t * divisor + offset))
+    return out
+
+
+def _base_rows(model: ir.Model, sample: Sequence[Mapping]) -> list[dict]:
+    if sample:
+        return [dict(r) for r in sample[:3]]
+    row: dict = {}
+    for f in model.schema.features:
+        row[f.key] = f.categories[0] if f.kind == "categorical" else 0.0
+    return [row]
+
+
+def probe_rows(model: ir.Model, sample: Sequence[Mapping] = (), max_missing: int = 20) -> list[Probe]:
+    """The user's rows followed by generated adversarial rows."""
+    probes = [Probe(dict(r), "sample") for r in sample]
+    bases = _base_rows(model, sample)
+    features = model.schema.features
+    for raw, values in threshold_values(model).items():
+        key = model.schema.feature(raw).key
+        for base in bases:
+            probes += [Probe({**base, key: v}, "threshold") for v in values]
+    for base in (list(sample[:max_missing]) or bases):
+        for f in features:
+            probes.append(Probe({k: v for k, v in base.items() if k != f.key}, "missing"))
+    probes.append(Probe({}, "missing"))
+    for base in bases:
+        probes.append(Probe({**base, UNSEEN_KEY: 1.0}, "unseen"))
+        for f in features:
+            if f.kind == "categorical":
+                probes.append(Probe({**base, f.key: UNSEEN_CATEGORY}, "unseen"))
+                probes += [Probe({**base, f.key: c}, "category") for c in f.categories]
+    zeros = {**bases[0], **{f.key: 0.0 for f in features if f.kind == "numeric"}}
+    probes.append(Probe(zeros, "zeros"))
+    for f in features:
+        if f.kind == "numeric":
+            probes += [Probe({**bases[0], f.key: v}, "extreme") for v in EXTREMES]
+    return probes

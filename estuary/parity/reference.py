@@ -1,0 +1,42 @@
+"""The parity reference: the River model's own predictions, row by row."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Reference:
+    """River's outputs on rows: `outputs` [N, C] probabilities (or [N, 1] values), `labels`,
+    and for rows River itself cannot predict (it raised), the error instead."""
+
+    outputs: np.ndarray
+    labels: list[Any]
+    errors: list[str | None]
+
+
+def river_outputs(model: Any, rows: Sequence[Mapping], task: str, classes: Sequence) -> Reference:
+    """Call `predict_proba_one`/`predict_one` (classifiers) or `predict_one` (regressors)."""
+    width = len(classes) if task == "classification" else 1
+    outputs = np.full((len(rows), width), np.nan)
+    labels: list[Any] = []
+    errors: list[str | None] = []
+    for i, x in enumerate(rows):
+        try:
+            if task == "classification":
+                proba = model.predict_proba_one(dict(x))
+                outputs[i] = [float(proba.get(c, 0.0)) for c in classes]
+                labels.append(model.predict_one(dict(x)))
+            else:
+                value = model.predict_one(dict(x))
+                outputs[i, 0] = float(value)
+                labels.append(None)
+            errors.append(None)
+        except Exception as e:  # River rejects some adversarial rows (e.g. Select on a missing key)
+            labels.append(None)
+            errors.append(f"{type(e).__name__}: {e}")
+    return Reference(outputs, labels, errors)

@@ -1,0 +1,125 @@
+"""The parity report: one artifact in one runtime against the River model, for people and CI."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from xml.etree import ElementTree as ET
+
+
+@dataclass(frozen=True)
+class WorstRow:
+    index: int
+    tag: str
+    row: dict
+    reference: list
+    artifact: list
+    diff: float
+    label_ok: bool
+
+
+@dataclass(frozen=True)
+class ParityReport:
+    """Did the artifact predict what River predicts? `passed` answers; the rest says how close."""
+
+    format: str
+    artifact: str
+    runtime: str  # "onnxruntime 1.32.0"
+    model: str
+    ir_hash: str
+    task: str
+    n_rows: int
+    label_agreement: float | None  # 0..1 for classifiers, None for regressors
+    max_abs_diff: float
+    tolerance: float
+    precision: str
+    passed: bool
+    n_skipped: int = 0  # rows River itself cannot predict (it raised): not compared
+    rows_by_tag: dict = field(default_factory=dict)
+    worst_rows: tuple[WorstRow, ...] = ()
+    skipped_examples: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["worst_rows"] = [_json_safe(asdict(w)) for w in self.worst_rows]
+        return _json_safe(data)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=True)
+
+    def summary(self) -> str:
+        verdict = "PASS" if self.passed else "FAIL"
+        labels = "" if self.label_agreement is None else f", labels {self.label_agreement:.2%}"
+        skipped = f", {self.n_skipped} rows River rejects" if self.n_skipped else ""
+        return (f"{verdict} {self.format} in {self.runtime}: {self.n_rows} rows{labels}, "
+                f"max abs diff {self.max_abs_diff:.3g} (tolerance {self.tolerance:g}, "
+                f"{self.precision}){skipped}")
+
+    def to_text(self) -> str:
+        lines = [self.summary(), f"  model {self.model}  ir {self.ir_hash[:12]}  artifact {self.artifact}"]
+        lines.append("  rows: " + ", ".join(f"{k} {v}" for k, v in sorted(self.rows_by_tag.items())))
+        for w in self.worst_rows[:3]:
+            lines.append(f"  worst #{w.index} ({w.tag}): diff {w.diff:.3g} label_ok={w.label_ok}")
+        return "\n".join(lines)
+
+    def to_junit_xml(self) -> str:
+        """One test suite, one test case per check, so CI shows which check failed."""
+        checks = self._checks()
+        suite = ET.Element("testsuite", name=f"estuary.parity.{self.format}",
+                           tests=str(len(checks)), failures=str(sum(not ok for _, ok, _ in checks)),
+                           time=f"{self.seconds:.3f}")
+        props = ET.SubElement(suite, "properties")
+        for k in ("runtime", "model", "ir_hash", "artifact", "precision"):
+            ET.SubElement(props, "property", name=k, value=str(getattr(self, k)))
+        for name, ok, message in checks:
+            case = ET.SubElement(suite, "testcase", classname=f"parity.{self.format}", name=name)
+            if not ok:
+                ET.SubElement(case, "failure", message=message).text = message
+        return ET.tostring(suite, encoding="unicode", xml_declaration=True)
+
+    def _checks(self) -> list[tuple[str, bool, str]]:
+        checks = [("max_abs_diff", self.max_abs_diff <= self.tolerance or not math.isfinite(self.tolerance),
+                   f"max abs diff {self.max_abs_diff:.3g} > tolerance {self.tolerance:g}")]
+        if self.label_agreement is not None:
+            checks.append(("labels", self.label_agreement == 1.0,
+                           f"label agreement {self.label_agreement:.4%} < 100%"))
+        checks.append(("verdict", self.passed, self.summary()))
+        return checks
+
+    def to_html(self) -> str:
+        esc = html.escape
+        rows = "".join(
+            f"<tr><td>{w.index}</td><td>{esc(w.tag)}</td><td>{w.diff:.3g}</td><td>{w.label_ok}</td>"
+            f"<td><code>{esc(json.dumps(_json_safe(w.row)))[:300]}</code></td></tr>"
+            for w in self.worst_rows)
+        colour = "#1a7f37" if self.passed else "#cf222e"
+        facts = "".join(f"<tr><th>{esc(k)}</th><td>{esc(str(v))}</td></tr>" for k, v in [
+            ("runtime", self.runtime), ("model", self.model), ("IR hash", self.ir_hash),
+            ("rows", self.n_rows), ("label agreement", self.label_agreement),
+            ("max abs diff", f"{self.max_abs_diff:.3g}"), ("tolerance", self.tolerance),
+            ("precision", self.precision), ("rows River rejects", self.n_skipped),
+            ("rows by kind", self.rows_by_tag)])
+        return (f"<!doctype html><html><head><meta charset='utf-8'><title>estuary parity: "
+                f"{esc(self.format)}</title><style>body{{font-family:sans-serif;margin:2em}}"
+                f"td,th{{padding:.2em .6em;text-align:left}}</style></head><body>"
+                f"<h1 style='color:{colour}'>{esc(self.summary())}</h1><table>{facts}</table>"
+                f"<h2>Worst rows</h2><table><tr><th>#</th><th>kind</th><th>diff</th>"
+                f"<th>label ok</th><th>row</th></tr>{rows}</table></body></html>")
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    if hasattr(value, "item"):
+        return _json_safe(value.item())
+    return str(value)
