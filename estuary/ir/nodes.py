@@ -9,9 +9,8 @@ River step maps dict keys to dict keys. Missing values travel as NaN.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
-Scalar = Union[str, int, float, bool]
+Scalar = str | int | float | bool
 
 NODE_TYPES: dict[str, type] = {}
 
