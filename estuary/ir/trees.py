@@ -1,1 +1,194 @@
-"""Tree IR nodes (filled in by the trees work)."""
+"""Decision-tree IR (Hoeffding trees) as flat arrays à la Hummingbird, and its numpy evaluation.
+
+A `TreeStructure` routes each row to a leaf index; the estimators hold per-leaf tables:
+class probabilities (majority class), naive-Bayes parameters, means and linear leaf models.
+Node `i` is a leaf when `leaf[i] >= 0`; otherwise it tests `x[feature[i]] <= threshold[i]`:
+true → `left[i]`, false → `right[i]`, NaN (missing) → `left[i]` if `missing_left[i]`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .evaluate import evaluates
+from .nodes import Estimator, IRError, ir_node
+
+
+@ir_node
+@dataclass(frozen=True)
+class TreeStructure:
+    """Flat binary tree; `feature` indexes the estimator's columns; `onehot` marks the tests on a
+    one-hot category column (`col <= 0.5` means "not this category"), which are not numeric splits."""
+
+    feature: tuple[int, ...]
+    threshold: tuple[float, ...]
+    left: tuple[int, ...]
+    right: tuple[int, ...]
+    missing_left: tuple[bool, ...]
+    leaf: tuple[int, ...]
+    onehot: tuple[bool, ...]
+
+    def __post_init__(self) -> None:
+        n = len(self.leaf)
+        fields = (self.feature, self.threshold, self.left, self.right, self.missing_left,
+                  self.onehot)
+        if n == 0 or any(len(f) != n for f in fields):
+            raise IRError("TreeStructure: node arrays are empty or differ in length")
+        leaves = sorted(i for i in self.leaf if i >= 0)
+        if leaves != list(range(len(leaves))):
+            raise IRError("TreeStructure: leaf indexes must be 0..L-1, each once")
+        for i in range(n):
+            if self.leaf[i] < 0 and not (0 <= self.left[i] < n and 0 <= self.right[i] < n):
+                raise IRError(f"TreeStructure: node {i} points outside the tree")
+
+    @property
+    def n_leaves(self) -> int:
+        return sum(1 for i in self.leaf if i >= 0)
+
+    @property
+    def branches(self) -> tuple[int, ...]:
+        return tuple(i for i, leaf in enumerate(self.leaf) if leaf < 0)
+
+
+def _thresholds(tree: TreeStructure, columns: tuple[str, ...]) -> dict[str, tuple[float, ...]]:
+    out: dict[str, set[float]] = {}
+    for i in tree.branches:
+        if not tree.onehot[i]:
+            out.setdefault(columns[tree.feature[i]], set()).add(tree.threshold[i])
+    return {c: tuple(sorted(v)) for c, v in out.items()}
+
+
+@ir_node
+@dataclass(frozen=True)
+class NaiveBayesLeaves:
+    """River's `do_naive_bayes_prediction` per leaf, tables indexed [leaf][column][class].
+
+    vote_k = prior_k + Σ_j term_jk over present columns, where a Gaussian term is
+    `(x - mu)² / neg2var - half_log_tau - log_sd` (River's `Gaussian.log_pdf`, kept only when
+    finite) and a category term is `cat_log` when the one-hot column is 1.0. Classes absent from
+    the leaf take no part (probability 0); probabilities are the log-sum-exp softmax of the votes.
+    """
+
+    prior: tuple[tuple[float, ...], ...]  # [L][C]
+    present: tuple[tuple[bool, ...], ...]  # [L][C]
+    gauss_on: tuple[tuple[tuple[bool, ...], ...], ...]  # [L][F][C]
+    mu: tuple[tuple[tuple[float, ...], ...], ...]
+    neg2var: tuple[tuple[tuple[float, ...], ...], ...]
+    log_sd: tuple[tuple[tuple[float, ...], ...], ...]  # 0.5 * log(variance)
+    cat_on: tuple[tuple[tuple[bool, ...], ...], ...]
+    cat_log: tuple[tuple[tuple[float, ...], ...], ...]
+    half_log_tau: float
+
+
+@ir_node
+@dataclass(frozen=True)
+class TreeClassifier(Estimator):
+    """Leaf `l` outputs `class_probs[l]` (normalised counts), or naive Bayes if `naive_bayes[l]`."""
+
+    columns: tuple[str, ...]
+    tree: TreeStructure
+    class_probs: tuple[tuple[float, ...], ...]  # [L][C]
+    naive_bayes: tuple[bool, ...]  # [L]
+    nb: NaiveBayesLeaves | None = None
+
+    def __post_init__(self) -> None:
+        L = self.tree.n_leaves
+        if len(self.class_probs) != L or len(self.naive_bayes) != L:
+            raise IRError("TreeClassifier: per-leaf tables do not match the number of leaves")
+        if any(self.naive_bayes) and self.nb is None:
+            raise IRError("TreeClassifier: naive-Bayes leaves without their parameters")
+
+    def thresholds(self) -> dict[str, tuple[float, ...]]:
+        """Numeric split thresholds per estimator column (in the space the tree reads)."""
+        return _thresholds(self.tree, self.columns)
+
+
+@ir_node
+@dataclass(frozen=True)
+class TreeRegressor(Estimator):
+    """Leaf `l` outputs `means[l]`, or `weights[l] · x + intercepts[l]` (NaN → 0) if `model[l]`."""
+
+    columns: tuple[str, ...]
+    tree: TreeStructure
+    means: tuple[float, ...]  # [L]
+    model: tuple[bool, ...]  # [L]
+    weights: tuple[tuple[float, ...], ...] = ()  # [L][F], empty when no leaf is a model
+    intercepts: tuple[float, ...] = ()  # [L]
+
+    def __post_init__(self) -> None:
+        L = self.tree.n_leaves
+        if len(self.means) != L or len(self.model) != L:
+            raise IRError("TreeRegressor: per-leaf tables do not match the number of leaves")
+        if any(self.model) and (len(self.weights) != L or len(self.intercepts) != L):
+            raise IRError("TreeRegressor: model leaves without their weights")
+
+    def thresholds(self) -> dict[str, tuple[float, ...]]:
+        """Numeric split thresholds per estimator column (in the space the tree reads)."""
+        return _thresholds(self.tree, self.columns)
+
+
+# --------------------------------------------------------------------------------- evaluation
+
+
+def leaf_index(tree: TreeStructure, Z: np.ndarray) -> np.ndarray:
+    """The leaf each row of Z [N, F] lands in."""
+    feature = np.asarray(tree.feature)
+    threshold = np.asarray(tree.threshold, dtype=np.float64)
+    left, right = np.asarray(tree.left), np.asarray(tree.right)
+    missing_left = np.asarray(tree.missing_left, dtype=bool)
+    leaf = np.asarray(tree.leaf)
+    node = np.zeros(Z.shape[0], dtype=np.int64)
+    rows = np.arange(Z.shape[0])
+    while True:
+        active = leaf[node] < 0
+        if not active.any():
+            return leaf[node]
+        r, n = rows[active], node[active]
+        x = Z[r, feature[n]]
+        go_left = np.where(np.isnan(x), missing_left[n], x <= threshold[n])
+        node[r] = np.where(go_left, left[n], right[n])
+
+
+def naive_bayes_probabilities(nb: NaiveBayesLeaves, leaves: np.ndarray, Z: np.ndarray) -> np.ndarray:
+    L, C = len(nb.prior), len(nb.prior[0])
+    shape = (L, Z.shape[1], C)
+
+    def table(values, dtype=np.float64) -> np.ndarray:
+        return np.asarray(values, dtype=dtype).reshape(shape)[leaves]
+
+    X = Z[:, :, None]
+    d = X - table(nb.mu)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        t = d * d / table(nb.neg2var) - nb.half_log_tau - table(nb.log_sd)
+    gauss = table(nb.gauss_on, bool) & ~np.isnan(X) & (t > -np.inf)
+    cat = table(nb.cat_on, bool) & (X == 1.0)
+    terms = np.where(gauss, t, 0.0) + np.where(cat, table(nb.cat_log), 0.0)
+    votes = np.asarray(nb.prior, dtype=np.float64)[leaves] + terms.sum(axis=1)
+    on = np.asarray(nb.present, dtype=bool)[leaves]
+    votes = np.where(on, votes, -np.inf)
+    top = votes.max(axis=1, keepdims=True)
+    lse = top + np.log(np.exp(votes - top).sum(axis=1, keepdims=True))
+    return np.where(on, np.exp(votes - lse), 0.0)
+
+
+@evaluates(TreeClassifier)
+def _tree_classifier(est: TreeClassifier, Z: np.ndarray) -> np.ndarray:
+    leaves = leaf_index(est.tree, Z)
+    probs = np.asarray(est.class_probs, dtype=np.float64)[leaves]
+    if est.nb is None:
+        return probs
+    use_nb = np.asarray(est.naive_bayes, dtype=bool)[leaves]
+    return np.where(use_nb[:, None], naive_bayes_probabilities(est.nb, leaves, Z), probs)
+
+
+@evaluates(TreeRegressor)
+def _tree_regressor(est: TreeRegressor, Z: np.ndarray) -> np.ndarray:
+    leaves = leaf_index(est.tree, Z)
+    out = np.asarray(est.means, dtype=np.float64)[leaves]
+    if not any(est.model):
+        return out
+    W = np.asarray(est.weights, dtype=np.float64).reshape(len(est.means), len(est.columns))[leaves]
+    z = (np.where(np.isnan(Z), 0.0, Z) * W).sum(axis=1) + np.asarray(est.intercepts)[leaves]
+    return np.where(np.asarray(est.model, dtype=bool)[leaves], z, out)

@@ -1,0 +1,49 @@
+"""Shared fixtures: bundled River datasets (no downloads) and models learned on them once."""
+
+from __future__ import annotations
+
+import sys
+from functools import cache
+from pathlib import Path
+
+import pytest
+from river import datasets
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from catalog import all_cases  # noqa: E402
+
+DATASETS = {
+    "Phishing": datasets.Phishing,
+    "Bananas": datasets.Bananas,
+    "ImageSegments": datasets.ImageSegments,
+    "TrumpApproval": datasets.TrumpApproval,
+    "ChickWeights": datasets.ChickWeights,
+}
+
+
+@cache
+def dataset_rows(name: str) -> tuple[tuple[dict, object], ...]:
+    return tuple(DATASETS[name]())
+
+
+@cache
+def learned(case_id: str):
+    """(model, rows) for a catalogue case, learned on its whole bundled dataset."""
+    for cid, dataset, factory in all_cases():
+        if cid == case_id:
+            model = factory()
+            rows = dataset_rows(dataset)
+            for x, y in rows:
+                model.learn_one(dict(x), y)
+            return model, [dict(x) for x, _ in rows]
+    raise KeyError(case_id)
+
+
+CASE_IDS = [c[0] for c in all_cases()]
+
+
+@pytest.fixture(params=CASE_IDS)
+def case(request):
+    model, rows = learned(request.param)
+    return request.param, model, rows
