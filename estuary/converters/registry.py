@@ -28,6 +28,7 @@ class Extractor:
     inputs: Callable[[Any], dict]
     renames: bool = False
     kind: str = "transform"  # "transform" | "estimator"
+    produces: tuple[type, ...] = ()  # IR node types it can return (for the support matrix)
 
 
 @dataclass(frozen=True)
@@ -53,13 +54,13 @@ def qualname(t: type) -> str:
 
 
 def register_extractor(river_type: type, inputs: Callable[[Any], dict], *, renames: bool = False,
-                       kind: str = "transform") -> Callable:
+                       kind: str = "transform", produces: tuple[type, ...] = ()) -> Callable:
     """Decorator: `@register_extractor(preprocessing.StandardScaler, inputs=...)`."""
 
     def deco(fn: Callable) -> Callable:
         if river_type in EXTRACTORS:
             raise RegistrationError(f"an extractor for {qualname(river_type)} is already registered")
-        EXTRACTORS[river_type] = Extractor(river_type, fn, inputs, renames, kind)
+        EXTRACTORS[river_type] = Extractor(river_type, fn, inputs, renames, kind, produces)
         return fn
 
     return deco

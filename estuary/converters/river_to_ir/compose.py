@@ -52,7 +52,8 @@ def extract_chain(steps: list, columns: tuple[str, ...], ctx) -> tuple[ir.Chain,
     return ir.Chain(tuple(out)), columns
 
 
-@register_extractor(compose.Pipeline, inputs=pipeline_inputs, kind="estimator")
+@register_extractor(compose.Pipeline, inputs=pipeline_inputs, kind="estimator",
+                    produces=(ir.Chain,))
 def pipeline(p: compose.Pipeline, columns: tuple[str, ...], ctx):
     """A pipeline ending in a model → (Chain, EstimatorIR); a transformer-only one → Chain."""
     steps = flatten(list(p.steps.values()))
@@ -72,19 +73,22 @@ def union_inputs(u: compose.TransformerUnion) -> dict:
     return found
 
 
-@register_extractor(compose.TransformerUnion, inputs=union_inputs, renames=True)
+@register_extractor(compose.TransformerUnion, inputs=union_inputs, renames=True,
+                    produces=(ir.Union, ir.Chain))
 def union(u: compose.TransformerUnion, columns: tuple[str, ...], ctx) -> ir.Union:
     return ir.Union(tuple(extract_chain([t], columns, ctx)[0] for t in u.transformers.values()))
 
 
-@register_extractor(compose.Select, inputs=lambda s: {k: None for k in s.keys})
+@register_extractor(compose.Select, inputs=lambda s: {k: None for k in s.keys},
+                    produces=(ir.Select,))
 def select(s: compose.Select, columns: tuple[str, ...], ctx) -> ir.Select:
     """Keep the input columns that belong to the selected keys (a categorical key has several)."""
     wanted = {key_name(k) for k in s.keys}
     return ir.Select(tuple(c for c in columns if ctx.column_feature(c) in wanted))
 
 
-@register_extractor(compose.Discard, inputs=lambda d: {k: None for k in d.keys})
+@register_extractor(compose.Discard, inputs=lambda d: {k: None for k in d.keys},
+                    produces=(ir.Select,))
 def discard(d: compose.Discard, columns: tuple[str, ...], ctx) -> ir.Select:
     dropped = {key_name(k) for k in d.keys}
     return ir.Select(tuple(c for c in columns if ctx.column_feature(c) not in dropped))

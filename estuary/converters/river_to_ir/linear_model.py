@@ -39,7 +39,8 @@ def _glm_learned(m) -> None:
     require_learned(bool(m._weights) or m.intercept != m.intercept_init, type(m).__name__)
 
 
-@register_extractor(linear_model.LinearRegression, inputs=_glm_inputs, kind="estimator")
+@register_extractor(linear_model.LinearRegression, inputs=_glm_inputs, kind="estimator",
+                    produces=(ir.Linear,))
 def linear_regression(m: linear_model.LinearRegression, columns, ctx) -> EstimatorIR:
     _check_loss(m, (optim.losses.RegressionLoss,))
     if isinstance(m.loss, optim.losses.Poisson):
@@ -54,27 +55,31 @@ def _binary(m, weights: dict, intercept: float, columns) -> EstimatorIR:
     return EstimatorIR(est, "classification", (False, True))
 
 
-@register_extractor(linear_model.LogisticRegression, inputs=_glm_inputs, kind="estimator")
+@register_extractor(linear_model.LogisticRegression, inputs=_glm_inputs, kind="estimator",
+                    produces=(ir.Linear,))
 def logistic_regression(m: linear_model.LogisticRegression, columns, ctx) -> EstimatorIR:
     _check_loss(m, (optim.losses.BinaryLoss,))
     _glm_learned(m)
     return _binary(m, m._weights, m.intercept, columns)
 
 
-@register_extractor(linear_model.Perceptron, inputs=_glm_inputs, kind="estimator")
+@register_extractor(linear_model.Perceptron, inputs=_glm_inputs, kind="estimator",
+                    produces=(ir.Linear,))
 def perceptron(m: linear_model.Perceptron, columns, ctx) -> EstimatorIR:
     _glm_learned(m)
     return _binary(m, m._weights, m.intercept, columns)
 
 
-@register_extractor(linear_model.PARegressor, inputs=_pa_inputs, kind="estimator")
+@register_extractor(linear_model.PARegressor, inputs=_pa_inputs, kind="estimator",
+                    produces=(ir.Linear,))
 def pa_regressor(m: linear_model.PARegressor, columns, ctx) -> EstimatorIR:
     require_learned(bool(m.weights) or m.intercept != 0.0, "PARegressor")
     est = ir.Linear(columns, (weight_row(m.weights, columns),), (float(m.intercept),), "identity")
     return EstimatorIR(est, "regression")
 
 
-@register_extractor(linear_model.PAClassifier, inputs=_pa_inputs, kind="estimator")
+@register_extractor(linear_model.PAClassifier, inputs=_pa_inputs, kind="estimator",
+                    produces=(ir.Linear,))
 def pa_classifier(m: linear_model.PAClassifier, columns, ctx) -> EstimatorIR:
     require_learned(bool(m.weights) or m.intercept != 0.0, "PAClassifier")
     return _binary(m, m.weights, m.intercept, columns)
@@ -87,7 +92,8 @@ def _softmax_inputs(m) -> dict:
     return keys
 
 
-@register_extractor(linear_model.SoftmaxRegression, inputs=_softmax_inputs, kind="estimator")
+@register_extractor(linear_model.SoftmaxRegression, inputs=_softmax_inputs, kind="estimator",
+                    produces=(ir.Linear,))
 def softmax_regression(m: linear_model.SoftmaxRegression, columns, ctx) -> EstimatorIR:
     """No intercept; classes in the order River's weight dict holds them."""
     require_learned(len(m.weights) >= 2, "SoftmaxRegression (it needs two classes)")
@@ -104,7 +110,8 @@ def _ovr_inputs(m: multiclass.OneVsRestClassifier) -> dict:
     return keys
 
 
-@register_extractor(multiclass.OneVsRestClassifier, inputs=_ovr_inputs, kind="estimator")
+@register_extractor(multiclass.OneVsRestClassifier, inputs=_ovr_inputs, kind="estimator",
+                    produces=(ir.Linear,))
 def one_vs_rest(m: multiclass.OneVsRestClassifier, columns, ctx) -> EstimatorIR:
     """Per-class sigmoid of a binary linear classifier, normalised by the sum."""
     require_learned(len(m.classifiers) >= 2, "OneVsRestClassifier (it needs two classes)")

@@ -37,11 +37,13 @@ def _mean_variance(m: naive_bayes.GaussianNB, g: object) -> tuple[float, float]:
     if not n > ddof:
         return 0.0, 0.0
     mu, variance = float(var.mean._mean), float(var._S / (n - var.ddof))
-    if not variance > 0.0:  # River's test, so a NaN variance is "no usable Gaussian" too
+    # River's test `variance > 0` makes a NaN variance "no usable Gaussian"; an infinite one
+    # gives sigma = inf and a density of exactly 0 for every finite x, which is the same thing.
+    if not (variance > 0.0 and math.isfinite(variance)):
         return 0.0, 0.0
-    if not (math.isfinite(mu) and math.isfinite(variance)):
+    if not math.isfinite(mu):  # River's own log-likelihood is NaN then
         raise UnsupportedModelError(m, supported_models(),
-                                    reason="a Gaussian learned an infinite or NaN mean/variance")
+                                    reason="a Gaussian has an infinite or NaN mean")
     return mu, variance
 
 

@@ -14,7 +14,7 @@ def _scaler_keys(s: preprocessing.StandardScaler) -> dict:
     return numeric_inputs(s.counts)
 
 
-@register_extractor(preprocessing.StandardScaler, inputs=_scaler_keys)
+@register_extractor(preprocessing.StandardScaler, inputs=_scaler_keys, produces=(ir.Scale,))
 def standard_scaler(s: preprocessing.StandardScaler, columns: tuple[str, ...], ctx) -> ir.Scale:
     """(x - mean) / sqrt(var) with population variance; var == 0 or a never-seen key → 0."""
     if s.window_size is not None:
@@ -36,7 +36,8 @@ def _one_hot_inputs(e: preprocessing.OneHotEncoder) -> dict:
     return {k: set(vals) for k, vals in e.values.items() if vals}
 
 
-@register_extractor(preprocessing.OneHotEncoder, inputs=_one_hot_inputs, renames=True)
+@register_extractor(preprocessing.OneHotEncoder, inputs=_one_hot_inputs, renames=True,
+                    produces=(ir.OneHot,))
 def one_hot(e: preprocessing.OneHotEncoder, columns: tuple[str, ...], ctx) -> ir.OneHot:
     """Every input key becomes `f"{key}_{value}"` columns for the values the encoder knows."""
     if e.drop_first:
