@@ -80,6 +80,7 @@ def compare(model: Any, loaded: LoadedModel, probes: Sequence[Probe], ir_hash: s
         worst_rows=worst,
         skipped_examples=tuple(sorted(set(skipped))[:3]),
         seconds=time.perf_counter() - start,
+        artifact_ir_hash=meta.ir_hash,
     )
 
 

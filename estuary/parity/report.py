@@ -42,6 +42,7 @@ class ParityReport:
     worst_rows: tuple[WorstRow, ...] = ()
     skipped_examples: tuple[str, ...] = ()
     seconds: float = 0.0
+    artifact_ir_hash: str = ""  # differs from ir_hash when the model learned since the export
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -55,6 +56,9 @@ class ParityReport:
         verdict = "PASS" if self.passed else "FAIL"
         labels = "" if self.label_agreement is None else f", labels {self.label_agreement:.2%}"
         skipped = f", {self.n_skipped} rows River rejects" if self.n_skipped else ""
+        if self.artifact_ir_hash and self.artifact_ir_hash != self.ir_hash:
+            skipped += (f"; the artifact holds another model state ({self.artifact_ir_hash[:12]}),"
+                        " re-export it from this model")
         return (f"{verdict} {self.format} in {self.runtime}: {self.n_rows} rows{labels}, "
                 f"max abs diff {self.max_abs_diff:.3g} (tolerance {self.tolerance:g}, "
                 f"{self.precision}){skipped}")

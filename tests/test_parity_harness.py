@@ -1,0 +1,102 @@
+"""The harness must catch a wrong artifact, and its reports must say so in every format."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from xml.etree import ElementTree as ET
+
+import numpy as np
+import pytest
+from river import datasets, linear_model, preprocessing
+
+import estuary
+from estuary import ir
+from estuary.parity import compare, probe_rows
+from estuary.parity.probes import raw_column_map
+from estuary.snapshot import take_snapshot
+
+
+@pytest.fixture(scope="module")
+def learned():
+    model = preprocessing.StandardScaler() | linear_model.LogisticRegression()
+    rows = []
+    for x, y in datasets.Phishing():
+        model.learn_one(x, y)
+        rows.append(x)
+    return model, rows
+
+
+def broken_artifact(model, rows, path):
+    """Same model with one weight flipped: what a buggy emitter would produce."""
+    snap = take_snapshot(model, rows[:10])
+    est = snap.model.estimator
+    weights = (tuple(-w for w in est.weights[0]),)
+    bad_model = dataclasses.replace(snap.model, estimator=dataclasses.replace(est, weights=weights))
+    estuary.write_snapshot(dataclasses.replace(snap, model=bad_model), path, check=False)
+    return estuary.load(path, check=False)
+
+
+def test_wrong_artifact_fails_with_evidence(learned, tmp_path):
+    model, rows = learned
+    loaded = broken_artifact(model, rows, tmp_path / "bad.onnx")
+    report = compare(model, loaded, probe_rows(ir.from_json(ir.to_json(take_snapshot(model).model)), rows))
+    assert not report.passed
+    assert report.label_agreement < 0.5
+    assert report.max_abs_diff > 0.1
+    assert len(report.worst_rows) == 5 and not report.worst_rows[0].label_ok
+    suite = ET.fromstring(report.to_junit_xml())
+    assert suite.tag == "testsuite" and int(suite.get("failures")) >= 2
+    assert {c.get("name") for c in suite.iter("testcase")} == {"max_abs_diff", "labels", "verdict"}
+    data = json.loads(report.to_json())
+    assert data["passed"] is False and data["runtime"].startswith("onnxruntime ")
+    assert report.to_html().startswith("<!doctype html>") and "FAIL" in report.to_html()
+    with pytest.raises(estuary.GoldenCheckError):
+        estuary.load(tmp_path / "bad.onnx")
+
+
+def test_passing_report_contents(learned, tmp_path):
+    model, rows = learned
+    estuary.export(model, tmp_path / "m.onnx", sample=rows[:10])
+    report = estuary.verify(model, tmp_path / "m.onnx", rows)
+    assert report.passed and report.label_agreement == 1.0
+    assert report.n_rows == len(rows) + sum(v for k, v in report.rows_by_tag.items() if k != "sample")
+    assert report.rows_by_tag["sample"] == len(rows)
+    assert report.artifact_ir_hash == report.ir_hash
+    suite = ET.fromstring(report.to_junit_xml())
+    assert suite.get("failures") == "0"
+
+
+def test_model_that_kept_learning_is_flagged(learned, tmp_path):
+    model = preprocessing.StandardScaler() | linear_model.LogisticRegression()
+    stream = list(datasets.Phishing())
+    for x, y in stream[:100]:
+        model.learn_one(x, y)
+    estuary.export(model, tmp_path / "m.onnx")
+    for x, y in stream[100:]:
+        model.learn_one(x, y)
+    report = estuary.verify(model, tmp_path / "m.onnx", [x for x, _ in stream])
+    assert not report.passed
+    assert "another model state" in report.summary()
+
+
+def test_threshold_probes_invert_the_scaler():
+    schema = ir.FeatureSchema((ir.Feature("a", "a"), ir.Feature("b", "b")))
+
+    @dataclasses.dataclass(frozen=True)
+    class Stump(ir.Linear):
+        def thresholds(self):
+            return {"a": (0.25,), "b": (1.5,)}
+
+    scale = ir.Scale(("a", "b"), (10.0, 0.0), (4.0, 1.0))
+    est = Stump(("a", "b"), ((1.0, 1.0),), (0.0,), "identity")
+    model = ir.Model(schema, ir.Chain((scale,)), est, "regression")
+    assert raw_column_map(model) == {"a": ("a", 10.0, 4.0), "b": ("b", 0.0, 1.0)}
+    values = {}
+    for p in probe_rows(model, [{"a": 1.0, "b": 2.0}]):
+        if p.tag == "threshold":
+            for k, v in p.row.items():
+                if v != {"a": 1.0, "b": 2.0}[k]:
+                    values.setdefault(k, set()).add(v)
+    assert values["a"] == {np.nextafter(11.0, 0), 11.0, np.nextafter(11.0, 20)}
+    assert values["b"] == {np.nextafter(1.5, 0), 1.5, np.nextafter(1.5, 2)}
