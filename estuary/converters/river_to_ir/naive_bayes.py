@@ -47,7 +47,8 @@ def _mean_variance(m: naive_bayes.GaussianNB, g: object) -> tuple[float, float]:
     return mu, variance
 
 
-@register_extractor(naive_bayes.GaussianNB, inputs=_gaussian_inputs, kind="estimator")
+@register_extractor(naive_bayes.GaussianNB, inputs=_gaussian_inputs, kind="estimator",
+                    produces=(GaussianNBNode,))
 def gaussian_nb(m: naive_bayes.GaussianNB, columns: tuple[str, ...], ctx) -> EstimatorIR:
     """Classes in `class_counts` order (River's probability dict order)."""
     require_learned(bool(m.class_counts), "GaussianNB")

@@ -1,1 +1,314 @@
-"""River Hoeffding trees → IR (filled in by the trees work)."""
+"""River Hoeffding trees → IR TreeClassifier / TreeRegressor.
+
+The River tree is walked once and flattened into binary `x <= threshold` tests on the estimator's
+columns. A nominal test becomes a test on its one-hot column (`col <= 0.5` is "not this value");
+a multiway nominal branch becomes a chain of such tests that ends at River's most common child,
+where unseen and missing values go. Everything River decides at predict time from the current
+state (most common path, nb vs. mc per leaf, mean vs. model per leaf) is frozen here.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from river import linear_model, tree
+from river.proba.gaussian import _HALF_LOG_TAU
+from river.tree.nodes.branch import (
+    DTBranch,
+    NominalBinaryBranch,
+    NominalMultiwayBranch,
+    NumericBinaryBranch,
+)
+from river.tree.nodes.htc_nodes import LeafMajorityClass, LeafNaiveBayes, LeafNaiveBayesAdaptive
+from river.tree.nodes.htr_nodes import LeafAdaptive, LeafMean, LeafModel
+from river.tree.splitter import ExhaustiveSplitter, GaussianSplitter
+from river.tree.splitter.nominal_splitter_classif import NominalSplitterClassif
+
+from ... import ir
+from ...errors import EmptyModelError, UnsupportedModelError
+from ...ir.trees import NaiveBayesLeaves, TreeClassifier, TreeRegressor, TreeStructure
+from ..registry import extractor_for, register_extractor, supported_models
+from .base import EstimatorIR, key_name, plain, require_learned
+from .compose import merge_inputs
+
+# ------------------------------------------------------------------------------------- inputs
+
+
+def _splitter_categories(splitter: Any) -> set:
+    if hasattr(splitter, "_att_values"):  # NominalSplitterClassif
+        return set(splitter._att_values)
+    return set(getattr(splitter, "_statistics", {}))  # NominalSplitterReg
+
+
+def tree_inputs(t: Any) -> dict:
+    """Split features (nominal ones with their values), the leaves' observed features and the
+    keys of linear leaf models: all the raw keys the tree knows."""
+    found: dict = {}
+    if t._root is None:
+        return found
+    for node in t._root.iter_dfs():
+        if isinstance(node, NominalBinaryBranch):
+            merge_inputs(found, {node.feature: {node.value}})
+        elif isinstance(node, NominalMultiwayBranch):
+            merge_inputs(found, {node.feature: set(node._mapping)})
+        elif isinstance(node, DTBranch):
+            merge_inputs(found, {node.feature: None})
+        else:
+            for key, sp in (node.splitters or {}).items():
+                nominal = not sp.is_numeric
+                merge_inputs(found, {key: _splitter_categories(sp) if nominal else None})
+            lm = getattr(node, "_leaf_model", None)
+            if lm is not None:
+                merge_inputs(found, extractor_for(lm).inputs(lm))
+    return found
+
+
+# ------------------------------------------------------------------------------------- structure
+
+
+class _Flattener:
+    """Builds the flat node arrays; `leaves` lists River's leaf objects by IR leaf index."""
+
+    def __init__(self, model: Any, columns: tuple[str, ...]):
+        self.model = model
+        self.pos = {c: i for i, c in enumerate(columns)}
+        self.rows: list[list] = []  # feature, threshold, left, right, missing_left, leaf, onehot
+        self.leaves: list[Any] = []
+
+    def refuse(self, reason: str) -> UnsupportedModelError:
+        return UnsupportedModelError(self.model, supported_models(), reason=reason)
+
+    def column(self, name: str) -> int:
+        if name not in self.pos:
+            raise self.refuse(f"the tree reads column {name!r}, which no step in front produces")
+        return self.pos[name]
+
+    def new(self) -> int:
+        self.rows.append([0, 0.0, -1, -1, False, -1, False])
+        return len(self.rows) - 1
+
+    def test(self, i: int, col: int, thr: float, left, right, missing_left: bool, onehot: bool):
+        self.rows[i][0:2] = [col, thr]
+        self.rows[i][4], self.rows[i][6] = missing_left, onehot
+        self.rows[i][2] = self.emit(left) if not isinstance(left, int) else left
+        self.rows[i][3] = self.emit(right) if not isinstance(right, int) else right
+
+    def emit(self, node: Any) -> int:
+        if node is None:
+            raise self.refuse("a branch has an empty child")
+        i = self.new()
+        if not isinstance(node, DTBranch):
+            self.rows[i][5] = len(self.leaves)
+            self.leaves.append(node)
+            return i
+        common, _ = node.most_common_path()  # where River sends a missing (or unseen) value
+        left, right = node.children[0], node.children[-1]
+        if type(node) is NumericBinaryBranch:
+            col = self.column(key_name(node.feature))
+            self.test(i, col, float(node.threshold), left, right, common == 0, False)
+        elif type(node) is NominalBinaryBranch:
+            col = self.column(ir.category_column(key_name(node.feature), plain(node.value)))
+            self.test(i, col, 0.5, right, left, common == 1, True)  # <= 0.5: "not equal"
+        elif type(node) is NominalMultiwayBranch:
+            self.rows.pop()
+            return self.multiway(node, common)
+        else:
+            raise self.refuse(f"{type(node).__name__} splits are not exported "
+                              "(River's numeric multiway branch bins values by floor division)")
+        return i
+
+    def multiway(self, node: NominalMultiwayBranch, common: int) -> int:
+        """One `col(v) <= 0.5` test per value; the chain ends at the most common child, so that
+        the common value, unseen values and missing ones (NaN follows the chain) land there."""
+        others = [(v, j) for v, j in node._mapping.items() if j != common]
+        if not others:
+            return self.emit(node.children[common])
+        first = len(self.rows)
+        chain = [self.new() for _ in others]
+        for k, (value, j) in enumerate(others):
+            col = self.column(ir.category_column(key_name(node.feature), plain(value)))
+            self.rows[chain[k]][0:2] = [col, 0.5]
+            self.rows[chain[k]][4], self.rows[chain[k]][6] = True, True
+            self.rows[chain[k]][3] = self.emit(node.children[j])
+        for k in range(len(chain) - 1):
+            self.rows[chain[k]][2] = chain[k + 1]
+        self.rows[chain[-1]][2] = self.emit(node.children[common])
+        return first
+
+    def structure(self) -> TreeStructure:
+        cols = list(zip(*self.rows, strict=True))
+        return TreeStructure(
+            feature=tuple(int(v) for v in cols[0]), threshold=tuple(float(v) for v in cols[1]),
+            left=tuple(cols[2]), right=tuple(cols[3]), missing_left=tuple(bool(v) for v in cols[4]),
+            leaf=tuple(cols[5]), onehot=tuple(bool(v) for v in cols[6]),
+        )
+
+
+def _flatten(model: Any, columns: tuple[str, ...]) -> _Flattener:
+    require_learned(model._root is not None, type(model).__name__)
+    flat = _Flattener(model, columns)
+    flat.emit(model._root)
+    return flat
+
+
+# ------------------------------------------------------------------------------------- classifier
+
+
+def _uses_naive_bayes(model: Any, leaf: Any) -> bool:
+    """The choice `leaf.prediction` makes right now (exact leaf types only)."""
+    if type(leaf) is LeafMajorityClass:
+        return False
+    if type(leaf) is LeafNaiveBayes:
+        return leaf.is_active() and leaf.total_weight >= model.nb_threshold
+    if type(leaf) is LeafNaiveBayesAdaptive:
+        return leaf.is_active() and leaf._nb_correct_weight >= leaf._mc_correct_weight
+    raise UnsupportedModelError(model, supported_models(),
+                                reason=f"leaf type {type(leaf).__name__} is not exported")
+
+
+def _majority_probs(stats: dict, classes: tuple) -> tuple[float, ...]:
+    """River's `normalize_values_in_dict`: value * (1 / total); a zero total leaves counts as is."""
+    total = sum(stats.values()) if stats else 0
+    if total == 0 or math.isnan(total):
+        return tuple(float(stats.get(c, 0.0)) for c in classes)
+    inv = 1 / total
+    return tuple(float(stats[c] * inv) if c in stats else 0.0 for c in classes)
+
+
+class _NaiveBayesTables:
+    """Per-leaf parameters of River's `do_naive_bayes_prediction`, in [leaf][column][class]."""
+
+    def __init__(self, flat: _Flattener, classes: tuple, n_columns: int):
+        self.flat, self.classes, self.F = flat, classes, n_columns
+        self.names = {c: i for i, c in flat.pos.items()}
+        self.prior, self.present = [], []
+        self.tables: dict[str, list] = {k: [] for k in
+                                        ("gauss_on", "mu", "neg2var", "log_sd", "cat_on", "cat_log")}
+
+    def add(self, leaf: Any | None) -> None:
+        C, F = len(self.classes), self.F
+        t = {"gauss_on": [[False] * C for _ in range(F)], "mu": [[0.0] * C for _ in range(F)],
+             "neg2var": [[-1.0] * C for _ in range(F)], "log_sd": [[0.0] * C for _ in range(F)],
+             "cat_on": [[False] * C for _ in range(F)], "cat_log": [[0.0] * C for _ in range(F)]}
+        prior, present = [0.0] * C, [False] * C
+        if leaf is not None:
+            stats = leaf.stats
+            total = sum(stats.values())
+            for k, c in enumerate(self.classes):
+                if c not in stats:
+                    continue
+                present[k] = True
+                if stats[c] > 0:  # River gives a zero-weight class vote 0.0 and no feature terms
+                    prior[k] = math.log(stats[c] / total)
+                    for att, sp in leaf.splitters.items():
+                        self._feature(t, att, sp, c, k)
+        for name, table in t.items():
+            self.tables[name].append(tuple(tuple(row) for row in table))
+        self.prior.append(tuple(prior))
+        self.present.append(tuple(present))
+
+    def _feature(self, t: dict, att: Any, sp: Any, c: Any, k: int) -> None:
+        if type(sp) is GaussianSplitter:
+            j = self.flat.column(key_name(att))
+            dist = sp._att_dist_per_class.get(c)
+            if dist is None:
+                return
+            var = dist._var
+            n = var.mean.n
+            if n > var.ddof:  # as in `Gaussian.log_pdf`
+                variance = var._S / (n - var.ddof)
+                if variance > 0.0:
+                    t["gauss_on"][j][k] = True
+                    t["mu"][j][k] = float(var.mean._mean)
+                    t["neg2var"][j][k] = float(-2.0 * variance)
+                    t["log_sd"][j][k] = float(0.5 * math.log(variance))
+        elif type(sp) is NominalSplitterClassif:
+            dist = sp._att_dist_per_class.get(c, {})  # .get: River's defaultdict would grow
+            total = sum(dist.values())
+            for value, count in dist.items():
+                p = count / total if total else 0.0
+                if p > 0:
+                    j = self.flat.column(ir.category_column(key_name(att), plain(value)))
+                    t["cat_on"][j][k] = True
+                    t["cat_log"][j][k] = math.log(p)
+        elif type(sp) is not ExhaustiveSplitter:  # that one's cond_proba is always 0: no term
+            raise self.flat.refuse(f"naive-Bayes leaves over {type(sp).__name__} are not exported "
+                                   "(use the default GaussianSplitter)")
+
+    def leaves(self) -> NaiveBayesLeaves:
+        return NaiveBayesLeaves(prior=tuple(self.prior), present=tuple(self.present),
+                                half_log_tau=float(_HALF_LOG_TAU),
+                                **{k: tuple(v) for k, v in self.tables.items()})
+
+
+@register_extractor(tree.HoeffdingTreeClassifier, inputs=tree_inputs, kind="estimator")
+def hoeffding_tree_classifier(m: tree.HoeffdingTreeClassifier, columns, ctx) -> EstimatorIR:
+    """Leaves: `mc` → normalised class counts; `nb` / `nba` → naive Bayes where River's leaf
+    would use it now, else class counts."""
+    flat = _flatten(m, columns)
+    classes = tuple(sorted(m.classes))
+    if len(classes) < 2:
+        raise UnsupportedModelError(m, supported_models(),
+                                    reason=f"it has seen one class only ({classes}); learn more")
+    probs, use_nb = [], []
+    nb = _NaiveBayesTables(flat, classes, len(columns))
+    for leaf in flat.leaves:
+        on = _uses_naive_bayes(m, leaf)
+        if on and not sum(leaf.stats.values()):
+            on = False  # River's naive Bayes returns {} here: all zeros, as the counts give
+        probs.append(_majority_probs(leaf.stats, classes))
+        use_nb.append(on)
+        nb.add(leaf if on else None)
+    est = TreeClassifier(columns, flat.structure(), tuple(probs), tuple(use_nb),
+                         nb.leaves() if any(use_nb) else None)
+    return EstimatorIR(est, "classification", tuple(plain(c) for c in classes))
+
+
+# ------------------------------------------------------------------------------------- regressor
+
+
+def _uses_model(model: Any, leaf: Any) -> bool:
+    if type(leaf) is LeafMean:
+        return False
+    if type(leaf) is LeafModel:
+        return True
+    if type(leaf) is LeafAdaptive:
+        return not leaf._fmse_mean < leaf._fmse_model
+    raise UnsupportedModelError(model, supported_models(),
+                                reason=f"leaf type {type(leaf).__name__} is not exported")
+
+
+def _leaf_linear(m: Any, leaf: Any, columns, ctx) -> tuple[tuple[float, ...], float]:
+    lm = leaf._leaf_model
+    try:
+        result = extractor_for(lm).extract(lm, columns, ctx)
+    except EmptyModelError:
+        if type(lm) is not linear_model.LinearRegression:
+            raise
+        return tuple(0.0 for _ in columns), float(lm.intercept)  # no weight yet: the intercept
+    est = result.estimator if isinstance(result, EstimatorIR) else None
+    if not (isinstance(est, ir.Linear) and est.link == "identity" and len(est.weights) == 1):
+        raise UnsupportedModelError(m, supported_models(),
+                                    reason="leaf models are exported when they are linear regressors")
+    return est.weights[0], est.intercepts[0]
+
+
+@register_extractor(tree.HoeffdingTreeRegressor, inputs=tree_inputs, kind="estimator")
+def hoeffding_tree_regressor(m: tree.HoeffdingTreeRegressor, columns, ctx) -> EstimatorIR:
+    """Leaves: `mean` → the target mean; `model` → its linear model; `adaptive` → whichever of the
+    two the leaf picks now (mean when its faded MSE is strictly lower)."""
+    flat = _flatten(m, columns)
+    means, use_model, weights, intercepts = [], [], [], []
+    for leaf in flat.leaves:
+        on = _uses_model(m, leaf)
+        means.append(float(leaf.stats.mean.get()))
+        use_model.append(on)
+        w, b = _leaf_linear(m, leaf, columns, ctx) if on else (tuple(0.0 for _ in columns), 0.0)
+        weights.append(tuple(w))
+        intercepts.append(float(b))
+    any_model = any(use_model)
+    est = TreeRegressor(columns, flat.structure(), tuple(means), tuple(use_model),
+                        tuple(weights) if any_model else (),
+                        tuple(intercepts) if any_model else ())
+    return EstimatorIR(est, "regression")

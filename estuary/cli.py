@@ -1,0 +1,368 @@
+"""The `estuary` command line: export, verify, inspect, demo.
+
+Exit codes: 0 ok; 1 parity or golden vectors failed; 2 bad usage or bad input. Progress goes to
+stderr; `--json` puts exactly one JSON document on stdout. Errors estuary raises on purpose are
+printed as their message (it says what to do next), never as a traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import pickle
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+import estuary
+
+from .converters.registry import FORMATS, format_for
+from .errors import EstuaryError, GoldenCheckError
+from .parity import ParityReport
+
+app = typer.Typer(
+    name="estuary",
+    help="Export online River models to ONNX (and more), with parity proven in the real runtime.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+out = Console(soft_wrap=True, highlight=False)
+err = Console(stderr=True, soft_wrap=True, highlight=False)
+
+PICKLE_WARNING = ("MODEL.pkl is your own pickle of a River model (pickle.dump(model, f)). "
+                  "Unpickling runs code, so only load files you made yourself; estuary never "
+                  "loads pickle from a store or the network.")
+FORMAT_HELP = f"Target format: one of {', '.join(sorted(FORMATS))}."
+DATA_HELP = ("CSV with a header row, or JSON Lines (.jsonl) of {feature: value} objects "
+             "or {\"x\": {...}, \"y\": ...} objects.")
+
+
+class BadInput(Exception):
+    """Bad usage or input found by the CLI itself (exit 2)."""
+
+
+# ---------------------------------------------------------------------------------- data files
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?inf(inity)?", re.IGNORECASE)
+
+
+def _cell(value: str) -> float | str:
+    text = value.strip()
+    return float(text) if _NUMBER.fullmatch(text) else value
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[int, dict]]:
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if not header:
+            raise BadInput(f"{path} line 1: expected a header row of feature names")
+        if len(set(header)) != len(header) or "" in header:
+            raise BadInput(f"{path} line 1: header names must be unique and non-empty")
+        for cells in reader:
+            if not any(c.strip() for c in cells):
+                continue
+            if len(cells) != len(header):
+                raise BadInput(f"{path} line {reader.line_num}: {len(cells)} cells, but the "
+                               f"header has {len(header)}")
+            yield reader.line_num, {k: _cell(c) for k, c in zip(header, cells) if c.strip()}
+
+
+def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict]]:
+    with path.open(encoding="utf-8-sig") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise BadInput(f"{path} line {number}: not valid JSON ({e.msg})") from e
+            if not isinstance(obj, dict):
+                raise BadInput(f"{path} line {number}: expected a JSON object, "
+                               f"got {type(obj).__name__}")
+            yield number, obj["x"] if isinstance(obj.get("x"), dict) else obj
+
+
+READERS: dict[str, Callable[[Path], Iterable[tuple[int, dict]]]] = {
+    ".csv": _csv_rows, ".jsonl": _jsonl_rows, ".ndjson": _jsonl_rows,
+}
+
+
+def read_rows(path: Path, limit: int | None = None) -> list[dict]:
+    """Rows of a CSV (numeric-looking cells → float, empty cell → key absent) or JSON Lines file
+    ({"f": 1.0} or {"x": {"f": 1.0}, "y": ...} per line)."""
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        raise BadInput(f"{path}: unknown data file type; use one of {', '.join(READERS)}")
+    if not path.is_file():
+        raise BadInput(f"{path} does not exist")
+    rows: list[dict] = []
+    line = 0
+    try:
+        for number, row in reader(path):
+            line = number
+            if limit is not None and len(rows) >= limit:
+                break
+            rows.append(row)
+    except UnicodeDecodeError as e:
+        raise BadInput(f"{path} after line {line}: not UTF-8 text ({e.reason})") from e
+    except csv.Error as e:
+        raise BadInput(f"{path} after line {line}: bad CSV ({e})") from e
+    if not rows:
+        raise BadInput(f"{path} has no data rows")
+    return rows
+
+
+# ------------------------------------------------------------------------------------ plumbing
+
+
+def _say(console: Console, message: str, style: str | None = None) -> None:
+    console.print(Text(message, style=style or ""))
+
+
+def _emit_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def _fail(message: str, code: int, as_json: bool, kind: str) -> NoReturn:
+    err.print(Text("error: ", style="bold red") + Text(message))
+    if as_json:
+        _emit_json({"ok": False, "error": message, "error_type": kind, "exit_code": code})
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _handled(as_json: bool) -> Iterator[None]:
+    """Turn estuary's own errors into a message and an exit code (1 golden, 2 bad input)."""
+    try:
+        yield
+    except GoldenCheckError as e:
+        _fail(str(e), 1, as_json, type(e).__name__)
+    except (EstuaryError, BadInput) as e:
+        _fail(str(e), 2, as_json, type(e).__name__)
+    except OSError as e:
+        where = f" {e.filename}" if e.filename else ""
+        _fail(f"cannot access{where}: {e.strerror or e}", 2, as_json, type(e).__name__)
+
+
+def _progress(status: Any) -> Callable[[str], None]:
+    """Update the spinner on a terminal; elsewhere (CI logs) print each step as a line."""
+    if err.is_terminal:
+        return status.update
+    return lambda message: _say(err, message, "dim")
+
+
+def _load_model(path: Path) -> Any:
+    if not path.is_file():
+        what = "is a directory" if path.is_dir() else "does not exist"
+        raise BadInput(f"{path} {what}: pass the pickle of your River model "
+                       "(written with pickle.dump(model, f))")
+    try:
+        with path.open("rb") as f:
+            return pickle.load(f)
+    except Exception as e:  # unpickling can raise anything the pickled code raises
+        raise BadInput(
+            f"cannot unpickle {path} ({type(e).__name__}: {str(e)[:200]}); pass a file written "
+            "with pickle.dump(model, f) in an environment with the same river version") from e
+
+
+def _report_console(as_json: bool) -> Console:
+    return err if as_json else out
+
+
+def _print_report(report: ParityReport, console: Console) -> None:
+    style = "green" if report.passed else "bold red"
+    lines = report.to_text().splitlines()
+    _say(console, lines[0], style)
+    for line in lines[1:]:
+        _say(console, line)
+
+
+# ------------------------------------------------------------------------------------ commands
+
+
+@app.callback(invoke_without_command=True)
+def main(version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False
+         ) -> None:
+    if version:
+        typer.echo(f"estuary {estuary.__version__}")
+        raise typer.Exit(0)
+
+
+@app.command(help=f"Export a pickled River model to an artifact file.\n\n{PICKLE_WARNING}")
+def export(
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL.pkl", help="Your own pickle of a River model.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the artifact in.")],
+    format: Annotated[str, typer.Option("--format", help=FORMAT_HELP)] = "onnx",
+    sample: Annotated[Path | None, typer.Option(
+        "--sample", help=f"Rows for the golden vectors and probes. {DATA_HELP}")] = None,
+    name: Annotated[str, typer.Option("--name", help="File name without suffix.")] = "model",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+) -> None:
+    with _handled(as_json):
+        fmt = format_for(format)
+        if not name or Path(name).name != name or name in (".", ".."):
+            raise BadInput(f"--name {name!r} must be a plain file name without a directory")
+        model = _load_model(model_path)
+        rows = read_rows(sample) if sample is not None else []
+        path = out_dir / f"{name}{fmt.suffix}"
+        with err.status(f"exporting {fmt.name} → {path}"):
+            artifact = estuary.export(model, path, sample=rows, format=fmt.name)
+    facts = {"path": str(artifact.path), "format": artifact.format,
+             "size_bytes": artifact.size_bytes, "ir_hash": artifact.ir_hash,
+             "snapshot_id": artifact.snapshot_id, "sample_rows": len(rows)}
+    if as_json:
+        _emit_json({"ok": True, **facts})
+        return
+    _say(out, f"wrote {artifact.path} ({artifact.size_bytes:,} bytes, {artifact.format})", "green")
+    _say(out, f"  ir hash      {artifact.ir_hash}")
+    _say(out, f"  snapshot id  {artifact.snapshot_id}")
+    _say(out, f"  sample rows  {len(rows)}")
+
+
+@app.command(help=f"Check that an artifact predicts what the River model predicts, in the "
+                  f"artifact's real runtime. Exit 1 if not.\n\n{PICKLE_WARNING}")
+def verify(
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL.pkl", help="Your own pickle of a River model.")],
+    artifact: Annotated[Path, typer.Argument(metavar="ARTIFACT", help="The exported file.")],
+    data: Annotated[Path, typer.Option("--data", help=f"Rows to compare on. {DATA_HELP}")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")
+                       ] = False,
+    junit: Annotated[Path | None, typer.Option("--junit", help="Write a JUnit XML report.")
+                     ] = None,
+    html: Annotated[Path | None, typer.Option("--html", help="Write an HTML report.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Use the first N rows.")
+                     ] = None,
+) -> None:
+    with _handled(as_json):
+        model = _load_model(model_path)
+        rows = read_rows(data, limit=limit)
+        with err.status(f"verifying {artifact} on {len(rows)} rows + adversarial probes"):
+            report = estuary.verify(model, artifact, rows)
+        for path, text in ((junit, report.to_junit_xml), (html, report.to_html)):
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text(), encoding="utf-8")
+    if as_json:
+        _emit_json(report.to_dict())
+    _print_report(report, _report_console(as_json))
+    raise typer.Exit(0 if report.passed else 1)
+
+
+def _inspect_facts(loaded: Any, path: Path) -> dict:
+    meta = loaded.metadata
+    features = [{"name": f.name, "key": f.key, "kind": f.kind, "categories": list(f.categories),
+                 "columns": len(f.columns)} for f in meta.schema.features]
+    return {
+        "path": str(path), "format": loaded.format, "runtime": str(loaded.runtime),
+        "size_bytes": path.stat().st_size, "task": meta.task, "classes": list(meta.classes),
+        "source": meta.source, "ir_hash": meta.ir_hash, "provenance": meta.provenance,
+        "precision": meta.precision,
+        "schema": {"features": features, "n_columns": len(meta.schema.columns)},
+    }
+
+
+def _print_inspect(facts: dict, golden: dict) -> None:
+    table = Table("feature", "kind", "columns", "categories", title="input schema")
+    for f in facts["schema"]["features"]:
+        cats = ", ".join(map(str, f["categories"]))
+        table.add_row(Text(f["name"]), f["kind"], str(f["columns"]),
+                      Text(cats if len(cats) <= 60 else cats[:57] + "..."))
+    out.print(table)
+    rows = [("artifact", facts["path"]), ("format", facts["format"]),
+            ("runtime", facts["runtime"]), ("size", f"{facts['size_bytes']:,} bytes"),
+            ("task", facts["task"]), ("source", facts["source"]),
+            ("columns", str(facts["schema"]["n_columns"])), ("ir hash", facts["ir_hash"]),
+            ("precision", facts["precision"])]
+    if facts["classes"]:
+        rows.insert(5, ("classes", ", ".join(map(repr, facts["classes"]))))
+    rows += [(f"provenance.{k}", str(v)) for k, v in sorted(facts["provenance"].items())]
+    for key, value in rows:
+        out.print(Text(f"{key:<28}", style="bold") + Text(value))
+    if golden["passed"]:
+        _say(out, f"golden vectors: {golden['vectors']} reproduce "
+                  f"(max abs diff {golden['max_abs_diff']:.3g})", "green")
+
+
+@app.command(help="Show what an artifact contains and re-run its embedded golden vectors "
+                  "(exit 1 if they do not reproduce).")
+def inspect(
+    artifact: Annotated[Path, typer.Argument(metavar="ARTIFACT", help="The exported file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+) -> None:
+    with _handled(as_json):
+        loaded = estuary.load(artifact, check=False)
+        facts = _inspect_facts(loaded, artifact)
+    golden: dict[str, Any] = {"vectors": len(loaded.metadata.golden_inputs), "passed": True,
+                              "max_abs_diff": None, "error": None}
+    try:
+        golden["max_abs_diff"] = loaded.check_golden()
+    except GoldenCheckError as e:
+        golden.update(passed=False, error=str(e))
+    if as_json:
+        _emit_json({**facts, "golden": golden})
+    else:
+        _print_inspect(facts, golden)
+    if not golden["passed"]:
+        err.print(Text("error: ", style="bold red") + Text(golden["error"]))
+        raise typer.Exit(1)
+
+
+def _demo_table(runs: list) -> Table:
+    table = Table("format", "runtime", "rows", "label agreement", "max abs diff", "passed",
+                  "export ms", "verify ms", "size", title="estuary demo")
+    for run in runs:
+        r = run.report
+        labels = "-" if r.label_agreement is None else f"{r.label_agreement:.2%}"
+        passed = Text("yes", style="green") if r.passed else Text("NO", style="bold red")
+        table.add_row(run.format, r.runtime, str(r.n_rows), labels, f"{r.max_abs_diff:.3g}",
+                      passed, f"{run.export_ms:.0f}", f"{run.verify_ms:.0f}",
+                      f"{run.size_bytes:,} B")
+    return table
+
+
+@app.command(help="Learn a River model on a bundled dataset, export it to every format and "
+                  "prove parity in each runtime. Exit 1 if any format fails.")
+def demo(
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", help="Directory for the artifacts (default: a fresh temporary directory).")
+    ] = None,
+    dataset: Annotated[str, typer.Option(
+        "--dataset", help="phishing (LogisticRegression), chickweights (Select/OneHotEncoder "
+                          "union + LinearRegression) or trumpapproval (LinearRegression).")
+    ] = "phishing",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+) -> None:
+    from .demo import DATASETS, demo_runs
+
+    with _handled(as_json):
+        if dataset not in DATASETS:
+            raise BadInput(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
+        if out_dir is None:
+            out_dir = Path(tempfile.mkdtemp(prefix="estuary-demo-"))
+        _say(err, f"writing artifacts to {out_dir}")
+        with err.status(f"demo on {dataset}") as status:
+            runs = demo_runs(out_dir, dataset, progress=_progress(status))
+    passed = all(run.report.passed for run in runs)
+    if as_json:
+        _emit_json({"ok": passed, "dataset": dataset, "out_dir": str(out_dir), "runs": [
+            {"format": run.format, "path": str(run.path), "size_bytes": run.size_bytes,
+             "export_ms": run.export_ms, "verify_ms": run.verify_ms,
+             "report": run.report.to_dict()} for run in runs]})
+    console = _report_console(as_json)
+    console.print(_demo_table(runs))
+    for run in runs:
+        _print_report(run.report, console)
+    raise typer.Exit(0 if passed else 1)
+
+
+__all__ = ["app"]
