@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -318,15 +319,18 @@ def inspect(
 
 
 def _demo_table(runs: list) -> Table:
-    table = Table("format", "runtime", "rows", "label agreement", "max abs diff", "passed",
-                  "export ms", "verify ms", "size", title="estuary demo")
+    table = Table(title="estuary demo", box=box.SIMPLE_HEAD, pad_edge=False)
+    for header in ("format", "runtime", "rows", "labels", "max |diff|", "passed", "export",
+                   "verify", "size"):
+        table.add_column(header, no_wrap=True, justify="left" if header in
+                         ("format", "runtime", "passed") else "right")
     for run in runs:
         r = run.report
         labels = "-" if r.label_agreement is None else f"{r.label_agreement:.2%}"
         passed = Text("yes", style="green") if r.passed else Text("NO", style="bold red")
-        table.add_row(run.format, r.runtime, str(r.n_rows), labels, f"{r.max_abs_diff:.3g}",
-                      passed, f"{run.export_ms:.0f}", f"{run.verify_ms:.0f}",
-                      f"{run.size_bytes:,} B")
+        table.add_row(run.format, r.runtime, str(r.n_rows), labels, f"{r.max_abs_diff:.2g}",
+                      passed, f"{run.export_ms:.0f} ms", f"{run.verify_ms:.0f} ms",
+                      f"{run.size_bytes / 1024:.1f} KiB")
     return table
 
 
