@@ -7,6 +7,7 @@ import json
 import numpy as np
 import onnx
 import pytest
+from conftest import learned as learned_case
 from river import cluster, compose, datasets, linear_model, neighbors, preprocessing
 
 import estuary
@@ -18,12 +19,8 @@ from estuary.rows import RowEncoder
 
 @pytest.fixture(scope="module")
 def phishing_model():
-    model = preprocessing.StandardScaler() | linear_model.LogisticRegression()
-    rows = []
-    for x, y in datasets.Phishing():
-        model.learn_one(x, y)
-        rows.append(x)
-    return model, rows
+    """Scaler | LogisticRegression learned on the whole Phishing dataset (shared, read-only)."""
+    return learned_case("scaler|logreg")
 
 
 @pytest.fixture

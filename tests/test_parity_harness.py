@@ -8,6 +8,7 @@ from xml.etree import ElementTree as ET
 
 import numpy as np
 import pytest
+from conftest import learned as learned_case
 from river import datasets, linear_model, preprocessing
 
 import estuary
@@ -19,12 +20,8 @@ from estuary.snapshot import take_snapshot
 
 @pytest.fixture(scope="module")
 def learned():
-    model = preprocessing.StandardScaler() | linear_model.LogisticRegression()
-    rows = []
-    for x, y in datasets.Phishing():
-        model.learn_one(x, y)
-        rows.append(x)
-    return model, rows
+    """Scaler | LogisticRegression learned on the whole Phishing dataset (shared, read-only)."""
+    return learned_case("scaler|logreg")
 
 
 def broken_artifact(model, rows, path):
