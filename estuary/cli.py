@@ -56,8 +56,15 @@ class BadInput(Exception):
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?inf(inity)?", re.IGNORECASE)
 
 
-def _cell(value: str) -> float | str:
+_INTEGER = re.compile(r"[+-]?\d+")
+
+
+def _cell(value: str) -> int | float | str:
+    """Integer-looking cells stay ints (River names one-hot keys `f"{key}_{value}"`, so 1 and
+    1.0 are different categories), other numbers become floats, the rest stay strings."""
     text = value.strip()
+    if _INTEGER.fullmatch(text):
+        return int(text)
     return float(text) if _NUMBER.fullmatch(text) else value
 
 
@@ -99,7 +106,7 @@ READERS: dict[str, Callable[[Path], Iterable[tuple[int, dict]]]] = {
 
 
 def read_rows(path: Path, limit: int | None = None) -> list[dict]:
-    """Rows of a CSV (numeric-looking cells → float, empty cell → key absent) or JSON Lines file
+    """Rows of a CSV (integer cells → int, other numbers → float, empty cell → key absent) or JSON Lines file
     ({"f": 1.0} or {"x": {"f": 1.0}, "y": ...} per line)."""
     reader = READERS.get(path.suffix.lower())
     if reader is None:
@@ -322,7 +329,7 @@ def _demo_table(runs: list) -> Table:
     table = Table(title="estuary demo", box=box.SIMPLE_HEAD, pad_edge=False)
     for header in ("format", "runtime", "rows", "labels", "max |diff|", "passed", "export",
                    "verify", "size"):
-        table.add_column(header, no_wrap=True, justify="left" if header in
+        table.add_column(header, justify="left" if header in
                          ("format", "runtime", "passed") else "right")
     for run in runs:
         r = run.report
@@ -363,7 +370,9 @@ def demo(
              "export_ms": run.export_ms, "verify_ms": run.verify_ms,
              "report": run.report.to_dict()} for run in runs]})
     console = _report_console(as_json)
-    console.print(_demo_table(runs))
+    # CI logs are not terminals: rich would assume 80 columns and squeeze the table
+    wide = console if console.is_terminal else Console(file=console.file, width=120)
+    wide.print(_demo_table(runs))
     for run in runs:
         _print_report(run.report, console)
     raise typer.Exit(0 if passed else 1)
