@@ -44,7 +44,7 @@ def test_wrong_artifact_fails_with_evidence(learned, tmp_path):
     assert len(report.worst_rows) == 5 and not report.worst_rows[0].label_ok
     suite = ET.fromstring(report.to_junit_xml())
     assert suite.tag == "testsuite" and int(suite.get("failures")) >= 2
-    assert {c.get("name") for c in suite.iter("testcase")} == {"max_abs_diff", "labels", "verdict"}
+    assert {c.get("name") for c in suite.iter("testcase")} == {"max_diff", "labels", "verdict"}
     data = json.loads(report.to_json())
     assert data["passed"] is False and data["runtime"].startswith("onnxruntime ")
     assert report.to_html().startswith("<!doctype html>") and "FAIL" in report.to_html()

@@ -169,8 +169,9 @@ def naive_bayes_probabilities(nb: NaiveBayesLeaves, leaves: np.ndarray, Z: np.nd
     on = np.asarray(nb.present, dtype=bool)[leaves]
     votes = np.where(on, votes, -np.inf)
     top = votes.max(axis=1, keepdims=True)
-    lse = top + np.log(np.exp(votes - top).sum(axis=1, keepdims=True))
-    return np.where(on, np.exp(votes - lse), 0.0)
+    with np.errstate(invalid="ignore"):  # rows of majority-class leaves have no vote at all
+        lse = top + np.log(np.exp(votes - top).sum(axis=1, keepdims=True))
+        return np.where(on, np.exp(votes - lse), 0.0)
 
 
 @evaluates(TreeClassifier)

@@ -46,10 +46,14 @@ def compare(model: Any, loaded: LoadedModel, probes: Sequence[Probe], ir_hash: s
     expected = ref.outputs[keep]
     tol = TOLERANCE[meta.precision]
     ok = within(got, expected, tol).all(axis=1) if keep else np.ones(0, bool)
-    with np.errstate(invalid="ignore"):
-        diff = np.where(np.isnan(got) & np.isnan(expected), 0.0, np.abs(got - expected))
-    diff = np.where(np.isnan(diff), np.inf, diff)
+    same = (got == expected) | (np.isnan(got) & np.isnan(expected))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        diff = np.where(same, 0.0, np.abs(got - expected))
+        scaled = np.where(same, 0.0, diff / np.maximum(1.0, np.abs(expected)))
+    diff = np.where(np.isnan(diff), np.inf, diff)  # NaN on one side only: as bad as it gets
+    scaled = np.where(np.isnan(scaled), np.inf, scaled)
     row_diff = diff.max(axis=1) if keep else np.zeros(0)
+    row_scaled = scaled.max(axis=1) if keep else np.zeros(0)
     label_ok = np.ones(len(keep), bool)
     if labels is not None:
         label_ok = np.array([meta.classes[j] == ref.labels[i] for i, j in zip(keep, labels)])
@@ -72,6 +76,7 @@ def compare(model: Any, loaded: LoadedModel, probes: Sequence[Probe], ir_hash: s
         n_rows=len(keep),
         label_agreement=float(label_ok.mean()) if (loaded.is_classifier and keep) else None,
         max_abs_diff=float(row_diff.max()) if keep else 0.0,
+        max_scaled_diff=float(row_scaled.max()) if keep else 0.0,
         tolerance=tol,
         precision=meta.precision,
         passed=bool(ok.all()) and bool(keep),

@@ -34,6 +34,7 @@ class ParityReport:
     n_rows: int
     label_agreement: float | None  # 0..1 for classifiers, None for regressors
     max_abs_diff: float
+    max_scaled_diff: float  # max |a - e| / max(1, |e|): what the tolerance is compared with
     tolerance: float
     precision: str
     passed: bool
@@ -59,8 +60,10 @@ class ParityReport:
         if self.artifact_ir_hash and self.artifact_ir_hash != self.ir_hash:
             skipped += (f"; the artifact holds another model state ({self.artifact_ir_hash[:12]}),"
                         " re-export it from this model")
+        scaled = ("" if self.max_scaled_diff == self.max_abs_diff
+                  else f", {self.max_scaled_diff:.3g} relative")
         return (f"{verdict} {self.format} in {self.runtime}: {self.n_rows} rows{labels}, "
-                f"max abs diff {self.max_abs_diff:.3g} (tolerance {self.tolerance:g}, "
+                f"max abs diff {self.max_abs_diff:.3g}{scaled} (tolerance {self.tolerance:g}, "
                 f"{self.precision}){skipped}")
 
     def to_text(self) -> str:
@@ -86,8 +89,9 @@ class ParityReport:
         return ET.tostring(suite, encoding="unicode", xml_declaration=True)
 
     def _checks(self) -> list[tuple[str, bool, str]]:
-        checks = [("max_abs_diff", self.max_abs_diff <= self.tolerance or not math.isfinite(self.tolerance),
-                   f"max abs diff {self.max_abs_diff:.3g} > tolerance {self.tolerance:g}")]
+        checks = [("max_diff", self.max_scaled_diff <= self.tolerance,
+                   f"max diff {self.max_scaled_diff:.3g} (relative above 1) > tolerance "
+                   f"{self.tolerance:g}")]
         if self.label_agreement is not None:
             checks.append(("labels", self.label_agreement == 1.0,
                            f"label agreement {self.label_agreement:.4%} < 100%"))
@@ -104,7 +108,8 @@ class ParityReport:
         facts = "".join(f"<tr><th>{esc(k)}</th><td>{esc(str(v))}</td></tr>" for k, v in [
             ("runtime", self.runtime), ("model", self.model), ("IR hash", self.ir_hash),
             ("rows", self.n_rows), ("label agreement", self.label_agreement),
-            ("max abs diff", f"{self.max_abs_diff:.3g}"), ("tolerance", self.tolerance),
+            ("max abs diff", f"{self.max_abs_diff:.3g}"),
+            ("max diff, relative above 1", f"{self.max_scaled_diff:.3g}"), ("tolerance", self.tolerance),
             ("precision", self.precision), ("rows River rejects", self.n_skipped),
             ("rows by kind", self.rows_by_tag)])
         return (f"<!doctype html><html><head><meta charset='utf-8'><title>estuary parity: "

@@ -89,10 +89,11 @@ class _Flattener:
         return len(self.rows) - 1
 
     def test(self, i: int, col: int, thr: float, left, right, missing_left: bool, onehot: bool):
+        """Node `i` tests `x[col] <= thr`: true → River node `left`, false → `right`."""
         self.rows[i][0:2] = [col, thr]
         self.rows[i][4], self.rows[i][6] = missing_left, onehot
-        self.rows[i][2] = self.emit(left) if not isinstance(left, int) else left
-        self.rows[i][3] = self.emit(right) if not isinstance(right, int) else right
+        self.rows[i][2] = self.emit(left)
+        self.rows[i][3] = self.emit(right)
 
     def emit(self, node: Any) -> int:
         if node is None:
@@ -242,7 +243,8 @@ class _NaiveBayesTables:
                                 **{k: tuple(v) for k, v in self.tables.items()})
 
 
-@register_extractor(tree.HoeffdingTreeClassifier, inputs=tree_inputs, kind="estimator")
+@register_extractor(tree.HoeffdingTreeClassifier, inputs=tree_inputs, kind="estimator",
+                    produces=(TreeClassifier,))
 def hoeffding_tree_classifier(m: tree.HoeffdingTreeClassifier, columns, ctx) -> EstimatorIR:
     """Leaves: `mc` → normalised class counts; `nb` / `nba` → naive Bayes where River's leaf
     would use it now, else class counts."""
@@ -294,7 +296,8 @@ def _leaf_linear(m: Any, leaf: Any, columns, ctx) -> tuple[tuple[float, ...], fl
     return est.weights[0], est.intercepts[0]
 
 
-@register_extractor(tree.HoeffdingTreeRegressor, inputs=tree_inputs, kind="estimator")
+@register_extractor(tree.HoeffdingTreeRegressor, inputs=tree_inputs, kind="estimator",
+                    produces=(TreeRegressor,))
 def hoeffding_tree_regressor(m: tree.HoeffdingTreeRegressor, columns, ctx) -> EstimatorIR:
     """Leaves: `mean` → the target mean; `model` → its linear model; `adaptive` → whichever of the
     two the leaf picks now (mean when its faded MSE is strictly lower)."""

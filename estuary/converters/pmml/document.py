@@ -1,0 +1,121 @@
+"""A small builder for PMML 4.4: unique field names, DerivedFields and Apply expressions.
+
+Every intermediate value is a continuous double DerivedField in the TransformationDictionary;
+expressions are `xml.etree` elements. Numbers are written with Python's shortest round-trip
+repr, which Java's `Double.parseDouble` reads back to the same double.
+"""
+
+from __future__ import annotations
+
+import math
+from xml.etree.ElementTree import Element, SubElement
+
+NAMESPACE = "http://www.dmg.org/PMML-4_4"
+
+
+def num(value: float) -> str:
+    """xs:double text of `value` that reads back to exactly the same double."""
+    value = float(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "INF" if value > 0 else "-INF"
+    return repr(value)
+
+
+def element(tag: str, attrs: dict | None = None, *children: Element) -> Element:
+    el = Element(tag, {k: v for k, v in (attrs or {}).items() if v is not None})
+    el.extend(children)
+    return el
+
+
+def const(value: float) -> Element:
+    el = Element("Constant", {"dataType": "double"})
+    el.text = num(value)
+    return el
+
+
+def ref(field: str, missing_to: float | None = None) -> Element:
+    """FieldRef; with `missing_to` a missing value reads as that number. JPMML types the
+    mapped value as a string: use `missing_to` only as a DerivedField's whole expression."""
+    return element("FieldRef", {"field": field,
+                                "mapMissingTo": None if missing_to is None else num(missing_to)})
+
+
+def apply(function: str, *args: Element, missing_to: float | None = None) -> Element:
+    """Apply of a PMML built-in; a missing argument makes it missing (or `missing_to`, with
+    the same caveat as `ref`)."""
+    return element("Apply", {"function": function,
+                             "mapMissingTo": None if missing_to is None else num(missing_to)},
+                   *args)
+
+
+def if_else(condition: Element, then: Element, otherwise: Element | None = None) -> Element:
+    """PMML `if`: without `otherwise` the result is missing when the condition is false."""
+    return apply("if", condition, then, *([otherwise] if otherwise is not None else []))
+
+
+def add_all(terms: list[Element]) -> Element:
+    """((t0 + t1) + t2) + ...: left to right, the order River and numpy sum in."""
+    if not terms:
+        return const(0.0)
+    total = terms[0]
+    for t in terms[1:]:
+        total = apply("+", total, t)
+    return total
+
+
+class Document:
+    """Accumulates DerivedFields; every field name it hands out is unique in the document."""
+
+    def __init__(self, reserved: tuple[str, ...], labels: tuple[str, ...] = ()):
+        self.used: set[str] = set(reserved)
+        self.derived: list[Element] = []
+        self.labels = labels  # target categories (str of each class), in IR class order
+
+    def name(self, hint: str) -> str:
+        candidate, k = hint, 1
+        while candidate in self.used:
+            k += 1
+            candidate = f"{hint}~{k}"
+        self.used.add(candidate)
+        return candidate
+
+    def derive(self, hint: str, expression: Element) -> str:
+        """A continuous double DerivedField computing `expression`; returns its name."""
+        name = self.name(hint)
+        field = Element("DerivedField", {"name": name, "optype": "continuous",
+                                         "dataType": "double"})
+        field.append(expression)
+        self.derived.append(field)
+        return name
+
+
+def regression_table(intercept: float = 0.0, predictors: tuple[tuple[str, float], ...] = (),
+                     category: str | None = None) -> Element:
+    table = element("RegressionTable", {"intercept": num(intercept), "targetCategory": category})
+    for field, coefficient in predictors:
+        SubElement(table, "NumericPredictor", {"name": field, "coefficient": num(coefficient)})
+    return table
+
+
+class Head:
+    """The model element's core: a RegressionModel's normalisation and its RegressionTables."""
+
+    def __init__(self, normalization: str, tables: list[Element]):
+        self.normalization = normalization
+        self.tables = tables
+
+
+def probabilities_head(doc: Document, probabilities: list[str], normalization: str) -> Head:
+    """One RegressionTable per class reading one field with coefficient 1 (0 + 1·p is p).
+
+    `none` (binary only): JPMML gives the first table's value to its category and 1 − it to the
+    last, so the first table is classes[1] and numpy's `1 - p` is reproduced bit for bit.
+    `simplemax`: p_k / Σ p, exact ratios and ties preserved.
+    """
+    if normalization == "none":
+        return Head("none", [regression_table(0.0, ((probabilities[0], 1.0),), doc.labels[1]),
+                             regression_table(0.0, (), doc.labels[0])])
+    return Head(normalization, [regression_table(0.0, ((p, 1.0),), label)
+                                for p, label in zip(probabilities, doc.labels)])

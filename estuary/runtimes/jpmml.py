@@ -1,0 +1,158 @@
+"""JPMML-Evaluator backend (Java, through JPype): PMML 4.x parsed safely, loaded strictly,
+its ModelVerification run on load. The JVM starts once per process, on the first load.
+
+Before Java sees a byte, `defusedxml` parses the file and refuses a DTD, entities, anything
+that is not XML or not PMML 4.x; the same bytes then go to JPMML-Evaluator.
+"""
+
+from __future__ import annotations
+
+import threading
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ArtifactError, EstuaryError, GoldenCheckError
+from ..ir.artifact import METADATA_KEY, ArtifactMetadata
+from .base import RuntimeInfo
+
+PMML_NAMESPACE_PREFIX = "http://www.dmg.org/PMML-4_"
+JAVA_HINT = ("JPMML-Evaluator needs a Java runtime (17 or later): install one, e.g. "
+             "`apt-get install -y openjdk-17-jre-headless`, or set JAVA_HOME")
+PIP_HINT = "the PMML runtime needs its extra: pip install 'estuary-ml[pmml]'"
+
+_lock = threading.Lock()
+_backend = None
+_info: RuntimeInfo | None = None
+
+
+def java_backend():
+    """The process-wide JPype backend; starts the JVM on the first call (about 1 s)."""
+    global _backend, _info
+    with _lock:
+        if _backend is None:
+            try:
+                import jpype
+                from jpmml_evaluator.jpype import JPypeBackend
+            except ImportError as e:
+                raise EstuaryError(f"{PIP_HINT} ({e})") from e
+            try:
+                _backend = JPypeBackend()
+            except jpype.JVMNotFoundException as e:
+                raise EstuaryError(f"{JAVA_HINT} ({e})") from e
+            except Exception as e:  # JPype reports a broken JVM with its own errors
+                raise EstuaryError(f"cannot start the JVM: {e}. {JAVA_HINT}") from e
+            _info = RuntimeInfo("jpmml-evaluator", _versions(_backend))
+        return _backend
+
+
+def _versions(backend) -> str:
+    """Python package version, and the Java library's own when its jar says it."""
+    python_version = metadata.version("jpmml_evaluator")
+    try:
+        builder = backend.staticInvoke("java.lang.Class", "forName",
+                                       "org.jpmml.evaluator.ModelEvaluatorBuilder")
+        java_version = builder.getPackage().getImplementationVersion()
+    except Exception:  # a jar without a manifest version: the Python version still names it
+        java_version = None
+    return f"{python_version} (pmml-evaluator {java_version})" if java_version else python_version
+
+
+def read_metadata(data: bytes, path: Path) -> ArtifactMetadata:
+    """Parse with defusedxml (no DTD, no entities), check it is PMML 4.x, read the metadata."""
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import ParseError, fromstring
+
+    try:
+        root = fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as e:
+        raise ArtifactError(f"{path}: refused, the file declares a DTD or entities ({e})") from e
+    except ParseError as e:
+        raise ArtifactError(f"{path} is not well-formed XML ({e}): it may be truncated") from e
+    namespace, _, tag = root.tag.rpartition("}")
+    version = root.get("version", "")
+    if tag != "PMML" or not namespace.startswith("{" + PMML_NAMESPACE_PREFIX) \
+            or not version.startswith("4."):
+        raise ArtifactError(f"{path} is not a PMML 4.x document (root {root.tag!r}, version "
+                            f"{version!r}): re-export it with `estuary export`")
+    ns = namespace + "}"
+    extension = root.find(f"{ns}Header/{ns}Extension[@name='{METADATA_KEY}']")
+    if extension is None or extension.get("value") is None:
+        raise ArtifactError(f"{path} has no estuary metadata: export it with `estuary export`")
+    try:
+        return ArtifactMetadata.from_json(extension.get("value"))
+    except (ValueError, KeyError, TypeError) as e:
+        raise ArtifactError(f"{path}: unreadable estuary metadata ({e})") from e
+
+
+class JpmmlBackend:
+    """One strict JPMML-Evaluator per artifact; `run` evaluates a whole matrix in one call."""
+
+    def __init__(self, path: Path):
+        try:
+            data = Path(path).read_bytes()
+        except OSError as e:
+            raise ArtifactError(f"cannot read {path}: {e.strerror}") from e
+        self.metadata = read_metadata(data, Path(path))
+        backend = java_backend()
+        self.info = _info
+        from jpmml_evaluator import JavaError, LoadingModelEvaluatorBuilder
+
+        try:
+            builder = LoadingModelEvaluatorBuilder(backend, lax=False).loadBytes(data)
+            self.evaluator = builder.build()
+        except (JavaError, Exception) as e:  # JAXB / model errors arrive as Java exceptions
+            raise ArtifactError(f"{path} does not load in JPMML-Evaluator ({str(e)[:300]}): "
+                                "it is corrupt or not an estuary export") from e
+        try:
+            self.evaluator.verify()
+        except Exception as e:
+            raise GoldenCheckError(
+                f"{path}: the PMML ModelVerification (golden vectors) fails in {self.info} "
+                f"({str(e)[:300]}); the artifact is corrupt: do not serve it, re-export it") from e
+        self.columns = list(self.metadata.schema.columns)
+        self.is_classifier = self.metadata.task == "classification"
+        outputs = [f.getName() for f in self.evaluator.getOutputFields()]
+        if self.is_classifier:
+            self.label_field, self.probability_fields = outputs[0], outputs[1:]
+            self.label_index = {str(c): i for i, c in enumerate(self.metadata.classes)}
+            if len(self.probability_fields) != len(self.metadata.classes):
+                raise ArtifactError(f"{path}: {len(self.probability_fields)} probability outputs "
+                                    f"for {len(self.metadata.classes)} classes")
+        else:
+            self.value_field = outputs[0]
+
+    def run(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        from jpmml_evaluator import PythonEvaluatorUtil
+
+        X = np.asarray(X, dtype=np.float64)
+        n = X.shape[0]
+        # Column lists straight to Java's batch entry point: NaN → None (PMML missing).
+        data = [[None if v != v else v for v in X[:, j].tolist()] for j in range(X.shape[1])]
+        try:
+            result = PythonEvaluatorUtil.evaluateAll(
+                self.evaluator.backend, self.evaluator.javaEvaluator,
+                {"columns": self.columns, "data": data}, None, 1)
+        except Exception as e:
+            raise ArtifactError(f"JPMML-Evaluator failed on a batch of {n} rows: {e}") from e
+        columns = {name: k for k, name in enumerate(result["columns"])}
+        errors = result.get("errors")
+
+        def column(name: str) -> list:
+            values = result["data"][columns[name]]
+            if errors is not None:  # a row the runtime refused (e.g. NaN inside): NaN out
+                values = [None if err is not None else v for v, err in zip(values, errors)]
+            return values
+
+        if not self.is_classifier:
+            return {"value": _floats(column(self.value_field), n)}
+        probabilities = np.stack([_floats(column(f), n) for f in self.probability_fields], axis=1)
+        labels = np.array([self.label_index.get(v, -1) if v is not None else -1
+                           for v in column(self.label_field)], dtype=np.int64)
+        return {"probabilities": probabilities, "label": labels}
+
+
+def _floats(values: list, n: int) -> np.ndarray:
+    out = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    return out if out.shape == (n,) else np.full(n, np.nan)
