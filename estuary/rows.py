@@ -33,39 +33,64 @@ class RowEncoder:
             start += width
 
     def encode(self, row: Mapping) -> np.ndarray:
-        if not isinstance(row, Mapping):
-            raise InvalidInputError("<row>", f"a row must be a dict, not {type(row).__name__}")
         out = np.full(self.n_columns, np.nan)
-        for key, name, categorical, start, width, lookup in self._plan:
-            value = row.get(key, None) if key in row else row.get(name, None)
-            if value is None:
-                continue
-            if categorical:
-                if isinstance(value, (list, dict, set, tuple, float)) and not _is_number(value):
-                    raise InvalidInputError(name, f"expected a category, got {type(value).__name__}")
-                out[start:start + width] = 0.0
-                hit = lookup.get(str(value))
-                if hit is not None:
-                    out[start + hit] = 1.0
-                continue
-            if isinstance(value, bool):
-                out[start] = float(value)
-            elif _is_number(value):
-                v = float(value)
-                if math.isnan(v):
-                    raise InvalidInputError(
-                        name, "NaN is not a value: leave the key out to mark it missing")
-                out[start] = v
-            else:
-                raise InvalidInputError(
-                    name, f"expected a number, got {type(value).__name__} {value!r}")
+        self.encode_into(row, out)
         return out
 
     def encode_many(self, rows: Iterable[Mapping]) -> np.ndarray:
-        encoded = [self.encode(r) for r in rows]
-        if not encoded:
-            return np.empty((0, self.n_columns))
-        return np.vstack(encoded)
+        rows = rows if isinstance(rows, (list, tuple)) else list(rows)
+        out = np.full((len(rows), self.n_columns), np.nan)
+        for i, row in enumerate(rows):
+            self.encode_into(row, out[i])
+        return out
+
+    def encode_into(self, row: Mapping, out: np.ndarray) -> None:
+        """Write one row into `out` (which holds NaN); the hot path of every runtime."""
+        if not isinstance(row, Mapping):
+            raise InvalidInputError("<row>", f"a row must be a dict, not {type(row).__name__}")
+        get = row.get
+        for key, name, categorical, start, width, lookup in self._plan:
+            value = get(key, _ABSENT)
+            if value is _ABSENT and name != key:
+                value = get(name, _ABSENT)
+            if value is _ABSENT or value is None:
+                continue
+            kind = type(value)
+            if kind is float or kind is int:
+                if not categorical:
+                    if value != value:
+                        raise InvalidInputError(
+                            name, "NaN is not a value: leave the key out to mark it missing")
+                    out[start] = value
+                    continue
+            if categorical:
+                self._encode_category(name, value, out, start, width, lookup)
+            else:
+                out[start] = _number(name, value)
+
+    @staticmethod
+    def _encode_category(name: str, value: object, out: np.ndarray, start: int, width: int,
+                         lookup: dict) -> None:
+        if isinstance(value, (list, dict, set, tuple)):
+            raise InvalidInputError(name, f"expected a category, got {type(value).__name__}")
+        out[start:start + width] = 0.0
+        hit = lookup.get(str(value))
+        if hit is not None:
+            out[start + hit] = 1.0
+
+
+_ABSENT = object()
+
+
+def _number(name: str, value: object) -> float:
+    if isinstance(value, bool):
+        return float(value)
+    if _is_number(value):
+        v = float(value)
+        if math.isnan(v):
+            raise InvalidInputError(name, "NaN is not a value: leave the key out to mark it missing")
+        return v
+    raise InvalidInputError(name, f"expected a number, got {type(value).__name__} {value!r}")
 
 
 def _is_number(value: object) -> bool:

@@ -59,5 +59,14 @@ def from_json(text: str) -> Any:
 
 
 def content_hash(node: Any) -> str:
-    """SHA-256 of the canonical JSON: equal models have equal hashes on every machine."""
-    return hashlib.sha256(to_json(node).encode()).hexdigest()
+    """SHA-256 of the canonical JSON: equal models have equal hashes on every machine.
+
+    Nodes are immutable, so the digest is remembered on the node (a 1k-node tree with naive-Bayes
+    leaves is megabytes of JSON; export and verify ask for its hash several times).
+    """
+    cached = getattr(node, "_content_hash", None)
+    if cached is None:
+        cached = hashlib.sha256(to_json(node).encode()).hexdigest()
+        if dataclasses.is_dataclass(node):
+            object.__setattr__(node, "_content_hash", cached)
+    return cached

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import ArtifactError, EstuaryError, GoldenCheckError
 from ..ir.artifact import METADATA_KEY, ArtifactMetadata
-from .base import RuntimeInfo
+from .base import LoadedModel, RuntimeInfo
 
 PMML_NAMESPACE_PREFIX = "http://www.dmg.org/PMML-4_"
 JAVA_HINT = ("JPMML-Evaluator needs a Java runtime (17 or later): install one, e.g. "
@@ -43,20 +43,18 @@ def java_backend():
                 raise EstuaryError(f"{JAVA_HINT} ({e})") from e
             except Exception as e:  # JPype reports a broken JVM with its own errors
                 raise EstuaryError(f"cannot start the JVM: {e}. {JAVA_HINT}") from e
-            _info = RuntimeInfo("jpmml-evaluator", _versions(_backend))
+            _info = RuntimeInfo("jpmml-evaluator", _versions())
         return _backend
 
 
-def _versions(backend) -> str:
-    """Python package version, and the Java library's own when its jar says it."""
+def _versions() -> str:
+    """The Python package's version and the bundled Java library's (from its jar name)."""
+    import jpmml_evaluator
+
     python_version = metadata.version("jpmml_evaluator")
-    try:
-        builder = backend.staticInvoke("java.lang.Class", "forName",
-                                       "org.jpmml.evaluator.ModelEvaluatorBuilder")
-        java_version = builder.getPackage().getImplementationVersion()
-    except Exception:  # a jar without a manifest version: the Python version still names it
-        java_version = None
-    return f"{python_version} (pmml-evaluator {java_version})" if java_version else python_version
+    jars = Path(jpmml_evaluator.__file__).parent.glob("dependencies/pmml-evaluator-[0-9]*.jar")
+    java = sorted(j.name[len("pmml-evaluator-"):-len(".jar")] for j in jars)
+    return f"{python_version} (pmml-evaluator {java[0]})" if java else python_version
 
 
 def read_metadata(data: bytes, path: Path) -> ArtifactMetadata:
@@ -128,31 +126,42 @@ class JpmmlBackend:
 
         X = np.asarray(X, dtype=np.float64)
         n = X.shape[0]
+        if n == 0:
+            empty = np.empty((0, len(self.metadata.classes)))
+            return ({"probabilities": empty, "label": np.empty(0, np.int64)}
+                    if self.is_classifier else {"value": np.empty(0)})
         # Column lists straight to Java's batch entry point: NaN → None (PMML missing).
         data = [[None if v != v else v for v in X[:, j].tolist()] for j in range(X.shape[1])]
         try:
             result = PythonEvaluatorUtil.evaluateAll(
                 self.evaluator.backend, self.evaluator.javaEvaluator,
-                {"columns": self.columns, "data": data}, None, 1)
+                {"columns": self.columns, "data": data}, None, -1)  # -1: Java picks threads
         except Exception as e:
-            raise ArtifactError(f"JPMML-Evaluator failed on a batch of {n} rows: {e}") from e
+            raise EstuaryError(f"JPMML-Evaluator failed on a batch of {n} rows: {e}") from e
+        failed = [(i, e) for i, e in enumerate(result.get("errors") or []) if e is not None]
+        if failed:  # no silent NaN: say which row and why
+            i, e = failed[0]
+            raise EstuaryError(f"JPMML-Evaluator refused {len(failed)} of {n} rows; row {i}: {e}")
         columns = {name: k for k, name in enumerate(result["columns"])}
-        errors = result.get("errors")
 
         def column(name: str) -> list:
-            values = result["data"][columns[name]]
-            if errors is not None:  # a row the runtime refused (e.g. NaN inside): NaN out
-                values = [None if err is not None else v for v, err in zip(values, errors)]
-            return values
+            return result["data"][columns[name]]
 
         if not self.is_classifier:
             return {"value": _floats(column(self.value_field), n)}
         probabilities = np.stack([_floats(column(f), n) for f in self.probability_fields], axis=1)
-        labels = np.array([self.label_index.get(v, -1) if v is not None else -1
-                           for v in column(self.label_field)], dtype=np.int64)
+        labels = np.array([self.label_index[v] for v in column(self.label_field)], dtype=np.int64)
         return {"probabilities": probabilities, "label": labels}
 
 
 def _floats(values: list, n: int) -> np.ndarray:
     out = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-    return out if out.shape == (n,) else np.full(n, np.nan)
+    if out.shape != (n,):
+        raise EstuaryError(f"JPMML-Evaluator returned {out.shape[0]} values for {n} rows")
+    return out
+
+
+def load_pmml(path: Path) -> LoadedModel:
+    """`runtimes.LOADERS` entry for `.pmml`: River's predict API over JPMML-Evaluator."""
+    backend = JpmmlBackend(path)
+    return LoadedModel(backend, backend.metadata, path, "pmml")

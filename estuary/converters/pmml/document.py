@@ -110,12 +110,13 @@ class Head:
 def probabilities_head(doc: Document, probabilities: list[str], normalization: str) -> Head:
     """One RegressionTable per class reading one field with coefficient 1 (0 + 1·p is p).
 
-    `none` (binary only): JPMML gives the first table's value to its category and 1 − it to the
-    last, so the first table is classes[1] and numpy's `1 - p` is reproduced bit for bit.
-    `simplemax`: p_k / Σ p, exact ratios and ties preserved.
+    `none` (binary only; `probabilities` = [P(classes[0])]): JPMML gives the first table's value
+    to its category and 1 − it to the other; on a tie it predicts the first table's category,
+    as River's `max` over its probability dict does.
+    `simplemax`: p_k / Σ p in class order, exact ratios, ties kept, the first maximum wins.
     """
     if normalization == "none":
-        return Head("none", [regression_table(0.0, ((probabilities[0], 1.0),), doc.labels[1]),
-                             regression_table(0.0, (), doc.labels[0])])
+        return Head("none", [regression_table(0.0, ((probabilities[0], 1.0),), doc.labels[0]),
+                             regression_table(0.0, (), doc.labels[1])])
     return Head(normalization, [regression_table(0.0, ((p, 1.0),), label)
                                 for p, label in zip(probabilities, doc.labels)])

@@ -39,8 +39,10 @@ def linear(est: ir.Linear, doc: Document, fields: dict[str, str]) -> Head:
         [apply("*", ref(x), const(w)) for x, w in zip(zeroed, row)]), const(b)))
          for k, (row, b) in enumerate(zip(est.weights, est.intercepts))]
     if est.link == "sigmoid":
-        p = doc.derive("p", clamped_sigmoid(ref(z[0])))
-        return probabilities_head(doc, [p], "none")
+        p = doc.derive("sigmoid(z0)", clamped_sigmoid(ref(z[0])))
+        # River's proba of classes[0] is 1 - p: computed exactly; classes[1] gets 1 - (1 - p).
+        q = doc.derive(f"p({doc.labels[0]})", apply("-", const(1.0), ref(p)))
+        return probabilities_head(doc, [q], "none")
     if est.link == "softmax":
         top = doc.derive("max(z)", apply("max", *[ref(zk) for zk in z]))
         e = [doc.derive(f"exp({label})", apply("exp", apply("-", ref(zk), ref(top))))
