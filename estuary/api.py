@@ -9,11 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import (
-    converters,  # noqa: F401
-    ir,
-)
-from .converters import onnx as _onnx  # noqa: F401  (registers the format)
+from . import ir
+from .converters import formats as _formats  # noqa: F401  (registers every installed format)
 from .converters.registry import format_for
 from .parity import verify
 from .runtimes import load

@@ -162,7 +162,7 @@ def test_bad_pickle(tmp_path, content):
 
 
 def test_bad_format(files, tmp_path):
-    result = run("export", files / "model.pkl", "--out", tmp_path, "--format", "pmml", "--json")
+    result = run("export", files / "model.pkl", "--out", tmp_path, "--format", "tflite", "--json")
     assert result.exit_code == 2, result.output
     error = json.loads(result.stdout)
     assert error["error_type"] == "UnknownFormatError" and "onnx" in error["error"]

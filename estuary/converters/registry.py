@@ -44,6 +44,7 @@ class Format:
 EXTRACTORS: dict[type, Extractor] = {}
 EMITTERS: dict[tuple[str, type], Callable[..., Any]] = {}
 FORMATS: dict[str, Format] = {}
+UNAVAILABLE: dict[str, str] = {}  # format name → how to install what it needs
 
 
 def qualname(t: type) -> str:
@@ -109,6 +110,8 @@ def register_format(fmt: Format) -> None:
 def format_for(name: str | None = None, path: str | None = None) -> Format:
     """Resolve a format by name, or else by the file suffix of `path`."""
     if name:
+        if name in UNAVAILABLE:
+            raise UnknownFormatError(UNAVAILABLE[name])
         if name not in FORMATS:
             raise UnknownFormatError(f"unknown format {name!r}; available: {sorted(FORMATS)}")
         return FORMATS[name]

@@ -1,40 +1,77 @@
-"""Load an artifact in its real runtime and predict with River's API. Never imports converters."""
+"""Load an artifact in its real runtime and predict with River's API. Never imports converters.
+
+Runtimes are found by name; each lives in its own module with a `load_*(path) -> LoadedModel`
+function, imported only when used (a runtime's library is an optional extra).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ArtifactError, UnknownFormatError
 from .base import LoadedModel, RuntimeInfo
 
 
-def _onnxruntime(path: Path) -> LoadedModel:
-    from .onnxruntime import OnnxRuntimeBackend
+@dataclass(frozen=True)
+class RuntimeEntry:
+    name: str
+    suffix: str
+    module: str  # relative to estuary.runtimes
+    function: str
+    extra: str  # the pyproject extra that installs it
 
-    backend = OnnxRuntimeBackend(path)
-    return LoadedModel(backend, backend.metadata, path, "onnx")
+
+RUNTIMES: dict[str, RuntimeEntry] = {e.name: e for e in [
+    RuntimeEntry("onnxruntime", ".onnx", ".onnxruntime", "load_onnx", "core"),
+    RuntimeEntry("jpmml-evaluator", ".pmml", ".jpmml", "load_pmml", "pmml"),
+    RuntimeEntry("coreml", ".mlmodel", ".coreml", "load_coreml", "coreml"),
+    RuntimeEntry("tfjs-node", ".tfjs", ".node", "load_tfjs", "web"),
+    RuntimeEntry("onnxruntime-web-node", ".onnx", ".node", "load_onnx_web", "web"),
+]}
+DEFAULT_RUNTIME = {".onnx": "onnxruntime", ".pmml": "jpmml-evaluator", ".mlmodel": "coreml",
+                   ".tfjs": "tfjs-node"}
 
 
-LOADERS: dict[str, Callable[[Path], LoadedModel]] = {".onnx": _onnxruntime}
+def runtimes_for(suffix: str) -> list[str]:
+    """Names of the runtimes that can run artifacts with this suffix (default first)."""
+    names = [n for n, e in RUNTIMES.items() if e.suffix == suffix]
+    default = DEFAULT_RUNTIME.get(suffix)
+    return sorted(names, key=lambda n: n != default)
 
 
-def load(path: str | Path, check: bool = True) -> LoadedModel:
-    """Load an artifact; by default re-run its golden vectors and refuse it if they fail.
+def _loader(entry: RuntimeEntry):
+    try:
+        module = importlib.import_module(entry.module, __name__)
+    except ModuleNotFoundError as e:
+        raise UnknownFormatError(
+            f"the {entry.name} runtime is not available ({e}); install it with "
+            f"`pip install estuary-ml[{entry.extra}]`") from e
+    return getattr(module, entry.function)
+
+
+def load(path: str | Path, check: bool = True, runtime: str | None = None) -> LoadedModel:
+    """Load an artifact in `runtime` (default: the usual one for its suffix); by default re-run
+    its golden vectors and refuse it if they fail.
 
     >>> model = load("model.onnx"); model.predict_proba_one({"x": 1.0})
     """
     path = Path(path)
     if not path.exists():
         raise ArtifactError(f"{path} does not exist")
-    loader = LOADERS.get(path.suffix)
-    if loader is None:
+    name = runtime or DEFAULT_RUNTIME.get(path.suffix)
+    if name is None:
         raise UnknownFormatError(
-            f"no runtime for {path.name!r}; estuary loads {', '.join(sorted(LOADERS))} files")
-    model = loader(path)
+            f"no runtime for {path.name!r}; estuary loads {', '.join(sorted(DEFAULT_RUNTIME))} files")
+    entry = RUNTIMES.get(name)
+    if entry is None or entry.suffix != path.suffix:
+        raise UnknownFormatError(
+            f"runtime {name!r} cannot load {path.name!r}; use one of {runtimes_for(path.suffix)}")
+    model = _loader(entry)(path)
     if check:
         model.check_golden()
     return model
 
 
-__all__ = ["LOADERS", "LoadedModel", "RuntimeInfo", "load"]
+__all__ = ["RUNTIMES", "LoadedModel", "RuntimeInfo", "load", "runtimes_for"]

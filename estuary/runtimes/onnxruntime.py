@@ -9,7 +9,7 @@ import onnxruntime as ort
 
 from ..errors import ArtifactError
 from ..ir.artifact import METADATA_KEY, ArtifactMetadata
-from .base import RuntimeInfo
+from .base import LoadedModel, RuntimeInfo
 
 
 class OnnxRuntimeBackend:
@@ -41,3 +41,9 @@ class OnnxRuntimeBackend:
 
     def run(self, X: np.ndarray) -> dict[str, np.ndarray]:
         return dict(zip(self.output_names, self.session.run(None, {"input": X})))
+
+
+def load_onnx(path: Path) -> LoadedModel:
+    """River's predict API over onnxruntime (CPU)."""
+    backend = OnnxRuntimeBackend(path)
+    return LoadedModel(backend, backend.metadata, path, "onnx")

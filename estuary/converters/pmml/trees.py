@@ -1,0 +1,106 @@
+"""PMML for IR trees: each output is a DerivedField whose expression is the tree itself, a
+nested `if` per split (`x <= threshold`, a missing value goes where `missing_left` says) with
+the leaf's expression at the bottom: class probabilities, naive Bayes, a mean or a linear model.
+JPMML evaluates only the branch taken, so a row costs one root-to-leaf path per output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from xml.etree.ElementTree import Element
+
+from ...ir.trees import NaiveBayesLeaves, TreeClassifier, TreeRegressor, TreeStructure
+from ..registry import register_emitter
+from .document import (
+    Document,
+    Head,
+    add_all,
+    apply,
+    const,
+    element,
+    if_else,
+    probabilities_head,
+    ref,
+    regression_table,
+)
+
+
+def boolean(value: bool) -> Element:
+    el = element("Constant", {"dataType": "boolean"})
+    el.text = "true" if value else "false"
+    return el
+
+
+def route(tree: TreeStructure, xs: list[str], at_leaf: Callable[[int], Element]) -> Element:
+    """The tree as nested ifs; `at_leaf(l)` is the expression of leaf `l`."""
+
+    def node(i: int) -> Element:
+        if tree.leaf[i] >= 0:
+            return at_leaf(tree.leaf[i])
+        x = ref(xs[tree.feature[i]])
+        goes_left = if_else(apply("isMissing", x), boolean(tree.missing_left[i]),
+                            apply("lessOrEqual", x, const(tree.threshold[i])))
+        return if_else(goes_left, node(tree.left[i]), node(tree.right[i]))
+
+    return node(0)
+
+
+def _naive_bayes_leaf(doc: Document, nb: NaiveBayesLeaves, leaf: int, xs: list[str]) -> list:
+    """River's `do_naive_bayes_prediction` in leaf `leaf`: one probability field per class."""
+    n_classes = len(nb.prior[leaf])
+    votes: dict[int, str] = {}
+    for k in range(n_classes):
+        if not nb.present[leaf][k]:
+            continue
+        terms = []
+        for j, x in enumerate(xs):
+            if nb.gauss_on[leaf][j][k]:
+                d = apply("-", ref(x), const(nb.mu[leaf][j][k]))
+                t = apply("-", apply("-", apply("/", apply("*", d, d),
+                                                const(nb.neg2var[leaf][j][k])),
+                                     const(nb.half_log_tau)), const(nb.log_sd[leaf][j][k]))
+                terms.append(if_else(apply("isMissing", ref(x)), const(0.0), t))
+            if nb.cat_on[leaf][j][k]:
+                terms.append(if_else(apply("equal", ref(x), const(1.0)),
+                                     const(nb.cat_log[leaf][j][k]), const(0.0)))
+        votes[k] = doc.derive(f"vote(leaf {leaf}, {doc.labels[k]})",
+                              apply("+", const(nb.prior[leaf][k]), add_all(terms)))
+    top = doc.derive(f"max(vote, leaf {leaf})", apply("max", *[ref(v) for v in votes.values()]))
+    lse = doc.derive(f"logsumexp(vote, leaf {leaf})", apply("+", ref(top), apply("ln", add_all(
+        [apply("exp", apply("-", ref(v), ref(top))) for v in votes.values()]))))
+    return [ref(doc.derive(f"p(leaf {leaf}, {doc.labels[k]})",
+                           apply("exp", apply("-", ref(votes[k]), ref(lse)))))
+            if k in votes else const(0.0) for k in range(n_classes)]
+
+
+@register_emitter("pmml", TreeClassifier)
+def tree_classifier(est: TreeClassifier, doc: Document, fields: dict[str, str]) -> Head:
+    xs = [fields[c] for c in est.columns]
+    nb_leaves = {leaf: _naive_bayes_leaf(doc, est.nb, leaf, xs)
+                 for leaf, on in enumerate(est.naive_bayes) if on}
+
+    def at_leaf(k: int) -> Callable[[int], Element]:
+        return lambda leaf: (nb_leaves[leaf][k] if leaf in nb_leaves
+                             else const(est.class_probs[leaf][k]))
+
+    probabilities = [doc.derive(f"p({label})", route(est.tree, xs, at_leaf(k)))
+                     for k, label in enumerate(doc.labels)]
+    return probabilities_head(doc, probabilities, "simplemax")
+
+
+@register_emitter("pmml", TreeRegressor)
+def tree_regressor(est: TreeRegressor, doc: Document, fields: dict[str, str]) -> Head:
+    xs = [fields[c] for c in est.columns]
+    zeroed: list[str] = []
+    if any(est.model):  # a linear leaf reads an absent key as 0
+        zeroed = [doc.derive(f"present({c})", ref(fields[c], missing_to=0.0))
+                  for c in est.columns]
+
+    def at_leaf(leaf: int) -> Element:
+        if not est.model[leaf]:
+            return const(est.means[leaf])
+        dot = add_all([apply("*", ref(x), const(w)) for x, w in zip(zeroed, est.weights[leaf])])
+        return apply("+", dot, const(est.intercepts[leaf]))
+
+    value = doc.derive("tree", route(est.tree, xs, at_leaf))
+    return Head("none", [regression_table(0.0, ((value, 1.0),))])
