@@ -1,0 +1,70 @@
+"""Core ML for IR Linear. Missing values → 0.0 by an Imputer (an absent key adds nothing), then:
+
+- identity: GLMRegressor (float64) → `value`.
+- sigmoid: GLMClassifier, one weight row, Logit: p = 1/(1+e^-z) in float64; River clamps |z| > 30
+  to exactly 0 / 1, which differs from the logistic by less than 1e-13.
+- softmax: GLMRegressor of every difference z_j - z_k [K·K] (float64: exact even where z itself
+  is beyond float32's range), then a NeuralNetworkClassifier (float32) with p_k = 1 / Σ_j e^(z_j - z_k).
+- ovr_sigmoid: GLMRegressor z [K] (float64), then a NeuralNetworkClassifier (float32): clamped
+  sigmoids (0 below -30, as River) normalised by their sum, uniform when every one is 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ... import ir
+from ..registry import register_emitter
+from .builder import Layers, Stages, array_type, double_type, int64_type, scores_type
+from .transforms import impute
+
+
+def _glm(p, W: np.ndarray, b) -> None:
+    for row in W:
+        p.weights.add().value.extend(row.tolist())
+    p.offset.extend(float(v) for v in b)
+
+
+@register_emitter("coreml", ir.Linear)
+def linear(est: ir.Linear, s: Stages, x: str) -> None:
+    F, K = len(est.columns), len(est.intercepts)
+    W = np.asarray(est.weights, dtype=np.float64).reshape(K, F)
+    x = impute(s, x, F)
+    if est.link == "identity":
+        s.add("glmRegressor", [(x, array_type(F))], [("value", double_type())],
+              lambda p: _glm(p, W, est.intercepts))
+        return
+    if est.link == "sigmoid":
+        def fill(p) -> None:
+            _glm(p, W, est.intercepts)
+            p.postEvaluationTransform = p.Logit
+            p.classEncoding = p.OneVsRest
+            p.int64ClassLabels.vector.extend([0, 1])
+
+        s.add("glmClassifier", [(x, array_type(F))],
+              [("label", int64_type()), ("probabilities", scores_type())], fill, classifier=True)
+        return
+    net = Layers()
+    b = np.asarray(est.intercepts, dtype=np.float64)
+    if est.link == "softmax":
+        Wd = (W[None, :, :] - W[:, None, :]).reshape(K * K, F)  # row (k, j): w_j - w_k
+        bd = (b[None, :] - b[:, None]).reshape(K * K)
+        d = s.array("glmRegressor", x, F, K * K, lambda p: _glm(p, Wd, bd), "z_differences")
+        # e^88 < FLT_MAX: no inf reaches the sum, where 0 · inf would give NaN
+        e = net.unary(net.clip(d, hi=88.0), "EXP", hint="exp")
+        sums = net.inner(e, np.kron(np.eye(K), np.ones((1, K))))
+        net.classifier(s, [(d, K * K)], net.unary(sums, "INVERSE", hint="probabilities"), K)
+        return
+    z = s.array("glmRegressor", x, F, K, lambda p: _glm(p, W, b), "z")
+    zc = net.clip(z)  # float32 overflow → ±FLT_MAX rather than inf
+    net.classifier(s, [(z, K)], ovr_normalised(net, zc, K), K)
+
+
+def ovr_normalised(net: Layers, z: str, K: int) -> str:
+    p = net.mul(net.sigmoid(z), net.greater_equal(z, -30.0))  # River: exactly 0 below -30
+    total = net.inner(p, np.ones((1, K)), hint="total")
+    positive = net.greater_equal(total, 1e-30)  # a clamped sigmoid is 0 or > 9e-14
+    none = net.linear(positive, -1.0, 1.0)  # 1 when every sigmoid is 0
+    numerator = net.add(p, net.inner(none, np.full((K, 1), 1.0 / K)))
+    inverse = net.unary(net.add(total, none), "INVERSE", hint="inverse")
+    return net.mul(numerator, net.inner(inverse, np.ones((K, 1))), hint="probabilities")

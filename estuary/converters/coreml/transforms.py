@@ -1,0 +1,102 @@
+"""Core ML for the IR transforms, as classic float64 models: ArrayFeatureExtractor (Select,
+OneHot's columns), Scaler (Scale), Imputer (a missing one-hot column → 0.0) and
+FeatureVectorizer (Union)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ... import ir
+from ..registry import emitter_for, register_emitter
+from .builder import Stages, array_type
+
+Block = tuple[str, tuple[str, ...]]  # feature name and its column names
+
+
+def emit_transform(step: ir.Transform, s: Stages, block: Block) -> Block:
+    return emitter_for("coreml", step)(step, s, block)
+
+
+def take(s: Stages, block: Block, wanted: tuple[str, ...]) -> str:
+    """The `wanted` columns of a block, in order (no stage when nothing moves)."""
+    x, columns = block
+    if wanted == columns:
+        return x
+    pos = {c: i for i, c in enumerate(columns)}
+    return s.array("arrayFeatureExtractor", x, len(columns), len(wanted),
+                   lambda p: p.extractIndex.extend(pos[c] for c in wanted), "columns")
+
+
+def impute(s: Stages, x: str, width: int, value: float = 0.0) -> str:
+    """NaN → `value` in every column (the Imputer's replaceDoubleValue is NaN)."""
+
+    def fill(p) -> None:
+        p.imputedDoubleArray.vector.extend([value] * width)
+        p.replaceDoubleValue = math.nan
+
+    return s.array("imputer", x, width, width, fill, "imputed")
+
+
+@register_emitter("coreml", ir.Select)
+def select(step: ir.Select, s: Stages, block: Block) -> Block:
+    return take(s, block, step.columns), step.columns
+
+
+@register_emitter("coreml", ir.Scale)
+def scale(step: ir.Scale, s: Stages, block: Block) -> Block:
+    """scaleValue · (x + shiftValue) with shift = -offset and scale = 1/divisor, or 0 for a zero
+    divisor (River's rule: 0, while NaN · 0 keeps a missing value missing)."""
+    x = take(s, block, step.columns)
+    divisor = np.asarray(step.divisor, dtype=np.float64)
+    zero = divisor == 0
+    factor = np.where(zero, 0.0, 1.0 / np.where(zero, 1.0, divisor))
+
+    def fill(p) -> None:
+        p.shiftValue.extend((-np.asarray(step.offset, dtype=np.float64)).tolist())
+        p.scaleValue.extend(factor.tolist())
+
+    n = len(step.columns)
+    out = s.array("scaler", x, n, n, fill, "scaled")
+    s.affine[out] = (x, np.asarray(step.offset, dtype=np.float64), divisor)
+    return out, step.columns
+
+
+@register_emitter("coreml", ir.OneHot)
+def one_hot(step: ir.OneHot, s: Stages, block: Block) -> Block:
+    x = take(s, block, step.source)
+    if not step.missing_as_nan:
+        x = impute(s, x, len(step.source))
+    return x, step.target
+
+
+@register_emitter("coreml", ir.Chain)
+def chain(step: ir.Chain, s: Stages, block: Block) -> Block:
+    for sub in step.steps:
+        block = emit_transform(sub, s, block)
+    return block
+
+
+@register_emitter("coreml", ir.Union)
+def union(step: ir.Union, s: Stages, block: Block) -> Block:
+    parts = [emit_transform(b, s, block) for b in step.branches]
+    out = s.name("union")
+    width = sum(len(c) for _, c in parts)
+
+    def fill(p) -> None:
+        for name, cols in parts:
+            p.inputList.add(inputColumn=name, inputDimensions=len(cols))
+
+    s.add("featureVectorizer", [(name, array_type(len(cols))) for name, cols in parts],
+          [(out, array_type(width))], fill)
+    joined = tuple(c for _, cols in parts for c in cols)
+    first: dict[str, int] = {}
+    for i, c in enumerate(joined):
+        first.setdefault(c, i)  # River's union: the first transformer wins a duplicate key
+    columns = step.output_columns(block[1])
+    if list(first.values()) == list(range(len(joined))):
+        return out, columns
+    index = [first[c] for c in columns]
+    return s.array("arrayFeatureExtractor", out, width, len(columns),
+                   lambda p: p.extractIndex.extend(index), "union_columns"), columns
