@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -43,11 +44,31 @@ def write_snapshot(snapshot: ir.Snapshot, path: str | Path, format: str | None =
         fmt.write(snapshot, tmp)
         if check:
             load(tmp)
-        os.replace(tmp, path)
+        if tmp.is_dir() and path.exists():  # a directory (.tfjs) cannot be renamed over another
+            old = path.with_name(f".{path.name}.old.{os.getpid()}")
+            os.replace(path, old)
+            os.replace(tmp, path)
+            _remove(old)
+        else:
+            os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        _remove(tmp)
     return ExportedArtifact(path, fmt.name, ir.content_hash(snapshot.model),
-                            snapshot.provenance.snapshot_id or "", path.stat().st_size, snapshot)
+                            snapshot.provenance.snapshot_id or "", artifact_size(path), snapshot)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def artifact_size(path: Path) -> int:
+    """Bytes of a file artifact, or of every file in a directory artifact (.tfjs)."""
+    if path.is_dir():
+        return sum(f.stat().st_size for f in sorted(path.rglob("*")) if f.is_file())
+    return path.stat().st_size
 
 
 def export(model: Any, path: str | Path, sample: Sequence[Mapping] = (), format: str | None = None,

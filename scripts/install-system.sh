@@ -6,6 +6,8 @@ set -euo pipefail
 # command → Debian package
 declare -A NEEDED=(
     [java]=openjdk-17-jre-headless
+    [node]=nodejs
+    [npm]=npm
 )
 
 missing=()

@@ -13,6 +13,8 @@ fi
 . .venv/bin/activate
 python -m pip install --quiet --upgrade pip
 python -m pip install --quiet -e ".[dev]"
+# @tensorflow/tfjs and onnxruntime-web for the Node runtimes, from the committed lockfile
+npm ci --prefix js --no-audit --no-fund --loglevel=error
 
 ruff check estuary tests benchmarks
 

@@ -44,6 +44,7 @@ class ParityReport:
     skipped_examples: tuple[str, ...] = ()
     seconds: float = 0.0
     artifact_ir_hash: str = ""  # differs from ir_hash when the model learned since the export
+    n_beyond_float32: int = 0  # rows whose River value float32 cannot hold (artifact: ±inf)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -57,6 +58,9 @@ class ParityReport:
         verdict = "PASS" if self.passed else "FAIL"
         labels = "" if self.label_agreement is None else f", labels {self.label_agreement:.2%}"
         skipped = f", {self.n_skipped} rows River rejects" if self.n_skipped else ""
+        if self.n_beyond_float32:
+            skipped += (f", {self.n_beyond_float32} rows beyond float32 range (River's value "
+                        "overflows float32; the artifact gives ±inf)")
         if self.artifact_ir_hash and self.artifact_ir_hash != self.ir_hash:
             skipped += (f"; the artifact holds another model state ({self.artifact_ir_hash[:12]}),"
                         " re-export it from this model")

@@ -1,0 +1,143 @@
+"""IR Snapshot → TF.js graph model: a `.tfjs` directory holding model.json + weight shards.
+
+Written from the documented format (model.json with `format: "graph-model"`, a GraphDef in
+`modelTopology`, `weightsManifest` naming little-endian binary shards); tensorflow and
+tensorflowjs are never imported. TF.js computes in float32, so the metadata says
+`precision: "float32"`. Artifact contract: input `input` float32 [N, F] in schema column order
+(NaN = missing); classifiers output `probabilities` [N, C] and `label` int32 [N] (index into
+the classes); regressors output `value` [N]. `userDefinedMetadata.estuary` is the
+`ArtifactMetadata` JSON string, byte for byte.
+
+Trees are refused: TF.js has no float64, and a float32 threshold routes rows that lie within
+float32 rounding of a split differently from River. Export trees to ONNX (an exact float64
+TreeEnsemble that onnxruntime-web runs in the browser too).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from ... import ir
+from ...errors import ArtifactError, UnsupportedModelError
+from ...ir.artifact import METADATA_KEY, ArtifactMetadata
+from ...ir.trees import TreeClassifier, TreeRegressor
+from ..registry import EMITTERS, Format, emitter_for, register_format
+from . import naive_bayes  # noqa: F401  (registration)
+from .graph import Graph
+from .linear import emit_linear
+from .transforms import FORMAT, emit_transform
+
+INPUT = "input"
+MODEL_JSON = "model.json"
+SHARD_BYTES = 4 * 1024 * 1024  # TF.js's converter default
+PRODUCER = "estuary"
+TREE_REASON = ("TF.js computes in float32 only: a float32 split threshold would route rows within "
+               "float32 rounding of it differently from River. Export trees to ONNX instead: its "
+               "float64 TreeEnsemble is exact and runs in the browser in onnxruntime-web")
+
+
+def _refuse_trees(estimator: ir.Estimator) -> None:
+    if isinstance(estimator, (TreeClassifier, TreeRegressor)):
+        have = sorted(t.__name__ for f, t in EMITTERS if f == FORMAT)
+        raise UnsupportedModelError(type(estimator).__name__, have, reason=TREE_REASON)
+
+
+def build_graph(model: ir.Model) -> tuple[Graph, list[str]]:
+    """The GraphDef of `model` and its output node names."""
+    _refuse_trees(model.estimator)
+    g = Graph()
+    x = g.placeholder(INPUT, len(model.schema.columns))
+    if isinstance(model.estimator, ir.Linear):
+        emitter_for(FORMAT, model.transform)  # refuses a transform the format cannot express
+        outs = emit_linear(model, g, x)  # transforms folded in: see linear.py
+    else:
+        x, columns = emit_transform(model.transform, g, x, model.schema.columns)
+        pos = {c: i for i, c in enumerate(columns)}
+        if model.estimator.columns != columns:
+            x = g.gather_columns(x, [pos[c] for c in model.estimator.columns])
+        outs = emitter_for(FORMAT, model.estimator)(model.estimator, g, x)
+    if model.task == "regression":
+        g.op("Reshape", outs["value"], g.const([-1], np.int32, "shape"), name="value")
+        return g, ["value"]
+    g.op("Identity", outs["probabilities"], name="probabilities")
+    if "label" in outs:
+        g.op("Identity", outs["label"], name="label")
+    else:
+        g.op("ArgMax", "probabilities", g.const(1, np.int32, "axis"), name="label")
+    return g, ["probabilities", "label"]
+
+
+def _shards(weights: list[tuple[str, np.ndarray]]) -> tuple[list[dict], list[bytes]]:
+    specs = [{"name": name, "shape": list(a.shape), "dtype": _weight_dtype(a)}
+             for name, a in weights]
+    data = b"".join(a.astype(a.dtype.newbyteorder("<")).tobytes() for _, a in weights)
+    chunks = [data[i:i + SHARD_BYTES] for i in range(0, len(data), SHARD_BYTES)] or [b""]
+    return specs, chunks
+
+
+def _weight_dtype(a: np.ndarray) -> str:
+    return {"float32": "float32", "int32": "int32", "bool": "bool"}[a.dtype.name]
+
+
+def to_tfjs(snapshot: ir.Snapshot) -> dict[str, bytes]:
+    """File name → bytes of the `.tfjs` directory; the bytes depend only on the snapshot."""
+    model = snapshot.model
+    g, outputs = build_graph(model)
+    specs, chunks = _shards(g.weights)
+    paths = [f"group1-shard{i + 1}of{len(chunks)}.bin" for i in range(len(chunks))]
+    meta = ArtifactMetadata.from_snapshot(snapshot, precision="float32")
+    n_features = len(model.schema.columns)
+    doc = {
+        "format": "graph-model",
+        "generatedBy": f"{PRODUCER} {snapshot.provenance.estuary_version}",
+        "convertedBy": f"{PRODUCER} {snapshot.provenance.estuary_version}",
+        "modelTopology": {"node": g.nodes, "library": {}, "versions": {"producer": 1}},
+        "weightsManifest": [{"paths": paths, "weights": specs}],
+        "signature": {
+            "inputs": {f"{INPUT}:0": _tensor_info(INPUT, [-1, n_features])},
+            "outputs": {f"{o}:0": _tensor_info(o, []) for o in outputs},
+        },
+        "userDefinedMetadata": {METADATA_KEY: meta.to_json(), "estuary.ir_hash": meta.ir_hash},
+    }
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return {MODEL_JSON: text.encode(), **dict(zip(paths, chunks))}
+
+
+def _tensor_info(name: str, shape: list[int]) -> dict:
+    info: dict = {"name": f"{name}:0"}
+    if shape:
+        info["dtype"] = "DT_FLOAT"
+        info["tensorShape"] = {"dim": [{"size": str(d)} for d in shape]}
+    return info
+
+
+def write_tfjs(snapshot: ir.Snapshot, path: str | Path) -> Path:
+    """Write `snapshot` as a `.tfjs` directory at `path` (an empty file there, as
+    `tempfile.mkstemp` leaves, or a previous estuary `.tfjs` directory, is replaced)."""
+    files = to_tfjs(snapshot)  # everything is built before anything on disk changes
+    path = Path(path)
+    if path.is_dir():
+        if not (path / MODEL_JSON).is_file():
+            raise ArtifactError(f"{path} is a directory that is not a TF.js model: not replacing it")
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+    path.mkdir()
+    for name, data in files.items():
+        (path / name).write_bytes(data)
+    return path
+
+
+FORMAT_ENTRY = Format("tfjs", ".tfjs", write_tfjs,
+                      "TF.js graph model, float32 (@tensorflow/tfjs in the browser and Node)")
+
+
+def register() -> None:
+    """Add the format to the registry; the parity suite then runs every catalogue case in it."""
+    register_format(FORMAT_ENTRY)
+
+register()

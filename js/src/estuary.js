@@ -1,0 +1,465 @@
+// estuary's JavaScript client: runs an exported River model in the browser or in Node.
+//
+// One ES module, no bare imports: the caller hands in the runtime it loaded
+// (`import * as tf from '@tensorflow/tfjs'` or `import * as ort from 'onnxruntime-web'`) and a
+// `read(name)` function that returns the bytes of a file of the artifact (use `httpReader(url)`
+// in the browser; the Node runner reads files with fs).
+//
+//   const model = await loadTfjs(tf, httpReader('/models/latest.tfjs/'));
+//   const model = await loadOnnx(ort, await httpReader('/models/')('latest.onnx'));
+//   await model.predict({ x: 1.5, colour: 'red' });  // {label, probabilities} or {value}
+//
+// A model is refused (GoldenCheckError) when the golden vectors embedded at export time (a few
+// input rows with the River model's own outputs) do not reproduce in this runtime.
+//
+// Rows follow estuary/rows.py: an absent key (or null/undefined) is missing (NaN); unknown keys
+// are ignored; a categorical value matches a category by its string form (booleans as Python
+// writes them, 'True'/'False'); an unseen category gives all-zero columns; NaN, a non-number for
+// a numeric feature, or an array/object for a categorical one throws InvalidInputError naming
+// the feature. (JS cannot tell 1 from 1.0: a numeric category matches either.)
+
+export const METADATA_KEY = 'estuary';
+export const METADATA_VERSION = 1;
+export const TOLERANCE = { float64: 1e-6, float32: 1e-4 };
+
+export class EstuaryError extends Error {
+  constructor(message) { super(message); this.name = this.constructor.name; }
+}
+/** The artifact is missing, corrupt, truncated or not what it claims to be. */
+export class ArtifactError extends EstuaryError {}
+/** The embedded golden vectors do not reproduce: the model must not be served. */
+export class GoldenCheckError extends ArtifactError {}
+/** A row has a bad value; `field` names the feature. */
+export class InvalidInputError extends EstuaryError {
+  constructor(field, message) { super(`feature '${field}': ${message}`); this.field = field; }
+}
+
+// ----------------------------------------------------------------------------- metadata
+
+/** Parse and check the estuary metadata JSON string embedded in every artifact. */
+export function parseMetadata(text, where = 'artifact') {
+  let meta;
+  try {
+    meta = typeof text === 'string' ? JSON.parse(text) : text;
+  } catch (e) {
+    throw new ArtifactError(`${where}: unreadable estuary metadata (${e.message})`);
+  }
+  if (meta === null || typeof meta !== 'object') {
+    throw new ArtifactError(`${where}: estuary metadata is not an object`);
+  }
+  if (meta.metadata_version !== METADATA_VERSION) {
+    throw new ArtifactError(`${where}: estuary metadata version ${meta.metadata_version} is not ` +
+      `${METADATA_VERSION}: re-export the model with this estuary version`);
+  }
+  for (const k of ['schema', 'task', 'classes', 'golden_inputs', 'golden_outputs']) {
+    if (!(k in meta)) throw new ArtifactError(`${where}: estuary metadata lacks '${k}'`);
+  }
+  meta.precision = meta.precision || 'float64';
+  return meta;
+}
+
+// ----------------------------------------------------------------------------- rows
+
+const pyStr = (v) => (v === true ? 'True' : v === false ? 'False' : String(v));
+
+function describe(v) {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v;
+}
+
+/** Turns River-style objects into the artifact's input matrix, following the schema. */
+export class RowEncoder {
+  constructor(schema) {
+    this.plan = [];
+    let start = 0;
+    for (const f of schema.features) {
+      const categorical = f.kind === 'categorical';
+      const width = categorical ? f.categories.length : 1;
+      const lookup = new Map();
+      if (categorical) f.categories.forEach((c, i) => { if (!lookup.has(pyStr(c))) lookup.set(pyStr(c), i); });
+      this.plan.push({ name: f.name, key: String(f.key), categorical, start, width, lookup });
+      start += width;
+    }
+    this.nColumns = start;
+    this.columns = schema.features.flatMap((f) => (f.kind === 'categorical'
+      ? f.categories.map((c) => `${f.name}=${pyStr(c)}`) : [f.name]));
+  }
+
+  /** Encode one row into `out` (a Float64Array of nColumns, or a fresh one). */
+  encode(row, out = new Float64Array(this.nColumns), offset = 0) {
+    if (row === null || typeof row !== 'object' || Array.isArray(row)) {
+      throw new InvalidInputError('<row>', `a row must be an object, not ${describe(row)}`);
+    }
+    out.fill(NaN, offset, offset + this.nColumns);
+    for (const p of this.plan) {
+      let value = Object.prototype.hasOwnProperty.call(row, p.key) ? row[p.key] : undefined;
+      if (value === undefined && p.name !== p.key && Object.prototype.hasOwnProperty.call(row, p.name)) {
+        value = row[p.name];
+      }
+      if (value === undefined || value === null) continue;
+      const at = offset + p.start;
+      if (p.categorical) {
+        if (typeof value === 'object' || typeof value === 'function') {
+          throw new InvalidInputError(p.name, `expected a category, got ${describe(value)}`);
+        }
+        out.fill(0, at, at + p.width);
+        const hit = p.lookup.get(pyStr(value));
+        if (hit !== undefined) out[at + hit] = 1;
+      } else {
+        out[at] = toNumber(p.name, value);
+      }
+    }
+    return out;
+  }
+
+  /** Encode rows into one row-major Float64Array [rows.length * nColumns]. */
+  encodeMany(rows) {
+    const out = new Float64Array(rows.length * this.nColumns);
+    rows.forEach((r, i) => this.encode(r, out, i * this.nColumns));
+    return out;
+  }
+}
+
+function toNumber(name, value) {
+  let v;
+  if (typeof value === 'number') v = value;
+  else if (typeof value === 'boolean') v = value ? 1 : 0;
+  else if (typeof value === 'bigint') v = Number(value);
+  else throw new InvalidInputError(name, `expected a number, got ${describe(value)} ${JSON.stringify(value)}`);
+  if (Number.isNaN(v)) {
+    throw new InvalidInputError(name, 'NaN is not a value: leave the key out to mark it missing');
+  }
+  return v;
+}
+
+/** Form values (strings) → a row: '' is missing, numeric text becomes a number for numeric
+ * features, anything else is kept so that `encode` names the field in its error. */
+export function rowFromForm(schema, entries) {
+  const numeric = new Set(schema.features.filter((f) => f.kind === 'numeric').map((f) => f.name));
+  const row = {};
+  for (const [k, raw] of Object.entries(entries)) {
+    const s = typeof raw === 'string' ? raw.trim() : raw;
+    if (s === '' || s === undefined || s === null) continue;
+    if (numeric.has(k) && typeof s === 'string') {
+      const v = Number(s);
+      row[k] = Number.isNaN(v) ? s : v;
+    } else {
+      row[k] = s;
+    }
+  }
+  return row;
+}
+
+// ----------------------------------------------------------------------------- the model
+
+function within(got, expected, tol) {
+  if (Number.isNaN(got) && Number.isNaN(expected)) return true;
+  return got === expected || Math.abs(got - expected) <= tol * Math.max(1, Math.abs(expected));
+}
+
+/** An artifact ready to predict; built by `loadTfjs` / `loadOnnx`. */
+export class EstuaryModel {
+  constructor(backend, metadata, format) {
+    this.backend = backend; // {info: {name, version}, run(Float64Array, n) → Promise<outputs>}
+    this.metadata = metadata;
+    this.format = format;
+    this.encoder = new RowEncoder(metadata.schema);
+    this.classes = metadata.classes;
+    this.isClassifier = metadata.task === 'classification';
+    this.goldenMaxDiff = null;
+  }
+
+  get runtime() { return this.backend.info; }
+
+  /** Run the input matrix (row-major, nColumns per row; NaN = missing). Returns
+   * {probabilities: Float64Array [n*C], label: Int32Array [n]} or {value: Float64Array [n]}. */
+  async runMatrix(X, n = X.length / this.encoder.nColumns) {
+    if (X.length !== n * this.encoder.nColumns) {
+      throw new InvalidInputError('<matrix>', `expected ${n} rows of ${this.encoder.nColumns} values`);
+    }
+    return this.backend.run(X, n);
+  }
+
+  /** Predict rows (River-style objects): [{label, probabilities}] or [{value}]. */
+  async predictMany(rows) {
+    const out = await this.runMatrix(this.encoder.encodeMany(rows), rows.length);
+    if (!this.isClassifier) return Array.from(out.value, (value) => ({ value }));
+    const C = this.classes.length;
+    return Array.from(out.label, (j, i) => ({
+      label: this.classes[j],
+      probabilities: Array.from(out.probabilities.subarray(i * C, (i + 1) * C)),
+    }));
+  }
+
+  /** Predict one row: {label, probabilities (in `classes` order)} or {value}. */
+  async predict(row) {
+    return (await this.predictMany([row]))[0];
+  }
+
+  /** Re-run the embedded golden vectors; throws GoldenCheckError if they do not reproduce. */
+  async checkGolden() {
+    const { golden_inputs: inputs, golden_outputs: expected, precision } = this.metadata;
+    const tol = TOLERANCE[precision];
+    if (tol === undefined) throw new ArtifactError(`unknown precision '${precision}'`);
+    if (!inputs.length) { this.goldenMaxDiff = 0; return 0; }
+    const F = this.encoder.nColumns;
+    const X = new Float64Array(inputs.length * F);
+    inputs.forEach((r, i) => r.forEach((v, j) => { X[i * F + j] = v === null ? NaN : v; }));
+    const out = await this.runMatrix(X, inputs.length);
+    const got = this.isClassifier ? out.probabilities : out.value;
+    const width = this.isClassifier ? this.classes.length : 1;
+    let maxDiff = 0;
+    let ok = got.length === inputs.length * width;
+    for (let i = 0; ok && i < inputs.length; i++) {
+      for (let k = 0; k < width; k++) {
+        const g = got[i * width + k];
+        const e = expected[i][k];
+        if (!within(g, e, tol)) ok = false;
+        if (!Number.isNaN(g - e)) maxDiff = Math.max(maxDiff, Math.abs(g - e));
+      }
+    }
+    if (!ok) {
+      throw new GoldenCheckError(`the embedded golden vectors do not reproduce in ` +
+        `${this.runtime.name} ${this.runtime.version} (max diff ${maxDiff}, tolerance ${tol}): ` +
+        'the artifact is corrupt or the runtime computes differently; do not serve it, re-export it');
+    }
+    this.goldenMaxDiff = maxDiff;
+    return maxDiff;
+  }
+}
+
+// ----------------------------------------------------------------------------- readers
+
+/** read(name) over HTTP relative to `base` (browser, or Node's global fetch). */
+export function httpReader(base) {
+  const root = base.endsWith('/') ? base : `${base}/`;
+  return async (name) => {
+    const url = new URL(name, new URL(root, globalThis.location ? globalThis.location.href : undefined));
+    let res;
+    try {
+      res = await fetch(url, { cache: 'no-store' });
+    } catch (e) {
+      throw new ArtifactError(`cannot fetch ${url}: ${e.message}`);
+    }
+    if (!res.ok) throw new ArtifactError(`cannot fetch ${url}: HTTP ${res.status}`);
+    return new Uint8Array(await res.arrayBuffer());
+  };
+}
+
+// ----------------------------------------------------------------------------- TF.js
+
+const BYTES = { float32: 4, int32: 4, bool: 1 };
+
+async function readOrFail(read, name, what) {
+  try {
+    return new Uint8Array(await read(name));
+  } catch (e) {
+    if (e instanceof ArtifactError) throw e;
+    throw new ArtifactError(`${what} '${name}' cannot be read (${e.code || e.message})`);
+  }
+}
+
+/** Read and check model.json and its shards; returns TF.js ModelArtifacts. */
+export async function readTfjsArtifacts(read) {
+  const raw = await readOrFail(read, 'model.json', 'the TF.js model file');
+  let doc;
+  try {
+    doc = JSON.parse(new TextDecoder().decode(raw));
+  } catch (e) {
+    throw new ArtifactError(`model.json is not valid JSON (${e.message}): the artifact is corrupt, re-export it`);
+  }
+  if (doc === null || typeof doc !== 'object' || !doc.modelTopology || !Array.isArray(doc.weightsManifest)) {
+    throw new ArtifactError('model.json has no modelTopology/weightsManifest: it is not a TF.js model');
+  }
+  if (doc.format !== 'graph-model') {
+    throw new ArtifactError(`model.json format is '${doc.format}', estuary writes 'graph-model'`);
+  }
+  const weightSpecs = [];
+  const parts = [];
+  for (const group of doc.weightsManifest) {
+    if (!Array.isArray(group.paths) || !Array.isArray(group.weights)) {
+      throw new ArtifactError('model.json: a weightsManifest entry lacks paths or weights');
+    }
+    let declared = 0;
+    for (const w of group.weights) {
+      if (!(w.dtype in BYTES)) throw new ArtifactError(`model.json: weight '${w.name}' has dtype '${w.dtype}'`);
+      declared += w.shape.reduce((a, b) => a * b, 1) * BYTES[w.dtype];
+      weightSpecs.push(w);
+    }
+    let actual = 0;
+    for (const p of group.paths) {
+      if (typeof p !== 'string' || p.includes('/') || p.includes('\\') || p.startsWith('.')) {
+        throw new ArtifactError(`model.json: weight shard path '${p}' must be a plain file name`);
+      }
+      const bytes = await readOrFail(read, p, 'the weight shard');
+      parts.push(bytes);
+      actual += bytes.length;
+    }
+    if (actual !== declared) {
+      throw new ArtifactError(`the weight shards ${group.paths.join(', ')} hold ${actual} bytes but ` +
+        `model.json declares ${declared}: a shard is truncated or from another export`);
+    }
+  }
+  const weightData = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) { weightData.set(p, at); at += p.length; }
+  return {
+    modelTopology: doc.modelTopology,
+    weightSpecs,
+    weightData: weightData.buffer,
+    format: doc.format,
+    generatedBy: doc.generatedBy,
+    convertedBy: doc.convertedBy,
+    signature: doc.signature,
+    userDefinedMetadata: doc.userDefinedMetadata,
+  };
+}
+
+class TfjsBackend {
+  constructor(tf, graphModel, outputs, nColumns) {
+    this.tf = tf;
+    this.model = graphModel;
+    this.outputs = outputs;
+    this.nColumns = nColumns;
+    this.info = { name: '@tensorflow/tfjs', version: tf.version ? tf.version.tfjs : 'unknown', backend: tf.getBackend() };
+  }
+
+  async run(X, n) {
+    const tf = this.tf;
+    const input = tf.tensor2d(Float32Array.from(X), [n, this.nColumns], 'float32');
+    try {
+      const got = this.model.execute({ input }, this.outputs);
+      const list = Array.isArray(got) ? got : [got];
+      const out = {};
+      this.outputs.forEach((name, i) => {
+        const data = list[i].dataSync();
+        out[name] = name === 'label' ? Int32Array.from(data) : Float64Array.from(data);
+      });
+      tf.dispose(list);
+      return out;
+    } finally {
+      input.dispose();
+    }
+  }
+}
+
+/** Load a `.tfjs` directory with @tensorflow/tfjs; checks the golden vectors. */
+export async function loadTfjs(tf, read, { check = true } = {}) {
+  const artifacts = await readTfjsArtifacts(read);
+  const udm = artifacts.userDefinedMetadata || {};
+  if (!(METADATA_KEY in udm)) {
+    throw new ArtifactError('model.json has no estuary metadata (userDefinedMetadata.estuary): export it with estuary');
+  }
+  const metadata = parseMetadata(udm[METADATA_KEY], 'model.json');
+  let graphModel;
+  try {
+    graphModel = await tf.loadGraphModel(tf.io.fromMemory(artifacts));
+  } catch (e) {
+    throw new ArtifactError(`TF.js cannot load the graph model (${e.message}): the artifact is corrupt, re-export it`);
+  }
+  const outputs = metadata.task === 'classification' ? ['probabilities', 'label'] : ['value'];
+  const nColumns = new RowEncoder(metadata.schema).nColumns;
+  const model = new EstuaryModel(new TfjsBackend(tf, graphModel, outputs, nColumns), metadata, 'tfjs');
+  model.rawMetadata = udm[METADATA_KEY];
+  if (check) await model.checkGolden();
+  return model;
+}
+
+// ----------------------------------------------------------------------------- ONNX
+
+/** ModelProto.metadata_props (field 14: key = 1, value = 2) read straight from the protobuf. */
+export function onnxMetadataProps(bytes) {
+  const props = {};
+  const dec = new TextDecoder();
+  let pos = 0;
+  const varint = (end) => {
+    let result = 0;
+    let mul = 1;
+    for (;;) {
+      if (pos >= end) throw new ArtifactError('the ONNX file is truncated (varint)');
+      const b = bytes[pos++];
+      result += (b & 0x7f) * mul;
+      if (b < 0x80) return result;
+      mul *= 128;
+      if (mul > 2 ** 63) throw new ArtifactError('the ONNX file is corrupt (varint)');
+    }
+  };
+  const skip = (wire, end) => {
+    if (wire === 0) varint(end);
+    else if (wire === 1) pos += 8;
+    else if (wire === 2) { const n = varint(end); pos += n; } // not `pos += varint()`: pos is read first
+    else if (wire === 5) pos += 4;
+    else throw new ArtifactError(`the ONNX file is corrupt (wire type ${wire})`);
+    if (pos > end) throw new ArtifactError('the ONNX file is truncated');
+  };
+  while (pos < bytes.length) {
+    const tag = varint(bytes.length);
+    const field = Math.floor(tag / 8);
+    const wire = tag & 7;
+    if (field === 14 && wire === 2) {
+      const len = varint(bytes.length);
+      const end = pos + len;
+      if (end > bytes.length) throw new ArtifactError('the ONNX file is truncated (metadata)');
+      let key = '';
+      let value = '';
+      while (pos < end) {
+        const t = varint(end);
+        if ((t & 7) === 2 && (t >> 3) <= 2) {
+          const n = varint(end);
+          if (pos + n > end) throw new ArtifactError('the ONNX file is truncated (metadata)');
+          const s = dec.decode(bytes.subarray(pos, pos + n));
+          pos += n;
+          if (t >> 3 === 1) key = s; else value = s;
+        } else {
+          skip(t & 7, end);
+        }
+      }
+      props[key] = value;
+    } else {
+      skip(wire, bytes.length);
+    }
+  }
+  return props;
+}
+
+class OnnxBackend {
+  constructor(ort, session, nColumns) {
+    this.ort = ort;
+    this.session = session;
+    this.nColumns = nColumns;
+    this.info = { name: 'onnxruntime-web', version: ort.env.versions ? ort.env.versions.web : 'unknown', backend: 'wasm' };
+  }
+
+  async run(X, n) {
+    const input = new this.ort.Tensor('float64', Float64Array.from(X), [n, this.nColumns]);
+    const got = await this.session.run({ input });
+    const out = {};
+    for (const [name, t] of Object.entries(got)) {
+      out[name] = name === 'label' ? Int32Array.from(t.data, Number) : Float64Array.from(t.data);
+      t.dispose?.();
+    }
+    return out;
+  }
+}
+
+/** Load ONNX bytes with onnxruntime-web (wasm); checks the golden vectors. */
+export async function loadOnnx(ort, bytes, { check = true } = {}) {
+  const data = new Uint8Array(bytes);
+  const props = onnxMetadataProps(data);
+  if (!(METADATA_KEY in props)) {
+    throw new ArtifactError('the ONNX model has no estuary metadata: export it with estuary');
+  }
+  const metadata = parseMetadata(props[METADATA_KEY], 'the ONNX model');
+  let session;
+  try {
+    session = await ort.InferenceSession.create(data, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+  } catch (e) {
+    throw new ArtifactError(`onnxruntime-web cannot load the ONNX model (${String(e.message || e).slice(0, 300)}): it may be truncated or corrupt, re-export it`);
+  }
+  const nColumns = new RowEncoder(metadata.schema).nColumns;
+  const model = new EstuaryModel(new OnnxBackend(ort, session, nColumns), metadata, 'onnx');
+  model.rawMetadata = props[METADATA_KEY];
+  if (check) await model.checkGolden();
+  return model;
+}

@@ -1,0 +1,157 @@
+"""TF.js export: the documented graph-model files, float32 parity in real @tensorflow/tfjs under
+Node (probabilities within 1e-5 of River, labels 100 %), honest refusals, and the JS client
+library's row encoding against estuary.rows."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import estuary
+from estuary.converters.river_to_ir import to_ir
+from estuary.converters.tfjs import MODEL_JSON, to_tfjs, write_tfjs
+from estuary.errors import ArtifactError, GoldenCheckError, UnsupportedModelError
+from estuary.ir.artifact import METADATA_KEY, ArtifactMetadata
+from estuary.parity import compare
+from estuary.parity.probes import probe_rows
+from estuary.rows import RowEncoder
+from estuary.runtimes.node import js_dir, load_tfjs, request
+from estuary.snapshot import take_snapshot
+
+pytestmark = pytest.mark.skipif(not (js_dir() / "node_modules").is_dir(),
+                                reason="npm packages missing: run `npm ci --prefix js`")
+
+from conftest import learned  # noqa: E402
+
+CLASSIFIERS = ["scaler|logreg", "logreg", "scaler|pa-clf", "scaler|perceptron", "scaler|softmax",
+               "scaler|ovr-logreg", "scaler|ovr-pa", "gaussian_nb-phishing",
+               "gaussian_nb-bananas", "gaussian_nb-image_segments",
+               "scaler_gaussian_nb-phishing", "scaler_gaussian_nb-image_segments"]
+REGRESSORS = ["scaler|linreg", "scaler|pa-reg", "discard|scaler|linreg",
+              "union(scaler,onehot)|linreg", "union(scaler,onehot)|scaler|pa-reg"]
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def export_tfjs(case_id: str, tmp_path, n_sample: int = 50):
+    model, rows = learned(case_id)
+    snap = take_snapshot(model, rows[:n_sample])
+    path = write_tfjs(snap, tmp_path / "model.tfjs")
+    return model, rows, snap, path
+
+
+def test_files_follow_the_graph_model_format(tmp_path):
+    _, _, snap, path = export_tfjs("scaler|logreg", tmp_path)
+    assert sorted(p.name for p in path.iterdir()) == ["group1-shard1of1.bin", MODEL_JSON]
+    doc = json.loads((path / MODEL_JSON).read_text())
+    assert doc["format"] == "graph-model"
+    assert {"node", "versions"} <= set(doc["modelTopology"])
+    ops = {n["op"] for n in doc["modelTopology"]["node"]}
+    assert "Placeholder" in ops and "Const" in ops
+    (group,) = doc["weightsManifest"]
+    size = {"float32": 4, "int32": 4, "bool": 1}
+    declared = sum(math.prod(w["shape"]) * size[w["dtype"]] for w in group["weights"])
+    assert declared == (path / group["paths"][0]).stat().st_size
+    text = doc["userDefinedMetadata"][METADATA_KEY]  # the metadata JSON string, byte for byte
+    expected = ArtifactMetadata.from_snapshot(snap, precision="float32")
+    assert text == expected.to_json() and ArtifactMetadata.from_json(text) == expected
+
+
+def test_bytes_are_deterministic_and_a_mkstemp_file_is_replaced(tmp_path):
+    model, rows = learned("scaler|softmax")
+    snap = take_snapshot(model, rows[:10])
+    assert to_tfjs(snap) == to_tfjs(take_snapshot(model, rows[:10]))
+    target = tmp_path / "m.tfjs"
+    target.write_bytes(b"")  # what tempfile.mkstemp leaves for the writer
+    write_tfjs(snap, target)
+    write_tfjs(snap, target)  # a previous .tfjs directory is replaced
+    assert (target / MODEL_JSON).is_file()
+    other = tmp_path / "photos.tfjs"
+    other.mkdir()
+    (other / "holiday.jpg").write_bytes(b"x")
+    with pytest.raises(ArtifactError, match="not a TF.js model"):
+        write_tfjs(snap, other)
+
+
+@pytest.mark.parametrize("case_id", CLASSIFIERS)
+def test_classifier_parity_within_1e_5(case_id, tmp_path):
+    model, rows, _, path = export_tfjs(case_id, tmp_path)
+    loaded = estuary.load(path)  # default runtime for .tfjs: tfjs-node; golden vectors re-run
+    assert str(loaded.runtime).startswith("@tensorflow/tfjs (Node cpu) 4.")
+    assert loaded.metadata.precision == "float32"
+    report = compare(model, loaded, probe_rows(to_ir(model), rows))
+    assert report.passed, report.to_text()
+    assert report.label_agreement == 1.0
+    assert report.max_abs_diff <= 1e-5, report.to_text()
+
+
+@pytest.mark.parametrize("case_id", REGRESSORS)
+def test_regressor_parity_and_overflow_is_inf(case_id, tmp_path):
+    model, rows, _, path = export_tfjs(case_id, tmp_path)
+    loaded = load_tfjs(path)
+    loaded.check_golden()
+    probes = [p.row for p in probe_rows(to_ir(model), rows)]
+    probes = [r for r in probes if _river_accepts(model, r)]  # compose.Select needs every key
+    got = np.array(loaded.predict_many(probes))
+    ref = np.array([model.predict_one(r) for r in probes])
+    huge = np.abs(ref) > FLOAT32_MAX  # River's value has no float32: the artifact says ±inf
+    assert huge.any() and np.array_equal(got[huge], np.sign(ref[huge]) * np.inf)
+    scaled = np.abs(got[~huge] - ref[~huge]) / np.maximum(1.0, np.abs(ref[~huge]))
+    assert scaled.max() <= 1e-6
+
+
+def _river_accepts(model, row) -> bool:
+    try:
+        model.predict_one(row)
+    except KeyError:
+        return False
+    return True
+
+
+def test_sign_of_a_near_zero_decision_value_follows_river(tmp_path):
+    # Perceptron on Bananas: at the zeros row z = 2.4e-9, float32 probabilities read [0.5, 0.5]
+    model, rows, _, path = export_tfjs("scaler|perceptron", tmp_path)
+    zeros = {k: 0.0 for k in rows[0]}
+    assert load_tfjs(path).predict_one(zeros) == model.predict_one(zeros)
+
+
+@pytest.mark.parametrize("case_id", ["htc_nba_phishing", "scaler_htr_adaptive_trumpapproval"])
+def test_trees_are_refused_and_nothing_is_written(case_id, tmp_path):
+    model, rows = learned(case_id)
+    path = tmp_path / "tree.tfjs"
+    with pytest.raises(UnsupportedModelError, match=r"Tree\w+ .*float32.*ONNX"):
+        write_tfjs(take_snapshot(model, rows[:5]), path)
+    assert not path.exists()
+
+
+def test_a_tampered_golden_vector_is_refused(tmp_path):
+    _, _, snap, path = export_tfjs("logreg", tmp_path)
+    doc = json.loads((path / MODEL_JSON).read_text())
+    meta = json.loads(doc["userDefinedMetadata"][METADATA_KEY])
+    meta["golden_outputs"][0] = [0.25, 0.75]
+    doc["userDefinedMetadata"][METADATA_KEY] = json.dumps(meta)
+    (path / MODEL_JSON).write_text(json.dumps(doc))
+    with pytest.raises(GoldenCheckError):
+        estuary.load(path)
+    with pytest.raises(GoldenCheckError, match="do not reproduce"):  # the JS library refuses too
+        request("load", kind="tfjs", path=str(path), check=True)
+
+
+def test_js_row_encoding_matches_estuary_rows(tmp_path):
+    model, rows, _, path = export_tfjs("union(scaler,onehot)|linreg", tmp_path)
+    loaded = load_tfjs(path)
+    probes = [p.row for p in probe_rows(to_ir(model), rows[:30])]
+    bad = [{"time": "abc", "diet": 1}, {"time": 1.0, "diet": [1]}, {"time": True, "diet": 2},
+           {"time": None, "diet": None}]
+    encoded = loaded.backend.encode(probes + bad)
+    encoder = RowEncoder(loaded.metadata.schema)
+    for row, js in zip(probes + bad[2:], encoded[:len(probes)] + encoded[-2:]):
+        py = encoder.encode(row)
+        assert "vector" in js, js
+        vec = np.array([float(v) for v in js["vector"]])  # non-finite numbers come as "NaN"
+        assert np.array_equal(vec, py, equal_nan=True), row
+    assert encoded[len(probes)]["error"]["field"] == "time"
+    assert "expected a number" in encoded[len(probes)]["error"]["message"]
+    assert encoded[len(probes) + 1]["error"]["field"] == "diet"
