@@ -224,15 +224,20 @@ def _met(r: Result) -> str:
     return f"< {r.target_ms:.0f} ms: {'met' if r.target_met else 'NOT met'}"
 
 
+def _cell(text: str) -> str:
+    """A markdown table cell: `|` in model names would split it."""
+    return text.replace("|", "\\|")
+
+
 def export_table(results: list[Result]) -> str:
     lines = ["| model | nodes | export ms | verify ms | export+verify ms | target | parity (rows) | artifact bytes |",
              "|---|---:|---:|---:|---:|---|---|---:|"]
     for r in results:
         if r.status != "ok":
-            lines.append(f"| {r.name} | {r.n_nodes or '—'} | {r.status} ||||||")
+            lines.append(f"| {_cell(r.name)} | {r.n_nodes or '—'} | {r.status} ||||||")
             continue
         parity = f"{'pass' if r.parity_passed else 'FAIL'} ({r.parity_rows})"
-        lines.append(f"| {r.name} | {r.n_nodes or '—'} | {_f(r.export_ms)} | {_f(r.verify_ms)} | "
+        lines.append(f"| {_cell(r.name)} | {r.n_nodes or '—'} | {_f(r.export_ms)} | {_f(r.verify_ms)} | "
                      f"{_f(r.total_ms)} | {_met(r)} | {parity} | {r.size_bytes:,} |")
     return "\n".join(lines)
 
@@ -245,10 +250,10 @@ def predict_table(results: list[Result]) -> str:
     for r in results:
         us, q = r.predict_us, r.ratios
         if "ort_many" not in us:
-            lines.append(f"| {r.name} | {_f(us.get('river_one'))} | not exported ||||||")
+            lines.append(f"| {_cell(r.name)} | {_f(us.get('river_one'))} | not exported ||||||")
             continue
         met = "met" if us["ort_many"] < us["river_one"] else "NOT met"
-        lines.append(f"| {r.name} | {_f(us['river_one'])} | {_f(us['ort_one'])} | "
+        lines.append(f"| {_cell(r.name)} | {_f(us['river_one'])} | {_f(us['ort_one'])} | "
                      f"{_f(us['ort_many'], 2)} | {_f(us['ort_raw'], 3)} | "
                      f"{q['river_one/ort_one']:.2f}× | {q['river_one/ort_many']:.2f}× | "
                      f"{q['river_one/ort_raw']:.0f}× | {met} |")
