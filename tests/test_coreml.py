@@ -3,6 +3,8 @@ coremltools converter), bad files are refused, and estuary's specs run as docume
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -157,3 +159,129 @@ def test_split_exact_at_threshold_in_float32(tmp_path):
         for v in (np.nextafter(t, -np.inf), t, np.nextafter(t, np.inf)):
             x = {**rows[0], column: float(v)}
             assert loaded.predict_one(x) == model.predict_one(x)
+
+
+# --------------------------------------------------------------------------------- tree regressors
+
+
+def _glm_z_sequential(params, x, reverse=False):
+    """A GLMRegressor as a device might compute it: one accumulator per row, terms added in
+    weight order (or reversed), each with a fused multiply-add (the product is not rounded)."""
+    from fractions import Fraction
+
+    def fma(w: float, v: float, acc: float) -> float:
+        if w == 0.0 and math.isfinite(v):
+            return acc + 0.0 * v
+        if not (math.isfinite(w) and math.isfinite(v)):
+            return w * v + acc
+        if not math.isfinite(acc):
+            return acc  # an exact finite product added to ±inf or NaN
+        exact = Fraction(w) * Fraction(v) + Fraction(acc)
+        try:
+            return float(exact)  # correctly rounded
+        except OverflowError:
+            return math.inf if exact > 0 else -math.inf
+
+    W = np.asarray([list(row.value) for row in params.weights], dtype=np.float64)
+    b = np.asarray(params.offset, dtype=np.float64)
+    out = np.empty((x.shape[0], W.shape[0]))
+    order = range(W.shape[1] - 1, -1, -1) if reverse else range(W.shape[1])
+    for n, row in enumerate(x):
+        for k, w in enumerate(W):
+            acc = 0.0
+            for j in order:
+                acc = fma(float(w[j]), float(row[j]), acc)
+            out[n, k] = acc + b[k]
+    return out
+
+
+def _equal(a, b) -> np.ndarray:
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return (a == b) | (np.isnan(a) & np.isnan(b))
+
+
+def _same(a, b) -> bool:
+    return bool(_equal(a, b).all())
+
+
+def _regressor_artifact(case_id, tmp_path):
+    from conftest import learned
+
+    model, rows = learned(case_id)
+    path = tmp_path / f"{case_id}.mlmodel"
+    estuary.export(model, path, sample=rows[:20])
+    return model, rows, path
+
+
+TREE_REGRESSORS = ["htr_mean_trumpapproval", "scaler_htr_adaptive_trumpapproval",
+                   "htr_model_trumpapproval", "scaler_htr_model_trumpapproval"]
+
+
+@pytest.mark.parametrize("case_id", TREE_REGRESSORS)
+def test_tree_regressor_is_exact_in_double(case_id, tmp_path):
+    """Only the routing is a (float32, exact) tree ensemble: every value stage is a classic
+    float64 model, and the values are the IR's to the last bit on every probe row. After a
+    StandardScaler the leaf models read x · (1/d) from Core ML's Scaler where River divides by
+    d (one rounding apart), so there the values agree to a few ulps."""
+    from estuary import ir
+    from estuary.converters.river_to_ir import to_ir
+    from estuary.parity.probes import probe_rows
+    from estuary.rows import RowEncoder
+
+    model, rows, path = _regressor_artifact(case_id, tmp_path)
+    loaded = estuary.load(path)
+    assert loaded.metadata.precision == "float32"  # the tree ensemble is a float32 model
+    kinds = {m.WhichOneof("Type") for m in coreml.read_spec(path).pipelineRegressor.pipeline.models}
+    assert kinds <= {"treeEnsembleRegressor", "glmRegressor", "scaler", "imputer",
+                     "arrayFeatureExtractor", "featureVectorizer"}
+    model_ir = to_ir(model)
+    X = RowEncoder(model_ir.schema).encode_many([p.row for p in probe_rows(model_ir, rows[:50])])
+    got, want = loaded.run(X)["value"], ir.evaluate(model_ir, X)["value"]
+    if case_id.startswith("scaler_"):
+        with np.errstate(invalid="ignore"):
+            assert (_equal(got, want) | (np.abs(got - want) <= 1e-13 * np.abs(want))).all()
+    else:
+        assert _same(got, want)
+
+
+@pytest.mark.parametrize("case_id", ["htr_model_trumpapproval", "scaler_htr_adaptive_trumpapproval"])
+def test_tree_regressor_infinite_inputs(case_id, tmp_path):
+    """±inf inputs (which a dense GLM would turn into NaN: 0 · inf) give River's ±inf / NaN."""
+    model, rows, path = _regressor_artifact(case_id, tmp_path)
+    loaded = estuary.load(path)
+    keys = list(rows[0])
+    probes = [{**r, k: v} for r in rows[:15] for k in keys for v in (math.inf, -math.inf)]
+    probes += [{**r, keys[0]: math.inf, keys[1]: -math.inf} for r in rows[:5]]
+    probes += [{**r, keys[2]: math.inf, keys[3]: math.inf} for r in rows[:5]]
+    for x in probes:
+        assert _same(loaded.predict_one(x), model.predict_one(x)), x
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_tree_regressor_independent_of_glm_order_and_fma(reverse, tmp_path, monkeypatch):
+    """The leaf selection holds whatever order a GLMRegressor sums in, with or without fused
+    multiply-add: every row that must be exact has at most two non-zero terms."""
+    from estuary.runtimes.coreml_spec import evaluator
+
+    model, rows, path = _regressor_artifact("htr_model_trumpapproval", tmp_path)
+    spec = coreml.read_spec(path)
+    X = np.array([[43.8, 46.2, 48.3, 736389.0, 44.1, 43.6], [1e300, 46.2, 48.3, 736389.0, 44.1, 43.6],
+                  [43.8, np.nan, -1e300, 736389.0, 44.1, 43.6], [0.0, -0.0, 1e-300, 1e9, -1e9, 0.0],
+                  [np.inf, 46.2, 48.3, 736389.0, 44.1, -np.inf], [np.nan] * 6])
+    want = evaluate(spec, {"input": X})["value"]
+    monkeypatch.setattr(evaluator, "_glm_z", lambda p, x: _glm_z_sequential(p, x, reverse))
+    assert _same(evaluate(spec, {"input": X})["value"], want)
+
+
+def test_tree_regressor_refuses_non_finite_leaves():
+    from estuary.converters.coreml.builder import Stages
+    from estuary.converters.coreml.trees import tree_regressor
+    from estuary.errors import UnsupportedModelError
+    from estuary.ir.trees import TreeRegressor, TreeStructure
+
+    stump = TreeStructure(feature=(0, 0, 0), threshold=(0.5, 0.0, 0.0), left=(1, -1, -1),
+                          right=(2, -1, -1), missing_left=(True, False, False), leaf=(-1, 0, 1),
+                          onehot=(False, False, False))
+    est = TreeRegressor(("a",), stump, (1.0, math.inf), (False, False))
+    with pytest.raises(UnsupportedModelError, match="not finite"):
+        tree_regressor(est, Stages(), "input")

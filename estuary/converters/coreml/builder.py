@@ -14,6 +14,7 @@ from ..._coremltools import NeuralNetwork_pb2 as nn
 
 SPEC_VERSION = 4  # iOS 13 / macOS 10.15: the neural-network comparison and clip layers
 FLT_MAX = float(np.finfo(np.float32).max)
+DBL_MAX = float(np.finfo(np.float64).max)
 
 
 def array_type(n: int) -> Any:
@@ -79,6 +80,64 @@ class Stages:
         out = self.name(hint)
         self.add(kind, [(x, array_type(width))], [(out, array_type(out_width))], fill)
         return out
+
+    # classic float64 stages over DOUBLE arrays
+
+    def extract(self, x: str, width: int, index: list[int], hint: str = "extracted") -> str:
+        """ArrayFeatureExtractor: x[index]."""
+        return self.array("arrayFeatureExtractor", x, width, len(index),
+                          lambda p: p.extractIndex.extend(int(i) for i in index), hint)
+
+    def scaler(self, x: str, width: int, shift: Any, scale: Any, hint: str = "scaled") -> str:
+        """Scaler: scale · (x + shift), element-wise (scalars are repeated)."""
+        shift = np.broadcast_to(np.asarray(shift, dtype=np.float64), (width,))
+        scale = np.broadcast_to(np.asarray(scale, dtype=np.float64), (width,))
+
+        def fill(p: Any) -> None:
+            p.shiftValue.extend(shift.tolist())
+            p.scaleValue.extend(scale.tolist())
+
+        return self.array("scaler", x, width, width, fill, hint)
+
+    def replace(self, x: str, width: int, old: float, new: float, hint: str = "replaced") -> str:
+        """Imputer: every element equal to `old` (NaN: every NaN) becomes `new` (an array input
+        takes its values from `imputedDoubleArray`, as Apple's Imputer documents)."""
+
+        def fill(p: Any) -> None:
+            p.imputedDoubleArray.vector.extend([float(new)] * width)
+            p.replaceDoubleValue = float(old)
+
+        return self.array("imputer", x, width, width, fill, hint)
+
+    def vectorize(self, parts: list[tuple[str, int]], hint: str = "joined") -> str:
+        """FeatureVectorizer: the parts' arrays one after the other."""
+        if len(parts) == 1:
+            return parts[0][0]
+        out = self.name(hint)
+
+        def fill(p: Any) -> None:
+            for name, width in parts:
+                p.inputList.add(inputColumn=name, inputDimensions=width)
+
+        self.add("featureVectorizer", [(n, array_type(w)) for n, w in parts],
+                 [(out, array_type(sum(w for _, w in parts)))], fill)
+        return out
+
+    def glm(self, x: str, W: np.ndarray, b: Any = None, hint: str = "glm",
+            output: str | None = None) -> str:
+        """GLMRegressor (float64): W [K, width] · x + b; `output` names a double scalar output."""
+        W = np.asarray(W, dtype=np.float64)
+        b = np.zeros(W.shape[0]) if b is None else np.asarray(b, dtype=np.float64)
+
+        def fill(p: Any) -> None:
+            for row in W:
+                p.weights.add().value.extend(row.tolist())
+            p.offset.extend(b.tolist())
+
+        if output is None:
+            return self.array("glmRegressor", x, W.shape[1], W.shape[0], fill, hint)
+        self.add("glmRegressor", [(x, array_type(W.shape[1]))], [(output, double_type())], fill)
+        return output
 
 
 class Layers:

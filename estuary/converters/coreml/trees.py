@@ -5,19 +5,24 @@ two moves tiny differences into float32's range and overflows only to ±inf), so
 `value <= 0`; NaN follows `missingValueTracksTrueChild`. Then:
 
 - majority-class leaves only: TreeEnsembleClassifier, class probabilities per leaf (float32);
-- mean leaves only: TreeEnsembleRegressor, the mean per leaf (float32);
-- otherwise the tree outputs a one-hot leaf vector [L] and a NeuralNetwork (float32) reads the
-  leaf's parameters from it: naive-Bayes leaves (River's `do_naive_bayes_prediction`) or linear
-  leaves (computed for every leaf by a float64 GLMRegressor, then selected).
+- naive-Bayes leaves (River's `do_naive_bayes_prediction`): the tree outputs a one-hot leaf
+  vector [L] (exact 0/1) and a NeuralNetwork (float32) reads the leaf's parameters from it;
+- regressors (mean, model and adaptive leaves): the exact one-hot leaf vector, then only float64
+  classic models (GLMRegressor, Scaler, Imputer, ...) select the leaf's value: see
+  `tree_regressor`. The tree ensemble itself runs in float32 (routing only), so the artifact
+  says float32, yet its values are River's in double.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from ...ir.trees import TreeClassifier, TreeRegressor, TreeStructure  # noqa: F401
+from ...errors import UnsupportedModelError
+from ...ir.trees import TreeClassifier, TreeRegressor, TreeStructure
 from ..registry import register_emitter
-from .builder import FLT_MAX, Layers, Stages, array_type, double_type, int64_type, scores_type
+from .builder import DBL_MAX, FLT_MAX, Layers, Stages, array_type, int64_type, scores_type
 from .naive_bayes import presence
 from .transforms import impute
 
@@ -185,30 +190,100 @@ def naive_bayes_leaves(est: TreeClassifier, net: Layers, e: str, x: str, present
     return net.add(mc, net.mul(p_nb, use_nb), hint="probabilities")
 
 
-# Not registered: River's linear leaves reach ~1e300 on extreme rows, beyond float32 (the
-# neural network that selects the leaf's model), and mean leaves in a float32 tree miss the
-# suite's 1e-6 golden check on values ~40; TreeRegressor is refused until both are exact.
+BLOCK = 16  # model leaves gated per GLMRegressor: weights grow as F · (F + 4·BLOCK) per leaf
+KINDS = 3  # per model leaf: how many infinite inputs push its value to +inf, to -inf, to NaN
+
+
+@register_emitter("coreml", TreeRegressor)
 def tree_regressor(est: TreeRegressor, s: Stages, x: str) -> None:
+    """value = Σ_l e_l · c_l + Σ over model leaves of e_l · (w_l · x): e is the exact one-hot leaf
+    vector (float32 tree on exact 0/1 values), every other stage a float64 classic model.
+
+    Mean leaves: c_l = mean_l in one GLMRegressor over e, exact in double (one non-zero term).
+    Model leaves (c_l = b_l): Core ML has no double product of two features, so each model leaf
+    gets its own copy of the finite inputs, gated: U_l = (e_l - 1) · -DBL_MAX is -0 for the
+    active leaf and DBL_MAX otherwise, and a GLMRegressor gives x_j + 4 · U_l, which is x_j
+    exactly for the active leaf and overflows to +inf for every other (with or without fused
+    multiply-add: 4 · DBL_MAX + x_j > DBL_MAX for every finite x_j); an Imputer turns +inf into
+    0. A GLMRegressor over the gated copies gives each term w_lj · x_j alone (only the active
+    leaf's are non-zero), and a chain of two-input GLMRegressors adds them in River's order,
+    then b_l: the value is River's to the last bit, whatever order or fused multiply-add Core
+    ML's dot product uses.
+
+    Infinite inputs (which would poison a dense GLM: 0 · inf = NaN) are gated as counts: per
+    model leaf, how many make its value +inf (w · x = +inf), -inf, or NaN (w = 0); the active
+    leaf's counts become +inf / -inf / NaN by Scalers and are added to the finite part."""
     F, L = len(est.columns), est.tree.n_leaves
+    model = np.asarray(est.model, dtype=bool)
+    means = np.asarray(est.means, dtype=np.float64)
+    W = (np.asarray(est.weights, dtype=np.float64).reshape(L, F) if model.any()
+         else np.zeros((L, F)))
+    b = np.asarray(est.intercepts, dtype=np.float64) if model.any() else np.zeros(L)
+    const = np.where(model, b, means)
+    if not (np.isfinite(const).all() and np.isfinite(W[model]).all()):
+        raise UnsupportedModelError(
+            "TreeRegressor", ["TreeRegressor with finite leaves"],
+            reason="a leaf mean or leaf model parameter is not finite: a Core ML GLMRegressor "
+                   "would turn it into NaN for every leaf (0 · inf)")
     signs, width = split_signs(est.tree, s, x, F)
-    s.float32 = True
-    if not any(est.model):
-        s.add("treeEnsembleRegressor", [(signs, array_type(width))], [("value", double_type())],
-              lambda p: _ensemble(p, est.tree, 1, lambda leaf: [(0, est.means[leaf])]))
-        return
+    s.float32 = True  # the tree ensemble routes in float32 (exactly: see split_signs)
     e = leaf_one_hot(est.tree, s, signs, width)
-    xi = impute(s, x, F)
-    W = np.asarray(est.weights, dtype=np.float64).reshape(L, F)
+    if not model.any():
+        s.glm(e, const[None, :], [0.0], output="value")
+        return
+    ms = np.flatnonzero(model)
+    Lm = len(ms)
+    xi = impute(s, x, F)  # River skips a missing key: NaN → 0
+    inf = math.inf
+    finite = s.replace(s.replace(xi, F, inf, 0.0, "no_pos_inf"), F, -inf, 0.0, "finite")
+    pos = is_infinite(s, s.replace(xi, F, -inf, 0.0, "no_neg_inf"), F, "pos_inf")  # [x_j = +inf]
+    neg = is_infinite(s, s.replace(xi, F, inf, 0.0, "no_pos_inf"), F, "neg_inf")  # [x_j = -inf]
+    Wm = W[ms]
+    up, down, zero = (Wm > 0).astype(float), (Wm < 0).astype(float), (Wm == 0).astype(float)
+    counts = np.stack([np.hstack([up, down]), np.hstack([down, up]), np.hstack([zero, zero])],
+                      axis=1).reshape(Lm * KINDS, 2 * F)  # row (k, kind) over [pos, neg]
+    C = s.glm(s.vectorize([(pos, F), (neg, F)], "inf_inputs"), counts, hint="inf_counts")
+    u = e if Lm == L else s.extract(e, L, ms.tolist(), "model_leaf")
+    U = s.scaler(u, Lm, -1.0, -DBL_MAX, "gate")  # -0 for the active leaf, DBL_MAX elsewhere
+    V = s.vectorize([(finite, F), (C, Lm * KINDS), (U, Lm)], "gate_inputs")
+    per = F + KINDS  # gated values per model leaf: the F finite inputs, then the 3 counts
+    gated = []
+    for k0 in range(0, Lm, BLOCK):
+        ks = list(range(k0, min(k0 + BLOCK, Lm)))
+        B = len(ks)
+        index = (list(range(F)) + [F + k * KINDS + c for k in ks for c in range(KINDS)]
+                 + [F + Lm * KINDS + k for k in ks])
+        G = np.zeros((B * per, F + B * KINDS + B))
+        for i in range(B):
+            G[i * per + np.arange(F), np.arange(F)] = 1.0
+            G[i * per + F + np.arange(KINDS), F + i * KINDS + np.arange(KINDS)] = 1.0
+            G[i * per:(i + 1) * per, F + B * KINDS + i] = 4.0
+        block = s.extract(V, F + Lm * (KINDS + 1), index, "gate_block")
+        gated.append((s.glm(block, G, hint="gated"), B * per))
+    Y = s.replace(s.vectorize(gated, "gated_all"), Lm * per, inf, 0.0, "gated_leaves")
+    # T: each leaf term alone (one non-zero product per row, so exact whatever the GLM's order
+    # of summation or fused multiply-add): w_j · x_j [F], the constant, then the three counts
+    T = np.zeros((F + 1 + KINDS, Lm * per + L))
+    for k in range(Lm):
+        T[np.arange(F), k * per + np.arange(F)] = Wm[k]
+        T[F + 1:, k * per + F:(k + 1) * per] = np.eye(KINDS)
+    T[F, Lm * per:] = const
+    n = F + 1 + KINDS
+    terms = s.glm(s.vectorize([(Y, Lm * per), (e, L)], "leaf_terms"), T, hint="terms")
+    # River's order: ((w_0 x_0 + w_1 x_1) + ...) + b, one two-term GLM per addition (a term may
+    # be ±inf, and 0 · inf in a wider GLM would be NaN)
+    value = s.extract(terms, n, [0], "partial_sum")
+    for j in range(1, F + 1):
+        pair = s.vectorize([(value, 1), (s.extract(terms, n, [j], "term"), 1)], "pair")
+        value = s.glm(pair, np.ones((1, 2)), hint="partial_sum")
+    # counts → 0 or ±inf (n · DBL_MAX · 4 overflows for n >= 1), and the NaN count → 0 or NaN
+    inf_parts = s.extract(terms, n, list(range(F + 1, n)), "inf_counts")
+    inf_parts = s.scaler(inf_parts, KINDS, 0.0, [DBL_MAX, -DBL_MAX, DBL_MAX], "inf_parts")
+    inf_parts = s.scaler(inf_parts, KINDS, 0.0, 4.0, "inf_parts")
+    inf_parts = s.scaler(inf_parts, KINDS, 0.0, [1.0, 1.0, 0.0], "inf_parts")
+    s.glm(s.vectorize([(value, 1), (inf_parts, KINDS)], "value_parts"), np.ones((1, 1 + KINDS)),
+          [0.0], output="value")
 
-    def glm(p) -> None:
-        for row in W:
-            p.weights.add().value.extend(row.tolist())
-        p.offset.extend(float(v) for v in est.intercepts)
-
-    lin = s.array("glmRegressor", xi, F, L, glm, "leaf_models")
-    model = np.asarray(est.model, dtype=float)
-    net = Layers()
-    chosen = net.inner(net.mul(e, net.clip(lin)), model[None, :], hint="model_value")
-    means = np.where(model > 0, 0.0, np.asarray(est.means, dtype=np.float64))
-    value = net.add(chosen, net.inner(e, means[None, :], hint="mean_value"), hint="value")
-    net.regressor(s, [(e, L), (lin, L)], value)
+def is_infinite(s: Stages, x: str, width: int, hint: str) -> str:
+    """[width] 1.0 where x is ±inf, 0.0 elsewhere (x has no NaN): x · 0 is NaN only there."""
+    return s.replace(s.scaler(x, width, 0.0, 0.0, hint), width, math.nan, 1.0, hint)
