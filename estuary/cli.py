@@ -341,8 +341,24 @@ def _demo_table(runs: list) -> Table:
     return table
 
 
+def _versions_table(versions: list) -> Table:
+    table = Table(title="estuary demo: online versions", box=box.SIMPLE_HEAD, pad_edge=False)
+    for header in ("version", "events", "trigger", "formats", "published", "stall", "export"):
+        table.add_column(header, justify="left" if header in ("trigger", "formats", "published")
+                         else "right")
+    for v in versions:
+        formats = ", ".join(f"{f} {'ok' if r.passed else 'FAIL'}" for f, r in sorted(v.reports.items()))
+        formats += "".join(f", {f} error" for f in sorted(v.errors))
+        table.add_row(str(v.version), str(v.n_events), v.reason, formats,
+                      Text("yes", style="green") if v.published else Text("NO", style="bold red"),
+                      f"{v.stall_ms:.2f} ms", f"{v.seconds * 1000:.0f} ms")
+    return table
+
+
 @app.command(help="Learn a River model on a bundled dataset, export it to every format and "
-                  "prove parity in each runtime. Exit 1 if any format fails.")
+                  "prove parity in each runtime; then stream the dataset through a Learner that "
+                  "publishes verified snapshots to OUT/store and print each version's report. "
+                  "Exit 1 if any format fails.")
 def demo(
     out_dir: Annotated[Path | None, typer.Option(
         "--out", help="Directory for the artifacts (default: a fresh temporary directory).")
@@ -351,9 +367,12 @@ def demo(
         "--dataset", help="phishing (LogisticRegression), chickweights (Select/OneHotEncoder "
                           "union + LinearRegression) or trumpapproval (LinearRegression).")
     ] = "phishing",
+    every: Annotated[int, typer.Option(
+        "--every", min=1, help="The online part: snapshot every N events into OUT/store.")
+    ] = 250,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
-    from .demo import DATASETS, demo_runs
+    from .demo import DATASETS, demo_runs, online_demo
 
     with _handled(as_json):
         if dataset not in DATASETS:
@@ -363,19 +382,187 @@ def demo(
         _say(err, f"writing artifacts to {out_dir}")
         with err.status(f"demo on {dataset}") as status:
             runs = demo_runs(out_dir, dataset, progress=_progress(status))
-    passed = all(run.report.passed for run in runs)
+            versions = online_demo(out_dir, dataset, every, progress=_progress(status))
+    passed = all(run.report.passed for run in runs) and bool(versions) and all(
+        v.published for v in versions)
     if as_json:
         _emit_json({"ok": passed, "dataset": dataset, "out_dir": str(out_dir), "runs": [
             {"format": run.format, "path": str(run.path), "size_bytes": run.size_bytes,
              "export_ms": run.export_ms, "verify_ms": run.verify_ms,
-             "report": run.report.to_dict()} for run in runs]})
+             "report": run.report.to_dict()} for run in runs],
+            "store": str(out_dir / "store"), "versions": [
+            {"version": v.version, "published": v.published, "n_events": v.n_events,
+             "reason": v.reason, "stall_ms": v.stall_ms, "export_seconds": v.seconds,
+             "errors": v.errors, "reports": {f: r.to_dict() for f, r in v.reports.items()}}
+            for v in versions]})
     console = _report_console(as_json)
     # CI logs are not terminals: rich would assume 80 columns and squeeze the table
     wide = console if console.is_terminal else Console(file=console.file, width=120)
     wide.print(_demo_table(runs))
     for run in runs:
         _print_report(run.report, console)
+    wide.print(_versions_table(versions))
+    for v in versions:
+        for report in v.reports.values():
+            _say(console, f"v{v.version} {report.summary()}", "green" if report.passed else "bold red")
+        for fmt, error in v.errors.items():
+            _say(console, f"v{v.version} {fmt}: {error.splitlines()[0]}", "bold red")
     raise typer.Exit(0 if passed else 1)
+
+
+# ------------------------------------------------------------------------------------ online
+
+
+def _file_events(path: Path, target: str) -> Iterator[tuple[dict, Any]]:
+    """(x, y) from a CSV (the `target` column is y) or JSON Lines ({"x": .., "y": ..} or flat)."""
+    reader = READERS.get(path.suffix.lower())
+    if reader is None or not path.is_file():
+        raise BadInput(f"--source {path}: expected redis://..., or a .csv/.jsonl file that exists")
+    if reader is _csv_rows:
+        for _, row in _csv_rows(path):
+            yield row, row.pop(target, None)
+        return
+    with path.open(encoding="utf-8-sig") as f:
+        for number, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise BadInput(f"{path} line {number}: not valid JSON ({e.msg})") from e
+                if isinstance(obj.get("x"), dict):
+                    yield obj["x"], obj.get("y")
+                else:
+                    yield obj, obj.pop(target, None)
+
+
+def _learn_model(name: str) -> Any:
+    from .online.models import MODELS
+
+    if name in MODELS:
+        return MODELS[name]()
+    if name.endswith(".pkl"):
+        return _load_model(Path(name))
+    raise BadInput(f"--model {name!r}: use one of {', '.join(MODELS)} or your own MODEL.pkl")
+
+
+@app.command(help="Learn from a live source (a Redis Stream read by a consumer group, or a "
+                  "CSV/JSONL file) and publish verified snapshots to a versioned store. Exit 1 "
+                  f"if the last snapshot was rejected.\n\n{PICKLE_WARNING}")
+def learn(
+    source: Annotated[str, typer.Option("--source", help="redis://host:port/db, or a .csv/.jsonl file.")],
+    store: Annotated[Path, typer.Option("--store", help="The versioned store directory.")],
+    model: Annotated[str, typer.Option("--model", help="logreg, linreg, hoeffding, gaussiannb or MODEL.pkl.")] = "logreg",
+    stream: Annotated[str, typer.Option("--stream", help="Redis Stream key.")] = "events",
+    group: Annotated[str, typer.Option("--group", help="Redis consumer group.")] = "estuary",
+    consumer: Annotated[str | None, typer.Option("--consumer", help="Consumer name (default host-pid).")] = None,
+    target: Annotated[str, typer.Option("--target", help="The field holding the label.")] = "y",
+    every: Annotated[int, typer.Option("--every", min=1, help="Snapshot every N events.")] = 1000,
+    every_seconds: Annotated[float | None, typer.Option("--every-seconds", help="Also every T seconds.")] = None,
+    drift: Annotated[bool, typer.Option("--drift", help="Also on drift (ADWIN on the error).")] = False,
+    formats: Annotated[str | None, typer.Option("--formats", help="Comma-separated formats (default: all).")] = None,
+    keep: Annotated[int, typer.Option("--keep", min=1, help="Versions to keep.")] = 10,
+    until_idle: Annotated[bool, typer.Option("--until-idle", help="Stop when the stream is idle for --idle-ms.")] = False,
+    idle_ms: Annotated[int, typer.Option("--idle-ms", min=1)] = 1000,
+    max_events: Annotated[int | None, typer.Option("--max-events", min=1)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")] = False,
+) -> None:
+    import asyncio
+
+    from .online import EveryN, EveryT, Learner, OnDrift, Store
+
+    results: list = []
+
+    def report(result: Any) -> None:
+        results.append(result)
+        _say(err, result.summary(), "green" if result.published else "bold red")
+
+    with _handled(as_json):
+        names = [f.strip() for f in formats.split(",") if f.strip()] if formats else None
+        for name in names or []:
+            format_for(name)
+        policy = EveryN(every)
+        if every_seconds:
+            policy = policy | EveryT(every_seconds)
+        if drift:
+            policy = policy | OnDrift()
+        learner = Learner(_learn_model(model), store=Store(store, keep=keep), policy=policy,
+                          formats=names, on_result=report)
+
+        async def run() -> int:
+            if source.startswith(("redis://", "rediss://", "unix://")):
+                from .online.sources import RedisStream
+
+                events = RedisStream(source, stream, group, consumer, target=target,
+                                     block_ms=idle_ms, idle_exit=until_idle)
+            else:
+                events = _file_events(Path(source), target)
+            n = skipped = 0
+            try:
+                if hasattr(events, "__aiter__"):
+                    async for event in events:
+                        if event.y is None:
+                            skipped += 1
+                            continue
+                        learner.learn_one(event.x, event.y)
+                        n += 1
+                        if n % 1000 == 0:
+                            _say(err, f"{n} events", "dim")
+                        if max_events and n >= max_events:
+                            break
+                else:
+                    for x, y in events:
+                        if y is None:
+                            skipped += 1
+                            continue
+                        learner.learn_one(x, y)
+                        n += 1
+                        if max_events and n >= max_events:
+                            break
+            finally:
+                if hasattr(events, "aclose"):
+                    await events.aclose()
+            if skipped:
+                _say(err, f"skipped {skipped} events without a {target!r} field", "yellow")
+            return n
+
+        n = asyncio.run(run())
+        if n:
+            learner.snapshot("end of stream")
+        learner.close()
+    last = results[-1] if results else None
+    ok = bool(last and last.published)
+    summary = {"ok": ok, "events": n, "store": str(store),
+               "latest": Store(store).latest_number() if store.exists() else None,
+               "versions": [{"version": r.version, "published": r.published,
+                             "n_events": r.n_events, "reason": r.reason,
+                             "stall_ms": r.stall_ms, "errors": r.errors,
+                             "reports": {f: rep.to_dict() for f, rep in r.reports.items()}}
+                            for r in results]}
+    if as_json:
+        _emit_json(summary)
+    else:
+        _say(out, f"learned {n} events; latest version {summary['latest']} in {store}",
+             "green" if ok else "bold red")
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command(help="Serve the latest verified version of a store over HTTP, hot-reloading new "
+                  "versions: POST /predict, GET /models/latest, GET /models/<n>/<file>, "
+                  "GET /healthz.")
+def serve(
+    store: Annotated[Path, typer.Argument(metavar="STORE", help="A store written by `estuary learn` or a Learner.")],
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+    format: Annotated[str, typer.Option("--format", help="The artifact to predict with.")] = "onnx",
+    poll: Annotated[float, typer.Option("--poll", help="Seconds between looks at `latest`.")] = 0.25,
+) -> None:
+    from .online.server import serve as run_server
+
+    with _handled(False):
+        if not store.is_dir():
+            raise BadInput(f"{store} is not a directory; create one with `estuary learn --store`")
+        _say(err, f"serving {store} on http://{host}:{port} ({format})")
+        run_server(store, host, port, format=format, poll=poll)
 
 
 __all__ = ["app"]

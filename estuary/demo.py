@@ -1,5 +1,7 @@
 """The demo: learn a River model on a bundled dataset, export it to every registered format and
-prove parity in each format's real runtime. No downloads, no printing (the CLI does that).
+prove parity in each format's real runtime; then the whole online loop (`online_demo`): the
+dataset streamed through a Learner, snapshots published to a versioned store. No downloads, no
+printing (the CLI does that).
 
 >>> reports = run_demo("out", "phishing"); all(r.passed for r in reports)
 """
@@ -97,6 +99,37 @@ def demo_runs(out_dir: str | Path, dataset: str = "phishing",
     return runs
 
 
+def online_demo(out_dir: str | Path, dataset: str = "phishing", every: int = 250,
+                progress: Progress | None = None) -> list[Any]:
+    """The whole loop: stream `dataset` through a `Learner` that snapshots every `every`
+    events; each snapshot is exported to every registered format in a worker, checked in each
+    real runtime and published to the store `out_dir/store` only if parity passed. Returns the
+    `PublishResult` of every snapshot the worker handled (a snapshot taken while the worker was
+    busy is coalesced into the next one)."""
+    from .online import EveryN, Learner, Store
+
+    say = progress or (lambda message: None)
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown demo dataset {dataset!r}; choose one of {sorted(DATASETS)}")
+    stream, model = DATASETS[dataset]()
+    results: list[Any] = []
+
+    def on_result(result: Any) -> None:
+        results.append(result)
+        say(result.summary())
+
+    store = Store(Path(out_dir) / "store")
+    say(f"streaming {dataset} through a Learner, snapshot every {every} events → {store.root}")
+    with Learner(model, store=store, policy=EveryN(every), on_result=on_result) as learner:
+        for x, y in stream:
+            learner.learn_one(x, y)
+        learner.snapshot("end of stream")
+    coalesced = learner.n_snapshots - len(results)
+    if coalesced > 0:
+        say(f"{coalesced} snapshots were coalesced into a newer one while the worker was busy")
+    return sorted(results, key=lambda r: r.version or 0)
+
+
 def run_demo(out_dir: str | Path, dataset: str = "phishing",
              progress: Progress | None = None) -> list[ParityReport]:
     """Learn on a bundled dataset, export to every registered format, verify each one.
@@ -106,4 +139,4 @@ def run_demo(out_dir: str | Path, dataset: str = "phishing",
     return [run.report for run in demo_runs(out_dir, dataset, progress)]
 
 
-__all__ = ["DATASETS", "DemoRun", "demo_runs", "learn", "run_demo"]
+__all__ = ["DATASETS", "DemoRun", "demo_runs", "learn", "online_demo", "run_demo"]

@@ -8,6 +8,7 @@ declare -A NEEDED=(
     [java]=openjdk-17-jre-headless
     [node]=nodejs
     [npm]=npm
+    [redis-server]=redis-server
 )
 
 missing=()

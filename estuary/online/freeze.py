@@ -1,0 +1,123 @@
+"""The on-loop half of a snapshot: the frozen IR and River's own outputs on a bounded probe set.
+
+Everything else (artifact writing, runtime checks, publishing) runs in a worker from the
+`Frozen` value, which holds plain numbers only: the model may keep learning meanwhile.
+The cost on the loop is `to_ir` plus one River prediction per probe row, so the probe set is
+bounded: the recent events (a ring buffer), the user's fixed rows, and at most `budget`
+generated adversarial rows picked evenly across kinds (thresholds, missing keys, extremes, ...),
+rotated from one snapshot to the next so that, over time, every threshold gets probed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+from .. import __version__, ir
+from ..converters.river_to_ir import to_ir
+from ..parity.probes import Probe, probe_rows, threshold_values
+from ..parity.reference import Reference, river_outputs
+from ..rows import RowEncoder
+
+N_GOLDEN = 8
+GENERATED_KINDS = ("threshold", "missing", "extreme", "unseen", "category", "zeros")
+
+
+@dataclass(frozen=True)
+class Frozen:
+    """A model state as plain data: what a worker (thread or process) needs to publish it."""
+
+    model: ir.Model
+    probes: tuple[Probe, ...]
+    reference: Reference
+    n_events: int
+    created_at: str
+    reason: str
+    stall_ms: float  # how long freezing held the loop
+    metrics: Mapping[str, Any]
+
+
+def _river_version() -> str:
+    try:
+        return metadata.version("river")
+    except metadata.PackageNotFoundError:  # pragma: no cover
+        return "unknown"
+
+
+def _threshold_probes(model: ir.Model, bases: Sequence[dict]) -> list[Probe]:
+    out = []
+    for raw, values in threshold_values(model).items():
+        key = model.schema.feature(raw).key
+        for i, v in enumerate(values):
+            out.append(Probe({**bases[i % len(bases)], key: v}, "threshold"))
+    return out
+
+
+def bounded_probes(model: ir.Model, sample: Sequence[Mapping], budget: int,
+                   rotation: int = 0) -> list[Probe]:
+    """`sample` rows plus at most `budget` generated rows, round-robin across kinds."""
+    # probe_rows without the estimator generates everything but thresholds, which for a 1k-node
+    # tree are thousands of rows: those are made here, then only `budget` rows are kept
+    untreed = SimpleNamespace(schema=model.schema, transform=model.transform, estimator=None)
+    generated = probe_rows(untreed, list(sample[:2]), max_missing=2)
+    bases = [dict(r) for r in sample[:3]] or [p.row for p in generated if p.tag == "zeros"]
+    generated += _threshold_probes(model, bases)
+    by_kind = {k: [p for p in generated if p.tag == k] for k in GENERATED_KINDS}
+    picked: list[Probe] = []
+    depth = 0
+    while len(picked) < budget and any(len(v) > depth for v in by_kind.values()):
+        for rows in by_kind.values():
+            if depth < len(rows) and len(picked) < budget:
+                picked.append(rows[(rotation * 7919 + depth) % len(rows)])
+        depth += 1
+    return [Probe(dict(r), "sample") for r in sample] + picked
+
+
+def freeze(model: Any, sample: Sequence[Mapping], *, budget: int = 64, n_events: int = 0,
+           reason: str = "manual", rotation: int = 0,
+           metrics: Mapping[str, Any] | None = None) -> Frozen:
+    """IR + River's outputs on `sample` and generated probes. Runs on the caller's loop.
+
+    >>> frozen = freeze(model, recent_rows, n_events=1000)
+    """
+    start = time.perf_counter()
+    model_ir = to_ir(model)
+    probes = bounded_probes(model_ir, sample, budget, rotation)
+    ref = river_outputs(model, [p.row for p in probes], model_ir.task, model_ir.classes)
+    created_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    stall_ms = (time.perf_counter() - start) * 1000
+    return Frozen(model_ir, tuple(probes), ref, n_events, created_at, reason, stall_ms,
+                  dict(metrics or {}))
+
+
+def to_snapshot(frozen: Frozen) -> ir.Snapshot:
+    """The `ir.Snapshot` (with golden vectors from the frozen reference): worker side."""
+    model_ir, ref = frozen.model, frozen.reference
+    encoder = RowEncoder(model_ir.schema)
+    candidates = []
+    for tag in ("sample", "missing", "zeros", "threshold"):  # the kinds take_snapshot picks
+        candidates += [i for i, p in enumerate(frozen.probes) if p.tag == tag][:N_GOLDEN // 2]
+    inputs, outputs = [], []
+    for i in candidates:
+        out = ref.outputs[i]
+        if ref.errors[i] is None and np.isfinite(out).all():
+            vec = encoder.encode(frozen.probes[i].row)
+            inputs.append(tuple(None if np.isnan(v) else float(v) for v in vec))
+            outputs.append(tuple(float(v) for v in out))
+        if len(inputs) == N_GOLDEN:
+            break
+    digest = ir.content_hash(model_ir)
+    provenance = ir.Provenance(river_version=_river_version(), estuary_version=__version__,
+                               n_events=frozen.n_events, created_at=frozen.created_at,
+                               snapshot_id=digest[:16])
+    return ir.Snapshot(model_ir, provenance, tuple(inputs), tuple(outputs))
+
+
+__all__ = ["Frozen", "bounded_probes", "freeze", "to_snapshot"]

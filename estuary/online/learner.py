@@ -1,0 +1,213 @@
+"""`Learner`: a River model that snapshots itself into a versioned store as it learns.
+
+`learn_one` is River's `learn_one` plus a counter, a ring-buffer append and a policy check: no
+locks and no I/O. When the policy says so, the loop freezes the model (IR + River's outputs on
+the probe rows, see `freeze`) and hands it to a worker that exports, verifies and publishes.
+
+>>> learner = Learner(model, store=Store("models"), policy=EveryN(1000))
+>>> for x, y in stream:
+...     learner.learn_one(x, y)
+>>> learner.close()  # waits for the last export
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Executor, Future
+from pathlib import Path
+from typing import Any
+
+from .freeze import Frozen, freeze
+from .policy import Manual, Policy
+from .publish import PublishResult
+from .store import Store
+from .worker import Publisher
+
+_NO_WEIGHT = object()
+
+
+class Learner:
+    """Wraps a River model; see the module docstring.
+
+    The last `recent` events (rounded up to a power of two) are kept, by reference (do not
+    mutate rows after learning them), as probe rows next to the fixed `probe` rows and at most `generated` adversarial rows.
+    `metric` (a River metric) is updated prequentially and lands in each manifest; like
+    `OnDrift`, it costs one `predict_one` per event. `on_result(PublishResult)` is called from
+    the worker's thread after each snapshot is published or rejected.
+    """
+
+    def __init__(self, model: Any, *, store: Store | str | Path | None = None,
+                 policy: Policy | None = None, formats: Sequence[str] | None = None,
+                 probe: Sequence[Mapping] = (), recent: int = 32, generated: int = 48,
+                 metric: Any = None, executor: str | Executor = "thread", keep: int = 10,
+                 on_result: Callable[[PublishResult], None] | None = None):
+        self.model = model
+        self.policy = policy or Manual()
+        self.store = store if isinstance(store, Store) or store is None else Store(store, keep)
+        self.formats = list(formats) if formats else None
+        self.probe = [dict(r) for r in probe]
+        self.generated = generated
+        self.metric = metric
+        self.n_events = 0
+        self.n_snapshots = 0
+        self.history: deque[tuple[int, str, float]] = deque(maxlen=1000)  # (events, reason, stall ms)
+        size = 1 << max(0, recent - 1).bit_length()  # recent rounded up to a power of two
+        self._ring: list = [None] * size
+        self._mask = size - 1
+        self._check_at = self.policy.next_check(0)
+        if self.policy.needs_prediction or metric is not None:
+            self.learn_one = self._learn_predicting  # type: ignore[method-assign]
+        self._started = time.monotonic()
+        self._executor = executor
+        self._publisher: Publisher | None = None
+        self.on_result = on_result
+
+    # ---------------------------------------------------------------------------- hot path
+
+    def learn_one(self, x: dict, y: Any = None, *, w: Any = _NO_WEIGHT) -> None:
+        if w is _NO_WEIGHT:  # no **kwargs: packing them would cost more than the rest
+            self.model.learn_one(x, y)
+        else:
+            self.model.learn_one(x, y, w=w)
+        n = self.n_events = self.n_events + 1
+        self._ring[n & self._mask] = x  # the recent events: a power-of-two ring buffer
+        if n >= self._check_at:  # EveryN / Manual: the policy is not even called before
+            self._check(n, y, None)
+
+    def _learn_predicting(self, x: dict, y: Any = None, *, w: Any = _NO_WEIGHT) -> None:
+        y_pred = self.model.predict_one(x)  # prequential: predict, then learn
+        if self.metric is not None and y_pred is not None:
+            self.metric.update(y, y_pred)
+        if w is _NO_WEIGHT:
+            self.model.learn_one(x, y)
+        else:
+            self.model.learn_one(x, y, w=w)
+        n = self.n_events = self.n_events + 1
+        self._ring[n & self._mask] = x
+        self._check(n, y, y_pred)
+
+    def recent(self) -> list[dict]:
+        """The last events learned (at most `recent`, oldest first)."""
+        n, size = self.n_events, len(self._ring)
+        return [self._ring[i & self._mask] for i in range(max(1, n - size + 1), n + 1)]
+
+    def _check(self, n: int, y: Any, y_pred: Any) -> None:
+        reason = self.policy.due(n, y, y_pred)
+        if reason is not None:
+            self._snapshot(reason)  # resets the policy
+        self._check_at = self.policy.next_check(n)
+
+    def predict_one(self, x: dict, **kwargs: Any) -> Any:
+        return self.model.predict_one(x, **kwargs)
+
+    def predict_proba_one(self, x: dict, **kwargs: Any) -> dict:
+        return self.model.predict_proba_one(x, **kwargs)
+
+    # ---------------------------------------------------------------------------- snapshots
+
+    def snapshot(self, reason: str = "manual") -> Future:
+        """Freeze now (on this thread) and publish in the worker. The future gives the
+        `PublishResult` of this snapshot, or of a newer one that replaced it while waiting."""
+        return self._snapshot(reason)
+
+    def freeze(self, reason: str = "manual") -> Frozen:
+        """Only the on-loop part: IR + River's outputs on the probe rows."""
+        frozen = freeze(self.model, self.probe + self.recent(), budget=self.generated,
+                        n_events=self.n_events, reason=reason, rotation=self.n_snapshots,
+                        metrics=self._metrics())
+        self.n_snapshots += 1
+        self.history.append((self.n_events, reason, frozen.stall_ms))
+        self.policy.reset(self.n_events)
+        self._check_at = self.policy.next_check(self.n_events)
+        return frozen
+
+    def _snapshot(self, reason: str) -> Future:
+        if self.store is None:
+            raise ValueError("this Learner has no store: pass store=Store(path) to publish")
+        return self._worker().submit(self.freeze(reason))
+
+    def _metrics(self) -> dict[str, Any]:
+        elapsed = time.monotonic() - self._started
+        out: dict[str, Any] = {"events": self.n_events,
+                               "events_per_second": round(self.n_events / elapsed, 1) if elapsed else None}
+        if self.metric is not None:
+            value = self.metric.get()
+            out[type(self.metric).__name__] = float(value) if value == value else None
+        drifts = [p for p in getattr(self.policy, "policies", (self.policy,))
+                  if hasattr(p, "n_drifts")]
+        if drifts:
+            out["drifts"] = sum(p.n_drifts for p in drifts)
+        if self._publisher is not None:
+            p = self._publisher
+            out.update(snapshots=p.submitted, coalesced=p.coalesced, rejected=p.rejected)
+        return out
+
+    def _worker(self) -> Publisher:
+        if self._publisher is None:
+            self._publisher = Publisher(self.store, self.formats, self._executor, self.on_result)
+        return self._publisher
+
+    @property
+    def stalls_ms(self) -> list[float]:
+        """How long each recent snapshot held the caller's loop."""
+        return [stall for _, _, stall in self.history]
+
+    @property
+    def publisher(self) -> Publisher | None:
+        return self._publisher
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every snapshot taken so far is published or rejected."""
+        return True if self._publisher is None else self._publisher.wait(timeout)
+
+    def close(self) -> None:
+        """Wait for the exports in flight and stop the worker."""
+        if self._publisher is not None:
+            self._publisher.close()
+            self._publisher = None
+
+    def __enter__(self) -> Learner:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------------------- asyncio
+
+    async def alearn_one(self, x: dict, y: Any = None, *, w: Any = _NO_WEIGHT) -> None:
+        """`learn_one` for coroutines: learning and freezing run inline (they are bounded);
+        exports run in the worker, never on the event loop."""
+        self.learn_one(x, y, w=w)
+
+    async def asnapshot(self, reason: str = "manual"):
+        """Snapshot and await its `PublishResult`."""
+        return await asyncio.wrap_future(self.snapshot(reason))
+
+    async def aflush(self) -> None:
+        if self._publisher is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._publisher.wait)
+
+    async def alearn_many(self, events: AsyncIterable | Iterable, yield_every: int = 256) -> int:
+        """Learn from an async (or plain) iterable of `(x, y)` pairs or objects with `.x`/`.y`,
+        giving the event loop a turn every `yield_every` events. Returns the count learned."""
+        n = 0
+        if not hasattr(events, "__aiter__"):
+            events = _aiter(events)
+        async for event in events:
+            x, y = (event.x, event.y) if hasattr(event, "x") else event
+            self.learn_one(x, y)
+            n += 1
+            if n % yield_every == 0:
+                await asyncio.sleep(0)
+        return n
+
+
+async def _aiter(items: Iterable):
+    for item in items:
+        yield item
+
+
+__all__ = ["Learner"]

@@ -1,0 +1,128 @@
+"""The worker half of a snapshot: write every format, load each in its real runtime, compare
+with the frozen River outputs, and commit the version (published only if every format passed).
+
+`publish` is a plain function of picklable values, so it runs in a thread or another process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import __version__, ir
+from ..converters import formats as _formats  # noqa: F401  (registers every installed format)
+from ..converters.registry import FORMATS, format_for
+from ..parity.report import ParityReport
+from ..runtimes import load
+from .freeze import Frozen, to_snapshot
+from .parity import compare_reference
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """What became of one snapshot: `published` (and `latest` now names `version`) or not."""
+
+    version: int | None
+    published: bool
+    reports: dict[str, ParityReport] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)  # format → what went wrong
+    n_events: int = 0
+    reason: str = ""
+    stall_ms: float = 0.0
+    seconds: float = 0.0  # in the worker
+
+    def summary(self) -> str:
+        where = "published" if self.published else "REJECTED"
+        parts = [f"{fmt} {'ok' if r.passed else 'FAIL'} (max diff {r.max_abs_diff:.2g})"
+                 for fmt, r in sorted(self.reports.items())]
+        parts += [f"{fmt} error: {e.splitlines()[0][:120]}" for fmt, e in sorted(self.errors.items())]
+        return (f"v{self.version} {where} after {self.n_events} events ({self.reason}): "
+                + "; ".join(parts))
+
+
+def _one_format(name: str, snap: ir.Snapshot, frozen: Frozen, staging: Path
+                ) -> tuple[ParityReport | None, str | None, str | None]:
+    fmt = format_for(name)
+    path = staging / f"model{fmt.suffix}"
+    if path.exists():  # two formats share a suffix: name the second after its format
+        path = staging / f"model-{name}{fmt.suffix}"
+    try:
+        fmt.write(snap, path)
+        loaded = load(path)  # the real runtime; re-runs the golden vectors
+        report = compare_reference(loaded, frozen.probes, frozen.reference,
+                                   ir.content_hash(frozen.model))
+        return report, None, path.name
+    except Exception as e:  # a broken emitter or runtime rejects this snapshot, not the loop
+        log.warning("%s export failed: %s", name, e)
+        return None, f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}", None
+
+
+def publish(frozen: Frozen, store: Store | str | Path, formats: Sequence[str] | None = None,
+            keep: int = 10) -> PublishResult:
+    """Export `frozen` to every format in `formats` (default: every registered one), check
+    parity in each real runtime, and commit it to `store`.
+
+    >>> publish(freeze(model, rows), Store("models")).published
+    """
+    start = time.perf_counter()
+    store = store if isinstance(store, Store) else Store(store, keep=keep)
+    names = list(formats) if formats else sorted(FORMATS)
+    snap = to_snapshot(frozen)
+    staging = store.new_staging()
+    try:
+        return _publish_staged(frozen, store, names, snap, staging, start)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _publish_staged(frozen: Frozen, store: Store, names: list[str], snap: ir.Snapshot,
+                    staging: Path, start: float) -> PublishResult:
+    (staging / "snapshot.json").write_text(ir.to_json(snap, indent=1), encoding="utf-8")
+    reports: dict[str, ParityReport] = {}
+    errors: dict[str, str] = {}
+    entries: dict[str, Any] = {}
+    for name in names:
+        report, error, file = _one_format(name, snap, frozen, staging)
+        if report is not None:  # the report names the file as it will be once committed
+            report = dataclasses.replace(report, artifact=str(file))
+            reports[name] = report
+        if error is not None:
+            errors[name] = error
+        entries[name] = {"file": file, "passed": bool(report and report.passed),
+                         "report": report.to_dict() if report else None, "error": error}
+    passed = bool(names) and not errors and all(r.passed for r in reports.values())
+    seconds = time.perf_counter() - start
+    manifest = {
+        "ir_hash": ir.content_hash(frozen.model),
+        "snapshot_id": snap.provenance.snapshot_id,
+        "source": frozen.model.source,
+        "task": frozen.model.task,
+        "created_at": frozen.created_at,
+        "n_events": frozen.n_events,
+        "reason": frozen.reason,
+        "estuary_version": __version__,
+        "river_version": snap.provenance.river_version,
+        "formats": entries,
+        "probes": len(frozen.probes),
+        "metrics": {**frozen.metrics, "stall_ms": round(frozen.stall_ms, 4),
+                    "export_seconds": round(seconds, 4)},
+    }
+    version = store.commit(staging, manifest, passed)
+    reports = {f: dataclasses.replace(r, artifact=str(version.path / r.artifact))
+               for f, r in reports.items()}
+    return PublishResult(version.number, passed, reports, errors, frozen.n_events, frozen.reason,
+                         frozen.stall_ms, seconds)
+
+
+__all__ = ["PublishResult", "publish"]

@@ -1,0 +1,151 @@
+"""The server over real HTTP on 127.0.0.1: predictions, artifacts, hot swap, refusals, /learn."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import pytest
+
+from estuary.online import Learner, Store
+from estuary.online.server import create_app
+from estuary.online.testing import logreg, phishing, running_server
+
+
+def wait_for(predicate, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def learned_store(tmp_path):
+    model = logreg()
+    learner = Learner(model, store=tmp_path, formats=["onnx"])
+    for x, y in phishing(300):
+        learner.learn_one(x, y)
+    assert learner.snapshot().result().published
+    return learner, model
+
+
+def test_predict_models_healthz(learned_store, tmp_path):
+    learner, model = learned_store
+    rows = [x for x, _ in phishing(5)]
+    with running_server(create_app(tmp_path, poll=0.05)) as url, httpx.Client(base_url=url) as http:
+        health = http.get("/healthz").json()
+        assert health["ok"] and health["version"] == 1
+        one = http.post("/predict", json=rows[0]).json()
+        assert one["version"] == 1 and one["classes"] == [False, True]
+        assert one["probabilities"][1] == pytest.approx(model.predict_proba_one(rows[0])[True],
+                                                        abs=1e-9)
+        assert one["prediction"] == model.predict_one(rows[0])
+        batch = http.post("/predict", json={"rows": rows}).json()
+        assert batch["predictions"] == [model.predict_one(x) for x in rows]
+        assert http.post("/predict", json={"x": rows[1]}).json()["prediction"] == \
+            model.predict_one(rows[1])
+        bad = http.post("/predict", json={"empty_server_form_handler": "x"})
+        assert bad.status_code == 422 and "empty_server_form_handler" in bad.json()["error"]
+        assert http.post("/predict", content=b"{oops").status_code == 422
+        manifest = http.get("/models/latest").json()
+        assert manifest["version"] == 1 and manifest["formats"]["onnx"]["passed"]
+        blob = http.get("/models/1/model.onnx")
+        assert blob.status_code == 200
+        assert blob.headers["etag"].strip('"') == manifest["files"]["model.onnx"]["sha256"]
+        assert http.get("/models/latest/model.onnx").content == blob.content
+        assert http.get("/models/1/../../latest").status_code == 404
+        assert http.get("/models/1/snapshot.json").json()["type"] == "Snapshot"
+        assert http.post("/learn", json={"x": rows[0], "y": True}).status_code == 404
+
+
+def test_hot_swap_under_concurrent_requests(learned_store, tmp_path):
+    learner, _ = learned_store
+    rows = [x for x, _ in phishing(20)]
+    failures, seen = [], [[] for _ in range(4)]
+    stop = threading.Event()
+
+    def client(i: int) -> None:
+        with httpx.Client(base_url=url, timeout=10) as http:
+            for n in range(2000):  # bounded
+                if stop.is_set():
+                    break
+                r = http.post("/predict", json=rows[n % len(rows)])
+                if r.status_code != 200:
+                    failures.append((r.status_code, r.text))
+                else:
+                    seen[i].append(r.json()["version"])
+
+    with running_server(create_app(tmp_path, poll=0.02)) as url:
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for x, y in phishing()[300:]:
+            learner.learn_one(x, y)
+            if learner.n_events % 300 == 0:
+                learner.snapshot().result()
+                time.sleep(0.15)  # let the watcher swap while requests flow
+        time.sleep(0.2)
+        stop.set()
+        for t in threads:
+            t.join(30)
+        health = httpx.get(f"{url}/healthz").json()
+    learner.close()
+    assert not failures, failures[:3]
+    assert all(s == sorted(s) for s in seen)  # a client never goes back to an older version
+    assert max(max(s) for s in seen) >= 3 and health["swaps"] >= 3
+    assert sum(map(len, seen)) > 100 and health["requests"] == sum(map(len, seen))
+    assert health["version"] == Store(tmp_path).latest_number()
+
+
+def test_bad_version_is_refused_previous_keeps_serving(learned_store, tmp_path):
+    learner, _ = learned_store
+    store = Store(tmp_path)
+    v1_pointer = (tmp_path / "latest").read_bytes()
+    for x, y in phishing()[300:400]:
+        learner.learn_one(x, y)
+    v2 = learner.snapshot().result()
+    v2_pointer = (tmp_path / "latest").read_bytes()
+    # v2's file changes after publishing (its SHA-256 no longer matches); hide v2 meanwhile
+    (tmp_path / "latest").write_bytes(v1_pointer)
+    (tmp_path / "versions" / str(v2.version) / "model.onnx").write_bytes(b"changed")
+    with running_server(create_app(store, poll=0.02)) as url, httpx.Client(base_url=url) as http:
+        assert http.get("/healthz").json()["version"] == 1
+        (tmp_path / "latest.new").write_bytes(v2_pointer)
+        (tmp_path / "latest.new").replace(tmp_path / "latest")
+        wait_for(lambda: str(v2.version) in http.get("/healthz").json()["refused"])
+        # a version published by something that skipped parity: garbage with a valid hash
+        staging = store.new_staging()
+        (staging / "model.onnx").write_bytes(b"\x08\x07not a model")
+        bad = store.commit(staging, {"formats": {"onnx": {"file": "model.onnx", "passed": True}}},
+                           published=True)
+        wait_for(lambda: str(bad.number) in http.get("/healthz").json()["refused"])
+        health = http.get("/healthz").json()
+        assert health["ok"] and health["version"] == 1
+        assert "SHA-256" in health["refused"][str(v2.version)]
+        assert "not a loadable ONNX model" in health["refused"][str(bad.number)]
+        assert http.post("/predict", json=phishing(1)[0][0]).json()["version"] == 1
+        for x, y in phishing()[400:500]:
+            learner.learn_one(x, y)
+        good = learner.snapshot().result()
+        wait_for(lambda: http.get("/healthz").json()["version"] == good.version)
+    learner.close()
+
+
+def test_learn_endpoint_feeds_a_learner(tmp_path):
+    from estuary.online import EveryN
+
+    learner = Learner(logreg(), store=tmp_path, policy=EveryN(100), formats=["onnx"])
+    app = create_app(tmp_path, poll=0.02, learner=learner)
+    events = [{"x": x, "y": y} for x, y in phishing(250)]
+    with running_server(app) as url, httpx.Client(base_url=url) as http:
+        assert http.post("/predict", json=events[0]["x"]).status_code == 503  # nothing yet
+        for i in range(0, 250, 50):
+            r = http.post("/learn", json=events[i:i + 50])
+            assert r.status_code == 200, r.text
+        assert r.json()["events"] == 250
+        assert http.post("/learn", json=[{"y": 1}]).status_code == 422
+        learner.flush(30)
+        wait_for(lambda: http.get("/healthz").json()["version"] == Store(tmp_path).latest_number())
+        assert http.post("/predict", json=events[0]["x"]).status_code == 200
+    learner.close()
