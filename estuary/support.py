@@ -9,6 +9,8 @@ from .converters.registry import EMITTERS, EXTRACTORS, FORMATS, qualname
 def support(river_type: type, fmt: str) -> tuple[bool, str]:
     """(supported, reason): supported when every IR node the extractor produces has an emitter."""
     ex = EXTRACTORS[river_type]
+    if ex.refusal:
+        return False, ex.refusal
     if not ex.produces:
         return False, "extractor declares no IR nodes"
     missing = [t.__name__ for t in ex.produces if (fmt, t) not in EMITTERS]

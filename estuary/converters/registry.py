@@ -29,6 +29,7 @@ class Extractor:
     renames: bool = False
     kind: str = "transform"  # "transform" | "estimator"
     produces: tuple[type, ...] = ()  # IR node types it can return (for the support matrix)
+    refusal: str = ""  # why every export of this class is refused (shown in the support matrix)
 
 
 @dataclass(frozen=True)
@@ -55,13 +56,14 @@ def qualname(t: type) -> str:
 
 
 def register_extractor(river_type: type, inputs: Callable[[Any], dict], *, renames: bool = False,
-                       kind: str = "transform", produces: tuple[type, ...] = ()) -> Callable:
+                       kind: str = "transform", produces: tuple[type, ...] = (),
+                       refusal: str = "") -> Callable:
     """Decorator: `@register_extractor(preprocessing.StandardScaler, inputs=...)`."""
 
     def deco(fn: Callable) -> Callable:
         if river_type in EXTRACTORS:
             raise RegistrationError(f"an extractor for {qualname(river_type)} is already registered")
-        EXTRACTORS[river_type] = Extractor(river_type, fn, inputs, renames, kind, produces)
+        EXTRACTORS[river_type] = Extractor(river_type, fn, inputs, renames, kind, produces, refusal)
         return fn
 
     return deco

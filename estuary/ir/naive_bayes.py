@@ -84,3 +84,40 @@ def river_softmax(jll: np.ndarray) -> np.ndarray:
 @evaluates(GaussianNB)
 def _gaussian_nb(est: GaussianNB, Z: np.ndarray) -> np.ndarray:
     return river_softmax(joint_log_likelihood(est, Z))
+
+
+@ir_node
+@dataclass(frozen=True)
+class BernoulliNB(Estimator):
+    """River's `naive_bayes.BernoulliNB`: jll_c = log_prior_c + Σ_j (log_on[c][j] if x_j >
+    threshold else log_off[c][j]) over every column, then River's (scipy logsumexp) softmax.
+
+    A missing column (NaN) takes `log_off`, as River does for a vocabulary term absent from x; a
+    column outside River's vocabulary has both terms 0. The terms are River's own
+    `log(1e-9 + p)` and `log(1e-9 + (1 - p))`, computed at extraction.
+    """
+
+    columns: tuple[str, ...]
+    log_priors: tuple[float, ...]  # [C]
+    log_on: tuple[tuple[float, ...], ...]  # [C][F]
+    log_off: tuple[tuple[float, ...], ...]  # [C][F]
+    threshold: float = 0.0
+
+    def __post_init__(self) -> None:
+        n_classes = len(self.log_priors)
+        if len(self.log_on) != n_classes or len(self.log_off) != n_classes:
+            raise IRError("BernoulliNB: log_priors, log_on and log_off differ in length")
+        for on, off in zip(self.log_on, self.log_off, strict=True):
+            if len(on) != len(self.columns) or len(off) != len(self.columns):
+                raise IRError("BernoulliNB: a log_on/log_off row does not match the columns")
+
+
+@evaluates(BernoulliNB)
+def _bernoulli_nb(est: BernoulliNB, Z: np.ndarray) -> np.ndarray:
+    shape = (len(est.log_priors), len(est.columns))
+    on = np.asarray(est.log_on, dtype=np.float64).reshape(shape)
+    off = np.asarray(est.log_off, dtype=np.float64).reshape(shape)
+    with np.errstate(invalid="ignore"):
+        hit = (Z > est.threshold)[:, None, :]  # NaN > t is False: a missing term is "off"
+    jll = np.asarray(est.log_priors) + np.where(hit, on, off).sum(axis=2)
+    return river_softmax(jll)

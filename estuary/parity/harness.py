@@ -43,11 +43,25 @@ def _encode(loaded: LoadedModel, probes: Sequence[Probe]) -> tuple[np.ndarray, l
     return X, errors
 
 
+def _skip_nan_on_unknown_keys(ref, probes: Sequence[Probe], schema: ir.FeatureSchema) -> None:
+    """River answers NaN for some rows with a key it never learned (MinMaxScaler scales such a key
+    to NaN, and NaN reaches the model's dot product). The artifact contract ignores unknown keys,
+    so such a row has no River answer to match: report it as skipped, like a row River rejects."""
+    known = {f.key for f in schema.features} | {f.name for f in schema.features}
+    for i, p in enumerate(probes):
+        if ref.errors[i] is None and np.isnan(ref.outputs[i]).any():
+            unknown = sorted(str(k) for k in p.row if k not in known)
+            if unknown:
+                ref.errors[i] = (f"River returns NaN for a row with keys it never learned "
+                                 f"({', '.join(unknown)}); the artifact ignores unknown keys")
+
+
 def compare(model: Any, loaded: LoadedModel, probes: Sequence[Probe], ir_hash: str = "") -> ParityReport:
     """Parity of `loaded` (an artifact in its runtime) against the River `model` on `probes`."""
     start = time.perf_counter()
     meta = loaded.metadata
     ref = river_outputs(model, [p.row for p in probes], meta.task, meta.classes)
+    _skip_nan_on_unknown_keys(ref, probes, meta.schema)
     X, encode_errors = _encode(loaded, probes)
     keep = [i for i, e in enumerate(ref.errors) if e is None]
     got = loaded.outputs_matrix(X[keep]) if keep else np.empty((0, ref.outputs.shape[1]))

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ...ir.naive_bayes import SQRT_TAU, GaussianNB, gaussian_nb_arrays
+from ...ir.naive_bayes import SQRT_TAU, BernoulliNB, GaussianNB, gaussian_nb_arrays
 from ..registry import register_emitter
 from .graph import Graph
 
@@ -50,4 +50,16 @@ def gaussian_nb(est: GaussianNB, g: Graph, x: str) -> dict[str, str]:
     term = g.op("Where", g.op("IsNaN", xu), g.const(0.0), term)  # a missing key adds nothing
     total = g.op("ReduceSum", term, g.const([2], np.int64), keepdims=0)
     jll = g.op("Add", g.const(est.log_priors), total)
+    return {"probabilities": river_softmax(g, jll)}
+
+
+@register_emitter("onnx", BernoulliNB)
+def bernoulli_nb(est: BernoulliNB, g: Graph, x: str) -> dict[str, str]:
+    shape = (len(est.log_priors), len(est.columns))
+    hit = g.op("Unsqueeze", g.op("Greater", x, g.const(est.threshold)),  # NaN: False ("off")
+               g.const([1], np.int64))
+    terms = g.op("Where", hit, g.const(np.asarray(est.log_on).reshape(shape)),
+                 g.const(np.asarray(est.log_off).reshape(shape)))
+    jll = g.op("Add", g.const(est.log_priors),
+               g.op("ReduceSum", terms, g.const([2], np.int64), keepdims=0))
     return {"probabilities": river_softmax(g, jll)}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from ...ir.naive_bayes import SQRT_TAU, GaussianNB, gaussian_nb_arrays
+from ...ir.naive_bayes import SQRT_TAU, BernoulliNB, GaussianNB, gaussian_nb_arrays
 from ..registry import register_emitter
 from .document import Document, Head, add_all, apply, const, if_else, probabilities_head, ref
 
@@ -48,6 +48,24 @@ def gaussian_nb(est: GaussianNB, doc: Document, fields: dict[str, str]) -> Head:
     for c, label in enumerate(doc.labels):
         terms = [_term(x, means[c, j], sigmas[c, j], bool(usable[c, j]), est.epsilon)
                  for j, x in enumerate(xs)]
+        jll.append(doc.derive(f"jll({label})",
+                              apply("+", const(est.log_priors[c]), add_all(terms))))
+    return probabilities_head(doc, river_softmax(doc, jll), "simplemax")
+
+
+@register_emitter("pmml", BernoulliNB)
+def bernoulli_nb(est: BernoulliNB, doc: Document, fields: dict[str, str]) -> Head:
+    xs = [fields[c] for c in est.columns]
+    jll = []
+    for c, label in enumerate(doc.labels):
+        terms = []
+        for j, x in enumerate(xs):
+            on, off = est.log_on[c][j], est.log_off[c][j]
+            if on == off == 0.0:  # outside River's vocabulary
+                continue
+            hit = apply("greaterThan", ref(x), const(est.threshold))
+            terms.append(if_else(apply("isMissing", ref(x)), const(off),
+                                 if_else(hit, const(on), const(off))))
         jll.append(doc.derive(f"jll({label})",
                               apply("+", const(est.log_priors[c]), add_all(terms))))
     return probabilities_head(doc, river_softmax(doc, jll), "simplemax")

@@ -45,7 +45,8 @@ def route(tree: TreeStructure, xs: list[str], at_leaf: Callable[[int], Element])
     return node(0)
 
 
-def _naive_bayes_leaf(doc: Document, nb: NaiveBayesLeaves, leaf: int, xs: list[str]) -> list:
+def _naive_bayes_leaf(doc: Document, nb: NaiveBayesLeaves, leaf: int, xs: list[str],
+                      labels: tuple[str, ...]) -> list:
     """River's `do_naive_bayes_prediction` in leaf `leaf`: one probability field per class."""
     n_classes = len(nb.prior[leaf])
     votes: dict[int, str] = {}
@@ -63,33 +64,40 @@ def _naive_bayes_leaf(doc: Document, nb: NaiveBayesLeaves, leaf: int, xs: list[s
             if nb.cat_on[leaf][j][k]:
                 terms.append(if_else(apply("equal", ref(x), const(1.0)),
                                      const(nb.cat_log[leaf][j][k]), const(0.0)))
-        votes[k] = doc.derive(f"vote(leaf {leaf}, {doc.labels[k]})",
+        votes[k] = doc.derive(f"vote(leaf {leaf}, {labels[k]})",
                               apply("+", const(nb.prior[leaf][k]), add_all(terms)))
     top = doc.derive(f"max(vote, leaf {leaf})", apply("max", *[ref(v) for v in votes.values()]))
     lse = doc.derive(f"logsumexp(vote, leaf {leaf})", apply("+", ref(top), apply("ln", add_all(
         [apply("exp", apply("-", ref(v), ref(top))) for v in votes.values()]))))
-    return [ref(doc.derive(f"p(leaf {leaf}, {doc.labels[k]})",
+    return [ref(doc.derive(f"p(leaf {leaf}, {labels[k]})",
                            apply("exp", apply("-", ref(votes[k]), ref(lse)))))
             if k in votes else const(0.0) for k in range(n_classes)]
 
 
-@register_emitter("pmml", TreeClassifier)
-def tree_classifier(est: TreeClassifier, doc: Document, fields: dict[str, str]) -> Head:
+def class_probability_fields(est: TreeClassifier, doc: Document, fields: dict[str, str],
+                             labels: tuple[str, ...]) -> list[str]:
+    """One DerivedField per class (in `labels` order, the estimator's classes): the leaf's
+    probability of that class. Ensembles combine these across members."""
     xs = [fields[c] for c in est.columns]
-    nb_leaves = {leaf: _naive_bayes_leaf(doc, est.nb, leaf, xs)
+    nb_leaves = {leaf: _naive_bayes_leaf(doc, est.nb, leaf, xs, labels)
                  for leaf, on in enumerate(est.naive_bayes) if on}
 
     def at_leaf(k: int) -> Callable[[int], Element]:
         return lambda leaf: (nb_leaves[leaf][k] if leaf in nb_leaves
                              else const(est.class_probs[leaf][k]))
 
-    probabilities = [doc.derive(f"p({label})", route(est.tree, xs, at_leaf(k)))
-                     for k, label in enumerate(doc.labels)]
+    return [doc.derive(f"p({label})", route(est.tree, xs, at_leaf(k)))
+            for k, label in enumerate(labels)]
+
+
+@register_emitter("pmml", TreeClassifier)
+def tree_classifier(est: TreeClassifier, doc: Document, fields: dict[str, str]) -> Head:
+    probabilities = class_probability_fields(est, doc, fields, doc.labels)
     return probabilities_head(doc, probabilities, "simplemax")
 
 
-@register_emitter("pmml", TreeRegressor)
-def tree_regressor(est: TreeRegressor, doc: Document, fields: dict[str, str]) -> Head:
+def tree_value_field(est: TreeRegressor, doc: Document, fields: dict[str, str]) -> str:
+    """The DerivedField holding the tree's prediction."""
     xs = [fields[c] for c in est.columns]
     zeroed: list[str] = []
     if any(est.model):  # a linear leaf reads an absent key as 0
@@ -102,5 +110,9 @@ def tree_regressor(est: TreeRegressor, doc: Document, fields: dict[str, str]) ->
         dot = add_all([apply("*", ref(x), const(w)) for x, w in zip(zeroed, est.weights[leaf])])
         return apply("+", dot, const(est.intercepts[leaf]))
 
-    value = doc.derive("tree", route(est.tree, xs, at_leaf))
-    return Head("none", [regression_table(0.0, ((value, 1.0),))])
+    return doc.derive("tree", route(est.tree, xs, at_leaf))
+
+
+@register_emitter("pmml", TreeRegressor)
+def tree_regressor(est: TreeRegressor, doc: Document, fields: dict[str, str]) -> Head:
+    return Head("none", [regression_table(0.0, ((tree_value_field(est, doc, fields), 1.0),))])

@@ -11,7 +11,7 @@ from typing import Any
 from ... import ir
 from ...errors import UnsupportedModelError
 from ..registry import extractor_for, qualname, supported_models
-from . import compose, linear_model, naive_bayes, preprocessing, tree  # noqa: F401  (registration)  # noqa: F401  (registration)
+from . import compose, ensemble, forest, linear_model, naive_bayes, preprocessing, tree  # noqa: F401
 from .base import EstimatorIR, key_name, plain
 
 

@@ -126,3 +126,11 @@ def one_vs_rest(m: multiclass.OneVsRestClassifier, columns, ctx) -> EstimatorIR:
     classes = tuple(plain(c) for c in m.classifiers)
     est = ir.Linear(columns, tuple(rows), tuple(intercepts), "ovr_sigmoid")
     return EstimatorIR(est, "classification", classes)
+
+
+@register_extractor(linear_model.ALMAClassifier, inputs=lambda m: numeric_inputs(m.w),
+                    kind="estimator", produces=(ir.Linear,))
+def alma_classifier(m: linear_model.ALMAClassifier, columns, ctx) -> EstimatorIR:
+    """`predict_proba_one` is River's clamped sigmoid of `dot(x, w)`: no intercept."""
+    require_learned(bool(m.w), "ALMAClassifier")
+    return _binary(m, m.w, 0.0, columns)

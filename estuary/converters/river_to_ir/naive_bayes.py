@@ -15,6 +15,7 @@ from river import naive_bayes, proba, stats
 from river.naive_bayes import gaussian as river_gaussian
 
 from ...errors import EmptyModelError, UnsupportedModelError
+from ...ir.naive_bayes import BernoulliNB as BernoulliNBNode
 from ...ir.naive_bayes import GaussianNB as GaussianNBNode
 from ..registry import register_extractor, supported_models
 from .base import EstimatorIR, key_name, numeric_inputs, plain, require_learned
@@ -68,3 +69,51 @@ def gaussian_nb(m: naive_bayes.GaussianNB, columns: tuple[str, ...], ctx) -> Est
     est = GaussianNBNode(columns, tuple(log_priors), tuple(means), tuple(variances),
                          epsilon=river_gaussian._PDF_EPS)
     return EstimatorIR(est, "classification", tuple(plain(c) for c in m.class_counts))
+
+
+# ------------------------------------------------------------------------------ discrete models
+
+
+def _class_order(m, what: str) -> tuple:
+    require_learned(bool(m.class_counts), what)
+    if len(m.class_counts) < 2:
+        raise EmptyModelError(f"{what} has seen only the class {next(iter(m.class_counts))!r}: a "
+                              "classifier needs two classes to export; learn more data first")
+    return tuple(m.class_counts)
+
+
+@register_extractor(naive_bayes.BernoulliNB, inputs=lambda m: numeric_inputs(m.feature_counts),
+                    kind="estimator", produces=(BernoulliNBNode,))
+def bernoulli_nb(m: naive_bayes.BernoulliNB, columns: tuple[str, ...], ctx) -> EstimatorIR:
+    """River sums over its vocabulary (`feature_counts`), not over x: unknown keys add nothing,
+    a vocabulary term absent from x adds log(1e-9 + (1 - p)). The terms are River's own floats."""
+    classes = _class_order(m, "BernoulliNB")
+    vocab = {key_name(f): f for f in m.feature_counts}
+    log_priors, log_on, log_off = [], [], []
+    for c in classes:
+        log_priors.append(math.log(m.p_class(c)))
+        on, off = [], []
+        for col in columns:
+            if col in vocab:
+                p = m.p_feature_given_class(vocab[col], c)
+                on.append(math.log(10e-10 + p))
+                off.append(math.log(10e-10 + (1.0 - p)))
+            else:
+                on.append(0.0)
+                off.append(0.0)
+        log_on.append(tuple(on))
+        log_off.append(tuple(off))
+    est = BernoulliNBNode(columns, tuple(log_priors), tuple(log_on), tuple(log_off),
+                          float(m.true_threshold))
+    return EstimatorIR(est, "classification", tuple(plain(c) for c in classes))
+
+
+# River adds frequency · log(alpha / (total_c + alpha · n_terms)) for every key it never learned.
+MULTINOMIAL_REFUSAL = ("River adds an out-of-vocabulary term for keys it never learned; artifacts "
+                       "ignore unknown keys")
+
+
+@register_extractor(naive_bayes.MultinomialNB, inputs=lambda m: numeric_inputs(m.feature_counts),
+                    kind="estimator", refusal=MULTINOMIAL_REFUSAL)
+def multinomial_nb(m: naive_bayes.MultinomialNB, columns: tuple[str, ...], ctx) -> EstimatorIR:
+    raise UnsupportedModelError(m, supported_models(), reason=MULTINOMIAL_REFUSAL)

@@ -57,3 +57,44 @@ def one_hot(e: preprocessing.OneHotEncoder, columns: tuple[str, ...], ctx) -> ir
                 target.append(f"{feature.name}_{cat}")
     return ir.OneHot(tuple(source), tuple(target), missing_as_nan=False)
 
+
+
+def _min_max_keys(s: preprocessing.MinMaxScaler) -> dict:
+    """Keys with a learned min. `transform_one` inserts a fresh `stats.Min` (inf) for every key it
+    meets, so keys seen only at predict time are left out: River maps them to NaN, not a number."""
+    return numeric_inputs(k for k, m in s.min.items() if m.get() != float("inf"))
+
+
+@register_extractor(preprocessing.MinMaxScaler, inputs=_min_max_keys, produces=(ir.Scale,))
+def min_max_scaler(s: preprocessing.MinMaxScaler, columns: tuple[str, ...], ctx) -> ir.Scale:
+    """(x - min) / (max - min), 0.0 where max == min: River's `transform_one` exactly."""
+    if s.window_size is not None:
+        raise UnsupportedModelError(s, supported_models(), reason="window_size is not supported")
+    lows = {key_name(k): float(m.get()) for k, m in s.min.items()}
+    highs = {key_name(k): float(m.get()) for k, m in s.max.items()}
+    offset, divisor = [], []
+    for c in columns:
+        lo, hi = lows.get(c, float("inf")), highs.get(c, -float("inf"))
+        if lo == float("inf"):
+            raise UnsupportedModelError(
+                s, supported_models(),
+                reason=f"it has never learned {c!r}, which River scales to NaN; put the scaler "
+                "in front of every step that sees that key")
+        offset.append(lo)
+        divisor.append(hi - lo)
+    return ir.Scale(columns, tuple(offset), tuple(divisor))
+
+
+def _max_abs_keys(s: preprocessing.MaxAbsScaler) -> dict:
+    """Keys with a non-zero peak: `transform_one` inserts a zero `AbsMax` for every key it meets,
+    and a zero peak maps to 0.0 whether or not the key is in the schema."""
+    return numeric_inputs(k for k, m in s.abs_max.items() if m.get() != 0)
+
+
+@register_extractor(preprocessing.MaxAbsScaler, inputs=_max_abs_keys, produces=(ir.Scale,))
+def max_abs_scaler(s: preprocessing.MaxAbsScaler, columns: tuple[str, ...], ctx) -> ir.Scale:
+    """x / max|x|, 0.0 where the max is 0 (also for a key never learned, as River's defaultdict)."""
+    if s.window_size is not None:
+        raise UnsupportedModelError(s, supported_models(), reason="window_size is not supported")
+    peaks = {key_name(k): float(m.get()) for k, m in s.abs_max.items()}
+    return ir.Scale(columns, tuple(0.0 for _ in columns), tuple(peaks.get(c, 0.0) for c in columns))

@@ -14,11 +14,32 @@ from typing import Any
 
 from river import linear_model, tree
 from river.proba.gaussian import _HALF_LOG_TAU
+from river.tree.nodes.arf_htc_nodes import (
+    RandomLeafMajorityClass,
+    RandomLeafNaiveBayes,
+    RandomLeafNaiveBayesAdaptive,
+)
+from river.tree.nodes.arf_htr_nodes import RandomLeafAdaptive, RandomLeafMean, RandomLeafModel
 from river.tree.nodes.branch import (
     DTBranch,
     NominalBinaryBranch,
     NominalMultiwayBranch,
     NumericBinaryBranch,
+)
+from river.tree.nodes.efdtc_nodes import (
+    EFDTLeafMajorityClass,
+    EFDTLeafNaiveBayes,
+    EFDTLeafNaiveBayesAdaptive,
+    EFDTNominalBinaryBranch,
+    EFDTNominalMultiwayBranch,
+    EFDTNumericBinaryBranch,
+)
+from river.tree.nodes.hatc_nodes import (
+    AdaBranchClassifier,
+    AdaLeafClassifier,
+    AdaNomBinaryBranchClass,
+    AdaNomMultiwayBranchClass,
+    AdaNumBinaryBranchClass,
 )
 from river.tree.nodes.htc_nodes import LeafMajorityClass, LeafNaiveBayes, LeafNaiveBayesAdaptive
 from river.tree.nodes.htr_nodes import LeafAdaptive, LeafMean, LeafModel
@@ -66,6 +87,19 @@ def tree_inputs(t: Any) -> dict:
 
 # ------------------------------------------------------------------------------------- structure
 
+# Exact branch and leaf classes, by what River does with them at predict time. The EFDT, HAT and
+# ARF subclasses only change learning: `branch_no`, `most_common_path` and `prediction` are the
+# parent's (HAT's leaf prediction is handled on its own below).
+NUMERIC_BINARY = {NumericBinaryBranch, EFDTNumericBinaryBranch, AdaNumBinaryBranchClass}
+NOMINAL_BINARY = {NominalBinaryBranch, EFDTNominalBinaryBranch, AdaNomBinaryBranchClass}
+NOMINAL_MULTIWAY = {NominalMultiwayBranch, EFDTNominalMultiwayBranch, AdaNomMultiwayBranchClass}
+MAJORITY = {LeafMajorityClass, RandomLeafMajorityClass, EFDTLeafMajorityClass}
+NAIVE_BAYES = {LeafNaiveBayes, RandomLeafNaiveBayes, EFDTLeafNaiveBayes}
+NAIVE_BAYES_ADAPTIVE = {LeafNaiveBayesAdaptive, RandomLeafNaiveBayesAdaptive,
+                        EFDTLeafNaiveBayesAdaptive}
+MEAN, MODEL, ADAPTIVE = ({LeafMean, RandomLeafMean}, {LeafModel, RandomLeafModel},
+                         {LeafAdaptive, RandomLeafAdaptive})
+
 
 class _Flattener:
     """Builds the flat node arrays; `leaves` lists River's leaf objects by IR leaf index."""
@@ -105,13 +139,13 @@ class _Flattener:
             return i
         common, _ = node.most_common_path()  # where River sends a missing (or unseen) value
         left, right = node.children[0], node.children[-1]
-        if type(node) is NumericBinaryBranch:
+        if type(node) in NUMERIC_BINARY:
             col = self.column(key_name(node.feature))
             self.test(i, col, float(node.threshold), left, right, common == 0, False)
-        elif type(node) is NominalBinaryBranch:
+        elif type(node) in NOMINAL_BINARY:
             col = self.column(ir.category_column(key_name(node.feature), plain(node.value)))
             self.test(i, col, 0.5, right, left, common == 1, True)  # <= 0.5: "not equal"
-        elif type(node) is NominalMultiwayBranch:
+        elif type(node) in NOMINAL_MULTIWAY:
             self.rows.pop()
             return self.multiway(node, common)
         else:
@@ -158,11 +192,17 @@ def _flatten(model: Any, columns: tuple[str, ...]) -> _Flattener:
 
 def _uses_naive_bayes(model: Any, leaf: Any) -> bool:
     """The choice `leaf.prediction` makes right now (exact leaf types only)."""
-    if type(leaf) is LeafMajorityClass:
+    kind = type(leaf)
+    if kind is AdaLeafClassifier:  # HAT: the tree's option decides, and inactive leaves use mc
+        kind = {"mc": LeafMajorityClass, "nb": LeafNaiveBayes}.get(model.leaf_prediction,
+                                                                   LeafNaiveBayesAdaptive)
+        if not leaf.is_active():
+            return False
+    if kind in MAJORITY:
         return False
-    if type(leaf) is LeafNaiveBayes:
+    if kind in NAIVE_BAYES:
         return leaf.is_active() and leaf.total_weight >= model.nb_threshold
-    if type(leaf) is LeafNaiveBayesAdaptive:
+    if kind in NAIVE_BAYES_ADAPTIVE:
         return leaf.is_active() and leaf._nb_correct_weight >= leaf._mc_correct_weight
     raise UnsupportedModelError(model, supported_models(),
                                 reason=f"leaf type {type(leaf).__name__} is not exported")
@@ -243,14 +283,11 @@ class _NaiveBayesTables:
                                 **{k: tuple(v) for k, v in self.tables.items()})
 
 
-@register_extractor(tree.HoeffdingTreeClassifier, inputs=tree_inputs, kind="estimator",
-                    produces=(TreeClassifier,))
-def hoeffding_tree_classifier(m: tree.HoeffdingTreeClassifier, columns, ctx) -> EstimatorIR:
+def tree_classifier_ir(m: Any, columns, classes: tuple, min_classes: int = 2) -> EstimatorIR:
     """Leaves: `mc` → normalised class counts; `nb` / `nba` → naive Bayes where River's leaf
-    would use it now, else class counts."""
+    would use it now, else class counts. `classes` in River's probability dict order."""
     flat = _flatten(m, columns)
-    classes = tuple(sorted(m.classes))
-    if len(classes) < 2:
+    if len(classes) < min_classes:
         raise UnsupportedModelError(m, supported_models(),
                                     reason=f"it has seen one class only ({classes}); learn more")
     probs, use_nb = [], []
@@ -267,15 +304,53 @@ def hoeffding_tree_classifier(m: tree.HoeffdingTreeClassifier, columns, ctx) -> 
     return EstimatorIR(est, "classification", tuple(plain(c) for c in classes))
 
 
+@register_extractor(tree.HoeffdingTreeClassifier, inputs=tree_inputs, kind="estimator",
+                    produces=(TreeClassifier,))
+def hoeffding_tree_classifier(m: tree.HoeffdingTreeClassifier, columns, ctx) -> EstimatorIR:
+    return tree_classifier_ir(m, columns, tuple(sorted(m.classes)))
+
+
+@register_extractor(tree.ExtremelyFastDecisionTreeClassifier, inputs=tree_inputs,
+                    kind="estimator", produces=(TreeClassifier,))
+def extremely_fast_decision_tree(m: tree.ExtremelyFastDecisionTreeClassifier, columns,
+                                 ctx) -> EstimatorIR:
+    """EFDT predicts as a Hoeffding tree (its branches learn, but route as the parent's)."""
+    return tree_classifier_ir(m, columns, tuple(sorted(m.classes)))
+
+
+def _alternate_trees(m: Any) -> int:
+    if not isinstance(m._root, AdaBranchClassifier):
+        return 0
+    return sum(1 for node in m._root.iter_dfs()
+               if isinstance(node, AdaBranchClassifier) and node._alternate_tree is not None)
+
+
+@register_extractor(tree.HoeffdingAdaptiveTreeClassifier, inputs=tree_inputs, kind="estimator",
+                    produces=(TreeClassifier,))
+def hoeffding_adaptive_tree(m: tree.HoeffdingAdaptiveTreeClassifier, columns, ctx) -> EstimatorIR:
+    """The active tree. River's `predict_proba_one` adds up every leaf a row reaches, alternate
+    subtrees' leaves included, each scaled by 1 / (its sum · its error²), then normalises: with
+    no alternate tree that is the leaf's own distribution (to rounding). An alternate tree in
+    growth changes predictions, so it is refused rather than ignored. Classes in the order of
+    River's `classes` set (its probability dict order)."""
+    n_alt = _alternate_trees(m)
+    if n_alt:
+        raise UnsupportedModelError(
+            m, supported_models(),
+            reason=f"{n_alt} alternate subtree(s) are growing and River mixes their leaves into "
+            "predictions; export once they are swapped in or dropped (or use HoeffdingTree)")
+    return tree_classifier_ir(m, columns, tuple(m.classes))
+
+
 # ------------------------------------------------------------------------------------- regressor
 
 
 def _uses_model(model: Any, leaf: Any) -> bool:
-    if type(leaf) is LeafMean:
+    if type(leaf) in MEAN:
         return False
-    if type(leaf) is LeafModel:
+    if type(leaf) in MODEL:
         return True
-    if type(leaf) is LeafAdaptive:
+    if type(leaf) in ADAPTIVE:
         return not leaf._fmse_mean < leaf._fmse_model
     raise UnsupportedModelError(model, supported_models(),
                                 reason=f"leaf type {type(leaf).__name__} is not exported")

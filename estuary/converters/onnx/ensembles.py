@@ -1,0 +1,62 @@
+"""ONNX for IR ensembles: every member is emitted as its own float64 subgraph (its transforms,
+then its estimator's registered emitter), and the members are combined with plain ops in River's
+order: weighted probabilities added member by member, then divided by their total; regressors
+a weighted sum over a divisor, or numpy's median through TopK."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...ir.ensembles import EnsembleClassifier, EnsembleRegressor, Member
+from ..registry import emitter_for, register_emitter
+from .graph import Graph
+from .transforms import emit_transform, take
+
+
+def member_output(m: Member, g: Graph, x: str, columns: tuple[str, ...]) -> dict[str, str]:
+    xm, cols = emit_transform(m.transform, g, x, columns)
+    return emitter_for("onnx", m.estimator)(m.estimator, g, take(g, xm, cols, m.estimator.columns))
+
+
+@register_emitter("onnx", EnsembleClassifier)
+def ensemble_classifier(est: EnsembleClassifier, g: Graph, x: str) -> dict[str, str]:
+    total = None
+    for m, w in zip(est.members, est.weights, strict=True):
+        p = member_output(m, g, x, est.columns)["probabilities"]
+        if list(m.class_index) != list(range(est.n_classes)):  # place: x·1 + 0 is exact
+            place = np.zeros((len(m.class_index), est.n_classes))
+            place[np.arange(len(m.class_index)), list(m.class_index)] = 1.0
+            p = g.op("MatMul", p, g.const(place))
+        if w != 1.0:
+            p = g.op("Mul", p, g.const(w))
+        total = p if total is None else g.op("Add", total, p)
+    s = g.op("ReduceSum", total, g.const([1], np.int64), keepdims=1)
+    positive = g.op("Greater", s, g.const(0.0))
+    scaled = g.op("Div", total, g.op("Where", positive, s, g.const(1.0)))
+    return {"probabilities": g.op("Where", positive, scaled, total)}
+
+
+@register_emitter("onnx", EnsembleRegressor)
+def ensemble_regressor(est: EnsembleRegressor, g: Graph, x: str) -> dict[str, str]:
+    flat = g.const([-1], np.int64)
+    values = [g.op("Reshape", member_output(m, g, x, est.columns)["value"], flat)
+              for m in est.members]
+    if est.combine == "median":
+        n = len(values)
+        stacked = g.op("Concat", *[g.op("Unsqueeze", v, g.const([1], np.int64)) for v in values],
+                       axis=1)
+        ordered, _ = g.op("TopK", stacked, g.const([n], np.int64), axis=1, largest=0, sorted=1,
+                          n_out=2)
+
+        def column(k: int) -> str:
+            return g.op("Gather", ordered, g.const(k, np.int64), axis=1)
+
+        if n % 2:
+            return {"value": column(n // 2)}
+        return {"value": g.op("Div", g.op("Add", column(n // 2 - 1), column(n // 2)),
+                              g.const(2.0))}
+    total = None
+    for v, w in zip(values, est.weights, strict=True):
+        term = v if w == 1.0 else g.op("Mul", v, g.const(w))
+        total = term if total is None else g.op("Add", total, term)
+    return {"value": g.op("Div", total, g.const(est.divisor))}

@@ -1,0 +1,95 @@
+"""River `ensemble` bagging → IR EnsembleClassifier / EnsembleRegressor, and the member
+extraction shared with `forest` (ARF)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from river import ensemble
+
+from ... import ir
+from ...errors import UnsupportedModelError
+from ...ir.ensembles import EnsembleClassifier, EnsembleRegressor, Member
+from ..registry import extractor_for, register_extractor, supported_models
+from .base import EstimatorIR, plain, require_learned
+from .compose import merge_inputs
+
+
+def members_inputs(models: list) -> dict:
+    found: dict = {}
+    for m in models:
+        merge_inputs(found, extractor_for(m).inputs(m))
+    return found
+
+
+def member_ir(model: Any, columns, ctx) -> tuple[ir.Chain, EstimatorIR]:
+    """A member's own transforms (a bagged pipeline) and its estimator, reading `columns`."""
+    ex = extractor_for(model)
+    if ex.kind != "estimator":
+        raise UnsupportedModelError(model, supported_models(), reason="a member is a transformer")
+    result = ex.extract(model, columns, ctx)
+    chain, est = result if isinstance(result, tuple) else (ir.Chain(()), result)
+    return chain, est
+
+
+def class_union(outputs: list[EstimatorIR]) -> tuple:
+    """The ensemble's classes in River's order: keys enter its `Counter` member by member, each
+    member's probability dict in its own order (the order its IR classes keep)."""
+    seen: dict = {}
+    for out in outputs:
+        for c in out.classes:
+            seen.setdefault(c, None)
+    return tuple(seen)
+
+
+def vote_classifier(model: Any, members: list, weights: list[float], columns,
+                    ctx, member_extract=None) -> EstimatorIR:
+    """Σ weights · member probabilities, normalised by the total (ARF and bagging alike)."""
+    parts = []
+    for m in members:
+        chain, out = member_extract(m, columns, ctx) if member_extract else member_ir(m, columns, ctx)
+        if out.task != "classification":
+            raise UnsupportedModelError(model, supported_models(), reason="a member is a regressor")
+        parts.append((chain, out))
+    classes = class_union([out for _, out in parts])
+    if len(classes) < 2:
+        raise UnsupportedModelError(model, supported_models(),
+                                    reason=f"its members have seen one class only ({classes})")
+    index = {c: k for k, c in enumerate(classes)}
+    ir_members = tuple(Member(chain, out.estimator, tuple(index[c] for c in out.classes))
+                       for chain, out in parts)
+    est = EnsembleClassifier(columns, ir_members, tuple(float(w) for w in weights), len(classes))
+    return EstimatorIR(est, "classification", tuple(plain(c) for c in classes))
+
+
+def mean_regressor(model: Any, members: list, weights: list[float], divisor: float, columns,
+                   ctx, member_extract=None, combine: str = "mean") -> EstimatorIR:
+    parts = []
+    for m in members:
+        chain, out = member_extract(m, columns, ctx) if member_extract else member_ir(m, columns, ctx)
+        if out.task != "regression":
+            raise UnsupportedModelError(model, supported_models(), reason="a member is a classifier")
+        parts.append(Member(chain, out.estimator))
+    est = EnsembleRegressor(columns, tuple(parts), tuple(float(w) for w in weights), float(divisor),
+                            combine)
+    return EstimatorIR(est, "regression")
+
+
+def _bagging_inputs(m) -> dict:
+    return members_inputs(list(m))
+
+
+@register_extractor(ensemble.BaggingClassifier, inputs=_bagging_inputs, kind="estimator",
+                    produces=(EnsembleClassifier,))
+def bagging_classifier(m: ensemble.BaggingClassifier, columns, ctx) -> EstimatorIR:
+    """River's `predict_proba_one`: the members' probability dicts summed, divided by the total."""
+    require_learned(len(m) > 0, "BaggingClassifier")
+    return vote_classifier(m, list(m), [1.0] * len(m), columns, ctx)
+
+
+@register_extractor(ensemble.BaggingRegressor, inputs=_bagging_inputs, kind="estimator",
+                    produces=(EnsembleRegressor,))
+def bagging_regressor(m: ensemble.BaggingRegressor, columns, ctx) -> EstimatorIR:
+    """`statistics.mean` of the members' predictions (exact in River; to rounding here)."""
+    require_learned(len(m) > 0, "BaggingRegressor")
+    return mean_regressor(m, list(m), [1.0] * len(m), len(m), columns, ctx)

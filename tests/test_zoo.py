@@ -1,0 +1,125 @@
+"""Specifics of the River zoo beyond the shared suite: ARF weighting, refusals, River quirks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from conftest import learned
+from river import forest, linear_model, naive_bayes, preprocessing
+
+import estuary
+from estuary import ir
+from estuary.converters.river_to_ir import to_ir
+from estuary.ir.ensembles import EnsembleClassifier, EnsembleRegressor
+from estuary.rows import RowEncoder
+from estuary.support import support
+
+
+def test_arf_weights_are_the_member_metrics():
+    model, rows = learned("arf10_phishing")
+    est = to_ir(model).estimator
+    assert isinstance(est, EnsembleClassifier) and len(est.members) == 10
+    metrics = [m.get() for m in model._metrics]
+    assert list(est.weights) == [v if v > 0 else 1.0 for v in metrics]
+    assert len(set(est.weights)) > 1  # really weighted: the check below means something
+
+
+def test_arf_unweighted_vote_matches_river(tmp_path):
+    model = forest.ARFClassifier(n_models=3, seed=2, disable_weighted_vote=True)
+    _, rows = learned("arf10_phishing")
+    from conftest import dataset_rows
+
+    for x, y in dataset_rows("Phishing")[:400]:
+        model.learn_one(dict(x), y)
+    assert to_ir(model).estimator.weights == (1.0, 1.0, 1.0)
+    report = estuary.verify(model, estuary.export(model, tmp_path / "m.onnx", sample=rows[:20]).path,
+                            rows[:300])
+    assert report.passed, report.to_text()
+
+
+def test_arf_regressor_mean_weights_follow_river():
+    model, rows = learned("arf_reg4_weighted_mean")
+    est = to_ir(model).estimator
+    assert isinstance(est, EnsembleRegressor) and est.combine == "mean" and est.divisor == 4
+    w = np.array([m.get() for m in model._metrics])
+    expected = (w.sum() - w) / (w.sum() - w).sum()
+    assert np.array_equal(np.asarray(est.weights), expected)
+    # River divides the weighted average by n_models once more; the IR keeps that arithmetic
+    X = RowEncoder(to_ir(model).schema).encode_many(rows[:50])
+    got = ir.evaluate(to_ir(model), X)["value"]
+    assert np.allclose(got, [model.predict_one(x) for x in rows[:50]], rtol=1e-12, atol=0)
+
+
+def test_arf_regressor_median_is_the_default():
+    model, _ = learned("arf_reg5_median")
+    assert to_ir(model).estimator.combine == "median"
+
+
+def test_multinomial_nb_is_refused_for_its_oov_term():
+    m = naive_bayes.MultinomialNB()
+    m.learn_one({"a": 2, "b": 1}, "x")
+    m.learn_one({"a": 1, "c": 3}, "y")
+    p_known = m.predict_proba_one({"a": 1})
+    assert m.predict_proba_one({"a": 1, "new": 1}) != p_known  # River scores unknown keys
+    with pytest.raises(estuary.UnsupportedModelError, match="out-of-vocabulary"):
+        to_ir(m)
+    assert support(naive_bayes.MultinomialNB, "onnx")[0] is False
+
+
+def test_bernoulli_nb_ignores_unknown_keys_as_river(tmp_path):
+    model, rows = learned("bernoulli-nb")
+    row = dict(rows[0])
+    assert model.predict_proba_one({**row, "unseen": 1.0}) == model.predict_proba_one(row)
+    est = to_ir(model).estimator
+    key, cls = est.columns[0], next(iter(model.class_counts))
+    p = model.p_feature_given_class(key, cls)
+    assert est.log_on[0][0] == math.log(10e-10 + p)  # River's own float, bit for bit
+    assert est.log_off[0][0] == math.log(10e-10 + (1.0 - p))
+
+
+def test_min_max_scaler_nan_rows_are_reported_skipped(tmp_path):
+    model, rows = learned("minmax|logreg")
+    out = model.predict_proba_one({**rows[0], "never_seen": 1.0})
+    assert all(math.isnan(v) for v in out.values())  # River's own answer for a new key
+    path = estuary.export(model, tmp_path / "m.onnx", sample=rows[:20]).path
+    report = estuary.verify(model, path, rows[:100])
+    assert report.passed and report.n_skipped >= 1
+    assert any("never learned" in e for e in report.skipped_examples)
+    # and the probe did not leak the new key into the scaler's schema
+    assert "never_seen" not in to_ir(model).schema.columns
+
+
+def test_min_max_and_max_abs_follow_river_on_edges():
+    mm = preprocessing.MinMaxScaler()
+    ma = preprocessing.MaxAbsScaler()
+    for x in ({"a": 1.0, "z": 0.0}, {"a": 3.0, "z": 0.0}):
+        mm.learn_one(x)
+        ma.learn_one(x)
+    for scaler in (mm, ma):
+        model = scaler | linear_model.LinearRegression()
+        model["LinearRegression"]._weights.update({"a": 2.0, "z": 1.0})
+        m_ir = to_ir(model)
+        X = RowEncoder(m_ir.schema).encode_many([{"a": 2.0, "z": 5.0}, {"z": 1.0}, {}])
+        got = ir.evaluate(m_ir, X)["value"]
+        want = [model.predict_one(r) for r in ({"a": 2.0, "z": 5.0}, {"z": 1.0}, {})]
+        assert got.tolist() == want
+
+
+def test_hat_with_an_alternate_tree_is_refused():
+    model, _ = learned("hat_nba_phishing")
+    import copy
+
+    clone = copy.deepcopy(model)
+    root = clone._root
+    root._alternate_tree = copy.deepcopy(root)  # what a drift makes River grow
+    with pytest.raises(estuary.UnsupportedModelError, match="alternate subtree"):
+        to_ir(clone)
+
+
+def test_ensembles_refused_where_no_emitter():
+    for cls in (forest.ARFClassifier, forest.ARFRegressor):
+        assert support(cls, "onnx") == (True, "")
+        assert support(cls, "pmml") == (True, "")
+        assert support(cls, "tfjs")[0] is False
