@@ -280,3 +280,19 @@ def test_deactivated_leaves_fall_back_to_majority_class():
     rows = learn(model, datasets.Bananas())
     assert model.n_inactive_leaves > 0 and model.n_active_leaves > 0
     check_parity(model, rows)
+
+
+def test_memoised_most_common_child_is_rivers():
+    """The extractor memoises subtree weights; it must pick River's own most common child."""
+    from river import datasets
+
+    from estuary.converters.river_to_ir.tree import _Flattener
+
+    model = tree.HoeffdingTreeClassifier(grace_period=2, delta=0.9, tau=0.5)
+    for x, y in datasets.ImageSegments():
+        model.learn_one(x, y)
+    flat = _Flattener(model, ())
+    branches = [n for n in model._root.iter_dfs() if hasattr(n, "most_common_path")]
+    assert len(branches) > 100
+    assert [flat.most_common_child(b) for b in branches] == [
+        b.most_common_path()[0] for b in branches]

@@ -101,6 +101,9 @@ MEAN, MODEL, ADAPTIVE = ({LeafMean, RandomLeafMean}, {LeafModel, RandomLeafModel
                          {LeafAdaptive, RandomLeafAdaptive})
 
 
+_BINARY_RULES = (NumericBinaryBranch.most_common_path, NominalBinaryBranch.most_common_path)
+
+
 class _Flattener:
     """Builds the flat node arrays; `leaves` lists River's leaf objects by IR leaf index."""
 
@@ -109,6 +112,7 @@ class _Flattener:
         self.pos = {c: i for i, c in enumerate(columns)}
         self.rows: list[list] = []  # feature, threshold, left, right, missing_left, leaf, onehot
         self.leaves: list[Any] = []
+        self._weights: dict[int, float] = {}
 
     def refuse(self, reason: str) -> UnsupportedModelError:
         return UnsupportedModelError(self.model, supported_models(), reason=reason)
@@ -137,7 +141,7 @@ class _Flattener:
             self.rows[i][5] = len(self.leaves)
             self.leaves.append(node)
             return i
-        common, _ = node.most_common_path()  # where River sends a missing (or unseen) value
+        common = self.most_common_child(node)  # where River sends a missing (or unseen) value
         left, right = node.children[0], node.children[-1]
         if type(node) in NUMERIC_BINARY:
             col = self.column(key_name(node.feature))
@@ -152,6 +156,27 @@ class _Flattener:
             raise self.refuse(f"{type(node).__name__} splits are not exported "
                               "(River's numeric multiway branch bins values by floor division)")
         return i
+
+    def weight(self, node: Any) -> float:
+        """River's `total_weight`, memoised: River's branch property re-sums the whole subtree
+        on every call, which makes `most_common_path` over a whole tree quadratic."""
+        key = id(node)
+        if key not in self._weights:
+            if isinstance(node, DTBranch) and type(node).total_weight is DTBranch.total_weight:
+                self._weights[key] = sum(self.weight(c) for c in node.children if c is not None)
+            else:
+                self._weights[key] = node.total_weight
+        return self._weights[key]
+
+    def most_common_child(self, node: DTBranch) -> int:
+        """River's `most_common_path()` index, with memoised weights for its own rules."""
+        rule = type(node).most_common_path
+        if rule in _BINARY_RULES:  # left unless left.total_weight < right.total_weight
+            left, right = node.children
+            return 1 if self.weight(left) < self.weight(right) else 0
+        if rule is NominalMultiwayBranch.most_common_path:  # first child of the largest weight
+            return max(range(len(node.children)), key=lambda i: self.weight(node.children[i]))
+        return node.most_common_path()[0]
 
     def multiway(self, node: NominalMultiwayBranch, common: int) -> int:
         """One `col(v) <= 0.5` test per value; the chain ends at the most common child, so that
