@@ -13,7 +13,8 @@ from typing import Any
 from . import ir
 from .converters import formats as _formats  # noqa: F401  (registers every installed format)
 from .converters.registry import format_for
-from .parity import verify
+from .converters.sklearn.model import is_sklearn_model
+from .parity import verify as _verify_river
 from .runtimes import load
 from .snapshot import take_snapshot
 
@@ -73,11 +74,29 @@ def artifact_size(path: Path) -> int:
 
 def export(model: Any, path: str | Path, sample: Sequence[Mapping] = (), format: str | None = None,
            check: bool = True) -> ExportedArtifact:
-    """Export a River model to `path`; the format comes from `format` or the suffix.
+    """Export a River model (or a fitted scikit-learn estimator / pipeline, through skl2onnx,
+    sklearn2pmml or coremltools) to `path`; the format comes from `format` or the suffix.
 
     >>> export(model, "model.onnx", sample=rows).size_bytes
     """
+    if is_sklearn_model(model):  # duck-typed: scikit-learn is imported only for its models
+        from .converters.sklearn import export_sklearn
+
+        return export_sklearn(model, path, sample, format, check)
     return write_snapshot(take_snapshot(model, sample), path, format, check)
+
+
+def verify(model: Any, path: str | Path, rows: Any = (), *, adversarial: bool = True):
+    """Parity of the artifact at `path` against `model` itself (River: `predict_proba_one`;
+    scikit-learn: `predict` / `predict_proba` on `rows`, a matrix or a DataFrame).
+
+    >>> verify(model, "model.onnx", rows).passed
+    """
+    if is_sklearn_model(model):
+        from .converters.sklearn import verify_sklearn
+
+        return verify_sklearn(model, path, rows, adversarial=adversarial)
+    return _verify_river(model, path, rows, adversarial=adversarial)
 
 
 __all__ = ["ExportedArtifact", "export", "load", "verify", "write_snapshot"]

@@ -23,3 +23,10 @@ def test_python_example_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README.md", "exec"), {})
     assert (tmp_path / "phishing.onnx").exists()
+
+
+def test_sklearn_example_runs(tmp_path, monkeypatch):
+    code = re.search(r"## scikit-learn models\n.*?```python\n(.*?)```", README.read_text(), re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {})
+    assert (tmp_path / "iris.onnx").exists()

@@ -38,7 +38,7 @@ class ParityReport:
     tolerance: float
     precision: str
     passed: bool
-    n_skipped: int = 0  # rows River itself cannot predict (it raised): not compared
+    n_skipped: int = 0  # rows the original model cannot predict (it raised): not compared
     rows_by_tag: dict = field(default_factory=dict)
     worst_rows: tuple[WorstRow, ...] = ()
     skipped_examples: tuple[str, ...] = ()
@@ -57,7 +57,7 @@ class ParityReport:
     def summary(self) -> str:
         verdict = "PASS" if self.passed else "FAIL"
         labels = "" if self.label_agreement is None else f", labels {self.label_agreement:.2%}"
-        skipped = f", {self.n_skipped} rows River rejects" if self.n_skipped else ""
+        skipped = f", {self.n_skipped} rows the original model rejects" if self.n_skipped else ""
         if self.n_beyond_float32:
             skipped += (f", {self.n_beyond_float32} rows beyond float32 range (River's value "
                         "overflows float32; the artifact gives ±inf)")
@@ -114,7 +114,7 @@ class ParityReport:
             ("rows", self.n_rows), ("label agreement", self.label_agreement),
             ("max abs diff", f"{self.max_abs_diff:.3g}"),
             ("max diff, relative above 1", f"{self.max_scaled_diff:.3g}"), ("tolerance", self.tolerance),
-            ("precision", self.precision), ("rows River rejects", self.n_skipped),
+            ("precision", self.precision), ("rows the original model rejects", self.n_skipped),
             ("rows by kind", self.rows_by_tag)])
         return (f"<!doctype html><html><head><meta charset='utf-8'><title>estuary parity: "
                 f"{esc(self.format)}</title><style>body{{font-family:sans-serif;margin:2em}}"
