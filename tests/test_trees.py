@@ -296,3 +296,36 @@ def test_memoised_most_common_child_is_rivers():
     assert len(branches) > 100
     assert [flat.most_common_child(b) for b in branches] == [
         b.most_common_path()[0] for b in branches]
+
+
+def test_threshold_probes_reach_their_split():
+    """Each split gets three probes built from a sample row whose path goes through that split."""
+    from river import datasets
+
+    from estuary.converters.river_to_ir import to_ir
+    from estuary.ir.trees import first_visitors
+    from estuary.parity.probes import probe_rows
+    from estuary.rows import RowEncoder
+
+    model = tree.HoeffdingTreeClassifier(grace_period=5, delta=0.5)
+    rows = [x for x, _ in datasets.Phishing()]
+    for x, y in datasets.Phishing():
+        model.learn_one(x, y)
+    model_ir = to_ir(model)
+    structure = model_ir.estimator.tree
+    Z = RowEncoder(model_ir.schema).encode_many(rows)
+    first = first_visitors(structure, Z)
+    for node, r in enumerate(first):
+        if r < 0:
+            continue
+        path, i = [0], 0
+        while structure.leaf[i] < 0:  # walk row r down the tree by hand
+            x = Z[r, structure.feature[i]]
+            left = structure.missing_left[i] if math.isnan(x) else x <= structure.threshold[i]
+            i = structure.left[i] if left else structure.right[i]
+            path.append(i)
+        assert node in path
+    numeric_splits = [i for i in structure.branches if not structure.onehot[i]]
+    assert len(numeric_splits) > 10
+    thresholds = [p for p in probe_rows(model_ir, rows) if p.tag == "threshold"]
+    assert len(thresholds) == 3 * len(numeric_splits)

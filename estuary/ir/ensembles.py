@@ -45,6 +45,9 @@ class EnsembleClassifier(Estimator):
     def thresholds(self) -> dict[str, tuple[float, ...]]:
         return member_thresholds(self.members)
 
+    def split_probes(self, Z: np.ndarray) -> list[tuple[str, float, int]]:
+        return member_split_probes(self.members, self.columns, Z)
+
 
 @ir_node
 @dataclass(frozen=True)
@@ -71,6 +74,9 @@ class EnsembleRegressor(Estimator):
     def thresholds(self) -> dict[str, tuple[float, ...]]:
         return member_thresholds(self.members)
 
+    def split_probes(self, Z: np.ndarray) -> list[tuple[str, float, int]]:
+        return member_split_probes(self.members, self.columns, Z)
+
 
 def member_thresholds(members: tuple[Member, ...]) -> dict[str, tuple[float, ...]]:
     """Split thresholds of members that read the ensemble's columns directly (for probe rows)."""
@@ -82,6 +88,17 @@ def member_thresholds(members: tuple[Member, ...]) -> dict[str, tuple[float, ...
         for c, values in fn().items():
             out.setdefault(c, set()).update(values)
     return {c: tuple(sorted(v)) for c, v in out.items()}
+
+
+def member_split_probes(members: tuple[Member, ...], columns: tuple[str, ...],
+                        Z: np.ndarray) -> list[tuple[str, float, int]]:
+    """`split_probes` of the members that read the ensemble's columns directly."""
+    out: list[tuple[str, float, int]] = []
+    for m in members:
+        fn = getattr(m.estimator, "split_probes", None)
+        if fn is not None and not m.transform.steps:
+            out += fn(gather((Z, columns), m.estimator.columns))
+    return out
 
 
 def member_output(m: Member, columns: tuple[str, ...], Z: np.ndarray) -> np.ndarray:

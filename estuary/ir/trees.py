@@ -52,6 +52,36 @@ class TreeStructure:
         return tuple(i for i, leaf in enumerate(self.leaf) if leaf < 0)
 
 
+def first_visitors(tree: TreeStructure, Z: np.ndarray) -> np.ndarray:
+    """For each node, the first row of Z [N, F] whose path goes through it (-1: none does)."""
+    feature = np.asarray(tree.feature)
+    threshold = np.asarray(tree.threshold, dtype=np.float64)
+    left, right = np.asarray(tree.left), np.asarray(tree.right)
+    missing_left = np.asarray(tree.missing_left, dtype=bool)
+    leaf = np.asarray(tree.leaf)
+    n_rows = Z.shape[0]
+    first = np.full(len(leaf), n_rows)
+    node = np.zeros(n_rows, dtype=np.int64)
+    rows = np.arange(n_rows)
+    while rows.size:
+        np.minimum.at(first, node, rows)
+        branch = leaf[node] < 0
+        rows, node = rows[branch], node[branch]
+        x = Z[rows, feature[node]]
+        go_left = np.where(np.isnan(x), missing_left[node], x <= threshold[node])
+        node = np.where(go_left, left[node], right[node])
+    return np.where(first == n_rows, -1, first)
+
+
+def split_probes(tree: TreeStructure, columns: tuple[str, ...],
+                 Z: np.ndarray) -> list[tuple[str, float, int]]:
+    """(column, threshold, a row of Z that reaches the split or -1) for every numeric split:
+    a probe row built from that row, with the column moved onto the threshold, tests the split."""
+    first = first_visitors(tree, Z) if Z.shape[0] else np.full(len(tree.leaf), -1)
+    return [(columns[tree.feature[i]], tree.threshold[i], int(first[i]))
+            for i in tree.branches if not tree.onehot[i]]
+
+
 def _thresholds(tree: TreeStructure, columns: tuple[str, ...]) -> dict[str, tuple[float, ...]]:
     out: dict[str, set[float]] = {}
     for i in tree.branches:
@@ -104,6 +134,9 @@ class TreeClassifier(Estimator):
         """Numeric split thresholds per estimator column (in the space the tree reads)."""
         return _thresholds(self.tree, self.columns)
 
+    def split_probes(self, Z: np.ndarray) -> list[tuple[str, float, int]]:
+        return split_probes(self.tree, self.columns, Z)
+
 
 @ir_node
 @dataclass(frozen=True)
@@ -127,6 +160,9 @@ class TreeRegressor(Estimator):
     def thresholds(self) -> dict[str, tuple[float, ...]]:
         """Numeric split thresholds per estimator column (in the space the tree reads)."""
         return _thresholds(self.tree, self.columns)
+
+    def split_probes(self, Z: np.ndarray) -> list[tuple[str, float, int]]:
+        return split_probes(self.tree, self.columns, Z)
 
 
 # --------------------------------------------------------------------------------- evaluation

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import ir
+from ..ir.evaluate import gather
+from ..ir.evaluate import transform as ir_transform
+from ..rows import RowEncoder
 
 UNSEEN_KEY = "__estuary_unseen_key__"
 UNSEEN_CATEGORY = "__estuary_unseen_category__"
@@ -76,6 +79,35 @@ def threshold_values(model: ir.Model) -> dict[str, list[float]]:
     return out
 
 
+MAX_REACH_ROWS = 2000
+
+
+def split_probe_rows(model: ir.Model, sample: Sequence[Mapping],
+                     bases: list[dict]) -> list[Probe] | None:
+    """For trees: per numeric split, a sample row that reaches it, moved onto the threshold and one
+    ulp either side (through the scalers in front). None when the estimator has no splits API."""
+    split_probes = getattr(model.estimator, "split_probes", None)
+    if split_probes is None:
+        return None
+    reach = [dict(r) for r in sample[:MAX_REACH_ROWS]]
+    X = RowEncoder(model.schema).encode_many(reach) if reach else np.empty((0, 0))
+    if reach:
+        block = ir_transform(model.transform, (X, model.schema.columns))
+        Z = gather(block, model.estimator.columns)
+    else:
+        Z = np.empty((0, len(model.estimator.columns)))
+    mapping = raw_column_map(model)
+    probes = []
+    for column, t, row in split_probes(Z):
+        if column not in mapping:
+            continue
+        raw, offset, divisor = mapping[column]
+        key = model.schema.feature(raw).key
+        base = reach[row] if row >= 0 else bases[0]
+        probes += [Probe({**base, key: v}, "threshold") for v in _ulps(t * divisor + offset)]
+    return probes
+
+
 def _base_rows(model: ir.Model, sample: Sequence[Mapping]) -> list[dict]:
     if sample:
         return [dict(r) for r in sample[:3]]
@@ -90,10 +122,14 @@ def probe_rows(model: ir.Model, sample: Sequence[Mapping] = (), max_missing: int
     probes = [Probe(dict(r), "sample") for r in sample]
     bases = _base_rows(model, sample)
     features = model.schema.features
-    for raw, values in threshold_values(model).items():
-        key = model.schema.feature(raw).key
-        for base in bases:
-            probes += [Probe({**base, key: v}, "threshold") for v in values]
+    reached = split_probe_rows(model, sample, bases)
+    if reached is not None:
+        probes += reached
+    else:
+        for raw, values in threshold_values(model).items():
+            key = model.schema.feature(raw).key
+            for base in bases:
+                probes += [Probe({**base, key: v}, "threshold") for v in values]
     for base in (list(sample[:max_missing]) or bases):
         for f in features:
             probes.append(Probe({k: v for k, v in base.items() if k != f.key}, "missing"))
