@@ -9,6 +9,7 @@ declare -A NEEDED=(
     [node]=nodejs
     [npm]=npm
     [redis-server]=redis-server
+    [chromium]=chromium
 )
 
 missing=()

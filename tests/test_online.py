@@ -271,3 +271,26 @@ def test_reference_comparison_matches_the_harness(tmp_path):
     assert ours.passed and theirs.passed and ours.n_rows == theirs.n_rows == len(frozen.probes)
     assert ours.max_abs_diff == theirs.max_abs_diff and ours.rows_by_tag == theirs.rows_by_tag
     assert len(frozen.probes) == 20 + 48 and {"threshold", "missing"} & set(ours.rows_by_tag)
+
+
+def test_format_that_cannot_express_the_model_is_skipped_not_fatal(tmp_path):
+    """Default formats: TF.js refuses trees, the others still publish. Asked for explicitly,
+    the refusal rejects the version."""
+    from river import datasets, tree
+
+    from estuary.online import Learner, Store
+
+    model = tree.HoeffdingTreeClassifier(grace_period=50)
+    store = Store(tmp_path / "models")
+    with Learner(model, store=store) as learner:
+        for x, y in datasets.Phishing():
+            learner.learn_one(x, y)
+        result = learner.snapshot().result()
+    assert result.published, result.summary()
+    manifest = store.open().manifest
+    assert "TreeClassifier" in manifest["formats"]["tfjs"]["not_applicable"]
+    assert manifest["formats"]["onnx"]["passed"] is True
+
+    with Learner(model, store=Store(tmp_path / "strict"), formats=["onnx", "tfjs"]) as learner:
+        strict = learner.snapshot().result()
+    assert not strict.published and "tfjs" in strict.errors

@@ -19,6 +19,7 @@ from typing import Any
 from .. import __version__, ir
 from ..converters import formats as _formats  # noqa: F401  (registers every installed format)
 from ..converters.registry import FORMATS, format_for
+from ..errors import UnsupportedModelError
 from ..parity.report import ParityReport
 from ..runtimes import load
 from .freeze import Frozen, to_snapshot
@@ -50,8 +51,9 @@ class PublishResult:
                 + "; ".join(parts))
 
 
-def _one_format(name: str, snap: ir.Snapshot, frozen: Frozen, staging: Path
-                ) -> tuple[ParityReport | None, str | None, str | None]:
+def _one_format(name: str, snap: ir.Snapshot, frozen: Frozen, staging: Path, explicit: bool
+                ) -> tuple[ParityReport | None, str | None, str | None, str | None]:
+    """(report, error, file name, reason the format does not apply to this model)."""
     fmt = format_for(name)
     path = staging / f"model{fmt.suffix}"
     if path.exists():  # two formats share a suffix: name the second after its format
@@ -61,10 +63,19 @@ def _one_format(name: str, snap: ir.Snapshot, frozen: Frozen, staging: Path
         loaded = load(path)  # the real runtime; re-runs the golden vectors
         report = compare_reference(loaded, frozen.probes, frozen.reference,
                                    ir.content_hash(frozen.model))
-        return report, None, path.name
+        return report, None, path.name, None
+    except UnsupportedModelError as e:
+        if explicit:
+            return None, f"{type(e).__name__}: {e}", None, None
+        # a format that cannot express this model (TF.js and trees) is not applicable: skip it
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        return None, None, None, str(e)
     except Exception as e:  # a broken emitter or runtime rejects this snapshot, not the loop
         log.warning("%s export failed: %s", name, e)
-        return None, f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}", None
+        return None, f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}", None, None
 
 
 def publish(frozen: Frozen, store: Store | str | Path, formats: Sequence[str] | None = None,
@@ -80,20 +91,24 @@ def publish(frozen: Frozen, store: Store | str | Path, formats: Sequence[str] | 
     snap = to_snapshot(frozen)
     staging = store.new_staging()
     try:
-        return _publish_staged(frozen, store, names, snap, staging, start)
+        return _publish_staged(frozen, store, names, snap, staging, start, bool(formats))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
 
 
 def _publish_staged(frozen: Frozen, store: Store, names: list[str], snap: ir.Snapshot,
-                    staging: Path, start: float) -> PublishResult:
+                    staging: Path, start: float, explicit: bool) -> PublishResult:
     (staging / "snapshot.json").write_text(ir.to_json(snap, indent=1), encoding="utf-8")
     reports: dict[str, ParityReport] = {}
     errors: dict[str, str] = {}
     entries: dict[str, Any] = {}
     for name in names:
-        report, error, file = _one_format(name, snap, frozen, staging)
+        report, error, file, not_applicable = _one_format(name, snap, frozen, staging, explicit)
+        if not_applicable:
+            entries[name] = {"file": None, "passed": None, "report": None, "error": None,
+                             "not_applicable": not_applicable}
+            continue
         if report is not None:  # the report names the file as it will be once committed
             report = dataclasses.replace(report, artifact=str(file))
             reports[name] = report
@@ -101,7 +116,7 @@ def _publish_staged(frozen: Frozen, store: Store, names: list[str], snap: ir.Sna
             errors[name] = error
         entries[name] = {"file": file, "passed": bool(report and report.passed),
                          "report": report.to_dict() if report else None, "error": error}
-    passed = bool(names) and not errors and all(r.passed for r in reports.values())
+    passed = bool(reports) and not errors and all(r.passed for r in reports.values())
     seconds = time.perf_counter() - start
     manifest = {
         "ir_hash": ir.content_hash(frozen.model),

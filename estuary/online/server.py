@@ -13,6 +13,12 @@ POST /learn. The watcher reads `latest` every `poll` seconds; a new version is l
 thread, after its SHA-256 hashes and golden vectors check out. A version that fails is refused
 (and never retried); the previous one keeps serving.
 
+The web demo (web_demo/): GET / (the page), /web_demo/<file>, /js/estuary.js,
+/vendor/<package>@<version>/<file> (onnxruntime-web's wasm build, @tensorflow/tfjs's ES module
+bundle, from js/node_modules: no CDN), GET /models/head (`{"latest", "served", "refused"}`, no disk
+read), GET /events (the same as Server-Sent Events, pushed when it changes) and GET /examples
+(rows to stream through the page: the Learner's recent events, or the served version's sample rows).
+
 >>> app = create_app(Store("models")); uvicorn.run(app, port=8000)
 """
 
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -29,7 +36,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ..errors import EstuaryError, InvalidInputError
@@ -39,6 +46,9 @@ from .worker import _detach_jvm
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 10_000
+SSE_KEEPALIVE = 15.0  # seconds between comments on an idle /events stream
+SSE_LIFETIME = 300.0  # an /events stream ends after this (EventSource reconnects at once), so
+                      # a server shutting down never waits long on an open stream
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,26 @@ class ServerState:
     verified: dict[int, Version] = field(default_factory=dict)  # versions are immutable
     swaps: int = 0
     requests: int = 0
+    latest: int | None = None  # what `latest` named at the last look
+    examples: list[dict] | None = None
+    _changed: asyncio.Event | None = None
+
+    def head(self) -> dict[str, Any]:
+        """What /models/head and /events say: the store's latest published version, the one
+        this server serves, and the versions it refused (with why)."""
+        return {"latest": self.latest,
+                "served": self.served.version.number if self.served else None,
+                "refused": {str(n): why for n, why in sorted(self.refused.items())}}
+
+    def changed(self) -> asyncio.Event:
+        """Set (and replaced by a fresh one) when `head()` changes."""
+        if self._changed is None:
+            self._changed = asyncio.Event()
+        return self._changed
+
+    def _notify(self) -> None:
+        old, self._changed = self.changed(), asyncio.Event()
+        old.set()
 
     def _load(self, number: int) -> Served:
         try:
@@ -77,6 +107,9 @@ class ServerState:
         except StoreError as e:
             log.warning("%s", e)
             return
+        if number != self.latest:
+            self.latest = number
+            self._notify()
         current = self.served.version.number if self.served else None
         if number is None or number == current or number in self.refused:
             return
@@ -85,9 +118,11 @@ class ServerState:
         except (EstuaryError, OSError, ValueError) as e:
             self.refused[number] = f"{type(e).__name__}: {e}"
             log.error("refusing version %d, still serving %s: %s", number, current, e)
+            self._notify()
             return
         self.served = served  # the swap: requests in flight keep the object they hold
         self.swaps += 1
+        self._notify()
         log.info("serving version %d (%s)", number, self.format)
 
     async def watch(self) -> None:
@@ -126,10 +161,129 @@ async def _json(request: Request) -> Any:
         raise InvalidInputError("<body>", f"not valid JSON ({e})") from e
 
 
+# ---------------------------------------------------------------------------- the web demo
+
+REPO = Path(__file__).resolve().parents[2]
+WEB_DEMO = REPO / "web_demo"
+NO_CACHE = {"Cache-Control": "no-cache"}
+IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
+# The page is cross-origin isolated (everything it loads is same-origin): performance.now() then
+# has 5 µs resolution instead of 100 µs, which the one-row latencies it shows need.
+ISOLATED = {"Cross-Origin-Opener-Policy": "same-origin",
+            "Cross-Origin-Embedder-Policy": "require-corp"}
+MEDIA = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+         ".mjs": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
+         ".wasm": "application/wasm", ".svg": "image/svg+xml", ".json": "application/json"}
+# URL name → file under js/node_modules/<package>/: only what the page needs, nothing else.
+VENDOR = {
+    "onnxruntime-web": {
+        "ort.wasm.bundle.min.mjs": "dist/ort.wasm.bundle.min.mjs",  # API + wasm glue in one
+        "ort-wasm-simd-threaded.wasm": "dist/ort-wasm-simd-threaded.wasm",
+        "ort-wasm-simd-threaded.mjs": "dist/ort-wasm-simd-threaded.mjs",
+    },
+    "@tensorflow/tfjs": {"tf.fesm.min.js": "dist/tf.fesm.min.js"},  # one self-contained ES module
+}
+VENDOR_ENTRY = {"onnxruntime-web": "ort.wasm.bundle.min.mjs", "@tensorflow/tfjs": "tf.fesm.min.js"}
+NPM_HINT = "npm ci --prefix js"
+
+
+def _js_dir() -> Path:
+    from ..runtimes.node import js_dir
+
+    return js_dir()
+
+
+def _vendor_versions() -> dict[str, str]:
+    """Installed version of each vendored npm package (it goes in the URL: cached forever)."""
+    out = {}
+    for package in VENDOR:
+        try:
+            out[package] = json.loads((_js_dir() / "node_modules" / package / "package.json")
+                                      .read_text())["version"]
+        except (OSError, ValueError, KeyError):
+            out[package] = None
+    return out
+
+
+def _web_routes(state: ServerState) -> list[Route]:
+    versions = _vendor_versions()
+    vendor_files = {f"{package}@{versions[package]}/{name}": _js_dir() / "node_modules" / package / rel
+                    for package, files in VENDOR.items() for name, rel in files.items()}
+    import_map = {"imports": {
+        "estuary": "/js/estuary.js",
+        **{package: f"/vendor/{package}@{versions[package]}/{VENDOR_ENTRY[package]}"
+           for package in VENDOR},
+    }}
+    missing = sorted(p for p, v in versions.items() if v is None)
+    # fetched at once: onnxruntime-web's module (its wasm is started by web_demo/ort.js)
+    preload = (f'<link rel="modulepreload" href="{import_map["imports"]["onnxruntime-web"]}">'
+               if "onnxruntime-web" not in missing else "")
+
+    async def page(request: Request) -> Response:
+        try:
+            html = (WEB_DEMO / "index.html").read_text(encoding="utf-8")
+        except OSError:
+            return _error(404, f"the web demo is not installed here ({WEB_DEMO} is missing)")
+        config = {"missing": missing, "install": NPM_HINT, "head": state.head()}
+        html = html.replace("<!--IMPORTMAP-->", '<script type="importmap">'
+                            f"{json.dumps(import_map)}</script>\n" + preload)
+        html = html.replace("<!--CONFIG-->", '<script type="application/json" id="estuary-config">'
+                            f"{json.dumps(config)}</script>")
+        return Response(html, media_type=MEDIA[".html"], headers={**NO_CACHE, **ISOLATED})
+
+    def _file(path: Path, headers: dict[str, str]) -> Response:
+        if not path.is_file():
+            hint = f": run `{NPM_HINT}`" if "node_modules" in path.parts else ""
+            return _error(404, f"{path.name} is not installed{hint}")
+        return FileResponse(path, media_type=MEDIA.get(path.suffix, "application/octet-stream"),
+                            headers={**headers, "Cross-Origin-Resource-Policy": "same-origin"})
+
+    async def demo_file(request: Request) -> Response:
+        name = request.path_params["file"]
+        path = WEB_DEMO / name
+        if "/" in name or name.startswith(".") or path.suffix not in MEDIA:
+            return _error(404, f"no web demo file {name!r}")
+        return _file(path, NO_CACHE)
+
+    async def client_library(request: Request) -> Response:
+        return _file(_js_dir() / "src" / "estuary.js", NO_CACHE)
+
+    async def vendor(request: Request) -> Response:
+        path = vendor_files.get(request.path_params["file"])
+        if path is None:
+            return _error(404, f"not a vendored file: {request.path_params['file']!r}; this "
+                               f"server has {sorted(vendor_files)}")
+        return _file(path, IMMUTABLE)
+
+    return [
+        Route("/", page, methods=["GET"]),
+        Route("/web_demo/{file:path}", demo_file, methods=["GET"]),
+        Route("/js/estuary.js", client_library, methods=["GET"]),
+        Route("/vendor/{file:path}", vendor, methods=["GET"]),
+    ]
+
+
+def _sample_rows(manifest: dict, limit: int) -> list[dict]:
+    """Rows from a manifest's parity reports (sample rows first), without duplicates."""
+    seen, rows = set(), []
+    reports = [e.get("report") or {} for e in manifest.get("formats", {}).values()]
+    worst = [w for r in reports for w in r.get("worst_rows") or [] if isinstance(w.get("row"), dict)]
+    for w in sorted(worst, key=lambda w: w.get("tag") != "sample"):
+        key = repr(sorted(w["row"].items(), key=repr))
+        if key not in seen:
+            seen.add(key)
+            rows.append({"x": w["row"]})
+    return rows[:limit]
+
+
 def create_app(store: Store | str | Path, *, format: str = "onnx", poll: float = 0.25,
-               learner: Any = None) -> Starlette:
-    """The ASGI app; run it with uvicorn (`estuary serve` does)."""
+               learner: Any = None, examples: list[dict] | None = None) -> Starlette:
+    """The ASGI app; run it with uvicorn (`estuary serve` does). `examples` (rows, or
+    `{"x": row, "y": label}` events) are what the web demo streams; by default the Learner's
+    recent events, or the sample rows in the served version's parity reports."""
     state = ServerState(store if isinstance(store, Store) else Store(store), format, poll, learner)
+    if examples is not None:
+        state.examples = [e if isinstance(e.get("x"), dict) else {"x": e} for e in examples]
 
     async def predict(request: Request) -> Response:
         served = state.served  # one read: the whole request uses this version
@@ -207,6 +361,40 @@ def create_app(store: Store | str | Path, *, format: str = "onnx", poll: float =
             return _error(422, str(e))
         return JSONResponse({"learned": len(events), "events": state.learner.n_events})
 
+    async def head(request: Request) -> Response:
+        return JSONResponse(state.head(), headers={"Cache-Control": "no-store"})
+
+    async def events(request: Request) -> Response:
+        async def stream() -> AsyncIterator[str]:
+            yield "retry: 500\n\n"
+            last, end = None, time.monotonic() + SSE_LIFETIME
+            while time.monotonic() < end:
+                changed = state.changed()  # taken before reading head: no change is missed
+                now = state.head()
+                if now != last:
+                    yield f"event: head\ndata: {json.dumps(now)}\n\n"
+                    last = now
+                try:
+                    await asyncio.wait_for(changed.wait(), SSE_KEEPALIVE)
+                except TimeoutError:
+                    yield ": keep-alive\n\n"
+
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    async def examples_(request: Request) -> Response:
+        limit = min(int(request.query_params.get("n", "64") or 64), 1000)
+        if state.learner is not None:
+            rows, source = [{"x": x} for x in state.learner.recent() if x is not None], "learner"
+        elif state.examples is not None:
+            rows, source = state.examples, "server"
+        elif state.served is not None:
+            rows, source = _sample_rows(state.served.version.manifest, limit), "parity report"
+        else:
+            rows, source = [], "none"
+        body = json.dumps({"source": source, "rows": rows[-limit:]}, default=str)
+        return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await state.refresh()
@@ -224,6 +412,10 @@ def create_app(store: Store | str | Path, *, format: str = "onnx", poll: float =
         Route("/models/{version}/{file:path}", artifact, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/learn", learn, methods=["POST"]),
+        Route("/models/head", head, methods=["GET"]),
+        Route("/events", events, methods=["GET"]),
+        Route("/examples", examples_, methods=["GET"]),
+        *_web_routes(state),
     ], lifespan=lifespan)
     app.state.estuary = state
     return app
@@ -235,7 +427,7 @@ def serve(store: Store | str | Path, host: str = "127.0.0.1", port: int = 8000, 
     import uvicorn
 
     uvicorn.run(create_app(store, format=format, poll=poll, learner=learner), host=host,
-                port=port, log_level="warning")
+                port=port, log_level="warning", timeout_graceful_shutdown=2)
 
 
 __all__ = ["ServerState", "create_app", "serve"]

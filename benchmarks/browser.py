@@ -1,0 +1,196 @@
+"""The web demo in Chromium: first prediction after page load (ms) and one-row p50/p99 (µs) for
+onnxruntime-web (wasm, 1 thread) and @tensorflow/tfjs (cpu), beside the same runtimes under Node
+(benchmarks/node.py) and River's `predict_proba_one` in Python, measured side by side.
+
+    python benchmarks/browser.py [--n 2000] [--visits 5] [--cases scaler|logreg ...] [--no-node]
+
+Per model: the model is published to a temporary store (`publish`, as a Learner would) and
+served by `estuary serve` in its own process (uvicorn, as in production). Debian's chromium
+(headless, a fresh on-disk profile, like a real browser with an HTTP cache) opens the page with
+`?runtime=onnx|tfjs&stream=0`:
+
+- first ms, cold: a new profile (empty cache: the 14 MB ORT wasm is downloaded and compiled);
+  median over 3 browsers. Warm: the same profile visiting again (HTTP cache + V8's wasm code
+  cache); median of `--visits`. Both from navigation start to the first prediction shown (the
+  page loads the manifest and the artifact, checks the golden vectors, then predicts).
+- p50/p99: `window.estuary.bench(row, n)` in the page: `await model.predict(row)` (object →
+  tensor → runtime → {label, probabilities}) timed one call at a time with performance.now()
+  (the page is cross-origin isolated: 5 µs resolution), after 200 warm-up calls; 4 rounds of
+  `n` calls: the table shows the last (steady state), "early" the first (V8 still tiering up).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]  # node.py; conftest's catalogue
+
+from node import CASES, cold_first_ms, river_us  # noqa: E402  (before conftest: see node.py)
+
+# isort: split
+from conftest import learned  # noqa: E402
+
+from estuary.online.freeze import freeze  # noqa: E402
+from estuary.online.publish import publish  # noqa: E402
+from estuary.online.testing import free_port  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+READY = """async () => { await window.estuary.ready; const s = window.estuary.state();
+  const nav = performance.getEntriesByType('navigation')[0];
+  return {...s.timings, load: nav.loadEventEnd, dcl: nav.domContentLoadedEventEnd}; }"""
+
+
+def publish_model(model, rows, store: Path) -> tuple[list[str], Path]:
+    """Publish `model` to `store` with every web format it supports: (formats, version dir)."""
+    frozen = freeze(model, rows[:20], n_events=len(rows))
+    formats = ["onnx", "tfjs"]
+    result = publish(frozen, store, formats)
+    if not result.published and "UnsupportedModelError" in result.errors.get("tfjs", ""):
+        formats = ["onnx"]  # trees: TF.js refuses them (float32)
+        result = publish(frozen, store, formats)
+    if not result.published:
+        raise RuntimeError(result.summary())
+    return formats, store / "versions" / str(result.version)
+
+
+class Server:
+    """`estuary serve STORE` in its own process (the page's server, as in production)."""
+
+    def __init__(self, store: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "estuary", "serve", str(store), "--port", str(self.port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"estuary serve did not start: {self.proc.stderr.read()[:500]!r}")
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def visit(context, url: str) -> dict:
+    page = context.new_page()
+    try:
+        page.goto(url)
+        return page.evaluate(READY)
+    finally:
+        page.close()
+
+
+def browser_figures(pw, url: str, runtime: str, row: dict, n: int, visits: int) -> dict:
+    page_url = f"{url}/?runtime={runtime}&stream=0"
+    cold = []
+    for _ in range(3):
+        with tempfile.TemporaryDirectory(prefix="estuary-chromium-") as profile:
+            context = pw.chromium.launch_persistent_context(profile, executable_path=CHROMIUM,
+                                                            args=ARGS)
+            try:
+                cold.append(visit(context, page_url))
+            finally:
+                context.close()
+    with tempfile.TemporaryDirectory(prefix="estuary-chromium-") as profile:
+        context = pw.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, args=ARGS)
+        try:
+            visit(context, page_url)  # fills the HTTP cache and V8's code cache
+            warm = [visit(context, page_url) for _ in range(visits)]
+            page = context.new_page()
+            page.goto(page_url)
+            page.evaluate("window.estuary.ready")
+            rounds = [page.evaluate("([row, n]) => window.estuary.bench(row, n)", [row, n])
+                      for _ in range(4)]  # V8 tiers the wasm/JS up meanwhile: first vs last
+            page.close()
+        finally:
+            context.close()
+    med = lambda runs, k: statistics.median(r[k] for r in runs)  # noqa: E731
+    keys = [k for k in ("appStarted", "manifestFetched", "runtimeReady", "modelLoaded",
+                        "firstPrediction", "load") if k in warm[0]]
+    return {"cold": med(cold, "firstPrediction"), "warm": med(warm, "firstPrediction"),
+            "warm_steps": {k: med(warm, k) for k in keys},
+            "cold_steps": {k: med(cold, k) for k in keys}, **rounds[-1],
+            "early": rounds[0]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--visits", type=int, default=5)
+    parser.add_argument("--cases", nargs="*", default=CASES)
+    parser.add_argument("--no-node", action="store_true")
+    args = parser.parse_args()
+
+    from playwright.sync_api import sync_playwright
+
+    logging.getLogger("estuary.online.publish").setLevel(logging.ERROR)  # TF.js refusing trees
+
+    from estuary.runtimes.node import request, runner
+
+    header = (f"{'model':28s} {'runtime':34s} {'first ms cold':>13s} {'first ms warm':>13s} "
+              f"{'p50 µs':>8s} {'p99 µs':>8s} {'mean µs':>8s} {'early p50/p99 µs':>17s}")
+    print(header)
+    steps = []
+    with sync_playwright() as pw, tempfile.TemporaryDirectory() as tmp:
+        for case in args.cases:
+            model, rows = learned(case)
+            row = rows[0]
+            store = Path(tmp) / case.replace("|", "_")
+            formats, version = publish_model(model, rows, store)
+            p50, p99 = river_us(model, row, args.n)
+            print(f"{case:28s} {'River predict_proba_one (Python)':34s} {'':>13s} {'':>13s} "
+                  f"{p50:8.1f} {p99:8.1f}", flush=True)
+            if not args.no_node:
+                for kind in formats:
+                    path = version / ("model.onnx" if kind == "onnx" else "model.tfjs")
+                    name = ("onnxruntime-web (Node wasm)" if kind == "onnx"
+                            else "@tensorflow/tfjs (Node cpu)")
+                    first = cold_first_ms(kind, path, row)
+                    handle = request("load", kind=kind, path=str(path), check=True)["model"]
+                    b = request("bench", model=handle, row=row, n=args.n)
+                    print(f"{case:28s} {name:34s} {first:13.0f} {'':>13s} {b['p50_us']:8.1f} "
+                          f"{b['p99_us']:8.1f}", flush=True)
+                runner().close()
+            server = Server(store)
+            try:
+                for kind in ("onnx", "tfjs"):
+                    name = ("onnxruntime-web (Chromium wasm)" if kind == "onnx"
+                            else "@tensorflow/tfjs (Chromium cpu)")
+                    if kind not in formats:
+                        print(f"{case:28s} {name:34s} {'not available: trees are not exported to TF.js (float32)'}")
+                        continue
+                    f = browser_figures(pw, server.url, kind, row, args.n, args.visits)
+                    print(f"{case:28s} {name:34s} {f['cold']:13.0f} {f['warm']:13.0f} "
+                          f"{f['p50_us']:8.1f} {f['p99_us']:8.1f} {f['mean_us']:8.1f} "
+                          f"{f['early']['p50_us']:8.0f}/{f['early']['p99_us']:<8.0f}", flush=True)
+                    steps.append((case, kind, f))
+            finally:
+                server.close()
+    print("\nfirst prediction, where the time goes (median ms since navigation start):")
+    for case, kind, f in steps:
+        for label in ("cold", "warm"):
+            s = f[f"{label}_steps"]
+            print(f"  {case:28s} {kind:5s} {label:5s} " + "  ".join(f"{k} {v:.0f}" for k, v in s.items()))
+
+
+if __name__ == "__main__":
+    main()
