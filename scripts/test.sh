@@ -1,20 +1,11 @@
 #!/usr/bin/env bash
-# Install everything the tests need into .venv and run the whole suite.
-# Usage: ./scripts/test.sh [pytest args...]
+# Install everything the tests need into .venv (system packages, Python extras, npm packages)
+# and run the whole suite. Usage: ./scripts/test.sh [pytest args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-./scripts/install-system.sh
-
-PYTHON=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-    "$PYTHON" -m venv .venv
-fi
+./scripts/install.sh dev
 . .venv/bin/activate
-python -m pip install --quiet --upgrade pip
-python -m pip install --quiet -e ".[dev]"
-# @tensorflow/tfjs and onnxruntime-web for the Node runtimes, from the committed lockfile
-npm ci --prefix js --no-audit --no-fund --loglevel=error
 
 ruff check estuary tests benchmarks
 
