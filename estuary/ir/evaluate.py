@@ -114,7 +114,7 @@ def sigmoid_clamped(z: np.ndarray) -> np.ndarray:
 @evaluates(Linear)
 def _linear(est: Linear, Z: np.ndarray) -> np.ndarray:
     W = np.asarray(est.weights, dtype=np.float64).reshape(len(est.intercepts), len(est.columns))
-    z = np.nan_to_num(Z, nan=0.0) @ W.T + np.asarray(est.intercepts)
+    z = np.where(np.isnan(Z), 0.0, Z) @ W.T + np.asarray(est.intercepts)  # keep ±inf: River does
     if est.link == "identity":
         return z[:, 0]
     if est.link == "sigmoid":
