@@ -40,7 +40,7 @@ LINEAR_CASES: list[Case] = [
 
 def all_cases() -> list[Case]:
     cases = list(LINEAR_CASES)
-    for name in ("catalog_nb", "catalog_trees", "catalog_zoo"):
+    for name in ("catalog_nb", "catalog_trees", "catalog_zoo", "catalog_features"):
         try:
             cases += importlib.import_module(name).CASES
         except ModuleNotFoundError:

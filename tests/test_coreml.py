@@ -285,3 +285,193 @@ def test_tree_regressor_refuses_non_finite_leaves():
     est = TreeRegressor(("a",), stump, (1.0, math.inf), (False, False))
     with pytest.raises(UnsupportedModelError, match="not finite"):
         tree_regressor(est, Stages(), "input")
+
+
+# --------------------------------------------------------------------------------- ensembles, BernoulliNB
+
+
+def _spec_of(model_ir):
+    from estuary import ir
+    from estuary.converters.coreml import to_coreml
+
+    return to_coreml(ir.Snapshot(model_ir, ir.Provenance("0.26.1", "0.1.0")))
+
+
+def _schema(names):
+    from estuary import ir
+
+    return ir.FeatureSchema(tuple(ir.Feature(n, n) for n in names))
+
+
+def _all_values(spec, X):
+    """Every named value of a pipeline (its stages' outputs included)."""
+    from estuary.runtimes.coreml_spec import evaluator
+
+    kind = spec.WhichOneof("Type")
+    params = getattr(spec, kind)
+    return evaluator._pipeline(getattr(params, "pipeline", params), spec.description, {"input": X})
+
+
+@pytest.mark.parametrize("M", [1, 2, 3, 4, 5, 6, 9])
+@pytest.mark.parametrize("order", ["numpy", "sequential", "reversed"])
+def test_ensemble_median_is_numpy_median_exactly(M, order, monkeypatch):
+    """The median stages on M member values: bitwise numpy's median (ties, ±0, subnormals, ±inf,
+    overflow of the middle sum, NaN members), whatever order or fused multiply-add the
+    GLMRegressors use."""
+    from estuary._coremltools import Model_pb2
+    from estuary.converters.coreml.builder import (
+        SPEC_VERSION,
+        Stages,
+        array_type,
+        describe,
+        double_type,
+    )
+    from estuary.converters.coreml.ensembles import median
+    from estuary.runtimes.coreml_spec import evaluator
+
+    s = Stages()
+    median(s, [s.extract("input", M, [i], "member") for i in range(M)])
+    spec = Model_pb2.Model(specificationVersion=SPEC_VERSION)
+    describe(spec.description, [("input", array_type(M))], [("value", double_type())])
+    spec.pipelineRegressor.pipeline.models.extend(s.models)
+    rng = np.random.default_rng(M)
+    pool = np.array([-math.inf, -1e308, -1.5, -0.0, 0.0, 5e-324, 1e-300, 2.0, 2.0, 3.25, 1e308,
+                     1.7e308, math.inf])
+    X = rng.choice(pool, size=(600, M))
+    X = np.where(rng.random((600, M)) < 0.3, rng.normal(size=(600, M)), X)
+    X[rng.random((600, M)) < 0.02] = math.nan
+    X[:5] = 2.0  # all equal
+    X[5], X[6], X[7] = math.inf, -math.inf, 1.7e308  # an infinite median, an overflowing sum
+    X[8, : (M + 1) // 2], X[8, (M + 1) // 2:] = -math.inf, math.inf  # even M: -inf + inf
+    if order != "numpy":
+        monkeypatch.setattr(evaluator, "_glm_z",
+                            lambda p, x: _glm_z_sequential(p, x, order == "reversed"))
+    with np.errstate(all="ignore"):
+        want = np.median(X, axis=1)
+    assert _same(evaluate(spec, {"input": X})["value"], want)
+    assert np.isnan(want).any() and np.isinf(want).any()
+
+
+def _ensemble_artifact(case_id, tmp_path):
+    from estuary import ir
+    from estuary.converters.river_to_ir import to_ir
+    from estuary.parity.probes import probe_rows
+    from estuary.rows import RowEncoder
+
+    model, rows, path = _regressor_artifact(case_id, tmp_path)
+    model_ir = to_ir(model)
+    X = RowEncoder(model_ir.schema).encode_many([p.row for p in probe_rows(model_ir, rows[:50])])
+    return model, rows, estuary.load(path), model_ir, X, ir.evaluate(model_ir, X)
+
+
+@pytest.mark.parametrize("case_id", ["arf_reg5_median", "arf_reg4_weighted_mean"])
+def test_arf_regressor_is_exact_in_double(case_id, tmp_path):
+    """ARF regressors: tree members (exact) combined in double; the median is exact, and so is
+    the mean here (4 members: dividing by 4 is multiplying by 0.25)."""
+    model, rows, loaded, model_ir, X, want = _ensemble_artifact(case_id, tmp_path)
+    assert loaded.metadata.precision == "float32"  # tree ensembles route (exactly) in float32
+    kinds = {m.WhichOneof("Type") for m in
+             coreml.read_spec(loaded.path).pipelineRegressor.pipeline.models}
+    assert kinds <= {"treeEnsembleRegressor", "glmRegressor", "scaler", "imputer",
+                     "arrayFeatureExtractor", "featureVectorizer"}
+    assert _same(loaded.run(X)["value"], want["value"])
+    keys = list(rows[0])
+    probes = [{**r, k: v} for r in rows[:10] for k in keys for v in (math.inf, -math.inf)]
+    assert _same(loaded.predict_many(probes), model.predict_many(probes) if hasattr(
+        model, "predict_many") else [model.predict_one(x) for x in probes])
+
+
+def test_bagging_regressor_of_linear_models_is_float64(tmp_path):
+    """Scalers, Imputers and GLMRegressors only: float64. The members' scalers multiply by 1/d
+    and the mean by fl(1/3) where River divides (Core ML's classic models cannot divide): a few
+    ulps apart."""
+    model, rows, loaded, model_ir, X, want = _ensemble_artifact("bagging3-reg(scaler|linreg)",
+                                                                tmp_path)
+    assert loaded.metadata.precision == "float64"
+    got = loaded.run(X)["value"]
+    assert (np.abs(got - want["value"]) <= 1e-14 * np.maximum(1.0, np.abs(want["value"]))).all()
+
+
+@pytest.mark.parametrize("case_id", ["arf10_phishing", "bagging3(htc)", "bagging3(scaler|logreg)"])
+def test_ensemble_classifier(case_id, tmp_path):
+    """Members and their weighted sum in double; only `proba / total` is float32."""
+    model, rows, loaded, model_ir, X, want = _ensemble_artifact(case_id, tmp_path)
+    assert loaded.metadata.precision == "float32"
+    got = loaded.run(X)
+    assert (got["label"] == want["label"]).all()
+    assert np.abs(got["probabilities"] - want["probabilities"]).max() <= 1e-6
+
+
+def test_ensemble_classifier_placement_weights_and_zero_total():
+    """Members seeing different classes in different orders, weights, and every vote 0 (River
+    then returns the zeros as they are)."""
+    from estuary import ir
+    from estuary.ir.ensembles import EnsembleClassifier, Member
+    from estuary.ir.trees import TreeClassifier, TreeStructure
+
+    stump = TreeStructure(feature=(0, 0, 0), threshold=(0.5, 0.0, 0.0), left=(1, -1, -1),
+                          right=(2, -1, -1), missing_left=(True, False, False), leaf=(-1, 0, 1),
+                          onehot=(False, False, False))
+
+    def tree(col, left, right):
+        return TreeClassifier((col,), stump, (left, right), (False, False))
+
+    members = (Member(ir.Chain(()), tree("a", (0.0, 0.0), (0.25, 0.75)), (2, 0)),
+               Member(ir.Chain(()), tree("b", (0.0, 0.0, 0.0), (0.2, 0.3, 0.5)), (1, 2, 0)),
+               Member(ir.Chain(()), ir.Linear(("a", "b"), ((0.7, -1.3),), (0.1,), "sigmoid"),
+                      (0, 1)))
+    est = EnsembleClassifier(("a", "b"), members, (0.3, 1.0, 2.5), 3)
+    model_ir = ir.Model(_schema(["a", "b"]), ir.Chain(()), est, "classification", (0, 1, 2))
+    spec = _spec_of(model_ir)
+    grid = [-1e300, -2.0, 0.0, 0.5, np.nextafter(0.5, 1), 0.7, 3.0, 1e300, np.nan]
+    X = np.array([[a, b] for a in grid for b in grid])
+    want = ir.evaluate(model_ir, X)
+    labels, scores = _classify(spec, X)
+    assert (labels == want["label"]).all()
+    assert np.abs(scores.scores - want["probabilities"]).max() <= 1e-6
+    # only the tree members: a row that reaches both zero leaves has total 0
+    zero = EnsembleClassifier(("a", "b"), members[:2], (0.3, 1.0), 3)
+    model_ir = ir.Model(_schema(["a", "b"]), ir.Chain(()), zero, "classification", (0, 1, 2))
+    want = ir.evaluate(model_ir, X)
+    assert (want["probabilities"].sum(axis=1) == 0).any()
+    labels, scores = _classify(_spec_of(model_ir), X)
+    assert (labels == want["label"]).all()
+    assert np.abs(scores.scores - want["probabilities"]).max() <= 1e-6
+
+
+@pytest.mark.parametrize("case_id", ["bernoulli-nb", "scaler|bernoulli-nb"])
+def test_bernoulli_nb_tests_are_exact(case_id, tmp_path):
+    """x > threshold is decided exactly (also one ulp either side of the threshold, after a
+    StandardScaler folded in, and for NaN: "off"); the softmax is float32."""
+    from estuary.converters.river_to_ir import to_ir
+    from estuary.ir.evaluate import gather, transform
+    from estuary.rows import RowEncoder
+
+    model, rows, path = _regressor_artifact(case_id, tmp_path)
+    loaded = estuary.load(path)
+    assert loaded.metadata.precision == "float32"
+    model_ir = to_ir(model)
+    est = model_ir.estimator
+    scale = next((t for t in model_ir.transform.steps), None)
+    probes = [dict(r) for r in rows[:5]]
+    for r in rows[:5]:
+        for j, k in enumerate(rows[0]):
+            at = est.threshold
+            if scale is not None:  # the raw value that the scaler maps onto the threshold
+                at = scale.offset[j] + est.threshold * scale.divisor[j]
+            for v in (np.nextafter(at, -np.inf), at, np.nextafter(at, np.inf), -0.0, 5e-324,
+                      -5e-324, math.inf, -math.inf):
+                probes.append({**r, k: float(v)})
+            probes.append({c: v for c, v in r.items() if c != k})  # missing: "off"
+    X = RowEncoder(model_ir.schema).encode_many(probes)
+    spec = coreml.read_spec(path)
+    values = _all_values(spec, X)
+    hits = next(v for k, v in values.items() if k.startswith("above_"))
+    Z = gather(transform(model_ir.transform, (X, model_ir.schema.columns)), est.columns)
+    with np.errstate(invalid="ignore"):
+        assert (hits == (Z > est.threshold)).all()
+    got = loaded.run(X)
+    want = __import__("estuary").ir.evaluate(model_ir, X)
+    assert (got["label"] == want["label"]).all()
+    assert np.abs(got["probabilities"] - want["probabilities"]).max() <= 1e-4
+    assert [loaded.classes[i] for i in got["label"]] == [model.predict_one(x) for x in probes]

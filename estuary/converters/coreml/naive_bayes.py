@@ -4,13 +4,20 @@ NeuralNetworkClassifier (float32) computes per (class, column)
 term = ln(eps + e^(-z²/2) / (√(2π) σ)) with z = (x - μ) / σ, masked to 0 for an absent key,
 summed with the log prior into jll, then the softmax. An unusable Gaussian (variance 0) gives
 ln(eps), as in River.
+
+BernoulliNB: each column's test x_j > threshold is exact (the sign of (x_j - t) · 2^1000 from a
+float64 Scaler, as tree splits are made exact; NaN counts as "off"), routed by a float32 tree
+ensemble into an exact 0/1 vector h; a GLMRegressor (float64) gives every difference of joint
+log-likelihoods jll_j - jll_k = b_jk + Σ_i h_i · w_jki, and a NeuralNetworkClassifier (float32)
+the softmax as p_k = 1 / Σ_j e^(jll_j - jll_k), as the linear softmax does.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ...ir.naive_bayes import SQRT_TAU, GaussianNB, gaussian_nb_arrays
+from ...errors import UnsupportedModelError
+from ...ir.naive_bayes import SQRT_TAU, BernoulliNB, GaussianNB, gaussian_nb_arrays
 from ..registry import register_emitter
 from .builder import Layers, Stages
 from .transforms import impute
@@ -60,3 +67,56 @@ def gaussian_nb(est: GaussianNB, s: Stages, x: str) -> None:
                     hint="jll")
     net.classifier(s, [(xi, F), (present, F)], net.softmax(jll), C)
 
+
+
+def above(s: Stages, x: str, width: int, threshold: float) -> str:
+    """[F] exact 1.0 where x_j > threshold, 0.0 where not or NaN (River: a missing key is
+    "off"). The signs come from `trees.split_signs` (exact, and folded into a preceding Scale);
+    a one-stump-per-column float32 tree ensemble turns them into 0/1."""
+    from ...ir.trees import TreeStructure
+    from .trees import LEAF, LEQ, split_signs
+
+    # a comb whose branches are the columns in order: only their feature / threshold are read
+    comb = TreeStructure(
+        feature=tuple(range(width)) + (0,) * (width + 1), threshold=(float(threshold),) * (2 * width + 1),
+        left=tuple(width + j for j in range(width)) + (-1,) * (width + 1),
+        right=tuple(j + 1 if j + 1 < width else 2 * width for j in range(width)) + (-1,) * (width + 1),
+        missing_left=(True,) * (2 * width + 1), leaf=(-1,) * width + tuple(range(width + 1)),
+        onehot=(False,) * (2 * width + 1))
+    signs, _ = split_signs(comb, s, x, width)
+
+    def fill(p) -> None:
+        ens = p.treeEnsemble
+        ens.numPredictionDimensions = width
+        ens.basePredictionValue.extend([0.0] * width)
+        for j in range(width):
+            ens.nodes.add(treeId=j, nodeId=0, nodeBehavior=LEQ, branchFeatureIndex=j,
+                          branchFeatureValue=0.0, trueChildNodeId=1, falseChildNodeId=2,
+                          missingValueTracksTrueChild=True)
+            ens.nodes.add(treeId=j, nodeId=1, nodeBehavior=LEAF)
+            hit = ens.nodes.add(treeId=j, nodeId=2, nodeBehavior=LEAF)
+            hit.evaluationInfo.add(evaluationIndex=j, evaluationValue=1.0)
+        p.postEvaluationTransform = 0
+
+    out = s.array("treeEnsembleRegressor", signs, width, width, fill, "above")
+    s.float32 = True
+    return out
+
+
+@register_emitter("coreml", BernoulliNB)
+def bernoulli_nb(est: BernoulliNB, s: Stages, x: str) -> None:
+    C, F = len(est.log_priors), len(est.columns)
+    on = np.asarray(est.log_on, dtype=np.float64).reshape(C, F)
+    off = np.asarray(est.log_off, dtype=np.float64).reshape(C, F)
+    W = on - off  # jll_c = (log_prior_c + Σ_j off_cj) + Σ_j h_j · (on_cj - off_cj)
+    b = np.asarray(est.log_priors, dtype=np.float64) + off.sum(axis=1)
+    Wd = (W[None, :, :] - W[:, None, :]).reshape(C * C, F)  # row (k, j): jll_j - jll_k
+    bd = (b[None, :] - b[:, None]).reshape(C * C)
+    if not F:
+        raise UnsupportedModelError("BernoulliNB", ["BernoulliNB with at least one column"],
+                                    reason="no columns: a Core ML model needs an input to read")
+    d = s.glm(above(s, x, F, est.threshold), Wd, bd, hint="jll_differences")
+    net = Layers()
+    e = net.unary(net.clip(d, hi=88.0), "EXP", hint="exp")  # e^88 < FLT_MAX: the sum stays finite
+    sums = net.inner(e, np.kron(np.eye(C), np.ones((1, C))))
+    net.classifier(s, [(d, C * C)], net.unary(sums, "INVERSE", hint="probabilities"), C)

@@ -16,7 +16,7 @@ from onnx import helper
 from ... import ir
 from ...ir.artifact import METADATA_KEY, ArtifactMetadata
 from ..registry import Format, emitter_for, register_format
-from . import ensembles, linear, naive_bayes, trees  # noqa: F401  (registration)
+from . import ensembles, features, linear, naive_bayes, trees  # noqa: F401  (registration)
 from .graph import DOUBLE, INT64, ML_DOMAIN, Graph
 from .transforms import emit_transform
 

@@ -18,7 +18,7 @@ from ... import ir
 from ...errors import UnsupportedModelError
 from ...ir.artifact import METADATA_KEY, ArtifactMetadata
 from ..registry import Format, emitter_for, register_format
-from . import ensembles, linear, naive_bayes, trees  # noqa: F401  (registration)
+from . import ensembles, features, linear, naive_bayes, trees  # noqa: F401  (registration)
 from .document import NAMESPACE, Document, Head, element, num
 from .transforms import emit_transform
 

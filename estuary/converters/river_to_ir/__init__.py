@@ -11,7 +11,16 @@ from typing import Any
 from ... import ir
 from ...errors import UnsupportedModelError
 from ..registry import extractor_for, qualname, supported_models
-from . import compose, ensemble, forest, linear_model, naive_bayes, preprocessing, tree  # noqa: F401
+from . import (  # noqa: F401
+    compose,
+    ensemble,
+    feature_extraction,
+    forest,
+    linear_model,
+    naive_bayes,
+    preprocessing,
+    tree,
+)
 from .base import EstimatorIR, key_name, plain
 
 

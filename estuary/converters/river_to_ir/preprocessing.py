@@ -1,13 +1,28 @@
-"""River `preprocessing` scalers and encoders → IR Scale / OneHot."""
+"""River `preprocessing` scalers and encoders → IR Scale / OneHot / Ordinal."""
 
 from __future__ import annotations
+
+from numbers import Integral
 
 from river import preprocessing
 
 from ... import ir
 from ...errors import UnsupportedModelError
+from ...ir.features import Ordinal
 from ..registry import register_extractor, supported_models
 from .base import key_name, numeric_inputs, plain
+
+
+def _numeric_only(s, columns: tuple[str, ...], ctx) -> None:
+    """A scaler in front of an encoder sees raw category values in River, which the schema holds
+    as one-hot columns: there is no scaled number to give it, so refuse rather than scale 0/1."""
+    owner = {c: f for f in ctx.schema.features if f.kind == "categorical" for c in f.columns}
+    hit = sorted({owner[c].name for c in columns if c in owner})
+    if hit:
+        raise UnsupportedModelError(
+            s, supported_models(),
+            reason=f"it receives {hit}, which a later encoder treats as categories; put the "
+            "encoder in front of the scaler, or compose.Select the numeric keys for it")
 
 
 def _scaler_keys(s: preprocessing.StandardScaler) -> dict:
@@ -17,6 +32,7 @@ def _scaler_keys(s: preprocessing.StandardScaler) -> dict:
 @register_extractor(preprocessing.StandardScaler, inputs=_scaler_keys, produces=(ir.Scale,))
 def standard_scaler(s: preprocessing.StandardScaler, columns: tuple[str, ...], ctx) -> ir.Scale:
     """(x - mean) / sqrt(var) with population variance; var == 0 or a never-seen key → 0."""
+    _numeric_only(s, columns, ctx)
     if s.window_size is not None:
         raise UnsupportedModelError(s, supported_models(), reason="window_size is not supported")
     means = {key_name(k): float(v) for k, v in s.means.items()}
@@ -68,6 +84,7 @@ def _min_max_keys(s: preprocessing.MinMaxScaler) -> dict:
 @register_extractor(preprocessing.MinMaxScaler, inputs=_min_max_keys, produces=(ir.Scale,))
 def min_max_scaler(s: preprocessing.MinMaxScaler, columns: tuple[str, ...], ctx) -> ir.Scale:
     """(x - min) / (max - min), 0.0 where max == min: River's `transform_one` exactly."""
+    _numeric_only(s, columns, ctx)
     if s.window_size is not None:
         raise UnsupportedModelError(s, supported_models(), reason="window_size is not supported")
     lows = {key_name(k): float(m.get()) for k, m in s.min.items()}
@@ -94,7 +111,45 @@ def _max_abs_keys(s: preprocessing.MaxAbsScaler) -> dict:
 @register_extractor(preprocessing.MaxAbsScaler, inputs=_max_abs_keys, produces=(ir.Scale,))
 def max_abs_scaler(s: preprocessing.MaxAbsScaler, columns: tuple[str, ...], ctx) -> ir.Scale:
     """x / max|x|, 0.0 where the max is 0 (also for a key never learned, as River's defaultdict)."""
+    _numeric_only(s, columns, ctx)
     if s.window_size is not None:
         raise UnsupportedModelError(s, supported_models(), reason="window_size is not supported")
     peaks = {key_name(k): float(m.get()) for k, m in s.abs_max.items()}
     return ir.Scale(columns, tuple(0.0 for _ in columns), tuple(peaks.get(c, 0.0) for c in columns))
+
+
+def _ordinal_inputs(e: preprocessing.OrdinalEncoder) -> dict:
+    """Keys with learned categories (`transform_one` leaves empty dicts for keys it only met)."""
+    return {k: set(vals) for k, vals in e.values.items() if vals}
+
+
+def _int_code(e: preprocessing.OrdinalEncoder, what: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        reason = (f"{what}={value!r}: River would pass it on as is, which no later step can "
+                  "take; use an integer" if value is None else f"{what}={value!r} is not an integer")
+        raise UnsupportedModelError(e, supported_models(), reason=reason)
+    return int(value)
+
+
+@register_extractor(preprocessing.OrdinalEncoder, inputs=_ordinal_inputs, produces=(Ordinal,))
+def ordinal_encoder(e: preprocessing.OrdinalEncoder, columns: tuple[str, ...], ctx) -> Ordinal:
+    """Each categorical feature's one-hot columns → its River code: the learned code of a known
+    category, `unknown_value` for an unseen one (all columns 0.0), absent (NaN) when the key is.
+
+    River encodes an explicit `None` as `none_value`; estuary's input contract reads `None` as a
+    missing key (the row encoder leaves it out), so an artifact gives NaN there, as for an absent
+    key. Every key reaching the encoder must be a raw categorical feature: River would code a
+    numeric key too, by its exact value.
+
+    >>> ordinal_encoder(encoder, ("diet=1", "diet=2"), ctx).codes
+    ((1, 2),)
+    """
+    unknown = _int_code(e, "unknown_value", e.unknown_value)
+    targets, sources, codes = [], [], []
+    for feature in ctx.categorical_features_of(columns, e):
+        known = {plain(v): code for v, code in e.values.get(feature.key, {}).items()}
+        targets.append(feature.name)
+        sources.append(feature.columns)
+        codes.append(tuple(_int_code(e, f"the code of {feature.name}={cat!r}", known[cat])
+                           if cat in known else unknown for cat in feature.categories))
+    return Ordinal(tuple(targets), tuple(sources), tuple(codes), unknown)

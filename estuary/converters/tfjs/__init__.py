@@ -27,6 +27,7 @@ from ...ir.artifact import METADATA_KEY, ArtifactMetadata
 from ...ir.trees import TreeClassifier, TreeRegressor
 from ..registry import EMITTERS, Format, emitter_for, register_format
 from . import naive_bayes  # noqa: F401  (registration)
+from .features import emit_unfoldable_prefix
 from .graph import Graph
 from .linear import emit_linear
 from .transforms import FORMAT, emit_transform
@@ -53,6 +54,7 @@ def build_graph(model: ir.Model) -> tuple[Graph, list[str]]:
     x = g.placeholder(INPUT, len(model.schema.columns))
     if isinstance(model.estimator, ir.Linear):
         emitter_for(FORMAT, model.transform)  # refuses a transform the format cannot express
+        model, x = emit_unfoldable_prefix(model, g, x)  # Ordinal, ...: graph ops first
         outs = emit_linear(model, g, x)  # transforms folded in: see linear.py
     else:
         x, columns = emit_transform(model.transform, g, x, model.schema.columns)
