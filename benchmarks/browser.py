@@ -6,13 +6,19 @@ onnxruntime-web (wasm, 1 thread) and @tensorflow/tfjs (cpu), beside the same run
 
 Per model: the model is published to a temporary store (`publish`, as a Learner would) and
 served by `estuary serve` in its own process (uvicorn, as in production). Debian's chromium
-(headless, a fresh on-disk profile, like a real browser with an HTTP cache) opens the page with
-`?runtime=onnx|tfjs&stream=0`:
+(headless, a fresh on-disk profile, like a real browser with an HTTP cache) opens the page
+(`&stream=0` each time) three ways:
 
-- first ms, cold: a new profile (empty cache: the 14 MB ORT wasm is downloaded and compiled);
-  median over 3 browsers. Warm: the same profile visiting again (HTTP cache + V8's wasm code
-  cache); median of `--visits`. Both from navigation start to the first prediction shown (the
-  page loads the manifest and the artifact, checks the golden vectors, then predicts).
+- `?runtime=onnx&progressive=0`: onnxruntime-web only;
+- `?runtime=tfjs`: @tensorflow/tfjs only;
+- `?runtime=onnx` (the page's default), when the model has a TF.js artifact: the progressive page,
+  TF.js answers first while onnxruntime-web starts, then ONNX (checked) replaces it: both times
+  are reported (the first answer, and the first ONNX answer).
+
+- first ms, cold: a new profile (empty cache: the ORT wasm, 14 MB (3.7 MB gzipped), is downloaded
+  and compiled); median over 3 browsers. Warm: the same profile visiting again (HTTP cache + V8's
+  code caches); median of `--visits`. Both from navigation start to the first prediction shown
+  (the page loads the artifact, checks the golden vectors, then predicts).
 - p50/p99: `window.estuary.bench(row, n)` in the page: `await model.predict(row)` (object →
   tensor → runtime → {label, probabilities}) timed one call at a time with performance.now()
   (the page is cross-origin isolated: 5 µs resolution), after 200 warm-up calls; 4 rounds of
@@ -99,8 +105,13 @@ def visit(context, url: str) -> dict:
         page.close()
 
 
-def browser_figures(pw, url: str, runtime: str, row: dict, n: int, visits: int) -> dict:
-    page_url = f"{url}/?runtime={runtime}&stream=0"
+STEPS = ("appStarted", "manifestFetched", "runtimeReady", "modelLoaded", "firstPrediction")
+
+
+def browser_figures(pw, url: str, query: str, row: dict | None, n: int, visits: int) -> dict:
+    """First-prediction times (cold, warm, and where they go) for the page at `?query`, and the
+    one-row latencies of the model it ends with (unless `row` is None)."""
+    page_url = f"{url}/?{query}&stream=0"
     cold = []
     for _ in range(3):
         with tempfile.TemporaryDirectory(prefix="estuary-chromium-") as profile:
@@ -115,21 +126,31 @@ def browser_figures(pw, url: str, runtime: str, row: dict, n: int, visits: int) 
         try:
             visit(context, page_url)  # fills the HTTP cache and V8's code cache
             warm = [visit(context, page_url) for _ in range(visits)]
-            page = context.new_page()
-            page.goto(page_url)
-            page.evaluate("window.estuary.ready")
-            rounds = [page.evaluate("([row, n]) => window.estuary.bench(row, n)", [row, n])
-                      for _ in range(4)]  # V8 tiers the wasm/JS up meanwhile: first vs last
-            page.close()
+            rounds = []
+            if row is not None:
+                page = context.new_page()
+                page.goto(page_url)
+                page.evaluate("window.estuary.ready")
+                rounds = [page.evaluate("([row, n]) => window.estuary.bench(row, n)", [row, n])
+                          for _ in range(4)]  # V8 tiers the wasm/JS up meanwhile: first vs last
+                page.close()
         finally:
             context.close()
     med = lambda runs, k: statistics.median(r[k] for r in runs)  # noqa: E731
-    keys = [k for k in ("appStarted", "manifestFetched", "runtimeReady", "modelLoaded",
-                        "firstPrediction", "load") if k in warm[0]]
-    return {"cold": med(cold, "firstPrediction"), "warm": med(warm, "firstPrediction"),
-            "warm_steps": {k: med(warm, k) for k in keys},
-            "cold_steps": {k: med(cold, k) for k in keys}, **rounds[-1],
-            "early": rounds[0]}
+    # per runtime (a progressive page has both), then the page's `load` event
+    keys = ["appStarted"]
+    keys += [f"{k}.{rt}" for rt in ("tfjs", "onnx") for k in STEPS[1:] if f"{k}.{rt}" in warm[0]]
+    keys += ["load"]
+    out = {"cold": med(cold, "firstPrediction"), "warm": med(warm, "firstPrediction"),
+           "warm_all": sorted(r["firstPrediction"] for r in warm),
+           "warm_steps": {k: med(warm, k) for k in keys},
+           "cold_steps": {k: med(cold, k) for k in keys}}
+    if "firstPrediction.onnx" in warm[0] and "firstPrediction.tfjs" in warm[0]:
+        out["cold_onnx"] = med(cold, "firstPrediction.onnx")
+        out["warm_onnx"] = med(warm, "firstPrediction.onnx")
+    if rounds:
+        out.update(rounds[-1], early=rounds[0])
+    return out
 
 
 def main() -> None:
@@ -171,17 +192,26 @@ def main() -> None:
                           f"{b['p99_us']:8.1f}", flush=True)
                 runner().close()
             server = Server(store)
+            pages = [("onnx", "onnxruntime-web (Chromium wasm)", "runtime=onnx&progressive=0"),
+                     ("tfjs", "@tensorflow/tfjs (Chromium cpu)", "runtime=tfjs"),
+                     ("progressive", "TF.js first, then ONNX (default)", "runtime=onnx")]
             try:
-                for kind in ("onnx", "tfjs"):
-                    name = ("onnxruntime-web (Chromium wasm)" if kind == "onnx"
-                            else "@tensorflow/tfjs (Chromium cpu)")
-                    if kind not in formats:
-                        print(f"{case:28s} {name:34s} {'not available: trees are not exported to TF.js (float32)'}")
+                for kind, name, query in pages:
+                    if kind != "onnx" and "tfjs" not in formats:
+                        if kind == "tfjs":
+                            print(f"{case:28s} {name:34s} not available: trees are not "
+                                  "exported to TF.js (float32)")
                         continue
-                    f = browser_figures(pw, server.url, kind, row, args.n, args.visits)
-                    print(f"{case:28s} {name:34s} {f['cold']:13.0f} {f['warm']:13.0f} "
-                          f"{f['p50_us']:8.1f} {f['p99_us']:8.1f} {f['mean_us']:8.1f} "
-                          f"{f['early']['p50_us']:8.0f}/{f['early']['p99_us']:<8.0f}", flush=True)
+                    f = browser_figures(pw, server.url, query,
+                                        None if kind == "progressive" else row, args.n, args.visits)
+                    line = f"{case:28s} {name:34s} {f['cold']:13.0f} {f['warm']:13.0f} "
+                    if kind == "progressive":
+                        line += (f"  (then ONNX: cold {f['cold_onnx']:.0f}, "
+                                 f"warm {f['warm_onnx']:.0f})")
+                    else:
+                        line += (f"{f['p50_us']:8.1f} {f['p99_us']:8.1f} {f['mean_us']:8.1f} "
+                                 f"{f['early']['p50_us']:8.0f}/{f['early']['p99_us']:<8.0f}")
+                    print(line + f"  warm runs: {[round(v) for v in f['warm_all']]}", flush=True)
                     steps.append((case, kind, f))
             finally:
                 server.close()
@@ -189,7 +219,8 @@ def main() -> None:
     for case, kind, f in steps:
         for label in ("cold", "warm"):
             s = f[f"{label}_steps"]
-            print(f"  {case:28s} {kind:5s} {label:5s} " + "  ".join(f"{k} {v:.0f}" for k, v in s.items()))
+            print(f"  {case:28s} {kind:11s} {label:5s} "
+                  + "  ".join(f"{k} {v:.0f}" for k, v in s.items()))
 
 
 if __name__ == "__main__":

@@ -4,11 +4,12 @@
 // embedded golden vectors first; only then does one assignment replace the model in use.
 // A version that fails any check is refused with the reason shown; the previous one stays.
 //
-// Query parameters: ?runtime=tfjs (start with TF.js), ?stream=<ms> (event stream period, 0 = off).
+// Query parameters: ?runtime=tfjs (start with TF.js), ?stream=<ms> (event stream period, 0 = off),
+// ?progressive=0 (ONNX only: no first answer from TF.js while onnxruntime-web starts; runtimes.js).
 // Everything here is plain ES modules served by `estuary serve`: no build step, no CDN.
 
 import * as lib from 'estuary';
-import { getOrt, getTf } from './runtimes.js';
+import { getRuntime, plan, takeEarly } from './runtimes.js';
 
 const params = new URLSearchParams(window.location.search);
 const config = JSON.parse(document.getElementById('estuary-config')?.textContent || '{}');
@@ -22,16 +23,20 @@ const RUNTIMES = {
 };
 
 const $ = (id) => document.getElementById(id);
-const timings = {}; // ms since navigation start (performance.now())
-const mark = (name) => { if (!(name in timings)) timings[name] = performance.now(); };
+const timings = {}; // ms since navigation start (performance.now()); also per runtime: 'x.onnx'
+const mark = (name, runtime) => {
+  const now = performance.now();
+  for (const key of runtime ? [name, `${name}.${runtime}`] : [name]) if (!(key in timings)) timings[key] = now;
+};
 
 const state = {
   current: null, // {version, runtime, model, manifest, loadMs}: replaced as a whole
-  runtime: params.get('runtime') === 'tfjs' ? 'tfjs' : 'onnx',
+  runtime: plan.wanted, // the runtime the user wants (a progressive page answers with TF.js first)
   head: null, // the server's {latest, served, refused}
   refused: new Map(), // "version/runtime" → message
   lastError: null,
   swaps: 0,
+  triedFirst: false, // a progressive page has tried its first answer (runtimes.js: plan)
   gaps: 0, // predictions wanted while no model was loaded (after the first load): must stay 0
   predictions: 0,
   examples: [],
@@ -69,7 +74,7 @@ function reader(base) {
   return async (name) => {
     let res;
     try {
-      res = await fetch(base + name, { cache: 'no-cache' });
+      res = await (takeEarly(base + name) ?? fetch(base + name, { cache: 'no-cache' }));
     } catch (e) {
       throw new lib.ArtifactError(`cannot fetch ${name} (${e.message})`);
     }
@@ -80,6 +85,30 @@ function reader(base) {
     }
     return new Uint8Array(await res.arrayBuffer());
   };
+}
+
+/** A TF.js artifact's read(name), fetching model.json and then its shards at once (not one by
+ * one as the loader asks): the loader gets the same bytes, or the same error, when it asks. */
+function prefetching(read) {
+  const memo = new Map();
+  const get = (name) => {
+    if (!memo.has(name)) {
+      const p = read(name);
+      p.catch(() => {}); // reported when the loader asks for it
+      memo.set(name, p);
+    }
+    return memo.get(name);
+  };
+  get('model.json').then((bytes) => {
+    let doc;
+    try { doc = JSON.parse(new TextDecoder().decode(bytes)); } catch { return; } // the loader says why
+    for (const group of Array.isArray(doc?.weightsManifest) ? doc.weightsManifest : []) {
+      for (const p of Array.isArray(group?.paths) ? group.paths : []) {
+        if (typeof p === 'string' && !/[/\\]/.test(p) && !p.startsWith('.')) get(p);
+      }
+    }
+  }, () => {});
+  return get;
 }
 
 class Unavailable extends lib.EstuaryError {}
@@ -104,11 +133,13 @@ function tfjsUnavailableReason(manifest) {
 async function loadVersion(n, runtime) {
   const t0 = performance.now();
   const base = `/models/${n}/`;
-  const manifestP = getJson(`${base}manifest.json`);
-  const runtimeP = runtime === 'onnx' ? getOrt() : getTf();
+  // the latest version's manifest comes inlined in the page (versions are immutable)
+  const manifestP = config.manifest?.version === n ? Promise.resolve(config.manifest)
+    : getJson(`${base}manifest.json`);
+  const runtimeP = getRuntime(runtime);
   runtimeP.catch(() => {}); // awaited below; avoid an unhandled rejection meanwhile
   const manifest = await manifestP;
-  mark('manifestFetched');
+  mark('manifestFetched', runtime);
   if (manifest.version !== n) throw new lib.ArtifactError(`manifest of version ${n} says version ${manifest.version}`);
   if (runtime === 'tfjs') {
     const why = tfjsUnavailableReason(manifest);
@@ -120,18 +151,19 @@ async function loadVersion(n, runtime) {
   let model;
   if (runtime === 'onnx') {
     const [ort, bytes] = await Promise.all([runtimeP, reader(base)(entry.file)]);
-    mark('runtimeReady');
+    mark('runtimeReady', runtime);
     model = await lib.loadOnnx(ort, bytes); // checks the golden vectors
   } else {
+    const read = prefetching(reader(`${base}${entry.file}/`)); // while TF.js starts
     const tf = await runtimeP;
-    mark('runtimeReady');
-    model = await lib.loadTfjs(tf, reader(`${base}${entry.file}/`)); // checks shards + golden vectors
+    mark('runtimeReady', runtime);
+    model = await lib.loadTfjs(tf, read); // checks shards + golden vectors
   }
   if (manifest.ir_hash && model.metadata.ir_hash !== manifest.ir_hash) {
     throw new lib.ArtifactError(`the ${runtime} artifact of version ${n} holds IR ${String(model.metadata.ir_hash).slice(0, 12)}, ` +
       `its manifest says ${manifest.ir_hash.slice(0, 12)}: it belongs to another snapshot`);
   }
-  mark('modelLoaded');
+  mark('modelLoaded', runtime);
   return { version: n, runtime, model, manifest, loadMs: performance.now() - t0 };
 }
 
@@ -145,10 +177,10 @@ function release(loaded) {
   }, 5000);
 }
 
-function swap(next, why) {
+function swap(next, why, { interim = false } = {}) {
   const previous = state.current;
   state.current = next; // the swap: one assignment, the old model served until this line
-  state.runtime = next.runtime;
+  if (!interim) state.runtime = next.runtime; // interim: the first answer, the wanted runtime follows
   state.swaps += previous ? 1 : 0;
   if (previous && previous.model !== next.model) release(previous);
   const rt = next.model.runtime;
@@ -187,6 +219,21 @@ function sync() {
     const latest = state.head?.latest;
     const cur = state.current;
     if (latest == null) return;
+    if (!cur && plan.progressive && !state.triedFirst) {
+      // a progressive page: the first answer from TF.js, while onnxruntime-web starts; start()
+      // syncs again once it has answered, and ONNX replaces it (checked first, no gap)
+      state.triedFirst = true;
+      renderStatus(`loading v${latest} (${RUNTIMES[plan.first]} first, then ${RUNTIMES[state.runtime]})…`);
+      try {
+        swap(await loadVersion(latest, plan.first), `answers first in ${RUNTIMES[plan.first]} while ` +
+          `${RUNTIMES[state.runtime]} starts`, { interim: true });
+        renderStatus();
+        return;
+      } catch (e) {
+        log(`v${latest} could not answer first in ${RUNTIMES[plan.first]} (${e.message}); ` +
+          `waiting for ${RUNTIMES[state.runtime]}`, 'warn');
+      }
+    }
     if (cur && cur.version >= latest && cur.runtime === state.runtime) return;
     if (state.refused.has(`${latest}/${state.runtime}`)) return;
     renderStatus(`loading v${latest} (${RUNTIMES[state.runtime]})…`);
@@ -204,7 +251,7 @@ function switchRuntime(runtime) {
   if (!(runtime in RUNTIMES)) return Promise.reject(new Error(`unknown runtime ${runtime}`));
   return exclusive(async () => {
     const cur = state.current;
-    if (cur && cur.runtime === runtime) return true;
+    if (cur && cur.runtime === runtime) { state.runtime = runtime; return true; }
     const n = cur ? cur.version : state.head?.latest;
     if (n == null) { state.runtime = runtime; return true; }
     renderStatus(`loading v${n} in ${RUNTIMES[runtime]}…`);
@@ -259,7 +306,7 @@ async function predictWith(row) {
   const out = await cur.model.predict(row);
   const ms = performance.now() - t;
   state.predictions += 1;
-  mark('firstPrediction');
+  mark('firstPrediction', cur.runtime);
   return { out, ms, version: cur.version, runtime: cur.runtime, classes: cur.model.classes };
 }
 
@@ -531,8 +578,7 @@ async function start() {
   if (config.missing?.length) {
     log(`the server lacks ${config.missing.join(', ')}: run \`${config.install}\``, 'error');
   }
-  // start the runtime download/compile while the head and manifest are fetched
-  (state.runtime === 'onnx' ? getOrt() : getTf()).catch(() => {});
+  // runtimes.js has started the runtime that answers first (plan.first)
   const examplesP = loadExamples();
   let head = config.head || null; // inlined by the server: saves a round trip
   if (!head) {
@@ -550,6 +596,10 @@ async function start() {
   renderForm();
   fillExample(0);
   await predictForm(); // the first prediction (timings.firstPrediction)
+  if (state.current && state.current.runtime !== state.runtime) {
+    await sync(); // a progressive page: now onnxruntime-web, checked, then swapped in
+    await predictForm(); // (timings['firstPrediction.onnx'])
+  }
   if (STREAM_MS > 0) {
     setInterval(streamTick, STREAM_MS);
     setInterval(loadExamples, 15000);
@@ -569,6 +619,7 @@ function snapshotState() {
     head: state.head,
     refused: Object.fromEntries(state.refused),
     swaps: state.swaps,
+    plan,
     gaps: state.gaps,
     predictions: state.predictions,
     streamed: streamCount,

@@ -1,13 +1,31 @@
 // The two runtimes, started as early as the page allows.
 //
-// onnxruntime-web's wasm (14 MB) is most of the time to the first prediction: download, compile
-// and the runtime's own start-up (static initialisers registering its kernels). index.html loads
-// this module `async`, so it runs before the app and the model are even fetched: it imports
-// onnxruntime-web and creates (and runs) a 77-byte Identity model, which downloads, compiles and
-// initialises the wasm meanwhile; the app's real session then starts in a warm runtime. With
-// ?runtime=tfjs it starts @tensorflow/tfjs (cpu backend) instead.
+// index.html loads this module `async`, so it runs before the app and the model are even
+// fetched. `estuary serve` has already asked the browser (link preloads in <head>) for the
+// runtimes' modules and, for ONNX, onnxruntime-web's wasm (14 MB, 3.7 MB gzipped), and inlined
+// the latest version's manifest in the page's config, from which `plan` is decided:
+//
+// - ?runtime=tfjs: @tensorflow/tfjs (cpu backend) only.
+// - ONNX (the default): onnxruntime-web. Its start-up is most of the time to a first answer
+//   (wasm compile, then ~150 ms of the runtime's own initialisation on the main thread), so when
+//   the latest version also has a TF.js artifact that passed parity (linear models, naive
+//   Bayes; never trees), the page answers first with TF.js (float32, golden-checked like any
+//   model) and swaps to ONNX, checked in turn, as soon as it is up: a progressive first answer.
+//   ?progressive=0 turns this off (ONNX only).
 
 const TINY = 'CAgSB2VzdHVhcnk6OgoQCgF4EgF5IghJZGVudGl0eRIEd2FybVoPCgF4EgoKCAgLEgQKAggBYg8KAXkSCgoICAsSBAoCCAFCBAoAEA0=';
+
+const params = new URLSearchParams(window.location.search);
+const config = JSON.parse(document.getElementById('estuary-config')?.textContent || '{}');
+
+/** The runtime the user wants, and the one that answers first (the same unless progressive). */
+export const plan = (() => {
+  const wanted = params.get('runtime') === 'tfjs' ? 'tfjs' : 'onnx';
+  const tfjs = config.manifest?.formats?.tfjs;
+  const progressive = wanted === 'onnx' && params.get('progressive') !== '0' &&
+    Boolean(tfjs?.file && tfjs.passed) && !config.missing?.includes('@tensorflow/tfjs');
+  return { wanted, first: progressive ? 'tfjs' : wanted, progressive };
+})();
 
 let promise = null;
 
@@ -20,6 +38,7 @@ export function getOrt() {
     // the .wasm next to the module, served by `estuary serve` as application/wasm: no CDN
     ort.env.wasm.wasmPaths = new URL('./', import.meta.resolve('onnxruntime-web')).href;
     ort.env.logLevel = 'error';
+    // a 77-byte Identity model, created and run: compiles and initialises the wasm now
     const bytes = Uint8Array.from(atob(TINY), (c) => c.charCodeAt(0));
     let session;
     try {
@@ -52,5 +71,37 @@ export function getTf() {
   return tfPromise;
 }
 
-if (new URLSearchParams(window.location.search).get('runtime') === 'tfjs') getTf().catch(() => {});
-else getOrt().catch(() => {});
+export const getRuntime = (runtime) => (runtime === 'tfjs' ? getTf() : getOrt());
+
+// The first model's files, fetched now (before TF.js's module is evaluated, a long task on the
+// main thread), as app.js's reader fetches them (revalidated against the server's ETag). The
+// latest version's manifest lists them; app.js takes each response once.
+const early = new Map(); // URL → Promise<Response>
+
+/** The response of a fetch of `url` started at page start, once; else null. */
+export function takeEarly(url) {
+  const p = early.get(url) ?? null;
+  early.delete(url);
+  return p;
+}
+
+function prefetchFirstModel() {
+  const m = config.manifest;
+  const file = m?.formats?.[plan.first]?.file;
+  if (!file || !Number.isInteger(m.version)) return;
+  for (const name of Object.keys(m.files || {})) {
+    if (name === file || name.startsWith(`${file}/`)) {
+      const url = `/models/${m.version}/${name}`;
+      const p = fetch(url, { cache: 'no-cache' });
+      p.catch(() => {}); // the reader reports it
+      early.set(url, p);
+    }
+  }
+}
+
+// Only the runtime that answers first is started here: on a progressive page, onnxruntime-web's
+// initialisation (one long task on the main thread) waits until TF.js has answered (app.js),
+// while its wasm is already being fetched (the preload).
+prefetchFirstModel();
+getRuntime(plan.first).catch(() => {});
+if (plan.progressive) import('onnxruntime-web').catch(() => {}); // evaluated now (small), started later

@@ -15,8 +15,9 @@ thread, after its SHA-256 hashes and golden vectors check out. A version that fa
 
 The web demo (web_demo/): GET / (the page), /web_demo/<file>, /js/estuary.js,
 /vendor/<package>@<version>/<file> (onnxruntime-web's wasm build, @tensorflow/tfjs's ES module
-bundle, from js/node_modules: no CDN), GET /models/head (`{"latest", "served", "refused"}`, no disk
-read), GET /events (the same as Server-Sent Events, pushed when it changes) and GET /examples
+bundle, from js/node_modules: no CDN; gzip-compressed once, in memory, and cached for good: the
+version is in the URL; the page's own files likewise under content-hashed URLs), GET /models/head
+(`{"latest", "served", "refused"}`, no disk read), GET /events (the same as Server-Sent Events, pushed when it changes) and GET /examples
 (rows to stream through the page: the Learner's recent events, or the served version's sample rows).
 
 >>> app = create_app(Store("models")); uvicorn.run(app, port=8000)
@@ -26,8 +27,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
+import hashlib
 import json
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -187,6 +191,51 @@ VENDOR_ENTRY = {"onnxruntime-web": "ort.wasm.bundle.min.mjs", "@tensorflow/tfjs"
 NPM_HINT = "npm ci --prefix js"
 
 
+class _Gzipped:
+    """Vendored files gzip-compressed once, in memory (ORT's 14 MB wasm → 3.7 MB): a first visit
+    downloads a quarter of the bytes, and the browser's HTTP cache keeps the small copy."""
+
+    def __init__(self) -> None:
+        self._done: dict[Path, tuple[float, bytes]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, path: Path) -> bytes | None:
+        """The compressed bytes of `path` (compressed now if needed), or None if unreadable."""
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            return None
+        with self._lock:
+            hit = self._done.get(path)
+            if hit is None or hit[0] != mtime:
+                hit = (mtime, gzip.compress(path.read_bytes(), 6, mtime=0))
+                self._done[path] = hit
+            return hit[1]
+
+    def warm(self, paths: list[Path]) -> None:
+        """Compress `paths` in a background thread (before the first visitor asks)."""
+        def run() -> None:
+            for path in paths:
+                self.get(path)
+        threading.Thread(target=run, name="estuary-gzip", daemon=True).start()
+
+
+_GZIPPED = _Gzipped()  # one per process: every app created here shares it
+
+
+def _script_json(value: Any) -> str:
+    """JSON to inline in a <script> element: no '</script>' (or '<!--') in any string."""
+    return json.dumps(value, default=str).replace("<", "\\u003c")
+
+
+def _file_hash(path: Path) -> str:
+    """First 12 hex digits of the file's SHA-256 ('' if it cannot be read)."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    except OSError:
+        return ""
+
+
 def _js_dir() -> Path:
     from ..runtimes.node import js_dir
 
@@ -209,27 +258,77 @@ def _web_routes(state: ServerState) -> list[Route]:
     versions = _vendor_versions()
     vendor_files = {f"{package}@{versions[package]}/{name}": _js_dir() / "node_modules" / package / rel
                     for package, files in VENDOR.items() for name, rel in files.items()}
-    import_map = {"imports": {
-        "estuary": "/js/estuary.js",
-        **{package: f"/vendor/{package}@{versions[package]}/{VENDOR_ENTRY[package]}"
-           for package in VENDOR},
-    }}
+    vendor_url = {package: f"/vendor/{package}@{versions[package]}/{VENDOR_ENTRY[package]}"
+                  for package in VENDOR}
     missing = sorted(p for p, v in versions.items() if v is None)
-    # fetched at once: onnxruntime-web's module (its wasm is started by web_demo/ort.js)
-    preload = (f'<link rel="modulepreload" href="{import_map["imports"]["onnxruntime-web"]}">'
-               if "onnxruntime-web" not in missing else "")
+    _GZIPPED.warm([p for p in vendor_files.values() if p.is_file()])
+    ort_wasm = f"/vendor/onnxruntime-web@{versions['onnxruntime-web']}/ort-wasm-simd-threaded.wasm"
+    ort_glue = ort_wasm.removesuffix(".wasm") + ".mjs"
+
+    def own_files() -> dict[str, Path]:
+        """URL → file of the page's own modules and style (not vendored: they change)."""
+        files = {f"/web_demo/{p.name}": p for p in sorted(WEB_DEMO.glob("*"))
+                 if p.suffix in (".js", ".css")}
+        return {**files, "/js/estuary.js": _js_dir() / "src" / "estuary.js"}
+
+    def preloads(runtimes: list[str]) -> str:
+        """Fetched at once, while the page is parsed: the runtimes the page starts with."""
+        links = []
+        if "tfjs" in runtimes and "@tensorflow/tfjs" not in missing:
+            links.append(f'<link rel="modulepreload" href="{vendor_url["@tensorflow/tfjs"]}">')
+        if "onnx" in runtimes and "onnxruntime-web" not in missing:
+            # the wasm too: its download (warm: its read from the HTTP cache) starts now, not when
+            # onnxruntime-web asks for it (as=fetch + crossorigin: what its fetch() matches)
+            links += [f'<link rel="modulepreload" href="{vendor_url["onnxruntime-web"]}">',
+                      f'<link rel="modulepreload" href="{ort_glue}">',  # it imports this
+                      f'<link rel="preload" href="{ort_wasm}" as="fetch" '
+                      'crossorigin>']
+        return "\n".join(links)
+
+    def latest_manifest(head: dict) -> dict | None:
+        """The latest version's manifest, inlined in the page: one round trip less before the
+        first model is fetched (the page checks its version number before using it)."""
+        if head["latest"] is None:
+            return None
+        try:
+            return state.version(head["latest"]).manifest
+        except StoreError:
+            return None
 
     async def page(request: Request) -> Response:
         try:
             html = (WEB_DEMO / "index.html").read_text(encoding="utf-8")
         except OSError:
             return _error(404, f"the web demo is not installed here ({WEB_DEMO} is missing)")
-        config = {"missing": missing, "install": NPM_HINT, "head": state.head()}
+        # the page's own files under content-hashed URLs (cached for good, like the vendored
+        # ones): a second visit loads them without a round trip; an edit changes the URL
+        versioned = {url: f"{url}?v={_file_hash(path)}" for url, path in own_files().items()}
+        # ...also where a module imports another ('./runtimes.js' → the same versioned URL)
+        modules = {url: v for url, v in versioned.items() if url.endswith(".js")}
+        import_map = {"imports": {"estuary": versioned["/js/estuary.js"], **modules,
+                                  **vendor_url}}
+        for url, v in versioned.items():
+            html = html.replace(f'"{url}"', f'"{v}"')
+        head = state.head()
+        manifest = latest_manifest(head)
+        config = {"missing": missing, "install": NPM_HINT, "head": head, "manifest": manifest}
+        # as web_demo/runtimes.js plans it: ?runtime=tfjs → TF.js; else ONNX, and TF.js first
+        # (a progressive first answer) when the latest version has a TF.js artifact that passed
+        tfjs = (manifest or {}).get("formats", {}).get("tfjs") or {}
+        query = request.query_params
+        runtimes = (["tfjs"] if query.get("runtime") == "tfjs" else
+                    ["tfjs", "onnx"] if tfjs.get("passed") and query.get("progressive") != "0"
+                    else ["onnx"])
         html = html.replace("<!--IMPORTMAP-->", '<script type="importmap">'
-                            f"{json.dumps(import_map)}</script>\n" + preload)
+                            f"{json.dumps(import_map)}</script>\n" + preloads(runtimes))
         html = html.replace("<!--CONFIG-->", '<script type="application/json" id="estuary-config">'
-                            f"{json.dumps(config)}</script>")
+                            f"{_script_json(config)}</script>")
         return Response(html, media_type=MEDIA[".html"], headers={**NO_CACHE, **ISOLATED})
+
+    def _own(request: Request, path: Path) -> Response:
+        """A page file: cached for good under its content-hashed URL, else revalidated."""
+        fresh = request.query_params.get("v") == _file_hash(path)
+        return _file(path, IMMUTABLE if fresh else NO_CACHE)
 
     def _file(path: Path, headers: dict[str, str]) -> Response:
         if not path.is_file():
@@ -243,17 +342,24 @@ def _web_routes(state: ServerState) -> list[Route]:
         path = WEB_DEMO / name
         if "/" in name or name.startswith(".") or path.suffix not in MEDIA:
             return _error(404, f"no web demo file {name!r}")
-        return _file(path, NO_CACHE)
+        return _own(request, path)
 
     async def client_library(request: Request) -> Response:
-        return _file(_js_dir() / "src" / "estuary.js", NO_CACHE)
+        return _own(request, _js_dir() / "src" / "estuary.js")
 
     async def vendor(request: Request) -> Response:
         path = vendor_files.get(request.path_params["file"])
         if path is None:
             return _error(404, f"not a vendored file: {request.path_params['file']!r}; this "
                                f"server has {sorted(vendor_files)}")
-        return _file(path, IMMUTABLE)
+        if "gzip" not in request.headers.get("accept-encoding", "") or not path.is_file():
+            return _file(path, IMMUTABLE)
+        body = await asyncio.to_thread(_GZIPPED.get, path)
+        if body is None:
+            return _file(path, IMMUTABLE)
+        return Response(body, media_type=MEDIA.get(path.suffix, "application/octet-stream"),
+                        headers={**IMMUTABLE, "Content-Encoding": "gzip", "Vary": "Accept-Encoding",
+                                 "Cross-Origin-Resource-Policy": "same-origin"})
 
     return [
         Route("/", page, methods=["GET"]),
