@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .converters import registry
-from .converters.registry import EMITTERS, EXTRACTORS, FORMATS, qualname
+from .converters.registry import EMITTERS, EXTRACTORS, FORMATS, REFUSALS, qualname
 
 
 def support(river_type: type, fmt: str) -> tuple[bool, str]:
@@ -13,6 +13,9 @@ def support(river_type: type, fmt: str) -> tuple[bool, str]:
         return False, ex.refusal
     if not ex.produces:
         return False, "extractor declares no IR nodes"
+    refused = sorted({REFUSALS[(fmt, t)] for t in ex.produces if (fmt, t) in REFUSALS})
+    if refused:
+        return False, "; ".join(refused)
     missing = [t.__name__ for t in ex.produces if (fmt, t) not in EMITTERS]
     if missing:
         return False, f"no {fmt} emitter for {', '.join(missing)}"

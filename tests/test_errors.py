@@ -183,3 +183,19 @@ def test_categorical_encoding_matches_river_keys():
     assert row.tolist()[:4] == [0.0, 0.0, 1.0, 0.0]
     assert enc.encode({"time": 2, "diet": 9}).tolist()[:4] == [0.0] * 4  # unseen category
     assert np.isnan(enc.encode({"time": 2})[:4]).all()  # missing feature
+
+
+def test_refusal_reason_reaches_the_error_and_the_matrix():
+    from river import tree as river_tree
+
+    from estuary.support import support
+
+    model = river_tree.HoeffdingTreeClassifier()
+    for x, y in datasets.Phishing():
+        model.learn_one(x, y)
+    with pytest.raises(estuary.UnsupportedModelError, match="export trees to ONNX|Export trees to ONNX"):
+        estuary.export(model, "unused.tfjs")
+    ok, reason = support(river_tree.HoeffdingTreeClassifier, "tfjs")
+    assert not ok and "float32 split thresholds" in reason
+    with pytest.raises(estuary.RegistrationError):
+        registry.register_refusal("onnx", ir.Linear, "it has an emitter")

@@ -44,6 +44,7 @@ class Format:
 
 EXTRACTORS: dict[type, Extractor] = {}
 EMITTERS: dict[tuple[str, type], Callable[..., Any]] = {}
+REFUSALS: dict[tuple[str, type], str] = {}  # (format, IR node type) → why it cannot be exact
 FORMATS: dict[str, Format] = {}
 UNAVAILABLE: dict[str, str] = {}  # format name → how to install what it needs
 
@@ -93,8 +94,18 @@ def register_emitter(fmt: str, ir_type: type) -> Callable:
     return deco
 
 
+def register_refusal(fmt: str, ir_type: type, reason: str) -> None:
+    """Say why `fmt` cannot express `ir_type` exactly: the error and the support matrix show it."""
+    if (fmt, ir_type) in EMITTERS or (fmt, ir_type) in REFUSALS:
+        raise RegistrationError(f"{fmt} already has an emitter or a refusal for {ir_type.__name__}")
+    REFUSALS[(fmt, ir_type)] = reason
+
+
 def emitter_for(fmt: str, node: Any) -> Callable[..., Any]:
     fn = EMITTERS.get((fmt, type(node)))
+    if fn is None and (fmt, type(node)) in REFUSALS:
+        raise UnsupportedModelError(type(node).__name__, [t.__name__ for f, t in EMITTERS if f == fmt],
+                                    reason=f"{fmt}: {REFUSALS[(fmt, type(node))]}")
     if fn is None:
         have = sorted(t.__name__ for f, t in EMITTERS if f == fmt)
         raise UnsupportedModelError(

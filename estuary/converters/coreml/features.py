@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...ir.features import Ordinal
-from ..registry import register_emitter
+from ...ir.features import Ordinal, Polynomial
+from ..registry import register_emitter, register_refusal
 from .builder import Stages
 from .transforms import Block
 
@@ -31,3 +31,7 @@ def ordinal(step: Ordinal, s: Stages, block: Block) -> Block:
         delta = np.asarray(codes, dtype=np.float64) - step.unknown
         parts.append((s.glm(picked, delta[None, :], [float(step.unknown)], "code"), 1))
     return s.vectorize(parts, "codes"), step.targets
+
+
+register_refusal("coreml", Polynomial, "no float64 Core ML model multiplies two inputs, and float32 "
+                 "products overflow on River's extreme rows; export to ONNX or PMML")

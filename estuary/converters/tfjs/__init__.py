@@ -25,7 +25,7 @@ from ... import ir
 from ...errors import ArtifactError, UnsupportedModelError
 from ...ir.artifact import METADATA_KEY, ArtifactMetadata
 from ...ir.trees import TreeClassifier, TreeRegressor
-from ..registry import EMITTERS, Format, emitter_for, register_format
+from ..registry import EMITTERS, Format, emitter_for, register_format, register_refusal
 from . import naive_bayes  # noqa: F401  (registration)
 from .features import emit_unfoldable_prefix
 from .graph import Graph
@@ -138,8 +138,23 @@ FORMAT_ENTRY = Format("tfjs", ".tfjs", write_tfjs,
                       "TF.js graph model, float32 (@tensorflow/tfjs in the browser and Node)")
 
 
+FLOAT32_PRODUCTS = ("float32 products overflow on River's extreme rows (inf · 0 = NaN); "
+                    "export to ONNX or PMML (float64)")
+BERNOULLI_REASON = ("float32 would flip its `x > threshold` test for tiny values such as 1e-300; "
+                    "export to ONNX (onnxruntime-web runs it in the browser in float64)")
+
+
 def register() -> None:
     """Add the format to the registry; the parity suite then runs every catalogue case in it."""
     register_format(FORMAT_ENTRY)
+    from ...ir.ensembles import EnsembleClassifier, EnsembleRegressor
+    from ...ir.features import Polynomial
+    from ...ir.naive_bayes import BernoulliNB
+
+    for node in (TreeClassifier, TreeRegressor, EnsembleClassifier, EnsembleRegressor):
+        register_refusal(FORMAT, node, "float32 split thresholds would route rows near a threshold "
+                         "differently from River; export trees to ONNX")
+    register_refusal(FORMAT, Polynomial, FLOAT32_PRODUCTS)
+    register_refusal(FORMAT, BernoulliNB, BERNOULLI_REASON)
 
 register()
