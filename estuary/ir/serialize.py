@@ -14,9 +14,27 @@ from typing import Any
 
 from .nodes import NODE_TYPES, IRError
 
+_SCALAR_TYPES = frozenset({int, float, str, bool, type(None)})
+
+
+def _nan_error() -> IRError:
+    return IRError("NaN inside the IR: parameters must be finite numbers")
+
 
 def to_dict(node: Any) -> Any:
     """Plain JSON-able structure of an IR node (recursively)."""
+    kind = type(node)
+    if kind in _SCALAR_TYPES:
+        if kind is float and node != node:
+            raise _nan_error()
+        return node
+    if kind is tuple or kind is list:
+        # fast path for the long parameter arrays (per-leaf tables): no recursion per number
+        if all(type(v) in _SCALAR_TYPES for v in node):
+            if any(v != v for v in node):
+                raise _nan_error()
+            return list(node)
+        return [to_dict(v) for v in node]
     if dataclasses.is_dataclass(node) and not isinstance(node, type):
         out: dict[str, Any] = {"type": type(node).__name__}
         for f in dataclasses.fields(node):
@@ -25,7 +43,7 @@ def to_dict(node: Any) -> Any:
     if isinstance(node, (tuple, list)):
         return [to_dict(v) for v in node]
     if isinstance(node, float) and node != node:
-        raise IRError("NaN inside the IR: parameters must be finite numbers")
+        raise _nan_error()
     return node
 
 
