@@ -112,3 +112,14 @@ def _polynomial(step: Polynomial, block: Block) -> Block:
         parts.append(np.ones(n))
     X = np.stack(parts, axis=1) if parts else np.zeros((n, 0))
     return X, step.output_columns(block[1])
+
+
+def block_matrix(sizes: list[int], values: list | None = None) -> np.ndarray:
+    """[Σ sizes, len(sizes)]: column k holds group k's values (1.0 if none) in its own rows; the
+    matrix formats use it to sum each feature's one-hot columns into its code."""
+    M = np.zeros((sum(sizes), len(sizes)))
+    row = 0
+    for k, size in enumerate(sizes):
+        M[row:row + size, k] = 1.0 if values is None else values[k]
+        row += size
+    return M

@@ -52,24 +52,31 @@ class TreeStructure:
         return tuple(i for i, leaf in enumerate(self.leaf) if leaf < 0)
 
 
-def first_visitors(tree: TreeStructure, Z: np.ndarray) -> np.ndarray:
-    """For each node, the first row of Z [N, F] whose path goes through it (-1: none does)."""
+def descend(tree: TreeStructure, Z: np.ndarray):
+    """Walk every row of Z [N, F] down the tree together, River's way (`x <= threshold` left,
+    NaN to the recorded side); yield (rows, nodes): where each row still on its way stands."""
     feature = np.asarray(tree.feature)
     threshold = np.asarray(tree.threshold, dtype=np.float64)
     left, right = np.asarray(tree.left), np.asarray(tree.right)
     missing_left = np.asarray(tree.missing_left, dtype=bool)
     leaf = np.asarray(tree.leaf)
-    n_rows = Z.shape[0]
-    first = np.full(len(leaf), n_rows)
-    node = np.zeros(n_rows, dtype=np.int64)
-    rows = np.arange(n_rows)
+    rows = np.arange(Z.shape[0])
+    node = np.zeros(Z.shape[0], dtype=np.int64)
     while rows.size:
-        np.minimum.at(first, node, rows)
+        yield rows, node
         branch = leaf[node] < 0
         rows, node = rows[branch], node[branch]
         x = Z[rows, feature[node]]
         go_left = np.where(np.isnan(x), missing_left[node], x <= threshold[node])
         node = np.where(go_left, left[node], right[node])
+
+
+def first_visitors(tree: TreeStructure, Z: np.ndarray) -> np.ndarray:
+    """For each node, the first row of Z [N, F] whose path goes through it (-1: none does)."""
+    n_rows = Z.shape[0]
+    first = np.full(len(tree.leaf), n_rows)
+    for rows, node in descend(tree, Z):
+        np.minimum.at(first, node, rows)
     return np.where(first == n_rows, -1, first)
 
 
@@ -170,21 +177,12 @@ class TreeRegressor(Estimator):
 
 def leaf_index(tree: TreeStructure, Z: np.ndarray) -> np.ndarray:
     """The leaf each row of Z [N, F] lands in."""
-    feature = np.asarray(tree.feature)
-    threshold = np.asarray(tree.threshold, dtype=np.float64)
-    left, right = np.asarray(tree.left), np.asarray(tree.right)
-    missing_left = np.asarray(tree.missing_left, dtype=bool)
     leaf = np.asarray(tree.leaf)
-    node = np.zeros(Z.shape[0], dtype=np.int64)
-    rows = np.arange(Z.shape[0])
-    while True:
-        active = leaf[node] < 0
-        if not active.any():
-            return leaf[node]
-        r, n = rows[active], node[active]
-        x = Z[r, feature[n]]
-        go_left = np.where(np.isnan(x), missing_left[n], x <= threshold[n])
-        node[r] = np.where(go_left, left[n], right[n])
+    out = np.empty(Z.shape[0], dtype=np.int64)
+    for rows, node in descend(tree, Z):
+        done = leaf[node] >= 0
+        out[rows[done]] = leaf[node[done]]
+    return out
 
 
 def naive_bayes_probabilities(nb: NaiveBayesLeaves, leaves: np.ndarray, Z: np.ndarray) -> np.ndarray:

@@ -5,20 +5,10 @@ from __future__ import annotations
 import numpy as np
 from onnx import TensorProto, helper
 
-from ...ir.features import Ordinal, Polynomial
+from ...ir.features import Ordinal, Polynomial, block_matrix
 from ..registry import register_emitter
 from .graph import Graph
 from .transforms import Tensor, take
-
-
-def block_matrix(sizes: list[int], values: list | None = None) -> np.ndarray:
-    """[Σ sizes, len(sizes)]: column k holds group k's values (1.0 if none) in its own rows."""
-    M = np.zeros((sum(sizes), len(sizes)))
-    row = 0
-    for k, size in enumerate(sizes):
-        M[row:row + size, k] = 1.0 if values is None else values[k]
-        row += size
-    return M
 
 
 @register_emitter("onnx", Ordinal)

@@ -15,23 +15,13 @@ import numpy as np
 
 from ... import ir
 from ...errors import UnsupportedModelError
-from ...ir.features import Ordinal
+from ...ir.features import Ordinal, block_matrix
 from ..registry import EMITTERS, register_emitter
 from .graph import Graph
 from .transforms import FORMAT, Tensor, emit_transform, take
 
 FLOAT32_EXACT = 2 ** 24  # every integer up to this is a float32
 AFFINE = (ir.Select, ir.Scale, ir.OneHot)  # what `linear.fold` turns into per-column affines
-
-
-def block_matrix(sizes: list[int], values: list | None = None) -> np.ndarray:
-    """[Σ sizes, len(sizes)]: column k holds group k's values (1.0 if none) in its own rows."""
-    M = np.zeros((sum(sizes), len(sizes)))
-    row = 0
-    for k, size in enumerate(sizes):
-        M[row:row + size, k] = 1.0 if values is None else values[k]
-        row += size
-    return M
 
 
 @register_emitter(FORMAT, Ordinal)
