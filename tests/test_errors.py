@@ -199,3 +199,11 @@ def test_refusal_reason_reaches_the_error_and_the_matrix():
     assert not ok and "float32 split thresholds" in reason
     with pytest.raises(estuary.RegistrationError):
         registry.register_refusal("onnx", ir.Linear, "it has an emitter")
+
+
+def test_ir_refuses_nan_parameters():
+    schema = ir.FeatureSchema((ir.Feature("a", "a"),))
+    model = ir.Model(schema, ir.Chain(()),
+                     ir.Linear(("a",), ((float("nan"),),), (0.0,), "identity"), "regression")
+    with pytest.raises(ir.IRError, match="non-finite"):
+        ir.content_hash(model)

@@ -21,27 +21,30 @@ def _nan_error() -> IRError:
     return IRError("NaN inside the IR: parameters must be finite numbers")
 
 
+def _scalar_array(node: tuple | list) -> bool:
+    """IR arrays are homogeneous: a (nested) tuple whose first leaf is a number holds numbers."""
+    while type(node) in (tuple, list) and node:
+        node = node[0]
+    return type(node) in _SCALAR_TYPES or type(node) in (tuple, list)
+
+
 def to_dict(node: Any) -> Any:
-    """Plain JSON-able structure of an IR node (recursively)."""
+    """Plain JSON-able structure of an IR node (recursively). Arrays of numbers stay tuples
+    (json writes them as lists; `to_json` refuses NaN in them)."""
     kind = type(node)
     if kind in _SCALAR_TYPES:
         if kind is float and node != node:
             raise _nan_error()
         return node
     if kind is tuple or kind is list:
-        # fast path for the long parameter arrays (per-leaf tables): no recursion per number
-        if all(type(v) in _SCALAR_TYPES for v in node):
-            if any(v != v for v in node):
-                raise _nan_error()
-            return list(node)
+        if _scalar_array(node):  # per-leaf tables: no Python call per number
+            return node
         return [to_dict(v) for v in node]
     if dataclasses.is_dataclass(node) and not isinstance(node, type):
         out: dict[str, Any] = {"type": type(node).__name__}
         for f in dataclasses.fields(node):
             out[f.name] = to_dict(getattr(node, f.name))
         return out
-    if isinstance(node, (tuple, list)):
-        return [to_dict(v) for v in node]
     if isinstance(node, float) and node != node:
         raise _nan_error()
     return node
@@ -68,8 +71,11 @@ def from_dict(data: Any) -> Any:
 
 def to_json(node: Any, indent: int | None = None) -> str:
     """Canonical JSON: sorted keys, no NaN, stable across runs."""
-    return json.dumps(to_dict(node), sort_keys=True, indent=indent, allow_nan=False,
-                      separators=(",", ":") if indent is None else None)
+    try:
+        return json.dumps(to_dict(node), sort_keys=True, indent=indent, allow_nan=False,
+                          separators=(",", ":") if indent is None else None)
+    except ValueError as e:  # json refuses NaN/inf inside a number array
+        raise IRError(f"non-finite number inside the IR ({e}): parameters must be finite") from e
 
 
 def from_json(text: str) -> Any:
