@@ -97,3 +97,24 @@ def test_threshold_probes_invert_the_scaler():
                     values.setdefault(k, set()).add(v)
     assert values["a"] == {np.nextafter(11.0, 0), 11.0, np.nextafter(11.0, 20)}
     assert values["b"] == {np.nextafter(1.5, 0), 1.5, np.nextafter(1.5, 2)}
+
+
+def test_label_read_from_probabilities_only_for_rivers_generic_predict_one(learned):
+    from river import tree
+
+    from estuary.parity.reference import reads_label_from_proba, river_outputs
+
+    model, rows = learned
+    assert reads_label_from_proba(model) and reads_label_from_proba(tree.HoeffdingTreeClassifier())
+
+    class OwnRule:  # a classifier whose predict_one is not River's generic argmax
+        def predict_proba_one(self, x):
+            return {False: 0.9, True: 0.1}
+
+        def predict_one(self, x):
+            return True
+
+    assert not reads_label_from_proba(OwnRule())
+    assert river_outputs(OwnRule(), [{}], "classification", (False, True)).labels == [True]
+    ref = river_outputs(model, rows[:200], "classification", (False, True))
+    assert ref.labels == [model.predict_one(x) for x in rows[:200]]
