@@ -130,7 +130,16 @@ def probe_rows(model: ir.Model, sample: Sequence[Mapping] = (), max_missing: int
             key = model.schema.feature(raw).key
             for base in bases:
                 probes += [Probe({**base, key: v}, "threshold") for v in values]
-    for base in (list(sample[:max_missing]) or bases):
+    return probes + structural_probes(features, bases, list(sample[:max_missing]) or bases)
+
+
+def structural_probes(features: Sequence[ir.Feature], bases: list[dict],
+                      missing_bases: Sequence[Mapping]) -> list[Probe]:
+    """Rows that test the input contract whatever the model: each feature missing in turn (from
+    `missing_bases`), no features at all, an unseen key, unseen and every known category, zeros,
+    and very large and very small magnitudes (from `bases`)."""
+    probes = []
+    for base in missing_bases:
         for f in features:
             probes.append(Probe({k: v for k, v in base.items() if k != f.key}, "missing"))
     probes.append(Probe({}, "missing"))

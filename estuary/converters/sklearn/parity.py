@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ...parity.probes import EXTREMES, UNSEEN_CATEGORY, UNSEEN_KEY, Probe
+from ...parity.probes import Probe, structural_probes
 from .model import SklearnModel
 from .onnx import tree_list
 
@@ -100,19 +100,5 @@ def probe_rows(sk: SklearnModel, sample: Sequence[Mapping]) -> list[Probe]:
         {f.name: (f.categories[0] if f.kind == "categorical" else 0.0) for f in features}]
     for column, values in threshold_values(sk).items():
         probes += [Probe({**bases[0], column: v}, "threshold") for v in values]
-    for base in (list(sample[:MAX_MISSING_BASES]) or bases):
-        probes += [Probe({k: v for k, v in base.items() if k != f.name}, "missing")
-                   for f in features]
-    probes.append(Probe({}, "missing"))
-    for base in bases:
-        probes.append(Probe({**base, UNSEEN_KEY: 1.0}, "unseen"))
-        for f in features:
-            if f.kind == "categorical":
-                probes.append(Probe({**base, f.name: UNSEEN_CATEGORY}, "unseen"))
-                probes += [Probe({**base, f.name: c}, "category") for c in f.categories]
-    probes.append(Probe({**bases[0], **{f.name: 0.0 for f in features if f.kind == "numeric"}},
-                        "zeros"))
-    for f in features:
-        if f.kind == "numeric":
-            probes += [Probe({**bases[0], f.name: v}, "extreme") for v in EXTREMES]
-    return probes
+    # sklearn schemas name each feature by its column: key == name
+    return probes + structural_probes(features, bases, list(sample[:MAX_MISSING_BASES]) or bases)
