@@ -10,8 +10,8 @@ import numpy as np
 
 from . import __version__, ir
 from .converters.river_to_ir import to_ir
-from .parity.probes import probe_rows
-from .parity.reference import river_outputs
+from .parity.probes import Probe, probe_rows
+from .parity.reference import Reference, river_outputs
 from .rows import RowEncoder
 
 N_GOLDEN = 8
@@ -24,6 +24,42 @@ def _river_version() -> str:
         return "unknown"
 
 
+GOLDEN_KINDS = ("sample", "missing", "zeros", "threshold")
+
+
+def golden_candidates(probes: Sequence[Probe]) -> list[int]:
+    """Indexes of the probes golden vectors may come from: a few of each kind, so that River is
+    asked only about rows that may be kept."""
+    picked: list[int] = []
+    for tag in GOLDEN_KINDS:
+        picked += [i for i, p in enumerate(probes) if p.tag == tag][:N_GOLDEN // 2]
+    return picked
+
+
+def snapshot_from_reference(model_ir: ir.Model, rows: Sequence[Mapping], ref: Reference, *,
+                            n_events: int | None = None,
+                            created_at: str | None = None) -> ir.Snapshot:
+    """The snapshot of `model_ir` whose golden vectors are the first `N_GOLDEN` of `rows` that
+    River answered with finite outputs (`ref`, aligned with `rows`)."""
+    encoder = RowEncoder(model_ir.schema)
+    inputs, outputs = [], []
+    for row, out, err in zip(rows, ref.outputs, ref.errors):
+        if err is None and np.isfinite(out).all():
+            vec = encoder.encode(row)
+            inputs.append(tuple(None if np.isnan(v) else float(v) for v in vec))
+            outputs.append(tuple(float(v) for v in out))
+        if len(inputs) == N_GOLDEN:
+            break
+    provenance = ir.Provenance(
+        river_version=_river_version(),
+        estuary_version=__version__,
+        n_events=n_events,
+        created_at=created_at,
+        snapshot_id=ir.content_hash(model_ir)[:16],
+    )
+    return ir.Snapshot(model_ir, provenance, tuple(inputs), tuple(outputs))
+
+
 def take_snapshot(model: Any, sample: Sequence[Mapping] = (), *, n_events: int | None = None,
                   created_at: str | None = None, model_ir: ir.Model | None = None) -> ir.Snapshot:
     """IR + golden vectors (a few rows with River's own outputs) + provenance.
@@ -33,25 +69,6 @@ def take_snapshot(model: Any, sample: Sequence[Mapping] = (), *, n_events: int |
     """
     model_ir = model_ir or to_ir(model)
     probes = probe_rows(model_ir, list(sample)[:N_GOLDEN])
-    candidates = []  # a few of each kind: River is asked only about rows that may be kept
-    for tag in ("sample", "missing", "zeros", "threshold"):
-        candidates += [p.row for p in probes if p.tag == tag][:N_GOLDEN // 2]
-    ref = river_outputs(model, candidates, model_ir.task, model_ir.classes)
-    encoder = RowEncoder(model_ir.schema)
-    inputs, outputs = [], []
-    for row, out, err in zip(candidates, ref.outputs, ref.errors):
-        if err is None and np.isfinite(out).all():
-            vec = encoder.encode(row)
-            inputs.append(tuple(None if np.isnan(v) else float(v) for v in vec))
-            outputs.append(tuple(float(v) for v in out))
-        if len(inputs) == N_GOLDEN:
-            break
-    digest = ir.content_hash(model_ir)
-    provenance = ir.Provenance(
-        river_version=_river_version(),
-        estuary_version=__version__,
-        n_events=n_events,
-        created_at=created_at,
-        snapshot_id=digest[:16],
-    )
-    return ir.Snapshot(model_ir, provenance, tuple(inputs), tuple(outputs))
+    rows = [probes[i].row for i in golden_candidates(probes)]
+    ref = river_outputs(model, rows, model_ir.task, model_ir.classes)
+    return snapshot_from_reference(model_ir, rows, ref, n_events=n_events, created_at=created_at)

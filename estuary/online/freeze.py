@@ -14,19 +14,15 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import metadata
 from types import SimpleNamespace
 from typing import Any
 
-import numpy as np
-
-from .. import __version__, ir
+from .. import ir
 from ..converters.river_to_ir import to_ir
 from ..parity.probes import Probe, probe_rows, threshold_values
 from ..parity.reference import Reference, river_outputs
-from ..rows import RowEncoder
+from ..snapshot import golden_candidates, snapshot_from_reference
 
-N_GOLDEN = 8
 GENERATED_KINDS = ("threshold", "missing", "extreme", "unseen", "category", "zeros")
 
 
@@ -42,13 +38,6 @@ class Frozen:
     reason: str
     stall_ms: float  # how long freezing held the loop
     metrics: Mapping[str, Any]
-
-
-def _river_version() -> str:
-    try:
-        return metadata.version("river")
-    except metadata.PackageNotFoundError:  # pragma: no cover
-        return "unknown"
 
 
 def _threshold_probes(model: ir.Model, bases: Sequence[dict]) -> list[Probe]:
@@ -99,25 +88,12 @@ def freeze(model: Any, sample: Sequence[Mapping], *, budget: int = 64, n_events:
 
 def to_snapshot(frozen: Frozen) -> ir.Snapshot:
     """The `ir.Snapshot` (with golden vectors from the frozen reference): worker side."""
-    model_ir, ref = frozen.model, frozen.reference
-    encoder = RowEncoder(model_ir.schema)
-    candidates = []
-    for tag in ("sample", "missing", "zeros", "threshold"):  # the kinds take_snapshot picks
-        candidates += [i for i, p in enumerate(frozen.probes) if p.tag == tag][:N_GOLDEN // 2]
-    inputs, outputs = [], []
-    for i in candidates:
-        out = ref.outputs[i]
-        if ref.errors[i] is None and np.isfinite(out).all():
-            vec = encoder.encode(frozen.probes[i].row)
-            inputs.append(tuple(None if np.isnan(v) else float(v) for v in vec))
-            outputs.append(tuple(float(v) for v in out))
-        if len(inputs) == N_GOLDEN:
-            break
-    digest = ir.content_hash(model_ir)
-    provenance = ir.Provenance(river_version=_river_version(), estuary_version=__version__,
-                               n_events=frozen.n_events, created_at=frozen.created_at,
-                               snapshot_id=digest[:16])
-    return ir.Snapshot(model_ir, provenance, tuple(inputs), tuple(outputs))
+    ref = frozen.reference
+    picked = golden_candidates(frozen.probes)
+    sub = Reference(ref.outputs[picked], [ref.labels[i] for i in picked],
+                    [ref.errors[i] for i in picked])
+    return snapshot_from_reference(frozen.model, [frozen.probes[i].row for i in picked], sub,
+                                   n_events=frozen.n_events, created_at=frozen.created_at)
 
 
 __all__ = ["Frozen", "bounded_probes", "freeze", "to_snapshot"]
