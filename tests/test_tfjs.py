@@ -155,3 +155,51 @@ def test_js_row_encoding_matches_estuary_rows(tmp_path):
     assert encoded[len(probes)]["error"]["field"] == "time"
     assert "expected a number" in encoded[len(probes)]["error"]["message"]
     assert encoded[len(probes) + 1]["error"]["field"] == "diet"
+
+
+def _synthetic(n_features: int, n_classes: int, n_rows: int = 600, seed: int = 7):
+    """Rows {f0..fN} with a label that depends on them: data the catalogue has no width for."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 3, (n_classes, n_features))
+    labels = rng.integers(0, n_classes, n_rows)
+    X = centres[labels] + rng.normal(0, 1 + np.arange(n_features) / 4, (n_rows, n_features))
+    return [({f"f{j}": float(v) for j, v in enumerate(x)}, int(y)) for x, y in zip(X, labels)]
+
+
+@pytest.mark.parametrize("n_features", [9, 23, 30])  # one 96-wide MatMul up to 23; Mul + Sum beyond
+def test_linear_decision_values_stay_exact_at_every_width(n_features, tmp_path):
+    from river import linear_model, preprocessing
+
+    data = _synthetic(n_features, 2)
+    model = preprocessing.StandardScaler() | linear_model.LogisticRegression()
+    for x, y in data:
+        model.learn_one(x, y == 1)
+    rows = [x for x, _ in data]
+    path = write_tfjs(take_snapshot(model, rows[:20]), tmp_path / "m.tfjs")
+    loaded = load_tfjs(path)
+    report = compare(model, loaded, probe_rows(to_ir(model), rows[:200]))
+    assert report.passed and report.label_agreement == 1.0, report.to_text()
+    assert report.max_abs_diff <= 1e-6, report.to_text()
+    zeros = {k: 0.0 for k in rows[0]}  # z is a few float64 roundings away from 0 here
+    assert loaded.predict_one(zeros) == model.predict_one(zeros)
+
+
+@pytest.mark.parametrize("n_classes, n_features", [(2, 9), (4, 13), (11, 5)])
+def test_gaussian_nb_groups_never_straddle_a_matmul_block(n_classes, n_features, tmp_path):
+    from river import naive_bayes
+
+    from estuary.converters.tfjs.naive_bayes import layout
+
+    where = layout(n_features, n_classes + 1)
+    for j in range(n_features):
+        spots = [p for p, c in enumerate(where) if c == j]
+        assert len(spots) == n_classes + 1 and len({p // 48 for p in spots}) == 1
+    data = _synthetic(n_features, n_classes, seed=n_classes)
+    model = naive_bayes.GaussianNB()
+    for x, y in data:
+        model.learn_one(x, y)
+    rows = [x for x, _ in data]
+    path = write_tfjs(take_snapshot(model, rows[:20]), tmp_path / "nb.tfjs")
+    report = compare(model, load_tfjs(path), probe_rows(to_ir(model), rows[:200]))
+    assert report.passed and report.label_agreement == 1.0, report.to_text()
+    assert report.max_abs_diff <= 2e-6, report.to_text()

@@ -2,8 +2,9 @@
 //
 // index.html loads this module `async`, so it runs before the app and the model are even
 // fetched. `estuary serve` has already asked the browser (link preloads in <head>) for the
-// runtimes' modules and, for ONNX, onnxruntime-web's wasm (14 MB, 3.7 MB gzipped), and inlined
-// the latest version's manifest in the page's config, from which `plan` is decided:
+// module of the runtime that answers first (on an ONNX-only page, onnxruntime-web's wasm too:
+// 14 MB, 3.7 MB gzipped), and inlined the latest version's manifest in the page's config, from
+// which `plan` is decided:
 //
 // - ?runtime=tfjs: @tensorflow/tfjs (cpu backend) only.
 // - ONNX (the default): onnxruntime-web. Its start-up is most of the time to a first answer
@@ -99,9 +100,8 @@ function prefetchFirstModel() {
   }
 }
 
-// Only the runtime that answers first is started here: on a progressive page, onnxruntime-web's
-// initialisation (one long task on the main thread) waits until TF.js has answered (app.js),
-// while its wasm is already being fetched (the preload).
+// Only the runtime that answers first is started here: on a progressive page, onnxruntime-web
+// (its module, its 14 MB wasm, its initialisation: a long task on the main thread) waits until
+// TF.js has answered (app.js), so as not to slow that first answer down.
 prefetchFirstModel();
 getRuntime(plan.first).catch(() => {});
-if (plan.progressive) import('onnxruntime-web').catch(() => {}); // evaluated now (small), started later

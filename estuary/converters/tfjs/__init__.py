@@ -65,12 +65,20 @@ def build_graph(model: ir.Model) -> tuple[Graph, list[str]]:
     if model.task == "regression":
         g.op("Reshape", outs["value"], g.const([-1], np.int32, "shape"), name="value")
         return g, ["value"]
-    g.op("Identity", outs["probabilities"], name="probabilities")
-    if "label" in outs:
-        g.op("Identity", outs["label"], name="label")
-    else:
-        g.op("ArgMax", "probabilities", g.const(1, np.int32, "axis"), name="label")
+    if "label" not in outs:
+        outs["label"] = g.op("ArgMax", outs["probabilities"], g.const(1, np.int32, "axis"))
+    for name in ("probabilities", "label"):
+        _name_output(g, outs[name], name)
     return g, ["probabilities", "label"]
+
+
+def _name_output(g: Graph, node: str, name: str) -> None:
+    """The output `name` is `node` itself unless `node` is the input or a Const."""
+    ops = {n["name"]: n["op"] for n in g.nodes}
+    if ops[node] in ("Placeholder", "Const") or name in ops:
+        g.op("Identity", node, name=name)
+    else:
+        g.rename(node, name)
 
 
 def _shards(weights: list[tuple[str, np.ndarray]]) -> tuple[list[dict], list[bytes]]:

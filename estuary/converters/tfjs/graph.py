@@ -70,6 +70,16 @@ class Graph:
         self.nodes.append(node)
         return out
 
+    def rename(self, old: str, new: str) -> str:
+        """Give node `old` the name `new` (an output name) instead of adding an Identity node:
+        TF.js's executor spends ~2 µs on every node."""
+        for node in self.nodes:
+            if node["name"] == old:
+                node["name"] = new
+            if "input" in node:
+                node["input"] = [new if i == old else i for i in node["input"]]
+        return new
+
     def axis(self, *axes: int) -> str:
         return self.const(list(axes) if len(axes) > 1 else axes[0], np.int32, "axis")
 

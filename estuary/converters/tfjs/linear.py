@@ -2,12 +2,24 @@
 
 Every transform in front of a Linear (Select, Scale, OneHot, Union) is affine per input column,
 so the whole model folds, in float64 here, into z_k = c_k + Σ_j [x_j present] · (A_kj · x_j + D_kj)
-over the raw input columns (a missing column adds its fill value instead, as River's steps do).
-The graph evaluates that sum from exact pieces: each input is split into two 12-bit halves
-(Veltkamp), each coefficient into four 12-bit float32 pieces, so every product is exact in
-float32, and one `Sum` over them all gives z rounded once (TF.js's cpu kernel accumulates in
-double). Rounding keeps the sign, so labels follow River's even at z = 1e-9, where float32
-probabilities already read 0.5; only the input itself is rounded to float32.
+over the raw input columns (a missing column adds its fill value instead, as River's steps do),
+rewritten as z_k = c'_k + Σ_j A_kj · x0_j − Σ_j D_kj · m_j (x0: NaN → 0, m: missing indicator).
+
+The graph is short on purpose: TF.js's cpu kernels cost 1.5–3 µs each whatever their size (and
+take a slow path, a closure per element, when a size-1 dimension is broadcast, so constants are
+flat), more than the arithmetic of a one-row model. Two ways to sum exactly:
+
+- **one MatMul** while [x0, m, 1] fits one block of TF.js's cpu kernel (48 columns, F ≤ 23): the
+  kernel sums a block's products in double (each product of float32 numbers is exact) and adds
+  each block total to a float32 result. The columns go in twice, the first block carrying the
+  low float32 piece of each coefficient, the second the high piece: the one early rounding is of
+  the small low-piece total (~2^-48 of z's terms), and z is then rounded once.
+- **Mul + Sum** beyond that: the input is split into two 12-bit halves (Veltkamp) and each
+  coefficient into four 12-bit pieces, so every float32 product is exact, and one `Sum` (which
+  accumulates in double) rounds once.
+
+Either way z is the float64 sum rounded once to float32, so labels follow River's even at
+z = 1e-9, where float32 probabilities already read 0.5; only the input is rounded to float32.
 
 Inputs beyond ±1e20 (float32 has no 1e300) are saturated there: a huge value still pushes z the
 way it does in River, and probabilities saturate exactly as River's do. A regression output
@@ -29,7 +41,8 @@ from .transforms import FORMAT
 SATURATE = 1e20  # classifiers: huge inputs only need to push z the right way
 SATURATE_VALUE = 1e34  # regressors: keep every finite float32 input (x · 4097 must stay finite)
 VELTKAMP = 4097.0  # 2**12 + 1: splits a float32 into two 12-bit halves
-N_PIECES = 4  # 4 × 12 bits ≥ the 48 bits that matter next to float32 inputs
+SUM_PIECES = 4  # 4 × 12 bits: the 48 bits of a coefficient that matter next to float32 inputs
+MATMUL_BLOCK = 48  # TF.js's cpu MatMul sums this many products in double, then rounds
 
 
 @dataclass
@@ -92,13 +105,13 @@ def coefficients(model: ir.Model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return A, D, c
 
 
-def pieces(values: np.ndarray) -> list[np.ndarray]:
-    """float64 → N_PIECES float32 arrays of ≤ 12 significant bits each, summing to ≈ values."""
+def pieces(values: np.ndarray, n: int, bits: int) -> list[np.ndarray]:
+    """float64 → `n` float32 arrays of ≤ `bits` significant bits each, summing to ≈ values."""
     out, rest = [], np.asarray(values, dtype=np.float64)
-    for _ in range(N_PIECES):
+    for _ in range(n):
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             exp = np.where(rest == 0, 0, np.floor(np.log2(np.abs(rest))))
-            unit = np.exp2(exp - 11)
+            unit = np.exp2(exp - (bits - 1))
             piece = np.where(rest == 0, 0.0, np.round(rest / unit) * unit)
         out.append(piece.astype(np.float32))
         rest = rest - piece
@@ -112,19 +125,43 @@ def split12(g: Graph, x: str) -> tuple[str, str]:
     return hi, g.op("Sub", x, hi)
 
 
-def decision_values(model: ir.Model, g: Graph, x: str, bound: float) -> str:
-    """z [N, K], from the raw input `x` [N, F], rounded once from an exact sum."""
+def folded(model: ir.Model, negate_first: bool = False) -> np.ndarray:
+    """W [K, 2F + 1] (float64) over the columns [x0, m, 1]: z = [x0, m, 1] · Wᵀ.
+    `negate_first`: a binary model as two rows [-z, z] (probabilities = sigmoid of both)."""
     A, D, c = coefficients(model)
-    present = g.op("Cast", g.op("LogicalNot", g.op("IsNan", x)), SrcT=np.bool_, DstT=np.float32)
-    bounded = g.op("ClipByValue", g.nan_to_zero(x), g.const(-bound), g.const(bound))
-    hi, lo = split12(g, bounded)
-    ones = g.op("OnesLike", g.gather_columns(present, [0]))  # [N, 1]
-    columns = g.op("ConcatV2", hi, lo, present, ones, g.axis(1), N=4)  # [N, 3F + 1]
-    wide = g.op("ExpandDims", columns, g.axis(1))  # [N, 1, 3F + 1]
-    coef = np.concatenate([A, A, D, c[:, None]], axis=1)  # [K, 3F + 1]
-    products = [g.op("Mul", wide, g.const(p)) for p in pieces(coef)]
-    every = g.op("ConcatV2", *products, g.axis(2), N=len(products))  # [N, K, 4(3F + 1)]
-    return g.reduce("Sum", every, 2, False)
+    if negate_first:
+        A, D, c = np.vstack([-A, A]), np.vstack([-D, D]), np.concatenate([-c, c])
+    return np.hstack([A, -D, (c + D.sum(axis=1))[:, None]])
+
+
+def decision_values(model: ir.Model, g: Graph, x: str, bound: float,
+                    negate_first: bool = False) -> str:
+    """z [N, K] from the raw input `x` [N, F]: the float64 sum rounded once to float32."""
+    W = folded(model, negate_first)
+    K, width = W.shape
+    isnan = g.op("IsNan", x)
+    zeros = g.const(np.zeros(width // 2))  # not a scalar: TF.js would tile it on every call
+    x0 = g.op("ClipByValue", g.where(isnan, zeros, x), g.const(-bound), g.const(bound))
+    m = g.op("Cast", isnan, SrcT=np.bool_, DstT=np.float32)
+    both = g.op("ConcatV2", x0, m, g.axis(1), N=2)  # [N, 2F]
+    if width <= MATMUL_BLOCK:
+        # [x0, m, 1, …] exactly one block wide, twice: the first block gets the low pieces of
+        # the coefficients and is rounded to float32 on its own (an error of ~2^-48 of z's
+        # terms), the second the high pieces, added to it in double and rounded once.
+        u = g.op("PadV2", both, g.const([[0, 0], [0, MATMUL_BLOCK - width + 1]], np.int32, "pad"),
+                 g.const(1.0))
+        high, low = pieces(np.pad(W, ((0, 0), (0, MATMUL_BLOCK - width))), 2, 24)
+        return g.op("MatMul", g.op("ConcatV2", u, u, g.axis(1), N=2),
+                    g.const(np.concatenate([low, high], axis=1).T),
+                    transpose_a=False, transpose_b=False)
+    u = g.op("PadV2", both, g.const([[0, 0], [0, 1]], np.int32, "pad"), g.const(1.0))
+    hi, lo = split12(g, u)
+    once = g.op("ConcatV2", hi, lo, g.axis(1), N=2)  # [N, 2(2F + 1)]
+    flat = np.stack(pieces(np.hstack([W, W]), SUM_PIECES, 12), axis=1).reshape(-1)
+    every = g.op("ConcatV2", *[once] * (SUM_PIECES * K), g.axis(1), N=SUM_PIECES * K)
+    products = g.op("Mul", every, g.const(flat))  # a flat constant: TF.js's fast elementwise path
+    shaped = g.op("Reshape", products, g.const([-1, K, flat.size // K], np.int32, "shape"))
+    return g.reduce("Sum", shaped, 2, False)
 
 
 def beyond_float32(model: ir.Model, g: Graph, x: str, z: str) -> str:
@@ -147,9 +184,8 @@ def clamped_sigmoid(g: Graph, z: str) -> str:
 
 
 def softmax(g: Graph, z: str) -> str:
-    """River's max-shifted softmax."""
-    e = g.op("Exp", g.op("Sub", z, g.reduce("Max", z, 1, True)))
-    return g.op("RealDiv", e, g.reduce("Sum", e, 1, True))
+    """River's max-shifted softmax: TF.js's Softmax kernel shifts by the row's max too."""
+    return g.op("Softmax", z)
 
 
 def argmax(g: Graph, z: str) -> str:
@@ -162,14 +198,12 @@ def emit_linear(model: ir.Model, g: Graph, x: str) -> dict[str, str]:
     est = model.estimator
     if est.link == "identity":
         return {"value": beyond_float32(model, g, x, decision_values(model, g, x, SATURATE_VALUE))}
-    z = decision_values(model, g, x, SATURATE)
     if est.link == "sigmoid":  # River: True iff p > 1 - p, i.e. z > 0
-        zk = g.op("Reshape", z, g.const([-1, 1], np.int32, "shape"))
-        p = clamped_sigmoid(g, zk)
-        label = g.op("Cast", g.op("Greater", g.op("Reshape", z, g.const([-1], np.int32, "shape")),
-                                  g.const(0.0)), SrcT=np.bool_, DstT=np.int32)
-        return {"probabilities": g.op("ConcatV2", g.op("Sub", g.const(1.0), p), p, g.axis(1),
-                                      N=2), "label": label}
+        z2 = decision_values(model, g, x, SATURATE, negate_first=True)  # [-z, z]: exact negatives
+        # ArgMax takes the first of a tie: False at z = 0, as River. Below z = -30 River's
+        # sigmoid is exactly 0 and float32's at most 9.4e-14 (above 30 both are exactly 1).
+        return {"probabilities": g.op("Sigmoid", z2), "label": argmax(g, z2)}
+    z = decision_values(model, g, x, SATURATE)
     if est.link == "softmax":
         return {"probabilities": softmax(g, z), "label": argmax(g, z)}
     p = clamped_sigmoid(g, z)  # ovr_sigmoid: River ranks the clamped sigmoids

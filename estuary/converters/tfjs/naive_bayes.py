@@ -1,11 +1,24 @@
 """TF.js graph ops for IR GaussianNB in float32, arranged so single precision loses little.
 
-River computes log(eps + pdf) with pdf = exp(-z²/2) / sqrt(2π) / sigma in float64. In float32
-the density underflows long before it stops mattering, so the graph works in the log domain:
-log pdf = -(x - mu)² · (0.5 / var) - log(sqrt(2π) · sigma) (constants folded in float64), then
-log(eps + pdf) = logaddexp(log eps, log pdf). Before summing over columns, each column's terms
-are shifted by their maximum over classes: the softmax does not change, and the sums stay small
-(a few float32 ulps instead of hundreds of log(eps) adding up to ~-400).
+River computes log(eps + pdf) with pdf = exp(-z²/2) / sqrt(2π) / sigma in float64. Here, per
+(column, class): log(eps + exp(k - (x - mu)² · (0.5 / var))) with k = -log(sqrt(2π) · sigma)
+folded in float64 (TF.js's SquaredDifference, Exp and Log compute in double and round once).
+
+Summing ~F terms near log(eps) ≈ -20.7 in float32 would cost ~1e-5 in the result, so each
+column's terms are compared with a reference Gaussian per column (wide enough to cover every
+class) evaluated alongside: jll_c = prior_c + Σ_j (term_cj - term_ref,j). The reference part is
+the same for every class (the softmax does not change) and cancels log(eps) exactly where a
+column is far from every class. One MatMul does the differences and the sum in double: the
+terms of each column sit together inside one of the cpu kernel's 48-wide blocks, so the only
+roundings are of small block totals.
+
+A missing input (NaN) becomes float32's largest number, whose density is 0 everywhere: the
+column adds nothing, as in River (±inf, a value beyond float32, becomes it too: density 0). A zero-variance column adds log(eps), as River's does,
+through a tiny slope and an offset of -1e30.
+
+TF.js's graph executor charges ~2 µs a node, and its cpu kernels take a slow path for size-1
+broadcasts, so the graph is short and its constants flat; another MatMul repeats each input
+column once per class and for the reference ([N, F] · 0/1: each output is one input times 1).
 """
 
 from __future__ import annotations
@@ -14,38 +27,80 @@ import math
 
 import numpy as np
 
+from ...errors import UnsupportedModelError
 from ...ir.naive_bayes import SQRT_TAU, GaussianNB
 from ..registry import register_emitter
 from .graph import FLOAT32_MAX, Graph
-from .linear import softmax
+from .linear import MATMUL_BLOCK, argmax, softmax
 from .transforms import FORMAT
 
+NEVER = -1e30  # exp(-1e30) = 0: a zero-variance column adds log(eps), like River
+TINY_SLOPE = 1e-30  # keeps slope · inf = -inf (not NaN) where the variance is zero
 
-def logaddexp(g: Graph, a: float, b: str) -> str:
-    """log(exp(a) + exp(b)) for a constant a: max(a, b) + log1p(exp(-|a - b|))."""
-    ca = g.const(a)
-    gap = g.op("Abs", g.op("Sub", b, ca))
-    return g.op("AddV2", g.op("Maximum", b, ca), g.op("Log1p", g.op("Exp", g.op("Neg", gap))))
+
+def reference(means: np.ndarray, variances: np.ndarray, usable: np.ndarray) -> tuple:
+    """Per column, a Gaussian spanning the classes: their mean, and a variance covering both
+    their spread and their widest variance (float64)."""
+    mu = np.array([m[u].mean() if u.any() else 0.0 for m, u in zip(means, usable)])
+    spread = np.array([((m[u] - c) ** 2).max() if u.any() else 1.0
+                       for m, u, c in zip(means, usable, mu)])
+    widest = np.array([v[u].max() if u.any() else 1.0 for v, u in zip(variances, usable)])
+    return mu, np.maximum(spread + widest, np.finfo(np.float64).tiny)
+
+
+def layout(F: int, group: int) -> list[int | None]:
+    """Position → column index (None: padding) so that no column's group of `group` terms
+    straddles one of the MatMul kernel's 48-wide blocks."""
+    out: list[int | None] = []
+    for j in range(F):
+        if len(out) // MATMUL_BLOCK != (len(out) + group - 1) // MATMUL_BLOCK:
+            out += [None] * (MATMUL_BLOCK - len(out) % MATMUL_BLOCK)
+        out += [j] * group
+    return out
 
 
 @register_emitter(FORMAT, GaussianNB)
 def gaussian_nb(est: GaussianNB, g: Graph, x: str) -> dict[str, str]:
-    shape = (len(est.log_priors), len(est.columns))
-    means = np.asarray(est.means, dtype=np.float64).reshape(shape)
-    variances = np.asarray(est.variances, dtype=np.float64).reshape(shape)
+    C, F = len(est.log_priors), len(est.columns)
+    if C + 1 > MATMUL_BLOCK:
+        raise UnsupportedModelError("GaussianNB", ["GaussianNB"], reason=(
+            f"{C} classes: TF.js sums at most {MATMUL_BLOCK - 1} classes per column exactly; "
+            "export to ONNX"))
+    means = np.asarray(est.means, dtype=np.float64).reshape(C, F).T  # [F, C]
+    variances = np.asarray(est.variances, dtype=np.float64).reshape(C, F).T
     usable = variances > 0.0
-    safe_var = np.where(usable, variances, 1.0)
-    half_precision = np.minimum(0.5 / safe_var, FLOAT32_MAX)  # 0 · inf would be NaN
-    log_norm = math.log(SQRT_TAU) + 0.5 * np.log(safe_var)
-    xu = g.op("ExpandDims", x, g.axis(1))  # [N, 1, F] against [C, F]
-    d = g.op("Sub", xu, g.const(np.where(usable, means, 0.0)))
-    log_pdf = g.op("Sub", g.op("Neg", g.op("Mul", g.op("Mul", d, d), g.const(half_precision))),
-                   g.const(log_norm))
-    log_eps = math.log(est.epsilon)
-    term = logaddexp(g, log_eps, log_pdf)
-    if not usable.all():
-        term = g.where(g.const(usable, np.bool_), term, g.const(log_eps))
-    term = g.where(g.op("IsNan", xu), g.const(0.0), term)  # a missing key adds nothing
-    term = g.op("Sub", term, g.reduce("Max", term, 1, True))  # common shift: softmax-invariant
-    jll = g.op("AddV2", g.const(est.log_priors), g.reduce("Sum", term, 2, False))
-    return {"probabilities": softmax(g, jll)}
+    ref_mu, ref_var = reference(means, variances, usable)
+    means = np.hstack([np.where(usable, means, 0.0), ref_mu[:, None]])  # [F, C + 1]
+    safe_var = np.hstack([np.where(usable, variances, 1.0), ref_var[:, None]])
+    usable = np.hstack([usable, np.ones((F, 1), dtype=bool)])
+    slope = np.minimum(np.where(usable, 0.5 / safe_var, TINY_SLOPE), FLOAT32_MAX)
+    offset = np.where(usable, -math.log(SQRT_TAU) - 0.5 * np.log(safe_var), NEVER)
+
+    where = layout(F, C + 1)
+    W = len(where)
+    repeat, combine = np.zeros((F, W)), np.zeros((W, C))
+    mu_w, slope_w, offset_w = np.zeros(W), np.zeros(W), np.zeros(W)
+    slot = 0
+    for p, j in enumerate(where):
+        if j is None:
+            slot = 0
+            continue
+        k = slot % (C + 1)  # class k of column j; k == C is the reference
+        slot += 1
+        repeat[j, p] = 1.0
+        mu_w[p], slope_w[p], offset_w[p] = means[j, k], slope[j, k], offset[j, k]
+        if k < C:
+            combine[p, k] = 1.0
+        else:
+            combine[p, :] = -1.0
+
+    # NaN and ±inf → float32's largest number (the sign does not matter once squared): no
+    # inf reaches the MatMul, where inf · 0 would be NaN
+    far = g.where(g.op("IsFinite", x), x, g.const(np.full(F, FLOAT32_MAX)))
+    wide = g.op("MatMul", far, g.const(repeat), transpose_a=False, transpose_b=False)
+    sq = g.op("SquaredDifference", wide, g.const(mu_w))
+    u = g.op("AddV2", g.op("Mul", sq, g.const(-slope_w)), g.const(offset_w))
+    term = g.op("Log", g.op("AddV2", g.op("Exp", u), g.const(np.full(W, est.epsilon))))  # log(eps + pdf)
+    summed = g.op("MatMul", term, g.const(combine), transpose_a=False, transpose_b=False)
+    jll = g.op("AddV2", summed, g.const(est.log_priors))
+    return {"probabilities": softmax(g, jll), "label": argmax(g, jll)}
