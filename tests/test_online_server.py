@@ -149,3 +149,37 @@ def test_learn_endpoint_feeds_a_learner(tmp_path):
         wait_for(lambda: http.get("/healthz").json()["version"] == Store(tmp_path).latest_number())
         assert http.post("/predict", json=events[0]["x"]).status_code == 200
     learner.close()
+
+
+def test_page_loads_the_cpu_only_tfjs_bundle_first_on_a_progressive_page(tmp_path, monkeypatch):
+    import json
+    import re
+
+    from estuary.online import server
+
+    model = logreg()
+    learner = Learner(model, store=tmp_path, formats=["onnx", "tfjs"])
+    for x, y in phishing(300):
+        learner.learn_one(x, y)
+    assert learner.snapshot().result().published
+    with running_server(create_app(tmp_path, poll=0.05)) as url, httpx.Client(base_url=url) as http:
+        page = http.get("/").text
+        imports = json.loads(re.search(r'<script type="importmap">(.*?)</script>', page).group(1))
+        tf_url = imports["imports"]["@tensorflow/tfjs"]
+        assert re.fullmatch(r"/vendor/@tensorflow/tfjs@4\.22\.0\+[0-9a-f]{12}/tfjs-cpu\.mjs", tf_url)
+        preloads = re.findall(r'<link rel="(?:module)?preload" href="([^"]+)"', page)
+        assert tf_url in preloads and not any("onnxruntime" in p for p in preloads)  # TF.js first
+        only_onnx = http.get("/?progressive=0").text
+        assert any("ort-wasm-simd-threaded.wasm" in p
+                   for p in re.findall(r'href="([^"]+)"', only_onnx))
+        bundle = http.get(tf_url, headers={"Accept-Encoding": "gzip"})
+        assert bundle.status_code == 200 and "immutable" in bundle.headers["cache-control"]
+        assert bundle.headers["content-encoding"] == "gzip"
+        body = bundle.text
+        assert len(body) < 700_000 and "loadGraphModel" in body and "webgl2" not in body
+    # without the built bundle the page says what to run, and the URL is not served stale
+    monkeypatch.setitem(server.VENDOR, "@tensorflow/tfjs", {"tfjs-cpu.mjs": "dist/absent.mjs"})
+    with running_server(create_app(tmp_path, poll=0.05)) as url, httpx.Client(base_url=url) as http:
+        page = http.get("/").text
+        config = json.loads(re.search(r'id="estuary-config">(.*?)</script>', page).group(1))
+        assert "@tensorflow/tfjs" in config["missing"] and "npm ci" in config["install"]

@@ -178,16 +178,17 @@ ISOLATED = {"Cross-Origin-Opener-Policy": "same-origin",
 MEDIA = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
          ".mjs": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
          ".wasm": "application/wasm", ".svg": "image/svg+xml", ".json": "application/json"}
-# URL name → file under js/node_modules/<package>/: only what the page needs, nothing else.
+# URL name → file under js/: only what the page needs, nothing else.
 VENDOR = {
     "onnxruntime-web": {
-        "ort.wasm.bundle.min.mjs": "dist/ort.wasm.bundle.min.mjs",  # API + wasm glue in one
-        "ort-wasm-simd-threaded.wasm": "dist/ort-wasm-simd-threaded.wasm",
-        "ort-wasm-simd-threaded.mjs": "dist/ort-wasm-simd-threaded.mjs",
+        "ort.wasm.bundle.min.mjs": "node_modules/onnxruntime-web/dist/ort.wasm.bundle.min.mjs",
+        "ort-wasm-simd-threaded.wasm": "node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm",
+        "ort-wasm-simd-threaded.mjs": "node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.mjs",
     },
-    "@tensorflow/tfjs": {"tf.fesm.min.js": "dist/tf.fesm.min.js"},  # one self-contained ES module
+    # tfjs-core + converter + cpu backend in one ES module, built by `npm ci` (js/src/tfjs-cpu.js)
+    "@tensorflow/tfjs": {"tfjs-cpu.mjs": "dist/tfjs-cpu.mjs"},
 }
-VENDOR_ENTRY = {"onnxruntime-web": "ort.wasm.bundle.min.mjs", "@tensorflow/tfjs": "tf.fesm.min.js"}
+VENDOR_ENTRY = {"onnxruntime-web": "ort.wasm.bundle.min.mjs", "@tensorflow/tfjs": "tfjs-cpu.mjs"}
 NPM_HINT = "npm ci --prefix js"
 
 
@@ -245,18 +246,22 @@ def _js_dir() -> Path:
 def _vendor_versions() -> dict[str, str]:
     """Installed version of each vendored npm package (it goes in the URL: cached forever)."""
     out = {}
-    for package in VENDOR:
+    for package, files in VENDOR.items():
         try:
             out[package] = json.loads((_js_dir() / "node_modules" / package / "package.json")
                                       .read_text())["version"]
         except (OSError, ValueError, KeyError):
             out[package] = None
+        built = [rel for rel in files.values() if not rel.startswith("node_modules/")]
+        if out[package] and built:  # our own bundle of it: its content is part of its name
+            digest = "".join(_file_hash(_js_dir() / rel) for rel in built)
+            out[package] = f"{out[package]}+{digest}" if digest else None
     return out
 
 
 def _web_routes(state: ServerState) -> list[Route]:
     versions = _vendor_versions()
-    vendor_files = {f"{package}@{versions[package]}/{name}": _js_dir() / "node_modules" / package / rel
+    vendor_files = {f"{package}@{versions[package]}/{name}": _js_dir() / rel
                     for package, files in VENDOR.items() for name, rel in files.items()}
     vendor_url = {package: f"/vendor/{package}@{versions[package]}/{VENDOR_ENTRY[package]}"
                   for package in VENDOR}
@@ -335,7 +340,7 @@ def _web_routes(state: ServerState) -> list[Route]:
 
     def _file(path: Path, headers: dict[str, str]) -> Response:
         if not path.is_file():
-            hint = f": run `{NPM_HINT}`" if "node_modules" in path.parts else ""
+            hint = f": run `{NPM_HINT}`" if _js_dir() in path.parents else ""
             return _error(404, f"{path.name} is not installed{hint}")
         return FileResponse(path, media_type=MEDIA.get(path.suffix, "application/octet-stream"),
                             headers={**headers, "Cross-Origin-Resource-Policy": "same-origin"})

@@ -18,7 +18,8 @@ through a tiny slope and an offset of -1e30.
 
 TF.js's graph executor charges ~2 µs a node, and its cpu kernels take a slow path for size-1
 broadcasts, so the graph is short and its constants flat; another MatMul repeats each input
-column once per class and for the reference ([N, F] · 0/1: each output is one input times 1).
+column once per class and for the reference ([N, F] · 0/1: each output is one input times 1),
+and the priors ride on a term that is exactly float32(ln 2).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from ...errors import UnsupportedModelError
 from ...ir.naive_bayes import SQRT_TAU, GaussianNB
 from ..registry import register_emitter
 from .graph import FLOAT32_MAX, Graph
-from .linear import MATMUL_BLOCK, argmax, softmax
+from .linear import MATMUL_BLOCK, argmax, pieces, softmax
 from .transforms import FORMAT
 
 NEVER = -1e30  # exp(-1e30) = 0: a zero-variance column adds log(eps), like River
@@ -76,10 +77,15 @@ def gaussian_nb(est: GaussianNB, g: Graph, x: str) -> dict[str, str]:
     slope = np.minimum(np.where(usable, 0.5 / safe_var, TINY_SLOPE), FLOAT32_MAX)
     offset = np.where(usable, -math.log(SQRT_TAU) - 0.5 * np.log(safe_var), NEVER)
 
-    where = layout(F, C + 1)
+    where = layout(F, C + 1) + [None, None]  # the last two: log 2, for the priors
     W = len(where)
     repeat, combine = np.zeros((F, W)), np.zeros((W, C))
     mu_w, slope_w, offset_w = np.zeros(W), np.zeros(W), np.zeros(W)
+    eps_w = np.full(W, est.epsilon)
+    # a position no column feeds: exp(0) + 1 = 2 exactly, its term is float32(ln 2), and the
+    # priors ride on it (two float32 pieces of prior / ln 2): no separate addition
+    eps_w[-2:] = 1.0
+    combine[-2:] = pieces(np.asarray(est.log_priors) / float(np.float32(math.log(2.0))), 2, 24)
     slot = 0
     for p, j in enumerate(where):
         if j is None:
@@ -100,7 +106,6 @@ def gaussian_nb(est: GaussianNB, g: Graph, x: str) -> dict[str, str]:
     wide = g.op("MatMul", far, g.const(repeat), transpose_a=False, transpose_b=False)
     sq = g.op("SquaredDifference", wide, g.const(mu_w))
     u = g.op("AddV2", g.op("Mul", sq, g.const(-slope_w)), g.const(offset_w))
-    term = g.op("Log", g.op("AddV2", g.op("Exp", u), g.const(np.full(W, est.epsilon))))  # log(eps + pdf)
-    summed = g.op("MatMul", term, g.const(combine), transpose_a=False, transpose_b=False)
-    jll = g.op("AddV2", summed, g.const(est.log_priors))
+    term = g.op("Log", g.op("AddV2", g.op("Exp", u), g.const(eps_w)))  # log(eps + pdf)
+    jll = g.op("MatMul", term, g.const(combine), transpose_a=False, transpose_b=False)
     return {"probabilities": softmax(g, jll), "label": argmax(g, jll)}
