@@ -41,7 +41,7 @@ import httpx
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]  # node.py; conftest's catalogue
 
-from node import CASES, cold_first_ms, river_us  # noqa: E402  (before conftest: see node.py)
+from node import CASES, bench_rounds, cold_first_ms, river_us  # noqa: E402  (before conftest: see node.py)
 
 # isort: split
 from conftest import learned  # noqa: E402
@@ -187,9 +187,10 @@ def main() -> None:
                             else "@tensorflow/tfjs (Node cpu)")
                     first = cold_first_ms(kind, path, row)
                     handle = request("load", kind=kind, path=str(path), check=True)["model"]
-                    b = request("bench", model=handle, row=row, n=args.n)
+                    b, early = bench_rounds(handle, row, args.n)
                     print(f"{case:28s} {name:34s} {first:13.0f} {'':>13s} {b['p50_us']:8.1f} "
-                          f"{b['p99_us']:8.1f}", flush=True)
+                          f"{b['p99_us']:8.1f} {'':>8s} {early['p50_us']:8.0f}/"
+                          f"{early['p99_us']:<8.0f}", flush=True)
                 runner().close()
             server = Server(store)
             pages = [("onnx", "onnxruntime-web (Chromium wasm)", "runtime=onnx&progressive=0"),

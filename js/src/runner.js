@@ -4,7 +4,7 @@
 // Response {"id": 1, "ok": true, "model": 3, "runtime": {...}, "metadata": "<json>", "golden_max_diff": 0}
 //          {"id": 1, "ok": false, "error": {"type": "ArtifactError", "message": "...", "field": null}}
 // Other ops: run {model, rows: [[number|null]]} → outputs; encode / predict {model, rows: [{...}]};
-// unload {model}; versions; any request may carry "release": [handles] to free; bench {model, row, n} (one-row latency inside Node).
+// unload {model}; versions; any request may carry "release": [handles] to free; bench {model, row, n, warm} (one-row latency inside Node).
 // Non-finite numbers travel as the strings "NaN", "Infinity", "-Infinity" (JSON has none).
 //
 // It uses the same client library as the browser (estuary.js); only file reading is Node's.
@@ -132,10 +132,10 @@ const ops = {
     return { predictions: await getModel(model).predictMany(rows) };
   },
 
-  async bench({ model, row, n = 1000 }) {
+  async bench({ model, row, n = 1000, warm = 200 }) {
     const m = getModel(model);
     const times = new Float64Array(n);
-    await m.predict(row); // warm
+    for (let i = 0; i < warm; i++) await m.predict(row); // as the page's bench (app.js)
     for (let i = 0; i < n; i++) {
       const t0 = performance.now();
       await m.predict(row);
