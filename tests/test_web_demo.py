@@ -144,6 +144,12 @@ def test_web_demo_end_to_end(browser, tmp_path):
         page.on("framenavigated", lambda f: navigations.append(f.url))
         s = state(page)
         assert (s["version"], s["runtime"], s["tfjsAvailable"]) == (1, "onnx", True)
+        # progressive: TF.js answered first, and onnxruntime-web's wasm was only asked for after
+        t = s["timings"]
+        assert t["firstPrediction.tfjs"] < t["firstPrediction.onnx"]
+        wasm_start = page.evaluate("""() => performance.getEntriesByType('resource')
+            .filter((e) => e.name.endsWith('.wasm')).map((e) => e.startTime)""")
+        assert wasm_start and min(wasm_start) >= t["firstPrediction.tfjs"]
         assert s["irHash"] == store.open(1).manifest["ir_hash"]
         assert s["goldenMaxDiff"] <= 1e-6
         assert_matches_river(page, model, "onnx", 1e-6)
