@@ -8,6 +8,12 @@ tensorflowjs are never imported. TF.js computes in float32, so the metadata says
 the classes); regressors output `value` [N]. `userDefinedMetadata.estuary` is the
 `ArtifactMetadata` JSON string, byte for byte.
 
+The graphs are written for TF.js's cpu backend (what estuary's client and page use): its MatMul
+and Sum add up in double, which keeps a linear model's decision value as exact as float64 (see
+linear.py). Other backends (wasm, WebGL) add in float32: the outputs stay within the float32
+tolerance the golden check uses, but a label can differ from River's where z is within float32
+rounding of 0.
+
 Trees are refused: TF.js has no float64, and a float32 threshold routes rows that lie within
 float32 rounding of a split differently from River. Export trees to ONNX (an exact float64
 TreeEnsemble that onnxruntime-web runs in the browser too).
