@@ -50,8 +50,8 @@ def cold_first_ms(kind: str, path: Path, row: dict) -> float:
 
 
 def bench_rounds(handle: int, row: dict, n: int) -> tuple[dict, dict]:
-    """One-row latency inside Node as the page measures it: 200 warm-up calls, then 4 rounds of
-    `n`; (last round, first round): V8 tiers the JIT and the wasm up during the first."""
+    """One-row latency inside Node as the page measures it: 4 rounds of 200 warm-up calls and
+    `n` timed ones; (last round, first round): V8 tiers the JIT and the wasm up meanwhile."""
     rounds = [request("bench", model=handle, row=row, n=n, warm=200) for _ in range(4)]
     return rounds[-1], rounds[0]
 

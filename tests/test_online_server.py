@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 import time
 
 import httpx
 import pytest
 
-from estuary.online import Learner, Store
+from estuary.online import Learner, Store, server
 from estuary.online.server import create_app
 from estuary.online.testing import logreg, phishing, running_server
 
@@ -152,11 +154,6 @@ def test_learn_endpoint_feeds_a_learner(tmp_path):
 
 
 def test_page_loads_the_cpu_only_tfjs_bundle_first_on_a_progressive_page(tmp_path, monkeypatch):
-    import json
-    import re
-
-    from estuary.online import server
-
     model = logreg()
     learner = Learner(model, store=tmp_path, formats=["onnx", "tfjs"])
     for x, y in phishing(300):
@@ -166,7 +163,8 @@ def test_page_loads_the_cpu_only_tfjs_bundle_first_on_a_progressive_page(tmp_pat
         page = http.get("/").text
         imports = json.loads(re.search(r'<script type="importmap">(.*?)</script>', page).group(1))
         tf_url = imports["imports"]["@tensorflow/tfjs"]
-        assert re.fullmatch(r"/vendor/@tensorflow/tfjs@4\.22\.0\+[0-9a-f]{12}/tfjs-cpu\.mjs", tf_url)
+        assert re.fullmatch(r"/vendor/@tensorflow/tfjs@4\.22\.0\+[0-9a-f]{12}/tfjs-cpu\.mjs",
+                            tf_url)
         preloads = re.findall(r'<link rel="(?:module)?preload" href="([^"]+)"', page)
         assert tf_url in preloads and not any("onnxruntime" in p for p in preloads)  # TF.js first
         only_onnx = http.get("/?progressive=0").text

@@ -157,49 +157,107 @@ def test_js_row_encoding_matches_estuary_rows(tmp_path):
     assert encoded[len(probes) + 1]["error"]["field"] == "diet"
 
 
-def _synthetic(n_features: int, n_classes: int, n_rows: int = 600, seed: int = 7):
-    """Rows {f0..fN} with a label that depends on them: data the catalogue has no width for."""
+def _synthetic(n_features: int, n_classes: int, n_rows: int = 600, seed: int = 7,
+               spread: float = 3.0):
+    """Rows {f0..fN} with a label that depends on them: data the catalogue has no width for
+    (a small `spread` of the class centres: classes that overlap, probabilities far from 0/1)."""
     rng = np.random.default_rng(seed)
-    centres = rng.normal(0, 3, (n_classes, n_features))
+    centres = rng.normal(0, spread, (n_classes, n_features))
     labels = rng.integers(0, n_classes, n_rows)
     X = centres[labels] + rng.normal(0, 1 + np.arange(n_features) / 4, (n_rows, n_features))
     return [({f"f{j}": float(v) for j, v in enumerate(x)}, int(y)) for x, y in zip(X, labels)]
 
 
-@pytest.mark.parametrize("n_features", [9, 23, 30])  # one 96-wide MatMul up to 23; Mul + Sum beyond
-def test_linear_decision_values_stay_exact_at_every_width(n_features, tmp_path):
+@pytest.mark.parametrize("n_features", [9, 23, 24, 30])  # one MatMul up to 23; Mul + Sum beyond
+def test_linear_models_at_every_width(n_features, tmp_path):
     from river import linear_model, preprocessing
 
-    data = _synthetic(n_features, 2)
-    model = preprocessing.StandardScaler() | linear_model.LogisticRegression()
-    for x, y in data:
-        model.learn_one(x, y == 1)
+    data = _synthetic(n_features, 3)
     rows = [x for x, _ in data]
-    path = write_tfjs(take_snapshot(model, rows[:20]), tmp_path / "m.tfjs")
+    for model in (preprocessing.StandardScaler() | linear_model.LogisticRegression(),
+                  preprocessing.StandardScaler() | linear_model.SoftmaxRegression()):
+        for x, y in data:
+            model.learn_one(x, y == 1 if "Logistic" in str(model) else y)
+        path = write_tfjs(take_snapshot(model, rows[:20]), tmp_path / "m.tfjs")
+        graph = json.loads((path / MODEL_JSON).read_text())["modelTopology"]
+        ops = {n["op"] for n in graph["node"]}
+        assert ("MatMul" in ops) == (n_features <= 23), ops
+        loaded = load_tfjs(path)
+        report = compare(model, loaded, probe_rows(to_ir(model), rows[:200]))
+        assert report.passed and report.label_agreement == 1.0, report.to_text()
+        assert report.max_abs_diff <= 1e-6, report.to_text()
+
+
+@pytest.mark.parametrize("n_zero", [0, 30])  # the MatMul path, and Mul + Sum (32 columns)
+def test_label_follows_the_float64_sign_of_z(n_zero, tmp_path):
+    """z = a · (1 + 2^-40) - c is ±3 · 2^-40 on rows with a == c = ±3: float32 coefficients
+    would make it 0 (label False both times); River says True, then False."""
+    from river import linear_model
+
+    model = linear_model.LogisticRegression()
+    extra = {f"z{j}": 0.5 for j in range(n_zero)}
+    model.learn_one({"a": 1.0, "c": 2.0, **extra}, True)
+    model._weights.update({"a": 1.0 + 2.0 ** -40, "c": -1.0, **{k: 0.0 for k in extra}})
+    model.intercept = 0.0
+    rows = [{"a": v, "c": v, **extra} for v in (3.0, -3.0, 1e-3, -1e-3)]
+    assert [model.predict_one(r) for r in rows] == [True, False, True, False]
+    path = write_tfjs(take_snapshot(model, rows[:1]), tmp_path / "m.tfjs")
     loaded = load_tfjs(path)
-    report = compare(model, loaded, probe_rows(to_ir(model), rows[:200]))
-    assert report.passed and report.label_agreement == 1.0, report.to_text()
-    assert report.max_abs_diff <= 1e-6, report.to_text()
-    zeros = {k: 0.0 for k in rows[0]}  # z is a few float64 roundings away from 0 here
-    assert loaded.predict_one(zeros) == model.predict_one(zeros)
+    assert [loaded.predict_one(r) for r in rows] == [True, False, True, False]
+    assert loaded.predict_one({}) is False  # every input missing: z is the intercept, 0
 
 
-@pytest.mark.parametrize("n_classes, n_features", [(2, 9), (4, 13), (11, 5)])
-def test_gaussian_nb_groups_never_straddle_a_matmul_block(n_classes, n_features, tmp_path):
+def test_every_input_missing_gives_the_intercepts_exactly(tmp_path):
+    from river import linear_model, preprocessing
+
+    for n_features in (23, 30):
+        data = _synthetic(n_features, 4, seed=n_features)
+        model = preprocessing.StandardScaler() | linear_model.SoftmaxRegression()
+        for x, y in data:
+            model.learn_one(x, y)
+        path = write_tfjs(take_snapshot(model, [x for x, _ in data[:20]]), tmp_path / "s.tfjs")
+        assert load_tfjs(path).predict_one({}) == model.predict_one({})
+
+
+@pytest.mark.parametrize("n_classes, n_features, n_constant",
+                         [(2, 9, 0), (4, 13, 0), (11, 5, 0), (3, 8, 40), (50, 4, 0)])
+def test_gaussian_nb_at_every_shape(n_classes, n_features, n_constant, tmp_path):
+    """Column chunks never straddle a MatMul block; constant columns (no density in any class)
+    and 50 classes (two chunks per column) keep the precision."""
     from river import naive_bayes
 
     from estuary.converters.tfjs.naive_bayes import layout
 
-    where = layout(n_features, n_classes + 1)
-    for j in range(n_features):
-        spots = [p for p, c in enumerate(where) if c == j]
-        assert len(spots) == n_classes + 1 and len({p // 48 for p in spots}) == 1
-    data = _synthetic(n_features, n_classes, seed=n_classes)
+    where = layout(n_features + n_constant, n_classes)
+    terms = [t for t in where if t is not None]
+    assert sorted((j, k) for j, ks, sign in terms if sign > 0 for k in ks) == \
+        [(j, k) for j in range(n_features + n_constant) for k in range(n_classes)]
+    for j, chunk, sign in terms:
+        if sign < 0:  # a reference, with the class terms it is subtracted from: one block
+            spots = [p for p, t in enumerate(where)
+                     if t is not None and t[0] == j and set(t[1]) <= set(chunk)]
+            assert len(spots) == len(chunk) + 1 and len({p // 48 for p in spots}) == 1
+    data = _synthetic(n_features, n_classes, n_rows=max(600, 20 * n_classes), seed=n_classes,
+                      spread=0.2 if n_constant else 3.0)
+    data = [({**x, **{f"k{j}": 7.0 for j in range(n_constant)}}, y) for x, y in data]
     model = naive_bayes.GaussianNB()
     for x, y in data:
         model.learn_one(x, y)
     rows = [x for x, _ in data]
+    rng = np.random.default_rng(0)  # constant in training, anything when predicting
+    rows += [{**x, **{f"k{j}": float(rng.normal()) for j in range(n_constant)}} for x in rows[:100]]
     path = write_tfjs(take_snapshot(model, rows[:20]), tmp_path / "nb.tfjs")
-    report = compare(model, load_tfjs(path), probe_rows(to_ir(model), rows[:200]))
+    report = compare(model, load_tfjs(path), probe_rows(to_ir(model), rows[-200:]))
     assert report.passed and report.label_agreement == 1.0, report.to_text()
-    assert report.max_abs_diff <= 2e-6, report.to_text()
+    assert report.max_abs_diff <= 1e-6, report.to_text()
+
+
+def test_gaussian_nb_variance_float32_cannot_invert_is_refused(tmp_path):
+    from river import naive_bayes
+
+    model = naive_bayes.GaussianNB()
+    for i in range(20):
+        model.learn_one({"a": float(i % 5), "b": 1e-21 * (i % 3)}, i % 2)  # var(b) ~ 1e-42
+    with pytest.raises(UnsupportedModelError, match=r"variance .* outside .*ONNX"):
+        write_tfjs(take_snapshot(model, [{"a": 1.0, "b": 0.0}]), tmp_path / "tiny.tfjs")
+    assert not (tmp_path / "tiny.tfjs").exists()

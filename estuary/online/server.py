@@ -179,11 +179,12 @@ MEDIA = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=u
          ".mjs": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
          ".wasm": "application/wasm", ".svg": "image/svg+xml", ".json": "application/json"}
 # URL name → file under js/: only what the page needs, nothing else.
+_ORT = "node_modules/onnxruntime-web/dist/"
 VENDOR = {
     "onnxruntime-web": {
-        "ort.wasm.bundle.min.mjs": "node_modules/onnxruntime-web/dist/ort.wasm.bundle.min.mjs",
-        "ort-wasm-simd-threaded.wasm": "node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm",
-        "ort-wasm-simd-threaded.mjs": "node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.mjs",
+        "ort.wasm.bundle.min.mjs": _ORT + "ort.wasm.bundle.min.mjs",  # API + wasm glue in one
+        "ort-wasm-simd-threaded.wasm": _ORT + "ort-wasm-simd-threaded.wasm",
+        "ort-wasm-simd-threaded.mjs": _ORT + "ort-wasm-simd-threaded.mjs",
     },
     # tfjs-core + converter + cpu backend in one ES module, built by `npm ci` (js/src/tfjs-cpu.js)
     "@tensorflow/tfjs": {"tfjs-cpu.mjs": "dist/tfjs-cpu.mjs"},
@@ -254,8 +255,8 @@ def _vendor_versions() -> dict[str, str]:
             out[package] = None
         built = [rel for rel in files.values() if not rel.startswith("node_modules/")]
         if out[package] and built:  # our own bundle of it: its content is part of its name
-            digest = "".join(_file_hash(_js_dir() / rel) for rel in built)
-            out[package] = f"{out[package]}+{digest}" if digest else None
+            digests = [_file_hash(_js_dir() / rel) for rel in built]
+            out[package] = f"{out[package]}+{''.join(digests)}" if all(digests) else None
     return out
 
 
@@ -263,6 +264,8 @@ def _web_routes(state: ServerState) -> list[Route]:
     versions = _vendor_versions()
     vendor_files = {f"{package}@{versions[package]}/{name}": _js_dir() / rel
                     for package, files in VENDOR.items() for name, rel in files.items()}
+    built_hash = {path: _file_hash(path) for path in vendor_files.values()
+                  if _js_dir() / "node_modules" not in path.parents}
     vendor_url = {package: f"/vendor/{package}@{versions[package]}/{VENDOR_ENTRY[package]}"
                   for package in VENDOR}
     missing = sorted(p for p, v in versions.items() if v is None)
@@ -360,13 +363,17 @@ def _web_routes(state: ServerState) -> list[Route]:
         if path is None:
             return _error(404, f"not a vendored file: {request.path_params['file']!r}; this "
                                f"server has {sorted(vendor_files)}")
+        # a bundle rebuilt since start-up no longer matches the hash in its URL: not for good
+        fresh = path not in built_hash or \
+            await asyncio.to_thread(_file_hash, path) == built_hash[path]
+        cache = IMMUTABLE if fresh else NO_CACHE
         if "gzip" not in request.headers.get("accept-encoding", "") or not path.is_file():
-            return _file(path, IMMUTABLE)
+            return _file(path, cache)
         body = await asyncio.to_thread(_GZIPPED.get, path)
         if body is None:
-            return _file(path, IMMUTABLE)
+            return _file(path, cache)
         return Response(body, media_type=MEDIA.get(path.suffix, "application/octet-stream"),
-                        headers={**IMMUTABLE, "Content-Encoding": "gzip", "Vary": "Accept-Encoding",
+                        headers={**cache, "Content-Encoding": "gzip", "Vary": "Accept-Encoding",
                                  "Cross-Origin-Resource-Policy": "same-origin"})
 
     return [

@@ -81,7 +81,11 @@ def build_graph(model: ir.Model) -> tuple[Graph, list[str]]:
 def _name_output(g: Graph, node: str, name: str) -> None:
     """The output `name` is `node` itself unless `node` is the input or a Const."""
     ops = {n["name"]: n["op"] for n in g.nodes}
-    if ops[node] in ("Placeholder", "Const") or name in ops:
+    if node == name:
+        return
+    if name in ops:
+        raise AssertionError(f"graph node name {name!r} is taken: it is reserved for an output")
+    if ops[node] in ("Placeholder", "Const"):
         g.op("Identity", node, name=name)
     else:
         g.rename(node, name)

@@ -3,13 +3,14 @@
 Every transform in front of a Linear (Select, Scale, OneHot, Union) is affine per input column,
 so the whole model folds, in float64 here, into z_k = c_k + Σ_j [x_j present] · (A_kj · x_j + D_kj)
 over the raw input columns (a missing column adds its fill value instead, as River's steps do),
-rewritten as z_k = c'_k + Σ_j A_kj · x0_j − Σ_j D_kj · m_j (x0: NaN → 0, m: missing indicator).
+evaluated as z_k = c_k + Σ_j A_kj · x0_j + Σ_j D_kj · p_j (x0: NaN → 0, p: present indicator):
+a row with every input missing gives exactly the intercepts, as River's does.
 
 The graph is short on purpose: TF.js's cpu kernels cost 1.5–3 µs each whatever their size (and
 take a slow path, a closure per element, when a size-1 dimension is broadcast, so constants are
 flat), more than the arithmetic of a one-row model. Two ways to sum exactly:
 
-- **one MatMul** while [x0, m, 1] fits one block of TF.js's cpu kernel (48 columns, F ≤ 23): the
+- **one MatMul** while [x0, p, 1] fits one block of TF.js's cpu kernel (48 columns, F ≤ 23): the
   kernel sums a block's products in double (each product of float32 numbers is exact) and adds
   each block total to a float32 result. The columns go in twice, the first block carrying the
   low float32 piece of each coefficient, the second the high piece: the one early rounding is of
@@ -22,8 +23,9 @@ Either way z is the float64 sum rounded once to float32, so labels follow River'
 z = 1e-9, where float32 probabilities already read 0.5; only the input is rounded to float32.
 
 Inputs beyond ±1e20 (float32 has no 1e300) are saturated there: a huge value still pushes z the
-way it does in River, and probabilities saturate exactly as River's do. A regression output
-beyond float32's range cannot be represented at all.
+way it does in River, and probabilities saturate as River's do (below z = -30 River's sigmoid is
+exactly 0 and float32's at most 9.4e-14). A regression output beyond float32's range cannot be
+represented at all.
 """
 
 from __future__ import annotations
@@ -126,12 +128,12 @@ def split12(g: Graph, x: str) -> tuple[str, str]:
 
 
 def folded(model: ir.Model, negate_first: bool = False) -> np.ndarray:
-    """W [K, 2F + 1] (float64) over the columns [x0, m, 1]: z = [x0, m, 1] · Wᵀ.
+    """W [K, 2F + 1] (float64) over the columns [x0, p, 1]: z = [x0, p, 1] · Wᵀ.
     `negate_first`: a binary model as two rows [-z, z] (probabilities = sigmoid of both)."""
     A, D, c = coefficients(model)
     if negate_first:
         A, D, c = np.vstack([-A, A]), np.vstack([-D, D]), np.concatenate([-c, c])
-    return np.hstack([A, -D, (c + D.sum(axis=1))[:, None]])
+    return np.hstack([A, D, c[:, None]])
 
 
 def decision_values(model: ir.Model, g: Graph, x: str, bound: float,
@@ -139,13 +141,13 @@ def decision_values(model: ir.Model, g: Graph, x: str, bound: float,
     """z [N, K] from the raw input `x` [N, F]: the float64 sum rounded once to float32."""
     W = folded(model, negate_first)
     K, width = W.shape
-    isnan = g.op("IsNan", x)
+    present = g.op("Equal", x, x)  # false for NaN only
     zeros = g.const(np.zeros(width // 2))  # not a scalar: TF.js would tile it on every call
-    x0 = g.op("ClipByValue", g.where(isnan, zeros, x), g.const(-bound), g.const(bound))
-    m = g.op("Cast", isnan, SrcT=np.bool_, DstT=np.float32)
-    both = g.op("ConcatV2", x0, m, g.axis(1), N=2)  # [N, 2F]
+    x0 = g.op("ClipByValue", g.where(present, x, zeros), g.const(-bound), g.const(bound))
+    p = g.op("Cast", present, SrcT=np.bool_, DstT=np.float32)
+    both = g.op("ConcatV2", x0, p, g.axis(1), N=2)  # [N, 2F]
     if width <= MATMUL_BLOCK:
-        # [x0, m, 1, …] exactly one block wide, twice: the first block gets the low pieces of
+        # [x0, p, 1, …] exactly one block wide, twice: the first block gets the low pieces of
         # the coefficients and is rounded to float32 on its own (an error of ~2^-48 of z's
         # terms), the second the high pieces, added to it in double and rounded once.
         u = g.op("PadV2", both, g.const([[0, 0], [0, MATMUL_BLOCK - width + 1]], np.int32, "pad"),
