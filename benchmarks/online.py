@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
+import gc
 import json
 import os
 import statistics
@@ -96,6 +97,27 @@ def stall(n_linear: int, n_tree: int) -> dict:
             copies.append((time.perf_counter() - start) * 1000)
         out[name] = {"freeze": _pcts(freezes), "deepcopy": _pcts(copies),
                      "probes": len(lr.freeze().probes)}
+    # the tree's p99 is CPython's full collection over the model's objects, which pauses bare
+    # River as much: measured here, and the freeze again with the model moved out of the
+    # collector's way (gc.freeze(), a user-level setting; estuary does not call it)
+    tree_name = f"hoeffding tree ({ht.n_nodes} nodes)"
+    start = time.perf_counter()
+    gc.collect()
+    out[tree_name]["full_collection_ms"] = (time.perf_counter() - start) * 1000
+    out[tree_name]["gc_objects"] = len(gc.get_objects())
+    gc.freeze()
+    try:
+        out[tree_name]["freeze_after_gc_freeze"] = _pcts(
+            [tree_learner.freeze().stall_ms for _ in range(n_tree)])
+    finally:
+        gc.unfreeze()
+    bare, _ = _grown_tree()
+    pauses = []
+    for x, y in _agrawal(20_000):
+        t0 = time.perf_counter()
+        bare.learn_one(x, y)
+        pauses.append((time.perf_counter() - t0) * 1000)
+    out[tree_name]["bare_river_learn_one_max_ms"] = max(pauses)
     return out
 
 
@@ -217,6 +239,12 @@ def main() -> None:
         print(f"stall {name:<28} freeze p50 {r['freeze']['p50_ms']:.3f} ms p99 "
               f"{r['freeze']['p99_ms']:.3f} ms ({r['probes']} probe rows) | deepcopy p50 "
               f"{r['deepcopy']['p50_ms']:.3f} ms p99 {r['deepcopy']['p99_ms']:.3f} ms")
+        if "full_collection_ms" in r:
+            g = r["freeze_after_gc_freeze"]
+            print(f"      one full gc.collect() {r['full_collection_ms']:.1f} ms over "
+                  f"{r['gc_objects']} objects | bare River learn_one, 20k events: worst "
+                  f"{r['bare_river_learn_one_max_ms']:.1f} ms | freeze after gc.freeze(): p50 "
+                  f"{g['p50_ms']:.3f} ms p99 {g['p99_ms']:.3f} ms")
     for name, r in results["sustained"].items():
         print(f"sustained snapshots ({name}): {r['snapshots_per_s']:.1f}/s")
     s = results["server_hot_swap"]

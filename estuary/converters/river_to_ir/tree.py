@@ -243,62 +243,81 @@ def _majority_probs(stats: dict, classes: tuple) -> tuple[float, ...]:
 
 
 class _NaiveBayesTables:
-    """Per-leaf parameters of River's `do_naive_bayes_prediction`, in [leaf][column][class]."""
+    """Per-leaf parameters of River's `do_naive_bayes_prediction`, in [leaf][column][class].
+
+    Built once per snapshot, on the learning loop for online snapshots: leaves that do not use
+    naive Bayes share one all-default table, and each splitter is looked at once per leaf."""
+
+    DEFAULTS = {"gauss_on": False, "mu": 0.0, "neg2var": -1.0, "log_sd": 0.0, "cat_on": False,
+                "cat_log": 0.0}
 
     def __init__(self, flat: _Flattener, classes: tuple, n_columns: int):
         self.flat, self.classes, self.F = flat, classes, n_columns
-        self.names = {c: i for i, c in flat.pos.items()}
         self.prior, self.present = [], []
-        self.tables: dict[str, list] = {k: [] for k in
-                                        ("gauss_on", "mu", "neg2var", "log_sd", "cat_on", "cat_log")}
+        self.tables: dict[str, list] = {k: [] for k in self.DEFAULTS}
+        C = len(classes)
+        self._empty = {k: ((v,) * C,) * n_columns for k, v in self.DEFAULTS.items()}
+        self._none = ((0.0,) * C, (False,) * C)
 
     def add(self, leaf: Any | None) -> None:
+        if leaf is None:
+            for name, table in self._empty.items():
+                self.tables[name].append(table)
+            self.prior.append(self._none[0])
+            self.present.append(self._none[1])
+            return
         C, F = len(self.classes), self.F
-        t = {"gauss_on": [[False] * C for _ in range(F)], "mu": [[0.0] * C for _ in range(F)],
-             "neg2var": [[-1.0] * C for _ in range(F)], "log_sd": [[0.0] * C for _ in range(F)],
-             "cat_on": [[False] * C for _ in range(F)], "cat_log": [[0.0] * C for _ in range(F)]}
+        t = {k: [[v] * C for _ in range(F)] for k, v in self.DEFAULTS.items()}
         prior, present = [0.0] * C, [False] * C
-        if leaf is not None:
-            stats = leaf.stats
-            total = sum(stats.values())
-            for k, c in enumerate(self.classes):
-                if c not in stats:
-                    continue
+        stats = leaf.stats
+        total = sum(stats.values())
+        voting = []  # (class, k): River gives a zero-weight class vote 0.0 and no feature terms
+        for k, c in enumerate(self.classes):
+            if c in stats:
                 present[k] = True
-                if stats[c] > 0:  # River gives a zero-weight class vote 0.0 and no feature terms
+                if stats[c] > 0:
                     prior[k] = math.log(stats[c] / total)
-                    for att, sp in leaf.splitters.items():
-                        self._feature(t, att, sp, c, k)
+                    voting.append((c, k))
+        if voting:
+            for att, sp in leaf.splitters.items():
+                self._splitter(t, att, sp, voting)
         for name, table in t.items():
-            self.tables[name].append(tuple(tuple(row) for row in table))
+            self.tables[name].append(tuple(map(tuple, table)))
         self.prior.append(tuple(prior))
         self.present.append(tuple(present))
 
-    def _feature(self, t: dict, att: Any, sp: Any, c: Any, k: int) -> None:
-        if type(sp) is GaussianSplitter:
+    def _splitter(self, t: dict, att: Any, sp: Any, voting: list) -> None:
+        kind = type(sp)
+        if kind is GaussianSplitter:
             j = self.flat.column(key_name(att))
-            dist = sp._att_dist_per_class.get(c)
-            if dist is None:
-                return
-            var = dist._var
-            n = var.mean.n
-            if n > var.ddof:  # as in `Gaussian.log_pdf`
-                variance = var._S / (n - var.ddof)
-                if variance > 0.0:
-                    t["gauss_on"][j][k] = True
-                    t["mu"][j][k] = float(var.mean._mean)
-                    t["neg2var"][j][k] = float(-2.0 * variance)
-                    t["log_sd"][j][k] = float(0.5 * math.log(variance))
-        elif type(sp) is NominalSplitterClassif:
-            dist = sp._att_dist_per_class.get(c, {})  # .get: River's defaultdict would grow
-            total = sum(dist.values())
-            for value, count in dist.items():
-                p = count / total if total else 0.0
-                if p > 0:
-                    j = self.flat.column(ir.category_column(key_name(att), plain(value)))
-                    t["cat_on"][j][k] = True
-                    t["cat_log"][j][k] = math.log(p)
-        elif type(sp) is not ExhaustiveSplitter:  # that one's cond_proba is always 0: no term
+            gauss_on, mu = t["gauss_on"][j], t["mu"][j]
+            neg2var, log_sd = t["neg2var"][j], t["log_sd"][j]
+            per_class = sp._att_dist_per_class
+            for c, k in voting:
+                dist = per_class.get(c)
+                if dist is None:
+                    continue
+                var = dist._var
+                n = var.mean.n
+                if n > var.ddof:  # as in `Gaussian.log_pdf`
+                    variance = var._S / (n - var.ddof)
+                    if variance > 0.0:
+                        gauss_on[k] = True
+                        mu[k] = float(var.mean._mean)
+                        neg2var[k] = float(-2.0 * variance)
+                        log_sd[k] = float(0.5 * math.log(variance))
+        elif kind is NominalSplitterClassif:
+            name = key_name(att)
+            for c, k in voting:
+                dist = sp._att_dist_per_class.get(c, {})  # .get: River's defaultdict would grow
+                total = sum(dist.values())
+                for value, count in dist.items():
+                    p = count / total if total else 0.0
+                    if p > 0:
+                        j = self.flat.column(ir.category_column(name, plain(value)))
+                        t["cat_on"][j][k] = True
+                        t["cat_log"][j][k] = math.log(p)
+        elif kind is not ExhaustiveSplitter:  # that one's cond_proba is always 0: no term
             raise self.flat.refuse(f"naive-Bayes leaves over {type(sp).__name__} are not exported "
                                    "(use the default GaussianSplitter)")
 
