@@ -39,12 +39,12 @@ def ordinal(step: Ordinal, g: Graph, x: str, columns: tuple[str, ...]) -> Tensor
     deltas = [np.asarray(c, dtype=np.float64) - step.unknown for c in step.codes]
     codes = g.op("AddV2", g.op("MatMul", g.nan_to_zero(S), g.const(block_matrix(sizes, deltas)),
                                transpose_a=False, transpose_b=False),
-                 g.const([[float(step.unknown)] * len(sizes)]))
+                 g.const([float(step.unknown)] * len(sizes)))
     isnan = g.op("Cast", g.op("IsNan", S), SrcT=np.bool_, DstT=np.float32)
     n_missing = g.op("MatMul", isnan, g.const(block_matrix(sizes)), transpose_a=False,
                      transpose_b=False)
     missing = g.op("Greater", n_missing, g.const(0.0))
-    return g.where(missing, g.const(np.full((1, len(sizes)), np.nan)), codes), step.targets
+    return g.where(missing, g.const(np.full(len(sizes), np.nan)), codes), step.targets
 
 
 def _affine(step: ir.Transform) -> bool:

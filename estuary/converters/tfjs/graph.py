@@ -52,7 +52,9 @@ class Graph:
         array = np.asarray(value, dtype=np.float64 if dtype is np.float32 else None)
         if dtype is np.float32:  # saturate rather than overflow to inf in single precision
             array = np.clip(array, -FLOAT32_MAX, FLOAT32_MAX)
-        array = np.ascontiguousarray(array.astype(dtype))
+        # np.array, not np.ascontiguousarray: that makes a scalar a [1] array, a size-1 dimension
+        # that TF.js's cpu kernels broadcast element by element (their slow path)
+        array = np.array(array, dtype=dtype, order="C")
         name = self.name(hint)
         tf_type = DTYPES[array.dtype][0]
         self.nodes.append({"name": name, "op": "Const", "attr": {

@@ -33,10 +33,10 @@ def select(step: ir.Select, g: Graph, x: str, columns: tuple[str, ...]) -> Tenso
 def scale(step: ir.Scale, g: Graph, x: str, columns: tuple[str, ...]) -> Tensor:
     divisor = np.asarray(step.divisor, dtype=np.float64)
     zero = divisor == 0
-    scaled = g.op("RealDiv", g.op("Sub", x, g.const([step.offset])),
-                  g.const([np.where(zero, 1.0, divisor)]))
+    scaled = g.op("RealDiv", g.op("Sub", x, g.const(step.offset)),  # [F]: flat, see graph.py
+                  g.const(np.where(zero, 1.0, divisor)))
     if zero.any():  # River's rule: zero variance → 0.0, but a missing value stays missing
-        zeroed = g.where(g.const([zero], np.bool_), g.const(0.0), scaled)
+        zeroed = g.where(g.const(zero, np.bool_), g.const(0.0), scaled)
         scaled = g.where(g.op("IsNan", x), x, zeroed)
     return scaled, step.columns
 
