@@ -244,28 +244,33 @@ def _js_dir() -> Path:
     return js_dir()
 
 
-def _vendor_versions() -> dict[str, str]:
+def _built_hashes() -> dict[Path, str]:
+    """Hash of each vendored file we build ourselves (not under js/node_modules): part of its
+    URL, and checked again when it is served ('' if it is missing)."""
+    return {_js_dir() / rel: _file_hash(_js_dir() / rel) for files in VENDOR.values()
+            for rel in files.values() if not rel.startswith("node_modules/")}
+
+
+def _vendor_versions(built: dict[Path, str]) -> dict[str, str | None]:
     """Installed version of each vendored npm package (it goes in the URL: cached forever)."""
-    out = {}
+    out: dict[str, str | None] = {}
     for package, files in VENDOR.items():
         try:
             out[package] = json.loads((_js_dir() / "node_modules" / package / "package.json")
                                       .read_text())["version"]
         except (OSError, ValueError, KeyError):
             out[package] = None
-        built = [rel for rel in files.values() if not rel.startswith("node_modules/")]
-        if out[package] and built:  # our own bundle of it: its content is part of its name
-            digests = [_file_hash(_js_dir() / rel) for rel in built]
+        digests = [built[_js_dir() / rel] for rel in files.values() if _js_dir() / rel in built]
+        if out[package] and digests:  # our own bundle of it: its content is part of its name
             out[package] = f"{out[package]}+{''.join(digests)}" if all(digests) else None
     return out
 
 
 def _web_routes(state: ServerState) -> list[Route]:
-    versions = _vendor_versions()
+    built_hash = _built_hashes()
+    versions = _vendor_versions(built_hash)
     vendor_files = {f"{package}@{versions[package]}/{name}": _js_dir() / rel
                     for package, files in VENDOR.items() for name, rel in files.items()}
-    built_hash = {path: _file_hash(path) for path in vendor_files.values()
-                  if _js_dir() / "node_modules" not in path.parents}
     vendor_url = {package: f"/vendor/{package}@{versions[package]}/{VENDOR_ENTRY[package]}"
                   for package in VENDOR}
     missing = sorted(p for p, v in versions.items() if v is None)
