@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -186,17 +187,19 @@ def test_categorical_encoding_matches_river_keys():
 
 
 def test_refusal_reason_reaches_the_error_and_the_matrix():
+    from river import forest
     from river import tree as river_tree
 
     from estuary.support import support
 
-    model = river_tree.HoeffdingTreeClassifier()
-    for x, y in datasets.Phishing():
+    model = forest.ARFClassifier(n_models=3, seed=1)
+    for x, y in itertools.islice(datasets.Phishing(), 300):
         model.learn_one(x, y)
-    with pytest.raises(estuary.UnsupportedModelError, match="export trees to ONNX|Export trees to ONNX"):
+    with pytest.raises(estuary.UnsupportedModelError, match="export them to ONNX"):
         estuary.export(model, "unused.tfjs")
-    ok, reason = support(river_tree.HoeffdingTreeClassifier, "tfjs")
-    assert not ok and "float32 split thresholds" in reason
+    ok, reason = support(forest.ARFClassifier, "tfjs")
+    assert not ok and "ensembles (bagging, ARF)" in reason
+    assert support(river_tree.HoeffdingTreeClassifier, "tfjs") == (True, "")
     with pytest.raises(estuary.RegistrationError):
         registry.register_refusal("onnx", ir.Linear, "it has an emitter")
 

@@ -274,8 +274,31 @@ def test_reference_comparison_matches_the_harness(tmp_path):
 
 
 def test_format_that_cannot_express_the_model_is_skipped_not_fatal(tmp_path):
-    """Default formats: TF.js refuses trees, the others still publish. Asked for explicitly,
+    """Default formats: TF.js refuses ensembles, the others still publish. Asked for explicitly,
     the refusal rejects the version."""
+    import itertools
+
+    from river import datasets, forest
+
+    from estuary.online import Learner, Store
+
+    model = forest.ARFClassifier(n_models=3, seed=1)
+    store = Store(tmp_path / "models")
+    with Learner(model, store=store) as learner:
+        for x, y in itertools.islice(datasets.Phishing(), 400):
+            learner.learn_one(x, y)
+        result = learner.snapshot().result()
+    assert result.published, result.summary()
+    manifest = store.open().manifest
+    assert "EnsembleClassifier" in manifest["formats"]["tfjs"]["not_applicable"]
+    assert manifest["formats"]["onnx"]["passed"] is True
+
+    with Learner(model, store=Store(tmp_path / "strict"), formats=["onnx", "tfjs"]) as learner:
+        strict = learner.snapshot().result()
+    assert not strict.published and "tfjs" in strict.errors
+
+
+def test_a_tree_publishes_in_every_format_tfjs_included(tmp_path):
     from river import datasets, tree
 
     from estuary.online import Learner, Store
@@ -287,10 +310,6 @@ def test_format_that_cannot_express_the_model_is_skipped_not_fatal(tmp_path):
             learner.learn_one(x, y)
         result = learner.snapshot().result()
     assert result.published, result.summary()
-    manifest = store.open().manifest
-    assert "TreeClassifier" in manifest["formats"]["tfjs"]["not_applicable"]
-    assert manifest["formats"]["onnx"]["passed"] is True
-
-    with Learner(model, store=Store(tmp_path / "strict"), formats=["onnx", "tfjs"]) as learner:
-        strict = learner.snapshot().result()
-    assert not strict.published and "tfjs" in strict.errors
+    formats = store.open().manifest["formats"]
+    assert formats["tfjs"]["passed"] is True and formats["tfjs"]["report"]["label_agreement"] == 1.0
+    assert all(formats[f]["passed"] for f in ("onnx", "pmml", "coreml"))

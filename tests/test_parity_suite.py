@@ -87,7 +87,9 @@ def test_metadata_and_golden(case, fmt, tmp_path):
     assert meta.schema == to_ir(model).schema
     assert len(meta.golden_inputs) >= 3
     assert meta.provenance["river_version"] == "0.26.1"
-    assert loaded.check_golden() <= TOLERANCE[meta.precision]
+    # the tolerance is relative beyond 1 (a float32 leaf model of River's ~1e21 values)
+    scale = max([1.0, *(abs(v) for out in meta.golden_outputs for v in out)])
+    assert loaded.check_golden() <= TOLERANCE[meta.precision] * scale
 
 
 def test_deterministic_bytes(case, fmt, tmp_path):

@@ -117,13 +117,129 @@ def test_sign_of_a_near_zero_decision_value_follows_river(tmp_path):
     assert load_tfjs(path).predict_one(zeros) == model.predict_one(zeros)
 
 
-@pytest.mark.parametrize("case_id", ["htc_nba_phishing", "scaler_htr_adaptive_trumpapproval"])
-def test_trees_are_refused_and_nothing_is_written(case_id, tmp_path):
-    model, rows = learned(case_id)
-    path = tmp_path / "tree.tfjs"
-    with pytest.raises(UnsupportedModelError, match=r"Tree\w+ .*float32.*ONNX"):
+TREES = ["htc_mc_phishing", "htc_nba_phishing", "htc_nba_imagesegments", "scaler_htc_nba_bananas",
+         "scaler_htr_model_trumpapproval", "htr_mean_chickweights_nominal_diet"]
+
+
+@pytest.mark.parametrize("case_id", TREES)
+def test_trees_route_exactly_on_thresholds_and_their_float64_neighbours(case_id, tmp_path):
+    # the probes put every raw input on each split threshold and one float64 ulp either side:
+    # float32 cannot tell those apart, the order keys can
+    model, rows, snap, path = export_tfjs(case_id, tmp_path)
+    loaded = load_tfjs(path)
+    report = compare(model, loaded, probe_rows(to_ir(model), rows))
+    assert report.passed, report.to_text()
+    assert report.rows_by_tag.get("threshold", 0) >= 30
+    if report.task == "classification":
+        assert report.label_agreement == 1.0
+    inputs = {n["name"]: n for n in json.loads((path / MODEL_JSON).read_text())[
+        "modelTopology"]["node"] if n["op"] == "Placeholder"}
+    assert inputs["keys"]["attr"]["dtype"]["type"] == "DT_INT32"
+
+
+def test_a_threshold_float32_rounds_across_routes_as_river(tmp_path):
+    # x = 0.1 and t = 0.1: float32(0.1) > 0.1, so a float32 tree would send x right; River, left
+    from river import tree
+
+    model = tree.HoeffdingTreeRegressor(grace_period=20, leaf_prediction="mean")
+    rng = np.random.default_rng(3)
+    for _ in range(2000):
+        x = float(rng.uniform(0, 0.2))
+        model.learn_one({"x": x}, 10.0 if x <= 0.1 else -10.0)
+    snap = take_snapshot(model, [{"x": 0.05}])
+    est = snap.model.estimator
+    t = 0.1
+    assert t in [est.tree.threshold[b] for b in est.tree.branches]  # River's TEBST rounds to 0.1
+    loaded = load_tfjs(write_tfjs(snap, tmp_path / "t.tfjs"))
+    below, above = math.nextafter(t, -math.inf), math.nextafter(t, math.inf)
+    assert float(np.float32(t)) > t and model.predict_one({"x": t}) != model.predict_one({"x": above})
+    for x in (below, t, above, float(np.float32(t))):
+        assert loaded.predict_one({"x": x}) == pytest.approx(model.predict_one({"x": x}), rel=1e-6)
+
+
+def test_order_keys_are_the_same_in_python_and_javascript(tmp_path):
+    import subprocess
+
+    from estuary.converters.tfjs import order_keys
+    from estuary.runtimes.node import _node_binary
+
+    rng = np.random.default_rng(5)
+    values = np.concatenate([
+        [0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, -5e-324, 1e-300, -1e300, 1.0, -1.0, 0.1,
+         float(np.finfo(np.float64).max), -float(np.finfo(np.float64).max)],
+        rng.normal(0, 1e3, 50), rng.standard_cauchy(50) * 1e-200])
+    X = values.reshape(-1, 2)
+    script = tmp_path / "keys.mjs"
+    script.write_text(
+        f"import {{ orderKeys }} from {json.dumps((js_dir() / 'src' / 'estuary.js').as_uri())};\n"
+        "const X = JSON.parse(process.argv[2]).map(Number);\n"
+        "console.log(JSON.stringify(Array.from(orderKeys(Float64Array.from(X), X.length / 2, 2))));\n")
+    as_json = json.dumps([repr(float(v)).replace("inf", "Infinity").replace("nan", "NaN")
+                          for v in values])  # strings: Number() reads them exactly
+    out = subprocess.run([_node_binary(), str(script), as_json], capture_output=True, text=True,
+                         check=True).stdout
+    js = np.array(json.loads(out), dtype=np.int64).reshape(X.shape[0], 4)
+    assert np.array_equal(js, order_keys.encode(X))
+    finite = values[~np.isnan(values)]
+    keys = order_keys.key64(finite)
+    assert np.array_equal(np.argsort(keys, kind="stable"), np.argsort(finite, kind="stable")) or \
+        np.array_equal(np.sort(finite), order_keys.from_key64(np.sort(keys)) + 0.0)
+
+
+def test_a_scaled_split_is_moved_onto_the_raw_input_exactly():
+    # every raw x on a grid around each threshold: the key comparison agrees with the IR's routing
+    from estuary.converters.tfjs import order_keys
+    from estuary.converters.tfjs.trees import tree_splits
+    from estuary.ir.evaluate import gather, transform
+
+    model, rows = learned("scaler_htc_nba_bananas")
+    m = to_ir(model)
+    est = m.estimator
+    splits = tree_splits(m, est)
+    assert splits.keyed.all()
+    raw = m.schema.columns
+    for b, node in enumerate(est.tree.branches):
+        T = order_keys.from_key64(np.array([(int(np.uint32(splits.hi[b] ^ np.int32(-2**31))) << 32)
+                                            | int(np.uint32(splits.lo[b] ^ np.int32(-2**31)))],
+                                           dtype=np.uint64))[0]
+        xs = [T]
+        for _ in range(3):
+            xs = [np.nextafter(xs[0], -np.inf), *xs, np.nextafter(xs[-1], np.inf)]
+        X = np.full((len(xs), len(raw)), np.nan)
+        X[:, splits.column[b]] = xs
+        z = gather(transform(m.transform, (X, raw)), (est.columns[est.tree.feature[node]],))[:, 0]
+        river_left = z <= est.tree.threshold[node]
+        keys = order_keys.encode(X)
+        hi, lo = keys[:, splits.column[b]], keys[:, len(raw) + splits.column[b]]
+        key_left = (hi < splits.hi[b]) | ((hi == splits.hi[b]) & (lo <= splits.lo[b]))
+        assert np.array_equal(river_left, key_left), b
+        assert river_left[:4].all() and not river_left[4:].any()
+
+
+def test_tree_ensembles_and_non_monotone_splits_are_refused(tmp_path):
+    import dataclasses
+
+    from river import forest
+
+    model = forest.ARFClassifier(n_models=3, seed=1)
+    _, rows = learned("htc_nba_phishing")
+    from river import datasets
+    for x, y in list(datasets.Phishing())[:300]:
+        model.learn_one(x, y)
+    path = tmp_path / "arf.tfjs"
+    with pytest.raises(UnsupportedModelError, match=r"ensembles \(bagging, ARF\).*ONNX"):
         write_tfjs(take_snapshot(model, rows[:5]), path)
     assert not path.exists()
+    # a scaler with a negative divisor reverses the order: no `x <= T` on the raw input
+    model, rows = learned("scaler_htc_nba_bananas")
+    snap = take_snapshot(model, rows[:5])
+    scale = snap.model.transform.steps[0]
+    flipped = dataclasses.replace(scale, divisor=tuple(-d for d in scale.divisor))
+    bad = dataclasses.replace(snap, model=dataclasses.replace(
+        snap.model, transform=dataclasses.replace(snap.model.transform, steps=(flipped,))))
+    with pytest.raises(UnsupportedModelError, match="Select / Scale / OneHot.*ONNX"):
+        write_tfjs(bad, tmp_path / "flipped.tfjs")
+    assert not (tmp_path / "flipped.tfjs").exists()
 
 
 def test_a_tampered_golden_vector_is_refused(tmp_path):

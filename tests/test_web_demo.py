@@ -238,19 +238,42 @@ def test_web_demo_end_to_end(browser, tmp_path):
     learner.close()
 
 
-def test_tree_model_runs_in_onnx_and_says_tfjs_is_not_available(browser, tmp_path):
+def test_a_tree_answers_first_in_tfjs_then_onnx_both_as_river(browser, tmp_path):
     from river import tree
 
-    model = tree.HoeffdingTreeClassifier(grace_period=50)
-    learner = Learner(model, store=tmp_path, formats=["onnx"])
+    model = tree.HoeffdingTreeClassifier(grace_period=50)  # naive-Bayes adaptive leaves
+    learner = Learner(model, store=tmp_path, formats=["onnx", "tfjs"])
     for x, y in phishing()[:800]:
+        learner.learn_one(x, y)
+    assert learner.snapshot().result().published
+    with running_server(create_app(tmp_path, poll=0.05)) as url:
+        page, errors = open_page(browser, url, "?stream=0&runtime=tfjs")
+        s = state(page)
+        assert (s["version"], s["runtime"], s["tfjsAvailable"]) == (1, "tfjs", True)
+        assert_matches_river(page, model, "tfjs", 1e-5)
+        page.close()
+        page, errors = open_page(browser, url, "?stream=0")
+        s = wait_for(page, lambda s: s["runtime"] == "onnx", "onnxruntime-web to take over")
+        assert s["timings"]["firstPrediction.tfjs"] < s["timings"]["firstPrediction.onnx"]
+        assert_matches_river(page, model, "onnx", 1e-6)
+        assert not errors, errors
+        page.close()
+    learner.close()
+
+
+def test_a_forest_runs_in_onnx_and_says_tfjs_is_not_available(browser, tmp_path):
+    from river import forest
+
+    model = forest.ARFClassifier(n_models=3, seed=1)
+    learner = Learner(model, store=tmp_path)  # every format: TF.js is not applicable
+    for x, y in phishing()[:400]:
         learner.learn_one(x, y)
     assert learner.snapshot().result().published
     with running_server(create_app(tmp_path, poll=0.05)) as url:
         page, errors = open_page(browser, url, "?stream=0")
         s = state(page)
         assert (s["version"], s["runtime"], s["tfjsAvailable"]) == (1, "onnx", False)
-        assert "tree model" in s["tfjsNote"] and "float32" in s["tfjsNote"]
+        assert "ensembles (bagging, ARF)" in s["tfjsNote"] and "ONNX" in s["tfjsNote"]
         assert page.is_visible("#tfjs-note") and page.is_disabled("input[value=tfjs]")
         assert page.evaluate("window.estuary.switchRuntime('tfjs')") is False
         assert state(page)["runtime"] == "onnx"

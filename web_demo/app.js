@@ -113,18 +113,11 @@ function prefetching(read) {
 
 class Unavailable extends lib.EstuaryError {}
 
-const looksLikeTrees = (manifest) => /tree|forest|hoeffding|arf|ensemble/i.test(String(manifest.source || ''));
-
 function tfjsUnavailableReason(manifest) {
   const entry = manifest.formats?.tfjs;
   if (entry?.file) return null;
   if (entry?.not_applicable) return `TF.js is not available for this model: ${entry.not_applicable.split('\n')[0]}`;
   if (entry?.error) return `TF.js is not available for this model: ${entry.error.split('\n')[0]}`;
-  if (looksLikeTrees(manifest)) {
-    return 'TF.js is not available for this model: it is a tree model, and TF.js computes in float32 ' +
-      'only, so a split threshold would route some rows differently from River. estuary does not ' +
-      'export trees to TF.js; ONNX runs them exactly (float64) in onnxruntime-web.';
-  }
   return `TF.js is not available for this model: version ${manifest.version} was published without a ` +
     `TF.js artifact (formats: ${Object.keys(manifest.formats || {}).join(', ') || 'none'}).`;
 }

@@ -10,8 +10,9 @@
 // - ONNX (the default): onnxruntime-web. Its start-up is most of the time to a first answer
 //   (wasm compile, then ~150 ms of the runtime's own initialisation on the main thread), so when
 //   the latest version also has a TF.js artifact that passed parity (linear models, naive
-//   Bayes; never trees), the page answers first with TF.js (float32, golden-checked like any
-//   model) and swaps to ONNX, checked in turn, as soon as it is up: a progressive first answer.
+//   Bayes, single trees; not ensembles), the page answers first with TF.js (float32, golden-checked
+//   like any model) and swaps to ONNX, checked in turn, as soon as it is up: a progressive first
+//   answer.
 //   ?progressive=0 turns this off (ONNX only).
 
 const TINY = 'CAgSB2VzdHVhcnk6OgoQCgF4EgF5IghJZGVudGl0eRIEd2FybVoPCgF4EgoKCAgLEgQKAggBYg8KAXkSCgoICAsSBAoCCAFCBAoAEA0=';

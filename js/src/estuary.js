@@ -316,20 +316,56 @@ export async function readTfjsArtifacts(read) {
   };
 }
 
+const MISSING_KEY = 0x7fffffff;
+
+/** A tree's `keys` input (estuary/converters/tfjs/order_keys.py): each float64 of the row-major
+ * matrix X [n, F] as the two int32 words of its order key, hi words of a row first, then its lo
+ * words; -0 is written as +0 and NaN (missing) as MISSING_KEY in both words. TF.js has no
+ * float64: the tree compares these words with its thresholds' words, exactly as River compares
+ * the numbers. */
+export function orderKeys(X, n, F) {
+  const out = new Int32Array(n * 2 * F);
+  const f64 = new Float64Array(1);
+  const u32 = new Uint32Array(f64.buffer);
+  const little = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+  const [L, H] = little ? [0, 1] : [1, 0];
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < F; j++) {
+      const v = X[i * F + j];
+      let hi = MISSING_KEY;
+      let lo = MISSING_KEY;
+      if (!Number.isNaN(v)) {
+        f64[0] = v === 0 ? 0 : v;
+        hi = u32[H];
+        lo = u32[L];
+        if (hi >>> 31) { hi = ~hi; lo = ~lo; } else { hi |= 0x80000000; }
+        hi ^= 0x80000000; // unsigned order → signed order
+        lo ^= 0x80000000;
+      }
+      out[i * 2 * F + j] = hi | 0;
+      out[i * 2 * F + F + j] = lo | 0;
+    }
+  }
+  return out;
+}
+
 class TfjsBackend {
   constructor(tf, graphModel, outputs, nColumns) {
     this.tf = tf;
     this.model = graphModel;
     this.outputs = outputs;
     this.nColumns = nColumns;
+    this.takesKeys = graphModel.inputNodes.some((name) => name.split(':')[0] === 'keys');
     this.info = { name: '@tensorflow/tfjs', version: tf.version ? tf.version.tfjs : 'unknown', backend: tf.getBackend() };
   }
 
   async run(X, n) {
     const tf = this.tf;
     const input = tf.tensor2d(Float32Array.from(X), [n, this.nColumns], 'float32');
+    const feeds = { input };
+    if (this.takesKeys) feeds.keys = tf.tensor2d(orderKeys(X, n, this.nColumns), [n, 2 * this.nColumns], 'int32');
     try {
-      const got = this.model.execute({ input }, this.outputs);
+      const got = this.model.execute(feeds, this.outputs);
       const list = Array.isArray(got) ? got : [got];
       const out = {};
       this.outputs.forEach((name, i) => {
@@ -340,6 +376,7 @@ class TfjsBackend {
       return out;
     } finally {
       input.dispose();
+      feeds.keys?.dispose();
     }
   }
 }

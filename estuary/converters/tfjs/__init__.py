@@ -14,9 +14,10 @@ linear.py). Other backends (wasm, WebGL) add in float32: the outputs stay within
 tolerance the golden check uses, but a label can differ from River's where z is within float32
 rounding of 0.
 
-Trees are refused: TF.js has no float64, and a float32 threshold routes rows that lie within
-float32 rounding of a split differently from River. Export trees to ONNX (an exact float64
-TreeEnsemble that onnxruntime-web runs in the browser too).
+Trees route on a second input, `keys` int32 [N, 2F]: each input as the two words of its float64
+order key (order_keys.py), which the client writes from the float64 row. A float32 threshold
+would route rows within float32 rounding of a split differently from River; the keys route
+exactly (trees.py). Ensembles of trees are refused: export them to ONNX.
 """
 
 from __future__ import annotations
@@ -28,37 +29,30 @@ from pathlib import Path
 import numpy as np
 
 from ... import ir
-from ...errors import ArtifactError, UnsupportedModelError
+from ...errors import ArtifactError
 from ...ir.artifact import METADATA_KEY, ArtifactMetadata
 from ...ir.trees import TreeClassifier, TreeRegressor
-from ..registry import EMITTERS, Format, emitter_for, register_format, register_refusal
+from ..registry import Format, emitter_for, register_format, register_refusal
 from . import naive_bayes  # noqa: F401  (registration)
 from .features import emit_unfoldable_prefix
 from .graph import Graph
 from .linear import emit_linear
 from .transforms import FORMAT, emit_transform
+from .trees import KEYS, emit_tree
 
 INPUT = "input"
 MODEL_JSON = "model.json"
 SHARD_BYTES = 4 * 1024 * 1024  # TF.js's converter default
 PRODUCER = "estuary"
-TREE_REASON = ("TF.js computes in float32 only: a float32 split threshold would route rows within "
-               "float32 rounding of it differently from River. Export trees to ONNX instead: its "
-               "float64 TreeEnsemble is exact and runs in the browser in onnxruntime-web")
-
-
-def _refuse_trees(estimator: ir.Estimator) -> None:
-    if isinstance(estimator, (TreeClassifier, TreeRegressor)):
-        have = sorted(t.__name__ for f, t in EMITTERS if f == FORMAT)
-        raise UnsupportedModelError(type(estimator).__name__, have, reason=TREE_REASON)
 
 
 def build_graph(model: ir.Model) -> tuple[Graph, list[str]]:
     """The GraphDef of `model` and its output node names."""
-    _refuse_trees(model.estimator)
     g = Graph()
     x = g.placeholder(INPUT, len(model.schema.columns))
-    if isinstance(model.estimator, ir.Linear):
+    if isinstance(model.estimator, (TreeClassifier, TreeRegressor)):
+        outs = emit_tree(model, g, x)
+    elif isinstance(model.estimator, ir.Linear):
         emitter_for(FORMAT, model.transform)  # refuses a transform the format cannot express
         model, x = emit_unfoldable_prefix(model, g, x)  # Ordinal, ...: graph ops first
         outs = emit_linear(model, g, x)  # transforms folded in: see linear.py
@@ -118,7 +112,7 @@ def to_tfjs(snapshot: ir.Snapshot) -> dict[str, bytes]:
         "modelTopology": {"node": g.nodes, "library": {}, "versions": {"producer": 1}},
         "weightsManifest": [{"paths": paths, "weights": specs}],
         "signature": {
-            "inputs": {f"{INPUT}:0": _tensor_info(INPUT, [-1, n_features])},
+            "inputs": _inputs(g, n_features),
             "outputs": {f"{o}:0": _tensor_info(o, []) for o in outputs},
         },
         "userDefinedMetadata": {METADATA_KEY: meta.to_json(), "estuary.ir_hash": meta.ir_hash},
@@ -127,10 +121,18 @@ def to_tfjs(snapshot: ir.Snapshot) -> dict[str, bytes]:
     return {MODEL_JSON: text.encode(), **dict(zip(paths, chunks))}
 
 
-def _tensor_info(name: str, shape: list[int]) -> dict:
+def _inputs(g: Graph, n_features: int) -> dict:
+    placeholders = {n["name"] for n in g.nodes if n["op"] == "Placeholder"}
+    out = {f"{INPUT}:0": _tensor_info(INPUT, [-1, n_features])}
+    if KEYS in placeholders:
+        out[f"{KEYS}:0"] = _tensor_info(KEYS, [-1, 2 * n_features], "DT_INT32")
+    return out
+
+
+def _tensor_info(name: str, shape: list[int], dtype: str = "DT_FLOAT") -> dict:
     info: dict = {"name": f"{name}:0"}
     if shape:
-        info["dtype"] = "DT_FLOAT"
+        info["dtype"] = dtype
         info["tensorShape"] = {"dim": [{"size": str(d)} for d in shape]}
     return info
 
@@ -169,9 +171,10 @@ def register() -> None:
     from ...ir.features import Polynomial
     from ...ir.naive_bayes import BernoulliNB
 
-    for node in (TreeClassifier, TreeRegressor, EnsembleClassifier, EnsembleRegressor):
-        register_refusal(FORMAT, node, "float32 split thresholds would route rows near a threshold "
-                         "differently from River; export trees to ONNX")
+    for node in (EnsembleClassifier, EnsembleRegressor):
+        register_refusal(FORMAT, node, "ensembles (bagging, ARF) are not written for TF.js yet "
+                         "(their members alone are); export them to ONNX, which onnxruntime-web runs "
+                         "in the browser")
     register_refusal(FORMAT, Polynomial, FLOAT32_PRODUCTS)
     register_refusal(FORMAT, BernoulliNB, BERNOULLI_REASON)
 

@@ -43,9 +43,9 @@ class Graph:
         self._count += 1
         return f"{hint}_{self._count}"
 
-    def placeholder(self, name: str, n_columns: int) -> str:
+    def placeholder(self, name: str, n_columns: int, dtype: Any = np.float32) -> str:
         self.nodes.append({"name": name, "op": "Placeholder", "attr": {
-            "dtype": attr_value(np.float32), "shape": {"shape": shape_attr((-1, n_columns))}}})
+            "dtype": attr_value(dtype), "shape": {"shape": shape_attr((-1, n_columns))}}})
         return name
 
     def const(self, value: Any, dtype: Any = np.float32, hint: str = "c") -> str:
