@@ -64,7 +64,7 @@ def publish_model(model, rows, store: Path) -> tuple[list[str], Path]:
     formats = ["onnx", "tfjs"]
     result = publish(frozen, store, formats)
     if not result.published and "UnsupportedModelError" in result.errors.get("tfjs", ""):
-        formats = ["onnx"]  # trees: TF.js refuses them (float32)
+        formats = ["onnx"]  # ensembles: TF.js refuses them
         result = publish(frozen, store, formats)
     if not result.published:
         raise RuntimeError(result.summary())
@@ -163,7 +163,7 @@ def main() -> None:
 
     from playwright.sync_api import sync_playwright
 
-    logging.getLogger("estuary.online.publish").setLevel(logging.ERROR)  # TF.js refusing trees
+    logging.getLogger("estuary.online.publish").setLevel(logging.ERROR)  # TF.js refusals
 
     from estuary.runtimes.node import request, runner
 
@@ -200,8 +200,8 @@ def main() -> None:
                 for kind, name, query in pages:
                     if kind != "onnx" and "tfjs" not in formats:
                         if kind == "tfjs":
-                            print(f"{case:28s} {name:34s} not available: trees are not "
-                                  "exported to TF.js (float32)")
+                            print(f"{case:28s} {name:34s} not available: TF.js refuses "
+                                  "this model")
                         continue
                     f = browser_figures(pw, server.url, query,
                                         None if kind == "progressive" else row, args.n, args.visits)

@@ -74,7 +74,7 @@ def main() -> None:
                 artifacts.append(("tfjs", "@tensorflow/tfjs (Node cpu)",
                                   write_tfjs(snap, Path(tmp) / f"{case}.tfjs".replace("|", "_"))))
             except estuary.UnsupportedModelError:
-                print(f"{case:28s} {'@tensorflow/tfjs (Node cpu)':30s} refused (trees: float32)")
+                print(f"{case:28s} {'@tensorflow/tfjs (Node cpu)':30s} refused (ensembles)")
             for kind, name, path in artifacts:
                 first = cold_first_ms(kind, path, row)
                 handle = request("load", kind=kind, path=str(path), check=True)["model"]

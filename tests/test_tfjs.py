@@ -134,7 +134,23 @@ def test_trees_route_exactly_on_thresholds_and_their_float64_neighbours(case_id,
         assert report.label_agreement == 1.0
     inputs = {n["name"]: n for n in json.loads((path / MODEL_JSON).read_text())[
         "modelTopology"]["node"] if n["op"] == "Placeholder"}
-    assert inputs["keys"]["attr"]["dtype"]["type"] == "DT_INT32"
+    width = 4 * len(snap.model.schema.columns) + 1
+    assert inputs["keys"]["attr"]["shape"]["shape"]["dim"][1]["size"] == str(width)
+
+
+def test_large_trees_gather_instead_of_multiplying_out(monkeypatch, tmp_path):
+    # past a size, the split-combining MatMul and the leaf-table MatMul become gathers
+    from estuary.converters.tfjs import tree_routing, trees
+
+    monkeypatch.setattr(tree_routing, "SMALL_MATMUL", 0)
+    monkeypatch.setattr(trees, "TABLE_MATMUL_LIMIT", 0)
+    for case_id in ("htc_nba_imagesegments", "scaler_htr_model_trumpapproval"):
+        (tmp_path / case_id).mkdir()
+        model, rows, snap, path = export_tfjs(case_id, tmp_path / case_id)
+        ops = [n["op"] for n in json.loads((path / MODEL_JSON).read_text())["modelTopology"]["node"]]
+        assert ops.count("GatherV2") >= 2 and "Reshape" in ops
+        report = compare(model, load_tfjs(path), probe_rows(to_ir(model), rows))
+        assert report.passed and report.rows_by_tag.get("threshold", 0) >= 30, report.to_text()
 
 
 def test_a_threshold_float32_rounds_across_routes_as_river(tmp_path):
@@ -178,30 +194,31 @@ def test_order_keys_are_the_same_in_python_and_javascript(tmp_path):
                           for v in values])  # strings: Number() reads them exactly
     out = subprocess.run([_node_binary(), str(script), as_json], capture_output=True, text=True,
                          check=True).stdout
-    js = np.array(json.loads(out), dtype=np.int64).reshape(X.shape[0], 4)
+    js = np.array(json.loads(out), dtype=np.float32).reshape(X.shape[0], 4 * 2 + 1)
     assert np.array_equal(js, order_keys.encode(X))
-    finite = values[~np.isnan(values)]
-    keys = order_keys.key64(finite)
-    assert np.array_equal(np.argsort(keys, kind="stable"), np.argsort(finite, kind="stable")) or \
-        np.array_equal(np.sort(finite), order_keys.from_key64(np.sort(keys)) + 0.0)
+    # the words order the numbers as float64 does (-0.0 and +0.0 alike)
+    finite = np.sort(values[~np.isnan(values)])
+    words = [tuple(w) for w in order_keys.words(order_keys.key64(finite))]
+    assert all(a <= b for a, b in zip(words, words[1:]))
+    assert all((a == b) == (x == y) for a, b, x, y in zip(words, words[1:], finite, finite[1:]))
 
 
 def test_a_scaled_split_is_moved_onto_the_raw_input_exactly():
     # every raw x on a grid around each threshold: the key comparison agrees with the IR's routing
     from estuary.converters.tfjs import order_keys
-    from estuary.converters.tfjs.trees import tree_splits
+    from estuary.converters.tfjs.tree_routing import tree_splits
     from estuary.ir.evaluate import gather, transform
 
     model, rows = learned("scaler_htc_nba_bananas")
     m = to_ir(model)
     est = m.estimator
-    splits = tree_splits(m, est)
+    splits = tree_splits(m, est.columns, est.tree)
     assert splits.keyed.all()
     raw = m.schema.columns
     for b, node in enumerate(est.tree.branches):
-        T = order_keys.from_key64(np.array([(int(np.uint32(splits.hi[b] ^ np.int32(-2**31))) << 32)
-                                            | int(np.uint32(splits.lo[b] ^ np.int32(-2**31)))],
-                                           dtype=np.uint64))[0]
+        w = splits.words[b]  # back to the key: 22 + 21 + 21 bits
+        key = (int(w[0]) << 42) | (int(w[1]) << 21) | int(w[2])
+        T = order_keys.from_key64(np.array([key], dtype=np.uint64))[0]
         xs = [T]
         for _ in range(3):
             xs = [np.nextafter(xs[0], -np.inf), *xs, np.nextafter(xs[-1], np.inf)]
@@ -209,9 +226,10 @@ def test_a_scaled_split_is_moved_onto_the_raw_input_exactly():
         X[:, splits.column[b]] = xs
         z = gather(transform(m.transform, (X, raw)), (est.columns[est.tree.feature[node]],))[:, 0]
         river_left = z <= est.tree.threshold[node]
-        keys = order_keys.encode(X)
-        hi, lo = keys[:, splits.column[b]], keys[:, len(raw) + splits.column[b]]
-        key_left = (hi < splits.hi[b]) | ((hi == splits.hi[b]) & (lo <= splits.lo[b]))
+        keys = order_keys.encode(X).astype(np.float64)
+        F, r = len(raw), splits.column[b]
+        mine = keys[:, [r, F + r, 2 * F + r]]
+        key_left = np.array([tuple(k) <= tuple(w) for k in mine])
         assert np.array_equal(river_left, key_left), b
         assert river_left[:4].all() and not river_left[4:].any()
 

@@ -316,35 +316,32 @@ export async function readTfjsArtifacts(read) {
   };
 }
 
-const MISSING_KEY = 0x7fffffff;
-
-/** A tree's `keys` input (estuary/converters/tfjs/order_keys.py): each float64 of the row-major
- * matrix X [n, F] as the two int32 words of its order key, hi words of a row first, then its lo
- * words; -0 is written as +0 and NaN (missing) as MISSING_KEY in both words. TF.js has no
- * float64: the tree compares these words with its thresholds' words, exactly as River compares
- * the numbers. */
+/** A tree's `keys` input (estuary/converters/tfjs/order_keys.py), float32 [n, 4F + 1], from the
+ * row-major matrix X [n, F]: each float64's order key cut into three whole numbers of 22, 21 and
+ * 21 bits (first words of a row, then second, then third), then F missing flags (1 where NaN, its
+ * words 0), then 1. TF.js has no float64: the tree compares these words with its thresholds'
+ * words, exactly as River compares the numbers; -0 is written as +0. */
 export function orderKeys(X, n, F) {
-  const out = new Int32Array(n * 2 * F);
+  const W = 4 * F + 1;
+  const out = new Float32Array(n * W);
   const f64 = new Float64Array(1);
   const u32 = new Uint32Array(f64.buffer);
   const little = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
   const [L, H] = little ? [0, 1] : [1, 0];
   for (let i = 0; i < n; i++) {
+    const at = i * W;
     for (let j = 0; j < F; j++) {
       const v = X[i * F + j];
-      let hi = MISSING_KEY;
-      let lo = MISSING_KEY;
-      if (!Number.isNaN(v)) {
-        f64[0] = v === 0 ? 0 : v;
-        hi = u32[H];
-        lo = u32[L];
-        if (hi >>> 31) { hi = ~hi; lo = ~lo; } else { hi |= 0x80000000; }
-        hi ^= 0x80000000; // unsigned order → signed order
-        lo ^= 0x80000000;
-      }
-      out[i * 2 * F + j] = hi | 0;
-      out[i * 2 * F + F + j] = lo | 0;
+      if (Number.isNaN(v)) { out[at + 3 * F + j] = 1; continue; }
+      f64[0] = v === 0 ? 0 : v;
+      let hi = u32[H];
+      let lo = u32[L];
+      if (hi >>> 31) { hi = ~hi >>> 0; lo = ~lo >>> 0; } else { hi = (hi | 0x80000000) >>> 0; }
+      out[at + j] = hi >>> 10;
+      out[at + F + j] = (hi & 0x3ff) * 2048 + (lo >>> 21);
+      out[at + 2 * F + j] = lo & 0x1fffff;
     }
+    out[at + 4 * F] = 1;
   }
   return out;
 }
@@ -363,7 +360,7 @@ class TfjsBackend {
     const tf = this.tf;
     const input = tf.tensor2d(Float32Array.from(X), [n, this.nColumns], 'float32');
     const feeds = { input };
-    if (this.takesKeys) feeds.keys = tf.tensor2d(orderKeys(X, n, this.nColumns), [n, 2 * this.nColumns], 'int32');
+    if (this.takesKeys) feeds.keys = tf.tensor2d(orderKeys(X, n, this.nColumns), [n, 4 * this.nColumns + 1], 'float32');
     try {
       const got = this.model.execute(feeds, this.outputs);
       const list = Array.isArray(got) ? got : [got];

@@ -14,10 +14,10 @@ linear.py). Other backends (wasm, WebGL) add in float32: the outputs stay within
 tolerance the golden check uses, but a label can differ from River's where z is within float32
 rounding of 0.
 
-Trees route on a second input, `keys` int32 [N, 2F]: each input as the two words of its float64
-order key (order_keys.py), which the client writes from the float64 row. A float32 threshold
-would route rows within float32 rounding of a split differently from River; the keys route
-exactly (trees.py). Ensembles of trees are refused: export them to ONNX.
+Trees route on a second input, `keys` float32 [N, 4F + 1]: each input as the three whole-number
+words of its float64 order key (order_keys.py), which the client writes from the float64 row. A
+float32 threshold would route rows within float32 rounding of a split differently from River;
+the keys route exactly (tree_routing.py). Ensembles of trees are refused: export them to ONNX.
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ def _inputs(g: Graph, n_features: int) -> dict:
     placeholders = {n["name"] for n in g.nodes if n["op"] == "Placeholder"}
     out = {f"{INPUT}:0": _tensor_info(INPUT, [-1, n_features])}
     if KEYS in placeholders:
-        out[f"{KEYS}:0"] = _tensor_info(KEYS, [-1, 2 * n_features], "DT_INT32")
+        out[f"{KEYS}:0"] = _tensor_info(KEYS, [-1, 4 * n_features + 1])
     return out
 
 

@@ -1,15 +1,17 @@
-"""Order keys: a float64 as two int32 words that compare, hi word first, in the number's order.
+"""Order keys: a float64 as three whole numbers that compare, first word first, in its order.
 
 TF.js has no float64, and rounding an input to float32 moves rows within float32 rounding of a
 split threshold to the other side. A tree artifact therefore also takes each input as its key:
 the IEEE-754 bits made order-preserving (negative numbers inverted, positive ones with the sign
-bit set), read as an unsigned 64-bit number, then split into hi and lo words, each shifted into
-signed int32 range (xor 0x80000000) so TF.js's signed compares order them.
-`x <= t` for float64 x and t is exactly `hi(x) < hi(t) or (hi(x) == hi(t) and lo(x) <= lo(t))`.
+bit set), read as an unsigned 64-bit number, then cut into words of 22, 21 and 21 bits: whole
+numbers below 2^22, exact in float32 and in every float32 sum or difference of two of them.
+`x <= t` for float64 x and t is exactly the lexicographic `words(x) <= words(t)`.
 
--0.0 is written as +0.0 (they compare equal); NaN (missing) is MISSING in both words, a bit
-pattern no number has. The JavaScript client (js/src/estuary.js, `orderKeys`) writes the same
-words; tests compare the two.
+The `keys` input of a tree, float32 [N, 4F + 1]: the first words of the F inputs, then the
+second words, the third words, F missing flags (1.0 where the input is NaN; its words are 0),
+and a last column of 1.0 (it carries the thresholds into the graph's first MatMul).
+-0.0 is written as +0.0 (they compare equal). The JavaScript client (js/src/estuary.js,
+`orderKeys`) writes the same matrix; a test compares the two.
 """
 
 from __future__ import annotations
@@ -17,9 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 SIGN = np.uint64(1 << 63)
-WORD = np.uint64(0xFFFFFFFF)
-MISSING = 0x7FFFFFFF  # hi and lo of a NaN: above the key of +inf, below no number's key
-BELOW_ALL = 0x7FFFFFFE  # hi word of no number, not MISSING either: "never equal"
+WIDTHS = (22, 21, 21)  # bits of the three words, most significant first
 
 
 def key64(x: np.ndarray) -> np.ndarray:
@@ -37,21 +37,23 @@ def from_key64(keys: np.ndarray) -> np.ndarray:
     return bits.view(np.float64)
 
 
-def words(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(hi, lo) int32 words of uint64 keys, each in signed order."""
+def words(keys: np.ndarray) -> np.ndarray:
+    """[..., 3] float64 words (whole numbers below 2^22) of uint64 keys, most significant first."""
     keys = np.asarray(keys, dtype=np.uint64)
-    flip = np.uint64(0x80000000)
-    hi = ((keys >> np.uint64(32)) ^ flip).astype(np.uint32).view(np.int32)
-    lo = ((keys & WORD) ^ flip).astype(np.uint32).view(np.int32)
-    return hi, lo
+    out = []
+    shift = 64
+    for width in WIDTHS:
+        shift -= width
+        out.append(((keys >> np.uint64(shift)) & np.uint64((1 << width) - 1)).astype(np.float64))
+    return np.stack(out, axis=-1)
 
 
 def encode(X: np.ndarray) -> np.ndarray:
-    """int32 [N, 2F] for a float64 matrix [N, F]: the hi words of every column, then the lo
-    words; NaN → MISSING in both. What the JavaScript client feeds a tree's `keys` input."""
+    """The `keys` matrix float32 [N, 4F + 1] of a float64 matrix [N, F] (see the module
+    docstring): what the JavaScript client feeds a tree."""
     X = np.asarray(X, dtype=np.float64)
     nan = np.isnan(X)
-    hi, lo = words(key64(np.where(nan, 0.0, X)))
-    hi = np.where(nan, MISSING, hi).astype(np.int32)
-    lo = np.where(nan, MISSING, lo).astype(np.int32)
-    return np.concatenate([hi, lo], axis=1)
+    w = np.where(nan[..., None], 0.0, words(key64(np.where(nan, 0.0, X))))
+    ones = np.ones((X.shape[0], 1))
+    return np.concatenate([w[..., 0], w[..., 1], w[..., 2], nan.astype(np.float64), ones],
+                          axis=1).astype(np.float32)

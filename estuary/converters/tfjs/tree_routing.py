@@ -1,0 +1,244 @@
+"""Exact float64 routing of an IR tree in float32 TF.js ops: every row to River's leaf.
+
+A split `z <= t` reads an estimator column z made from one raw input x by Select, Scale and
+OneHot steps, each monotone in x; so on float64 inputs the split is `x <= T` for one float64 T
+(or always / never), found here by bisecting x's order keys with the IR's own transform
+evaluation, and a missing x goes one fixed way (the recorded side, or where OneHot's 0.0 goes).
+The graph compares the `keys` input (order_keys.py: each float64 as three whole-number words,
+written by the JavaScript client) with T's words, all in exact float32 arithmetic:
+
+    D = [keys | 1] · Pick     per split: its input's three words minus T's, its missing flag
+    σ = sign(sign(D) · W)     8·σ1 + 4·σ2 + 2·σ3 ∓ 16·missing - 1 < 0 exactly when left: -1
+    leaf = relu(σ · P + bias) 1.0 at the row's leaf, 0.0 elsewhere (see leaf_indicator)
+
+Splits on Ordinal codes (whole numbers, exact in float32) compare the float32 column with the
+largest float32 at or below t. Anything else is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ... import ir
+from ...ir.evaluate import gather
+from ...ir.evaluate import transform as ir_transform
+from ...ir.features import Ordinal
+from ...ir.trees import TreeStructure
+from . import order_keys
+from .graph import Graph
+
+ROUTING_REASON = ("a split column is not one raw input through Select / Scale / OneHot steps, so "
+                  "its float64 threshold has no exact form on the raw input; export to ONNX")
+
+
+class NotRoutable(ValueError):
+    """A split that has no exact form here (the caller refuses the model with ROUTING_REASON)."""
+
+
+def raw_sources(step: ir.Transform, columns: dict[str, str]) -> dict[str, str]:
+    """Output column → the one raw input it is made from, through monotone steps only
+    (Select, Scale with a finite divisor >= 0, OneHot; Chain and Union of them)."""
+    if isinstance(step, ir.Chain):
+        for s in step.steps:
+            columns = raw_sources(s, columns)
+        return columns
+    if isinstance(step, ir.Select):
+        return {c: columns[c] for c in step.columns if c in columns}
+    if isinstance(step, ir.Scale):
+        ok = [np.isfinite(o) and np.isfinite(d) and d >= 0
+              for o, d in zip(step.offset, step.divisor)]
+        return {c: columns[c] for c, good in zip(step.columns, ok) if good and c in columns}
+    if isinstance(step, ir.OneHot):
+        return {t: columns[s] for s, t in zip(step.source, step.target) if s in columns}
+    if isinstance(step, ir.Union):
+        out: dict[str, str] = {}
+        for b in step.branches:
+            for c, raw in raw_sources(b, columns).items():
+                out.setdefault(c, raw)  # River's union: the first branch wins a duplicate
+        return out
+    return {}
+
+
+def whole_number_columns(step: ir.Transform, columns: frozenset[str]) -> frozenset[str]:
+    """Output columns the float32 graph computes exactly: Ordinal codes (whole numbers below
+    2^24, or NaN), through Select and Union."""
+    if isinstance(step, ir.Chain):
+        for s in step.steps:
+            columns = whole_number_columns(s, columns)
+        return columns
+    if isinstance(step, ir.Select):
+        return frozenset(c for c in step.columns if c in columns)
+    if isinstance(step, Ordinal):
+        return frozenset(step.targets)
+    if isinstance(step, ir.Union):
+        return frozenset().union(*(whole_number_columns(b, columns) for b in step.branches))
+    return frozenset()
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Every split of a tree in the form the graph tests. A keyed split (`keyed[b]`) reads raw
+    input `column[b]`: left when its key <= `words[b]` or when it is missing and
+    `missing_left[b]`. Another reads estimator column `column[b]` (whole numbers in float32):
+    left when z <= bound[b] or when z is NaN and `missing_left[b]`."""
+
+    keyed: np.ndarray  # bool [B]
+    column: np.ndarray  # int [B]
+    words: np.ndarray  # float64 [B, 3]
+    bound: np.ndarray  # float32 [B]
+    missing_left: np.ndarray  # bool [B]
+
+    def part(self, keep: np.ndarray) -> Splits:
+        return Splits(self.keyed[keep], self.column[keep], self.words[keep], self.bound[keep],
+                      self.missing_left[keep])
+
+
+def float32_at_or_below(t: np.ndarray) -> np.ndarray:
+    f = np.asarray(t, dtype=np.float64).astype(np.float32)
+    return np.where(f.astype(np.float64) > t, np.nextafter(f, np.float32(-np.inf)), f)
+
+
+def tree_splits(model: ir.Model, columns: tuple[str, ...], tree: TreeStructure) -> Splits:
+    """Every split of `tree` (reading estimator `columns`) in one of the two exact forms."""
+    branches = tree.branches
+    raw_columns = model.schema.columns
+    sources = raw_sources(model.transform, {c: c for c in raw_columns})
+    whole = whole_number_columns(model.transform, frozenset())
+    names = [columns[tree.feature[b]] for b in branches]
+    if not all(c in sources or c in whole for c in names):
+        raise NotRoutable(ROUTING_REASON)
+    keyed = np.array([c in sources for c in names], dtype=bool)
+    raw_index = {c: i for i, c in enumerate(raw_columns)}
+    t = np.array([tree.threshold[b] for b in branches], dtype=np.float64)
+    nan_left = np.array([tree.missing_left[b] for b in branches], dtype=bool)
+    column = np.array([raw_index[sources[c]] if c in sources else tree.feature[b]
+                       for c, b in zip(names, branches)], dtype=int)
+    words = np.zeros((len(branches), 3))
+    missing_left = nan_left.copy()
+    if keyed.any():
+        k = np.flatnonzero(keyed)
+        keys, missing_left[k] = raw_thresholds(model, [names[i] for i in k], column[k], t[k],
+                                               nan_left[k])
+        words[k] = order_keys.words(keys)
+    return Splits(keyed, column, words, float32_at_or_below(t), missing_left)
+
+
+def raw_thresholds(model: ir.Model, targets: list[str], column: np.ndarray, t: np.ndarray,
+                   nan_left: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(keys, missing_left) per split `targets[b] <= t[b]`: the order key of the largest raw
+    float64 T of input `column[b]` that goes left (bisection of order keys, routing by the IR's
+    own transform evaluation; key(-inf) - 1 where none does), and where a missing input goes."""
+    raw_columns = model.schema.columns
+    n = len(targets)
+
+    def goes_left(x: np.ndarray) -> np.ndarray:  # the IR's routing of raw value x[b] at split b
+        X = np.full((n, len(raw_columns)), np.nan)
+        X[np.arange(n), column] = x
+        Z = gather(ir_transform(model.transform, (X, raw_columns)), tuple(targets))
+        z = Z[np.arange(n), np.arange(n)]
+        with np.errstate(invalid="ignore"):
+            return np.where(np.isnan(z), nan_left, z <= t)
+
+    low = order_keys.key64(np.full(n, -np.inf))
+    high = order_keys.key64(np.full(n, np.inf))
+    everything_left = goes_left(np.full(n, np.inf))
+    # bisection keeps `a` a key that goes left (or low - 1) and `b` one that goes right
+    a = np.where(goes_left(np.full(n, -np.inf)), low, low - np.uint64(1))
+    b = high.copy()
+    todo = ~everything_left & (b - a > 1)
+    while todo.any():
+        mid = np.where(todo, a + (b - a) // np.uint64(2), high)
+        left = goes_left(order_keys.from_key64(mid))
+        a = np.where(todo & left, mid, a)
+        b = np.where(todo & ~left, mid, b)
+        todo &= b - a > 1
+    T = np.where(everything_left, high, a)
+    at = goes_left(order_keys.from_key64(np.maximum(T, low)))
+    above = goes_left(order_keys.from_key64(np.minimum(T + np.uint64(1), high)))
+    if not (at[T >= low].all() and not above[T < high].any()):
+        raise NotRoutable("a tree split is not monotone in its raw input; export to ONNX")
+    return T, goes_left(np.full(n, np.nan))
+
+
+def path_matrix(tree: TreeStructure) -> np.ndarray:
+    """[B, L]: +1 where leaf l's path goes left at branch b, -1 where it goes right."""
+    row = {b: k for k, b in enumerate(tree.branches)}
+    paths = np.zeros((len(row), tree.n_leaves))
+    stack: list[tuple[int, list[tuple[int, float]]]] = [(0, [])]
+    while stack:
+        node, turns = stack.pop()
+        if tree.leaf[node] >= 0:
+            for b, sign in turns:
+                paths[row[b], tree.leaf[node]] = sign
+            continue
+        stack.append((tree.left[node], [*turns, (node, 1.0)]))
+        stack.append((tree.right[node], [*turns, (node, -1.0)]))
+    return paths
+
+
+SMALL_MATMUL = 16384  # entries of the split-combining matrix up to which it is a MatMul
+
+
+def _keyed_sides(s: Splits, g: Graph, keys: str, n_raw: int) -> str:
+    """float32 [N, B]: -1.0 where the row goes left at keyed split b, +1.0 where it goes right.
+
+    Per split, the signs of (its input's three words minus the threshold's) and its missing
+    flag make s = 8·σ1 + 4·σ2 + 2·σ3 ∓ 16·missing - 1: odd, negative exactly when left."""
+    B = len(s.column)
+    index = np.hstack([np.arange(4)[None, :] * n_raw + s.column[:, None],
+                       np.full((B, 1), 4 * n_raw)])  # [B, 5]: words, flag, the 1.0 column
+    bounds = np.hstack([s.words, np.zeros((B, 2))])
+    weights = np.tile([8.0, 4.0, 2.0, 0.0, -1.0], (B, 1))
+    weights[:, 3] = np.where(s.missing_left, -16.0, 16.0)  # sign(flag) = flag
+    if (5 * B) * B <= SMALL_MATMUL:  # two MatMuls: pick and subtract, then weigh and add
+        pick = np.zeros((4 * n_raw + 1, 5 * B))
+        pick[index.ravel(), np.arange(5 * B)] = 1.0
+        pick[4 * n_raw] -= bounds.ravel()  # the 1.0 column carries the thresholds
+        combine = np.zeros((5 * B, B))
+        combine[np.arange(5 * B), np.repeat(np.arange(B), 5)] = weights.ravel()
+        signs = g.op("Sign", g.op("MatMul", keys, g.const(pick)))
+        return g.op("Sign", g.op("MatMul", signs, g.const(combine)))
+    picked = g.op("Sub", g.gather_columns(keys, index.ravel().tolist()), g.const(bounds.ravel()))
+    weighted = g.op("Reshape", g.op("Mul", g.op("Sign", picked), g.const(weights.ravel())),
+                    g.const([-1, B, 5], np.int32, "shape"))
+    return g.op("Sign", g.reduce("Sum", weighted, 2, False))
+
+
+def _whole_number_sides(s: Splits, g: Graph, z: str) -> str:
+    zb = g.gather_columns(z, s.column.tolist())
+    left = g.op("LessEqual", zb, g.const(s.bound))
+    if s.missing_left.any():
+        nan = g.op("LogicalAnd", g.op("IsNan", zb), g.const(s.missing_left, np.bool_))
+        left = g.op("LogicalOr", left, nan)
+    turns = g.op("Cast", left, SrcT=np.bool_, DstT=np.float32)
+    return g.op("AddV2", g.op("Mul", turns, g.const(-2.0)), g.const(1.0))
+
+
+def leaf_indicator(tree: TreeStructure, splits: Splits, g: Graph, keys: str, n_raw: int,
+                   z: Callable[[], str]) -> str:
+    """float32 [N, L]: 1.0 at the leaf each row lands in, 0.0 elsewhere; `z()` gives the
+    float32 estimator columns (read only by whole-number splits).
+
+    With sides σ_b = ∓1 (left / right) and paths P[b, l] = ±1 (leaf l's path turns left /
+    right at b, 0 off its path): relu(1 - depth_l / 2 - Σ_b P[b, l] · σ_b / 2) is 1 at the leaf
+    whose every turn the row takes, at most 0 at any other."""
+    if not tree.branches:  # one leaf: a split that every row passes to the left
+        splits = Splits(np.array([True]), np.array([0]),
+                        order_keys.words(order_keys.key64(np.array([np.inf]))),
+                        np.zeros(1, np.float32), np.array([True]))
+        paths = np.ones((1, 1))
+    else:
+        paths = path_matrix(tree)
+    parts = []
+    if splits.keyed.any():
+        parts.append(_keyed_sides(splits.part(splits.keyed), g, keys, n_raw))
+    if not splits.keyed.all():
+        parts.append(_whole_number_sides(splits.part(~splits.keyed), g, z()))
+    order = np.concatenate([np.flatnonzero(splits.keyed), np.flatnonzero(~splits.keyed)])
+    sides = parts[0] if len(parts) == 1 else g.op("ConcatV2", *parts, g.axis(1), N=2)
+    bias = 1.0 - np.abs(paths).sum(axis=0) / 2.0
+    score = g.op("MatMul", sides, g.const(-paths[order] / 2.0))
+    return g.op("Relu", g.op("AddV2", score, g.const(bias)))
