@@ -274,15 +274,16 @@ def test_reference_comparison_matches_the_harness(tmp_path):
 
 
 def test_format_that_cannot_express_the_model_is_skipped_not_fatal(tmp_path):
-    """Default formats: TF.js refuses ensembles, the others still publish. Asked for explicitly,
-    the refusal rejects the version."""
+    """Default formats: TF.js refuses polynomial features (float32 products), the others still
+    publish. Asked for explicitly, the refusal rejects the version."""
     import itertools
 
-    from river import datasets, forest
+    from river import datasets, feature_extraction, linear_model, preprocessing
 
     from estuary.online import Learner, Store
 
-    model = forest.ARFClassifier(n_models=3, seed=1)
+    model = (preprocessing.StandardScaler() | feature_extraction.PolynomialExtender()
+             | linear_model.LogisticRegression())
     store = Store(tmp_path / "models")
     with Learner(model, store=store) as learner:
         for x, y in itertools.islice(datasets.Phishing(), 400):
@@ -290,7 +291,7 @@ def test_format_that_cannot_express_the_model_is_skipped_not_fatal(tmp_path):
         result = learner.snapshot().result()
     assert result.published, result.summary()
     manifest = store.open().manifest
-    assert "EnsembleClassifier" in manifest["formats"]["tfjs"]["not_applicable"]
+    assert "Polynomial" in manifest["formats"]["tfjs"]["not_applicable"]
     assert manifest["formats"]["onnx"]["passed"] is True
 
     with Learner(model, store=Store(tmp_path / "strict"), formats=["onnx", "tfjs"]) as learner:

@@ -234,20 +234,9 @@ def test_a_scaled_split_is_moved_onto_the_raw_input_exactly():
         assert river_left[:4].all() and not river_left[4:].any()
 
 
-def test_tree_ensembles_and_non_monotone_splits_are_refused(tmp_path):
+def test_non_monotone_splits_are_refused_and_nothing_is_written(tmp_path):
     import dataclasses
 
-    from river import forest
-
-    model = forest.ARFClassifier(n_models=3, seed=1)
-    _, rows = learned("htc_nba_phishing")
-    from river import datasets
-    for x, y in list(datasets.Phishing())[:300]:
-        model.learn_one(x, y)
-    path = tmp_path / "arf.tfjs"
-    with pytest.raises(UnsupportedModelError, match=r"ensembles \(bagging, ARF\).*ONNX"):
-        write_tfjs(take_snapshot(model, rows[:5]), path)
-    assert not path.exists()
     # a scaler with a negative divisor reverses the order: no `x <= T` on the raw input
     model, rows = learned("scaler_htc_nba_bananas")
     snap = take_snapshot(model, rows[:5])
@@ -258,6 +247,20 @@ def test_tree_ensembles_and_non_monotone_splits_are_refused(tmp_path):
     with pytest.raises(UnsupportedModelError, match="Select / Scale / OneHot.*ONNX"):
         write_tfjs(bad, tmp_path / "flipped.tfjs")
     assert not (tmp_path / "flipped.tfjs").exists()
+
+
+@pytest.mark.parametrize("case_id", ["arf10_phishing", "arf_reg5_median", "arf_reg4_weighted_mean",
+                                     "bagging3(htc)", "bagging3(scaler|logreg)",
+                                     "bagging3-reg(scaler|linreg)"])
+def test_ensembles_match_river_with_every_tree_routed_at_once(case_id, tmp_path):
+    model, rows, snap, path = export_tfjs(case_id, tmp_path)
+    report = compare(model, load_tfjs(path), probe_rows(to_ir(model), rows))
+    assert report.passed, report.to_text()
+    if report.task == "classification":
+        assert report.label_agreement == 1.0
+    ops = [n["op"] for n in json.loads((path / MODEL_JSON).read_text())["modelTopology"]["node"]]
+    if "arf" in case_id or "htc" in case_id:  # one routing for every tree: one Relu
+        assert ops.count("Relu") == 1 and report.rows_by_tag.get("threshold", 0) >= 30
 
 
 def test_a_tampered_golden_vector_is_refused(tmp_path):

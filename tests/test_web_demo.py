@@ -261,10 +261,11 @@ def test_a_tree_answers_first_in_tfjs_then_onnx_both_as_river(browser, tmp_path)
     learner.close()
 
 
-def test_a_forest_runs_in_onnx_and_says_tfjs_is_not_available(browser, tmp_path):
-    from river import forest
+def test_a_model_tfjs_refuses_runs_in_onnx_and_the_page_says_why(browser, tmp_path):
+    from river import feature_extraction, linear_model, preprocessing
 
-    model = forest.ARFClassifier(n_models=3, seed=1)
+    model = (preprocessing.StandardScaler() | feature_extraction.PolynomialExtender()
+             | linear_model.LogisticRegression())
     learner = Learner(model, store=tmp_path)  # every format: TF.js is not applicable
     for x, y in phishing()[:400]:
         learner.learn_one(x, y)
@@ -273,7 +274,7 @@ def test_a_forest_runs_in_onnx_and_says_tfjs_is_not_available(browser, tmp_path)
         page, errors = open_page(browser, url, "?stream=0")
         s = state(page)
         assert (s["version"], s["runtime"], s["tfjsAvailable"]) == (1, "onnx", False)
-        assert "ensembles (bagging, ARF)" in s["tfjsNote"] and "ONNX" in s["tfjsNote"]
+        assert "float32 products" in s["tfjsNote"] and "ONNX" in s["tfjsNote"]
         assert page.is_visible("#tfjs-note") and page.is_disabled("input[value=tfjs]")
         assert page.evaluate("window.estuary.switchRuntime('tfjs')") is False
         assert state(page)["runtime"] == "onnx"

@@ -10,7 +10,7 @@
 // - ONNX (the default): onnxruntime-web. Its start-up is most of the time to a first answer
 //   (wasm compile, then ~150 ms of the runtime's own initialisation on the main thread), so when
 //   the latest version also has a TF.js artifact that passed parity (linear models, naive
-//   Bayes, single trees; not ensembles), the page answers first with TF.js (float32, golden-checked
+//   Bayes, trees and ensembles), the page answers first with TF.js (float32, golden-checked
 //   like any model) and swaps to ONNX, checked in turn, as soon as it is up: a progressive first
 //   answer.
 //   ?progressive=0 turns this off (ONNX only).

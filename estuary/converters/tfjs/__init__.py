@@ -17,7 +17,8 @@ rounding of 0.
 Trees route on a second input, `keys` float32 [N, 4F + 1]: each input as the three whole-number
 words of its float64 order key (order_keys.py), which the client writes from the float64 row. A
 float32 threshold would route rows within float32 rounding of a split differently from River;
-the keys route exactly (tree_routing.py). Ensembles of trees are refused: export them to ONNX.
+the keys route exactly (tree_routing.py); ensembles combine their members as River does
+(ensembles.py).
 """
 
 from __future__ import annotations
@@ -31,9 +32,11 @@ import numpy as np
 from ... import ir
 from ...errors import ArtifactError
 from ...ir.artifact import METADATA_KEY, ArtifactMetadata
+from ...ir.ensembles import EnsembleClassifier, EnsembleRegressor
 from ...ir.trees import TreeClassifier, TreeRegressor
 from ..registry import Format, emitter_for, register_format, register_refusal
 from . import naive_bayes  # noqa: F401  (registration)
+from .ensembles import emit_ensemble
 from .features import emit_unfoldable_prefix
 from .graph import Graph
 from .linear import emit_linear
@@ -46,22 +49,29 @@ SHARD_BYTES = 4 * 1024 * 1024  # TF.js's converter default
 PRODUCER = "estuary"
 
 
+def emit_model(model: ir.Model, g: Graph, x: str) -> dict[str, str]:
+    """The outputs of `model` read from `x` (float32 [N, F] in schema order): probabilities
+    [and label], or value. Ensemble members come back here as models of their own."""
+    est = model.estimator
+    if isinstance(est, (TreeClassifier, TreeRegressor)):
+        return emit_tree(model, g, x)
+    if isinstance(est, (EnsembleClassifier, EnsembleRegressor)):
+        return emit_ensemble(model, g, x, emit_model)
+    if isinstance(est, ir.Linear):
+        emitter_for(FORMAT, model.transform)  # refuses a transform the format cannot express
+        model, x = emit_unfoldable_prefix(model, g, x)  # Ordinal, ...: graph ops first
+        return emit_linear(model, g, x)  # transforms folded in: see linear.py
+    x, columns = emit_transform(model.transform, g, x, model.schema.columns)
+    pos = {c: i for i, c in enumerate(columns)}
+    if est.columns != columns:
+        x = g.gather_columns(x, [pos[c] for c in est.columns])
+    return emitter_for(FORMAT, est)(est, g, x)
+
+
 def build_graph(model: ir.Model) -> tuple[Graph, list[str]]:
     """The GraphDef of `model` and its output node names."""
     g = Graph()
-    x = g.placeholder(INPUT, len(model.schema.columns))
-    if isinstance(model.estimator, (TreeClassifier, TreeRegressor)):
-        outs = emit_tree(model, g, x)
-    elif isinstance(model.estimator, ir.Linear):
-        emitter_for(FORMAT, model.transform)  # refuses a transform the format cannot express
-        model, x = emit_unfoldable_prefix(model, g, x)  # Ordinal, ...: graph ops first
-        outs = emit_linear(model, g, x)  # transforms folded in: see linear.py
-    else:
-        x, columns = emit_transform(model.transform, g, x, model.schema.columns)
-        pos = {c: i for i, c in enumerate(columns)}
-        if model.estimator.columns != columns:
-            x = g.gather_columns(x, [pos[c] for c in model.estimator.columns])
-        outs = emitter_for(FORMAT, model.estimator)(model.estimator, g, x)
+    outs = emit_model(model, g, g.placeholder(INPUT, len(model.schema.columns)))
     if model.task == "regression":
         g.op("Reshape", outs["value"], g.const([-1], np.int32, "shape"), name="value")
         return g, ["value"]
@@ -167,14 +177,9 @@ BERNOULLI_REASON = ("float32 would flip its `x > threshold` test for tiny values
 def register() -> None:
     """Add the format to the registry; the parity suite then runs every catalogue case in it."""
     register_format(FORMAT_ENTRY)
-    from ...ir.ensembles import EnsembleClassifier, EnsembleRegressor
     from ...ir.features import Polynomial
     from ...ir.naive_bayes import BernoulliNB
 
-    for node in (EnsembleClassifier, EnsembleRegressor):
-        register_refusal(FORMAT, node, "ensembles (bagging, ARF) are not written for TF.js yet "
-                         "(their members alone are); export them to ONNX, which onnxruntime-web runs "
-                         "in the browser")
     register_refusal(FORMAT, Polynomial, FLOAT32_PRODUCTS)
     register_refusal(FORMAT, BernoulliNB, BERNOULLI_REASON)
 

@@ -217,27 +217,42 @@ def _whole_number_sides(s: Splits, g: Graph, z: str) -> str:
     return g.op("AddV2", g.op("Mul", turns, g.const(-2.0)), g.const(1.0))
 
 
-def leaf_indicator(tree: TreeStructure, splits: Splits, g: Graph, keys: str, n_raw: int,
-                   z: Callable[[], str]) -> str:
-    """float32 [N, L]: 1.0 at the leaf each row lands in, 0.0 elsewhere; `z()` gives the
-    float32 estimator columns (read only by whole-number splits).
+ALWAYS_LEFT = Splits(np.array([True]), np.array([0]),
+                     order_keys.words(order_keys.key64(np.array([np.inf]))),
+                     np.zeros(1, np.float32), np.array([True]))  # a one-leaf tree's split
+
+
+def concat_splits(parts: list[Splits]) -> Splits:
+    return Splits(*(np.concatenate([getattr(p, f) for p in parts])
+                    for f in ("keyed", "column", "words", "bound", "missing_left")))
+
+
+def leaf_indicator(trees: list[TreeStructure], splits: list[Splits], g: Graph, keys: str,
+                   n_raw: int, z: Callable[[], str] | None = None) -> str:
+    """float32 [N, L1 + L2 + ...]: for each tree, 1.0 at the leaf the row lands in, 0.0 at its
+    other leaves; `z()` gives the float32 estimator columns that whole-number splits read
+    (one tree only).
 
     With sides σ_b = ∓1 (left / right) and paths P[b, l] = ±1 (leaf l's path turns left /
     right at b, 0 off its path): relu(1 - depth_l / 2 - Σ_b P[b, l] · σ_b / 2) is 1 at the leaf
     whose every turn the row takes, at most 0 at any other."""
-    if not tree.branches:  # one leaf: a split that every row passes to the left
-        splits = Splits(np.array([True]), np.array([0]),
-                        order_keys.words(order_keys.key64(np.array([np.inf]))),
-                        np.zeros(1, np.float32), np.array([True]))
-        paths = np.ones((1, 1))
-    else:
-        paths = path_matrix(tree)
+    blocks = [(ALWAYS_LEFT, np.ones((1, 1))) if not t.branches else (s, path_matrix(t))
+              for t, s in zip(trees, splits)]
+    every = concat_splits([b[0] for b in blocks])
+    paths = np.zeros((len(every.column), sum(p.shape[1] for _, p in blocks)))
+    r = c = 0
+    for _, p in blocks:  # block diagonal: a tree's splits lead only to its own leaves
+        paths[r:r + p.shape[0], c:c + p.shape[1]] = p
+        r, c = r + p.shape[0], c + p.shape[1]
     parts = []
-    if splits.keyed.any():
-        parts.append(_keyed_sides(splits.part(splits.keyed), g, keys, n_raw))
-    if not splits.keyed.all():
-        parts.append(_whole_number_sides(splits.part(~splits.keyed), g, z()))
-    order = np.concatenate([np.flatnonzero(splits.keyed), np.flatnonzero(~splits.keyed)])
+    if every.keyed.any():
+        parts.append(_keyed_sides(every.part(every.keyed), g, keys, n_raw))
+    if not every.keyed.all():
+        if z is None or len(trees) > 1:
+            raise NotRoutable("an ensemble splits on a whole-number (Ordinal) column; export "
+                              "it to ONNX")
+        parts.append(_whole_number_sides(every.part(~every.keyed), g, z()))
+    order = np.concatenate([np.flatnonzero(every.keyed), np.flatnonzero(~every.keyed)])
     sides = parts[0] if len(parts) == 1 else g.op("ConcatV2", *parts, g.axis(1), N=2)
     bias = 1.0 - np.abs(paths).sum(axis=0) / 2.0
     score = g.op("MatMul", sides, g.const(-paths[order] / 2.0))

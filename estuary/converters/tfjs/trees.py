@@ -1,53 +1,118 @@
-"""TF.js for IR trees: exact float64 routing (tree_routing.py), leaves in float32.
+"""TF.js for IR trees and tree ensembles: exact float64 routing (tree_routing.py), leaves in
+float32.
 
-The routing gives each row a 1.0 at its leaf; one MatMul of that indicator with a table of
-every leaf's parameters (one row per leaf: exact, each output is one table entry times 1.0)
-hands each row its leaf's parameters, then SplitV cuts them apart. Past a table size where the
-MatMul would cost more, the leaf's row is gathered instead.
+The routing gives each row a 1.0 at its leaf in every tree; one MatMul of that indicator with a
+table of every leaf's parameters (one row per leaf, each tree's in its own columns: exact, each
+output is one table entry times 1.0) hands each row its leaves' parameters, then SplitV cuts
+them apart. Past a table size where the MatMul would cost more, a single tree's leaf row is
+gathered instead.
 
 Classifiers: every leaf is written as naive Bayes. A naive-Bayes leaf has River's Gaussian
 parameters and priors; a majority-class leaf none, and the log of its class probabilities as
 priors (softmax gives them back). Votes: per (column, class), t = (x - mu)² · a - off with
 a = 1 / neg2var and off = log(sqrt(2π)·sigma) folded in float64, kept where finite (River skips
--inf and missing columns; a missing or non-finite input becomes float32's largest number, whose
-t is -inf or NaN), summed per class by a MatMul (TF.js's cpu kernel adds in double) and added
-to the priors; an absent class votes float32's lowest number. Probabilities are the softmax of
-the votes, within float32 tolerance of River's; the label is the ArgMax of the votes plus a
-bonus that a majority-class leaf puts on River's own choice (made in float64 at export), so
-those labels are exact, and a naive-Bayes label can differ only where two votes are within
-float32 rounding of each other. An input beyond float32's range (|x| > 3.4e38, below 1e154)
-is skipped here where River still counts its (huge, negative) term.
+-inf and missing columns: a missing input stays NaN, so its t is NaN), summed per class by a
+MatMul (TF.js's cpu kernel adds in double) and added to the priors; a class the leaf has not
+seen votes float32's lowest number. Probabilities are the softmax of the votes, within float32
+tolerance of River's. A single tree's label is the ArgMax of the votes plus a bonus that a
+majority-class leaf puts on River's own choice (made in float64 at export), so those labels are
+exact, and a naive-Bayes label can differ only where two votes are within float32 rounding of
+each other. An input beyond float32's range (|x| > 3.4e38, below 1e154) is skipped here where
+River still counts its (huge, negative) term.
 
-Regressors: a leaf's mean, or its linear model (float32 products, added in double by Sum).
+Ensembles (ARF, bagging): each tree's votes get their own classes' columns (in the ensemble's
+class order), a softmax per tree, then one MatMul adds them with the members' weights and the
+total is normalised, as River's `Counter` sum and `proba / total`.
+
+Regressors: a leaf's mean, or its linear model (float32 products, added in double by MatMul);
+ensembles add the members' values with their weights over the divisor, or take their median.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 from ... import ir
 from ...errors import UnsupportedModelError
-from ...ir.trees import NaiveBayesLeaves, TreeClassifier, TreeRegressor
+from ...ir.ensembles import EnsembleClassifier, EnsembleRegressor
+from ...ir.trees import TreeClassifier, TreeRegressor
 from ..registry import EMITTERS, register_emitter
 from .graph import FLOAT32_MAX, Graph
 from .transforms import FORMAT, emit_transform, take
 from .tree_routing import NotRoutable, leaf_indicator, tree_splits
 
 KEYS = "keys"
-TABLE_MATMUL_LIMIT = 32768  # leaves × table width above which the leaf's row is gathered
+TABLE_MATMUL_LIMIT = 32768  # leaves × table width above which one tree's leaf row is gathered
 LABEL_BONUS = 1e6  # above any log-probability gap of a majority-class leaf (>= -745)
+TREES = (TreeClassifier, TreeRegressor)
 
 
-def _refuse(est: ir.Estimator, reason: str) -> UnsupportedModelError:
+def refusal(est: ir.Estimator, reason: str) -> UnsupportedModelError:
     have = sorted(t.__name__ for f, t in EMITTERS if f == FORMAT)
     return UnsupportedModelError(type(est).__name__, have, reason=reason)
 
 
-def leaf_rows(g: Graph, indicator: str, table: np.ndarray) -> str:
-    """[N, K]: each row's leaf's row of `table` [L, K]."""
-    if table.size <= TABLE_MATMUL_LIMIT:
+@dataclass(frozen=True)
+class TreeMember:
+    """A tree and what feeds it: `model` holds the schema, every transform before the tree and
+    the tree; `weight` and `class_index` (the ensemble class of each of the tree's classes) say
+    how an ensemble counts it."""
+
+    model: ir.Model
+    weight: float = 1.0
+    class_index: tuple[int, ...] = ()
+
+    @property
+    def tree(self) -> TreeClassifier | TreeRegressor:
+        return self.model.estimator  # type: ignore[return-value]
+
+
+class Inputs:
+    """The graph's inputs as the trees read them: the `keys` placeholder, made once, and each
+    distinct transform's float32 estimator columns, made once and only if a leaf reads them."""
+
+    def __init__(self, g: Graph, x: str, schema: ir.FeatureSchema):
+        self.g, self.x, self.schema = g, x, schema
+        self.n_raw = len(schema.columns)
+        self._keys: str | None = None
+        self._columns: dict[tuple, str] = {}
+
+    @property
+    def keys(self) -> str:
+        if self._keys is None:
+            self._keys = self.g.placeholder(KEYS, 4 * self.n_raw + 1)
+        return self._keys
+
+    def columns(self, member: TreeMember) -> str:
+        """float32 [N, F_m]: the columns `member`'s tree reads."""
+        key = (member.model.transform, member.tree.columns)
+        if key not in self._columns:
+            z, cols = emit_transform(member.model.transform, self.g, self.x, self.schema.columns)
+            self._columns[key] = take(self.g, z, cols, member.tree.columns)
+        return self._columns[key]
+
+    def gathered(self, members: list[TreeMember], repeat: Callable[[int], int]) -> str:
+        """[N, Σ F_m·repeat(m)]: each member's columns, each repeated `repeat(m)` times in a row
+        (a gather: a missing input stays NaN in its own places only)."""
+        tensors, index, at = [], [], 0
+        seen: dict[str, int] = {}
+        for m, member in enumerate(members):
+            t = self.columns(member)
+            if t not in seen:
+                seen[t], at = at, at + len(member.tree.columns)
+                tensors.append(t)
+            index += np.repeat(seen[t] + np.arange(len(member.tree.columns)), repeat(m)).tolist()
+        source = tensors[0] if len(tensors) == 1 else self.g.op(
+            "ConcatV2", *tensors, self.g.axis(1), N=len(tensors))
+        return self.g.gather_columns(source, index)
+
+
+def leaf_rows(g: Graph, indicator: str, table: np.ndarray, one_tree: bool) -> str:
+    """[N, K]: the sum of `table` [L, K]'s rows at the indicator's leaves (one per tree)."""
+    if not one_tree or table.size <= TABLE_MATMUL_LIMIT:
         return g.op("MatMul", indicator, g.const(table))
     leaf = g.op("ArgMax", indicator, g.axis(1))
     return g.op("GatherV2", g.const(table), leaf, g.axis(0), batch_dims=0)
@@ -61,38 +126,84 @@ def split_columns(g: Graph, x: str, sizes: list[int]) -> list[str]:
     return [node] + [f"{node}:{i}" for i in range(1, len(sizes))]
 
 
-def classifier_table(est: TreeClassifier) -> tuple[np.ndarray, list[int], bool]:
-    """(table [L, K], block widths, has_categories): per leaf, mu, a, off [and cat_log] at
-    positions column · C + class, then the priors and the label bonus per class."""
-    probs = np.asarray(est.class_probs, dtype=np.float64)
-    L, C = probs.shape
-    F = len(est.columns)
+def placed_probabilities(member: TreeMember, C: int) -> np.ndarray:
+    """[L, C] a tree's majority-class probabilities in the ensemble's class columns."""
+    probs = np.asarray(member.tree.class_probs, dtype=np.float64)
+    out = np.zeros((probs.shape[0], C))
+    out[:, list(member.class_index)] = probs
+    return out
+
+
+# ------------------------------------------------------------------------------ classifiers
+
+
+@dataclass(frozen=True)
+class VoteTables:
+    """Per leaf (rows of every tree, in order): mu, a, off [and cat_log] at positions
+    (tree, column, class), then the priors at slots (tree, class) and the label bonus."""
+
+    table: np.ndarray
+    widths: list[int]
+    has_cat: bool
+
+
+def _placed_naive_bayes(member: TreeMember, C: int) -> dict[str, np.ndarray]:
+    """A tree's naive-Bayes parameters per leaf over (column, ensemble class): mu, a, off,
+    cat [L, F·C] (zero where a term does not count), prior [L, C] (-inf: class not seen)."""
+    est = member.tree
+    nb, k = est.nb, list(member.class_index)
+    L, F = est.tree.n_leaves, len(est.columns)
     use_nb = np.asarray(est.naive_bayes, dtype=bool)
-    nb: NaiveBayesLeaves | None = est.nb
-    mu, a, off, cat = (np.zeros((L, F, C)) for _ in range(4))
-    with np.errstate(divide="ignore"):
-        prior = np.log(probs)  # majority-class leaves: softmax(log p) = p
-    bonus = np.zeros((L, C))
-    labels = np.argmax(probs, axis=1)  # River's choice: the first of the largest, in float64
-    bonus[np.arange(L), labels] = LABEL_BONUS
-    if nb is not None and use_nb.any():
-        shape = (L, F, C)
-        on = np.asarray(nb.gauss_on, dtype=bool).reshape(shape) & use_nb[:, None, None]
-        mu = np.where(on, np.asarray(nb.mu, dtype=np.float64).reshape(shape), 0.0)
-        neg2var = np.asarray(nb.neg2var, dtype=np.float64).reshape(shape)
-        a = np.where(on, 1.0 / np.where(on, neg2var, -1.0), 0.0)
-        off = np.where(on, nb.half_log_tau + np.asarray(nb.log_sd).reshape(shape), 0.0)
-        cat_on = np.asarray(nb.cat_on, dtype=bool).reshape(shape) & use_nb[:, None, None]
-        cat = np.where(cat_on, np.asarray(nb.cat_log, dtype=np.float64).reshape(shape), 0.0)
-        present = np.asarray(nb.present, dtype=bool)
-        nb_prior = np.where(present, np.asarray(nb.prior, dtype=np.float64), -np.inf)
-        prior = np.where(use_nb[:, None], nb_prior, prior)
-        bonus[use_nb] = 0.0
-    has_cat = bool(cat.any())
-    blocks = [mu, a, off] + ([cat] if has_cat else [])
-    table = np.hstack([b.reshape(L, F * C) for b in blocks] + [prior, bonus])
-    widths = [F * C] * len(blocks) + [C, C]
-    return np.clip(table, -FLOAT32_MAX, FLOAT32_MAX), widths, has_cat
+
+    def placed(values, fill, dtype=np.float64) -> np.ndarray:
+        out = np.full((L, F, C), fill, dtype=dtype)
+        out[:, :, k] = np.asarray(values, dtype=dtype).reshape(L, F, len(k))
+        return out
+
+    on = placed(nb.gauss_on, False, bool) & use_nb[:, None, None]
+    cat_on = placed(nb.cat_on, False, bool) & use_nb[:, None, None]
+    prior = np.full((L, C), -np.inf)
+    prior[:, k] = np.where(np.asarray(nb.present, dtype=bool),
+                           np.asarray(nb.prior, dtype=np.float64), -np.inf)
+    return {
+        "mu": np.where(on, placed(nb.mu, 0.0), 0.0).reshape(L, F * C),
+        "a": np.where(on, 1.0 / np.where(on, placed(nb.neg2var, -1.0), -1.0), 0.0).reshape(L, -1),
+        "off": np.where(on, nb.half_log_tau + placed(nb.log_sd, 0.0), 0.0).reshape(L, -1),
+        "cat": np.where(cat_on, placed(nb.cat_log, 0.0), 0.0).reshape(L, -1),
+        "prior": prior,
+    }
+
+
+def vote_tables(members: list[TreeMember], C: int, bonus: bool) -> VoteTables:
+    L = sum(m.tree.tree.n_leaves for m in members)
+    P = sum(len(m.tree.columns) for m in members) * C
+    M = len(members)
+    blocks = {name: np.zeros((L, P)) for name in ("mu", "a", "off", "cat")}
+    prior = np.zeros((L, M * C))
+    bonus_t = np.zeros((L, C))
+    row = pos = 0
+    for m, member in enumerate(members):
+        est, width = member.tree, len(member.tree.columns) * C
+        Lm = est.tree.n_leaves
+        rows, slots = slice(row, row + Lm), slice(m * C, (m + 1) * C)
+        probs = placed_probabilities(member, C)
+        with np.errstate(divide="ignore"):
+            prior[rows, slots] = np.log(probs)  # majority-class leaves: softmax(log p) = p
+        # River's label of a majority-class leaf: the first of the largest, in float64
+        bonus_t[row + np.arange(Lm), np.argmax(probs, axis=1)] = LABEL_BONUS
+        use_nb = np.asarray(est.naive_bayes, dtype=bool)
+        if est.nb is not None and use_nb.any():
+            nb = _placed_naive_bayes(member, C)
+            for name, block in blocks.items():
+                block[rows, pos:pos + width] = nb[name]
+            prior[rows, slots] = np.where(use_nb[:, None], nb["prior"], prior[rows, slots])
+            bonus_t[row + np.flatnonzero(use_nb)] = 0.0
+        row, pos = row + Lm, pos + width
+    has_cat = bool(blocks["cat"].any())
+    names = ["mu", "a", "off"] + (["cat"] if has_cat else [])
+    table = np.hstack([blocks[n] for n in names] + [prior] + ([bonus_t] if bonus else []))
+    widths = [P] * len(names) + [M * C] + ([C] if bonus else [])
+    return VoteTables(np.clip(table, -FLOAT32_MAX, FLOAT32_MAX), widths, has_cat)
 
 
 def float32_keeping_the_label(probs: np.ndarray) -> np.ndarray:
@@ -105,75 +216,147 @@ def float32_keeping_the_label(probs: np.ndarray) -> np.ndarray:
     return out
 
 
-def tree_classifier(est: TreeClassifier, g: Graph, indicator: str,
-                    x: Callable[[], str]) -> dict[str, str]:
-    C, F = len(est.class_probs[0]), len(est.columns)
-    if est.nb is None or not any(est.naive_bayes):  # majority class everywhere: one lookup
-        probs = float32_keeping_the_label(np.asarray(est.class_probs, dtype=np.float64))
-        p = leaf_rows(g, indicator, probs)
-        return {"probabilities": p, "label": g.op("ArgMax", p, g.axis(1))}
-    table, widths, has_cat = classifier_table(est)
-    parts = split_columns(g, leaf_rows(g, indicator, table), widths)
+def normalised(g: Graph, total: str) -> dict[str, str]:
+    """River's ensemble: total / Σ total where that sum is > 0 (else total, all zeros)."""
+    s = g.reduce("Sum", total, 1, True)
+    p = g.op("RealDiv", total, g.op("Maximum", s, g.const(1e-38)))
+    return {"probabilities": p, "label": g.op("ArgMax", total, g.axis(1))}
+
+
+def trees_classifier(members: list[TreeMember], C: int, g: Graph, inputs: Inputs,
+                     indicator: str) -> dict[str, str]:
+    one = len(members) == 1
+    if all(m.tree.nb is None or not any(m.tree.naive_bayes) for m in members):
+        if one:  # majority class everywhere: one lookup, River's labels kept
+            p = leaf_rows(g, indicator, float32_keeping_the_label(
+                placed_probabilities(members[0], C)), True)
+            return {"probabilities": p, "label": g.op("ArgMax", p, g.axis(1))}
+        weighted = np.vstack([m.weight * placed_probabilities(m, C) for m in members])
+        return normalised(g, leaf_rows(g, indicator, weighted, False))
+    tables = vote_tables(members, C, bonus=one)
+    parts = split_columns(g, leaf_rows(g, indicator, tables.table, one), tables.widths)
     mu, a, off = parts[:3]
-    prior, bonus = parts[-2:]
-    # each column once per class (a gather: a missing input stays NaN in its own places only,
-    # where t is NaN and the term is skipped, as River skips it)
-    wide = g.gather_columns(x(), np.repeat(np.arange(F), C).tolist())
+    prior = parts[3 + tables.has_cat]
+    wide = inputs.gathered(members, lambda m: C)
+    P = sum(len(m.tree.columns) for m in members) * C
     t = g.op("Sub", g.op("Mul", g.op("SquaredDifference", wide, mu), a), off)
-    terms = g.where(g.op("IsFinite", t), t, g.const(np.zeros(F * C)))
-    if has_cat:
-        hot = g.op("Cast", g.op("Equal", wide, g.const(np.ones(F * C))), SrcT=np.bool_,
+    terms = g.where(g.op("IsFinite", t), t, g.const(np.zeros(P)))
+    if tables.has_cat:
+        hot = g.op("Cast", g.op("Equal", wide, g.const(np.ones(P))), SrcT=np.bool_,
                    DstT=np.float32)
         terms = g.op("AddV2", terms, g.op("Mul", hot, parts[3]))
-    per_class = np.kron(np.ones((F, 1)), np.eye(C))  # [F·C, C]
-    votes = g.op("AddV2", g.op("MatMul", terms, g.const(per_class)), prior)
-    return {"probabilities": g.op("Softmax", votes),
-            "label": g.op("ArgMax", g.op("AddV2", votes, bonus), g.axis(1))}
+    slot = np.concatenate([m * C + np.tile(np.arange(C), len(mb.tree.columns))
+                           for m, mb in enumerate(members)])
+    per_slot = np.zeros((P, len(members) * C))
+    per_slot[np.arange(P), slot] = 1.0
+    votes = g.op("AddV2", g.op("MatMul", terms, g.const(per_slot)), prior)
+    if one:
+        return {"probabilities": g.op("Softmax", votes),
+                "label": g.op("ArgMax", g.op("AddV2", votes, parts[-1]), g.axis(1))}
+    M = len(members)
+    each = g.op("Reshape", g.op("Softmax", g.op("Reshape", votes, g.const(
+        [-1, M, C], np.int32, "shape"))), g.const([-1, M * C], np.int32, "shape"))
+    weights = np.vstack([m.weight * np.eye(C) for m in members])  # [M·C, C]
+    return normalised(g, g.op("MatMul", each, g.const(weights)))
 
 
-def tree_regressor(est: TreeRegressor, g: Graph, indicator: str, x: Callable[[], str]) -> dict[str, str]:
-    means = np.asarray(est.means, dtype=np.float64)[:, None]
-    if not any(est.model):
-        return {"value": leaf_rows(g, indicator, means)}
-    L, F = len(est.means), len(est.columns)
-    W = np.asarray(est.weights, dtype=np.float64).reshape(L, F)
-    flag = np.asarray(est.model, dtype=np.float64)[:, None]
-    table = np.hstack([means, W, np.asarray(est.intercepts, dtype=np.float64)[:, None], flag])
-    mean, w, b, is_model = split_columns(g, leaf_rows(g, indicator, table), [1, F, 1, 1])
-    dot = g.reduce("Sum", g.op("Mul", g.nan_to_zero(x()), w), 1, True)
-    z = g.op("AddV2", dot, b)
-    return {"value": g.where(g.op("Greater", is_model, g.const(0.5)), z, mean)}
+# ------------------------------------------------------------------------------- regressors
+
+
+def trees_regressor_values(members: list[TreeMember], g: Graph, inputs: Inputs,
+                           indicator: str, combine: np.ndarray | None) -> str:
+    """[N, M] each tree's value, or [N, 1] the values times `combine` [M] (a weighted sum)."""
+    M = len(members)
+    one = M == 1
+    L = sum(m.tree.tree.n_leaves for m in members)
+    means = np.zeros((L, M))
+    row = 0
+    for m, member in enumerate(members):
+        Lm = member.tree.tree.n_leaves
+        means[row:row + Lm, m] = member.tree.means
+        row += Lm
+    if not any(any(m.tree.model) for m in members):
+        table = means if combine is None else means @ combine[:, None]
+        return leaf_rows(g, indicator, table, one)
+    P = sum(len(m.tree.columns) for m in members)
+    W, b, flag = np.zeros((L, P)), np.zeros((L, M)), np.zeros((L, M))
+    row = pos = 0
+    for m, member in enumerate(members):
+        est, F = member.tree, len(member.tree.columns)
+        Lm = est.tree.n_leaves
+        if any(est.model):
+            W[row:row + Lm, pos:pos + F] = np.asarray(est.weights, dtype=np.float64).reshape(Lm, F)
+            b[row:row + Lm, m] = est.intercepts
+            flag[row:row + Lm, m] = np.asarray(est.model, dtype=np.float64)
+        row, pos = row + Lm, pos + F
+    w, mean, bias, is_model = split_columns(
+        g, leaf_rows(g, indicator, np.hstack([W, means, b, flag]), one), [P, M, M, M])
+    x = inputs.gathered(members, lambda m: 1)
+    per_tree = np.zeros((P, M))
+    per_tree[np.arange(P), np.repeat(np.arange(M), [len(m.tree.columns) for m in members])] = 1
+    z = g.op("AddV2", g.op("MatMul", g.op("Mul", g.nan_to_zero(x), w), g.const(per_tree)), bias)
+    values = g.where(g.op("Greater", is_model, g.const(0.5)), z, mean)
+    return values if combine is None else g.op("MatMul", values, g.const(combine[:, None]))
+
+
+def median(g: Graph, values: str, M: int) -> str:
+    """numpy's median of the M columns: the middle one, or the mean of the middle two."""
+    ordered = g.op("TopKV2", values, g.const(M, np.int32, "k"), sorted=True)
+    middle = g.gather_columns(ordered, [(M - 1) // 2, M // 2])
+    return g.op("Mul", g.reduce("Sum", middle, 1, True), g.const(0.5))
+
+
+# ---------------------------------------------------------------------------------- entries
+
+
+def _splits(members: list[TreeMember]) -> list:
+    try:
+        return [tree_splits(m.model, m.tree.columns, m.tree.tree) for m in members]
+    except NotRoutable as e:
+        raise refusal(members[0].tree, str(e)) from None
 
 
 def emit_tree(model: ir.Model, g: Graph, x: str) -> dict[str, str]:
-    """The tree estimator of `model`; `x` is the float32 input [N, F] in schema order."""
+    """A model whose estimator is one tree; `x` is the float32 input [N, F] in schema order."""
+    if not model.schema.columns:
+        raise refusal(model.estimator, "the model reads no input column")
     est = model.estimator
-    n_raw = len(model.schema.columns)
-    if n_raw == 0:
-        raise _refuse(est, "the model reads no input column")
-    try:
-        splits = tree_splits(model, est.columns, est.tree)
-    except NotRoutable as e:
-        raise _refuse(est, str(e)) from None
-    keys = g.placeholder(KEYS, 4 * n_raw + 1)
-    made: list[str] = []
-
-    def columns_x() -> str:  # float32 estimator columns, made once, only where they are read
-        if not made:
-            z, cols = emit_transform(model.transform, g, x, model.schema.columns)
-            made.append(take(g, z, cols, est.columns))
-        return made[0]
-
-    indicator = leaf_indicator(est.tree, splits, g, keys, n_raw, columns_x)
+    C = len(est.class_probs[0]) if isinstance(est, TreeClassifier) else 0
+    member = TreeMember(model, 1.0, tuple(range(C)))
+    inputs = Inputs(g, x, model.schema)
+    indicator = leaf_indicator([est.tree], _splits([member]), g, inputs.keys, inputs.n_raw,
+                               lambda: inputs.columns(member))
     if isinstance(est, TreeClassifier):
-        return tree_classifier(est, g, indicator, columns_x)
-    return tree_regressor(est, g, indicator, columns_x)
+        return trees_classifier([member], C, g, inputs, indicator)
+    return {"value": trees_regressor_values([member], g, inputs, indicator, None)}
+
+
+def emit_forest(model: ir.Model, members: list[TreeMember], g: Graph,
+                x: str) -> dict[str, str]:
+    """An ensemble whose members are all trees (ARF, bagging of Hoeffding trees): every tree
+    routed at once, every leaf's parameters by one MatMul."""
+    est = model.estimator
+    inputs = Inputs(g, x, model.schema)
+    try:
+        indicator = leaf_indicator([m.tree.tree for m in members], _splits(members), g,
+                                   inputs.keys, inputs.n_raw)
+    except NotRoutable as e:
+        raise refusal(est, str(e)) from None
+    if model.task == "classification":
+        return trees_classifier(members, est.n_classes, g, inputs, indicator)
+    if est.combine == "median":
+        return {"value": median(g, trees_regressor_values(members, g, inputs, indicator, None),
+                                len(members))}
+    weights = np.asarray(est.weights, dtype=np.float64) / est.divisor
+    return {"value": trees_regressor_values(members, g, inputs, indicator, weights)}
 
 
 @register_emitter(FORMAT, TreeClassifier)
 @register_emitter(FORMAT, TreeRegressor)
-def _needs_the_model(est: ir.Estimator, g: Graph, x: str) -> dict[str, str]:
-    """Registered so that the support matrix and `emitter_for` know TF.js writes trees; a tree
-    reads raw inputs' keys, so `build_graph` calls `emit_tree` with the whole model instead."""
-    raise _refuse(est, "a tree inside another model (an ensemble) is not written for TF.js; "
-                  "export it to ONNX")
+@register_emitter(FORMAT, EnsembleClassifier)
+@register_emitter(FORMAT, EnsembleRegressor)
+def _emitted_with_the_model(est: ir.Estimator, g: Graph, x: str) -> dict[str, str]:
+    """Registered so that the support matrix and `emitter_for` know TF.js writes these; trees
+    read the raw inputs' keys, so `emit_model` calls `emit_tree` / `emit_ensemble` with the
+    whole model instead of this."""
+    raise AssertionError(f"{type(est).__name__} is emitted from the whole model (emit_model)")
