@@ -398,3 +398,29 @@ def test_gaussian_nb_variance_float32_cannot_invert_is_refused(tmp_path):
     with pytest.raises(UnsupportedModelError, match=r"variance .* outside .*ONNX"):
         write_tfjs(take_snapshot(model, [{"a": 1.0, "b": 0.0}]), tmp_path / "tiny.tfjs")
     assert not (tmp_path / "tiny.tfjs").exists()
+
+
+@pytest.mark.parametrize("case_id", ["bernoulli-nb", "scaler|bernoulli-nb"])
+def test_bernoulli_nb_decides_x_above_threshold_on_the_float64_value(case_id, tmp_path):
+    # each column's raw boundary (0, or the scaler's mean) and its float64 neighbours, and
+    # ±1e-300: float32 cannot tell them from the boundary, the order keys can
+    from estuary.converters.tfjs import order_keys
+    from estuary.converters.tfjs.bernoulli import column_splits
+    from estuary.parity.probes import Probe
+
+    model, rows, snap, path = export_tfjs(case_id, tmp_path)
+    splits = column_splits(snap.model, snap.model.estimator)
+    raw = snap.model.schema.columns
+    probes, flips = [], 0
+    for j, (col, w) in enumerate(zip(splits.column, splits.words)):
+        key = (int(w[0]) << 42) | (int(w[1]) << 21) | int(w[2])
+        T = float(order_keys.from_key64(np.array([key], dtype=np.uint64))[0])
+        at, above = ({**rows[j % len(rows)], raw[col]: v} for v in (T, math.nextafter(T, math.inf)))
+        flips += model.predict_proba_one(at) != model.predict_proba_one(above)
+        probes += [Probe(at, "threshold"), Probe(above, "threshold"),
+                   Probe({**at, raw[col]: math.nextafter(T, -math.inf)}, "threshold"),
+                   Probe({**at, raw[col]: 1e-300}, "extreme"),
+                   Probe({**at, raw[col]: -1e-300}, "extreme")]
+    assert flips >= len(splits.column) // 2  # River's answer changes across most boundaries
+    report = compare(model, load_tfjs(path), probes)
+    assert report.passed and report.label_agreement == 1.0, report.to_text()

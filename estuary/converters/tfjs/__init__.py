@@ -33,9 +33,11 @@ from ... import ir
 from ...errors import ArtifactError
 from ...ir.artifact import METADATA_KEY, ArtifactMetadata
 from ...ir.ensembles import EnsembleClassifier, EnsembleRegressor
+from ...ir.naive_bayes import BernoulliNB
 from ...ir.trees import TreeClassifier, TreeRegressor
 from ..registry import Format, emitter_for, register_format, register_refusal
 from . import naive_bayes  # noqa: F401  (registration)
+from .bernoulli import emit_bernoulli
 from .ensembles import emit_ensemble
 from .features import emit_unfoldable_prefix
 from .graph import Graph
@@ -57,6 +59,8 @@ def emit_model(model: ir.Model, g: Graph, x: str) -> dict[str, str]:
         return emit_tree(model, g, x)
     if isinstance(est, (EnsembleClassifier, EnsembleRegressor)):
         return emit_ensemble(model, g, x, emit_model)
+    if isinstance(est, BernoulliNB):
+        return emit_bernoulli(model, g, x)
     if isinstance(est, ir.Linear):
         emitter_for(FORMAT, model.transform)  # refuses a transform the format cannot express
         model, x = emit_unfoldable_prefix(model, g, x)  # Ordinal, ...: graph ops first
@@ -170,17 +174,12 @@ FORMAT_ENTRY = Format("tfjs", ".tfjs", write_tfjs,
 
 FLOAT32_PRODUCTS = ("float32 products overflow on River's extreme rows (inf · 0 = NaN); "
                     "export to ONNX or PMML (float64)")
-BERNOULLI_REASON = ("float32 would flip its `x > threshold` test for tiny values such as 1e-300; "
-                    "export to ONNX (onnxruntime-web runs it in the browser in float64)")
-
 
 def register() -> None:
     """Add the format to the registry; the parity suite then runs every catalogue case in it."""
     register_format(FORMAT_ENTRY)
     from ...ir.features import Polynomial
-    from ...ir.naive_bayes import BernoulliNB
 
     register_refusal(FORMAT, Polynomial, FLOAT32_PRODUCTS)
-    register_refusal(FORMAT, BernoulliNB, BERNOULLI_REASON)
 
 register()

@@ -182,7 +182,7 @@ def path_matrix(tree: TreeStructure) -> np.ndarray:
 SMALL_MATMUL = 16384  # entries of the split-combining matrix up to which it is a MatMul
 
 
-def _keyed_sides(s: Splits, g: Graph, keys: str, n_raw: int) -> str:
+def keyed_sides(s: Splits, g: Graph, keys: str, n_raw: int) -> str:
     """float32 [N, B]: -1.0 where the row goes left at keyed split b, +1.0 where it goes right.
 
     Per split, the signs of (its input's three words minus the threshold's) and its missing
@@ -246,7 +246,7 @@ def leaf_indicator(trees: list[TreeStructure], splits: list[Splits], g: Graph, k
         r, c = r + p.shape[0], c + p.shape[1]
     parts = []
     if every.keyed.any():
-        parts.append(_keyed_sides(every.part(every.keyed), g, keys, n_raw))
+        parts.append(keyed_sides(every.part(every.keyed), g, keys, n_raw))
     if not every.keyed.all():
         if z is None or len(trees) > 1:
             raise NotRoutable("an ensemble splits on a whole-number (Ordinal) column; export "
