@@ -9,16 +9,18 @@ gathered instead.
 
 Classifiers: every leaf is written as naive Bayes. A naive-Bayes leaf has River's Gaussian
 parameters and priors; a majority-class leaf none, and the log of its class probabilities as
-priors (softmax gives them back). Votes: per (column, class), t = (x - mu)² · a - off with
-a = 1 / neg2var and off = log(sqrt(2π)·sigma) folded in float64, kept where finite (River skips
--inf and missing columns: a missing input stays NaN, so its t is NaN), summed per class by a
-MatMul (TF.js's cpu kernel adds in double) and added to the priors; a class the leaf has not
-seen votes float32's lowest number. Probabilities are the softmax of the votes, within float32
-tolerance of River's. A single tree's label is the ArgMax of the votes plus a bonus that a
-majority-class leaf puts on River's own choice (made in float64 at export), so those labels are
-exact, and a naive-Bayes label can differ only where two votes are within float32 rounding of
-each other. An input beyond float32's range (|x| > 3.4e38, below 1e154) is skipped here where
-River still counts its (huge, negative) term.
+priors (softmax gives them back). Votes: per (column, class), -t = ((x - mu) / sqrt(2 var))² +
+log(sqrt(2π) sigma), with 1 / sqrt(2 var) and mu / sqrt(2 var) folded in float64; a missing or
+non-finite input adds nothing (River skips NaN, and beyond 1e154 its term is -inf, skipped too);
+the terms are summed per class by a MatMul (TF.js's cpu kernel adds in double) and taken from
+the priors; a class the leaf has not seen votes float32's lowest number. Probabilities are the
+softmax of the votes, within float32 tolerance of River's. A single tree's label is the ArgMax
+of the votes plus a bonus that a majority-class leaf puts on River's own choice (made in float64
+at export), so those labels are exact; a naive-Bayes label can differ where two votes are within
+float32 rounding of each other. float32's range is the limit: a term River computes beyond it
+(an input ~1e17 standard deviations or more from a class mean) is held at the largest share of
+float32 a term may take, so two classes both that far off tie here where River still orders
+them, and an input beyond ±3.4e38 is skipped where River (below 1e154) still counts it.
 
 Ensembles (ARF, bagging): each tree's votes get their own classes' columns (in the ensemble's
 class order), a softmax per tree, then one MatMul adds them with the members' weights and the
@@ -47,6 +49,7 @@ from .tree_routing import NotRoutable, leaf_indicator, tree_splits
 KEYS = "keys"
 TABLE_MATMUL_LIMIT = 32768  # leaves × table width above which one tree's leaf row is gathered
 LABEL_BONUS = 1e6  # above any log-probability gap of a majority-class leaf (>= -745)
+VOTE_ROOM = 3e38  # a class's naive-Bayes terms, held below float32's largest in total
 TREES = (TreeClassifier, TreeRegressor)
 
 
@@ -148,8 +151,9 @@ class VoteTables:
 
 
 def _placed_naive_bayes(member: TreeMember, C: int) -> dict[str, np.ndarray]:
-    """A tree's naive-Bayes parameters per leaf over (column, ensemble class): mu, a, off,
-    cat [L, F·C] (zero where a term does not count), prior [L, C] (-inf: class not seen)."""
+    """A tree's naive-Bayes parameters per leaf over (column, ensemble class), [L, F·C] each
+    and zero where a term does not count: s = 1 / sqrt(2 var), ms = mu · s, and the negated
+    log(sqrt(2π) sigma) and cat_log; prior [L, C] (-inf: a class the leaf has not seen)."""
     est = member.tree
     nb, k = est.nb, list(member.class_index)
     L, F = est.tree.n_leaves, len(est.columns)
@@ -162,14 +166,15 @@ def _placed_naive_bayes(member: TreeMember, C: int) -> dict[str, np.ndarray]:
 
     on = placed(nb.gauss_on, False, bool) & use_nb[:, None, None]
     cat_on = placed(nb.cat_on, False, bool) & use_nb[:, None, None]
+    scale = np.where(on, 1.0 / np.sqrt(-np.where(on, placed(nb.neg2var, -1.0), -1.0)), 0.0)
     prior = np.full((L, C), -np.inf)
     prior[:, k] = np.where(np.asarray(nb.present, dtype=bool),
                            np.asarray(nb.prior, dtype=np.float64), -np.inf)
     return {
-        "mu": np.where(on, placed(nb.mu, 0.0), 0.0).reshape(L, F * C),
-        "a": np.where(on, 1.0 / np.where(on, placed(nb.neg2var, -1.0), -1.0), 0.0).reshape(L, -1),
-        "off": np.where(on, nb.half_log_tau + placed(nb.log_sd, 0.0), 0.0).reshape(L, -1),
-        "cat": np.where(cat_on, placed(nb.cat_log, 0.0), 0.0).reshape(L, -1),
+        "s": scale.reshape(L, F * C),
+        "ms": (np.where(on, placed(nb.mu, 0.0), 0.0) * scale).reshape(L, -1),
+        "off": -np.where(on, nb.half_log_tau + placed(nb.log_sd, 0.0), 0.0).reshape(L, -1),
+        "cat": -np.where(cat_on, placed(nb.cat_log, 0.0), 0.0).reshape(L, -1),
         "prior": prior,
     }
 
@@ -178,7 +183,7 @@ def vote_tables(members: list[TreeMember], C: int, bonus: bool) -> VoteTables:
     L = sum(m.tree.tree.n_leaves for m in members)
     P = sum(len(m.tree.columns) for m in members) * C
     M = len(members)
-    blocks = {name: np.zeros((L, P)) for name in ("mu", "a", "off", "cat")}
+    blocks = {name: np.zeros((L, P)) for name in ("s", "ms", "off", "cat")}
     prior = np.zeros((L, M * C))
     bonus_t = np.zeros((L, C))
     row = pos = 0
@@ -200,7 +205,7 @@ def vote_tables(members: list[TreeMember], C: int, bonus: bool) -> VoteTables:
             bonus_t[row + np.flatnonzero(use_nb)] = 0.0
         row, pos = row + Lm, pos + width
     has_cat = bool(blocks["cat"].any())
-    names = ["mu", "a", "off"] + (["cat"] if has_cat else [])
+    names = ["s", "ms", "off"] + (["cat"] if has_cat else [])
     table = np.hstack([blocks[n] for n in names] + [prior] + ([bonus_t] if bonus else []))
     widths = [P] * len(names) + [M * C] + ([C] if bonus else [])
     return VoteTables(np.clip(table, -FLOAT32_MAX, FLOAT32_MAX), widths, has_cat)
@@ -235,12 +240,19 @@ def trees_classifier(members: list[TreeMember], C: int, g: Graph, inputs: Inputs
         return normalised(g, leaf_rows(g, indicator, weighted, False))
     tables = vote_tables(members, C, bonus=one)
     parts = split_columns(g, leaf_rows(g, indicator, tables.table, one), tables.widths)
-    mu, a, off = parts[:3]
+    scale, mu_scaled, off = parts[:3]
     prior = parts[3 + tables.has_cat]
     wide = inputs.gathered(members, lambda m: C)
     P = sum(len(m.tree.columns) for m in members) * C
-    t = g.op("Sub", g.op("Mul", g.op("SquaredDifference", wide, mu), a), off)
-    terms = g.where(g.op("IsFinite", t), t, g.const(np.zeros(P)))
+    # -t = ((x - mu) / sqrt(2 var))² + log(sqrt(2π) sigma); where that overflows float32 it is
+    # held at the largest share of float32 a term can have (River's float64 term is finite and
+    # huge there: the class is all but out, not skipped)
+    limit = VOTE_ROOM / (max(len(m.tree.columns) for m in members) + 1)
+    square = g.op("SquaredDifference", g.op("Mul", wide, scale), mu_scaled)
+    minus_t = g.op("Sub", g.op("Minimum", square, g.const(limit)), off)
+    # a missing or non-finite input adds nothing (River: NaN is skipped, and beyond 1e154 the
+    # term is -inf, skipped too)
+    terms = g.where(g.op("IsFinite", wide), minus_t, g.const(np.zeros(P)))
     if tables.has_cat:
         hot = g.op("Cast", g.op("Equal", wide, g.const(np.ones(P))), SrcT=np.bool_,
                    DstT=np.float32)
@@ -248,7 +260,7 @@ def trees_classifier(members: list[TreeMember], C: int, g: Graph, inputs: Inputs
     slot = np.concatenate([m * C + np.tile(np.arange(C), len(mb.tree.columns))
                            for m, mb in enumerate(members)])
     per_slot = np.zeros((P, len(members) * C))
-    per_slot[np.arange(P), slot] = 1.0
+    per_slot[np.arange(P), slot] = -1.0  # votes = prior - Σ (-t)
     votes = g.op("AddV2", g.op("MatMul", terms, g.const(per_slot)), prior)
     if one:
         return {"probabilities": g.op("Softmax", votes),
