@@ -28,7 +28,8 @@ from estuary.converters.tfjs import write_tfjs  # noqa: E402
 from estuary.runtimes.node import request, runner  # noqa: E402
 from estuary.snapshot import take_snapshot  # noqa: E402
 
-CASES = ["scaler|logreg", "scaler|softmax", "gaussian_nb-image_segments", "htc_nba_phishing"]
+CASES = ["scaler|logreg", "scaler|softmax", "gaussian_nb-image_segments", "htc_nba_phishing",
+         "htc_mc_phishing", "arf10_phishing"]
 
 
 def river_us(model, row: dict, n: int) -> tuple[float, float]:

@@ -180,6 +180,7 @@ def path_matrix(tree: TreeStructure) -> np.ndarray:
 
 
 SMALL_MATMUL = 16384  # entries of the split-combining matrix up to which it is a MatMul
+DENSE_PATHS = 4096  # entries of the path matrix up to which leaves are scored by one MatMul
 
 
 def keyed_sides(s: Splits, g: Graph, keys: str, n_raw: int) -> str:
@@ -254,6 +255,26 @@ def leaf_indicator(trees: list[TreeStructure], splits: list[Splits], g: Graph, k
         parts.append(_whole_number_sides(every.part(~every.keyed), g, z()))
     order = np.concatenate([np.flatnonzero(every.keyed), np.flatnonzero(~every.keyed)])
     sides = parts[0] if len(parts) == 1 else g.op("ConcatV2", *parts, g.axis(1), N=2)
+    paths = paths[order]
     bias = 1.0 - np.abs(paths).sum(axis=0) / 2.0
-    score = g.op("MatMul", sides, g.const(-paths[order] / 2.0))
+    if paths.size <= DENSE_PATHS:
+        score = g.op("MatMul", sides, g.const(-paths / 2.0))
+    else:  # big trees: each leaf reads only the splits on its path (gather, not MatMul)
+        score = _path_sums(g, sides, paths)
     return g.op("Relu", g.op("AddV2", score, g.const(bias)))
+
+
+def _path_sums(g: Graph, sides: str, paths: np.ndarray) -> str:
+    """[N, L]: Σ_b -paths[b, l] · sides[:, b] / 2 over each leaf's own path, padded to the
+    deepest path with weight-0 entries: O(Σ depth) work a row instead of O(B · L)."""
+    L = paths.shape[1]
+    depth = max(1, int(np.abs(paths).sum(axis=0).max()))
+    index = np.zeros((L, depth), dtype=int)
+    weight = np.zeros((L, depth))
+    for leaf in range(L):
+        on = np.flatnonzero(paths[:, leaf])
+        index[leaf, :len(on)] = on
+        weight[leaf, :len(on)] = -paths[on, leaf] / 2.0
+    picked = g.op("Mul", g.gather_columns(sides, index.ravel().tolist()), g.const(weight.ravel()))
+    shaped = g.op("Reshape", picked, g.const([-1, L, depth], np.int32, "shape"))
+    return g.reduce("Sum", shaped, 2, False)

@@ -47,7 +47,7 @@ from .transforms import FORMAT, emit_transform, take
 from .tree_routing import NotRoutable, leaf_indicator, tree_splits
 
 KEYS = "keys"
-TABLE_MATMUL_LIMIT = 32768  # leaves × table width above which one tree's leaf row is gathered
+TABLE_MATMUL_LIMIT = 4096  # leaves × table width above which one tree's leaf row is gathered
 LABEL_BONUS = 1e6  # above any log-probability gap of a majority-class leaf (>= -745)
 VOTE_ROOM = 3e38  # a class's naive-Bayes terms, held below float32's largest in total
 TREES = (TreeClassifier, TreeRegressor)
@@ -113,12 +113,23 @@ class Inputs:
         return self.g.gather_columns(source, index)
 
 
-def leaf_rows(g: Graph, indicator: str, table: np.ndarray, one_tree: bool) -> str:
-    """[N, K]: the sum of `table` [L, K]'s rows at the indicator's leaves (one per tree)."""
-    if not one_tree or table.size <= TABLE_MATMUL_LIMIT:
-        return g.op("MatMul", indicator, g.const(table))
-    leaf = g.op("ArgMax", indicator, g.axis(1))
-    return g.op("GatherV2", g.const(table), leaf, g.axis(0), batch_dims=0)
+@dataclass(frozen=True)
+class Leaves:
+    """The routing's result: `indicator` [N, Σ leaves] (1.0 at each tree's leaf) and each
+    tree's leaf count."""
+
+    indicator: str
+    counts: tuple[int, ...]
+
+
+def leaf_rows(g: Graph, leaves: Leaves, table: np.ndarray) -> str:
+    """[N, K]: the sum of `table` [Σ leaves, K]'s rows at each tree's leaf (exact: every tree
+    has its own columns, or adds to columns the others leave at zero). TF.js's cpu gather
+    costs ~0.1 µs an element, so an ensemble multiplies rather than gathers."""
+    if len(leaves.counts) == 1 and table.size > TABLE_MATMUL_LIMIT:  # a big tree: its row
+        leaf = g.op("ArgMax", leaves.indicator, g.axis(1))
+        return g.op("GatherV2", g.const(table), leaf, g.axis(0), batch_dims=0)
+    return g.op("MatMul", leaves.indicator, g.const(table))  # an ensemble: a 1.0 per tree
 
 
 def split_columns(g: Graph, x: str, sizes: list[int]) -> list[str]:
@@ -229,17 +240,17 @@ def normalised(g: Graph, total: str) -> dict[str, str]:
 
 
 def trees_classifier(members: list[TreeMember], C: int, g: Graph, inputs: Inputs,
-                     indicator: str) -> dict[str, str]:
+                     leaves: Leaves) -> dict[str, str]:
     one = len(members) == 1
     if all(m.tree.nb is None or not any(m.tree.naive_bayes) for m in members):
         if one:  # majority class everywhere: one lookup, River's labels kept
-            p = leaf_rows(g, indicator, float32_keeping_the_label(
-                placed_probabilities(members[0], C)), True)
+            p = leaf_rows(g, leaves, float32_keeping_the_label(
+                placed_probabilities(members[0], C)))
             return {"probabilities": p, "label": g.op("ArgMax", p, g.axis(1))}
         weighted = np.vstack([m.weight * placed_probabilities(m, C) for m in members])
-        return normalised(g, leaf_rows(g, indicator, weighted, False))
+        return normalised(g, leaf_rows(g, leaves, weighted))
     tables = vote_tables(members, C, bonus=one)
-    parts = split_columns(g, leaf_rows(g, indicator, tables.table, one), tables.widths)
+    parts = split_columns(g, leaf_rows(g, leaves, tables.table), tables.widths)
     scale, mu_scaled, off = parts[:3]
     prior = parts[3 + tables.has_cat]
     wide = inputs.gathered(members, lambda m: C)
@@ -276,10 +287,9 @@ def trees_classifier(members: list[TreeMember], C: int, g: Graph, inputs: Inputs
 
 
 def trees_regressor_values(members: list[TreeMember], g: Graph, inputs: Inputs,
-                           indicator: str, combine: np.ndarray | None) -> str:
+                           leaves: Leaves, combine: np.ndarray | None) -> str:
     """[N, M] each tree's value, or [N, 1] the values times `combine` [M] (a weighted sum)."""
     M = len(members)
-    one = M == 1
     L = sum(m.tree.tree.n_leaves for m in members)
     means = np.zeros((L, M))
     row = 0
@@ -289,7 +299,7 @@ def trees_regressor_values(members: list[TreeMember], g: Graph, inputs: Inputs,
         row += Lm
     if not any(any(m.tree.model) for m in members):
         table = means if combine is None else means @ combine[:, None]
-        return leaf_rows(g, indicator, table, one)
+        return leaf_rows(g, leaves, table)
     P = sum(len(m.tree.columns) for m in members)
     W, b, flag = np.zeros((L, P)), np.zeros((L, M)), np.zeros((L, M))
     row = pos = 0
@@ -302,7 +312,7 @@ def trees_regressor_values(members: list[TreeMember], g: Graph, inputs: Inputs,
             flag[row:row + Lm, m] = np.asarray(est.model, dtype=np.float64)
         row, pos = row + Lm, pos + F
     w, mean, bias, is_model = split_columns(
-        g, leaf_rows(g, indicator, np.hstack([W, means, b, flag]), one), [P, M, M, M])
+        g, leaf_rows(g, leaves, np.hstack([W, means, b, flag])), [P, M, M, M])
     x = inputs.gathered(members, lambda m: 1)
     per_tree = np.zeros((P, M))
     per_tree[np.arange(P), np.repeat(np.arange(M), [len(m.tree.columns) for m in members])] = 1
@@ -338,9 +348,10 @@ def emit_tree(model: ir.Model, g: Graph, x: str) -> dict[str, str]:
     inputs = Inputs(g, x, model.schema)
     indicator = leaf_indicator([est.tree], _splits([member]), g, inputs.keys, inputs.n_raw,
                                lambda: inputs.columns(member))
+    leaves = Leaves(indicator, (est.tree.n_leaves,))
     if isinstance(est, TreeClassifier):
-        return trees_classifier([member], C, g, inputs, indicator)
-    return {"value": trees_regressor_values([member], g, inputs, indicator, None)}
+        return trees_classifier([member], C, g, inputs, leaves)
+    return {"value": trees_regressor_values([member], g, inputs, leaves, None)}
 
 
 def emit_forest(model: ir.Model, members: list[TreeMember], g: Graph,
@@ -349,18 +360,20 @@ def emit_forest(model: ir.Model, members: list[TreeMember], g: Graph,
     routed at once, every leaf's parameters by one MatMul."""
     est = model.estimator
     inputs = Inputs(g, x, model.schema)
+    counts = tuple(m.tree.tree.n_leaves for m in members)
     try:
         indicator = leaf_indicator([m.tree.tree for m in members], _splits(members), g,
                                    inputs.keys, inputs.n_raw)
     except NotRoutable as e:
         raise refusal(est, str(e)) from None
+    leaves = Leaves(indicator, counts)
     if model.task == "classification":
-        return trees_classifier(members, est.n_classes, g, inputs, indicator)
+        return trees_classifier(members, est.n_classes, g, inputs, leaves)
     if est.combine == "median":
-        return {"value": median(g, trees_regressor_values(members, g, inputs, indicator, None),
+        return {"value": median(g, trees_regressor_values(members, g, inputs, leaves, None),
                                 len(members))}
     weights = np.asarray(est.weights, dtype=np.float64) / est.divisor
-    return {"value": trees_regressor_values(members, g, inputs, indicator, weights)}
+    return {"value": trees_regressor_values(members, g, inputs, leaves, weights)}
 
 
 @register_emitter(FORMAT, TreeClassifier)
