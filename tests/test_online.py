@@ -314,3 +314,41 @@ def test_a_tree_publishes_in_every_format_tfjs_included(tmp_path):
     formats = store.open().manifest["formats"]
     assert formats["tfjs"]["passed"] is True and formats["tfjs"]["report"]["label_agreement"] == 1.0
     assert all(formats[f]["passed"] for f in ("onnx", "pmml", "coreml"))
+
+
+def test_a_float32_format_that_misses_river_is_dropped_not_fatal(tmp_path):
+    """Bagged naive-Bayes trees on a few rows: members' probabilities tie to 1e-11, which float32
+    cannot order. With the default formats TF.js and Core ML (float32) are dropped with the
+    reason and the float64 formats publish; asked for by name, TF.js rejects the version."""
+    import itertools
+    import random
+
+    from river import datasets, ensemble, tree
+
+    from estuary.online import Learner, Store
+
+    rows = list(itertools.islice(datasets.ImageSegments(), 1000))
+    random.Random(0).shuffle(rows)
+
+    def model():
+        return ensemble.BaggingClassifier(
+            tree.HoeffdingTreeClassifier(grace_period=10, leaf_prediction="nb"), n_models=4, seed=2)
+
+    store = Store(tmp_path / "models")
+    with Learner(model(), store=store) as learner:
+        for x, y in rows[:28]:
+            learner.learn_one(x, y)
+        result = learner.snapshot().result()
+    assert result.published and set(result.dropped) == {"tfjs", "coreml"}, result.summary()
+    version = store.open()
+    entry = version.manifest["formats"]["tfjs"]
+    assert entry["file"] is None and entry["passed"] is False
+    assert "float32" in entry["not_applicable"] and entry["report"]["label_agreement"] < 1
+    assert not list(version.path.glob("*.tfjs")) and not list(version.path.glob("*.mlmodel"))
+    assert version.manifest["formats"]["onnx"]["passed"] is True
+
+    with Learner(model(), store=Store(tmp_path / "strict"), formats=["onnx", "tfjs"]) as learner:
+        for x, y in rows[:28]:
+            learner.learn_one(x, y)
+        strict = learner.snapshot().result()
+    assert not strict.published and strict.reports["tfjs"].passed is False

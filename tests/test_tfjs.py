@@ -426,3 +426,74 @@ def test_bernoulli_nb_decides_x_above_threshold_on_the_float64_value(case_id, tm
     assert flips >= len(splits.column) // 2  # River's answer changes across most boundaries
     report = compare(model, load_tfjs(path), probes)
     assert report.passed and report.label_agreement == 1.0, report.to_text()
+
+
+@pytest.mark.parametrize("aggregation", ["median", "mean"])
+def test_forest_of_linear_leaves_near_float32s_limit_is_not_nan(aggregation, tmp_path):
+    # one member's product overflowing must not reach the others (inf · 0 = NaN in a MatMul),
+    # and the median of two huge middle values must not overflow on the way
+    import itertools
+
+    from river import datasets, forest
+
+    from estuary.parity.probes import Probe
+
+    model = forest.ARFRegressor(n_models=6, seed=2, grace_period=20, leaf_prediction="model",
+                                aggregation_method=aggregation)
+    rows = []
+    for x, y in itertools.islice(datasets.synth.Friedman(seed=1), 2000):
+        model.learn_one(x, y)
+        rows.append(x)
+    path = write_tfjs(take_snapshot(model, rows[:20]), tmp_path / "arf.tfjs")
+    probes = [Probe({**r, 0: v}, "extreme") for r in rows[:40:4] for v in (5.6e37, 8.5e37)]
+    report = compare(model, load_tfjs(path), probes)
+    assert report.passed, report.to_text()
+
+
+def test_a_union_whose_first_branch_makes_the_column_unroutably_is_refused():
+    # Union(Scale(x, divisor -1), Select x) → the tree reads the first branch's -x (River's
+    # union: the first wins), not the raw x the second branch would give
+    from estuary import ir
+    from estuary.converters.tfjs.tree_routing import NotRoutable, tree_splits
+    from estuary.ir.trees import TreeClassifier, TreeStructure
+
+    schema = ir.FeatureSchema((ir.Feature("x", "x"),))
+    first = ir.Chain((ir.Select(("x",)), ir.Scale(("x",), (0.0,), (-1.0,))))
+    transform = ir.Chain((ir.Union((first, ir.Chain((ir.Select(("x",)),)))),))
+    tree = TreeStructure(feature=(0, 0, 0), threshold=(0.5, 0, 0), left=(1, -1, -1),
+                         right=(2, -1, -1), missing_left=(False,) * 3, leaf=(-1, 0, 1),
+                         onehot=(False,) * 3)
+    est = TreeClassifier(("x",), tree, ((1.0, 0.0), (0.0, 1.0)), (False, False))
+    model = ir.Model(schema, transform, est, "classification", (0, 1))
+    with pytest.raises(NotRoutable, match="Select / Scale / OneHot"):
+        tree_splits(model, est.columns, tree)
+
+
+def test_a_leaf_that_has_seen_no_class_gives_all_zeros_as_the_ir(tmp_path):
+    import dataclasses
+    import itertools
+
+    from river import datasets, tree
+
+    from estuary.ir.evaluate import evaluate, gather, transform
+    from estuary.ir.trees import leaf_index
+
+    model, rows = tree.HoeffdingTreeClassifier(grace_period=50), []
+    for x, y in itertools.islice(datasets.Phishing(), 800):
+        model.learn_one(x, y)
+        rows.append(x)
+    snap = take_snapshot(model, rows[:20])
+    est = snap.model.estimator
+    empty = next(i for i, nb in enumerate(est.naive_bayes) if not nb)  # a majority-class leaf
+    assert any(est.naive_bayes)
+    probs = list(est.class_probs)
+    probs[empty] = (0.0,) * len(probs[empty])
+    est = dataclasses.replace(est, class_probs=tuple(probs))
+    m = dataclasses.replace(snap.model, estimator=est)
+    path = write_tfjs(dataclasses.replace(snap, model=m, golden_inputs=(), golden_outputs=()),
+                      tmp_path / "m.tfjs")
+    X = np.array([[r.get(c, np.nan) for c in m.schema.columns] for r in rows], dtype=float)
+    Z = gather(transform(m.transform, (X, m.schema.columns)), est.columns)
+    X = X[leaf_index(est.tree, Z) == empty][:3]
+    assert len(X) and (evaluate(m, X)["probabilities"] == 0).all()
+    assert (load_tfjs(path).run(X)["probabilities"] == 0).all()

@@ -1,6 +1,11 @@
 """The worker half of a snapshot: write every format, load each in its real runtime, compare
 with the frozen River outputs, and commit the version (published only if every format passed).
 
+With the default formats, a float32 format (TF.js; Core ML's float32 models) that does not
+match River on this version's rows is dropped instead: its artifact is not served and the
+manifest says why, and the float64 formats, which did match, are published. Asked for by
+name, every format must pass.
+
 `publish` is a plain function of picklable values, so it runs in a thread or another process.
 """
 
@@ -37,6 +42,7 @@ class PublishResult:
     published: bool
     reports: dict[str, ParityReport] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)  # format → what went wrong
+    dropped: dict[str, str] = field(default_factory=dict)  # float32 format → why not served
     n_events: int = 0
     reason: str = ""
     stall_ms: float = 0.0
@@ -47,6 +53,7 @@ class PublishResult:
         parts = [f"{fmt} {'ok' if r.passed else 'FAIL'} (max diff {r.max_abs_diff:.2g})"
                  for fmt, r in sorted(self.reports.items())]
         parts += [f"{fmt} error: {e.splitlines()[0][:120]}" for fmt, e in sorted(self.errors.items())]
+        parts += [f"{fmt} dropped: {why}" for fmt, why in sorted(self.dropped.items())]
         return (f"v{self.version} {where} after {self.n_events} events ({self.reason}): "
                 + "; ".join(parts))
 
@@ -78,6 +85,20 @@ def _one_format(name: str, snap: ir.Snapshot, frozen: Frozen, staging: Path, exp
         return None, f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}", None, None
 
 
+def _drop_float32(name: str, report: ParityReport, path: Path) -> str:
+    """Remove a float32 artifact that does not follow River on this version; say why."""
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+    labels = "" if report.label_agreement is None else f", labels {report.label_agreement:.2%}"
+    why = (f"{name} computes in float32 and does not match River on this version's rows "
+           f"(max diff {report.max_abs_diff:.2g}{labels}): not served for this version; the "
+           "float64 formats are")
+    log.warning("%s", why)
+    return why
+
+
 def publish(frozen: Frozen, store: Store | str | Path, formats: Sequence[str] | None = None,
             keep: int = 10) -> PublishResult:
     """Export `frozen` to every format in `formats` (default: every registered one), check
@@ -102,12 +123,20 @@ def _publish_staged(frozen: Frozen, store: Store, names: list[str], snap: ir.Sna
     (staging / "snapshot.json").write_text(ir.to_json(snap, indent=1), encoding="utf-8")
     reports: dict[str, ParityReport] = {}
     errors: dict[str, str] = {}
+    dropped: dict[str, str] = {}
     entries: dict[str, Any] = {}
     for name in names:
         report, error, file, not_applicable = _one_format(name, snap, frozen, staging, explicit)
         if not_applicable:
             entries[name] = {"file": None, "passed": None, "report": None, "error": None,
                              "not_applicable": not_applicable}
+            continue
+        if report is not None and not report.passed and not explicit \
+                and report.precision == "float32":
+            why = _drop_float32(name, report, staging / str(file))
+            dropped[name] = why
+            entries[name] = {"file": None, "passed": False, "error": None, "not_applicable": why,
+                             "report": dataclasses.replace(report, artifact="").to_dict()}
             continue
         if report is not None:  # the report names the file as it will be once committed
             report = dataclasses.replace(report, artifact=str(file))
@@ -136,8 +165,8 @@ def _publish_staged(frozen: Frozen, store: Store, names: list[str], snap: ir.Sna
     version = store.commit(staging, manifest, passed)
     reports = {f: dataclasses.replace(r, artifact=str(version.path / r.artifact))
                for f, r in reports.items()}
-    return PublishResult(version.number, passed, reports, errors, frozen.n_events, frozen.reason,
-                         frozen.stall_ms, seconds)
+    return PublishResult(version.number, passed, reports, errors, dropped, frozen.n_events,
+                         frozen.reason, frozen.stall_ms, seconds)
 
 
 __all__ = ["PublishResult", "publish"]

@@ -331,9 +331,9 @@ export function orderKeys(X, n, F) {
   for (let i = 0; i < n; i++) {
     const at = i * W;
     for (let j = 0; j < F; j++) {
-      const v = X[i * F + j];
-      if (Number.isNaN(v)) { out[at + 3 * F + j] = 1; continue; }
-      f64[0] = v === 0 ? 0 : v;
+      f64[0] = X[i * F + j]; // a plain array's undefined or text becomes NaN, as in `input`
+      if (Number.isNaN(f64[0])) { out[at + 3 * F + j] = 1; continue; }
+      if (f64[0] === 0) f64[0] = 0; // -0 → +0
       let hi = u32[H];
       let lo = u32[L];
       if (hi >>> 31) { hi = ~hi >>> 0; lo = ~lo >>> 0; } else { hi = (hi | 0x80000000) >>> 0; }
@@ -358,10 +358,10 @@ class TfjsBackend {
 
   async run(X, n) {
     const tf = this.tf;
-    const input = tf.tensor2d(Float32Array.from(X), [n, this.nColumns], 'float32');
-    const feeds = { input };
-    if (this.takesKeys) feeds.keys = tf.tensor2d(orderKeys(X, n, this.nColumns), [n, 4 * this.nColumns + 1], 'float32');
+    const feeds = {};
     try {
+      feeds.input = tf.tensor2d(Float32Array.from(X), [n, this.nColumns], 'float32');
+      if (this.takesKeys) feeds.keys = tf.tensor2d(orderKeys(X, n, this.nColumns), [n, 4 * this.nColumns + 1], 'float32');
       const got = this.model.execute(feeds, this.outputs);
       const list = Array.isArray(got) ? got : [got];
       const out = {};
@@ -372,7 +372,7 @@ class TfjsBackend {
       tf.dispose(list);
       return out;
     } finally {
-      input.dispose();
+      feeds.input?.dispose();
       feeds.keys?.dispose();
     }
   }

@@ -44,8 +44,14 @@ class Graph:
         return f"{hint}_{self._count}"
 
     def placeholder(self, name: str, n_columns: int, dtype: Any = np.float32) -> str:
-        self.nodes.append({"name": name, "op": "Placeholder", "attr": {
-            "dtype": attr_value(dtype), "shape": {"shape": shape_attr((-1, n_columns))}}})
+        """The graph input `name` [N, n_columns], made once (ensemble members share it)."""
+        node = {"name": name, "op": "Placeholder", "attr": {
+            "dtype": attr_value(dtype), "shape": {"shape": shape_attr((-1, n_columns))}}}
+        same = [n for n in self.nodes if n["name"] == name]
+        if same and same[0] != node:
+            raise AssertionError(f"graph input {name!r} is already there with another shape")
+        if not same:
+            self.nodes.append(node)
         return name
 
     def const(self, value: Any, dtype: Any = np.float32, hint: str = "c") -> str:

@@ -38,12 +38,15 @@ class NotRoutable(ValueError):
     """A split that has no exact form here (the caller refuses the model with ROUTING_REASON)."""
 
 
-def raw_sources(step: ir.Transform, columns: dict[str, str]) -> dict[str, str]:
+def raw_sources(step: ir.Transform, columns: dict[str, str],
+                names: tuple[str, ...] | None = None) -> dict[str, str]:
     """Output column → the one raw input it is made from, through monotone steps only
-    (Select, Scale with a finite divisor >= 0, OneHot; Chain and Union of them)."""
+    (Select, Scale with a finite divisor >= 0, OneHot; Chain and Union of them). `names` are
+    all the step's input columns (default: `columns`' keys)."""
+    names = tuple(columns) if names is None else names
     if isinstance(step, ir.Chain):
         for s in step.steps:
-            columns = raw_sources(s, columns)
+            columns, names = raw_sources(s, columns, names), s.output_columns(names)
         return columns
     if isinstance(step, ir.Select):
         return {c: columns[c] for c in step.columns if c in columns}
@@ -55,9 +58,11 @@ def raw_sources(step: ir.Transform, columns: dict[str, str]) -> dict[str, str]:
         return {t: columns[s] for s, t in zip(step.source, step.target) if s in columns}
     if isinstance(step, ir.Union):
         out: dict[str, str] = {}
-        for b in step.branches:
-            for c, raw in raw_sources(b, columns).items():
-                out.setdefault(c, raw)  # River's union: the first branch wins a duplicate
+        taken: set[str] = set()
+        for b in step.branches:  # River's union: the first branch wins a duplicate column,
+            mapped = raw_sources(b, columns, names)  # routable or not
+            out.update({c: raw for c, raw in mapped.items() if c not in taken})
+            taken.update(b.output_columns(names))
         return out
     return {}
 
@@ -158,7 +163,8 @@ def raw_thresholds(model: ir.Model, targets: list[str], column: np.ndarray, t: n
     T = np.where(everything_left, high, a)
     at = goes_left(order_keys.from_key64(np.maximum(T, low)))
     above = goes_left(order_keys.from_key64(np.minimum(T + np.uint64(1), high)))
-    if not (at[T >= low].all() and not above[T < high].any()):
+    ends = (goes_left(np.full(n, -np.inf)) == (T >= low)) & (everything_left == (T == high))
+    if not (at[T >= low].all() and not above[T < high].any() and ends.all()):
         raise NotRoutable("a tree split is not monotone in its raw input; export to ONNX")
     return T, goes_left(np.full(n, np.nan))
 

@@ -153,12 +153,14 @@ def placed_probabilities(member: TreeMember, C: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class VoteTables:
-    """Per leaf (rows of every tree, in order): mu, a, off [and cat_log] at positions
-    (tree, column, class), then the priors at slots (tree, class) and the label bonus."""
+    """Per leaf (rows of every tree, in order): s, ms, off [and cat_log] at positions
+    (tree, column, class), then the priors at slots (tree, class), [the label bonus,] and
+    where some leaf has no class at all (River: every probability 0), a 0/1 slot mask."""
 
     table: np.ndarray
     widths: list[int]
     has_cat: bool
+    has_mask: bool = False
 
 
 def _placed_naive_bayes(member: TreeMember, C: int) -> dict[str, np.ndarray]:
@@ -217,9 +219,13 @@ def vote_tables(members: list[TreeMember], C: int, bonus: bool) -> VoteTables:
         row, pos = row + Lm, pos + width
     has_cat = bool(blocks["cat"].any())
     names = ["s", "ms", "off"] + (["cat"] if has_cat else [])
-    table = np.hstack([blocks[n] for n in names] + [prior] + ([bonus_t] if bonus else []))
-    widths = [P] * len(names) + [M * C] + ([C] if bonus else [])
-    return VoteTables(np.clip(table, -FLOAT32_MAX, FLOAT32_MAX), widths, has_cat)
+    seen = np.isfinite(prior)  # [L, M·C]; a row's other trees' slots are 0 there: finite
+    owner = np.repeat(np.arange(M), [m.tree.tree.n_leaves for m in members])
+    empty = ~seen.reshape(L, M, C)[np.arange(L), owner].any(axis=1)  # its own tree's slots
+    mask = [seen.astype(np.float64)] if empty.any() else []
+    table = np.hstack([blocks[n] for n in names] + [prior] + ([bonus_t] if bonus else []) + mask)
+    widths = [P] * len(names) + [M * C] + ([C] if bonus else []) + ([M * C] if mask else [])
+    return VoteTables(np.clip(table, -FLOAT32_MAX, FLOAT32_MAX), widths, has_cat, bool(mask))
 
 
 def float32_keeping_the_label(probs: np.ndarray) -> np.ndarray:
@@ -273,12 +279,17 @@ def trees_classifier(members: list[TreeMember], C: int, g: Graph, inputs: Inputs
     per_slot = np.zeros((P, len(members) * C))
     per_slot[np.arange(P), slot] = -1.0  # votes = prior - Σ (-t)
     votes = g.op("AddV2", g.op("MatMul", terms, g.const(per_slot)), prior)
+    mask = parts[-1] if tables.has_mask else None
     if one:
-        return {"probabilities": g.op("Softmax", votes),
-                "label": g.op("ArgMax", g.op("AddV2", votes, parts[-1]), g.axis(1))}
+        p = g.op("Softmax", votes)
+        bonus = parts[4 + tables.has_cat]
+        return {"probabilities": p if mask is None else g.op("Mul", p, mask),
+                "label": g.op("ArgMax", g.op("AddV2", votes, bonus), g.axis(1))}
     M = len(members)
     each = g.op("Reshape", g.op("Softmax", g.op("Reshape", votes, g.const(
         [-1, M, C], np.int32, "shape"))), g.const([-1, M * C], np.int32, "shape"))
+    if mask is not None:
+        each = g.op("Mul", each, mask)
     weights = np.vstack([m.weight * np.eye(C) for m in members])  # [M·C, C]
     return normalised(g, g.op("MatMul", each, g.const(weights)))
 
@@ -287,45 +298,56 @@ def trees_classifier(members: list[TreeMember], C: int, g: Graph, inputs: Inputs
 
 
 def trees_regressor_values(members: list[TreeMember], g: Graph, inputs: Inputs,
-                           leaves: Leaves, combine: np.ndarray | None) -> str:
-    """[N, M] each tree's value, or [N, 1] the values times `combine` [M] (a weighted sum)."""
+                           leaves: Leaves, combine: np.ndarray | None,
+                           scale: float = 1.0) -> str:
+    """[N, M] each tree's value times `scale`, or [N, 1] their sum weighted by `combine` [M]:
+    the factors are folded into each tree's leaves, so a member's value beyond float32 can
+    still add up to a total within it."""
     M = len(members)
+    scale = np.full(M, scale) if combine is None else np.asarray(combine, dtype=np.float64)
     L = sum(m.tree.tree.n_leaves for m in members)
-    means = np.zeros((L, M))
-    row = 0
-    for m, member in enumerate(members):
-        Lm = member.tree.tree.n_leaves
-        means[row:row + Lm, m] = member.tree.means
-        row += Lm
-    if not any(any(m.tree.model) for m in members):
-        table = means if combine is None else means @ combine[:, None]
-        return leaf_rows(g, leaves, table)
     P = sum(len(m.tree.columns) for m in members)
-    W, b, flag = np.zeros((L, P)), np.zeros((L, M)), np.zeros((L, M))
+    means, W, b, flag = np.zeros((L, M)), np.zeros((L, P)), np.zeros((L, M)), np.zeros((L, M))
     row = pos = 0
     for m, member in enumerate(members):
         est, F = member.tree, len(member.tree.columns)
         Lm = est.tree.n_leaves
+        means[row:row + Lm, m] = np.asarray(est.means, dtype=np.float64) * scale[m]
         if any(est.model):
-            W[row:row + Lm, pos:pos + F] = np.asarray(est.weights, dtype=np.float64).reshape(Lm, F)
-            b[row:row + Lm, m] = est.intercepts
+            W[row:row + Lm, pos:pos + F] = scale[m] * np.asarray(
+                est.weights, dtype=np.float64).reshape(Lm, F)
+            b[row:row + Lm, m] = np.asarray(est.intercepts, dtype=np.float64) * scale[m]
             flag[row:row + Lm, m] = np.asarray(est.model, dtype=np.float64)
         row, pos = row + Lm, pos + F
+    if not flag.any():
+        return leaf_rows(g, leaves, means if combine is None else means.sum(axis=1, keepdims=True))
     w, mean, bias, is_model = split_columns(
         g, leaf_rows(g, leaves, np.hstack([W, means, b, flag])), [P, M, M, M])
     x = inputs.gathered(members, lambda m: 1)
-    per_tree = np.zeros((P, M))
-    per_tree[np.arange(P), np.repeat(np.arange(M), [len(m.tree.columns) for m in members])] = 1
-    z = g.op("AddV2", g.op("MatMul", g.op("Mul", g.nan_to_zero(x), w), g.const(per_tree)), bias)
+    products = g.op("Mul", g.nan_to_zero(x), w)
+    z = g.op("AddV2", per_tree_sums(g, products, [len(m.tree.columns) for m in members]), bias)
     values = g.where(g.op("Greater", is_model, g.const(0.5)), z, mean)
-    return values if combine is None else g.op("MatMul", values, g.const(combine[:, None]))
+    return values if combine is None else g.reduce("Sum", values, 1, True)
+
+
+def per_tree_sums(g: Graph, products: str, widths: list[int]) -> str:
+    """[N, M]: each tree's block of `products` summed (not a MatMul against 0/1 blocks, where
+    one tree's ±inf product times another's 0 would make every tree NaN)."""
+    if len(set(widths)) == 1:
+        shaped = g.op("Reshape", products, g.const([-1, len(widths), widths[0]], np.int32,
+                                                   "shape"))
+        return g.reduce("Sum", shaped, 2, False)
+    sums = [g.reduce("Sum", part, 1, True) for part in split_columns(g, products, widths)]
+    return g.op("ConcatV2", *sums, g.axis(1), N=len(sums))
 
 
 def median(g: Graph, values: str, M: int) -> str:
     """numpy's median of the M columns: the middle one, or the mean of the middle two."""
     ordered = g.op("TopKV2", values, g.const(M, np.int32, "k"), sorted=True)
-    middle = g.gather_columns(ordered, [(M - 1) // 2, M // 2])
-    return g.op("Mul", g.reduce("Sum", middle, 1, True), g.const(0.5))
+    if M % 2:
+        return g.gather_columns(ordered, [M // 2])
+    middle = g.gather_columns(ordered, [M // 2 - 1, M // 2])  # halves first: no overflow
+    return g.reduce("Sum", g.op("Mul", middle, g.const(np.full(2, 0.5))), 1, True)
 
 
 # ---------------------------------------------------------------------------------- entries
@@ -369,9 +391,9 @@ def emit_forest(model: ir.Model, members: list[TreeMember], g: Graph,
     leaves = Leaves(indicator, counts)
     if model.task == "classification":
         return trees_classifier(members, est.n_classes, g, inputs, leaves)
-    if est.combine == "median":
-        return {"value": median(g, trees_regressor_values(members, g, inputs, leaves, None),
-                                len(members))}
+    if est.combine == "median":  # of the halves, then doubled: middle values up to 2x float32
+        halves = trees_regressor_values(members, g, inputs, leaves, None, scale=0.5)
+        return {"value": g.op("Mul", median(g, halves, len(members)), g.const(2.0))}
     weights = np.asarray(est.weights, dtype=np.float64) / est.divisor
     return {"value": trees_regressor_values(members, g, inputs, leaves, weights)}
 
