@@ -185,8 +185,9 @@ def path_matrix(tree: TreeStructure) -> np.ndarray:
     return paths
 
 
-SMALL_MATMUL = 16384  # entries of the split-combining matrix up to which it is a MatMul
-DENSE_PATHS = 4096  # entries of the path matrix up to which leaves are scored by one MatMul
+# TF.js's cpu kernels: a MatMul product ~1 ns, a gathered element ~0.1 µs, a node ~2-3 µs
+MATMUL_PICK = 100  # key columns up to which the split words are picked by a MatMul, not gathered
+MATMUL_SPLITS = 32  # splits up to which their signs are weighed and added by a MatMul (5B·B)
 
 
 def keyed_sides(s: Splits, g: Graph, keys: str, n_raw: int) -> str:
@@ -200,16 +201,19 @@ def keyed_sides(s: Splits, g: Graph, keys: str, n_raw: int) -> str:
     bounds = np.hstack([s.words, np.zeros((B, 2))])
     weights = np.tile([8.0, 4.0, 2.0, 0.0, -1.0], (B, 1))
     weights[:, 3] = np.where(s.missing_left, -16.0, 16.0)  # sign(flag) = flag
-    if (5 * B) * B <= SMALL_MATMUL:  # two MatMuls: pick and subtract, then weigh and add
-        pick = np.zeros((4 * n_raw + 1, 5 * B))
+    if 4 * n_raw + 1 <= MATMUL_PICK:  # pick and subtract: one MatMul (the 1.0 column carries
+        pick = np.zeros((4 * n_raw + 1, 5 * B))  # the thresholds), else a gather and a Sub
         pick[index.ravel(), np.arange(5 * B)] = 1.0
-        pick[4 * n_raw] -= bounds.ravel()  # the 1.0 column carries the thresholds
+        pick[4 * n_raw] -= bounds.ravel()
+        signs = g.op("Sign", g.op("MatMul", keys, g.const(pick)))
+    else:
+        signs = g.op("Sign", g.op("Sub", g.gather_columns(keys, index.ravel().tolist()),
+                                  g.const(bounds.ravel())))
+    if B <= MATMUL_SPLITS:  # weigh and add: one MatMul, else Mul, Reshape and Sum
         combine = np.zeros((5 * B, B))
         combine[np.arange(5 * B), np.repeat(np.arange(B), 5)] = weights.ravel()
-        signs = g.op("Sign", g.op("MatMul", keys, g.const(pick)))
         return g.op("Sign", g.op("MatMul", signs, g.const(combine)))
-    picked = g.op("Sub", g.gather_columns(keys, index.ravel().tolist()), g.const(bounds.ravel()))
-    weighted = g.op("Reshape", g.op("Mul", g.op("Sign", picked), g.const(weights.ravel())),
+    weighted = g.op("Reshape", g.op("Mul", signs, g.const(weights.ravel())),
                     g.const([-1, B, 5], np.int32, "shape"))
     return g.op("Sign", g.reduce("Sum", weighted, 2, False))
 
@@ -263,24 +267,7 @@ def leaf_indicator(trees: list[TreeStructure], splits: list[Splits], g: Graph, k
     sides = parts[0] if len(parts) == 1 else g.op("ConcatV2", *parts, g.axis(1), N=2)
     paths = paths[order]
     bias = 1.0 - np.abs(paths).sum(axis=0) / 2.0
-    if paths.size <= DENSE_PATHS:
-        score = g.op("MatMul", sides, g.const(-paths / 2.0))
-    else:  # big trees: each leaf reads only the splits on its path (gather, not MatMul)
-        score = _path_sums(g, sides, paths)
+    # a MatMul even for big trees: TF.js's cpu gather costs ~0.1 µs an element, its MatMul ~1 ns
+    # a product, so B·L products beat gathering each leaf's path (Σ depth elements) for any tree
+    score = g.op("MatMul", sides, g.const(-paths / 2.0))
     return g.op("Relu", g.op("AddV2", score, g.const(bias)))
-
-
-def _path_sums(g: Graph, sides: str, paths: np.ndarray) -> str:
-    """[N, L]: Σ_b -paths[b, l] · sides[:, b] / 2 over each leaf's own path, padded to the
-    deepest path with weight-0 entries: O(Σ depth) work a row instead of O(B · L)."""
-    L = paths.shape[1]
-    depth = max(1, int(np.abs(paths).sum(axis=0).max()))
-    index = np.zeros((L, depth), dtype=int)
-    weight = np.zeros((L, depth))
-    for leaf in range(L):
-        on = np.flatnonzero(paths[:, leaf])
-        index[leaf, :len(on)] = on
-        weight[leaf, :len(on)] = -paths[on, leaf] / 2.0
-    picked = g.op("Mul", g.gather_columns(sides, index.ravel().tolist()), g.const(weight.ravel()))
-    shaped = g.op("Reshape", picked, g.const([-1, L, depth], np.int32, "shape"))
-    return g.reduce("Sum", shaped, 2, False)

@@ -47,7 +47,8 @@ from .transforms import FORMAT, emit_transform, take
 from .tree_routing import NotRoutable, leaf_indicator, tree_splits
 
 KEYS = "keys"
-TABLE_MATMUL_LIMIT = 4096  # leaves × table width above which one tree's leaf row is gathered
+GATHER_LEAVES = 128  # leaves above which one tree's leaf row is gathered (K elements at ~0.1
+# µs each) rather than multiplied out (L·K products at ~1 ns)
 LABEL_BONUS = 1e6  # above any log-probability gap of a majority-class leaf (>= -745)
 VOTE_ROOM = 3e38  # a class's naive-Bayes terms, held below float32's largest in total
 TREES = (TreeClassifier, TreeRegressor)
@@ -126,7 +127,7 @@ def leaf_rows(g: Graph, leaves: Leaves, table: np.ndarray) -> str:
     """[N, K]: the sum of `table` [Σ leaves, K]'s rows at each tree's leaf (exact: every tree
     has its own columns, or adds to columns the others leave at zero). TF.js's cpu gather
     costs ~0.1 µs an element, so an ensemble multiplies rather than gathers."""
-    if len(leaves.counts) == 1 and table.size > TABLE_MATMUL_LIMIT:  # a big tree: its row
+    if len(leaves.counts) == 1 and table.shape[0] > GATHER_LEAVES:  # a big tree: its row
         leaf = g.op("ArgMax", leaves.indicator, g.axis(1))
         return g.op("GatherV2", g.const(table), leaf, g.axis(0), batch_dims=0)
     return g.op("MatMul", leaves.indicator, g.const(table))  # an ensemble: a 1.0 per tree
