@@ -133,11 +133,12 @@ def leaf_rows(g: Graph, leaves: Leaves, table: np.ndarray) -> str:
     return g.op("MatMul", leaves.indicator, g.const(table))  # an ensemble: a 1.0 per tree
 
 
-def split_columns(g: Graph, x: str, sizes: list[int]) -> list[str]:
-    """The consecutive column blocks of `x` of the given widths (one SplitV node)."""
+def split_columns(g: Graph, x: str, sizes: list[int], axis: int = 1) -> list[str]:
+    """The consecutive blocks of `x` along `axis` of the given widths (one SplitV node)."""
     if len(sizes) == 1:
         return [x]
-    node = g.op("SplitV", x, g.const(sizes, np.int32, "sizes"), g.axis(1), num_split=len(sizes))
+    node = g.op("SplitV", x, g.const(sizes, np.int32, "sizes"), g.axis(axis),
+                num_split=len(sizes))
     return [node] + [f"{node}:{i}" for i in range(1, len(sizes))]
 
 
@@ -164,7 +165,7 @@ class VoteTables:
     has_mask: bool = False
 
 
-def _placed_naive_bayes(member: TreeMember, C: int) -> dict[str, np.ndarray]:
+def placed_naive_bayes(member: TreeMember, C: int) -> dict[str, np.ndarray]:
     """A tree's naive-Bayes parameters per leaf over (column, ensemble class), [L, F·C] each
     and zero where a term does not count: s = 1 / sqrt(2 var), ms = mu · s, and the negated
     log(sqrt(2π) sigma) and cat_log; prior [L, C] (-inf: a class the leaf has not seen)."""
@@ -212,7 +213,7 @@ def vote_tables(members: list[TreeMember], C: int, bonus: bool) -> VoteTables:
         bonus_t[row + np.arange(Lm), np.argmax(probs, axis=1)] = LABEL_BONUS
         use_nb = np.asarray(est.naive_bayes, dtype=bool)
         if est.nb is not None and use_nb.any():
-            nb = _placed_naive_bayes(member, C)
+            nb = placed_naive_bayes(member, C)
             for name, block in blocks.items():
                 block[rows, pos:pos + width] = nb[name]
             prior[rows, slots] = np.where(use_nb[:, None], nb["prior"], prior[rows, slots])
@@ -381,12 +382,17 @@ def emit_forest(model: ir.Model, members: list[TreeMember], g: Graph,
                 x: str) -> dict[str, str]:
     """An ensemble whose members are all trees (ARF, bagging of Hoeffding trees): every tree
     routed at once, every leaf's parameters by one MatMul."""
+    from .forest import batched_fits, forest_classifier  # forest.py builds on this module
+
     est = model.estimator
     inputs = Inputs(g, x, model.schema)
     counts = tuple(m.tree.tree.n_leaves for m in members)
+    splits = _splits(members)
+    if model.task == "classification" and batched_fits(members, splits):
+        return forest_classifier(members, splits, est.n_classes, g, inputs)
     try:
-        indicator = leaf_indicator([m.tree.tree for m in members], _splits(members), g,
-                                   inputs.keys, inputs.n_raw)
+        indicator = leaf_indicator([m.tree.tree for m in members], splits, g, inputs.keys,
+                                   inputs.n_raw)
     except NotRoutable as e:
         raise refusal(est, str(e)) from None
     leaves = Leaves(indicator, counts)

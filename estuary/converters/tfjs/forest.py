@@ -1,0 +1,114 @@
+"""TF.js for ensembles of naive-Bayes trees (ARF, bagging: River's defaults), tree by tree in
+batched ops instead of one block-diagonal graph.
+
+A block-diagonal path matrix and leaf table grow with the square of the ensemble (ARF(10) on
+Phishing: [225 × 235] and [235 × 560], 95 % zeros), and on a cold page the golden check
+multiplies them out for every golden row. Here every tree is padded to the same number of splits
+B and leaves L, and a batched MatMul [N, M, 1, B] × [M, B, L] routes all M trees at once; another
+[N, M, 1, L] × [M, L, K] hands each tree's leaf parameters over, and the votes are computed on
+[N, M, F·C] with one softmax per tree. Padding: a split every row passes to the left with no
+leaf reading it, a leaf that no row reaches (bias -1) and whose row is zeros. The arithmetic is
+trees.py's, term for term.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .graph import FLOAT32_MAX, Graph
+from .tree_routing import ALWAYS_LEFT, Splits, concat_splits, keyed_sides, path_matrix
+from .trees import (
+    VOTE_ROOM,
+    Inputs,
+    TreeMember,
+    normalised,
+    placed_naive_bayes,
+    placed_probabilities,
+)
+
+
+def batched_fits(members: list[TreeMember], splits: list[Splits]) -> bool:
+    """Whether this form applies: several trees, all reading the same number of columns, every
+    split on raw keys, some naive-Bayes leaf."""
+    widths = {len(m.tree.columns) for m in members}
+    return (len(members) > 1 and len(widths) == 1 and all(s.keyed.all() for s in splits)
+            and any(m.tree.nb is not None and any(m.tree.naive_bayes) for m in members))
+
+
+def _padded_routing(members: list[TreeMember], splits: list[Splits]
+                    ) -> tuple[Splits, np.ndarray, np.ndarray]:
+    """(every split, trees padded to B each; paths [M, B, L] as -P/2; bias [M, 1, L])."""
+    blocks = []
+    for m, s in zip(members, splits):
+        tree = m.tree.tree
+        blocks.append((ALWAYS_LEFT, np.ones((1, 1))) if not tree.branches
+                      else (s, path_matrix(tree)))
+    B = max(p.shape[0] for _, p in blocks)
+    L = max(p.shape[1] for _, p in blocks)
+    parts, paths, bias = [], np.zeros((len(blocks), B, L)), np.full((len(blocks), 1, L), -1.0)
+    for m, (s, p) in enumerate(blocks):
+        parts += [s] + [ALWAYS_LEFT] * (B - p.shape[0])
+        paths[m, :p.shape[0], :p.shape[1]] = -p / 2.0
+        bias[m, 0, :p.shape[1]] = 1.0 - np.abs(p).sum(axis=0) / 2.0
+    return concat_splits(parts), paths, bias
+
+
+def _tables(members: list[TreeMember], C: int, L: int) -> dict[str, np.ndarray]:
+    """Per tree and leaf [M, L, ·]: s, ms, off [, cat] over (column, class), prior over classes,
+    and `mask` (0/1 over classes) when some leaf has seen no class."""
+    F = len(members[0].tree.columns)
+    names = ("s", "ms", "off", "cat")
+    out = {k: np.zeros((len(members), L, F * C)) for k in names}
+    out["prior"] = np.zeros((len(members), L, C))
+    for m, member in enumerate(members):
+        est = member.tree
+        Lm = est.tree.n_leaves
+        with np.errstate(divide="ignore"):
+            prior = np.log(placed_probabilities(member, C))  # majority class: softmax(log p) = p
+        use_nb = np.asarray(est.naive_bayes, dtype=bool)
+        if est.nb is not None and use_nb.any():
+            nb = placed_naive_bayes(member, C)
+            for k in names:
+                out[k][m, :Lm] = nb[k]
+            prior = np.where(use_nb[:, None], nb["prior"], prior)
+        out["prior"][m, :Lm] = prior
+        if (~np.isfinite(prior)).all(axis=1).any():
+            out.setdefault("mask", np.zeros((len(members), L, C)))
+    if "mask" in out:
+        out["mask"] = np.isfinite(out["prior"]).astype(np.float64)
+    if not out["cat"].any():
+        del out["cat"]
+    return {k: np.clip(v, -FLOAT32_MAX, FLOAT32_MAX) for k, v in out.items()}
+
+
+def forest_classifier(members: list[TreeMember], splits: list[Splits], C: int, g: Graph,
+                      inputs: Inputs) -> dict[str, str]:
+    """Everything stays [N, M, 1, ·]: one batched MatMul per leaf table (a SplitV of a rank-3
+    tensor costs TF.js's cpu backend ~0.6 µs an element; a MatMul product ~1 ns)."""
+    M, F = len(members), len(members[0].tree.columns)
+    every, paths, bias = _padded_routing(members, splits)
+    B, L = paths.shape[1], paths.shape[2]
+    sides = g.op("Reshape", keyed_sides(every, g, inputs.keys, inputs.n_raw),
+                 g.const([-1, M, 1, B], np.int32, "shape"))
+    leaf = g.op("Relu", g.op("AddV2", g.op("BatchMatMulV2", sides, g.const(paths)),
+                             g.const(bias)))  # [N, M, 1, L]: 1.0 at each tree's leaf
+    tables = {k: g.op("BatchMatMulV2", leaf, g.const(v)) for k, v in _tables(members, C, L).items()}
+    wide = g.op("Reshape", inputs.gathered(members, lambda m: C),
+                g.const([-1, M, 1, F * C], np.int32, "shape"))
+    square = g.op("SquaredDifference", g.op("Mul", wide, tables["s"]), tables["ms"])
+    minus_t = g.op("Sub", g.op("Minimum", square, g.const(VOTE_ROOM / (F + 1))), tables["off"])
+    terms = g.where(g.op("IsFinite", wide), minus_t, g.op("ZerosLike", minus_t))
+    if "cat" in tables:
+        hot = g.op("Cast", g.op("Equal", wide, g.const(np.ones(F * C))), SrcT=np.bool_,
+                   DstT=np.float32)
+        terms = g.op("AddV2", terms, g.op("Mul", hot, tables["cat"]))
+    per_class = -np.kron(np.ones((F, 1)), np.eye(C))  # [F·C, C]: votes = prior - Σ (-t)
+    flat = g.op("Reshape", terms, g.const([-1, F * C], np.int32, "shape"))
+    votes = g.op("AddV2", g.op("Reshape", g.op("MatMul", flat, g.const(per_class)),
+                               g.const([-1, M, 1, C], np.int32, "shape")), tables["prior"])
+    each = g.op("Softmax", votes)
+    if "mask" in tables:  # a leaf that has seen no class gives zeros
+        each = g.op("Mul", each, tables["mask"])
+    weights = np.vstack([m.weight * np.eye(C) for m in members])  # [M·C, C]
+    flat_each = g.op("Reshape", each, g.const([-1, M * C], np.int32, "shape"))
+    return normalised(g, g.op("MatMul", flat_each, g.const(weights)))
