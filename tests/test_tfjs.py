@@ -496,3 +496,23 @@ def test_a_leaf_that_has_seen_no_class_gives_all_zeros_as_the_ir(tmp_path):
     X = X[leaf_index(est.tree, Z) == empty][:3]
     assert len(X) and (evaluate(m, X)["probabilities"] == 0).all()
     assert (load_tfjs(path).run(X)["probabilities"] == 0).all()
+
+
+def test_a_young_forest_with_one_leaf_trees_is_batched_and_matches_river(tmp_path):
+    # ARF after a few events: trees of one leaf next to trees that split, padded to one shape
+    import itertools
+
+    from river import datasets, forest
+
+    model, rows = forest.ARFClassifier(n_models=5, seed=1, grace_period=20), []
+    for x, y in itertools.islice(datasets.Phishing(), 60):
+        model.learn_one(x, y)
+        rows.append(x)
+    snap = take_snapshot(model, rows[:20])
+    leaves = [m.estimator.tree.n_leaves for m in snap.model.estimator.members]
+    assert min(leaves) == 1 and max(leaves) > 1, leaves
+    path = write_tfjs(snap, tmp_path / "arf.tfjs")
+    ops = [n["op"] for n in json.loads((path / MODEL_JSON).read_text())["modelTopology"]["node"]]
+    assert "BatchMatMulV2" in ops
+    report = compare(model, load_tfjs(path), probe_rows(to_ir(model), rows))
+    assert report.passed and report.label_agreement == 1.0, report.to_text()

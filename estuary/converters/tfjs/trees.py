@@ -24,7 +24,8 @@ them, and an input beyond ±3.4e38 is skipped where River (below 1e154) still co
 
 Ensembles (ARF, bagging): each tree's votes get their own classes' columns (in the ensemble's
 class order), a softmax per tree, then one MatMul adds them with the members' weights and the
-total is normalised, as River's `Counter` sum and `proba / total`.
+total is normalised, as River's `Counter` sum and `proba / total`. Ensembles of naive-Bayes trees
+take forest.py's batched form instead (same arithmetic, no block-diagonal matrices).
 
 Regressors: a leaf's mean, or its linear model (float32 products, added in double by MatMul);
 ensembles add the members' values with their weights over the divisor, or take their median.
@@ -133,12 +134,12 @@ def leaf_rows(g: Graph, leaves: Leaves, table: np.ndarray) -> str:
     return g.op("MatMul", leaves.indicator, g.const(table))  # an ensemble: a 1.0 per tree
 
 
-def split_columns(g: Graph, x: str, sizes: list[int], axis: int = 1) -> list[str]:
-    """The consecutive blocks of `x` along `axis` of the given widths (one SplitV node)."""
+def split_columns(g: Graph, x: str, sizes: list[int]) -> list[str]:
+    """The consecutive column blocks of `x` of the given widths (one SplitV node; for a
+    single row a copy of each block, for more rows ~0.6 µs an element in TF.js's cpu backend)."""
     if len(sizes) == 1:
         return [x]
-    node = g.op("SplitV", x, g.const(sizes, np.int32, "sizes"), g.axis(axis),
-                num_split=len(sizes))
+    node = g.op("SplitV", x, g.const(sizes, np.int32, "sizes"), g.axis(1), num_split=len(sizes))
     return [node] + [f"{node}:{i}" for i in range(1, len(sizes))]
 
 
