@@ -75,22 +75,24 @@ def _one_format(name: str, snap: ir.Snapshot, frozen: Frozen, staging: Path, exp
         if explicit:
             return None, f"{type(e).__name__}: {e}", None, None
         # a format that cannot express this model (TF.js and trees) is not applicable: skip it
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
+        _discard(path)
         return None, None, None, str(e)
     except Exception as e:  # a broken emitter or runtime rejects this snapshot, not the loop
         log.warning("%s export failed: %s", name, e)
         return None, f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}", None, None
 
 
-def _drop_float32(name: str, report: ParityReport, path: Path) -> str:
-    """Remove a float32 artifact that does not follow River on this version; say why."""
+def _discard(path: Path) -> None:
+    """Remove a staged artifact (a file, or a directory such as .tfjs) that will not be served."""
     if path.is_dir():
         shutil.rmtree(path, ignore_errors=True)
     else:
         path.unlink(missing_ok=True)
+
+
+def _drop_float32(name: str, report: ParityReport, path: Path) -> str:
+    """Remove a float32 artifact that does not follow River on this version; say why."""
+    _discard(path)
     labels = "" if report.label_agreement is None else f", labels {report.label_agreement:.2%}"
     why = (f"{name} computes in float32 and does not match River on this version's rows "
            f"(max diff {report.max_abs_diff:.2g}{labels}): not served for this version; the "
