@@ -316,6 +316,13 @@ export async function readTfjsArtifacts(read) {
   };
 }
 
+// One float64 seen as two uint32 words, and which word is low on this machine: made once.
+const KEY_SCRATCH = (() => {
+  const f64 = new Float64Array(1);
+  const little = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+  return [f64, new Uint32Array(f64.buffer), little ? 0 : 1, little ? 1 : 0];
+})();
+
 /** A tree's `keys` input (estuary/converters/tfjs/order_keys.py), float32 [n, 4F + 1], from the
  * row-major matrix X [n, F]: each float64's order key cut into three whole numbers of 22, 21 and
  * 21 bits (first words of a row, then second, then third), then F missing flags (1 where NaN, its
@@ -324,10 +331,7 @@ export async function readTfjsArtifacts(read) {
 export function orderKeys(X, n, F) {
   const W = 4 * F + 1;
   const out = new Float32Array(n * W);
-  const f64 = new Float64Array(1);
-  const u32 = new Uint32Array(f64.buffer);
-  const little = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-  const [L, H] = little ? [0, 1] : [1, 0];
+  const [f64, u32, L, H] = KEY_SCRATCH;
   for (let i = 0; i < n; i++) {
     const at = i * W;
     for (let j = 0; j < F; j++) {
