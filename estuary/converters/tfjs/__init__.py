@@ -36,7 +36,10 @@ from ...ir.ensembles import EnsembleClassifier, EnsembleRegressor
 from ...ir.naive_bayes import BernoulliNB
 from ...ir.trees import TreeClassifier, TreeRegressor
 from ..registry import Format, emitter_for, register_format, register_refusal
-from . import naive_bayes  # noqa: F401  (registration)
+from . import (
+    naive_bayes,  # noqa: F401  (registration)
+    order_keys,
+)
 from .bernoulli import emit_bernoulli
 from .ensembles import emit_ensemble
 from .features import emit_unfoldable_prefix
@@ -139,7 +142,7 @@ def _inputs(g: Graph, n_features: int) -> dict:
     placeholders = {n["name"] for n in g.nodes if n["op"] == "Placeholder"}
     out = {f"{INPUT}:0": _tensor_info(INPUT, [-1, n_features])}
     if KEYS in placeholders:
-        out[f"{KEYS}:0"] = _tensor_info(KEYS, [-1, 4 * n_features + 1])
+        out[f"{KEYS}:0"] = _tensor_info(KEYS, [-1, order_keys.width(n_features)])
     return out
 
 

@@ -19,34 +19,27 @@ import numpy as np
 from ... import ir
 from ...ir.naive_bayes import BernoulliNB
 from ..registry import register_emitter
-from . import order_keys
 from .graph import Graph
 from .linear import pieces
 from .transforms import FORMAT
 from .tree_routing import (
     ALWAYS_LEFT,
-    ROUTING_REASON,
+    NotRoutable,
     Splits,
     concat_splits,
     keyed_sides,
-    raw_sources,
-    raw_thresholds,
+    keyed_splits,
 )
-from .trees import KEYS, refusal
+from .trees import Inputs, refusal
 
 
 def column_splits(model: ir.Model, est: BernoulliNB) -> Splits:
     """Each column's `z <= threshold` (off) on its raw input; a missing column is off."""
-    raw = model.schema.columns
-    sources = raw_sources(model.transform, {c: c for c in raw})
-    if not all(c in sources for c in est.columns):
-        raise refusal(est, ROUTING_REASON)
     F = len(est.columns)
-    column = np.array([raw.index(sources[c]) for c in est.columns], dtype=int)
-    keys, missing_left = raw_thresholds(model, list(est.columns), column,
-                                        np.full(F, est.threshold), np.ones(F, bool))
-    return Splits(np.ones(F, bool), column, order_keys.words(keys), np.zeros(F, np.float32),
-                  missing_left)
+    try:
+        return keyed_splits(model, list(est.columns), np.full(F, est.threshold), np.ones(F, bool))
+    except NotRoutable as e:
+        raise refusal(est, str(e)) from None
 
 
 def emit_bernoulli(model: ir.Model, g: Graph, x: str) -> dict[str, str]:
@@ -62,8 +55,8 @@ def emit_bernoulli(model: ir.Model, g: Graph, x: str) -> dict[str, str]:
     h_hi, h_lo = pieces(half, 2, 24)
     c_hi, c_lo = pieces(-const, 2, 24)  # σ = -1 on those rows
     W = np.vstack([h_lo, h_hi, c_lo[None, :], c_hi[None, :]]).astype(np.float64)
-    keys = g.placeholder(KEYS, 4 * len(model.schema.columns) + 1)
-    sides = keyed_sides(both, g, keys, len(model.schema.columns))
+    inputs = Inputs(g, x, model.schema)
+    sides = keyed_sides(both, g, inputs.keys, inputs.n_raw)
     jll = g.op("MatMul", sides, g.const(W))
     return {"probabilities": g.op("Softmax", jll), "label": g.op("ArgMax", jll, g.axis(1))}
 

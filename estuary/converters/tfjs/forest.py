@@ -16,15 +16,15 @@ from __future__ import annotations
 import numpy as np
 
 from .graph import FLOAT32_MAX, Graph
-from .tree_routing import ALWAYS_LEFT, Splits, concat_splits, keyed_sides, path_matrix
-from .trees import (
-    VOTE_ROOM,
-    Inputs,
-    TreeMember,
-    normalised,
-    placed_naive_bayes,
-    placed_probabilities,
+from .tree_routing import (
+    ALWAYS_LEFT,
+    Splits,
+    concat_splits,
+    keyed_sides,
+    leaf_bias,
+    routing_blocks,
 )
+from .trees import Inputs, TreeMember, leaf_votes, normalised, vote_terms
 
 
 def batched_fits(members: list[TreeMember], splits: list[Splits]) -> bool:
@@ -38,18 +38,14 @@ def batched_fits(members: list[TreeMember], splits: list[Splits]) -> bool:
 def _padded_routing(members: list[TreeMember], splits: list[Splits]
                     ) -> tuple[Splits, np.ndarray, np.ndarray]:
     """(every split, trees padded to B each; paths [M, B, L] as -P/2; bias [M, 1, L])."""
-    blocks = []
-    for m, s in zip(members, splits):
-        tree = m.tree.tree
-        blocks.append((ALWAYS_LEFT, np.ones((1, 1))) if not tree.branches
-                      else (s, path_matrix(tree)))
+    blocks = routing_blocks([m.tree.tree for m in members], splits)
     B = max(p.shape[0] for _, p in blocks)
     L = max(p.shape[1] for _, p in blocks)
     parts, paths, bias = [], np.zeros((len(blocks), B, L)), np.full((len(blocks), 1, L), -1.0)
     for m, (s, p) in enumerate(blocks):
         parts += [s] + [ALWAYS_LEFT] * (B - p.shape[0])
         paths[m, :p.shape[0], :p.shape[1]] = -p / 2.0
-        bias[m, 0, :p.shape[1]] = 1.0 - np.abs(p).sum(axis=0) / 2.0
+        bias[m, 0, :p.shape[1]] = leaf_bias(p)
     return concat_splits(parts), paths, bias
 
 
@@ -61,16 +57,11 @@ def _tables(members: list[TreeMember], C: int, L: int) -> dict[str, np.ndarray]:
     out = {k: np.zeros((len(members), L, F * C)) for k in names}
     out["prior"] = np.zeros((len(members), L, C))
     for m, member in enumerate(members):
-        est = member.tree
-        Lm = est.tree.n_leaves
-        with np.errstate(divide="ignore"):
-            prior = np.log(placed_probabilities(member, C))  # majority class: softmax(log p) = p
-        use_nb = np.asarray(est.naive_bayes, dtype=bool)
-        if est.nb is not None and use_nb.any():
-            nb = placed_naive_bayes(member, C)
+        Lm = member.tree.tree.n_leaves
+        nb, prior = leaf_votes(member, C)
+        if nb is not None:
             for k in names:
                 out[k][m, :Lm] = nb[k]
-            prior = np.where(use_nb[:, None], nb["prior"], prior)
         out["prior"][m, :Lm] = prior
         if (~np.isfinite(prior)).all(axis=1).any():
             out.setdefault("mask", np.zeros((len(members), L, C)))
@@ -95,13 +86,8 @@ def forest_classifier(members: list[TreeMember], splits: list[Splits], C: int, g
     tables = {k: g.op("BatchMatMulV2", leaf, g.const(v)) for k, v in _tables(members, C, L).items()}
     wide = g.op("Reshape", inputs.gathered(members, lambda m: C),
                 g.const([-1, M, 1, F * C], np.int32, "shape"))
-    square = g.op("SquaredDifference", g.op("Mul", wide, tables["s"]), tables["ms"])
-    minus_t = g.op("Sub", g.op("Minimum", square, g.const(VOTE_ROOM / (F + 1))), tables["off"])
-    terms = g.where(g.op("IsFinite", wide), minus_t, g.op("ZerosLike", minus_t))
-    if "cat" in tables:
-        hot = g.op("Cast", g.op("Equal", wide, g.const(np.ones(F * C))), SrcT=np.bool_,
-                   DstT=np.float32)
-        terms = g.op("AddV2", terms, g.op("Mul", hot, tables["cat"]))
+    terms = vote_terms(g, wide, tables["s"], tables["ms"], tables["off"], tables.get("cat"),
+                       F * C, F)
     per_class = -np.kron(np.ones((F, 1)), np.eye(C))  # [F·C, C]: votes = prior - Σ (-t)
     flat = g.op("Reshape", terms, g.const([-1, F * C], np.int32, "shape"))
     votes = g.op("AddV2", g.op("Reshape", g.op("MatMul", flat, g.const(per_class)),

@@ -48,6 +48,11 @@ def words(keys: np.ndarray) -> np.ndarray:
     return np.stack(out, axis=-1)
 
 
+def width(n_columns: int) -> int:
+    """Columns of the `keys` matrix for `n_columns` inputs (see the module docstring)."""
+    return 4 * n_columns + 1
+
+
 def encode(X: np.ndarray) -> np.ndarray:
     """The `keys` matrix float32 [N, 4F + 1] of a float64 matrix [N, F] (see the module
     docstring): what the JavaScript client feeds a tree."""

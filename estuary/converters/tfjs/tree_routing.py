@@ -109,26 +109,36 @@ def float32_at_or_below(t: np.ndarray) -> np.ndarray:
 def tree_splits(model: ir.Model, columns: tuple[str, ...], tree: TreeStructure) -> Splits:
     """Every split of `tree` (reading estimator `columns`) in one of the two exact forms."""
     branches = tree.branches
-    raw_columns = model.schema.columns
-    sources = raw_sources(model.transform, {c: c for c in raw_columns})
+    sources = raw_sources(model.transform, {c: c for c in model.schema.columns})
     whole = whole_number_columns(model.transform, frozenset())
     names = [columns[tree.feature[b]] for b in branches]
     if not all(c in sources or c in whole for c in names):
         raise NotRoutable(ROUTING_REASON)
     keyed = np.array([c in sources for c in names], dtype=bool)
-    raw_index = {c: i for i, c in enumerate(raw_columns)}
     t = np.array([tree.threshold[b] for b in branches], dtype=np.float64)
     nan_left = np.array([tree.missing_left[b] for b in branches], dtype=bool)
-    column = np.array([raw_index[sources[c]] if c in sources else tree.feature[b]
-                       for c, b in zip(names, branches)], dtype=int)
-    words = np.zeros((len(branches), 3))
-    missing_left = nan_left.copy()
+    column = np.array([tree.feature[b] for b in branches], dtype=int)  # whole-number splits
+    words, missing_left = np.zeros((len(branches), 3)), nan_left.copy()
     if keyed.any():
         k = np.flatnonzero(keyed)
-        keys, missing_left[k] = raw_thresholds(model, [names[i] for i in k], column[k], t[k],
-                                               nan_left[k])
-        words[k] = order_keys.words(keys)
+        raw = keyed_splits(model, [names[i] for i in k], t[k], nan_left[k], sources)
+        column[k], words[k], missing_left[k] = raw.column, raw.words, raw.missing_left
     return Splits(keyed, column, words, float32_at_or_below(t), missing_left)
+
+
+def keyed_splits(model: ir.Model, targets: list[str], t: np.ndarray, nan_left: np.ndarray,
+                 sources: dict[str, str] | None = None) -> Splits:
+    """The splits `targets[b] <= t[b]` (NaN: `nan_left[b]`) as splits on raw inputs' keys;
+    NotRoutable unless every target is one raw input through monotone steps."""
+    raw_columns = model.schema.columns
+    if sources is None:
+        sources = raw_sources(model.transform, {c: c for c in raw_columns})
+    if not all(c in sources for c in targets):
+        raise NotRoutable(ROUTING_REASON)
+    column = np.array([raw_columns.index(sources[c]) for c in targets], dtype=int)
+    keys, missing_left = raw_thresholds(model, targets, column, t, nan_left)
+    return Splits(np.ones(len(targets), bool), column, order_keys.words(keys),
+                  float32_at_or_below(t), missing_left)
 
 
 def raw_thresholds(model: ir.Model, targets: list[str], column: np.ndarray, t: np.ndarray,
@@ -150,8 +160,9 @@ def raw_thresholds(model: ir.Model, targets: list[str], column: np.ndarray, t: n
     low = order_keys.key64(np.full(n, -np.inf))
     high = order_keys.key64(np.full(n, np.inf))
     everything_left = goes_left(np.full(n, np.inf))
+    anything_left = goes_left(np.full(n, -np.inf))
     # bisection keeps `a` a key that goes left (or low - 1) and `b` one that goes right
-    a = np.where(goes_left(np.full(n, -np.inf)), low, low - np.uint64(1))
+    a = np.where(anything_left, low, low - np.uint64(1))
     b = high.copy()
     todo = ~everything_left & (b - a > 1)
     while todo.any():
@@ -163,7 +174,7 @@ def raw_thresholds(model: ir.Model, targets: list[str], column: np.ndarray, t: n
     T = np.where(everything_left, high, a)
     at = goes_left(order_keys.from_key64(np.maximum(T, low)))
     above = goes_left(order_keys.from_key64(np.minimum(T + np.uint64(1), high)))
-    ends = (goes_left(np.full(n, -np.inf)) == (T >= low)) & (everything_left == (T == high))
+    ends = (anything_left == (T >= low)) & (everything_left == (T == high))
     if not (at[T >= low].all() and not above[T < high].any() and ends.all()):
         raise NotRoutable("a tree split is not monotone in its raw input; export to ONNX")
     return T, goes_left(np.full(n, np.nan))
@@ -233,6 +244,19 @@ ALWAYS_LEFT = Splits(np.array([True]), np.array([0]),
                      np.zeros(1, np.float32), np.array([True]))  # a one-leaf tree's split
 
 
+def routing_blocks(trees: list[TreeStructure], splits: list[Splits]
+                   ) -> list[tuple[Splits, np.ndarray]]:
+    """Each tree's splits and path matrix; a one-leaf tree gets a split every row passes to
+    the left, on the path of its only leaf."""
+    return [(ALWAYS_LEFT, np.ones((1, 1))) if not t.branches else (s, path_matrix(t))
+            for t, s in zip(trees, splits)]
+
+
+def leaf_bias(paths: np.ndarray) -> np.ndarray:
+    """1 - depth_l / 2 per leaf: with the sides' -P/2 term, exactly 1 at the row's leaf."""
+    return 1.0 - np.abs(paths).sum(axis=0) / 2.0
+
+
 def concat_splits(parts: list[Splits]) -> Splits:
     return Splits(*(np.concatenate([getattr(p, f) for p in parts])
                     for f in ("keyed", "column", "words", "bound", "missing_left")))
@@ -247,8 +271,7 @@ def leaf_indicator(trees: list[TreeStructure], splits: list[Splits], g: Graph, k
     With sides σ_b = ∓1 (left / right) and paths P[b, l] = ±1 (leaf l's path turns left /
     right at b, 0 off its path): relu(1 - depth_l / 2 - Σ_b P[b, l] · σ_b / 2) is 1 at the leaf
     whose every turn the row takes, at most 0 at any other."""
-    blocks = [(ALWAYS_LEFT, np.ones((1, 1))) if not t.branches else (s, path_matrix(t))
-              for t, s in zip(trees, splits)]
+    blocks = routing_blocks(trees, splits)
     every = concat_splits([b[0] for b in blocks])
     paths = np.zeros((len(every.column), sum(p.shape[1] for _, p in blocks)))
     r = c = 0
@@ -266,7 +289,7 @@ def leaf_indicator(trees: list[TreeStructure], splits: list[Splits], g: Graph, k
     order = np.concatenate([np.flatnonzero(every.keyed), np.flatnonzero(~every.keyed)])
     sides = parts[0] if len(parts) == 1 else g.op("ConcatV2", *parts, g.axis(1), N=2)
     paths = paths[order]
-    bias = 1.0 - np.abs(paths).sum(axis=0) / 2.0
+    bias = leaf_bias(paths)
     # a MatMul even for big trees: TF.js's cpu gather costs ~0.1 µs an element, its MatMul ~1 ns
     # a product, so B·L products beat gathering each leaf's path (Σ depth elements) for any tree
     score = g.op("MatMul", sides, g.const(-paths / 2.0))

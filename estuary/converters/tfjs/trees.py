@@ -43,6 +43,7 @@ from ...errors import UnsupportedModelError
 from ...ir.ensembles import EnsembleClassifier, EnsembleRegressor
 from ...ir.trees import TreeClassifier, TreeRegressor
 from ..registry import EMITTERS, register_emitter
+from . import order_keys
 from .graph import FLOAT32_MAX, Graph
 from .transforms import FORMAT, emit_transform, take
 from .tree_routing import NotRoutable, leaf_indicator, tree_splits
@@ -88,7 +89,7 @@ class Inputs:
     @property
     def keys(self) -> str:
         if self._keys is None:
-            self._keys = self.g.placeholder(KEYS, 4 * self.n_raw + 1)
+            self._keys = self.g.placeholder(KEYS, order_keys.width(self.n_raw))
         return self._keys
 
     def columns(self, member: TreeMember) -> str:
@@ -195,6 +196,20 @@ def placed_naive_bayes(member: TreeMember, C: int) -> dict[str, np.ndarray]:
     }
 
 
+def leaf_votes(member: TreeMember, C: int) -> tuple[dict[str, np.ndarray] | None, np.ndarray]:
+    """A tree's per-leaf vote parameters: placed_naive_bayes's blocks [L, F·C] (None when no
+    leaf is naive Bayes) and priors [L, C]: the naive-Bayes leaves' own, and the log of the
+    class probabilities at majority-class leaves (softmax gives them back; -inf: not seen)."""
+    est = member.tree
+    with np.errstate(divide="ignore"):
+        prior = np.log(placed_probabilities(member, C))
+    use_nb = np.asarray(est.naive_bayes, dtype=bool)
+    if est.nb is None or not use_nb.any():
+        return None, prior
+    nb = placed_naive_bayes(member, C)
+    return nb, np.where(use_nb[:, None], nb["prior"], prior)
+
+
 def vote_tables(members: list[TreeMember], C: int, bonus: bool) -> VoteTables:
     L = sum(m.tree.tree.n_leaves for m in members)
     P = sum(len(m.tree.columns) for m in members) * C
@@ -206,19 +221,15 @@ def vote_tables(members: list[TreeMember], C: int, bonus: bool) -> VoteTables:
     for m, member in enumerate(members):
         est, width = member.tree, len(member.tree.columns) * C
         Lm = est.tree.n_leaves
-        rows, slots = slice(row, row + Lm), slice(m * C, (m + 1) * C)
-        probs = placed_probabilities(member, C)
-        with np.errstate(divide="ignore"):
-            prior[rows, slots] = np.log(probs)  # majority-class leaves: softmax(log p) = p
+        rows = slice(row, row + Lm)
+        nb, prior[rows, m * C:(m + 1) * C] = leaf_votes(member, C)
         # River's label of a majority-class leaf: the first of the largest, in float64
-        bonus_t[row + np.arange(Lm), np.argmax(probs, axis=1)] = LABEL_BONUS
-        use_nb = np.asarray(est.naive_bayes, dtype=bool)
-        if est.nb is not None and use_nb.any():
-            nb = placed_naive_bayes(member, C)
+        majority = ~np.asarray(est.naive_bayes, dtype=bool)
+        labels = np.argmax(placed_probabilities(member, C), axis=1)
+        bonus_t[row + np.flatnonzero(majority), labels[majority]] = LABEL_BONUS
+        if nb is not None:
             for name, block in blocks.items():
                 block[rows, pos:pos + width] = nb[name]
-            prior[rows, slots] = np.where(use_nb[:, None], nb["prior"], prior[rows, slots])
-            bonus_t[row + np.flatnonzero(use_nb)] = 0.0
         row, pos = row + Lm, pos + width
     has_cat = bool(blocks["cat"].any())
     names = ["s", "ms", "off"] + (["cat"] if has_cat else [])
@@ -248,6 +259,24 @@ def normalised(g: Graph, total: str) -> dict[str, str]:
     return {"probabilities": p, "label": g.op("ArgMax", total, g.axis(1))}
 
 
+def vote_terms(g: Graph, wide: str, scale: str, mu_scaled: str, off: str, cat: str | None,
+               width: int, n_columns: int) -> str:
+    """-t per (column, class) position: ((x - mu) / sqrt(2 var))² + log(sqrt(2π) sigma), plus
+    -cat_log where a one-hot column is 1.0. Where the square overflows float32 it is held at the
+    largest share of float32 one of `n_columns` terms can have (River's float64 term is finite
+    and huge there: the class is all but out, not skipped); a missing or non-finite input adds
+    nothing (River skips NaN, and beyond 1e154 its term is -inf, skipped too). `width`: the
+    positions' count, the last axis of every operand."""
+    square = g.op("SquaredDifference", g.op("Mul", wide, scale), mu_scaled)
+    minus_t = g.op("Sub", g.op("Minimum", square, g.const(VOTE_ROOM / (n_columns + 1))), off)
+    terms = g.where(g.op("IsFinite", wide), minus_t, g.op("ZerosLike", minus_t))
+    if cat is None:
+        return terms
+    hot = g.op("Cast", g.op("Equal", wide, g.const(np.ones(width))), SrcT=np.bool_,
+               DstT=np.float32)
+    return g.op("AddV2", terms, g.op("Mul", hot, cat))
+
+
 def trees_classifier(members: list[TreeMember], C: int, g: Graph, inputs: Inputs,
                      leaves: Leaves) -> dict[str, str]:
     one = len(members) == 1
@@ -264,19 +293,8 @@ def trees_classifier(members: list[TreeMember], C: int, g: Graph, inputs: Inputs
     prior = parts[3 + tables.has_cat]
     wide = inputs.gathered(members, lambda m: C)
     P = sum(len(m.tree.columns) for m in members) * C
-    # -t = ((x - mu) / sqrt(2 var))² + log(sqrt(2π) sigma); where that overflows float32 it is
-    # held at the largest share of float32 a term can have (River's float64 term is finite and
-    # huge there: the class is all but out, not skipped)
-    limit = VOTE_ROOM / (max(len(m.tree.columns) for m in members) + 1)
-    square = g.op("SquaredDifference", g.op("Mul", wide, scale), mu_scaled)
-    minus_t = g.op("Sub", g.op("Minimum", square, g.const(limit)), off)
-    # a missing or non-finite input adds nothing (River: NaN is skipped, and beyond 1e154 the
-    # term is -inf, skipped too)
-    terms = g.where(g.op("IsFinite", wide), minus_t, g.const(np.zeros(P)))
-    if tables.has_cat:
-        hot = g.op("Cast", g.op("Equal", wide, g.const(np.ones(P))), SrcT=np.bool_,
-                   DstT=np.float32)
-        terms = g.op("AddV2", terms, g.op("Mul", hot, parts[3]))
+    terms = vote_terms(g, wide, scale, mu_scaled, off, parts[3] if tables.has_cat else None,
+                       P, max(len(m.tree.columns) for m in members))
     slot = np.concatenate([m * C + np.tile(np.arange(C), len(mb.tree.columns))
                            for m, mb in enumerate(members)])
     per_slot = np.zeros((P, len(members) * C))
