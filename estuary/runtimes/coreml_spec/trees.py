@@ -39,48 +39,67 @@ def ensemble_scores(params: Any, x: np.ndarray) -> np.ndarray:
     scores = np.zeros((x.shape[0], D), dtype=F32) + (base if base.size else F32(0))
     with np.errstate(over="ignore"):  # beyond float32 a value is ±inf, as on device
         xf = x.astype(F32)
-    trees: dict[int, dict[int, Any]] = {}
-    children: set[tuple[int, int]] = set()
-    for node in params.nodes:
-        trees.setdefault(node.treeId, {})[node.nodeId] = node
-        if node.nodeBehavior != LEAF:
-            children |= {(node.treeId, node.trueChildNodeId), (node.treeId, node.falseChildNodeId)}
-    rows = np.arange(x.shape[0])
+    trees, children = _trees(params.nodes)
     for tree_id, nodes in sorted(trees.items()):
         roots = [n for n in nodes if (tree_id, n) not in children]
         if len(roots) != 1:
             raise SpecError(f"treeEnsemble: tree {tree_id} has {len(roots)} root nodes, not 1")
-        current = np.full(x.shape[0], roots[0], dtype=np.int64)
-        for _ in range(len(nodes) + 1):
-            done = True
-            for node_id in np.unique(current):
-                node = nodes.get(int(node_id))
-                if node is None:
-                    raise SpecError(f"treeEnsemble: tree {tree_id} points at a missing node {node_id}")
-                if node.nodeBehavior == LEAF:
-                    continue
-                done = False
-                at = rows[current == node_id]
-                if node.branchFeatureIndex >= x.shape[1]:
-                    raise SpecError("treeEnsemble: branchFeatureIndex out of range")
-                v = xf[at, node.branchFeatureIndex]
-                test = TESTS.get(node.nodeBehavior)
-                if test is None:
-                    raise SpecError(f"treeEnsemble: unknown node behaviour {node.nodeBehavior}")
-                go_true = np.where(np.isnan(v), node.missingValueTracksTrueChild,
-                                   test(v, F32(node.branchFeatureValue)))
-                current[at] = np.where(go_true, node.trueChildNodeId, node.falseChildNodeId)
-            if done:
-                break
-        else:
-            raise SpecError(f"treeEnsemble: tree {tree_id} has a cycle")
-        for node_id in np.unique(current):
-            at = rows[current == node_id]
-            for info in nodes[int(node_id)].evaluationInfo:
-                if info.evaluationIndex >= D:
-                    raise SpecError("treeEnsemble: evaluationIndex out of range")
-                scores[at, info.evaluationIndex] += F32(info.evaluationValue)
+        leaves = _route(tree_id, nodes, roots[0], xf)
+        _add_leaves(scores, nodes, leaves)
     return scores
+
+
+def _trees(spec_nodes: Any) -> tuple[dict[int, dict[int, Any]], set[tuple[int, int]]]:
+    """The nodes grouped by tree ({tree id: {node id: node}}) and every (tree id, child id)."""
+    trees: dict[int, dict[int, Any]] = {}
+    children: set[tuple[int, int]] = set()
+    for node in spec_nodes:
+        trees.setdefault(node.treeId, {})[node.nodeId] = node
+        if node.nodeBehavior != LEAF:
+            children |= {(node.treeId, node.trueChildNodeId), (node.treeId, node.falseChildNodeId)}
+    return trees, children
+
+
+def _route(tree_id: int, nodes: dict[int, Any], root: int, xf: np.ndarray) -> np.ndarray:
+    """The leaf node id each row of `xf` reaches in one tree (a tree deeper than its node count
+    has a cycle)."""
+    current = np.full(xf.shape[0], root, dtype=np.int64)
+    for _ in range(len(nodes) + 1):
+        done = True
+        for node_id in np.unique(current):  # rows moved in this pass may move again in it
+            node = nodes.get(int(node_id))
+            if node is None:
+                raise SpecError(f"treeEnsemble: tree {tree_id} points at a missing node {node_id}")
+            if node.nodeBehavior != LEAF:
+                done = False
+                _branch(node, node_id, current, xf)
+        if done:
+            return current
+    raise SpecError(f"treeEnsemble: tree {tree_id} has a cycle")
+
+
+def _branch(node: Any, node_id: int, current: np.ndarray, xf: np.ndarray) -> None:
+    """Move the rows at `node_id` to the child its test chooses (NaN: `missingValueTracksTrueChild`)."""
+    at = np.flatnonzero(current == node_id)
+    if node.branchFeatureIndex >= xf.shape[1]:
+        raise SpecError("treeEnsemble: branchFeatureIndex out of range")
+    v = xf[at, node.branchFeatureIndex]
+    test = TESTS.get(node.nodeBehavior)
+    if test is None:
+        raise SpecError(f"treeEnsemble: unknown node behaviour {node.nodeBehavior}")
+    go_true = np.where(np.isnan(v), node.missingValueTracksTrueChild,
+                       test(v, F32(node.branchFeatureValue)))
+    current[at] = np.where(go_true, node.trueChildNodeId, node.falseChildNodeId)
+
+
+def _add_leaves(scores: np.ndarray, nodes: dict[int, Any], leaves: np.ndarray) -> None:
+    """Add each leaf's `evaluationValue`s (float32) to the scores of the rows that reached it."""
+    for node_id in np.unique(leaves):
+        at = np.flatnonzero(leaves == node_id)
+        for info in nodes[int(node_id)].evaluationInfo:
+            if info.evaluationIndex >= scores.shape[1]:
+                raise SpecError("treeEnsemble: evaluationIndex out of range")
+            scores[at, info.evaluationIndex] += F32(info.evaluationValue)
 
 
 def _softmax(s: np.ndarray) -> np.ndarray:
