@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from estuary.online import Learner, Store, server
+from estuary.online import Learner, Store, web_assets
 from estuary.online.server import create_app
 from estuary.online.testing import logreg, phishing, running_server
 
@@ -176,7 +176,7 @@ def test_page_loads_the_cpu_only_tfjs_bundle_first_on_a_progressive_page(tmp_pat
         body = bundle.text
         assert len(body) < 700_000 and "loadGraphModel" in body and "webgl2" not in body
     # without the built bundle the page says what to run, and the URL is not served stale
-    monkeypatch.setitem(server.VENDOR, "@tensorflow/tfjs", {"tfjs-cpu.mjs": "dist/absent.mjs"})
+    monkeypatch.setitem(web_assets.VENDOR, "@tensorflow/tfjs", {"tfjs-cpu.mjs": "dist/absent.mjs"})
     with running_server(create_app(tmp_path, poll=0.05)) as url, httpx.Client(base_url=url) as http:
         page = http.get("/").text
         config = json.loads(re.search(r'id="estuary-config">(.*?)</script>', page).group(1))

@@ -1,0 +1,306 @@
+"""The web demo's files, as `estuary serve` hands them out (the prediction API is server.py).
+
+GET / (web_demo/index.html with its import map, config and preloads inlined), /web_demo/<file>
+(the page's own modules and style), /js/estuary.js (the JS client), and
+/vendor/<package>@<version>/<file>: onnxruntime-web's wasm build and our cpu-only bundle of
+@tensorflow/tfjs, from js/node_modules and js/dist (no CDN). Vendored files are gzip-compressed
+once, in memory, and cached for good by browsers (the version is in the URL; for a bundle we
+build, its content hash too); the page's own files likewise, under content-hashed URLs.
+
+Where the files are is decided in one place (`_web_demo_dir`, `_js_dir` below).
+
+>>> routes = web_routes(state)  # state: anything with head() and version(n), e.g. ServerState
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from ..errors import ArtifactError
+from .store import Version
+
+# ---------------------------------------------------------------------------- where the files are
+
+
+def _web_demo_dir() -> Path:
+    """The page (index.html, app.js, runtimes.js, style.css)."""
+    return Path(__file__).resolve().parents[2] / "web_demo"
+
+
+def _js_dir() -> Path:
+    """The JS client: src/estuary.js, dist/ (bundles built by `npm ci`), node_modules/."""
+    from ..runtimes.node import js_dir
+
+    return js_dir()
+
+
+# ---------------------------------------------------------------------------- what is served
+
+NO_CACHE = {"Cache-Control": "no-cache"}
+IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
+# The page is cross-origin isolated (everything it loads is same-origin): performance.now() then
+# has 5 µs resolution instead of 100 µs, which the one-row latencies it shows need.
+ISOLATED = {"Cross-Origin-Opener-Policy": "same-origin",
+            "Cross-Origin-Embedder-Policy": "require-corp"}
+SAME_ORIGIN = {"Cross-Origin-Resource-Policy": "same-origin"}
+MEDIA = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+         ".mjs": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
+         ".wasm": "application/wasm", ".svg": "image/svg+xml", ".json": "application/json"}
+# URL name → file under js/: only what the page needs, nothing else.
+_ORT = "node_modules/onnxruntime-web/dist/"
+VENDOR = {
+    "onnxruntime-web": {
+        "ort.wasm.bundle.min.mjs": _ORT + "ort.wasm.bundle.min.mjs",  # API + wasm glue in one
+        "ort-wasm-simd-threaded.wasm": _ORT + "ort-wasm-simd-threaded.wasm",
+        "ort-wasm-simd-threaded.mjs": _ORT + "ort-wasm-simd-threaded.mjs",
+    },
+    # tfjs-core + converter + cpu backend in one ES module, built by `npm ci` (js/src/tfjs-cpu.js)
+    "@tensorflow/tfjs": {"tfjs-cpu.mjs": "dist/tfjs-cpu.mjs"},
+}
+VENDOR_ENTRY = {"onnxruntime-web": "ort.wasm.bundle.min.mjs", "@tensorflow/tfjs": "tfjs-cpu.mjs"}
+NPM_HINT = "npm ci --prefix js"
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+class _Gzipped:
+    """Vendored files gzip-compressed once, in memory (ORT's 14 MB wasm → 3.7 MB): a first visit
+    downloads a quarter of the bytes, and the browser's HTTP cache keeps the small copy."""
+
+    def __init__(self) -> None:
+        self._done: dict[Path, tuple[float, bytes]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, path: Path) -> bytes | None:
+        """The compressed bytes of `path` (compressed now if needed), or None if unreadable."""
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            return None
+        with self._lock:
+            hit = self._done.get(path)
+            if hit is None or hit[0] != mtime:
+                hit = (mtime, gzip.compress(path.read_bytes(), 6, mtime=0))
+                self._done[path] = hit
+            return hit[1]
+
+    def warm(self, paths: list[Path]) -> None:
+        """Compress `paths` in a background thread (before the first visitor asks)."""
+        def run() -> None:
+            for path in paths:
+                self.get(path)
+        threading.Thread(target=run, name="estuary-gzip", daemon=True).start()
+
+
+_GZIPPED = _Gzipped()  # one per process: every app created here shares it
+
+
+def _script_json(value: Any) -> str:
+    """JSON to inline in a <script> element: no '</script>' (or '<!--') in any string."""
+    return json.dumps(value, default=str).replace("<", "\\u003c")
+
+
+def _file_hash(path: Path) -> str:
+    """First 12 hex digits of the file's SHA-256 ('' if it cannot be read)."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    except OSError:
+        return ""
+
+
+def _file(path: Path, headers: dict[str, str]) -> Response:
+    if not path.is_file():
+        hint = f": run `{NPM_HINT}`" if _js_dir() in path.parents else ""
+        return _error(404, f"{path.name} is not installed{hint}")
+    return FileResponse(path, media_type=MEDIA.get(path.suffix, "application/octet-stream"),
+                        headers={**headers, **SAME_ORIGIN})
+
+
+def _own(request: Request, path: Path) -> Response:
+    """A page file: cached for good under its content-hashed URL, else revalidated."""
+    fresh = request.query_params.get("v") == _file_hash(path)
+    return _file(path, IMMUTABLE if fresh else NO_CACHE)
+
+
+def _own_files() -> dict[str, Path]:
+    """URL → file of the page's own modules and style (not vendored: they change)."""
+    files = {f"/web_demo/{p.name}": p for p in sorted(_web_demo_dir().glob("*"))
+             if p.suffix in (".js", ".css")}
+    return {**files, "/js/estuary.js": _js_dir() / "src" / "estuary.js"}
+
+
+def _package_version(package: str) -> str | None:
+    try:
+        return json.loads((_js_dir() / "node_modules" / package / "package.json")
+                          .read_text())["version"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+@dataclass(frozen=True)
+class Vendored:
+    """The npm files the page loads, as installed when the app was created."""
+
+    files: dict[str, Path]  # "<package>@<version>/<name>" → file
+    entry: dict[str, str]  # package → URL of the module the page imports
+    built: dict[Path, str]  # a bundle we build ourselves → its content hash at start-up
+    missing: list[str]  # packages not installed
+
+    @classmethod
+    def find(cls) -> Vendored:
+        # a bundle we build (not under node_modules/): its hash is part of its URL, and checked
+        # again when it is served ('' if it is missing)
+        built = {_js_dir() / rel: _file_hash(_js_dir() / rel) for files in VENDOR.values()
+                 for rel in files.values() if not rel.startswith("node_modules/")}
+        versions: dict[str, str | None] = {}
+        for package, files in VENDOR.items():
+            version = _package_version(package)  # in the URL: cached forever
+            digests = [built[_js_dir() / rel] for rel in files.values() if _js_dir() / rel in built]
+            if version and digests:  # our own bundle of it: its content is part of its name
+                version = f"{version}+{''.join(digests)}" if all(digests) else None
+            versions[package] = version
+        return cls(files={f"{package}@{versions[package]}/{name}": _js_dir() / rel
+                          for package, files in VENDOR.items() for name, rel in files.items()},
+                   entry={package: f"/vendor/{package}@{versions[package]}/{VENDOR_ENTRY[package]}"
+                          for package in VENDOR},
+                   built=built,
+                   missing=sorted(p for p, v in versions.items() if v is None))
+
+    def preloads(self, runtimes: list[str]) -> str:
+        """Fetched at once, while the page is parsed: the runtime the page answers with first.
+        A progressive page (TF.js first, then ONNX) preloads TF.js only: fetching, unpacking
+        and parsing ORT's 14 MB wasm at the same time delays TF.js's first answer by 100+ ms
+        on a cold visit; onnxruntime-web is fetched once TF.js has answered."""
+        links = []
+        if "tfjs" in runtimes and "@tensorflow/tfjs" not in self.missing:
+            links.append(f'<link rel="modulepreload" href="{self.entry["@tensorflow/tfjs"]}">')
+        if runtimes == ["onnx"] and "onnxruntime-web" not in self.missing:
+            ort = self.entry["onnxruntime-web"]
+            wasm = ort.rsplit("/", 1)[0] + "/ort-wasm-simd-threaded.wasm"
+            # the wasm too: its download (warm: its read from the HTTP cache) starts now, not when
+            # onnxruntime-web asks for it (as=fetch + crossorigin: what its fetch() matches)
+            links += [f'<link rel="modulepreload" href="{ort}">',
+                      f'<link rel="modulepreload" href="{wasm.removesuffix(".wasm")}.mjs">',
+                      f'<link rel="preload" href="{wasm}" as="fetch" crossorigin>']
+        return "\n".join(links)
+
+    async def serve(self, request: Request, name: str) -> Response:
+        path = self.files.get(name)
+        if path is None:
+            return _error(404, f"not a vendored file: {name!r}; this server has "
+                               f"{sorted(self.files)}")
+        # a bundle rebuilt since start-up no longer matches the hash in its URL: not for good
+        fresh = path not in self.built or \
+            await asyncio.to_thread(_file_hash, path) == self.built[path]
+        cache = IMMUTABLE if fresh else NO_CACHE
+        if "gzip" not in request.headers.get("accept-encoding", "") or not path.is_file():
+            return _file(path, cache)
+        body = await asyncio.to_thread(_GZIPPED.get, path)
+        if body is None:
+            return _file(path, cache)
+        return Response(body, media_type=MEDIA.get(path.suffix, "application/octet-stream"),
+                        headers={**cache, **SAME_ORIGIN, "Content-Encoding": "gzip",
+                                 "Vary": "Accept-Encoding"})
+
+
+class PageState(Protocol):
+    """What the page needs from the server: its head and a verified version's manifest."""
+
+    def head(self) -> dict[str, Any]: ...
+
+    def version(self, number: int) -> Version: ...
+
+
+def _first_runtimes(query: Any, manifest: dict | None) -> list[str]:
+    """As web_demo/runtimes.js plans it: ?runtime=tfjs → TF.js; else ONNX, and TF.js first (a
+    progressive first answer) when the latest version has a TF.js artifact that passed."""
+    if query.get("runtime") == "tfjs":
+        return ["tfjs"]
+    tfjs = ((manifest or {}).get("formats") or {}).get("tfjs") or {}
+    if tfjs.get("passed") and query.get("progressive") != "0":
+        return ["tfjs", "onnx"]
+    return ["onnx"]
+
+
+def _latest_manifest(state: PageState, head: dict) -> dict | None:
+    """The latest version's manifest (as JSON), inlined in the page: one round trip less before
+    the first model is fetched (the page checks its version number before using it)."""
+    if head["latest"] is None:
+        return None
+    try:
+        return state.version(head["latest"]).manifest
+    except ArtifactError:
+        return None
+
+
+def render_page(html: str, state: PageState, vendored: Vendored, query: Any) -> str:
+    """index.html with its import map, preloads and config filled in."""
+    # the page's own files under content-hashed URLs (cached for good, like the vendored ones):
+    # a second visit loads them without a round trip; an edit changes the URL
+    versioned = {url: f"{url}?v={_file_hash(path)}" for url, path in _own_files().items()}
+    # ...also where a module imports another ('./runtimes.js' → the same versioned URL)
+    modules = {url: v for url, v in versioned.items() if url.endswith(".js")}
+    import_map = {"imports": {"estuary": versioned["/js/estuary.js"], **modules,
+                              **vendored.entry}}
+    for url, v in versioned.items():
+        html = html.replace(f'"{url}"', f'"{v}"')
+    head = state.head()
+    manifest = _latest_manifest(state, head)
+    config = {"missing": vendored.missing, "install": NPM_HINT, "head": head,
+              "manifest": manifest}
+    html = html.replace("<!--IMPORTMAP-->", '<script type="importmap">'
+                        f"{json.dumps(import_map)}</script>\n"
+                        + vendored.preloads(_first_runtimes(query, manifest)))
+    return html.replace("<!--CONFIG-->", '<script type="application/json" id="estuary-config">'
+                        f"{_script_json(config)}</script>")
+
+
+def web_routes(state: PageState) -> list[Route]:
+    """GET /, /web_demo/<file>, /js/estuary.js and /vendor/<package>@<version>/<file>."""
+    vendored = Vendored.find()
+    _GZIPPED.warm([p for p in vendored.files.values() if p.is_file()])
+
+    async def page(request: Request) -> Response:
+        index = _web_demo_dir() / "index.html"
+        try:
+            html = index.read_text(encoding="utf-8")
+        except OSError:
+            return _error(404, f"the web demo is not installed here ({index.parent} is missing)")
+        return Response(render_page(html, state, vendored, request.query_params),
+                        media_type=MEDIA[".html"], headers={**NO_CACHE, **ISOLATED})
+
+    async def demo_file(request: Request) -> Response:
+        name = request.path_params["file"]
+        path = _web_demo_dir() / name
+        if "/" in name or name.startswith(".") or path.suffix not in MEDIA:
+            return _error(404, f"no web demo file {name!r}")
+        return _own(request, path)
+
+    async def client_library(request: Request) -> Response:
+        return _own(request, _js_dir() / "src" / "estuary.js")
+
+    async def vendor(request: Request) -> Response:
+        return await vendored.serve(request, request.path_params["file"])
+
+    return [
+        Route("/", page, methods=["GET"]),
+        Route("/web_demo/{file:path}", demo_file, methods=["GET"]),
+        Route("/js/estuary.js", client_library, methods=["GET"]),
+        Route("/vendor/{file:path}", vendor, methods=["GET"]),
+    ]
+
+
+__all__ = ["VENDOR", "Vendored", "render_page", "web_routes"]
