@@ -7,12 +7,10 @@ printed as their message (it says what to do next), never as a traceback.
 
 from __future__ import annotations
 
-import csv
 import json
 import pickle
-import re
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -28,6 +26,7 @@ import estuary
 from .converters.registry import FORMATS, format_for
 from .errors import EstuaryError, GoldenCheckError
 from .parity import ParityReport
+from .readers import read_rows
 
 app = typer.Typer(
     name="estuary",
@@ -49,85 +48,6 @@ DATA_HELP = ("CSV with a header row, or JSON Lines (.jsonl) of {feature: value} 
 
 class BadInput(Exception):
     """Bad usage or input found by the CLI itself (exit 2)."""
-
-
-# ---------------------------------------------------------------------------------- data files
-
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?inf(inity)?", re.IGNORECASE)
-
-
-_INTEGER = re.compile(r"[+-]?\d+")
-
-
-def _cell(value: str) -> int | float | str:
-    """Integer-looking cells stay ints (River names one-hot keys `f"{key}_{value}"`, so 1 and
-    1.0 are different categories), other numbers become floats, the rest stay strings."""
-    text = value.strip()
-    if _INTEGER.fullmatch(text):
-        return int(text)
-    return float(text) if _NUMBER.fullmatch(text) else value
-
-
-def _csv_rows(path: Path) -> Iterator[tuple[int, dict]]:
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if not header:
-            raise BadInput(f"{path} line 1: expected a header row of feature names")
-        if len(set(header)) != len(header) or "" in header:
-            raise BadInput(f"{path} line 1: header names must be unique and non-empty")
-        for cells in reader:
-            if not any(c.strip() for c in cells):
-                continue
-            if len(cells) != len(header):
-                raise BadInput(f"{path} line {reader.line_num}: {len(cells)} cells, but the "
-                               f"header has {len(header)}")
-            yield reader.line_num, {k: _cell(c) for k, c in zip(header, cells) if c.strip()}
-
-
-def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict]]:
-    with path.open(encoding="utf-8-sig") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise BadInput(f"{path} line {number}: not valid JSON ({e.msg})") from e
-            if not isinstance(obj, dict):
-                raise BadInput(f"{path} line {number}: expected a JSON object, "
-                               f"got {type(obj).__name__}")
-            yield number, obj["x"] if isinstance(obj.get("x"), dict) else obj
-
-
-READERS: dict[str, Callable[[Path], Iterable[tuple[int, dict]]]] = {
-    ".csv": _csv_rows, ".jsonl": _jsonl_rows, ".ndjson": _jsonl_rows,
-}
-
-
-def read_rows(path: Path, limit: int | None = None) -> list[dict]:
-    """Rows of a CSV (integer cells → int, other numbers → float, empty cell → key absent) or JSON Lines file
-    ({"f": 1.0} or {"x": {"f": 1.0}, "y": ...} per line)."""
-    reader = READERS.get(path.suffix.lower())
-    if reader is None:
-        raise BadInput(f"{path}: unknown data file type; use one of {', '.join(READERS)}")
-    if not path.is_file():
-        raise BadInput(f"{path} does not exist")
-    rows: list[dict] = []
-    line = 0
-    try:
-        for number, row in reader(path):
-            line = number
-            if limit is not None and len(rows) >= limit:
-                break
-            rows.append(row)
-    except UnicodeDecodeError as e:
-        raise BadInput(f"{path} after line {line}: not UTF-8 text ({e.reason})") from e
-    except csv.Error as e:
-        raise BadInput(f"{path} after line {line}: bad CSV ({e})") from e
-    if not rows:
-        raise BadInput(f"{path} has no data rows")
-    return rows
 
 
 # ------------------------------------------------------------------------------------ plumbing
@@ -413,26 +333,8 @@ def demo(
 # ------------------------------------------------------------------------------------ online
 
 
-def _file_events(path: Path, target: str) -> Iterator[tuple[dict, Any]]:
-    """(x, y) from a CSV (the `target` column is y) or JSON Lines ({"x": .., "y": ..} or flat)."""
-    reader = READERS.get(path.suffix.lower())
-    if reader is None or not path.is_file():
-        raise BadInput(f"--source {path}: expected redis://..., or a .csv/.jsonl file that exists")
-    if reader is _csv_rows:
-        for _, row in _csv_rows(path):
-            yield row, row.pop(target, None)
-        return
-    with path.open(encoding="utf-8-sig") as f:
-        for number, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise BadInput(f"{path} line {number}: not valid JSON ({e.msg})") from e
-                if isinstance(obj.get("x"), dict):
-                    yield obj["x"], obj.get("y")
-                else:
-                    yield obj, obj.pop(target, None)
+_SOURCE = "Source (→ estuary.online.loop.Source)"
+_SNAPSHOTS = "Snapshots and store (→ estuary.online.loop.Snapshots)"
 
 
 def _learn_model(name: str) -> Any:
@@ -445,105 +347,52 @@ def _learn_model(name: str) -> Any:
     raise BadInput(f"--model {name!r}: use one of {', '.join(MODELS)} or your own MODEL.pkl")
 
 
+def _print_learned(run: Any, target: str, as_json: bool) -> None:
+    if run.skipped:
+        _say(err, f"skipped {run.skipped} events without a {target!r} field", "yellow")
+    if as_json:
+        _emit_json(run.to_dict())
+    else:
+        _say(out, f"learned {run.events} events; latest version {run.latest} in {run.store}",
+             "green" if run.ok else "bold red")
+
+
 @app.command(help="Learn from a live source (a Redis Stream read by a consumer group, or a "
                   "CSV/JSONL file) and publish verified snapshots to a versioned store. Exit 1 "
                   f"if the last snapshot was rejected.\n\n{PICKLE_WARNING}")
 def learn(
-    source: Annotated[str, typer.Option("--source", help="redis://host:port/db, or a .csv/.jsonl file.")],
-    store: Annotated[Path, typer.Option("--store", help="The versioned store directory.")],
+    source: Annotated[str, typer.Option("--source", help="redis://host:port/db, or a .csv/.jsonl file.", rich_help_panel=_SOURCE)],
+    store: Annotated[Path, typer.Option("--store", help="The versioned store directory.", rich_help_panel=_SNAPSHOTS)],
     model: Annotated[str, typer.Option("--model", help="logreg, linreg, hoeffding, gaussiannb or MODEL.pkl.")] = "logreg",
-    stream: Annotated[str, typer.Option("--stream", help="Redis Stream key.")] = "events",
-    group: Annotated[str, typer.Option("--group", help="Redis consumer group.")] = "estuary",
-    consumer: Annotated[str | None, typer.Option("--consumer", help="Consumer name (default host-pid).")] = None,
-    target: Annotated[str, typer.Option("--target", help="The field holding the label.")] = "y",
-    every: Annotated[int, typer.Option("--every", min=1, help="Snapshot every N events.")] = 1000,
-    every_seconds: Annotated[float | None, typer.Option("--every-seconds", help="Also every T seconds.")] = None,
-    drift: Annotated[bool, typer.Option("--drift", help="Also on drift (ADWIN on the error).")] = False,
-    formats: Annotated[str | None, typer.Option("--formats", help="Comma-separated formats (default: all).")] = None,
-    keep: Annotated[int, typer.Option("--keep", min=1, help="Versions to keep.")] = 10,
-    until_idle: Annotated[bool, typer.Option("--until-idle", help="Stop when the stream is idle for --idle-ms.")] = False,
-    idle_ms: Annotated[int, typer.Option("--idle-ms", min=1)] = 1000,
-    max_events: Annotated[int | None, typer.Option("--max-events", min=1)] = None,
+    stream: Annotated[str, typer.Option("--stream", help="Redis Stream key.", rich_help_panel=_SOURCE)] = "events",
+    group: Annotated[str, typer.Option("--group", help="Redis consumer group.", rich_help_panel=_SOURCE)] = "estuary",
+    consumer: Annotated[str | None, typer.Option("--consumer", help="Consumer name (default host-pid).", rich_help_panel=_SOURCE)] = None,
+    target: Annotated[str, typer.Option("--target", help="The field holding the label.", rich_help_panel=_SOURCE)] = "y",
+    until_idle: Annotated[bool, typer.Option("--until-idle", help="Stop when the stream is idle for --idle-ms.", rich_help_panel=_SOURCE)] = False,
+    idle_ms: Annotated[int, typer.Option("--idle-ms", min=1, rich_help_panel=_SOURCE)] = 1000,
+    every: Annotated[int, typer.Option("--every", min=1, help="Snapshot every N events.", rich_help_panel=_SNAPSHOTS)] = 1000,
+    every_seconds: Annotated[float | None, typer.Option("--every-seconds", help="Also every T seconds.", rich_help_panel=_SNAPSHOTS)] = None,
+    drift: Annotated[bool, typer.Option("--drift", help="Also on drift (ADWIN on the error).", rich_help_panel=_SNAPSHOTS)] = False,
+    formats: Annotated[str | None, typer.Option("--formats", help="Comma-separated formats (default: all).", rich_help_panel=_SNAPSHOTS)] = None,
+    keep: Annotated[int, typer.Option("--keep", min=1, help="Versions to keep.", rich_help_panel=_SNAPSHOTS)] = 10,
+    max_events: Annotated[int | None, typer.Option("--max-events", min=1, help="Stop after N events.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")] = False,
 ) -> None:
-    import asyncio
-
-    from .online import EveryN, EveryT, Learner, OnDrift, Store
-
-    results: list = []
+    from .online import loop
 
     def report(result: Any) -> None:
-        results.append(result)
         _say(err, result.summary(), "green" if result.published else "bold red")
 
     with _handled(as_json):
-        names = [f.strip() for f in formats.split(",") if f.strip()] if formats else None
-        for name in names or []:
-            format_for(name)
-        policy = EveryN(every)
-        if every_seconds:
-            policy = policy | EveryT(every_seconds)
-        if drift:
-            policy = policy | OnDrift()
-        learner = Learner(_learn_model(model), store=Store(store, keep=keep), policy=policy,
-                          formats=names, on_result=report)
-
-        async def run() -> int:
-            if source.startswith(("redis://", "rediss://", "unix://")):
-                from .online.sources import RedisStream
-
-                events = RedisStream(source, stream, group, consumer, target=target,
-                                     block_ms=idle_ms, idle_exit=until_idle)
-            else:
-                events = _file_events(Path(source), target)
-            n = skipped = 0
-            try:
-                if hasattr(events, "__aiter__"):
-                    async for event in events:
-                        if event.y is None:
-                            skipped += 1
-                            continue
-                        learner.learn_one(event.x, event.y)
-                        n += 1
-                        if n % 1000 == 0:
-                            _say(err, f"{n} events", "dim")
-                        if max_events and n >= max_events:
-                            break
-                else:
-                    for x, y in events:
-                        if y is None:
-                            skipped += 1
-                            continue
-                        learner.learn_one(x, y)
-                        n += 1
-                        if max_events and n >= max_events:
-                            break
-            finally:
-                if hasattr(events, "aclose"):
-                    await events.aclose()
-            if skipped:
-                _say(err, f"skipped {skipped} events without a {target!r} field", "yellow")
-            return n
-
-        n = asyncio.run(run())
-        if n:
-            learner.snapshot("end of stream")
-        learner.close()
-    last = results[-1] if results else None
-    ok = bool(last and last.published)
-    summary = {"ok": ok, "events": n, "store": str(store),
-               "latest": Store(store).latest_number() if store.exists() else None,
-               "versions": [{"version": r.version, "published": r.published,
-                             "n_events": r.n_events, "reason": r.reason,
-                             "stall_ms": r.stall_ms, "errors": r.errors,
-                             "reports": {f: rep.to_dict() for f, rep in r.reports.items()}}
-                            for r in results]}
-    if as_json:
-        _emit_json(summary)
-    else:
-        _say(out, f"learned {n} events; latest version {summary['latest']} in {store}",
-             "green" if ok else "bold red")
-    raise typer.Exit(0 if ok else 1)
+        names = tuple(f.strip() for f in formats.split(",") if f.strip()) if formats else None
+        snapshots = loop.Snapshots(every=every, every_seconds=every_seconds, drift=drift,
+                                   formats=names, keep=keep)
+        events = loop.Source(source, target=target, stream=stream, group=group,
+                             consumer=consumer, idle_ms=idle_ms, until_idle=until_idle)
+        run = loop.learn(_learn_model(model), events, store, snapshots, max_events=max_events,
+                         on_result=report, progress=lambda line: _say(err, line, "dim"))
+    _print_learned(run, target, as_json)
+    raise typer.Exit(0 if run.ok else 1)
 
 
 @app.command(help="Serve the latest verified version of a store over HTTP, hot-reloading new "
