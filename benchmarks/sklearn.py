@@ -22,8 +22,8 @@ import warnings  # noqa: E402
 import numpy as np  # noqa: E402
 
 import estuary  # noqa: E402
-from estuary.converters.sklearn import versions  # noqa: E402
 from estuary.errors import UnsupportedModelError  # noqa: E402
+from estuary.sklearn import versions  # noqa: E402
 
 OUT = Path(__file__).with_name("results_sklearn.json")
 FORMATS = {"onnx": ".onnx", "pmml": ".pmml", "coreml": ".mlmodel"}

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import ir
+from ._atomic import staged
 from .converters import formats as _formats  # noqa: F401  (registers every installed format)
 from .converters.registry import format_for
-from .converters.sklearn.model import is_sklearn_model
 from .parity import verify as _verify_river
 from .runtimes import load
+from .sklearn.model import is_sklearn_model
 from .snapshot import take_snapshot
 
 
@@ -37,32 +35,12 @@ def write_snapshot(snapshot: ir.Snapshot, path: str | Path, format: str | None =
     and re-run the golden vectors before the file appears at `path`."""
     path = Path(path)
     fmt = format_for(format, str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=fmt.suffix, dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with staged(path, fmt.suffix) as tmp:
         fmt.write(snapshot, tmp)
         if check:
             load(tmp)
-        if tmp.is_dir() and path.exists():  # a directory (.tfjs) cannot be renamed over another
-            old = path.with_name(f".{path.name}.old.{os.getpid()}")
-            os.replace(path, old)
-            os.replace(tmp, path)
-            _remove(old)
-        else:
-            os.replace(tmp, path)
-    finally:
-        _remove(tmp)
     return ExportedArtifact(path, fmt.name, ir.content_hash(snapshot.model),
                             snapshot.provenance.snapshot_id or "", artifact_size(path), snapshot)
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    else:
-        path.unlink(missing_ok=True)
 
 
 def artifact_size(path: Path) -> int:
@@ -80,7 +58,7 @@ def export(model: Any, path: str | Path, sample: Sequence[Mapping] = (), format:
     >>> export(model, "model.onnx", sample=rows).size_bytes
     """
     if is_sklearn_model(model):  # duck-typed: scikit-learn is imported only for its models
-        from .converters.sklearn import export_sklearn
+        from .sklearn import export_sklearn
 
         return export_sklearn(model, path, sample, format, check)
     return write_snapshot(take_snapshot(model, sample), path, format, check)
@@ -93,7 +71,7 @@ def verify(model: Any, path: str | Path, rows: Any = (), *, adversarial: bool = 
     >>> verify(model, "model.onnx", rows).passed
     """
     if is_sklearn_model(model):
-        from .converters.sklearn import verify_sklearn
+        from .sklearn import verify_sklearn
 
         return verify_sklearn(model, path, rows, adversarial=adversarial)
     return _verify_river(model, path, rows, adversarial=adversarial)

@@ -14,8 +14,8 @@ pytest.importorskip("sklearn")
 pytest.importorskip("skl2onnx")
 
 import estuary  # noqa: E402
-from estuary.converters.sklearn.metadata import state_hash  # noqa: E402
 from estuary.errors import UnsupportedModelError  # noqa: E402
+from estuary.sklearn.metadata import state_hash  # noqa: E402
 
 FORMATS = {"onnx": ".onnx", "pmml": ".pmml", "coreml": ".mlmodel"}
 
@@ -185,8 +185,7 @@ def test_cross_check_onnx_emitter_against_skl2onnx(kind, tmp_path):
     """Estuary's own ONNX (from the River model) and skl2onnx's (from the equivalent fitted
     scikit-learn estimator rebuilt from River's state) agree on all of River's Phishing rows."""
     from river import linear_model, naive_bayes, preprocessing
-
-    from estuary.converters.sklearn.crosscheck import sklearn_equivalent
+    from sklearn_crosscheck import sklearn_equivalent
 
     river_model = (preprocessing.StandardScaler() | linear_model.LogisticRegression()
                    if kind == "scaled_logistic" else naive_bayes.GaussianNB())

@@ -29,6 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._atomic import fsync_path as _fsync_path
+from .._atomic import write_atomic
+from .._atomic import write_durably as _write_durably
 from ..errors import ArtifactError
 
 log = logging.getLogger(__name__)
@@ -63,21 +66,6 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    with path.open("wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
 
 
 def _canonical(obj: Any) -> bytes:
@@ -177,10 +165,8 @@ class Store:
         return Version(number, target, manifest)
 
     def _point_latest(self, number: int, manifest_sha256: str) -> None:
-        tmp = self.root / f".{LATEST}.{os.getpid()}.tmp"
-        _write_durably(tmp, _canonical({"version": number, "manifest_sha256": manifest_sha256}))
-        os.replace(tmp, self.root / LATEST)
-        _fsync_path(self.root)
+        write_atomic(self.root / LATEST,
+                     _canonical({"version": number, "manifest_sha256": manifest_sha256}))
 
     def _retain(self, where: Path) -> None:
         """Keep the newest `keep` versions in `where` (and always the one `latest` names)."""

@@ -18,8 +18,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from ...errors import EstuaryError, UnsupportedModelError
-from ...ir.artifact import METADATA_KEY, ArtifactMetadata
+from ..errors import EstuaryError, UnsupportedModelError
+from ..ir.artifact import METADATA_KEY, ArtifactMetadata
 from .model import SklearnModel, supported
 
 OPSET = {"": 21, "ai.onnx.ml": 3}

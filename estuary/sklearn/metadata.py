@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from ... import __version__
-from ...ir.artifact import ArtifactMetadata
-from ...rows import RowEncoder
+from .. import __version__
+from ..ir.artifact import ArtifactMetadata
+from ..rows import RowEncoder
 from .model import SklearnModel
 
 N_GOLDEN = 8

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ...parity.probes import Probe, structural_probes
+from ..parity.probes import Probe, structural_probes
 from .model import SklearnModel
 from .onnx import tree_list
 

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from ...errors import EstuaryError, UnsupportedModelError
-from ...ir.artifact import METADATA_KEY, ArtifactMetadata
+from ..errors import EstuaryError, UnsupportedModelError
+from ..ir.artifact import METADATA_KEY, ArtifactMetadata
 from .metadata import version
 from .model import SklearnModel, refuse_unsupported, supported
 from .onnx import tree_list

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import UnsupportedModelError
-from ...ir.artifact import METADATA_KEY, ArtifactMetadata
+from ..errors import UnsupportedModelError
+from ..ir.artifact import METADATA_KEY, ArtifactMetadata
 from .metadata import version
 from .model import SklearnModel, refuse_unsupported, supported
 from .onnx import tree_list

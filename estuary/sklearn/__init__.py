@@ -11,17 +11,16 @@ coremltools is BSD-3-Clause.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ...errors import EstuaryError, UnknownFormatError
-from ...parity.report import ParityReport
-from ..registry import format_for
+from .._atomic import staged
+from ..converters.registry import format_for
+from ..errors import EstuaryError, UnknownFormatError
+from ..parity.report import ParityReport
 from .metadata import build_metadata, state_hash, to_rows, version
 from .model import SklearnModel, describe, is_sklearn_model, supported
 
@@ -44,7 +43,7 @@ def _check_flat(sk: SklearnModel, rows: list[dict]) -> None:
     """The rewritten estimator (one-hot columns in) must predict what the original predicts."""
     if sk.flat is sk.original or not rows:
         return
-    from ...rows import RowEncoder
+    from ..rows import RowEncoder
 
     expected, _ = sk.reference(sk.raw_input(rows))
     X = RowEncoder(sk.schema).encode_many(rows)
@@ -65,8 +64,8 @@ def export_sklearn(model: Any, path: str | Path, sample: Any = None, format: str
 
     >>> export_sklearn(LogisticRegression().fit(X, y), "model.onnx", sample=X[:20]).size_bytes
     """
-    from ...api import ExportedArtifact, _remove, artifact_size
-    from ...runtimes import load
+    from ..api import ExportedArtifact, artifact_size
+    from ..runtimes import load
 
     path = Path(path)
     fmt = format_for(format, str(path))
@@ -76,17 +75,10 @@ def export_sklearn(model: Any, path: str | Path, sample: Any = None, format: str
     _check_flat(sk, rows[:200])
     precision = module.precision(sk)
     meta = build_metadata(sk, rows, module.converter_name(), precision)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=fmt.suffix, dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with staged(path, fmt.suffix) as tmp:
         module.write(sk, meta, tmp)
         if check:
             load(tmp)
-        os.replace(tmp, path)
-    finally:
-        _remove(tmp)
     return ExportedArtifact(path, fmt.name, meta.ir_hash, meta.provenance["snapshot_id"],
                             artifact_size(path), None)
 
@@ -98,9 +90,9 @@ def verify_sklearn(model: Any, path: str | Path, X: Any = None, *, adversarial: 
 
     >>> verify_sklearn(model, "model.pmml", X_test).passed
     """
-    from ...parity.harness import compare
-    from ...parity.probes import Probe
-    from ...runtimes import load
+    from ..parity.harness import compare
+    from ..parity.probes import Probe
+    from ..runtimes import load
     from .parity import SklearnReference, probe_rows
 
     sk = describe(model)

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import EstuaryError, UnsupportedModelError
-from ...ir import Feature, FeatureSchema
+from ..errors import EstuaryError, UnsupportedModelError
+from ..ir import Feature, FeatureSchema
 
 # Estimators and steps estuary has proven through each converter (tests/test_sklearn.py);
 # anything else is refused rather than converted on trust.

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import UnsupportedModelError
+from estuary.errors import UnsupportedModelError
 
 SUPPORTED = ["river.compose.Pipeline(StandardScaler, LogisticRegression)",
              "river.naive_bayes.GaussianNB"]

@@ -1,0 +1,96 @@
+"""Atomic writes: a file (or a directory artifact such as `.tfjs`) appears at its path complete,
+or the previous one stays. Every writer in estuary goes through here: `api.write_snapshot` and
+the scikit-learn export stage an artifact next to its path, check it, and rename it over; the
+store's `latest` pointer is written, fsync'd, renamed, and its directory fsync'd.
+
+>>> with staged(Path("model.onnx"), ".onnx") as tmp:
+...     write_onnx(snapshot, tmp)  # an exception here leaves model.onnx as it was
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def staged(path: Path, suffix: str = "") -> Iterator[Path]:
+    """A fresh temporary path next to `path` (an empty file a writer may overwrite or replace
+    by a directory; `suffix` keeps the format's suffix for loaders that dispatch on it). When
+    the block ends without an exception it is renamed over `path`; it is removed either way."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _fresh(path, suffix)
+    try:
+        yield tmp
+        replace(tmp, path)
+    finally:
+        remove(tmp)
+
+
+def _fresh(path: Path, suffix: str) -> Path:
+    """Create an empty, never-used file next to `path`. Unlike `tempfile.mkstemp` (mode 0600),
+    it gets the umask's permissions, as a plain `open` would: a server running as another user
+    can read what `estuary export` wrote and the store's `latest`."""
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}{suffix}")
+        try:
+            tmp.open("xb").close()
+            return tmp
+        except FileExistsError:  # pragma: no cover  (48 random bits)
+            continue
+
+
+def replace(src: Path, dst: Path) -> None:
+    """Rename `src` over `dst`. A directory cannot be renamed over another, so a previous
+    directory at `dst` is first renamed aside (a reader sees the old one or the new one, and
+    for an instant none) and then deleted."""
+    if src.is_dir() and dst.exists():
+        old = dst.with_name(f".{dst.name}.old.{os.getpid()}")
+        os.replace(dst, old)
+        os.replace(src, dst)
+        remove(old)
+    else:
+        os.replace(src, dst)
+
+
+def remove(path: Path) -> None:
+    """Delete a file or a directory tree; nothing there is fine."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def fsync_path(path: Path) -> None:
+    """fsync a file or a directory (a directory's fsync makes renames in it durable)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_durably(path: Path, data: bytes) -> None:
+    """Write `data` to `path` and fsync it (not atomic by itself: see `write_atomic`)."""
+    with path.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace `path` by `data` durably: readers see the old bytes or the new ones, and after
+    a crash it holds one of them.
+
+    >>> write_atomic(Path("store/latest"), b'{"version": 3}')
+    """
+    with staged(path) as tmp:
+        write_durably(tmp, data)
+    fsync_path(path.parent)
+
+
+__all__ = ["fsync_path", "remove", "replace", "staged", "write_atomic", "write_durably"]
