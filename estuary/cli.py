@@ -414,4 +414,26 @@ def serve(
         run_server(store, host, port, format=format, poll=poll)
 
 
+@app.command("setup-js", help="Install the npm packages of the Node runtimes (.tfjs, "
+                              "onnxruntime-web) and of the web page: `npm ci` from the lockfile "
+                              "shipped with estuary, into $ESTUARY_JS_HOME (default "
+                              "~/.cache/estuary/js). Needs Node 20+ and npm.")
+def setup_js(
+    dir: Annotated[Path | None, typer.Option("--dir", help="Install here instead; then set "
+                                             "ESTUARY_JS_HOME to this folder.")] = None,
+    prefer_offline: Annotated[bool, typer.Option("--prefer-offline", help="Use npm's cache "
+                                                 "first.")] = False,
+) -> None:
+    from .assets import ENV_HOME, js_home
+    from .assets import setup_js as run_setup
+
+    with _handled(False):
+        target = dir.expanduser().resolve() if dir is not None else js_home()
+        with err.status(f"npm ci in {target} (a few hundred MB the first time)"):
+            run_setup(target, prefer_offline=prefer_offline)
+    _say(out, f"estuary's npm packages are installed in {target}", "green")
+    if dir is not None and target != js_home():
+        _say(out, f"  export {ENV_HOME}={target}")
+
+
 __all__ = ["app"]

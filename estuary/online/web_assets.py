@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from ..assets import js_home, web_demo_dir
 from ..errors import ArtifactError
 from .store import Version
 
@@ -35,14 +36,12 @@ from .store import Version
 
 def _web_demo_dir() -> Path:
     """The page (index.html, app.js, runtimes.js, style.css)."""
-    return Path(__file__).resolve().parents[2] / "web_demo"
+    return web_demo_dir()  # in the wheel or the checkout: estuary/assets.py
 
 
 def _js_dir() -> Path:
     """The JS client: src/estuary.js, dist/ (bundles built by `npm ci`), node_modules/."""
-    from ..runtimes.node import js_dir
-
-    return js_dir()
+    return js_home()  # the JS home `estuary setup-js` fills: estuary/assets.py
 
 
 # ---------------------------------------------------------------------------- what is served

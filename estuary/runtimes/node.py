@@ -6,8 +6,11 @@ shared by every model: a request names the model it loaded, rows travel in batch
 lines. If Node dies, the call that saw it raises `NodeRuntimeError` with Node's last words; the
 next call starts a new process and reloads the models it needs. The process ends at exit.
 
-Set ESTUARY_NODE to the node binary and ESTUARY_JS_DIR to the js/ folder (with node_modules
-from `npm ci --prefix js`) when they are not at their usual places.
+The npm packages (@tensorflow/tfjs, onnxruntime-web) live in the JS home (estuary/assets.py):
+`estuary setup-js` installs them from the lockfile shipped in the wheel (into $ESTUARY_JS_HOME,
+default ~/.cache/estuary/js; a source checkout uses js/ and `npm ci --prefix js`). When they are
+missing, loading raises `JsSetupError` naming the command. Set ESTUARY_NODE to the node binary
+when it is not on PATH.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ..assets import js_home, require_js_home
 from ..errors import ArtifactError, EstuaryError, InvalidInputError, UnknownFormatError
 from ..ir.artifact import ArtifactMetadata
 from .base import LoadedModel, RuntimeInfo
@@ -43,8 +47,8 @@ class NodeRuntimeError(EstuaryError, RuntimeError):
 
 
 def js_dir() -> Path:
-    env = os.environ.get("ESTUARY_JS_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "js"
+    """The JS home the runner runs from (estuary/assets.py decides where; not checked here)."""
+    return js_home()
 
 
 def _node_binary() -> str:
@@ -67,12 +71,8 @@ class NodeRunner:
         self.generation = 0  # bumped at every (re)start: handles of older processes are void
 
     def _start(self) -> None:
-        root = js_dir()
+        root = require_js_home()  # JsSetupError naming `estuary setup-js` if not ready
         script = root / "src" / "runner.js"
-        if not (root / "node_modules" / "@tensorflow" / "tfjs").is_dir():
-            raise UnknownFormatError(
-                f"the Node runtimes need the npm packages in {root}/node_modules: "
-                f"run `npm ci --prefix {root}`")
         self._proc = subprocess.Popen(
             [_node_binary(), str(script)], cwd=str(root), stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",

@@ -1,0 +1,191 @@
+// Type declarations for estuary's JavaScript client (src/estuary.js). Kept by hand next to the
+// module; tests/test_wheel.py checks that the names declared here are exactly its exports and
+// that TypeScript accepts this file.
+
+/** Key of the estuary metadata in every artifact (ONNX metadata_props, TF.js userDefinedMetadata). */
+export declare const METADATA_KEY: 'estuary';
+/** The metadata layout this client reads; other versions are refused (re-export the model). */
+export declare const METADATA_VERSION: 1;
+/** Golden-vector tolerance by the artifact's precision. */
+export declare const TOLERANCE: { readonly float64: number; readonly float32: number };
+
+export declare class EstuaryError extends Error {
+  constructor(message?: string);
+}
+/** The artifact is missing, corrupt, truncated or not what it claims to be. */
+export declare class ArtifactError extends EstuaryError {}
+/** The embedded golden vectors do not reproduce: the model must not be served. */
+export declare class GoldenCheckError extends ArtifactError {}
+/** A row has a bad value; `field` names the feature. */
+export declare class InvalidInputError extends EstuaryError {
+  constructor(field: string, message: string);
+  readonly field: string;
+}
+
+/** A store version's manifest.json, checked field by field (ManifestError names the field). */
+export { checkManifest, ManifestError, MANIFEST_SCHEMA_VERSION } from './manifest.js';
+export type { FileEntry, FormatEntry, Manifest, ParitySummary } from './manifest.js';
+
+/** A category value as River wrote it (JSON). */
+export type Category = string | number | boolean;
+
+export interface NumericFeature {
+  name: string;
+  key: string | number | boolean;
+  kind: 'numeric';
+}
+
+export interface CategoricalFeature {
+  name: string;
+  key: string | number | boolean;
+  kind: 'categorical';
+  categories: Category[];
+}
+
+export type Feature = NumericFeature | CategoricalFeature;
+
+export interface Schema {
+  features: Feature[];
+  [extra: string]: unknown;
+}
+
+/** The estuary metadata embedded in every artifact (see estuary/ir/artifact.py). */
+export interface Metadata {
+  metadata_version: 1;
+  schema: Schema;
+  task: 'classification' | 'regression' | string;
+  classes: Category[];
+  golden_inputs: (number | null)[][];
+  golden_outputs: number[][];
+  precision: 'float64' | 'float32';
+  [extra: string]: unknown;
+}
+
+/** A River-style row: feature name → value; absent, null or undefined means missing. */
+export type Row = Record<string, number | string | boolean | bigint | null | undefined>;
+
+export type Prediction = ClassPrediction | RegressionPrediction;
+export interface ClassPrediction {
+  label: Category;
+  /** In `model.classes` order. */
+  probabilities: number[];
+}
+export interface RegressionPrediction {
+  value: number;
+}
+
+/** Outputs of `runMatrix`: classifiers give label + probabilities [n * C], regressors value [n]. */
+export interface MatrixOutputs {
+  label?: Int32Array;
+  probabilities?: Float64Array;
+  value?: Float64Array;
+}
+
+export interface RuntimeInfo {
+  name: string;
+  version: string;
+  backend?: string;
+}
+
+export interface Backend {
+  info: RuntimeInfo;
+  run(X: Float64Array, n: number): Promise<MatrixOutputs>;
+}
+
+/** Returns the bytes of one file of an artifact, by name (e.g. 'model.json'). */
+export type Reader = (name: string) => Promise<Uint8Array | ArrayBuffer>;
+
+export interface LoadOptions {
+  /** Re-run the embedded golden vectors on load (default true). */
+  check?: boolean;
+}
+
+/** Parse and check the estuary metadata JSON embedded in an artifact. */
+export declare function parseMetadata(text: string | object, where?: string): Metadata;
+
+/** Turns River-style rows into the artifact's input matrix, following the schema. */
+export declare class RowEncoder {
+  constructor(schema: Schema);
+  readonly nColumns: number;
+  readonly columns: string[];
+  encode(row: Row, out?: Float64Array, offset?: number): Float64Array;
+  encodeMany(rows: Row[]): Float64Array;
+}
+
+/** Form values (strings) → a row: '' is missing, numeric text becomes a number. */
+export declare function rowFromForm(schema: Schema, entries: Record<string, unknown>): Row;
+
+/** An artifact ready to predict; built by `loadTfjs` / `loadOnnx`. */
+export declare class EstuaryModel {
+  constructor(backend: Backend, metadata: Metadata, format: 'tfjs' | 'onnx' | string);
+  readonly backend: Backend;
+  readonly metadata: Metadata;
+  readonly format: string;
+  readonly encoder: RowEncoder;
+  readonly classes: Category[];
+  readonly isClassifier: boolean;
+  /** Largest golden-vector difference seen by `checkGolden` (null before it ran). */
+  goldenMaxDiff: number | null;
+  /** The metadata JSON string as embedded in the artifact. */
+  rawMetadata?: string;
+  readonly runtime: RuntimeInfo;
+  runMatrix(X: Float64Array, n?: number): Promise<MatrixOutputs>;
+  predictMany(rows: Row[]): Promise<Prediction[]>;
+  predict(row: Row): Promise<Prediction>;
+  /** Throws GoldenCheckError if the golden vectors do not reproduce; returns the max diff. */
+  checkGolden(): Promise<number>;
+}
+
+/** read(name) over HTTP relative to `base` (browser, or Node's global fetch). */
+export declare function httpReader(base: string): Reader;
+
+/** TF.js ModelArtifacts, as `tf.io.fromMemory` takes them. */
+export interface TfjsModelArtifacts {
+  modelTopology: object;
+  weightSpecs: object[];
+  weightData: ArrayBuffer;
+  format: string;
+  generatedBy?: string;
+  convertedBy?: string | null;
+  signature?: object;
+  userDefinedMetadata?: Record<string, unknown>;
+}
+
+/** Read and check model.json and its weight shards. */
+export declare function readTfjsArtifacts(read: Reader): Promise<TfjsModelArtifacts>;
+
+/** A tree's `keys` input: float32 [n, 4F + 1] order-key words of a row-major float64 matrix. */
+export declare function orderKeys(X: ArrayLike<number>, n: number, F: number): Float32Array;
+
+/** The parts of `@tensorflow/tfjs` (or its cpu bundle) the client uses. */
+export interface TfjsLike {
+  loadGraphModel(handler: unknown): Promise<unknown>;
+  io: { fromMemory(artifacts: TfjsModelArtifacts): unknown };
+  tensor2d(values: Float32Array, shape: [number, number], dtype: 'float32'): unknown;
+  dispose(tensors: unknown): void;
+  getBackend(): string;
+  version?: { tfjs: string };
+}
+
+/** The parts of `onnxruntime-web` the client uses. */
+export interface OrtLike {
+  InferenceSession: { create(bytes: Uint8Array, options?: object): Promise<unknown> };
+  Tensor: new (type: 'float64', data: Float64Array, dims: number[]) => unknown;
+  env: { versions?: { web?: string } };
+}
+
+/** Load a `.tfjs` directory with @tensorflow/tfjs; checks the golden vectors unless told not to.
+ *
+ *     const model = await loadTfjs(tf, httpReader('/models/latest/model.tfjs/'));
+ */
+export declare function loadTfjs(tf: TfjsLike, read: Reader, options?: LoadOptions): Promise<EstuaryModel>;
+
+/** ModelProto.metadata_props of ONNX bytes, read straight from the protobuf. */
+export declare function onnxMetadataProps(bytes: Uint8Array): Record<string, string>;
+
+/** Load ONNX bytes with onnxruntime-web (wasm); checks the golden vectors unless told not to.
+ *
+ *     const model = await loadOnnx(ort, await httpReader('/models/latest/')('model.onnx'));
+ *     await model.predict({ x: 1.5, colour: 'red' });
+ */
+export declare function loadOnnx(ort: OrtLike, bytes: Uint8Array | ArrayBuffer, options?: LoadOptions): Promise<EstuaryModel>;
