@@ -15,6 +15,7 @@ from .errors import (  # noqa: E402
     EstuaryError,
     GoldenCheckError,
     InvalidInputError,
+    InvalidOptionError,
     RegistrationError,
     UnknownFormatError,
     UnsupportedModelError,
@@ -22,6 +23,6 @@ from .errors import (  # noqa: E402
 
 __all__ = [
     "ArtifactError", "EmptyModelError", "EstuaryError", "ExportedArtifact", "GoldenCheckError",
-    "InvalidInputError", "RegistrationError", "UnknownFormatError", "UnsupportedModelError",
+    "InvalidInputError", "InvalidOptionError", "RegistrationError", "UnknownFormatError", "UnsupportedModelError",
     "__version__", "export", "load", "verify", "write_snapshot",
 ]

@@ -11,6 +11,7 @@ from . import ir
 from ._atomic import staged
 from .converters import formats as _formats  # noqa: F401  (registers every installed format)
 from .converters.registry import format_for
+from .errors import InvalidOptionError
 from .parity import verify as _verify_river
 from .runtimes import load
 from .sklearn.model import is_sklearn_model
@@ -30,13 +31,15 @@ class ExportedArtifact:
 
 
 def write_snapshot(snapshot: ir.Snapshot, path: str | Path, format: str | None = None,
-                   check: bool = True) -> ExportedArtifact:
+                   check: bool = True, options: Mapping[str, Any] | None = None
+                   ) -> ExportedArtifact:
     """Write a snapshot atomically (temp file + rename); by default load it back in its runtime
-    and re-run the golden vectors before the file appears at `path`."""
+    and re-run the golden vectors before the file appears at `path`. `options` override the
+    format's defaults (`registry.format_for(name).options`, e.g. ONNX `{"opset": 17}`)."""
     path = Path(path)
     fmt = format_for(format, str(path))
     with staged(path, fmt.suffix) as tmp:
-        fmt.write(snapshot, tmp)
+        fmt.write(snapshot, tmp, options)
         if check:
             load(tmp)
     return ExportedArtifact(path, fmt.name, ir.content_hash(snapshot.model),
@@ -51,17 +54,21 @@ def artifact_size(path: Path) -> int:
 
 
 def export(model: Any, path: str | Path, sample: Sequence[Mapping] = (), format: str | None = None,
-           check: bool = True) -> ExportedArtifact:
+           check: bool = True, options: Mapping[str, Any] | None = None) -> ExportedArtifact:
     """Export a River model (or a fitted scikit-learn estimator / pipeline, through skl2onnx,
-    sklearn2pmml or coremltools) to `path`; the format comes from `format` or the suffix.
+    sklearn2pmml or coremltools) to `path`; the format comes from `format` or the suffix, its
+    `options` (River models only) override the format's defaults.
 
-    >>> export(model, "model.onnx", sample=rows).size_bytes
+    >>> export(model, "model.onnx", sample=rows, options={"opset": 17}).size_bytes
     """
+    if is_sklearn_model(model) and options:
+        raise InvalidOptionError("format options apply to River models; scikit-learn models "
+                                 "are converted by skl2onnx / sklearn2pmml / coremltools")
     if is_sklearn_model(model):  # duck-typed: scikit-learn is imported only for its models
         from .sklearn import export_sklearn
 
         return export_sklearn(model, path, sample, format, check)
-    return write_snapshot(take_snapshot(model, sample), path, format, check)
+    return write_snapshot(take_snapshot(model, sample), path, format, check, options)
 
 
 def verify(model: Any, path: str | Path, rows: Any = (), *, adversarial: bool = True):

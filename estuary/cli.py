@@ -134,20 +134,26 @@ def export(
     sample: Annotated[Path | None, typer.Option(
         "--sample", help=f"Rows for the golden vectors and probes. {DATA_HELP}")] = None,
     name: Annotated[str, typer.Option("--name", help="File name without suffix.")] = "model",
+    option: Annotated[list[str] | None, typer.Option(
+        "--option", metavar="KEY=VALUE",
+        help="A format option, e.g. --option opset=17 (ONNX); repeat for more.")] = None,
+    opset: Annotated[int | None, typer.Option(
+        "--opset", help="ONNX: the ai.onnx opset to write (same as --option opset=N).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
     with _handled(as_json):
         fmt = format_for(format)
+        options = fmt.resolve_options(_format_options(option or [], opset))
         if not name or Path(name).name != name or name in (".", ".."):
             raise BadInput(f"--name {name!r} must be a plain file name without a directory")
         model = _load_model(model_path)
         rows = read_rows(sample) if sample is not None else []
         path = out_dir / f"{name}{fmt.suffix}"
         with err.status(f"exporting {fmt.name} → {path}"):
-            artifact = estuary.export(model, path, sample=rows, format=fmt.name)
+            artifact = estuary.export(model, path, sample=rows, format=fmt.name, options=options)
     facts = {"path": str(artifact.path), "format": artifact.format,
              "size_bytes": artifact.size_bytes, "ir_hash": artifact.ir_hash,
-             "snapshot_id": artifact.snapshot_id, "sample_rows": len(rows)}
+             "snapshot_id": artifact.snapshot_id, "sample_rows": len(rows), "options": options}
     if as_json:
         _emit_json({"ok": True, **facts})
         return
@@ -155,6 +161,19 @@ def export(
     _say(out, f"  ir hash      {artifact.ir_hash}")
     _say(out, f"  snapshot id  {artifact.snapshot_id}")
     _say(out, f"  sample rows  {len(rows)}")
+
+
+def _format_options(pairs: list[str], opset: int | None) -> dict[str, str | int]:
+    """`--option key=value` pairs (values stay strings: the format converts them) and `--opset`."""
+    options: dict[str, str | int] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise BadInput(f"--option {pair!r}: write KEY=VALUE, e.g. --option opset=17")
+        options[key.strip()] = value.strip()
+    if opset is not None:
+        options["opset"] = opset
+    return options
 
 
 @app.command(help=f"Check that an artifact predicts what the River model predicts, in the "

@@ -47,3 +47,7 @@ class GoldenCheckError(ArtifactError):
 
 class UnknownFormatError(EstuaryError, ValueError):
     """A format name or file suffix that no emitter is registered for."""
+
+
+class InvalidOptionError(EstuaryError, ValueError):
+    """A format option the format does not have, or a value of the wrong type for it."""

@@ -1,22 +1,8 @@
-"""Naive Bayes cases for the shared export suite: (case id, bundled dataset name, model factory)."""
+"""Naive Bayes cases (carried by the GaussianNB extractor) for test_naive_bayes.py."""
 
 from __future__ import annotations
 
-from river import naive_bayes, preprocessing
+from catalog import carried_by
+from river import naive_bayes
 
-
-def gaussian_nb():
-    return naive_bayes.GaussianNB()
-
-
-def scaled_gaussian_nb():
-    return preprocessing.StandardScaler() | naive_bayes.GaussianNB()
-
-
-CASES = [
-    ("gaussian_nb-phishing", "Phishing", gaussian_nb),
-    ("gaussian_nb-bananas", "Bananas", gaussian_nb),
-    ("gaussian_nb-image_segments", "ImageSegments", gaussian_nb),
-    ("scaler_gaussian_nb-phishing", "Phishing", scaled_gaussian_nb),
-    ("scaler_gaussian_nb-image_segments", "ImageSegments", scaled_gaussian_nb),
-]
+CASES = carried_by(naive_bayes.GaussianNB)

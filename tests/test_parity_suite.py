@@ -1,47 +1,64 @@
-"""Every registered River model × every registered format, in the real runtime.
+"""Every catalogue case × every registered format, generated from the registry, in the real runtime.
 
-For each pair: export, load (golden vectors re-run), parity on the whole bundled dataset plus
-adversarial rows (labels 100 %, max abs diff within the format's tolerance), metadata present,
-and determinism (same state → byte-identical artifact).
+The cases are the ones the registered extractors carry (`registry.catalogue()`); whether a pair
+exports or is refused is decided from the declarations alone, before anything runs: an extractor's
+`refusal`, or a format's `register_refusal` for an IR node type one of the case's extractors
+`produces`. A declared refusal is asserted as a refusal with its reason, never skipped; every
+other pair must export. For each exported pair: export, load (golden vectors re-run), parity on
+the whole bundled dataset plus adversarial rows (labels 100 %, max abs diff within the format's
+tolerance), metadata present, and determinism (same state → byte-identical artifact).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
+
 import pytest
+from catalog import all_cases, registered_classes
+from conftest import learned
 
 import estuary
 from estuary import ir
 from estuary.api import artifact_size
-from estuary.converters.registry import FORMATS
+from estuary.converters import registry
+from estuary.converters.registry import EMITTERS, EXTRACTORS, FORMATS, REFUSALS
 from estuary.converters.river_to_ir import to_ir
+from estuary.runtimes import RUNTIMES
 from estuary.runtimes.base import TOLERANCE
 from estuary.snapshot import take_snapshot
 
+CASES = {cid: factory for cid, _, factory in all_cases()}
 FORMAT_NAMES = sorted(FORMATS)
 
 
-@pytest.fixture(params=FORMAT_NAMES)
-def fmt(request):
-    return FORMATS[request.param]
+def declared_refusal(case_id: str, fmt: str) -> str:
+    """'' when the registry's declarations say the case exports to `fmt`, else the reasons."""
+    classes = registered_classes(CASES[case_id]())
+    whole = sorted({EXTRACTORS[c].refusal for c in classes} - {""})
+    if whole:
+        return "; ".join(whole)
+    produced = set().union(*(EXTRACTORS[c].produces for c in classes))
+    return "; ".join(sorted({REFUSALS[(fmt, t)] for t in produced if (fmt, t) in REFUSALS}))
 
 
-def nodes_without_emitter(node, fmt: str) -> set[str]:
-    """IR node types inside `node` that `fmt` has no emitter for."""
-    import dataclasses
+PAIRS = [(cid, fmt, declared_refusal(cid, fmt)) for cid in CASES for fmt in FORMAT_NAMES]
+EXPORTED = [pytest.param(cid, fmt, id=f"{cid}-{fmt}") for cid, fmt, why in PAIRS if not why]
+REFUSED = [pytest.param(cid, fmt, why, id=f"{cid}-{fmt}") for cid, fmt, why in PAIRS if why]
 
-    from estuary.converters.registry import EMITTERS
 
-    missing = set()
-    if dataclasses.is_dataclass(node) and isinstance(node, (ir.Transform, ir.Estimator)):
-        if (fmt, type(node)) not in EMITTERS:
-            missing.add(type(node).__name__)
+def ir_node_types(node) -> set[type]:
+    """Every Transform / Estimator type inside an IR node."""
+    found = set()
+    if isinstance(node, ir.Transform | ir.Estimator):
+        found.add(type(node))
     if dataclasses.is_dataclass(node):
         for f in dataclasses.fields(node):
-            missing |= nodes_without_emitter(getattr(node, f.name), fmt)
+            found |= ir_node_types(getattr(node, f.name))
     elif isinstance(node, tuple):
         for v in node:
-            missing |= nodes_without_emitter(v, fmt)
-    return missing
+            found |= ir_node_types(v)
+    return found
 
 
 def artifact_bytes(path) -> bytes:
@@ -51,16 +68,89 @@ def artifact_bytes(path) -> bytes:
     return b"".join(f.name.encode() + b"\0" + f.read_bytes() for f in sorted(path.iterdir()))
 
 
-def test_parity(case, fmt, tmp_path):
-    case_id, model, rows = case
-    path = tmp_path / f"model{fmt.suffix}"
-    missing = nodes_without_emitter(to_ir(model), fmt.name)
-    if missing:  # a format that cannot express the model must refuse clearly, and write nothing
-        with pytest.raises(estuary.UnsupportedModelError, match=sorted(missing)[0]):
-            estuary.export(model, path, sample=rows[:50])
-        assert not path.exists()
+# ------------------------------------------------------------------ the registry is complete
+
+
+def test_the_suite_is_not_empty_and_refuses_only_what_is_declared():
+    assert len(EXPORTED) >= 4 * 45 and len(FORMAT_NAMES) == 4
+    assert {fmt for _, fmt, why in PAIRS if not why} == set(FORMAT_NAMES)
+    assert len(CASES) == len(all_cases())  # case ids are unique
+
+
+def test_every_format_of_the_dev_extra_is_installed():
+    """A format whose library is missing fails here instead of shrinking the suite."""
+    from estuary.converters import formats
+
+    assert registry.UNAVAILABLE == {}
+    assert set(FORMAT_NAMES) == set(formats.FORMAT_MODULES)
+    for fmt in FORMATS.values():
+        assert fmt.runtimes, f"{fmt.name} names no runtime"
+        assert fmt.extra and fmt.precision.startswith(("float64", "float32"))
+        for name in fmt.runtimes:
+            entry = RUNTIMES[name]
+            assert entry.suffix in fmt.suffixes
+            module = importlib.import_module(entry.module, "estuary.runtimes")
+            assert callable(getattr(module, entry.function))
+
+
+@pytest.mark.parametrize("river_type", sorted(EXTRACTORS, key=registry.qualname),
+                         ids=registry.qualname)
+def test_every_extractor_has_cases_that_hold_it(river_type):
+    cases = registry.cases_of(river_type)
+    assert cases, f"{registry.qualname(river_type)} has no catalogue case: add one to its extractor"
+    for case in cases:
+        assert river_type in registered_classes(case.build()), case.id
+        assert case.id in CASES
+
+
+@pytest.mark.parametrize("river_type", sorted(EXTRACTORS, key=registry.qualname),
+                         ids=registry.qualname)
+def test_every_produced_node_has_an_emitter_or_a_declared_refusal(river_type):
+    ex = EXTRACTORS[river_type]
+    assert ex.produces or ex.refusal
+    for fmt in FORMAT_NAMES:
+        for t in ex.produces:
+            assert ((fmt, t) in EMITTERS) != ((fmt, t) in REFUSALS), (fmt, t.__name__)
+
+
+@pytest.mark.parametrize("case_id", list(CASES))
+def test_declared_nodes_cover_the_ir(case_id):
+    """What the suite decides from the declarations holds for the learned model: every IR node
+    type in it is one its extractors declare (`produces`), or the extractor refuses the model."""
+    model, _ = learned(case_id)  # every catalogue case, those refused outright included
+    classes = registered_classes(model)
+    refusal = "; ".join(sorted({EXTRACTORS[c].refusal for c in classes} - {""}))
+    if refusal:
+        with pytest.raises(estuary.UnsupportedModelError) as e:
+            to_ir(model)
+        assert all(part in str(e.value) for part in refusal.split("; "))
         return
-    exported = estuary.export(model, path, sample=rows[:50])
+    declared = {ir.Chain}.union(*(EXTRACTORS[c].produces for c in classes))
+    assert ir_node_types(to_ir(model)) <= declared
+
+
+# ------------------------------------------------------------------ refusals, with their reasons
+
+
+@pytest.mark.parametrize("case_id, fmt, reason", REFUSED)
+def test_refusal(case_id, fmt, reason, tmp_path):
+    model, rows = learned(case_id)
+    path = tmp_path / f"model{FORMATS[fmt].suffix}"
+    with pytest.raises(estuary.UnsupportedModelError) as e:
+        estuary.export(model, path, sample=rows[:50], format=fmt)
+    for part in reason.split("; "):
+        assert part in str(e.value)
+    assert not path.exists()
+
+
+# ------------------------------------------------------------------ exports, in the real runtime
+
+
+@pytest.mark.parametrize("case_id, fmt", EXPORTED)
+def test_parity(case_id, fmt, tmp_path):
+    model, rows = learned(case_id)
+    path = tmp_path / f"model{FORMATS[fmt].suffix}"
+    exported = estuary.export(model, path, sample=rows[:50], format=fmt)
     assert path.exists() and exported.size_bytes == artifact_size(path)
     report = estuary.verify(model, path, rows)
     assert report.passed, report.to_text()
@@ -75,12 +165,11 @@ def test_parity(case, fmt, tmp_path):
                                          "@tensorflow/tfjs"}
 
 
-def test_metadata_and_golden(case, fmt, tmp_path):
-    case_id, model, rows = case
-    if nodes_without_emitter(to_ir(model), fmt.name):
-        pytest.skip(f"{fmt.name} cannot express {case_id} (refusal tested in test_parity)")
-    path = tmp_path / f"model{fmt.suffix}"
-    exported = estuary.export(model, path, sample=rows[:20])
+@pytest.mark.parametrize("case_id, fmt", EXPORTED)
+def test_metadata_and_golden(case_id, fmt, tmp_path):
+    model, rows = learned(case_id)
+    path = tmp_path / f"model{FORMATS[fmt].suffix}"
+    exported = estuary.export(model, path, sample=rows[:20], format=fmt)
     loaded = estuary.load(path)
     meta = loaded.metadata
     assert meta.ir_hash == exported.ir_hash == ir.content_hash(to_ir(model))
@@ -92,14 +181,15 @@ def test_metadata_and_golden(case, fmt, tmp_path):
     assert loaded.check_golden() <= TOLERANCE[meta.precision] * scale
 
 
-def test_deterministic_bytes(case, fmt, tmp_path):
-    case_id, model, rows = case
-    if nodes_without_emitter(to_ir(model), fmt.name):
-        pytest.skip(f"{fmt.name} cannot express {case_id} (refusal tested in test_parity)")
+@pytest.mark.parametrize("case_id, fmt", EXPORTED)
+def test_deterministic_bytes(case_id, fmt, tmp_path):
+    model, rows = learned(case_id)
+    suffix = FORMATS[fmt].suffix
     snap = take_snapshot(model, rows[:10])
-    a = artifact_bytes(estuary.write_snapshot(snap, tmp_path / f"a{fmt.suffix}").path)
-    b = artifact_bytes(estuary.write_snapshot(snap, tmp_path / f"b{fmt.suffix}").path)
-    c = artifact_bytes(estuary.export(model, tmp_path / f"c{fmt.suffix}", sample=rows[:10]).path)
+    a = artifact_bytes(estuary.write_snapshot(snap, tmp_path / f"a{suffix}", fmt).path)
+    b = artifact_bytes(estuary.write_snapshot(snap, tmp_path / f"b{suffix}", fmt).path)
+    c = artifact_bytes(estuary.export(model, tmp_path / f"c{suffix}", sample=rows[:10],
+                                      format=fmt).path)
     assert a == b == c
 
 

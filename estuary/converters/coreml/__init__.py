@@ -18,7 +18,7 @@ from pathlib import Path
 from ... import ir
 from ..._coremltools import Model_pb2
 from ...ir.artifact import METADATA_KEY, ArtifactMetadata
-from ..registry import Format, emitter_for, register_format
+from ..registry import emit, register_format
 from . import ensembles, features, linear, naive_bayes, trees  # noqa: F401  (registration)
 from .builder import (
     SPEC_VERSION,
@@ -29,7 +29,7 @@ from .builder import (
     int64_type,
     scores_type,
 )
-from .transforms import emit_transform, take
+from .transforms import Context, emit_transform, take
 
 INPUT = "input"
 
@@ -39,9 +39,9 @@ def to_coreml(snapshot: ir.Snapshot) -> Model_pb2.Model:
     model = snapshot.model
     columns = model.schema.columns
     s = Stages()
-    x, cols = emit_transform(model.transform, s, (INPUT, columns))
+    x, cols = emit_transform(model.transform, Context(s, INPUT, columns))
     x = take(s, (x, cols), model.estimator.columns)
-    emitter_for("coreml", model.estimator)(model.estimator, s, x)
+    emit("coreml", model.estimator, Context(s, x, model.estimator.columns))
 
     spec = Model_pb2.Model(specificationVersion=SPEC_VERSION)
     classifier = model.task == "classification"
@@ -76,5 +76,7 @@ def write_coreml(snapshot: ir.Snapshot, path: str | Path) -> Path:
     return path
 
 
-register_format(Format("coreml", ".mlmodel", write_coreml,
-                       "Core ML .mlmodel (Core ML on Apple platforms; spec evaluator elsewhere)"))
+register_format("coreml", suffixes=(".mlmodel",), writer=write_coreml, runtimes=("coreml",),
+                precision="float64 (tree ensembles and neural-network layers: float32)",
+                extra="coreml",
+                describe="Core ML .mlmodel (Core ML on Apple platforms; spec evaluator elsewhere)")

@@ -39,9 +39,9 @@ from ..._coremltools import Model_pb2
 from ...errors import UnsupportedModelError
 from ...ir.ensembles import EnsembleClassifier, EnsembleRegressor, Member
 from ...ir.trees import TreeClassifier
-from ..registry import emitter_for, register_emitter
+from ..registry import emit, register_emitter
 from .builder import DBL_MAX, SPEC_VERSION, Layers, Stages, array_type, describe
-from .transforms import emit_transform, take
+from .transforms import Context, emit_transform, take
 from .trees import LEAF, LEQ, SIGN_SCALE, is_infinite, leaf_one_hot, split_signs
 
 MEMBER_STAGES = ("treeEnsembleClassifier (majority-class trees)", "glmClassifier (sigmoid)",
@@ -55,7 +55,7 @@ def _refuse(est, why: str) -> UnsupportedModelError:
 
 
 def _member_input(m: Member, s: Stages, x: str, columns: tuple[str, ...]) -> str:
-    xm, cols = emit_transform(m.transform, s, (x, columns))
+    xm, cols = emit_transform(m.transform, Context(s, x, columns))
     return take(s, (xm, cols), m.estimator.columns)
 
 
@@ -122,7 +122,7 @@ def member_probabilities(m: Member, w: float, s: Stages, x: str, columns: tuple[
         W = (place @ table.T) * w  # one non-zero product per entry: fl(p · w) as River
         return s.glm(e, W, hint="member_votes")
     start = len(s.models)
-    emitter_for("coreml", est)(est, s, xm)
+    emit("coreml", est, Context(s, xm, est.columns))
     if len(s.models) == start:
         raise _refuse(est, "added no Core ML stage")
     last = s.models.pop()
@@ -149,7 +149,8 @@ def add_pairwise(s: Stages, parts: list[str], width: int, hint: str) -> str:
 
 
 @register_emitter("coreml", EnsembleClassifier)
-def ensemble_classifier(est: EnsembleClassifier, s: Stages, x: str) -> None:
+def ensemble_classifier(est: EnsembleClassifier, ctx: Context) -> None:
+    s, x = ctx.stages, ctx.x
     C = est.n_classes
     votes = [member_probabilities(m, w, s, x, est.columns, C)
              for m, w in zip(est.members, est.weights, strict=True)]
@@ -167,7 +168,7 @@ def member_value(m: Member, s: Stages, x: str, columns: tuple[str, ...]) -> str:
     est = m.estimator
     xm = _member_input(m, s, x, columns)
     start = len(s.models)
-    emitter_for("coreml", est)(est, s, xm)
+    emit("coreml", est, Context(s, xm, est.columns))
     if len(s.models) == start:
         raise _refuse(est, "added no Core ML stage")
     last = s.models[-1]
@@ -182,7 +183,8 @@ def member_value(m: Member, s: Stages, x: str, columns: tuple[str, ...]) -> str:
 
 
 @register_emitter("coreml", EnsembleRegressor)
-def ensemble_regressor(est: EnsembleRegressor, s: Stages, x: str) -> None:
+def ensemble_regressor(est: EnsembleRegressor, ctx: Context) -> None:
+    s, x = ctx.stages, ctx.x
     values = [member_value(m, s, x, est.columns) for m in est.members]
     if est.combine == "median":
         median(s, values)

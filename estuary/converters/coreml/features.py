@@ -17,12 +17,12 @@ import numpy as np
 
 from ...ir.features import Ordinal, Polynomial
 from ..registry import register_emitter, register_refusal
-from .builder import Stages
-from .transforms import Block
+from .transforms import Block, Context
 
 
 @register_emitter("coreml", Ordinal)
-def ordinal(step: Ordinal, s: Stages, block: Block) -> Block:
+def ordinal(step: Ordinal, ctx: Context) -> Block:
+    s, block = ctx.stages, (ctx.x, ctx.columns)
     x, columns = block
     pos = {c: i for i, c in enumerate(columns)}
     parts = []

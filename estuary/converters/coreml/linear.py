@@ -15,8 +15,8 @@ import numpy as np
 
 from ... import ir
 from ..registry import register_emitter
-from .builder import Layers, Stages, array_type, double_type, int64_type, scores_type
-from .transforms import impute
+from .builder import Layers, array_type, double_type, int64_type, scores_type
+from .transforms import Context, impute
 
 
 def _glm(p, W: np.ndarray, b) -> None:
@@ -26,7 +26,8 @@ def _glm(p, W: np.ndarray, b) -> None:
 
 
 @register_emitter("coreml", ir.Linear)
-def linear(est: ir.Linear, s: Stages, x: str) -> None:
+def linear(est: ir.Linear, ctx: Context) -> None:
+    s, x = ctx.stages, ctx.x
     F, K = len(est.columns), len(est.intercepts)
     W = np.asarray(est.weights, dtype=np.float64).reshape(K, F)
     x = impute(s, x, F)

@@ -20,7 +20,7 @@ from ...errors import UnsupportedModelError
 from ...ir.naive_bayes import SQRT_TAU, BernoulliNB, GaussianNB, gaussian_nb_arrays
 from ..registry import register_emitter
 from .builder import Layers, Stages
-from .transforms import impute
+from .transforms import Context, impute
 
 
 def presence(s: Stages, x: str, width: int) -> str:
@@ -46,7 +46,8 @@ def presence(s: Stages, x: str, width: int) -> str:
 
 
 @register_emitter("coreml", GaussianNB)
-def gaussian_nb(est: GaussianNB, s: Stages, x: str) -> None:
+def gaussian_nb(est: GaussianNB, ctx: Context) -> None:
+    s, x = ctx.stages, ctx.x
     C, F = len(est.log_priors), len(est.columns)
     means, sigmas, usable = gaussian_nb_arrays(est)
     present = presence(s, x, F)
@@ -104,7 +105,8 @@ def above(s: Stages, x: str, width: int, threshold: float) -> str:
 
 
 @register_emitter("coreml", BernoulliNB)
-def bernoulli_nb(est: BernoulliNB, s: Stages, x: str) -> None:
+def bernoulli_nb(est: BernoulliNB, ctx: Context) -> None:
+    s, x = ctx.stages, ctx.x
     C, F = len(est.log_priors), len(est.columns)
     on = np.asarray(est.log_on, dtype=np.float64).reshape(C, F)
     off = np.asarray(est.log_off, dtype=np.float64).reshape(C, F)

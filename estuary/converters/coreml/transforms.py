@@ -5,18 +5,34 @@ FeatureVectorizer (Union)."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ... import ir
-from ..registry import emitter_for, register_emitter
+from ..registry import emit, register_emitter
 from .builder import Stages, array_type
 
 Block = tuple[str, tuple[str, ...]]  # feature name and its column names
 
 
-def emit_transform(step: ir.Transform, s: Stages, block: Block) -> Block:
-    return emitter_for("coreml", step)(step, s, block)
+@dataclass(frozen=True)
+class Context:
+    """What every Core ML emitter `emit(node, ctx)` builds into and reads: the pipeline's
+    stages and the input feature `x` with its column names. Transforms return a `Block`;
+    estimators append their stages (the last one's outputs are the model's) and return None."""
+
+    stages: Stages
+    x: str
+    columns: tuple[str, ...] = ()
+
+    def at(self, x: str, columns: tuple[str, ...] | None = None) -> Context:
+        """The same stages, another input."""
+        return replace(self, x=x, columns=self.columns if columns is None else columns)
+
+
+def emit_transform(step: ir.Transform, ctx: Context) -> Block:
+    return emit("coreml", step, ctx)
 
 
 def take(s: Stages, block: Block, wanted: tuple[str, ...]) -> str:
@@ -40,14 +56,16 @@ def impute(s: Stages, x: str, width: int, value: float = 0.0) -> str:
 
 
 @register_emitter("coreml", ir.Select)
-def select(step: ir.Select, s: Stages, block: Block) -> Block:
+def select(step: ir.Select, ctx: Context) -> Block:
+    s, block = ctx.stages, (ctx.x, ctx.columns)
     return take(s, block, step.columns), step.columns
 
 
 @register_emitter("coreml", ir.Scale)
-def scale(step: ir.Scale, s: Stages, block: Block) -> Block:
+def scale(step: ir.Scale, ctx: Context) -> Block:
     """scaleValue · (x + shiftValue) with shift = -offset and scale = 1/divisor, or 0 for a zero
     divisor (River's rule: 0, while NaN · 0 keeps a missing value missing)."""
+    s, block = ctx.stages, (ctx.x, ctx.columns)
     x = take(s, block, step.columns)
     divisor = np.asarray(step.divisor, dtype=np.float64)
     zero = divisor == 0
@@ -64,7 +82,8 @@ def scale(step: ir.Scale, s: Stages, block: Block) -> Block:
 
 
 @register_emitter("coreml", ir.OneHot)
-def one_hot(step: ir.OneHot, s: Stages, block: Block) -> Block:
+def one_hot(step: ir.OneHot, ctx: Context) -> Block:
+    s, block = ctx.stages, (ctx.x, ctx.columns)
     x = take(s, block, step.source)
     if not step.missing_as_nan:
         x = impute(s, x, len(step.source))
@@ -72,15 +91,17 @@ def one_hot(step: ir.OneHot, s: Stages, block: Block) -> Block:
 
 
 @register_emitter("coreml", ir.Chain)
-def chain(step: ir.Chain, s: Stages, block: Block) -> Block:
+def chain(step: ir.Chain, ctx: Context) -> Block:
+    block = ctx.x, ctx.columns
     for sub in step.steps:
-        block = emit_transform(sub, s, block)
+        block = emit_transform(sub, ctx.at(*block))
     return block
 
 
 @register_emitter("coreml", ir.Union)
-def union(step: ir.Union, s: Stages, block: Block) -> Block:
-    parts = [emit_transform(b, s, block) for b in step.branches]
+def union(step: ir.Union, ctx: Context) -> Block:
+    s, block = ctx.stages, (ctx.x, ctx.columns)
+    parts = [emit_transform(b, ctx) for b in step.branches]
     out = s.name("union")
     width = sum(len(c) for _, c in parts)
 

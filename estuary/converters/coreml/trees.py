@@ -24,7 +24,7 @@ from ...ir.trees import TreeClassifier, TreeRegressor, TreeStructure
 from ..registry import register_emitter
 from .builder import DBL_MAX, FLT_MAX, Layers, Stages, array_type, int64_type, scores_type
 from .naive_bayes import presence
-from .transforms import impute
+from .transforms import Context, impute
 
 SIGN_SCALE = 2.0 ** 1000
 LEQ, LEAF = 0, 6
@@ -129,7 +129,8 @@ def leaf_one_hot(tree: TreeStructure, s: Stages, signs: str, width: int) -> str:
 
 
 @register_emitter("coreml", TreeClassifier)
-def tree_classifier(est: TreeClassifier, s: Stages, x: str) -> None:
+def tree_classifier(est: TreeClassifier, ctx: Context) -> None:
+    s, x = ctx.stages, ctx.x
     F, C = len(est.columns), len(est.class_probs[0])
     signs, width = split_signs(est.tree, s, x, F)
     s.float32 = True
@@ -195,7 +196,7 @@ KINDS = 3  # per model leaf: how many infinite inputs push its value to +inf, to
 
 
 @register_emitter("coreml", TreeRegressor)
-def tree_regressor(est: TreeRegressor, s: Stages, x: str) -> None:
+def tree_regressor(est: TreeRegressor, ctx: Context) -> None:
     """value = Σ_l e_l · c_l + Σ over model leaves of e_l · (w_l · x): e is the exact one-hot leaf
     vector (float32 tree on exact 0/1 values), every other stage a float64 classic model.
 
@@ -213,6 +214,7 @@ def tree_regressor(est: TreeRegressor, s: Stages, x: str) -> None:
     Infinite inputs (which would poison a dense GLM: 0 · inf = NaN) are gated as counts: per
     model leaf, how many make its value +inf (w · x = +inf), -inf, or NaN (w = 0); the active
     leaf's counts become +inf / -inf / NaN by Scalers and are added to the finite part."""
+    s, x = ctx.stages, ctx.x
     F, L = len(est.columns), est.tree.n_leaves
     model = np.asarray(est.model, dtype=bool)
     means = np.asarray(est.means, dtype=np.float64)

@@ -1,4 +1,5 @@
-"""IR Snapshot → ONNX model (ai.onnx opset 21 + ai.onnx.ml opset 5, IR version 10).
+"""IR Snapshot → ONNX model (ai.onnx opset 21 + ai.onnx.ml opset 5 by default; the options
+`opset` (17 and up) and `ml_opset` choose others; the IR version is the lowest those need).
 
 Artifact contract: input `input` double [N, F] in schema column order (NaN = missing);
 classifiers output `label` int64 [N] (index into the classes in the metadata) and
@@ -14,28 +15,32 @@ import onnx
 from onnx import helper
 
 from ... import ir
+from ...errors import InvalidOptionError
 from ...ir.artifact import METADATA_KEY, ArtifactMetadata
-from ..registry import Format, emitter_for, register_format
+from ..registry import emit, register_format
 from . import ensembles, features, linear, naive_bayes, trees  # noqa: F401  (registration)
-from .graph import DOUBLE, INT64, ML_DOMAIN, Graph
-from .transforms import emit_transform
+from .graph import DEFAULT_OPSET, DOUBLE, INT64, ML_DOMAIN, Graph
+from .transforms import Context, emit_transform, take
 
-OPSET = 21
-ML_OPSET = 5
-IR_VERSION = 10
+DEFAULT_ML_OPSET = 5
+MIN_OPSET = 17  # the oldest ai.onnx opset the emitters are written (and tested) for
+MIN_ML_OPSET = 5  # TreeEnsemble with float64 thresholds and leaf weights
 INPUT = "input"
 
 
-def to_onnx(snapshot: ir.Snapshot) -> onnx.ModelProto:
-    """Build the ONNX model of a snapshot; `onnx.checker` passes with full_check."""
+def to_onnx(snapshot: ir.Snapshot, opset: int = DEFAULT_OPSET,
+            ml_opset: int = DEFAULT_ML_OPSET) -> onnx.ModelProto:
+    """Build the ONNX model of a snapshot; `onnx.checker` passes with full_check.
+
+    >>> to_onnx(snapshot, opset=17).opset_import[0].version
+    17
+    """
+    _check_opsets(opset, ml_opset)
     model = snapshot.model
-    g = Graph()
-    x, columns = emit_transform(model.transform, g, INPUT, model.schema.columns)
-    pos = {c: i for i, c in enumerate(columns)}
+    g = Graph(opset)
+    x, columns = emit_transform(model.transform, Context(g, INPUT, model.schema.columns))
     wanted = model.estimator.columns
-    if wanted != columns:
-        x = g.gather_columns(x, [pos[c] for c in wanted])
-    outs = emitter_for("onnx", model.estimator)(model.estimator, g, x)
+    outs = emit("onnx", model.estimator, Context(g, take(g, x, columns, wanted), wanted))
     n_features = len(model.schema.columns)
     if model.task == "regression":
         g.nodes.append(helper.make_node("Reshape", [outs["value"], g.const([-1], np.int64)],
@@ -52,12 +57,13 @@ def to_onnx(snapshot: ir.Snapshot) -> onnx.ModelProto:
         ]
     graph = helper.make_graph(
         g.nodes, "estuary", [helper.make_tensor_value_info(INPUT, DOUBLE, ["N", n_features])],
-        outputs, initializer=g.initializers,
+        outputs, initializer=g.used_initializers(),
     )
+    opsets = [helper.make_opsetid("", opset), helper.make_opsetid(ML_DOMAIN, ml_opset)]
     proto = helper.make_model(
         graph,
-        opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid(ML_DOMAIN, ML_OPSET)],
-        ir_version=IR_VERSION,
+        opset_imports=opsets,
+        ir_version=helper.find_min_ir_version_for(opsets),
         producer_name="estuary",
         producer_version=snapshot.provenance.estuary_version,
         doc_string=f"{model.source} exported by estuary",
@@ -68,11 +74,28 @@ def to_onnx(snapshot: ir.Snapshot) -> onnx.ModelProto:
     return proto
 
 
-def write_onnx(snapshot: ir.Snapshot, path: str | Path) -> Path:
-    """Write `snapshot` to `path` as ONNX; the bytes depend only on the snapshot."""
+def _check_opsets(opset: int, ml_opset: int) -> None:
+    newest = onnx.defs.onnx_opset_version()
+    if not MIN_OPSET <= opset <= newest:
+        raise InvalidOptionError(f"ONNX option opset={opset}: estuary writes ai.onnx opsets "
+                                 f"{MIN_OPSET} to {newest} (this onnx package's newest)")
+    if ml_opset < MIN_ML_OPSET:
+        raise InvalidOptionError(f"ONNX option ml_opset={ml_opset}: trees need ai.onnx.ml "
+                                 f"{MIN_ML_OPSET} or later (float64 TreeEnsemble)")
+
+
+def write_onnx(snapshot: ir.Snapshot, path: str | Path, opset: int = DEFAULT_OPSET,
+               ml_opset: int = DEFAULT_ML_OPSET) -> Path:
+    """Write `snapshot` to `path` as ONNX; the bytes depend only on the snapshot and the opsets.
+
+    >>> write_onnx(take_snapshot(model, rows), "model.onnx", opset=17)
+    """
     path = Path(path)
-    path.write_bytes(to_onnx(snapshot).SerializeToString(deterministic=True))
+    path.write_bytes(to_onnx(snapshot, opset, ml_opset).SerializeToString(deterministic=True))
     return path
 
 
-register_format(Format("onnx", ".onnx", write_onnx, "ONNX (onnxruntime, onnxruntime-web)"))
+register_format("onnx", suffixes=(".onnx",), writer=write_onnx,
+                runtimes=("onnxruntime", "onnxruntime-web-node"), precision="float64",
+                extra="core", options={"opset": DEFAULT_OPSET, "ml_opset": DEFAULT_ML_OPSET},
+                describe="ONNX (onnxruntime, onnxruntime-web)")

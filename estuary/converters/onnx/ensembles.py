@@ -8,18 +8,20 @@ from __future__ import annotations
 import numpy as np
 
 from ...ir.ensembles import EnsembleClassifier, EnsembleRegressor, Member
-from ..registry import emitter_for, register_emitter
+from ..registry import emit, register_emitter
 from .graph import Graph
-from .transforms import emit_transform, take
+from .transforms import Context, emit_transform, take
 
 
 def member_output(m: Member, g: Graph, x: str, columns: tuple[str, ...]) -> dict[str, str]:
-    xm, cols = emit_transform(m.transform, g, x, columns)
-    return emitter_for("onnx", m.estimator)(m.estimator, g, take(g, xm, cols, m.estimator.columns))
+    xm, cols = emit_transform(m.transform, Context(g, x, columns))
+    wanted = m.estimator.columns
+    return emit("onnx", m.estimator, Context(g, take(g, xm, cols, wanted), wanted))
 
 
 @register_emitter("onnx", EnsembleClassifier)
-def ensemble_classifier(est: EnsembleClassifier, g: Graph, x: str) -> dict[str, str]:
+def ensemble_classifier(est: EnsembleClassifier, ctx: Context) -> dict[str, str]:
+    g, x = ctx.graph, ctx.x
     total = None
     for m, w in zip(est.members, est.weights, strict=True):
         p = member_output(m, g, x, est.columns)["probabilities"]
@@ -37,7 +39,8 @@ def ensemble_classifier(est: EnsembleClassifier, g: Graph, x: str) -> dict[str, 
 
 
 @register_emitter("onnx", EnsembleRegressor)
-def ensemble_regressor(est: EnsembleRegressor, g: Graph, x: str) -> dict[str, str]:
+def ensemble_regressor(est: EnsembleRegressor, ctx: Context) -> dict[str, str]:
+    g, x = ctx.graph, ctx.x
     flat = g.const([-1], np.int64)
     values = [g.op("Reshape", member_output(m, g, x, est.columns)["value"], flat)
               for m in est.members]

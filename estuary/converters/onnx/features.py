@@ -7,14 +7,14 @@ from onnx import TensorProto, helper
 
 from ...ir.features import Ordinal, Polynomial, block_matrix
 from ..registry import register_emitter
-from .graph import Graph
-from .transforms import Tensor, take
+from .transforms import Context, Tensor, take
 
 
 @register_emitter("onnx", Ordinal)
-def ordinal(step: Ordinal, g: Graph, x: str, columns: tuple[str, ...]) -> Tensor:
+def ordinal(step: Ordinal, ctx: Context) -> Tensor:
     """codes = unknown + nan_to_zero(S) · W, then NaN where any column of the feature is NaN
     (a mask, because in one MatMul a NaN would spread to every feature's code)."""
+    g, x, columns = ctx.graph, ctx.x, ctx.columns
     S = take(g, x, columns, tuple(c for src in step.sources for c in src))
     sizes = [len(src) for src in step.sources]
     deltas = [np.asarray(c, dtype=np.float64) - step.unknown for c in step.codes]
@@ -27,9 +27,10 @@ def ordinal(step: Ordinal, g: Graph, x: str, columns: tuple[str, ...]) -> Tensor
 
 
 @register_emitter("onnx", Polynomial)
-def polynomial(step: Polynomial, g: Graph, x: str, columns: tuple[str, ...]) -> Tensor:
+def polynomial(step: Polynomial, ctx: Context) -> Tensor:
     """Per degree d: d gathers multiplied left to right (NaN propagates: a missing factor
     makes the product missing); the bias is a constant column of ones."""
+    g, x, columns = ctx.graph, ctx.x, ctx.columns
     pos = {c: i for i, c in enumerate(columns)}
     parts, order = [], []
     for d in sorted({len(f) for f in step.factors}):

@@ -7,6 +7,7 @@ import numpy as np
 from ... import ir
 from ..registry import register_emitter
 from .graph import Graph
+from .transforms import Context
 
 
 def clamped_sigmoid(g: Graph, z: str) -> str:
@@ -17,7 +18,8 @@ def clamped_sigmoid(g: Graph, z: str) -> str:
 
 
 @register_emitter("onnx", ir.Linear)
-def linear(est: ir.Linear, g: Graph, x: str) -> dict[str, str]:
+def linear(est: ir.Linear, ctx: Context) -> dict[str, str]:
+    g, x = ctx.graph, ctx.x
     W = np.asarray(est.weights, dtype=np.float64).reshape(len(est.intercepts), len(est.columns))
     z = g.op("Add", g.op("MatMul", g.nan_to_zero(x), g.const(W.T)), g.const(est.intercepts))
     if est.link == "identity":

@@ -14,6 +14,7 @@ import numpy as np
 from ...ir.naive_bayes import SQRT_TAU, BernoulliNB, GaussianNB, gaussian_nb_arrays
 from ..registry import register_emitter
 from .graph import Graph
+from .transforms import Context
 
 
 def log1p(g: Graph, s: str) -> str:
@@ -38,7 +39,8 @@ def river_softmax(g: Graph, jll: str) -> str:
 
 
 @register_emitter("onnx", GaussianNB)
-def gaussian_nb(est: GaussianNB, g: Graph, x: str) -> dict[str, str]:
+def gaussian_nb(est: GaussianNB, ctx: Context) -> dict[str, str]:
+    g, x = ctx.graph, ctx.x
     means, sigmas, usable = gaussian_nb_arrays(est)
     xu = g.op("Unsqueeze", x, g.const([1], np.int64))
     z = g.op("Div", g.op("Sub", xu, g.const(means)), g.const(sigmas))
@@ -54,7 +56,8 @@ def gaussian_nb(est: GaussianNB, g: Graph, x: str) -> dict[str, str]:
 
 
 @register_emitter("onnx", BernoulliNB)
-def bernoulli_nb(est: BernoulliNB, g: Graph, x: str) -> dict[str, str]:
+def bernoulli_nb(est: BernoulliNB, ctx: Context) -> dict[str, str]:
+    g, x = ctx.graph, ctx.x
     shape = (len(est.log_priors), len(est.columns))
     hit = g.op("Unsqueeze", g.op("Greater", x, g.const(est.threshold)),  # NaN: False ("off")
                g.const([1], np.int64))

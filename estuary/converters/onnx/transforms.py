@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import numpy as np
 
 from ... import ir
-from ..registry import emitter_for, register_emitter
+from ..registry import emit, register_emitter
 from .graph import Graph
 
 Tensor = tuple[str, tuple[str, ...]]  # tensor name and its column names
 
 
-def emit_transform(step: ir.Transform, g: Graph, x: str, columns: tuple[str, ...]) -> Tensor:
-    return emitter_for("onnx", step)(step, g, x, columns)
+@dataclass(frozen=True)
+class Context:
+    """What every ONNX emitter `emit(node, ctx)` writes into and reads: the graph (which knows
+    its opset), the input tensor `x` [N, F], and its column names. Transforms return a
+    `Tensor`, estimators their named outputs (`probabilities` or `value`)."""
+
+    graph: Graph
+    x: str
+    columns: tuple[str, ...] = ()
+
+    def at(self, x: str, columns: tuple[str, ...] | None = None) -> Context:
+        """The same graph, another input."""
+        return replace(self, x=x, columns=self.columns if columns is None else columns)
+
+
+def emit_transform(step: ir.Transform, ctx: Context) -> Tensor:
+    return emit("onnx", step, ctx)
 
 
 def take(g: Graph, x: str, columns: tuple[str, ...], wanted: tuple[str, ...]) -> str:
@@ -24,12 +41,14 @@ def take(g: Graph, x: str, columns: tuple[str, ...], wanted: tuple[str, ...]) ->
 
 
 @register_emitter("onnx", ir.Select)
-def select(step: ir.Select, g: Graph, x: str, columns: tuple[str, ...]) -> Tensor:
+def select(step: ir.Select, ctx: Context) -> Tensor:
+    g, x, columns = ctx.graph, ctx.x, ctx.columns
     return take(g, x, columns, step.columns), step.columns
 
 
 @register_emitter("onnx", ir.Scale)
-def scale(step: ir.Scale, g: Graph, x: str, columns: tuple[str, ...]) -> Tensor:
+def scale(step: ir.Scale, ctx: Context) -> Tensor:
+    g, x = ctx.graph, ctx.x
     divisor = np.asarray(step.divisor, dtype=np.float64)
     zero = divisor == 0
     scaled = g.op("Div", g.op("Sub", x, g.const([step.offset])),
@@ -41,21 +60,24 @@ def scale(step: ir.Scale, g: Graph, x: str, columns: tuple[str, ...]) -> Tensor:
 
 
 @register_emitter("onnx", ir.OneHot)
-def one_hot(step: ir.OneHot, g: Graph, x: str, columns: tuple[str, ...]) -> Tensor:
+def one_hot(step: ir.OneHot, ctx: Context) -> Tensor:
+    g, x, columns = ctx.graph, ctx.x, ctx.columns
     picked = take(g, x, columns, step.source)
     return (picked if step.missing_as_nan else g.nan_to_zero(picked)), step.target
 
 
 @register_emitter("onnx", ir.Chain)
-def chain(step: ir.Chain, g: Graph, x: str, columns: tuple[str, ...]) -> Tensor:
+def chain(step: ir.Chain, ctx: Context) -> Tensor:
+    x, columns = ctx.x, ctx.columns
     for s in step.steps:
-        x, columns = emit_transform(s, g, x, columns)
+        x, columns = emit_transform(s, ctx.at(x, columns))
     return x, columns
 
 
 @register_emitter("onnx", ir.Union)
-def union(step: ir.Union, g: Graph, x: str, columns: tuple[str, ...]) -> Tensor:
-    parts = [emit_transform(b, g, x, columns) for b in step.branches]
+def union(step: ir.Union, ctx: Context) -> Tensor:
+    g, columns = ctx.graph, ctx.columns
+    parts = [emit_transform(b, ctx) for b in step.branches]
     joined = g.op("Concat", *[p[0] for p in parts], axis=1)
     all_columns = tuple(c for p in parts for c in p[1])
     out = step.output_columns(columns)

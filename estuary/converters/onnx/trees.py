@@ -11,6 +11,7 @@ from onnx import numpy_helper
 from ...ir.trees import NaiveBayesLeaves, TreeClassifier, TreeRegressor, TreeStructure
 from ..registry import register_emitter
 from .graph import ML_DOMAIN, Graph
+from .transforms import Context
 
 BRANCH_LEQ = 0
 
@@ -80,7 +81,8 @@ def naive_bayes(nb: NaiveBayesLeaves, g: Graph, x: str, leaf: str, n_columns: in
 
 
 @register_emitter("onnx", TreeClassifier)
-def tree_classifier(est: TreeClassifier, g: Graph, x: str) -> dict[str, str]:
+def tree_classifier(est: TreeClassifier, ctx: Context) -> dict[str, str]:
+    g, x = ctx.graph, ctx.x
     leaf = leaf_index(est.tree, g, x, len(est.columns))
     probs = _gather(g, est.class_probs, leaf)
     if est.nb is not None:
@@ -91,7 +93,8 @@ def tree_classifier(est: TreeClassifier, g: Graph, x: str) -> dict[str, str]:
 
 
 @register_emitter("onnx", TreeRegressor)
-def tree_regressor(est: TreeRegressor, g: Graph, x: str) -> dict[str, str]:
+def tree_regressor(est: TreeRegressor, ctx: Context) -> dict[str, str]:
+    g, x = ctx.graph, ctx.x
     leaf = leaf_index(est.tree, g, x, len(est.columns))
     value = _gather(g, est.means, leaf)
     if any(est.model):

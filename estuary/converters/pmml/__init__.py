@@ -17,10 +17,10 @@ from xml.etree.ElementTree import Element, SubElement, indent, tostring
 from ... import ir
 from ...errors import UnsupportedModelError
 from ...ir.artifact import METADATA_KEY, ArtifactMetadata
-from ..registry import Format, emitter_for, register_format
+from ..registry import emit, register_format
 from . import ensembles, features, linear, naive_bayes, trees  # noqa: F401  (registration)
 from .document import NAMESPACE, Document, Head, element, num
-from .transforms import emit_transform
+from .transforms import Context, emit_transform
 
 PMML_VERSION = "4.4"
 TOLERANCE = 1e-6  # ModelVerification: relative precision and zero threshold, as the contract
@@ -42,12 +42,11 @@ def to_pmml(snapshot: ir.Snapshot) -> Element:
     columns = model.schema.columns
     classifier = model.task == "classification"
     doc = Document(columns, class_labels(model.classes) if classifier else ())
-    fields = emit_transform(model.transform, doc, {c: c for c in columns})
+    fields = emit_transform(model.transform, Context(doc, {c: c for c in columns}))
     fields = {c: fields[c] for c in model.estimator.columns}
-    estimator = emitter_for("pmml", model.estimator)
     target = doc.name("target")
     outputs = _output_names(doc, classifier)
-    head: Head = estimator(model.estimator, doc, fields)
+    head: Head = emit("pmml", model.estimator, Context(doc, fields))
     meta = ArtifactMetadata.from_snapshot(snapshot)
 
     root = element("PMML", {"xmlns": NAMESPACE, "version": PMML_VERSION})
@@ -139,4 +138,5 @@ def write_pmml(snapshot: ir.Snapshot, path: str | Path) -> Path:
     return path
 
 
-register_format(Format("pmml", ".pmml", write_pmml, "PMML 4.4 (JPMML-Evaluator)"))
+register_format("pmml", suffixes=(".pmml",), writer=write_pmml, runtimes=("jpmml-evaluator",),
+                precision="float64", extra="pmml", describe="PMML 4.4 (JPMML-Evaluator)")

@@ -21,7 +21,7 @@ from .document import (
     regression_table,
 )
 from .linear import clamped_sigmoid
-from .transforms import emit_transform
+from .transforms import Context, emit_transform
 from .trees import class_probability_fields, tree_value_field
 
 MEMBER_TYPES = ("TreeClassifier", "TreeRegressor", "Linear (identity, sigmoid)")
@@ -41,7 +41,7 @@ def _linear_z(est: ir.Linear, doc: Document, fields: dict[str, str]) -> str:
 
 def member_fields(m: Member, doc: Document, fields: dict[str, str], classifier: bool) -> list[str]:
     """Per-class probability fields (member class order), or a one-element list: the value."""
-    fields = emit_transform(m.transform, doc, fields)
+    fields = emit_transform(m.transform, Context(doc, fields))
     est = m.estimator
     if classifier and isinstance(est, TreeClassifier):
         return class_probability_fields(est, doc, fields, tuple(f"m{k}" for k in m.class_index))
@@ -56,7 +56,8 @@ def member_fields(m: Member, doc: Document, fields: dict[str, str], classifier: 
 
 
 @register_emitter("pmml", EnsembleClassifier)
-def ensemble_classifier(est: EnsembleClassifier, doc: Document, fields: dict[str, str]) -> Head:
+def ensemble_classifier(est: EnsembleClassifier, ctx: Context) -> Head:
+    doc, fields = ctx.doc, ctx.fields
     per_class: list[list] = [[] for _ in range(est.n_classes)]
     for m, w in zip(est.members, est.weights, strict=True):
         for k, f in zip(m.class_index, member_fields(m, doc, fields, True), strict=True):
@@ -86,7 +87,8 @@ def order_statistic(doc: Document, values: list[str], s: int) -> str:
 
 
 @register_emitter("pmml", EnsembleRegressor)
-def ensemble_regressor(est: EnsembleRegressor, doc: Document, fields: dict[str, str]) -> Head:
+def ensemble_regressor(est: EnsembleRegressor, ctx: Context) -> Head:
+    doc, fields = ctx.doc, ctx.fields
     values = [member_fields(m, doc, fields, False)[0] for m in est.members]
     if est.combine == "median":
         n = len(values)

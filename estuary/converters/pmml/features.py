@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from ...ir.features import Ordinal, Polynomial
 from ..registry import register_emitter
-from .document import Document, add_all, apply, const, ref
-from .transforms import Fields
+from .document import add_all, apply, const, ref
+from .transforms import Context, Fields
 
 
 @register_emitter("pmml", Ordinal)
-def ordinal(step: Ordinal, doc: Document, fields: Fields) -> Fields:
+def ordinal(step: Ordinal, ctx: Context) -> Fields:
     """code = ((unknown + s_1·(c_1 - unknown)) + s_2·(c_2 - unknown)) + ...: whole numbers,
     exact; one missing one-hot column makes the code missing."""
+    doc, fields = ctx.doc, ctx.fields
     out = {}
     for target, src, codes in zip(step.targets, step.sources, step.codes):
         terms = [const(float(step.unknown))]
@@ -30,7 +31,8 @@ def _product(factors: list[str]) -> object:
 
 
 @register_emitter("pmml", Polynomial)
-def polynomial(step: Polynomial, doc: Document, fields: Fields) -> Fields:
+def polynomial(step: Polynomial, ctx: Context) -> Fields:
+    doc, fields = ctx.doc, ctx.fields
     out = {}
     for name, factors in zip(step.columns, step.factors):
         if len(factors) == 1:  # River's 1 · x is x

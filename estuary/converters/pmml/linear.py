@@ -8,7 +8,6 @@ from xml.etree.ElementTree import Element
 from ... import ir
 from ..registry import register_emitter
 from .document import (
-    Document,
     Head,
     add_all,
     apply,
@@ -18,6 +17,7 @@ from .document import (
     ref,
     regression_table,
 )
+from .transforms import Context
 
 
 def clamped_sigmoid(z: Element) -> Element:
@@ -28,7 +28,8 @@ def clamped_sigmoid(z: Element) -> Element:
 
 
 @register_emitter("pmml", ir.Linear)
-def linear(est: ir.Linear, doc: Document, fields: dict[str, str]) -> Head:
+def linear(est: ir.Linear, ctx: Context) -> Head:
+    doc, fields = ctx.doc, ctx.fields
     # An absent key contributes nothing to River's dot product: read missing as 0. The
     # DerivedField's double type makes the mapped 0 a number (inside an Apply it is a string).
     zeroed = [doc.derive(f"present({c})", ref(fields[c], missing_to=0.0)) for c in est.columns]

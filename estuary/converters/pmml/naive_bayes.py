@@ -10,6 +10,7 @@ import math
 from ...ir.naive_bayes import SQRT_TAU, BernoulliNB, GaussianNB, gaussian_nb_arrays
 from ..registry import register_emitter
 from .document import Document, Head, add_all, apply, const, if_else, probabilities_head, ref
+from .transforms import Context
 
 
 def _term(x: str, mu: float, sigma: float, usable: bool, epsilon: float):
@@ -41,7 +42,8 @@ def river_softmax(doc: Document, jll: list[str]) -> list[str]:
 
 
 @register_emitter("pmml", GaussianNB)
-def gaussian_nb(est: GaussianNB, doc: Document, fields: dict[str, str]) -> Head:
+def gaussian_nb(est: GaussianNB, ctx: Context) -> Head:
+    doc, fields = ctx.doc, ctx.fields
     means, sigmas, usable = gaussian_nb_arrays(est)
     xs = [fields[c] for c in est.columns]
     jll = []
@@ -54,7 +56,8 @@ def gaussian_nb(est: GaussianNB, doc: Document, fields: dict[str, str]) -> Head:
 
 
 @register_emitter("pmml", BernoulliNB)
-def bernoulli_nb(est: BernoulliNB, doc: Document, fields: dict[str, str]) -> Head:
+def bernoulli_nb(est: BernoulliNB, ctx: Context) -> Head:
+    doc, fields = ctx.doc, ctx.fields
     xs = [fields[c] for c in est.columns]
     jll = []
     for c, label in enumerate(doc.labels):

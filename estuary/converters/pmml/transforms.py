@@ -6,24 +6,42 @@ Select and Union only rename; Scale and OneHot add one DerivedField per column.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 from ... import ir
-from ..registry import emitter_for, register_emitter
+from ..registry import emit, register_emitter
 from .document import Document, apply, const, if_else, ref
 
 Fields = dict[str, str]
 
 
-def emit_transform(step: ir.Transform, doc: Document, fields: Fields) -> Fields:
-    return emitter_for("pmml", step)(step, doc, fields)
+@dataclass(frozen=True)
+class Context:
+    """What every PMML emitter `emit(node, ctx)` writes into and reads: the document (its
+    DerivedFields) and the fields holding the node's input columns. Transforms return new
+    `Fields`, estimators a `Head` (the RegressionModel's tables)."""
+
+    doc: Document
+    fields: Fields
+
+    def at(self, fields: Fields) -> Context:
+        """The same document, other input fields."""
+        return replace(self, fields=fields)
+
+
+def emit_transform(step: ir.Transform, ctx: Context) -> Fields:
+    return emit("pmml", step, ctx)
 
 
 @register_emitter("pmml", ir.Select)
-def select(step: ir.Select, doc: Document, fields: Fields) -> Fields:
+def select(step: ir.Select, ctx: Context) -> Fields:
+    fields = ctx.fields
     return {c: fields[c] for c in step.columns}
 
 
 @register_emitter("pmml", ir.Scale)
-def scale(step: ir.Scale, doc: Document, fields: Fields) -> Fields:
+def scale(step: ir.Scale, ctx: Context) -> Fields:
+    doc, fields = ctx.doc, ctx.fields
     out = {}
     for c, offset, divisor in zip(step.columns, step.offset, step.divisor):
         x = ref(fields[c])
@@ -36,7 +54,8 @@ def scale(step: ir.Scale, doc: Document, fields: Fields) -> Fields:
 
 
 @register_emitter("pmml", ir.OneHot)
-def one_hot(step: ir.OneHot, doc: Document, fields: Fields) -> Fields:
+def one_hot(step: ir.OneHot, ctx: Context) -> Fields:
+    doc, fields = ctx.doc, ctx.fields
     if step.missing_as_nan:
         return {t: fields[s] for s, t in zip(step.source, step.target)}
     return {t: doc.derive(f"onehot({t})", ref(fields[s], missing_to=0.0))
@@ -44,16 +63,17 @@ def one_hot(step: ir.OneHot, doc: Document, fields: Fields) -> Fields:
 
 
 @register_emitter("pmml", ir.Chain)
-def chain(step: ir.Chain, doc: Document, fields: Fields) -> Fields:
+def chain(step: ir.Chain, ctx: Context) -> Fields:
+    fields = ctx.fields
     for s in step.steps:
-        fields = emit_transform(s, doc, fields)
+        fields = emit_transform(s, ctx.at(fields))
     return fields
 
 
 @register_emitter("pmml", ir.Union)
-def union(step: ir.Union, doc: Document, fields: Fields) -> Fields:
+def union(step: ir.Union, ctx: Context) -> Fields:
     out: Fields = {}
     for branch in step.branches:
-        for c, f in emit_transform(branch, doc, fields).items():
+        for c, f in emit_transform(branch, ctx).items():
             out.setdefault(c, f)  # River's union: the first transformer wins a duplicate key
     return out

@@ -23,6 +23,7 @@ from .document import (
     ref,
     regression_table,
 )
+from .transforms import Context
 
 
 def boolean(value: bool) -> Element:
@@ -91,7 +92,8 @@ def class_probability_fields(est: TreeClassifier, doc: Document, fields: dict[st
 
 
 @register_emitter("pmml", TreeClassifier)
-def tree_classifier(est: TreeClassifier, doc: Document, fields: dict[str, str]) -> Head:
+def tree_classifier(est: TreeClassifier, ctx: Context) -> Head:
+    doc, fields = ctx.doc, ctx.fields
     probabilities = class_probability_fields(est, doc, fields, doc.labels)
     return probabilities_head(doc, probabilities, "simplemax")
 
@@ -114,5 +116,6 @@ def tree_value_field(est: TreeRegressor, doc: Document, fields: dict[str, str]) 
 
 
 @register_emitter("pmml", TreeRegressor)
-def tree_regressor(est: TreeRegressor, doc: Document, fields: dict[str, str]) -> Head:
+def tree_regressor(est: TreeRegressor, ctx: Context) -> Head:
+    doc, fields = ctx.doc, ctx.fields
     return Head("none", [regression_table(0.0, ((tree_value_field(est, doc, fields), 1.0),))])

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from river import compose
+from river import compose, linear_model, preprocessing
 
 from ... import ir
 from ...errors import UnsupportedModelError
-from ..registry import extractor_for, register_extractor, supported_models
+from ..registry import Case, extractor_for, register_extractor, supported_models
 from .base import EstimatorIR, key_name
 
 
@@ -52,8 +52,25 @@ def extract_chain(steps: list, columns: tuple[str, ...], ctx) -> tuple[ir.Chain,
     return ir.Chain(tuple(out)), columns
 
 
+
+def _chick_union(model_factory):
+    """ChickWeights: `time` scaled next to the one-hot `diet`, then `model_factory()`."""
+    return lambda: ((compose.Select("time") | preprocessing.StandardScaler())
+                    + (compose.Select("diet") | preprocessing.OneHotEncoder())) | model_factory()
+
+
+UNION_CASES = (
+    Case("union(scaler,onehot)|linreg", "ChickWeights", _chick_union(linear_model.LinearRegression)),
+    Case("union(scaler,onehot)|scaler|pa-reg", "ChickWeights",
+         lambda: _chick_union(preprocessing.StandardScaler)() | linear_model.PARegressor()),
+)
+DISCARD_CASES = (Case("discard|scaler|linreg", "TrumpApproval",
+                      lambda: compose.Discard("ordinal_date") | preprocessing.StandardScaler()
+                      | linear_model.LinearRegression()),)
+
+
 @register_extractor(compose.Pipeline, inputs=pipeline_inputs, kind="estimator",
-                    produces=(ir.Chain,))
+                    produces=(ir.Chain,), cases=("scaler|logreg", "scaler|linreg"))
 def pipeline(p: compose.Pipeline, columns: tuple[str, ...], ctx):
     """A pipeline ending in a model → (Chain, EstimatorIR); a transformer-only one → Chain."""
     steps = flatten(list(p.steps.values()))
@@ -74,13 +91,13 @@ def union_inputs(u: compose.TransformerUnion) -> dict:
 
 
 @register_extractor(compose.TransformerUnion, inputs=union_inputs, renames=True,
-                    produces=(ir.Union, ir.Chain))
+                    produces=(ir.Union, ir.Chain), cases=UNION_CASES)
 def union(u: compose.TransformerUnion, columns: tuple[str, ...], ctx) -> ir.Union:
     return ir.Union(tuple(extract_chain([t], columns, ctx)[0] for t in u.transformers.values()))
 
 
 @register_extractor(compose.Select, inputs=lambda s: {k: None for k in s.keys},
-                    produces=(ir.Select,))
+                    produces=(ir.Select,), cases=("union(scaler,onehot)|linreg",))
 def select(s: compose.Select, columns: tuple[str, ...], ctx) -> ir.Select:
     """Keep the input columns that belong to the selected keys (a categorical key has several)."""
     wanted = {key_name(k) for k in s.keys}
@@ -88,7 +105,7 @@ def select(s: compose.Select, columns: tuple[str, ...], ctx) -> ir.Select:
 
 
 @register_extractor(compose.Discard, inputs=lambda d: {k: None for k in d.keys},
-                    produces=(ir.Select,))
+                    produces=(ir.Select,), cases=DISCARD_CASES)
 def discard(d: compose.Discard, columns: tuple[str, ...], ctx) -> ir.Select:
     dropped = {key_name(k) for k in d.keys}
     return ir.Select(tuple(c for c in columns if ctx.column_feature(c) not in dropped))

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from river import ensemble
+from river import ensemble, linear_model, preprocessing, tree
 
 from ... import ir
 from ...errors import UnsupportedModelError
 from ...ir.ensembles import EnsembleClassifier, EnsembleRegressor, Member
-from ..registry import extractor_for, register_extractor, supported_models
+from ..registry import Case, extractor_for, register_extractor, supported_models
 from .base import EstimatorIR, plain, require_learned
 from .compose import merge_inputs
 
@@ -79,8 +79,21 @@ def _bagging_inputs(m) -> dict:
     return members_inputs(list(m))
 
 
+
+BAGGING_CLASSIFIER_CASES = (
+    Case("bagging3(htc)", "Phishing", lambda: ensemble.BaggingClassifier(
+        tree.HoeffdingTreeClassifier(grace_period=20, delta=0.5, tau=0.5), n_models=3, seed=1)),
+    Case("bagging3(scaler|logreg)", "Phishing", lambda: ensemble.BaggingClassifier(
+        preprocessing.StandardScaler() | linear_model.LogisticRegression(), n_models=3, seed=1)),
+)
+BAGGING_REGRESSOR_CASES = (
+    Case("bagging3-reg(scaler|linreg)", "TrumpApproval", lambda: ensemble.BaggingRegressor(
+        preprocessing.StandardScaler() | linear_model.LinearRegression(), n_models=3, seed=1)),
+)
+
+
 @register_extractor(ensemble.BaggingClassifier, inputs=_bagging_inputs, kind="estimator",
-                    produces=(EnsembleClassifier,))
+                    produces=(EnsembleClassifier,), cases=BAGGING_CLASSIFIER_CASES)
 def bagging_classifier(m: ensemble.BaggingClassifier, columns, ctx) -> EstimatorIR:
     """River's `predict_proba_one`: the members' probability dicts summed, divided by the total."""
     require_learned(len(m) > 0, "BaggingClassifier")
@@ -88,7 +101,7 @@ def bagging_classifier(m: ensemble.BaggingClassifier, columns, ctx) -> Estimator
 
 
 @register_extractor(ensemble.BaggingRegressor, inputs=_bagging_inputs, kind="estimator",
-                    produces=(EnsembleRegressor,))
+                    produces=(EnsembleRegressor,), cases=BAGGING_REGRESSOR_CASES)
 def bagging_regressor(m: ensemble.BaggingRegressor, columns, ctx) -> EstimatorIR:
     """`statistics.mean` of the members' predictions (exact in River; to rounding here)."""
     require_learned(len(m) > 0, "BaggingRegressor")

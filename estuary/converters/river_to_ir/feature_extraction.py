@@ -6,11 +6,11 @@ import itertools
 from collections import Counter
 from numbers import Integral
 
-from river import feature_extraction
+from river import feature_extraction, linear_model, naive_bayes, preprocessing
 
 from ...errors import UnsupportedModelError
 from ...ir.features import Polynomial
-from ..registry import register_extractor, supported_models
+from ..registry import Case, register_extractor, supported_models
 
 
 def _refuse(p: feature_extraction.PolynomialExtender, reason: str) -> UnsupportedModelError:
@@ -31,8 +31,23 @@ def _river_keys(columns: tuple[str, ...], ctx, p) -> list:
     return keys
 
 
+
+POLYNOMIAL_CASES = (
+    Case("scaler|poly2|logreg", "Phishing",
+         lambda: preprocessing.StandardScaler() | feature_extraction.PolynomialExtender()
+         | linear_model.LogisticRegression()),
+    Case("scaler|poly3-interactions-bias|scaler|linreg", "TrumpApproval",
+         lambda: preprocessing.StandardScaler()
+         | feature_extraction.PolynomialExtender(degree=3, interaction_only=True, include_bias=True)
+         | preprocessing.StandardScaler() | linear_model.LinearRegression()),
+    Case("scaler|poly3|gaussian-nb", "Bananas",
+         lambda: preprocessing.StandardScaler() | feature_extraction.PolynomialExtender(degree=3)
+         | naive_bayes.GaussianNB()),
+)
+
+
 @register_extractor(feature_extraction.PolynomialExtender, inputs=lambda p: {}, renames=True,
-                    produces=(Polynomial,))
+                    produces=(Polynomial,), cases=POLYNOMIAL_CASES)
 def polynomial_extender(p: feature_extraction.PolynomialExtender, columns: tuple[str, ...],
                         ctx) -> Polynomial:
     """River's `transform_one`: for every combination of the present keys up to `degree` (with

@@ -13,7 +13,7 @@ from river import forest
 from ... import ir
 from ...ir.ensembles import EnsembleClassifier, EnsembleRegressor
 from ...ir.trees import TreeClassifier, TreeRegressor
-from ..registry import register_extractor
+from ..registry import Case, register_extractor
 from .base import EstimatorIR, require_learned
 from .compose import merge_inputs
 from .ensemble import mean_regressor, vote_classifier
@@ -35,8 +35,19 @@ def _member_regressor(t, columns, ctx):
     return ir.Chain(()), hoeffding_tree_regressor(t, columns, ctx)
 
 
+
+ARF_CLASSIFIER_CASES = (Case("arf10_phishing", "Phishing",
+                             lambda: forest.ARFClassifier(n_models=10, seed=1)),)
+ARF_REGRESSOR_CASES = (
+    Case("arf_reg5_median", "TrumpApproval", lambda: forest.ARFRegressor(n_models=5, seed=1)),
+    Case("arf_reg4_weighted_mean", "TrumpApproval",
+         lambda: forest.ARFRegressor(n_models=4, seed=1, aggregation_method="mean",
+                                     disable_weighted_vote=False)),
+)
+
+
 @register_extractor(forest.ARFClassifier, inputs=_arf_inputs, kind="estimator",
-                    produces=(EnsembleClassifier, TreeClassifier))
+                    produces=(EnsembleClassifier, TreeClassifier), cases=ARF_CLASSIFIER_CASES)
 def arf_classifier(m: forest.ARFClassifier, columns, ctx) -> EstimatorIR:
     """Member probabilities times its metric (when that metric is > 0 and votes are weighted,
     else as they are), summed, divided by the total."""
@@ -49,7 +60,7 @@ def arf_classifier(m: forest.ARFClassifier, columns, ctx) -> EstimatorIR:
 
 
 @register_extractor(forest.ARFRegressor, inputs=_arf_inputs, kind="estimator",
-                    produces=(EnsembleRegressor, TreeRegressor))
+                    produces=(EnsembleRegressor, TreeRegressor), cases=ARF_REGRESSOR_CASES)
 def arf_regressor(m: forest.ARFRegressor, columns, ctx) -> EstimatorIR:
     """River's `predict_one`. `median` (the default): the unweighted median of the members.
     `mean`: weights (S - metric_i) / Σ (numpy, as River), each prediction times its weight, then

@@ -6,11 +6,11 @@ never be reached, and a column without a weight contributes 0.
 
 from __future__ import annotations
 
-from river import linear_model, multiclass, optim
+from river import linear_model, multiclass, optim, preprocessing
 
 from ... import ir
 from ...errors import UnsupportedModelError
-from ..registry import extractor_for, register_extractor, supported_models
+from ..registry import Case, extractor_for, register_extractor, supported_models
 from .base import EstimatorIR, key_name, numeric_inputs, plain, require_learned
 
 
@@ -39,8 +39,37 @@ def _glm_learned(m) -> None:
     require_learned(bool(m._weights) or m.intercept != m.intercept_init, type(m).__name__)
 
 
+
+CLASSIFIER_CASES = (
+    Case("scaler|logreg", "Phishing",
+         lambda: preprocessing.StandardScaler() | linear_model.LogisticRegression()),
+    Case("logreg", "Phishing", lambda: linear_model.LogisticRegression(optimizer=optim.SGD(0.05))),
+)
+PA_CLASSIFIER_CASES = (Case("scaler|pa-clf", "Phishing",
+                            lambda: preprocessing.StandardScaler() | linear_model.PAClassifier()),)
+PERCEPTRON_CASES = (Case("scaler|perceptron", "Bananas",
+                         lambda: preprocessing.StandardScaler() | linear_model.Perceptron()),)
+SOFTMAX_CASES = (Case("scaler|softmax", "ImageSegments",
+                      lambda: preprocessing.StandardScaler() | linear_model.SoftmaxRegression()),)
+OVR_CASES = (
+    Case("scaler|ovr-logreg", "ImageSegments", lambda: preprocessing.StandardScaler()
+         | multiclass.OneVsRestClassifier(linear_model.LogisticRegression())),
+    Case("scaler|ovr-pa", "ImageSegments", lambda: preprocessing.StandardScaler()
+         | multiclass.OneVsRestClassifier(linear_model.PAClassifier())),
+)
+REGRESSION_CASES = (Case("scaler|linreg", "TrumpApproval",
+                         lambda: preprocessing.StandardScaler() | linear_model.LinearRegression()),)
+PA_REGRESSOR_CASES = (Case("scaler|pa-reg", "TrumpApproval",
+                           lambda: preprocessing.StandardScaler() | linear_model.PARegressor()),)
+ALMA_CASES = (
+    Case("alma", "Phishing", lambda: linear_model.ALMAClassifier()),
+    Case("minmax|alma", "Phishing",
+         lambda: preprocessing.MinMaxScaler() | linear_model.ALMAClassifier()),
+)
+
+
 @register_extractor(linear_model.LinearRegression, inputs=_glm_inputs, kind="estimator",
-                    produces=(ir.Linear,))
+                    produces=(ir.Linear,), cases=REGRESSION_CASES)
 def linear_regression(m: linear_model.LinearRegression, columns, ctx) -> EstimatorIR:
     _check_loss(m, (optim.losses.RegressionLoss,))
     if isinstance(m.loss, optim.losses.Poisson):
@@ -56,7 +85,7 @@ def _binary(m, weights: dict, intercept: float, columns) -> EstimatorIR:
 
 
 @register_extractor(linear_model.LogisticRegression, inputs=_glm_inputs, kind="estimator",
-                    produces=(ir.Linear,))
+                    produces=(ir.Linear,), cases=CLASSIFIER_CASES)
 def logistic_regression(m: linear_model.LogisticRegression, columns, ctx) -> EstimatorIR:
     _check_loss(m, (optim.losses.BinaryLoss,))
     _glm_learned(m)
@@ -64,14 +93,14 @@ def logistic_regression(m: linear_model.LogisticRegression, columns, ctx) -> Est
 
 
 @register_extractor(linear_model.Perceptron, inputs=_glm_inputs, kind="estimator",
-                    produces=(ir.Linear,))
+                    produces=(ir.Linear,), cases=PERCEPTRON_CASES)
 def perceptron(m: linear_model.Perceptron, columns, ctx) -> EstimatorIR:
     _glm_learned(m)
     return _binary(m, m._weights, m.intercept, columns)
 
 
 @register_extractor(linear_model.PARegressor, inputs=_pa_inputs, kind="estimator",
-                    produces=(ir.Linear,))
+                    produces=(ir.Linear,), cases=PA_REGRESSOR_CASES)
 def pa_regressor(m: linear_model.PARegressor, columns, ctx) -> EstimatorIR:
     require_learned(bool(m.weights) or m.intercept != 0.0, "PARegressor")
     est = ir.Linear(columns, (weight_row(m.weights, columns),), (float(m.intercept),), "identity")
@@ -79,7 +108,7 @@ def pa_regressor(m: linear_model.PARegressor, columns, ctx) -> EstimatorIR:
 
 
 @register_extractor(linear_model.PAClassifier, inputs=_pa_inputs, kind="estimator",
-                    produces=(ir.Linear,))
+                    produces=(ir.Linear,), cases=PA_CLASSIFIER_CASES)
 def pa_classifier(m: linear_model.PAClassifier, columns, ctx) -> EstimatorIR:
     require_learned(bool(m.weights) or m.intercept != 0.0, "PAClassifier")
     return _binary(m, m.weights, m.intercept, columns)
@@ -93,7 +122,7 @@ def _softmax_inputs(m) -> dict:
 
 
 @register_extractor(linear_model.SoftmaxRegression, inputs=_softmax_inputs, kind="estimator",
-                    produces=(ir.Linear,))
+                    produces=(ir.Linear,), cases=SOFTMAX_CASES)
 def softmax_regression(m: linear_model.SoftmaxRegression, columns, ctx) -> EstimatorIR:
     """No intercept; classes in the order River's weight dict holds them."""
     require_learned(len(m.weights) >= 2, "SoftmaxRegression (it needs two classes)")
@@ -111,7 +140,7 @@ def _ovr_inputs(m: multiclass.OneVsRestClassifier) -> dict:
 
 
 @register_extractor(multiclass.OneVsRestClassifier, inputs=_ovr_inputs, kind="estimator",
-                    produces=(ir.Linear,))
+                    produces=(ir.Linear,), cases=OVR_CASES)
 def one_vs_rest(m: multiclass.OneVsRestClassifier, columns, ctx) -> EstimatorIR:
     """Per-class sigmoid of a binary linear classifier, normalised by the sum."""
     require_learned(len(m.classifiers) >= 2, "OneVsRestClassifier (it needs two classes)")
@@ -129,7 +158,7 @@ def one_vs_rest(m: multiclass.OneVsRestClassifier, columns, ctx) -> EstimatorIR:
 
 
 @register_extractor(linear_model.ALMAClassifier, inputs=lambda m: numeric_inputs(m.w),
-                    kind="estimator", produces=(ir.Linear,))
+                    kind="estimator", produces=(ir.Linear,), cases=ALMA_CASES)
 def alma_classifier(m: linear_model.ALMAClassifier, columns, ctx) -> EstimatorIR:
     """`predict_proba_one` is River's clamped sigmoid of `dot(x, w)`: no intercept."""
     require_learned(bool(m.w), "ALMAClassifier")

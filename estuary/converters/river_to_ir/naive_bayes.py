@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import math
 
-from river import naive_bayes, proba, stats
+from river import naive_bayes, preprocessing, proba, stats
 from river.naive_bayes import gaussian as river_gaussian
 
 from ...errors import EmptyModelError, UnsupportedModelError
 from ...ir.naive_bayes import BernoulliNB as BernoulliNBNode
 from ...ir.naive_bayes import GaussianNB as GaussianNBNode
-from ..registry import register_extractor, supported_models
+from ..registry import Case, register_extractor, supported_models
 from .base import EstimatorIR, key_name, numeric_inputs, plain, require_learned
 
 
@@ -48,8 +48,27 @@ def _mean_variance(m: naive_bayes.GaussianNB, g: object) -> tuple[float, float]:
     return mu, variance
 
 
+
+GAUSSIAN_CASES = (
+    Case("gaussian_nb-phishing", "Phishing", naive_bayes.GaussianNB),
+    Case("gaussian_nb-bananas", "Bananas", naive_bayes.GaussianNB),
+    Case("gaussian_nb-image_segments", "ImageSegments", naive_bayes.GaussianNB),
+    Case("scaler_gaussian_nb-phishing", "Phishing",
+         lambda: preprocessing.StandardScaler() | naive_bayes.GaussianNB()),
+    Case("scaler_gaussian_nb-image_segments", "ImageSegments",
+         lambda: preprocessing.StandardScaler() | naive_bayes.GaussianNB()),
+)
+BERNOULLI_CASES = (
+    Case("bernoulli-nb", "Phishing", naive_bayes.BernoulliNB),
+    Case("scaler|bernoulli-nb", "ImageSegments",
+         lambda: preprocessing.StandardScaler() | naive_bayes.BernoulliNB(alpha=0.5)),
+)
+# refused in every format (MULTINOMIAL_REFUSAL): the suite asserts the refusal and its reason
+MULTINOMIAL_CASES = (Case("multinomial-nb", "Phishing", naive_bayes.MultinomialNB),)
+
+
 @register_extractor(naive_bayes.GaussianNB, inputs=_gaussian_inputs, kind="estimator",
-                    produces=(GaussianNBNode,))
+                    produces=(GaussianNBNode,), cases=GAUSSIAN_CASES)
 def gaussian_nb(m: naive_bayes.GaussianNB, columns: tuple[str, ...], ctx) -> EstimatorIR:
     """Classes in `class_counts` order (River's probability dict order)."""
     require_learned(bool(m.class_counts), "GaussianNB")
@@ -83,7 +102,7 @@ def _class_order(m, what: str) -> tuple:
 
 
 @register_extractor(naive_bayes.BernoulliNB, inputs=lambda m: numeric_inputs(m.feature_counts),
-                    kind="estimator", produces=(BernoulliNBNode,))
+                    kind="estimator", produces=(BernoulliNBNode,), cases=BERNOULLI_CASES)
 def bernoulli_nb(m: naive_bayes.BernoulliNB, columns: tuple[str, ...], ctx) -> EstimatorIR:
     """River sums over its vocabulary (`feature_counts`), not over x: unknown keys add nothing,
     a vocabulary term absent from x adds log(1e-9 + (1 - p)). The terms are River's own floats."""
@@ -114,6 +133,6 @@ MULTINOMIAL_REFUSAL = ("River adds an out-of-vocabulary term for keys it never l
 
 
 @register_extractor(naive_bayes.MultinomialNB, inputs=lambda m: numeric_inputs(m.feature_counts),
-                    kind="estimator", refusal=MULTINOMIAL_REFUSAL)
+                    kind="estimator", refusal=MULTINOMIAL_REFUSAL, cases=MULTINOMIAL_CASES)
 def multinomial_nb(m: naive_bayes.MultinomialNB, columns: tuple[str, ...], ctx) -> EstimatorIR:
     raise UnsupportedModelError(m, supported_models(), reason=MULTINOMIAL_REFUSAL)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from numbers import Integral
 
-from river import preprocessing
+from river import compose, linear_model, preprocessing, tree
 
 from ... import ir
 from ...errors import UnsupportedModelError
 from ...ir.features import Ordinal
-from ..registry import register_extractor, supported_models
+from ..registry import Case, register_extractor, supported_models
 from .base import key_name, numeric_inputs, plain
 
 
@@ -29,7 +29,42 @@ def _scaler_keys(s: preprocessing.StandardScaler) -> dict:
     return numeric_inputs(s.counts)
 
 
-@register_extractor(preprocessing.StandardScaler, inputs=_scaler_keys, produces=(ir.Scale,))
+
+MIN_MAX_CASES = (Case("minmax|logreg", "Phishing",
+                      lambda: preprocessing.MinMaxScaler() | linear_model.LogisticRegression()),)
+MAX_ABS_CASES = (Case("maxabs|linreg", "TrumpApproval",
+                      lambda: preprocessing.MaxAbsScaler() | linear_model.LinearRegression()),)
+PHISHING_DISCRETE = ("empty_server_form_handler", "popup_window", "https", "age_of_domain")
+PHISHING_OTHER = ("request_from_other_domain", "anchor_from_other_domain", "is_popular",
+                  "long_url", "ip_in_url")
+
+
+def _coded(coded: tuple[str, ...], scaled: tuple[str, ...], encoder):
+    """`coded` keys through the ordinal encoder, `scaled` keys through a StandardScaler (behind
+    `compose.Discard`, not `Select`, which raises on a missing key: River answers those probes)."""
+    return ((compose.Discard(*scaled) | encoder)
+            + (compose.Discard(*coded) | preprocessing.StandardScaler()))
+
+
+ORDINAL_CASES = (
+    Case("union(ordinal,scaler)|scaler|linreg", "ChickWeights",
+         lambda: _coded(("chick", "diet"), ("time",), preprocessing.OrdinalEncoder())
+         | preprocessing.StandardScaler() | linear_model.LinearRegression()),
+    # raw `time` next to the codes: Core ML's Scale multiplies by 1/divisor, which a tree behind
+    # a union cannot fold back into River's division (a split one ulp off; not the encoder's)
+    Case("union(ordinal(unknown=-1,none=-2),discard)|htr", "ChickWeights",
+         lambda: ((compose.Discard("time")
+                   | preprocessing.OrdinalEncoder(unknown_value=-1, none_value=-2))
+                  + compose.Discard("chick", "diet"))
+         | tree.HoeffdingTreeRegressor(grace_period=10, delta=0.5, tau=0.5)),
+    Case("union(ordinal,scaler)|logreg", "Phishing",
+         lambda: _coded(PHISHING_DISCRETE, PHISHING_OTHER, preprocessing.OrdinalEncoder())
+         | linear_model.LogisticRegression()),
+)
+
+
+@register_extractor(preprocessing.StandardScaler, inputs=_scaler_keys, produces=(ir.Scale,),
+                    cases=("scaler|logreg", "scaler|linreg"))
 def standard_scaler(s: preprocessing.StandardScaler, columns: tuple[str, ...], ctx) -> ir.Scale:
     """(x - mean) / sqrt(var) with population variance; var == 0 or a never-seen key → 0."""
     _numeric_only(s, columns, ctx)
@@ -53,7 +88,7 @@ def _one_hot_inputs(e: preprocessing.OneHotEncoder) -> dict:
 
 
 @register_extractor(preprocessing.OneHotEncoder, inputs=_one_hot_inputs, renames=True,
-                    produces=(ir.OneHot,))
+                    produces=(ir.OneHot,), cases=("union(scaler,onehot)|linreg",))
 def one_hot(e: preprocessing.OneHotEncoder, columns: tuple[str, ...], ctx) -> ir.OneHot:
     """Every input key becomes `f"{key}_{value}"` columns for the values the encoder knows."""
     if e.drop_first:
@@ -81,7 +116,8 @@ def _min_max_keys(s: preprocessing.MinMaxScaler) -> dict:
     return numeric_inputs(k for k, m in s.min.items() if m.get() != float("inf"))
 
 
-@register_extractor(preprocessing.MinMaxScaler, inputs=_min_max_keys, produces=(ir.Scale,))
+@register_extractor(preprocessing.MinMaxScaler, inputs=_min_max_keys, produces=(ir.Scale,),
+                    cases=MIN_MAX_CASES)
 def min_max_scaler(s: preprocessing.MinMaxScaler, columns: tuple[str, ...], ctx) -> ir.Scale:
     """(x - min) / (max - min), 0.0 where max == min: River's `transform_one` exactly."""
     _numeric_only(s, columns, ctx)
@@ -108,7 +144,8 @@ def _max_abs_keys(s: preprocessing.MaxAbsScaler) -> dict:
     return numeric_inputs(k for k, m in s.abs_max.items() if m.get() != 0)
 
 
-@register_extractor(preprocessing.MaxAbsScaler, inputs=_max_abs_keys, produces=(ir.Scale,))
+@register_extractor(preprocessing.MaxAbsScaler, inputs=_max_abs_keys, produces=(ir.Scale,),
+                    cases=MAX_ABS_CASES)
 def max_abs_scaler(s: preprocessing.MaxAbsScaler, columns: tuple[str, ...], ctx) -> ir.Scale:
     """x / max|x|, 0.0 where the max is 0 (also for a key never learned, as River's defaultdict)."""
     _numeric_only(s, columns, ctx)
@@ -131,7 +168,8 @@ def _int_code(e: preprocessing.OrdinalEncoder, what: str, value: object) -> int:
     return int(value)
 
 
-@register_extractor(preprocessing.OrdinalEncoder, inputs=_ordinal_inputs, produces=(Ordinal,))
+@register_extractor(preprocessing.OrdinalEncoder, inputs=_ordinal_inputs, produces=(Ordinal,),
+                    cases=ORDINAL_CASES)
 def ordinal_encoder(e: preprocessing.OrdinalEncoder, columns: tuple[str, ...], ctx) -> Ordinal:
     """Each categorical feature's one-hot columns → its River code: the learned code of a known
     category, `unknown_value` for an unseen one (all columns 0.0), absent (NaN) when the key is.

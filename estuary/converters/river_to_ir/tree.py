@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from river import linear_model, tree
+from river import linear_model, preprocessing, tree
 from river.proba.gaussian import _HALF_LOG_TAU
 from river.tree.nodes.arf_htc_nodes import (
     RandomLeafMajorityClass,
@@ -49,7 +49,7 @@ from river.tree.splitter.nominal_splitter_classif import NominalSplitterClassif
 from ... import ir
 from ...errors import EmptyModelError, UnsupportedModelError
 from ...ir.trees import NaiveBayesLeaves, TreeClassifier, TreeRegressor, TreeStructure
-from ..registry import extractor_for, register_extractor, supported_models
+from ..registry import Case, extractor_for, register_extractor, supported_models
 from .base import EstimatorIR, key_name, plain, require_learned
 from .compose import merge_inputs
 
@@ -348,14 +348,56 @@ def tree_classifier_ir(m: Any, columns, classes: tuple, min_classes: int = 2) ->
     return EstimatorIR(est, "classification", tuple(plain(c) for c in classes))
 
 
+
+GROW = {"grace_period": 20, "delta": 0.5, "tau": 0.5}  # real trees (tens to hundreds of nodes)
+
+
+def _htc(leaf_prediction: str, **kw):
+    return lambda: tree.HoeffdingTreeClassifier(leaf_prediction=leaf_prediction, **{**GROW, **kw})
+
+
+def _htr(leaf_prediction: str, **kw):
+    return lambda: tree.HoeffdingTreeRegressor(leaf_prediction=leaf_prediction, **{**GROW, **kw})
+
+
+HTC_CASES = (
+    Case("htc_mc_phishing", "Phishing", _htc("mc")),
+    Case("htc_nb_phishing", "Phishing", _htc("nb")),
+    Case("htc_nba_phishing", "Phishing", _htc("nba")),
+    Case("htc_mc_imagesegments", "ImageSegments", _htc("mc")),
+    Case("htc_nb_imagesegments", "ImageSegments", _htc("nb")),
+    Case("htc_nba_imagesegments", "ImageSegments", _htc("nba")),
+    Case("htc_nba_bananas", "Bananas", _htc("nba", grace_period=10)),
+    Case("scaler_htc_nba_bananas", "Bananas",
+         lambda: preprocessing.StandardScaler() | _htc("nba")()),
+)
+HTR_CASES = (
+    Case("htr_mean_trumpapproval", "TrumpApproval", _htr("mean")),
+    Case("htr_adaptive_trumpapproval", "TrumpApproval", _htr("adaptive")),
+    Case("scaler_htr_adaptive_trumpapproval", "TrumpApproval",
+         lambda: preprocessing.StandardScaler() | _htr("adaptive")()),
+    # unscaled, River's linear leaves diverge to ~1e21 on TrumpApproval: parity is relative there
+    Case("htr_model_trumpapproval", "TrumpApproval", _htr("model")),
+    Case("scaler_htr_model_trumpapproval", "TrumpApproval",
+         lambda: preprocessing.StandardScaler() | _htr("model")()),
+    # diet (1..4) learned as a nominal feature: multiway and binary nominal splits
+    Case("htr_mean_chickweights_nominal_diet", "ChickWeights",
+         _htr("mean", grace_period=10, nominal_attributes=["diet"])),
+)
+EFDT_CASES = (Case("efdt_nba_phishing", "Phishing", lambda: tree.ExtremelyFastDecisionTreeClassifier(
+    leaf_prediction="nba", **GROW)),)
+HAT_CASES = (Case("hat_nba_phishing", "Phishing", lambda: tree.HoeffdingAdaptiveTreeClassifier(
+    leaf_prediction="nba", seed=1, **GROW)),)
+
+
 @register_extractor(tree.HoeffdingTreeClassifier, inputs=tree_inputs, kind="estimator",
-                    produces=(TreeClassifier,))
+                    produces=(TreeClassifier,), cases=HTC_CASES)
 def hoeffding_tree_classifier(m: tree.HoeffdingTreeClassifier, columns, ctx) -> EstimatorIR:
     return tree_classifier_ir(m, columns, tuple(sorted(m.classes)))
 
 
 @register_extractor(tree.ExtremelyFastDecisionTreeClassifier, inputs=tree_inputs,
-                    kind="estimator", produces=(TreeClassifier,))
+                    kind="estimator", produces=(TreeClassifier,), cases=EFDT_CASES)
 def extremely_fast_decision_tree(m: tree.ExtremelyFastDecisionTreeClassifier, columns,
                                  ctx) -> EstimatorIR:
     """EFDT predicts as a Hoeffding tree (its branches learn, but route as the parent's)."""
@@ -370,7 +412,7 @@ def _alternate_trees(m: Any) -> int:
 
 
 @register_extractor(tree.HoeffdingAdaptiveTreeClassifier, inputs=tree_inputs, kind="estimator",
-                    produces=(TreeClassifier,))
+                    produces=(TreeClassifier,), cases=HAT_CASES)
 def hoeffding_adaptive_tree(m: tree.HoeffdingAdaptiveTreeClassifier, columns, ctx) -> EstimatorIR:
     """The active tree. River's `predict_proba_one` adds up every leaf a row reaches, alternate
     subtrees' leaves included, each scaled by 1 / (its sum · its error²), then normalises: with
@@ -416,7 +458,7 @@ def _leaf_linear(m: Any, leaf: Any, columns, ctx) -> tuple[tuple[float, ...], fl
 
 
 @register_extractor(tree.HoeffdingTreeRegressor, inputs=tree_inputs, kind="estimator",
-                    produces=(TreeRegressor,))
+                    produces=(TreeRegressor,), cases=HTR_CASES)
 def hoeffding_tree_regressor(m: tree.HoeffdingTreeRegressor, columns, ctx) -> EstimatorIR:
     """Leaves: `mean` → the target mean; `model` → its linear model; `adaptive` → whichever of the
     two the leaf picks now (mean when its faded MSE is strictly lower)."""

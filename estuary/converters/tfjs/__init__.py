@@ -32,47 +32,17 @@ import numpy as np
 from ... import ir
 from ...errors import ArtifactError
 from ...ir.artifact import METADATA_KEY, ArtifactMetadata
-from ...ir.ensembles import EnsembleClassifier, EnsembleRegressor
-from ...ir.naive_bayes import BernoulliNB
-from ...ir.trees import TreeClassifier, TreeRegressor
-from ..registry import Format, emitter_for, register_format, register_refusal
-from . import (
-    naive_bayes,  # noqa: F401  (registration)
-    order_keys,
-)
-from .bernoulli import emit_bernoulli
-from .ensembles import emit_ensemble
-from .features import emit_unfoldable_prefix
+from ...ir.features import Polynomial
+from ..registry import register_format, register_refusal
+from . import bernoulli, ensembles, features, linear, naive_bayes, order_keys, trees  # noqa: F401  (registration)
 from .graph import Graph
-from .linear import emit_linear
-from .transforms import FORMAT, emit_transform
-from .trees import KEYS, emit_tree
+from .transforms import FORMAT, emit_model
+from .trees import KEYS
 
 INPUT = "input"
 MODEL_JSON = "model.json"
 SHARD_BYTES = 4 * 1024 * 1024  # TF.js's converter default
 PRODUCER = "estuary"
-
-
-def emit_model(model: ir.Model, g: Graph, x: str) -> dict[str, str]:
-    """The outputs of `model` read from `x` (float32 [N, F] in schema order): probabilities
-    [and label], or value. Ensemble members come back here as models of their own."""
-    est = model.estimator
-    if isinstance(est, (TreeClassifier, TreeRegressor)):
-        return emit_tree(model, g, x)
-    if isinstance(est, (EnsembleClassifier, EnsembleRegressor)):
-        return emit_ensemble(model, g, x, emit_model)
-    if isinstance(est, BernoulliNB):
-        return emit_bernoulli(model, g, x)
-    if isinstance(est, ir.Linear):
-        emitter_for(FORMAT, model.transform)  # refuses a transform the format cannot express
-        model, x = emit_unfoldable_prefix(model, g, x)  # Ordinal, ...: graph ops first
-        return emit_linear(model, g, x)  # transforms folded in: see linear.py
-    x, columns = emit_transform(model.transform, g, x, model.schema.columns)
-    pos = {c: i for i, c in enumerate(columns)}
-    if est.columns != columns:
-        x = g.gather_columns(x, [pos[c] for c in est.columns])
-    return emitter_for(FORMAT, est)(est, g, x)
 
 
 def build_graph(model: ir.Model) -> tuple[Graph, list[str]]:
@@ -171,18 +141,10 @@ def write_tfjs(snapshot: ir.Snapshot, path: str | Path) -> Path:
     return path
 
 
-FORMAT_ENTRY = Format("tfjs", ".tfjs", write_tfjs,
-                      "TF.js graph model, float32 (@tensorflow/tfjs in the browser and Node)")
-
-
 FLOAT32_PRODUCTS = ("float32 products overflow on River's extreme rows (inf · 0 = NaN); "
                     "export to ONNX or PMML (float64)")
 
-def register() -> None:
-    """Add the format to the registry; the parity suite then runs every catalogue case in it."""
-    register_format(FORMAT_ENTRY)
-    from ...ir.features import Polynomial
-
-    register_refusal(FORMAT, Polynomial, FLOAT32_PRODUCTS)
-
-register()
+register_refusal(FORMAT, Polynomial, FLOAT32_PRODUCTS)
+FORMAT_ENTRY = register_format(
+    FORMAT, suffixes=(".tfjs",), writer=write_tfjs, runtimes=("tfjs-node",), precision="float32",
+    extra="web", describe="TF.js graph model, float32 (@tensorflow/tfjs in the browser and Node)")

@@ -21,7 +21,7 @@ from ...ir.naive_bayes import BernoulliNB
 from ..registry import register_emitter
 from .graph import Graph
 from .linear import pieces
-from .transforms import FORMAT
+from .transforms import FORMAT, Context
 from .tree_routing import (
     ALWAYS_LEFT,
     NotRoutable,
@@ -62,7 +62,6 @@ def emit_bernoulli(model: ir.Model, g: Graph, x: str) -> dict[str, str]:
 
 
 @register_emitter(FORMAT, BernoulliNB)
-def _emitted_with_the_model(est: BernoulliNB, g: Graph, x: str) -> dict[str, str]:
-    """Registered for the support matrix; `emit_model` calls `emit_bernoulli` with the model
-    (the tests read the raw inputs' keys)."""
-    raise AssertionError("BernoulliNB is emitted from the whole model (emit_model)")
+def bernoulli_nb(est: BernoulliNB, ctx: Context) -> dict[str, str]:
+    """The `x > threshold` tests read the raw inputs' order keys: the whole model, `ctx.model`."""
+    return emit_bernoulli(ctx.model, ctx.graph, ctx.x)

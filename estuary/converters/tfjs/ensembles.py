@@ -14,7 +14,10 @@ from collections.abc import Callable
 import numpy as np
 
 from ... import ir
+from ...ir.ensembles import EnsembleClassifier, EnsembleRegressor
+from ..registry import register_emitter
 from .graph import Graph
+from .transforms import FORMAT, Context, emit_model
 from .trees import TREES, TreeMember, emit_forest, median, normalised
 
 EmitModel = Callable[[ir.Model, Graph, str], dict[str, str]]
@@ -51,3 +54,11 @@ def emit_ensemble(model: ir.Model, g: Graph, x: str, emit_model: EmitModel) -> d
         return {"value": median(g, stacked, len(members))}
     weights = np.asarray(est.weights, dtype=np.float64)[:, None] / est.divisor
     return {"value": g.op("MatMul", stacked, g.const(weights))}
+
+
+@register_emitter(FORMAT, EnsembleClassifier)
+@register_emitter(FORMAT, EnsembleRegressor)
+def ensemble(est: EnsembleClassifier | EnsembleRegressor, ctx: Context) -> dict[str, str]:
+    """Members read the raw input as models of their own (`emit_model`): the whole model,
+    `ctx.model`, with `ctx.x` its raw input."""
+    return emit_ensemble(ctx.model, ctx.graph, ctx.x, emit_model)

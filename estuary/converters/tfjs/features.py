@@ -18,17 +18,18 @@ from ...errors import UnsupportedModelError
 from ...ir.features import Ordinal, block_matrix
 from ..registry import EMITTERS, register_emitter
 from .graph import Graph
-from .transforms import FORMAT, Tensor, emit_transform, take
+from .transforms import FORMAT, Context, Tensor, emit_transform, take
 
 FLOAT32_EXACT = 2 ** 24  # every integer up to this is a float32
 AFFINE = (ir.Select, ir.Scale, ir.OneHot)  # what `linear.fold` turns into per-column affines
 
 
 @register_emitter(FORMAT, Ordinal)
-def ordinal(step: Ordinal, g: Graph, x: str, columns: tuple[str, ...]) -> Tensor:
+def ordinal(step: Ordinal, ctx: Context) -> Tensor:
     """codes = unknown + nan_to_zero(S) · W, NaN where any column of the feature is NaN (a
     mask: in one MatMul a NaN would reach every feature's code). Products of 0/1 and whole
     numbers, one non-zero term per code: exact in float32 while the codes are below 2^24."""
+    g, x, columns = ctx.graph, ctx.x, ctx.columns
     every = [step.unknown, *(c for codes in step.codes for c in codes)]
     if max(abs(c) for c in every) > FLOAT32_EXACT:
         have = sorted(t.__name__ for f, t in EMITTERS if f == FORMAT)
@@ -67,6 +68,6 @@ def emit_unfoldable_prefix(model: ir.Model, g: Graph, x: str) -> tuple[ir.Model,
     cut = max((i + 1 for i, s in enumerate(steps) if not _affine(s)), default=0)
     if cut == 0:
         return model, x
-    y, columns = emit_transform(ir.Chain(steps[:cut]), g, x, model.schema.columns)
+    y, columns = emit_transform(ir.Chain(steps[:cut]), Context(g, x, model.schema.columns))
     schema = ir.FeatureSchema(tuple(ir.Feature(c, c) for c in columns))
     return dataclasses.replace(model, schema=schema, transform=ir.Chain(steps[cut:])), y

@@ -36,9 +36,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ... import ir
-from ..registry import register_emitter
+from ..registry import emitter_for, register_emitter
+from .features import emit_unfoldable_prefix
 from .graph import FLOAT32_MAX, Graph
-from .transforms import FORMAT
+from .transforms import FORMAT, Context
 
 SATURATE = 1e20  # classifiers: huge inputs only need to push z the right way
 SATURATE_VALUE = 1e34  # regressors: keep every finite float32 input (x · 4097 must stay finite)
@@ -220,5 +221,10 @@ def emit_linear(model: ir.Model, g: Graph, x: str) -> dict[str, str]:
 
 
 @register_emitter(FORMAT, ir.Linear)
-def linear(est: ir.Linear, g: Graph, x: str) -> dict[str, str]:  # pragma: no cover
-    raise AssertionError("Linear is emitted from the raw input by emit_linear (folded)")
+def linear(est: ir.Linear, ctx: Context) -> dict[str, str]:
+    """The model's transforms are folded into the weights (see the module docstring): it reads
+    the whole model, `ctx.model`, with `ctx.x` its raw input; steps the fold cannot express
+    (Ordinal, ...) are emitted as graph ops first."""
+    emitter_for(FORMAT, ctx.model.transform)  # refuses a transform the format cannot express
+    model, x = emit_unfoldable_prefix(ctx.model, ctx.graph, ctx.x)
+    return emit_linear(model, ctx.graph, x)

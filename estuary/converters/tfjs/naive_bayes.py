@@ -33,9 +33,9 @@ import numpy as np
 from ...errors import UnsupportedModelError
 from ...ir.naive_bayes import SQRT_TAU, GaussianNB
 from ..registry import register_emitter
-from .graph import FLOAT32_MAX, Graph
+from .graph import FLOAT32_MAX
 from .linear import MATMUL_BLOCK, argmax, pieces, softmax
-from .transforms import FORMAT
+from .transforms import FORMAT, Context
 
 NEVER = -1e30  # exp(-1e30) = 0: a zero-variance column adds log(eps), like River
 TINY_SLOPE = 1e-30  # keeps slope · inf = -inf (not NaN) where the variance is zero
@@ -79,7 +79,8 @@ def _refuse_float32_variances(variances: np.ndarray, usable: np.ndarray) -> None
 
 
 @register_emitter(FORMAT, GaussianNB)
-def gaussian_nb(est: GaussianNB, g: Graph, x: str) -> dict[str, str]:
+def gaussian_nb(est: GaussianNB, ctx: Context) -> dict[str, str]:
+    g, x = ctx.graph, ctx.transformed()
     C, F = len(est.log_priors), len(est.columns)
     means = np.asarray(est.means, dtype=np.float64).reshape(C, F).T  # [F, C]
     variances = np.asarray(est.variances, dtype=np.float64).reshape(C, F).T

@@ -40,12 +40,11 @@ import numpy as np
 
 from ... import ir
 from ...errors import UnsupportedModelError
-from ...ir.ensembles import EnsembleClassifier, EnsembleRegressor
 from ...ir.trees import TreeClassifier, TreeRegressor
 from ..registry import EMITTERS, register_emitter
 from . import order_keys
 from .graph import FLOAT32_MAX, Graph
-from .transforms import FORMAT, emit_transform, take
+from .transforms import FORMAT, Context, emit_transform, take
 from .tree_routing import NotRoutable, leaf_indicator, tree_splits
 
 KEYS = "keys"
@@ -96,7 +95,8 @@ class Inputs:
         """float32 [N, F_m]: the columns `member`'s tree reads."""
         key = (member.model.transform, member.tree.columns)
         if key not in self._columns:
-            z, cols = emit_transform(member.model.transform, self.g, self.x, self.schema.columns)
+            z, cols = emit_transform(member.model.transform,
+                                     Context(self.g, self.x, self.schema.columns))
             self._columns[key] = take(self.g, z, cols, member.tree.columns)
         return self._columns[key]
 
@@ -426,10 +426,7 @@ def emit_forest(model: ir.Model, members: list[TreeMember], g: Graph,
 
 @register_emitter(FORMAT, TreeClassifier)
 @register_emitter(FORMAT, TreeRegressor)
-@register_emitter(FORMAT, EnsembleClassifier)
-@register_emitter(FORMAT, EnsembleRegressor)
-def _emitted_with_the_model(est: ir.Estimator, g: Graph, x: str) -> dict[str, str]:
-    """Registered so that the support matrix and `emitter_for` know TF.js writes these; trees
-    read the raw inputs' keys, so `emit_model` calls `emit_tree` / `emit_ensemble` with the
-    whole model instead of this."""
-    raise AssertionError(f"{type(est).__name__} is emitted from the whole model (emit_model)")
+def tree(est: TreeClassifier | TreeRegressor, ctx: Context) -> dict[str, str]:
+    """A tree routes on its raw inputs' order keys: it reads the whole model (`ctx.model`, with
+    `ctx.x` its raw input), the transforms in front included."""
+    return emit_tree(ctx.model, ctx.graph, ctx.x)
