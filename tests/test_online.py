@@ -28,8 +28,8 @@ def assert_store_sound(root: Path) -> None:
     latest = store.latest_number()
     if latest is not None:
         version = store.open()
-        assert version.number == latest and version.manifest["status"] == "published"
-        assert all(e["passed"] for e in version.manifest["formats"].values())
+        assert version.number == latest and version.manifest.status == "published"
+        assert all(e.passed for e in version.manifest.formats.values())
     for n in store.version_numbers():
         store.open(n)  # every file matches its SHA-256
     for path in root.rglob("*"):
@@ -50,13 +50,13 @@ def test_sync_loop_publishes_every_format(tmp_path):
     assert store.latest_number() == last.version
     assert len(store.version_numbers()) <= 3  # retention
     manifest = store.open().manifest
-    assert manifest["n_events"] == 1250 and manifest["reason"] == "manual"
-    assert len(manifest["ir_hash"]) == 64 and manifest["created_at"].endswith("Z")
-    for fmt, entry in manifest["formats"].items():
-        assert entry["passed"] and entry["report"]["passed"], fmt
-        file = entry["file"]  # a file, or a directory of files (tfjs: model.json + weights)
-        assert any(k == file or k.startswith(file + "/") for k in manifest["files"]), file
-    assert manifest["metrics"]["events"] == 1250 and manifest["metrics"]["stall_ms"] > 0
+    assert manifest.n_events == 1250 and manifest.reason == "manual"
+    assert len(manifest.ir_hash) == 64 and manifest.created_at.endswith("Z")
+    for fmt, entry in manifest.formats.items():
+        assert entry.passed and entry.report.passed, fmt
+        file = entry.file  # a file, or a directory of files (tfjs: model.json + weights)
+        assert any(k == file or k.startswith(file + "/") for k in manifest.files), file
+    assert manifest.metrics["events"] == 1250 and manifest.metrics["stall_ms"] > 0
     loaded = store.load(format="onnx")
     for x, _ in rows[:50]:
         assert loaded.predict_proba_one(x)[True] == pytest.approx(
@@ -75,8 +75,8 @@ def test_policies_trigger(tmp_path):
     learner.snapshot("deploy now")
     learner.close()
     store = Store(tmp_path)
-    reasons = [store.open(n).manifest["reason"] for n in store.version_numbers()]
-    n_events = [store.open(n).manifest["n_events"] for n in store.version_numbers()]
+    reasons = [store.open(n).manifest.reason for n in store.version_numbers()]
+    n_events = [store.open(n).manifest.n_events for n in store.version_numbers()]
     # coalescing may drop a snapshot that waited, never the newest
     assert "deploy now" == reasons[-1] and n_events[-1] == 350
     # every policy is reset by any snapshot: 100 events, then 10 s at event 151, then 100 more
@@ -98,7 +98,7 @@ def test_drift_policy_fires_on_concept_drift(tmp_path):
     learner.close()
     assert policy.n_drifts > before
     manifest = Store(tmp_path).open().manifest
-    assert manifest["reason"] == "drift (ADWIN)" and manifest["metrics"]["drifts"] >= 1
+    assert manifest.reason == "drift (ADWIN)" and manifest.metrics["drifts"] >= 1
 
 
 def test_parity_failure_is_not_published(tmp_path):
@@ -118,8 +118,8 @@ def test_parity_failure_is_not_published(tmp_path):
     store = Store(tmp_path)
     assert store.latest_number() == good.version  # the previous one stays
     rejected = store.open(bad.version, rejected=True).manifest
-    assert rejected["status"] == "rejected" and rejected["formats"]["broken"]["passed"] is False
-    assert rejected["formats"]["broken"]["report"]["max_abs_diff"] > 1e-3
+    assert rejected.status == "rejected" and rejected.formats["broken"].passed is False
+    assert rejected.formats["broken"].report.max_abs_diff > 1e-3
     with broken_format("garbage", corrupt_file=True) as name:
         learner.formats = [name]
         learner.close()
@@ -178,7 +178,7 @@ def test_process_worker(tmp_path):
         for x, y in phishing(300):
             learner.learn_one(x, y)
         result = learner.snapshot().result(timeout=120)
-    assert result.published and Store(tmp_path).open().manifest["n_events"] == 300
+    assert result.published and Store(tmp_path).open().manifest.n_events == 300
 
 
 def test_store_refuses_tampered_files(tmp_path):
@@ -291,8 +291,8 @@ def test_format_that_cannot_express_the_model_is_skipped_not_fatal(tmp_path):
         result = learner.snapshot().result()
     assert result.published, result.summary()
     manifest = store.open().manifest
-    assert "Polynomial" in manifest["formats"]["tfjs"]["not_applicable"]
-    assert manifest["formats"]["onnx"]["passed"] is True
+    assert "Polynomial" in manifest.formats["tfjs"].not_applicable
+    assert manifest.formats["onnx"].passed is True
 
     with Learner(model, store=Store(tmp_path / "strict"), formats=["onnx", "tfjs"]) as learner:
         strict = learner.snapshot().result()
@@ -311,9 +311,9 @@ def test_a_tree_publishes_in_every_format_tfjs_included(tmp_path):
             learner.learn_one(x, y)
         result = learner.snapshot().result()
     assert result.published, result.summary()
-    formats = store.open().manifest["formats"]
-    assert formats["tfjs"]["passed"] is True and formats["tfjs"]["report"]["label_agreement"] == 1.0
-    assert all(formats[f]["passed"] for f in ("onnx", "pmml", "coreml"))
+    formats = store.open().manifest.formats
+    assert formats["tfjs"].passed is True and formats["tfjs"].report.label_agreement == 1.0
+    assert all(formats[f].passed for f in ("onnx", "pmml", "coreml"))
 
 
 def test_a_float32_format_that_misses_river_is_dropped_not_fatal(tmp_path):
@@ -341,11 +341,11 @@ def test_a_float32_format_that_misses_river_is_dropped_not_fatal(tmp_path):
         result = learner.snapshot().result()
     assert result.published and set(result.dropped) == {"tfjs", "coreml"}, result.summary()
     version = store.open()
-    entry = version.manifest["formats"]["tfjs"]
-    assert entry["file"] is None and entry["passed"] is False
-    assert "float32" in entry["not_applicable"] and entry["report"]["label_agreement"] < 1
+    entry = version.manifest.formats["tfjs"]
+    assert entry.file is None and entry.passed is False
+    assert "float32" in entry.not_applicable and entry.report.label_agreement < 1
     assert not list(version.path.glob("*.tfjs")) and not list(version.path.glob("*.mlmodel"))
-    assert version.manifest["formats"]["onnx"]["passed"] is True
+    assert version.manifest.formats["onnx"].passed is True
 
     with Learner(model(), store=Store(tmp_path / "strict"), formats=["onnx", "tfjs"]) as learner:
         for x, y in rows[:28]:

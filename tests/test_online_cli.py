@@ -45,7 +45,7 @@ def test_learn_from_file_and_bad_input(tmp_path):
                                  "--every", "100", "--formats", "onnx,pmml"])
     assert result.exit_code == 0, result.output
     assert "latest version" in result.stdout
-    assert Store(tmp_path / "m").open().manifest["n_events"] == 300
+    assert Store(tmp_path / "m").open().manifest.n_events == 300
     bad = runner.invoke(app, ["learn", "--source", str(rows), "--store", str(tmp_path / "m"),
                               "--model", "kmeans"])
     assert bad.exit_code == 2 and "logreg" in bad.stderr
@@ -87,4 +87,4 @@ def test_online_demo_publishes_every_format(tmp_path, dataset):
     assert results[-1].reason == "end of stream"
     store = Store(tmp_path / "store")
     assert store.latest_number() == results[-1].version
-    assert all(e["passed"] for e in store.open().manifest["formats"].values())
+    assert all(e.passed for e in store.open().manifest.formats.values())

@@ -30,7 +30,7 @@ def test_learn_from_file_skips_unlabelled_and_publishes_the_end(tmp_path):
     assert run.ok and run.latest == run.results[-1].version and seen == run.results
     assert run.results[-1].reason == "end of stream" and run.results[-1].n_events == 249
     manifest = Store(tmp_path / "m").open().manifest
-    assert manifest["n_events"] == 249 and set(manifest["formats"]) == {"onnx"}
+    assert manifest.n_events == 249 and set(manifest.formats) == {"onnx"}
     summary = run.to_dict()
     assert summary["ok"] is True and summary["events"] == 249 and summary["skipped"] == 1
     assert summary["versions"][-1]["reports"]["onnx"]["passed"] is True

@@ -28,7 +28,7 @@ def test_asyncio_example_runs(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README.md", "exec"), {"__name__": "__readme__"})
     assert "published after 1250 events" in capsys.readouterr().out
-    assert Store(tmp_path / "models").open().manifest["n_events"] == 1250
+    assert Store(tmp_path / "models").open().manifest.n_events == 1250
 
 
 def test_redis_example_runs(tmp_path, monkeypatch):
@@ -41,4 +41,4 @@ def test_redis_example_runs(tmp_path, monkeypatch):
     except RuntimeError as e:
         pytest.fail(str(e))
     manifest = Store(tmp_path / "models").open().manifest
-    assert manifest["n_events"] >= 1000
+    assert manifest.n_events >= 1000

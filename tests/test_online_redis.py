@@ -57,7 +57,7 @@ def test_stream_learns_every_event_once_and_acks(redis_url, tmp_path):
     assert pending(redis_url, "phish", "estuary") == []
     for x, _ in rows[:100]:  # same events, same order, same model
         assert learner.predict_proba_one(x) == reference.predict_proba_one(x)
-    assert result.published and Store(tmp_path).open().manifest["n_events"] == 1250
+    assert result.published and Store(tmp_path).open().manifest.n_events == 1250
 
 
 CONSUMER = textwrap.dedent("""

@@ -6,11 +6,15 @@ import json
 import re
 import threading
 import time
+from dataclasses import replace
+from functools import partial
 
 import httpx
+import jsonschema
 import pytest
 
 from estuary.online import Learner, Store, web_assets
+from estuary.online.manifest import FormatEntry, load_schema
 from estuary.online.server import create_app
 from estuary.online.testing import logreg, phishing, running_server
 
@@ -52,6 +56,7 @@ def test_predict_models_healthz(learned_store, tmp_path):
         assert http.post("/predict", content=b"{oops").status_code == 422
         manifest = http.get("/models/latest").json()
         assert manifest["version"] == 1 and manifest["formats"]["onnx"]["passed"]
+        jsonschema.validate(manifest, load_schema())  # the typed manifest, as JSON
         blob = http.get("/models/1/model.onnx")
         assert blob.status_code == 200
         assert blob.headers["etag"].strip('"') == manifest["files"]["model.onnx"]["sha256"]
@@ -119,7 +124,8 @@ def test_bad_version_is_refused_previous_keeps_serving(learned_store, tmp_path):
         # a version published by something that skipped parity: garbage with a valid hash
         staging = store.new_staging()
         (staging / "model.onnx").write_bytes(b"\x08\x07not a model")
-        bad = store.commit(staging, {"formats": {"onnx": {"file": "model.onnx", "passed": True}}},
+        claims = {"onnx": FormatEntry("model.onnx", True, None)}
+        bad = store.commit(staging, partial(replace, store.open(1).manifest, formats=claims),
                            published=True)
         wait_for(lambda: str(bad.number) in http.get("/healthz").json()["refused"])
         health = http.get("/healthz").json()

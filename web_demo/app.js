@@ -113,13 +113,14 @@ function prefetching(read) {
 
 class Unavailable extends lib.EstuaryError {}
 
+/** Why this (checked) manifest's version has no TF.js artifact to run, or null. */
 function tfjsUnavailableReason(manifest) {
-  const entry = manifest.formats?.tfjs;
+  const entry = manifest.formats.tfjs;
   if (entry?.file) return null;
   if (entry?.not_applicable) return `TF.js is not available for this model: ${entry.not_applicable.split('\n')[0]}`;
   if (entry?.error) return `TF.js is not available for this model: ${entry.error.split('\n')[0]}`;
   return `TF.js is not available for this model: version ${manifest.version} was published without a ` +
-    `TF.js artifact (formats: ${Object.keys(manifest.formats || {}).join(', ') || 'none'}).`;
+    `TF.js artifact (formats: ${Object.keys(manifest.formats).join(', ') || 'none'}).`;
 }
 
 /** Fetch, load and check version `n` in `runtime`; throws if anything is wrong. */
@@ -131,14 +132,13 @@ async function loadVersion(n, runtime) {
     : getJson(`${base}manifest.json`);
   const runtimeP = getRuntime(runtime);
   runtimeP.catch(() => {}); // awaited below; avoid an unhandled rejection meanwhile
-  const manifest = await manifestP;
+  const manifest = lib.checkManifest(await manifestP, n); // ManifestError names a bad field
   mark('manifestFetched', runtime);
-  if (manifest.version !== n) throw new lib.ArtifactError(`manifest of version ${n} says version ${manifest.version}`);
   if (runtime === 'tfjs') {
     const why = tfjsUnavailableReason(manifest);
     if (why) throw new Unavailable(why);
   }
-  const entry = manifest.formats?.[runtime];
+  const entry = manifest.formats[runtime];
   if (!entry?.file) throw new Unavailable(`version ${n} has no ${runtime} artifact`);
   if (!entry.passed) throw new lib.ArtifactError(`version ${n}: its ${runtime} artifact did not pass parity when published`);
   let model;
@@ -152,7 +152,7 @@ async function loadVersion(n, runtime) {
     mark('runtimeReady', runtime);
     model = await lib.loadTfjs(tf, read); // checks shards + golden vectors
   }
-  if (manifest.ir_hash && model.metadata.ir_hash !== manifest.ir_hash) {
+  if (model.metadata.ir_hash !== manifest.ir_hash) {
     throw new lib.ArtifactError(`the ${runtime} artifact of version ${n} holds IR ${String(model.metadata.ir_hash).slice(0, 12)}, ` +
       `its manifest says ${manifest.ir_hash.slice(0, 12)}: it belongs to another snapshot`);
   }
@@ -537,7 +537,7 @@ function renderModel() {
   const { manifest, model } = cur;
   const rt = model.runtime;
   $('version').textContent = `v${cur.version}`;
-  $('ir-hash').textContent = manifest.ir_hash || model.metadata.ir_hash;
+  $('ir-hash').textContent = manifest.ir_hash;
   $('runtime').textContent = `${rt.name} ${rt.version} (${rt.backend}${cur.runtime === 'onnx' ? ', 1 thread' : ''})`;
   $('source').textContent = `${manifest.source} · ${manifest.task}${model.classes?.length ? ` · classes ${model.classes.map(fmtLabel).join(', ')}` : ''}`;
   $('snapshot').textContent = `${manifest.n_events} events · ${manifest.created_at} · ${manifest.reason} · River ${manifest.river_version}`;
@@ -552,7 +552,7 @@ function renderModel() {
   $('tfjs-note').textContent = why || '';
   const body = $('parity').tBodies[0];
   body.replaceChildren();
-  for (const [fmt, e] of Object.entries(manifest.formats || {})) {
+  for (const [fmt, e] of Object.entries(manifest.formats)) {
     const r = e.report || {};
     const tr = document.createElement('tr');
     tr.className = e.passed ? 'pass' : (e.not_applicable ? 'na' : 'fail');

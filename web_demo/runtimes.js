@@ -15,15 +15,27 @@
 //   answer.
 //   ?progressive=0 turns this off (ONNX only).
 
+import { checkManifest } from '/js/manifest.js';
+
 const TINY = 'CAgSB2VzdHVhcnk6OgoQCgF4EgF5IghJZGVudGl0eRIEd2FybVoPCgF4EgoKCAgLEgQKAggBYg8KAXkSCgoICAsSBAoCCAFCBAoAEA0=';
 
 const params = new URLSearchParams(window.location.search);
 const config = JSON.parse(document.getElementById('estuary-config')?.textContent || '{}');
+// the inlined manifest only plans the start (app.js checks every manifest it loads): a bad
+// one plans nothing
+const manifest = (() => {
+  try {
+    return config.manifest ? checkManifest(config.manifest) : null;
+  } catch (e) {
+    console.warn(`estuary: the page's inlined manifest is not used: ${e.message}`);
+    return null;
+  }
+})();
 
 /** The runtime the user wants, and the one that answers first (the same unless progressive). */
 export const plan = (() => {
   const wanted = params.get('runtime') === 'tfjs' ? 'tfjs' : 'onnx';
-  const tfjs = config.manifest?.formats?.tfjs;
+  const tfjs = manifest?.formats.tfjs;
   const progressive = wanted === 'onnx' && params.get('progressive') !== '0' &&
     Boolean(tfjs?.file && tfjs.passed) && !config.missing?.includes('@tensorflow/tfjs');
   return { wanted, first: progressive ? 'tfjs' : wanted, progressive };
@@ -88,10 +100,10 @@ export function takeEarly(url) {
 }
 
 function prefetchFirstModel() {
-  const m = config.manifest;
-  const file = m?.formats?.[plan.first]?.file;
-  if (!file || !Number.isInteger(m.version)) return;
-  for (const name of Object.keys(m.files || {})) {
+  const m = manifest;
+  const file = m?.formats[plan.first]?.file;
+  if (!file) return;
+  for (const name of Object.keys(m.files)) {
     if (name === file || name.startsWith(`${file}/`)) {
       const url = `/models/${m.version}/${name}`;
       const p = fetch(url, { cache: 'no-cache' });

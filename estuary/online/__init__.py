@@ -11,12 +11,13 @@ Starlette + uvicorn) import their optional libraries only when used (`pip instal
 
 from .freeze import Frozen, freeze
 from .learner import Learner
+from .manifest import Manifest, ManifestError
 from .parity import compare_reference
 from .policy import AnyOf, EveryN, EveryT, Manual, OnDrift, Policy
 from .publish import PublishResult, publish
 from .store import Store, StoreError, Version
 
 __all__ = [
-    "AnyOf", "EveryN", "EveryT", "Frozen", "Learner", "Manual", "OnDrift", "Policy",
-    "PublishResult", "Store", "StoreError", "Version", "compare_reference", "freeze", "publish",
+    "AnyOf", "EveryN", "EveryT", "Frozen", "Learner", "Manifest", "ManifestError", "Manual",
+    "OnDrift", "Policy", "PublishResult", "Store", "StoreError", "Version", "compare_reference", "freeze", "publish",
 ]

@@ -12,6 +12,7 @@ name, every format must pass.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import shutil
 import time
@@ -19,7 +20,6 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from .. import __version__, ir
 from ..converters import formats as _formats  # noqa: F401  (registers every installed format)
@@ -28,6 +28,7 @@ from ..errors import UnsupportedModelError
 from ..parity.report import ParityReport
 from ..runtimes import load
 from .freeze import Frozen, to_snapshot
+from .manifest import SCHEMA_VERSION, FormatEntry, Manifest, ParitySummary
 from .parity import compare_reference
 from .store import Store
 
@@ -126,44 +127,44 @@ def _publish_staged(frozen: Frozen, store: Store, names: list[str], snap: ir.Sna
     reports: dict[str, ParityReport] = {}
     errors: dict[str, str] = {}
     dropped: dict[str, str] = {}
-    entries: dict[str, Any] = {}
+    entries: dict[str, FormatEntry] = {}
     for name in names:
         report, error, file, not_applicable = _one_format(name, snap, frozen, staging, explicit)
         if not_applicable:
-            entries[name] = {"file": None, "passed": None, "report": None, "error": None,
-                             "not_applicable": not_applicable}
+            entries[name] = FormatEntry(None, None, None, not_applicable=not_applicable)
             continue
         if report is not None and not report.passed and not explicit \
                 and report.precision == "float32":
             why = _drop_float32(name, report, staging / str(file))
             dropped[name] = why
-            entries[name] = {"file": None, "passed": False, "error": None, "not_applicable": why,
-                             "report": dataclasses.replace(report, artifact="").to_dict()}
+            summary = ParitySummary.from_report(dataclasses.replace(report, artifact=""))
+            entries[name] = FormatEntry(None, False, summary, not_applicable=why)
             continue
         if report is not None:  # the report names the file as it will be once committed
             report = dataclasses.replace(report, artifact=str(file))
             reports[name] = report
         if error is not None:
             errors[name] = error
-        entries[name] = {"file": file, "passed": bool(report and report.passed),
-                         "report": report.to_dict() if report else None, "error": error}
+        entries[name] = FormatEntry(file, bool(report and report.passed),
+                                    ParitySummary.from_report(report) if report else None, error)
     passed = bool(reports) and not errors and all(r.passed for r in reports.values())
     seconds = time.perf_counter() - start
-    manifest = {
-        "ir_hash": ir.content_hash(frozen.model),
-        "snapshot_id": snap.provenance.snapshot_id,
-        "source": frozen.model.source,
-        "task": frozen.model.task,
-        "created_at": frozen.created_at,
-        "n_events": frozen.n_events,
-        "reason": frozen.reason,
-        "estuary_version": __version__,
-        "river_version": snap.provenance.river_version,
-        "formats": entries,
-        "probes": len(frozen.probes),
-        "metrics": {**frozen.metrics, "stall_ms": round(frozen.stall_ms, 4),
-                    "export_seconds": round(seconds, 4)},
-    }
+    manifest = functools.partial(  # the store adds version, status and files
+        Manifest,
+        schema_version=SCHEMA_VERSION,
+        ir_hash=ir.content_hash(frozen.model),
+        snapshot_id=snap.provenance.snapshot_id,
+        source=frozen.model.source,
+        task=frozen.model.task,
+        created_at=frozen.created_at,
+        n_events=frozen.n_events,
+        reason=frozen.reason,
+        estuary_version=__version__,
+        river_version=snap.provenance.river_version,
+        formats=entries,
+        probes=len(frozen.probes),
+        metrics={**frozen.metrics, "stall_ms": round(frozen.stall_ms, 4),
+                 "export_seconds": round(seconds, 4)})
     version = store.commit(staging, manifest, passed)
     reports = {f: dataclasses.replace(r, artifact=str(version.path / r.artifact))
                for f, r in reports.items()}

@@ -38,8 +38,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ..errors import EstuaryError, InvalidInputError
+from ..errors import ArtifactError, EstuaryError, InvalidInputError
 from ..runtimes import LoadedModel
+from .manifest import Manifest
 from .store import MANIFEST, Store, StoreError, Version
 from .web_assets import web_routes
 from .worker import _detach_jvm
@@ -161,16 +162,15 @@ async def _json(request: Request) -> Any:
         raise InvalidInputError("<body>", f"not valid JSON ({e})") from e
 
 
-def _sample_rows(manifest: dict, limit: int) -> list[dict]:
+def _sample_rows(manifest: Manifest, limit: int) -> list[dict]:
     """Rows from a manifest's parity reports (sample rows first), without duplicates."""
     seen, rows = set(), []
-    reports = [e.get("report") or {} for e in manifest.get("formats", {}).values()]
-    worst = [w for r in reports for w in r.get("worst_rows") or [] if isinstance(w.get("row"), dict)]
-    for w in sorted(worst, key=lambda w: w.get("tag") != "sample"):
-        key = repr(sorted(w["row"].items(), key=repr))
+    worst = [w for e in manifest.formats.values() if e.report for w in e.report.worst_rows]
+    for w in sorted(worst, key=lambda w: w.tag != "sample"):
+        key = repr(sorted(w.row.items(), key=repr))
         if key not in seen:
             seen.add(key)
-            rows.append({"x": w["row"]})
+            rows.append({"x": dict(w.row)})
     return rows[:limit]
 
 
@@ -217,7 +217,7 @@ async def latest(request: Request) -> Response:
     served = _state(request).served
     if served is None:
         return _error(503, "no verified version yet")
-    return JSONResponse(served.version.manifest,
+    return JSONResponse(served.version.manifest.to_dict(),
                         headers={"X-Estuary-Version": str(served.version.number)})
 
 
@@ -233,15 +233,15 @@ async def artifact(request: Request) -> Response:
         return _error(404, f"no version {ref!r}")
     try:
         version = state.version(number)
-    except StoreError as e:
+    except ArtifactError as e:  # StoreError, or ManifestError: not a version to hand out
         return _error(404, str(e))
     if name == MANIFEST:
         return FileResponse(version.path / MANIFEST, media_type="application/json")
-    entry = version.manifest["files"].get(name)
+    entry = version.manifest.files.get(name)
     if entry is None:  # only files the manifest lists: no path tricks
         return _error(404, f"version {number} has no file {name!r}; it has "
-                           f"{sorted(version.manifest['files'])}")
-    return FileResponse(version.path / name, headers={"ETag": f'"{entry["sha256"]}"'})
+                           f"{sorted(version.manifest.files)}")
+    return FileResponse(version.path / name, headers={"ETag": f'"{entry.sha256}"'})
 
 
 async def healthz(request: Request) -> Response:

@@ -9,7 +9,8 @@
 A version is written in `.staging/`, every file fsync'd, then renamed into `versions/` or
 `rejected/`; `latest` is swapped (write + fsync + rename) only for a version whose parity passed.
 A process killed at any point leaves either the old `latest` or the new one, never a torn
-version behind it. Readers verify the manifest and every file's SHA-256 before loading.
+version behind it. Readers check the manifest (a typed `manifest.Manifest`, whose file names
+cannot leave the version directory) and every file's SHA-256 before loading.
 
 >>> store = Store("models"); store.latest_version()
 """
@@ -23,7 +24,7 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ from .._atomic import fsync_path as _fsync_path
 from .._atomic import write_atomic
 from .._atomic import write_durably as _write_durably
 from ..errors import ArtifactError
+from .manifest import FileEntry, Manifest
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +52,14 @@ class Version:
 
     number: int
     path: Path
-    manifest: dict
+    manifest: Manifest
 
     def file_for(self, format: str) -> Path:
-        entry = self.manifest["formats"].get(format)
-        if entry is None or entry.get("file") is None:
+        entry = self.manifest.formats.get(format)
+        if entry is None or entry.file is None:
             raise StoreError(f"version {self.number} has no {format!r} artifact; it has "
-                             f"{sorted(f for f, e in self.manifest['formats'].items() if e.get('file'))}")
-        return self.path / entry["file"]
+                             f"{self.manifest.served_formats()}")
+        return self.path / entry.file
 
 
 def sha256_file(path: Path) -> str:
@@ -136,23 +138,26 @@ class Store:
             pass
         return max(numbers, default=0) + 1
 
-    def commit(self, staging: Path, manifest: dict, published: bool) -> Version:
+    def commit(self, staging: Path, manifest: Callable[..., Manifest], published: bool
+               ) -> Version:
         """Hash the staged files, write the manifest, rename the directory into `versions/`
-        (and swap `latest`) if `published`, else into `rejected/`. Atomic at every step."""
+        (and swap `latest`) if `published`, else into `rejected/`. Atomic at every step.
+        `manifest(version=, status=, files=)` makes the manifest once those are known
+        (e.g. `functools.partial(Manifest, ...)` with every other field)."""
         files = {}
         for path in sorted(p for p in staging.rglob("*") if p.is_file()):
             name = path.relative_to(staging).as_posix()
             if name == MANIFEST:
                 continue
             _fsync_path(path)
-            files[name] = {"sha256": sha256_file(path), "size": path.stat().st_size}
+            files[name] = FileEntry(sha256_file(path), path.stat().st_size)
         for d in sorted({p.parent for p in staging.rglob("*")} | {staging}, reverse=True):
             _fsync_path(d)
         with self._locked():
             number = self._next_number()
-            manifest = {**manifest, "version": number, "files": files,
-                        "status": "published" if published else "rejected"}
-            data = _canonical(manifest)
+            made = manifest(version=number, files=files,
+                            status="published" if published else "rejected")
+            data = made.to_json().encode()
             _write_durably(staging / MANIFEST, data)
             _fsync_path(staging)
             target = (self.versions if published else self.rejected) / str(number)
@@ -161,8 +166,8 @@ class Store:
             if published:
                 self._point_latest(number, hashlib.sha256(data).hexdigest())
             self._retain(self.versions if published else self.rejected)
-        log.info("%s version %d", manifest["status"], number)
-        return Version(number, target, manifest)
+        log.info("%s version %d", made.status, number)
+        return Version(number, target, made)
 
     def _point_latest(self, number: int, manifest_sha256: str) -> None:
         write_atomic(self.root / LATEST,
@@ -205,8 +210,9 @@ class Store:
 
     def open(self, number: int | None = None, rejected: bool = False) -> Version:
         """Version `number` (default: latest), after checking every file against its manifest.
+        Raises `StoreError`, or `ManifestError` for a manifest that is not a valid one.
 
-        >>> Store("models").open().manifest["formats"]["onnx"]["report"]["passed"]
+        >>> Store("models").open().manifest.formats["onnx"].report.passed
         """
         expected_manifest = None
         if number is None:
@@ -221,12 +227,12 @@ class Store:
             raise StoreError(f"version {number} is not in {path.parent}") from e
         if expected_manifest and hashlib.sha256(data).hexdigest() != expected_manifest:
             raise StoreError(f"version {number}: manifest.json does not match `latest`")
-        manifest = json.loads(data)
-        for name, entry in manifest.get("files", {}).items():
+        manifest = Manifest.from_json(data)  # file names inside `path`, or ManifestError
+        for name, entry in manifest.files.items():
             file = path / name
             if not file.is_file():
                 raise StoreError(f"version {number}: {name} is missing")
-            if sha256_file(file) != entry["sha256"]:
+            if sha256_file(file) != entry.sha256:
                 raise StoreError(f"version {number}: {name} does not match its SHA-256 in the "
                                  "manifest; the file was changed or is corrupt: do not serve it")
         return Version(number, path, manifest)

@@ -1,7 +1,7 @@
 """The web demo's files, as `estuary serve` hands them out (the prediction API is server.py).
 
 GET / (web_demo/index.html with its import map, config and preloads inlined), /web_demo/<file>
-(the page's own modules and style), /js/estuary.js (the JS client), and
+(the page's own modules and style), /js/estuary.js and /js/manifest.js (the JS client), and
 /vendor/<package>@<version>/<file>: onnxruntime-web's wasm build and our cpu-only bundle of
 @tensorflow/tfjs, from js/node_modules and js/dist (no CDN). Vendored files are gzip-compressed
 once, in memory, and cached for good by browsers (the version is in the URL; for a bundle we
@@ -29,6 +29,7 @@ from starlette.routing import Route
 
 from ..assets import js_home, web_demo_dir
 from ..errors import ArtifactError
+from .manifest import Manifest
 from .store import Version
 
 # ---------------------------------------------------------------------------- where the files are
@@ -67,6 +68,7 @@ VENDOR = {
     # tfjs-core + converter + cpu backend in one ES module, built by `npm ci` (js/src/tfjs-cpu.js)
     "@tensorflow/tfjs": {"tfjs-cpu.mjs": "dist/tfjs-cpu.mjs"},
 }
+CLIENT = ("estuary.js", "manifest.js")  # the JS client's modules the page imports (js/src/)
 VENDOR_ENTRY = {"onnxruntime-web": "ort.wasm.bundle.min.mjs", "@tensorflow/tfjs": "tfjs-cpu.mjs"}
 NPM_HINT = "npm ci --prefix js"
 
@@ -138,7 +140,7 @@ def _own_files() -> dict[str, Path]:
     """URL → file of the page's own modules and style (not vendored: they change)."""
     files = {f"/web_demo/{p.name}": p for p in sorted(_web_demo_dir().glob("*"))
              if p.suffix in (".js", ".css")}
-    return {**files, "/js/estuary.js": _js_dir() / "src" / "estuary.js"}
+    return {**files, **{f"/js/{name}": _js_dir() / "src" / name for name in CLIENT}}
 
 
 def _package_version(package: str) -> str | None:
@@ -223,25 +225,25 @@ class PageState(Protocol):
     def version(self, number: int) -> Version: ...
 
 
-def _first_runtimes(query: Any, manifest: dict | None) -> list[str]:
+def _first_runtimes(query: Any, manifest: Manifest | None) -> list[str]:
     """As web_demo/runtimes.js plans it: ?runtime=tfjs → TF.js; else ONNX, and TF.js first (a
     progressive first answer) when the latest version has a TF.js artifact that passed."""
     if query.get("runtime") == "tfjs":
         return ["tfjs"]
-    tfjs = ((manifest or {}).get("formats") or {}).get("tfjs") or {}
-    if tfjs.get("passed") and query.get("progressive") != "0":
+    tfjs = manifest.formats.get("tfjs") if manifest else None
+    if tfjs and tfjs.passed and query.get("progressive") != "0":
         return ["tfjs", "onnx"]
     return ["onnx"]
 
 
-def _latest_manifest(state: PageState, head: dict) -> dict | None:
-    """The latest version's manifest (as JSON), inlined in the page: one round trip less before
-    the first model is fetched (the page checks its version number before using it)."""
+def _latest_manifest(state: PageState, head: dict) -> Manifest | None:
+    """The latest version's manifest, inlined in the page: one round trip less before the
+    first model is fetched (the page checks its version number before using it)."""
     if head["latest"] is None:
         return None
     try:
         return state.version(head["latest"]).manifest
-    except ArtifactError:
+    except ArtifactError:  # StoreError, ManifestError: the page asks /models/head again
         return None
 
 
@@ -259,7 +261,7 @@ def render_page(html: str, state: PageState, vendored: Vendored, query: Any) -> 
     head = state.head()
     manifest = _latest_manifest(state, head)
     config = {"missing": vendored.missing, "install": NPM_HINT, "head": head,
-              "manifest": manifest}
+              "manifest": manifest.to_dict() if manifest else None}
     html = html.replace("<!--IMPORTMAP-->", '<script type="importmap">'
                         f"{json.dumps(import_map)}</script>\n"
                         + vendored.preloads(_first_runtimes(query, manifest)))
@@ -268,7 +270,7 @@ def render_page(html: str, state: PageState, vendored: Vendored, query: Any) -> 
 
 
 def web_routes(state: PageState) -> list[Route]:
-    """GET /, /web_demo/<file>, /js/estuary.js and /vendor/<package>@<version>/<file>."""
+    """GET /, /web_demo/<file>, /js/<file> and /vendor/<package>@<version>/<file>."""
     vendored = Vendored.find()
     _GZIPPED.warm([p for p in vendored.files.values() if p.is_file()])
 
@@ -289,7 +291,10 @@ def web_routes(state: PageState) -> list[Route]:
         return _own(request, path)
 
     async def client_library(request: Request) -> Response:
-        return _own(request, _js_dir() / "src" / "estuary.js")
+        name = request.path_params["file"]
+        if name not in CLIENT:
+            return _error(404, f"no JS client file {name!r}; there are {list(CLIENT)}")
+        return _own(request, _js_dir() / "src" / name)
 
     async def vendor(request: Request) -> Response:
         return await vendored.serve(request, request.path_params["file"])
@@ -297,7 +302,7 @@ def web_routes(state: PageState) -> list[Route]:
     return [
         Route("/", page, methods=["GET"]),
         Route("/web_demo/{file:path}", demo_file, methods=["GET"]),
-        Route("/js/estuary.js", client_library, methods=["GET"]),
+        Route("/js/{file}", client_library, methods=["GET"]),
         Route("/vendor/{file:path}", vendor, methods=["GET"]),
     ]
 

@@ -33,6 +33,8 @@ export class GoldenCheckError extends ArtifactError {}
 export class InvalidInputError extends EstuaryError {
   constructor(field, message) { super(`feature '${field}': ${message}`); this.field = field; }
 }
+/** A store version's manifest.json, checked field by field (ManifestError names the field). */
+export { checkManifest, ManifestError, MANIFEST_SCHEMA_VERSION } from './manifest.js';
 
 // ----------------------------------------------------------------------------- metadata
 
