@@ -135,7 +135,7 @@ def js_problem(home: Path | None = None) -> str | None:
         stamp = json.loads((home / STAMP).read_text())
     except (OSError, ValueError):
         return f"{home} was not set up by `{SETUP_COMMAND}` (no {STAMP})"
-    if stamp.get("digest") != package_digest():
+    if package_digest(home) != package_digest() or stamp.get("digest") != package_digest():
         return (f"{home} holds another version of estuary's JS package than this estuary "
                 f"({stamp.get('estuary', 'unknown')})")
     return None
@@ -166,6 +166,7 @@ def setup_js(target: Path | None = None, *, prefer_offline: bool = False,
              npm: str | None = None) -> Path:
     """Install the npm packages from the shipped lockfile into `target` (the JS home by default):
     copy the JS package there, run `npm ci --omit=dev`, then write the stamp. Returns `target`.
+    In a source checkout whose JS home is js/ itself, this is `npm ci --prefix js`.
 
     >>> setup_js(Path("/opt/estuary-js"))  # then: export ESTUARY_JS_HOME=/opt/estuary-js
     """
@@ -175,9 +176,10 @@ def setup_js(target: Path | None = None, *, prefer_offline: bool = False,
     if not npm:
         raise JsSetupError("`npm` is not on PATH: install Node 20+ with npm (Debian: "
                            "apt-get install nodejs npm), then run `estuary setup-js` again")
-    if target != source:
+    command = [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"]
+    if target != source:  # a checkout's own js/ keeps its dev packages (TypeScript, for tests)
         _copy_package(source, target)
-    command = [npm, "ci", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error"]
+        command.insert(2, "--omit=dev")
     if prefer_offline:
         command.append("--prefer-offline")
     done = subprocess.run(command, cwd=target, capture_output=True, text=True)
@@ -199,6 +201,9 @@ def setup_js(target: Path | None = None, *, prefer_offline: bool = False,
 def _copy_package(source: Path, target: Path) -> None:
     """Replace `target`'s copy of the JS package by `source`'s (node_modules stays: npm ci
     replaces it anyway, and removing 400 MB first buys nothing)."""
+    if target.is_dir() and any(target.iterdir()) and not _holds_package(target, source):
+        raise JsSetupError(f"{target} is not empty and holds no copy of estuary's JS package: "
+                           "give `--dir` an empty or new folder")
     target.mkdir(parents=True, exist_ok=True)
     (target / STAMP).unlink(missing_ok=True)  # not ready until npm ci succeeds
     for old in _package_files(target):
@@ -207,6 +212,15 @@ def _copy_package(source: Path, target: Path) -> None:
         dest = target / path.relative_to(source)
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, dest)
+
+
+def _holds_package(target: Path, source: Path) -> bool:
+    """Whether `target` holds a copy (maybe older) of the JS package: safe to replace."""
+    try:
+        name = json.loads((target / "package.json").read_text())["name"]
+        return name == json.loads((source / "package.json").read_text())["name"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 __all__ = ["ENV_HOME", "JsSetupError", "SETUP_COMMAND", "bundle_dir", "default_js_home",
