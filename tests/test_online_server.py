@@ -186,4 +186,5 @@ def test_page_loads_the_cpu_only_tfjs_bundle_first_on_a_progressive_page(tmp_pat
     with running_server(create_app(tmp_path, poll=0.05)) as url, httpx.Client(base_url=url) as http:
         page = http.get("/").text
         config = json.loads(re.search(r'id="estuary-config">(.*?)</script>', page).group(1))
-        assert "@tensorflow/tfjs" in config["missing"] and "npm ci" in config["install"]
+        assert "@tensorflow/tfjs" in config["missing"]
+        assert "estuary setup-js" in config["install"] and "npm ci" in config["install"]

@@ -60,7 +60,7 @@ export function getOrt() {
       await session.run({ x: new ort.Tensor('float64', Float64Array.of(0), [1]) });
     } catch (e) {
       throw new Error(`onnxruntime-web could not start its wasm (${e.message || e}); ` +
-        'is js/node_modules installed (npm ci --prefix js)?');
+        `are the server's npm packages installed (${config.install || 'estuary setup-js'})?`);
     } finally {
       session?.release();
     }

@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from ..assets import js_home, web_demo_dir
+from ..assets import js_home, setup_hint, web_demo_dir
 from ..errors import ArtifactError
 from .manifest import Manifest
 from .store import Version
@@ -43,6 +43,11 @@ def _web_demo_dir() -> Path:
 def _js_dir() -> Path:
     """The JS client: src/estuary.js, dist/ (bundles built by `npm ci`), node_modules/."""
     return js_home()  # the JS home `estuary setup-js` fills: estuary/assets.py
+
+
+def _install_hint() -> str:
+    """The command that installs the npm packages the page needs."""
+    return setup_hint()  # `estuary setup-js` (in a checkout: or `npm ci --prefix js`)
 
 
 # ---------------------------------------------------------------------------- what is served
@@ -70,7 +75,6 @@ VENDOR = {
 }
 CLIENT = ("estuary.js", "manifest.js")  # the JS client's modules the page imports (js/src/)
 VENDOR_ENTRY = {"onnxruntime-web": "ort.wasm.bundle.min.mjs", "@tensorflow/tfjs": "tfjs-cpu.mjs"}
-NPM_HINT = "npm ci --prefix js"
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -124,7 +128,7 @@ def _file_hash(path: Path) -> str:
 
 def _file(path: Path, headers: dict[str, str]) -> Response:
     if not path.is_file():
-        hint = f": run `{NPM_HINT}`" if _js_dir() in path.parents else ""
+        hint = f": run `{_install_hint()}`" if _js_dir() in path.parents else ""
         return _error(404, f"{path.name} is not installed{hint}")
     return FileResponse(path, media_type=MEDIA.get(path.suffix, "application/octet-stream"),
                         headers={**headers, **SAME_ORIGIN})
@@ -260,7 +264,7 @@ def render_page(html: str, state: PageState, vendored: Vendored, query: Any) -> 
         html = html.replace(f'"{url}"', f'"{v}"')
     head = state.head()
     manifest = _latest_manifest(state, head)
-    config = {"missing": vendored.missing, "install": NPM_HINT, "head": head,
+    config = {"missing": vendored.missing, "install": _install_hint(), "head": head,
               "manifest": manifest.to_dict() if manifest else None}
     html = html.replace("<!--IMPORTMAP-->", '<script type="importmap">'
                         f"{json.dumps(import_map)}</script>\n"
