@@ -12,7 +12,7 @@ A process killed at any point leaves either the old `latest` or the new one, nev
 version behind it. Readers check the manifest (a typed `manifest.Manifest`, whose file names
 cannot leave the version directory) and every file's SHA-256 before loading.
 
->>> store = Store("models"); store.latest_version()
+>>> store = Store("models"); store.open().manifest.formats["onnx"].passed
 """
 
 from __future__ import annotations
