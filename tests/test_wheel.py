@@ -30,7 +30,7 @@ ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background
         "--disable-component-update", "--no-first-run"]
 PAGE_FILES = ["index.html", "app.js", "runtimes.js", "style.css"]
 JS_FILES = ["package.json", "package-lock.json", "src/estuary.js", "src/runner.js",
-            "src/tfjs-cpu.js", "types/estuary.d.ts", "types/manifest.d.ts"]
+            "src/tfjs-cpu.js", "types/estuary.d.ts", "types/manifest.d.ts", "README.md"]
 TIMINGS: dict[str, float] = {}
 
 pytestmark = pytest.mark.slow
