@@ -275,6 +275,7 @@ def test_tree_regressor_independent_of_glm_order_and_fma(reverse, tmp_path, monk
 
 def test_tree_regressor_refuses_non_finite_leaves():
     from estuary.converters.coreml.builder import Stages
+    from estuary.converters.coreml.transforms import Context
     from estuary.converters.coreml.trees import tree_regressor
     from estuary.errors import UnsupportedModelError
     from estuary.ir.trees import TreeRegressor, TreeStructure
@@ -284,7 +285,7 @@ def test_tree_regressor_refuses_non_finite_leaves():
                           onehot=(False, False, False))
     est = TreeRegressor(("a",), stump, (1.0, math.inf), (False, False))
     with pytest.raises(UnsupportedModelError, match="not finite"):
-        tree_regressor(est, Stages(), "input")
+        tree_regressor(est, Context(Stages(), "input", ("a",)))
 
 
 # --------------------------------------------------------------------------------- ensembles, BernoulliNB

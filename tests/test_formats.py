@@ -146,6 +146,7 @@ def test_a_named_variant_shares_the_suffix_without_taking_it(tmp_path):
         assert opsets(plain)["ai.onnx"] == 21
     finally:
         registry.FORMATS.pop("onnx-opset17")
+        registry.VARIANTS.pop("onnx-opset17")
 
 
 def test_resolution_by_name_then_suffix():

@@ -85,7 +85,8 @@ def test_every_format_of_the_dev_extra_is_installed():
     assert set(FORMAT_NAMES) == set(formats.FORMAT_MODULES)
     for fmt in FORMATS.values():
         assert fmt.runtimes, f"{fmt.name} names no runtime"
-        assert fmt.extra and fmt.precision.startswith(("float64", "float32"))
+        assert fmt.extra == formats.FORMAT_MODULES[fmt.name][1]
+        assert fmt.precision.startswith(("float64", "float32"))
         for name in fmt.runtimes:
             entry = RUNTIMES[name]
             assert entry.suffix in fmt.suffixes

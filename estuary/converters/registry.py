@@ -143,6 +143,7 @@ REFUSALS: dict[tuple[str, type], str] = {}  # (format, IR node type) → why it 
 FORMATS: dict[str, Format] = {}
 UNAVAILABLE: dict[str, str] = {}  # format name → how to install what it needs
 CONTEXTS: dict[str, str] = {}  # format → the annotation its emitters give `ctx`
+VARIANTS: dict[str, str] = {}  # variant name → the format it varies (never chosen by suffix)
 
 
 def qualname(t: type) -> str:
@@ -329,11 +330,8 @@ def register_variant(name: str, of: str, options: Mapping[str, Any],
     fmt = Format(name, base.suffixes, base.writer, describe or f"{base.describe} {dict(options)}",
                  base.runtimes, base.precision, base.extra, defaults)
     register_format(fmt)
-    _VARIANTS[name] = of
+    VARIANTS[name] = of
     return fmt
-
-
-_VARIANTS: dict[str, str] = {}  # variant name → the format it varies
 
 
 def format_for(name: str | None = None, path: str | None = None) -> Format:
@@ -346,7 +344,7 @@ def format_for(name: str | None = None, path: str | None = None) -> Format:
             raise UnknownFormatError(f"unknown format {name!r}; available: {sorted(FORMATS)}")
         return FORMATS[name]
     for f in FORMATS.values():
-        if path and f.name not in _VARIANTS and any(str(path).endswith(s) for s in f.suffixes):
+        if path and f.name not in VARIANTS and any(str(path).endswith(s) for s in f.suffixes):
             return f
     suffixes = sorted({s for f in FORMATS.values() for s in f.suffixes})
     raise UnknownFormatError(
