@@ -207,7 +207,7 @@ def test_another_context_or_node_type_is_refused(scratch):
     def wrong_node(est: ir.Scale, ctx: Context) -> dict:
         return {}
 
-    with pytest.raises(estuary.RegistrationError, match="the onnx emitters take 'Context'"):
+    with pytest.raises(estuary.RegistrationError, match="the onnx emitters take 'estuary.converters.onnx.transforms.Context'"):
         registry.register_emitter("onnx", Box)(wrong_context)
     with pytest.raises(estuary.RegistrationError, match="which is not a Box"):
         registry.register_emitter("onnx", Box)(wrong_node)

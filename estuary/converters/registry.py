@@ -232,7 +232,7 @@ def check_signature(fmt: str, ir_type: type, fn: Callable) -> None:
         shown = f"({', '.join(p.name for p in params)})"
         raise RegistrationError(f"{where} takes {shown}; every emitter takes (node, ctx) and "
                                 "returns its outputs")
-    context = _annotation(params[1].annotation)
+    context = _context_type(fn, params[1].annotation)
     if not context:
         raise RegistrationError(f"{where}: annotate ctx with the format's context type")
     expected = CONTEXTS.setdefault(fmt, context)
@@ -249,6 +249,18 @@ def _annotation(a: Any) -> str:
     if a is inspect.Parameter.empty:
         return ""
     return a if isinstance(a, str) else getattr(a, "__name__", repr(a))
+
+
+def _context_type(fn: Callable, a: Any) -> str:
+    """The ctx annotation as `module.Qualname` of the class it names (so two formats' classes
+    both called `Context` differ); the annotation's text when it names nothing importable."""
+    if a is inspect.Parameter.empty:
+        return ""
+    if isinstance(a, str) and a.isidentifier():
+        a = getattr(fn, "__globals__", {}).get(a, a)
+    if isinstance(a, type):
+        return f"{a.__module__}.{a.__qualname__}"
+    return _annotation(a)
 
 
 def register_emitter(fmt: str, ir_type: type) -> Callable:
