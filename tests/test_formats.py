@@ -10,7 +10,7 @@ import pickle
 import numpy as np
 import onnx
 import pytest
-from conftest import learned
+from conftest import CASE_IDS, learned
 from typer.testing import CliRunner
 
 import estuary
@@ -245,3 +245,22 @@ def test_tfjs_dispatches_through_the_registry_without_decoys():
         if fmt == "tfjs":
             assert "AssertionError" not in inspect.getsource(fn), t.__name__
     assert "isinstance" not in inspect.getsource(tfjs.build_graph)
+
+
+@pytest.mark.parametrize("case_id", CASE_IDS)
+def test_every_case_at_opset_17_computes_the_bits_of_opset_21(case_id):
+    """Every op each emitter writes exists at ai.onnx 17 (onnx.checker's full check runs inside
+    to_onnx) and onnxruntime computes the same bits as at 21, on the probe rows."""
+    import onnxruntime
+
+    model, rows = learned(case_id)
+    snap = take_snapshot(model, rows[:5])
+    X = RowEncoder(snap.model.schema).encode_many([p.row for p in probe_rows(snap.model, rows)])
+    outs = []
+    for opset in (17, 21):
+        proto = to_onnx(snap, opset=opset)
+        session = onnxruntime.InferenceSession(proto.SerializeToString(),
+                                               providers=["CPUExecutionProvider"])
+        outs.append(session.run(None, {"input": X}))
+    for a, b in zip(*outs, strict=True):
+        assert np.array_equal(a, b, equal_nan=True)
