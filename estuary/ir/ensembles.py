@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import arithmetic
+from .arithmetic import NUMPY
 from .evaluate import ESTIMATOR_EVALUATORS, evaluates, gather, transform
 from .nodes import Chain, Estimator, IRError, ir_node
 
@@ -115,8 +117,7 @@ def _ensemble_classifier(est: EnsembleClassifier, Z: np.ndarray) -> np.ndarray:
         placed = np.zeros_like(total)
         placed[:, list(m.class_index)] = p
         total = total + placed * w
-    s = total.sum(axis=1, keepdims=True)
-    return np.where(s > 0, total / np.where(s > 0, s, 1.0), total)
+    return arithmetic.ensemble_probabilities(NUMPY, total)
 
 
 @evaluates(EnsembleRegressor)

@@ -11,6 +11,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from . import arithmetic
+from .arithmetic import NUMPY
 from .nodes import Chain, Estimator, Linear, Model, OneHot, Scale, Select, Transform, Union
 
 Block = tuple[np.ndarray, tuple[str, ...]]  # matrix [N, F] and its column names
@@ -104,26 +106,9 @@ def _union(step: Union, block: Block) -> Block:
     return X, tuple(names)
 
 
-def sigmoid_clamped(z: np.ndarray) -> np.ndarray:
-    """River's `utils.math.sigmoid`: exactly 0 below -30 and 1 above 30."""
-    with np.errstate(over="ignore"):
-        p = 1.0 / (1.0 + np.exp(-z))
-    return np.where(z < -30, 0.0, np.where(z > 30, 1.0, p))
-
-
 @evaluates(Linear)
 def _linear(est: Linear, Z: np.ndarray) -> np.ndarray:
     W = np.asarray(est.weights, dtype=np.float64).reshape(len(est.intercepts), len(est.columns))
     z = np.where(np.isnan(Z), 0.0, Z) @ W.T + np.asarray(est.intercepts)  # keep ±inf: River does
-    if est.link == "identity":
-        return z[:, 0]
-    if est.link == "sigmoid":
-        p = sigmoid_clamped(z[:, 0])
-        return np.stack([1.0 - p, p], axis=1)
-    if est.link == "softmax":
-        e = np.exp(z - z.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
-    p = sigmoid_clamped(z)  # ovr_sigmoid
-    total = p.sum(axis=1, keepdims=True)
-    uniform = np.full_like(p, 1.0 / p.shape[1])
-    return np.where(total > 0, p / np.where(total > 0, total, 1.0), uniform)
+    out = arithmetic.normalised(NUMPY, arithmetic.link(NUMPY, est.link, z))
+    return out[:, 0] if est.link == "identity" else out

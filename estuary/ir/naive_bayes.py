@@ -6,15 +6,14 @@ class and, per (class, column), the mean and variance of the Gaussian River woul
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from . import arithmetic
+from .arithmetic import NUMPY
 from .evaluate import evaluates
 from .nodes import Estimator, IRError, ir_node
-
-SQRT_TAU = math.sqrt(2.0 * math.pi)  # River's `utils.math.norm_pdf` divides by this
 
 
 @ir_node
@@ -60,25 +59,16 @@ def gaussian_nb_arrays(est: GaussianNB) -> tuple[np.ndarray, np.ndarray, np.ndar
 def joint_log_likelihood(est: GaussianNB, Z: np.ndarray) -> np.ndarray:
     """[N, C] joint log-likelihoods, summed column by column as River sums over keys."""
     means, sigmas, usable = gaussian_nb_arrays(est)
-    log_eps = math.log(est.epsilon)
     total = np.zeros((Z.shape[0], len(est.log_priors)))
-    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        for j in range(len(est.columns)):
-            x = Z[:, j:j + 1]
-            z = (x - means[:, j]) / sigmas[:, j]
-            pdf = np.exp(-0.5 * z * z) / SQRT_TAU / sigmas[:, j]
-            term = np.where(usable[:, j], np.log(est.epsilon + pdf), log_eps)
-            total += np.where(np.isnan(x), 0.0, term)
+    for j in range(len(est.columns)):
+        total += arithmetic.gaussian_log_term(NUMPY, Z[:, j:j + 1], means[:, j], sigmas[:, j],
+                                              usable[:, j], est.epsilon)
     return np.asarray(est.log_priors) + total
 
 
 def river_softmax(jll: np.ndarray) -> np.ndarray:
-    """exp(jll - logsumexp(jll)) with scipy's logsumexp (max split off, log1p of the rest)."""
-    a_max = jll.max(axis=1, keepdims=True)
-    is_max = jll == a_max
-    m = is_max.sum(axis=1, keepdims=True).astype(np.float64)
-    s = np.where(is_max, 0.0, np.exp(jll - a_max)).sum(axis=1, keepdims=True) / m
-    return np.exp(jll - (np.log1p(s) + np.log(m) + a_max))
+    """River's naive-Bayes probabilities (`arithmetic.logsumexp_softmax`)."""
+    return arithmetic.logsumexp_softmax(NUMPY, jll)
 
 
 @evaluates(GaussianNB)
@@ -117,7 +107,5 @@ def _bernoulli_nb(est: BernoulliNB, Z: np.ndarray) -> np.ndarray:
     shape = (len(est.log_priors), len(est.columns))
     on = np.asarray(est.log_on, dtype=np.float64).reshape(shape)
     off = np.asarray(est.log_off, dtype=np.float64).reshape(shape)
-    with np.errstate(invalid="ignore"):
-        hit = (Z > est.threshold)[:, None, :]  # NaN > t is False: a missing term is "off"
-    jll = np.asarray(est.log_priors) + np.where(hit, on, off).sum(axis=2)
-    return river_softmax(jll)
+    terms = arithmetic.bernoulli_term(NUMPY, Z[:, None, :], est.threshold, on, off)
+    return river_softmax(np.asarray(est.log_priors) + terms.sum(axis=2))

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import arithmetic
+from .arithmetic import NUMPY
 from .evaluate import evaluates
 from .nodes import Estimator, IRError, ir_node
 
@@ -193,19 +195,15 @@ def naive_bayes_probabilities(nb: NaiveBayesLeaves, leaves: np.ndarray, Z: np.nd
         return np.asarray(values, dtype=dtype).reshape(shape)[leaves]
 
     X = Z[:, :, None]
-    d = X - table(nb.mu)
-    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        t = d * d / table(nb.neg2var) - nb.half_log_tau - table(nb.log_sd)
-    gauss = table(nb.gauss_on, bool) & ~np.isnan(X) & (t > -np.inf)
+    with np.errstate(invalid="ignore", over="ignore"):
+        t = arithmetic.leaf_gaussian_term(NUMPY, X, table(nb.mu), table(nb.neg2var),
+                                          nb.half_log_tau, table(nb.log_sd))
+        gauss = table(nb.gauss_on, bool) & (t > -np.inf)  # False for NaN: missing or skipped
     cat = table(nb.cat_on, bool) & (X == 1.0)
     terms = np.where(gauss, t, 0.0) + np.where(cat, table(nb.cat_log), 0.0)
     votes = np.asarray(nb.prior, dtype=np.float64)[leaves] + terms.sum(axis=1)
-    on = np.asarray(nb.present, dtype=bool)[leaves]
-    votes = np.where(on, votes, -np.inf)
-    top = votes.max(axis=1, keepdims=True)
     with np.errstate(invalid="ignore"):  # rows of majority-class leaves have no vote at all
-        lse = top + np.log(np.exp(votes - top).sum(axis=1, keepdims=True))
-        return np.where(on, np.exp(votes - lse), 0.0)
+        return arithmetic.vote_softmax(NUMPY, votes, np.asarray(nb.present, dtype=bool)[leaves])
 
 
 @evaluates(TreeClassifier)

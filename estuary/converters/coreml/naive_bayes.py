@@ -17,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import UnsupportedModelError
-from ...ir.naive_bayes import SQRT_TAU, BernoulliNB, GaussianNB, gaussian_nb_arrays
+from ...ir.arithmetic import SQRT_TAU
+from ...ir.naive_bayes import BernoulliNB, GaussianNB, gaussian_nb_arrays
 from ..registry import register_emitter
 from .builder import Layers, Stages
 from .transforms import Context, impute

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...ir import arithmetic
 from ...ir.ensembles import EnsembleClassifier, EnsembleRegressor, Member
 from ..registry import emit, register_emitter
-from .graph import Graph
+from .graph import Graph, OnnxOps
 from .transforms import Context, emit_transform, take
 
 
@@ -32,10 +33,7 @@ def ensemble_classifier(est: EnsembleClassifier, ctx: Context) -> dict[str, str]
         if w != 1.0:
             p = g.op("Mul", p, g.const(w))
         total = p if total is None else g.op("Add", total, p)
-    s = g.op("ReduceSum", total, g.const([1], np.int64), keepdims=1)
-    positive = g.op("Greater", s, g.const(0.0))
-    scaled = g.op("Div", total, g.op("Where", positive, s, g.const(1.0)))
-    return {"probabilities": g.op("Where", positive, scaled, total)}
+    return {"probabilities": arithmetic.ensemble_probabilities(OnnxOps(g), total)}
 
 
 @register_emitter("onnx", EnsembleRegressor)

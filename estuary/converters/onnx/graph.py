@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
+from ...ir.arithmetic import GraphOps
+
 ML_DOMAIN = "ai.onnx.ml"
 DEFAULT_OPSET = 21
 # ai.onnx 18 moved `axes` of these from an attribute to an input (ReduceSum moved at 13)
@@ -60,6 +62,36 @@ class Graph:
     def nan_to_zero(self, x: str) -> str:
         return self.op("Where", self.op("IsNaN", x), self.const(0.0), x)
 
+    def reduce(self, op_type: str, x: str, axis: int, keepdims: bool = True) -> str:
+        """ReduceSum / ReduceMax over one axis (axes as an input, ai.onnx 18+)."""
+        return self.op(op_type, x, self.const([axis], np.int64), keepdims=int(keepdims))
+
+
+class OnnxOps(GraphOps):
+    """`ir.arithmetic.Ops` as ONNX nodes (float64); the sigmoid is River's formula."""
+
+    NODE_TYPES = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "exp": "Exp",
+                  "log": "Log", "less": "Less", "greater": "Greater", "equal": "Equal",
+                  "is_nan": "IsNaN", "where": "Where", "max": "ReduceMax", "sum": "ReduceSum"}
+
+    def log1p(self, s: str) -> str:
+        """ONNX has no Log1p: Kahan's log(u) * s / (u - 1) with u = 1 + s (s itself if u == 1)."""
+        g = self.g
+        u = g.op("Add", g.const(1.0), s)
+        same = g.op("Equal", u, g.const(1.0))
+        safe_den = g.op("Where", same, g.const(1.0), g.op("Sub", u, g.const(1.0)))
+        kahan = g.op("Div", g.op("Mul", g.op("Log", u), s), safe_den)
+        return g.op("Where", same, s, kahan)
+
+    def where(self, condition: Any, a: str, b: str) -> str:
+        if isinstance(condition, np.ndarray):  # a mask known when the graph is written
+            if condition.all() or not condition.any():
+                return a if condition.all() else b
+            condition = self.g.const(condition, np.bool_, "mask")
+        return super().where(condition, a, b)
+
+    def concat_classes(self, parts: list[str]) -> str:
+        return self.g.op("Concat", *parts, axis=-1)
 
 DOUBLE = TensorProto.DOUBLE
 INT64 = TensorProto.INT64

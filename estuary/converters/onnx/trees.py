@@ -8,9 +8,10 @@ from __future__ import annotations
 import numpy as np
 from onnx import numpy_helper
 
+from ...ir import arithmetic
 from ...ir.trees import NaiveBayesLeaves, TreeClassifier, TreeRegressor, TreeStructure
 from ..registry import register_emitter
-from .graph import ML_DOMAIN, Graph
+from .graph import ML_DOMAIN, Graph, OnnxOps
 from .transforms import Context
 
 BRANCH_LEQ = 0
@@ -61,23 +62,17 @@ def naive_bayes(nb: NaiveBayesLeaves, g: Graph, x: str, leaf: str, n_columns: in
     def table(values, dtype=np.float64) -> str:
         return _gather(g, np.asarray(values, dtype=dtype).reshape(shape), leaf, dtype)
 
+    o = OnnxOps(g)
     x3 = g.op("Unsqueeze", x, g.const([2], np.int64))
-    d = g.op("Sub", x3, table(nb.mu))
-    t = g.op("Sub", g.op("Sub", g.op("Div", g.op("Mul", d, d), table(nb.neg2var)),
-                         g.const(nb.half_log_tau)), table(nb.log_sd))
+    t = arithmetic.leaf_gaussian_term(o, x3, table(nb.mu), table(nb.neg2var), nb.half_log_tau,
+                                      table(nb.log_sd))
     finite = g.op("Greater", t, g.const(-np.inf))  # False for NaN (missing) and -inf (skipped)
     gauss = g.op("And", table(nb.gauss_on, np.bool_), finite)
     cat = g.op("And", table(nb.cat_on, np.bool_), g.op("Equal", x3, g.const(1.0)))
     zero = g.const(0.0)
     terms = g.op("Add", g.op("Where", gauss, t, zero), g.op("Where", cat, table(nb.cat_log), zero))
-    axis1 = g.const([1], np.int64)
-    votes = g.op("Add", _gather(g, nb.prior, leaf), g.op("ReduceSum", terms, axis1, keepdims=0))
-    present = _gather(g, nb.present, leaf, np.bool_)
-    votes = g.op("Where", present, votes, g.const(-np.inf))
-    top = g.op("ReduceMax", votes, axis1, keepdims=1)
-    lse = g.op("Add", top, g.op("Log", g.op("ReduceSum", g.op("Exp", g.op("Sub", votes, top)),
-                                            axis1, keepdims=1)))
-    return g.op("Where", present, g.op("Exp", g.op("Sub", votes, lse)), zero)
+    votes = g.op("Add", _gather(g, nb.prior, leaf), g.reduce("ReduceSum", terms, 1, False))
+    return arithmetic.vote_softmax(o, votes, _gather(g, nb.present, leaf, np.bool_))
 
 
 @register_emitter("onnx", TreeClassifier)

@@ -8,6 +8,8 @@ repr, which Java's `Double.parseDouble` reads back to the same double.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 from xml.etree.ElementTree import Element, SubElement
 
 NAMESPACE = "http://www.dmg.org/PMML-4_4"
@@ -120,3 +122,100 @@ def probabilities_head(doc: Document, probabilities: list[str], normalization: s
                              regression_table(0.0, (), doc.labels[1])])
     return Head(normalization, [regression_table(0.0, ((p, 1.0),), label)
                                 for p, label in zip(probabilities, doc.labels)])
+
+
+class PmmlOps:
+    """`ir.arithmetic.Ops` over PMML expressions: River's formulas as Apply elements (double).
+
+    A class vector is a list of expressions, one per class; a plain number is a Constant. `keep`
+    turns an Apply into a DerivedField (a FieldRef reads it), so a value used twice is computed
+    once.
+    """
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+
+    @staticmethod
+    def _el(v: Any) -> Element:
+        return v if isinstance(v, Element) else const(float(v))
+
+    def _map(self, fn: Callable[..., Element], *args: Any) -> Any:
+        lists = [a for a in args if isinstance(a, list)]
+        if not lists:
+            return fn(*[self._el(a) for a in args])
+        n = len(lists[0])
+        return [fn(*[self._el(a[k] if isinstance(a, list) else a) for a in args])
+                for k in range(n)]
+
+    def _binary(self, function: str) -> Callable[[Any, Any], Any]:
+        return lambda a, b: self._map(lambda x, y: apply(function, x, y), a, b)
+
+    def const(self, value: Any) -> Element:
+        return const(float(value))
+
+    def add(self, a: Any, b: Any) -> Any:
+        return self._binary("+")(a, b)
+
+    def sub(self, a: Any, b: Any) -> Any:
+        return self._binary("-")(a, b)
+
+    def mul(self, a: Any, b: Any) -> Any:
+        return self._binary("*")(a, b)
+
+    def div(self, a: Any, b: Any) -> Any:
+        return self._binary("/")(a, b)
+
+    def less(self, a: Any, b: Any) -> Any:
+        return self._binary("lessThan")(a, b)
+
+    def greater(self, a: Any, b: Any) -> Any:
+        return self._binary("greaterThan")(a, b)
+
+    def equal(self, a: Any, b: Any) -> Any:
+        return self._binary("equal")(a, b)
+
+    def exp(self, a: Any) -> Any:
+        return self._map(lambda x: apply("exp", x), a)
+
+    def log(self, a: Any) -> Any:
+        return self._map(lambda x: apply("ln", x), a)
+
+    def log1p(self, a: Any) -> Any:
+        return self._map(lambda x: apply("ln1p", x), a)
+
+    def is_nan(self, a: Any) -> Any:
+        return self._map(lambda x: apply("isMissing", x), a)
+
+    def sigmoid(self, z: Any) -> Any:
+        from ...ir.arithmetic import reference_sigmoid  # PMML has no logistic function
+
+        return reference_sigmoid(self, z)
+
+    def where(self, condition: Any, a: Any, b: Any) -> Any:
+        if isinstance(condition, bool):
+            return a if condition else b
+        if isinstance(condition, tuple):  # known per class when the document is written
+            return [(a[k] if isinstance(a, list) else a) if c else
+                    (b[k] if isinstance(b, list) else b) for k, c in enumerate(condition)]
+        return self._map(if_else, condition, a, b)
+
+    def max_classes(self, v: list) -> Element:
+        return apply("max", *[self._el(e) for e in v])
+
+    def sum_classes(self, v: list) -> Element:
+        return add_all([self._el(e) for e in v])
+
+    def concat_classes(self, parts: list) -> list:
+        return [e for p in parts for e in (p if isinstance(p, list) else [p])]
+
+    def keep(self, v: Any, hint: str) -> Any:
+        if isinstance(v, list):
+            return [self.keep(e, f"{hint}[{k}]") for k, e in enumerate(v)]
+        v = self._el(v)
+        return ref(self.doc.derive(hint, v)) if v.tag == "Apply" else v
+
+    def fields(self, v: list, hint: str) -> list[str]:
+        """A class vector as DerivedField names (a model's outputs read fields)."""
+        names = self.doc.labels if len(self.doc.labels) == len(v) else range(len(v))
+        return [e.get("field") if e.tag == "FieldRef" else self.doc.derive(f"{hint}({label})", e)
+                for e, label in zip(v, names)]

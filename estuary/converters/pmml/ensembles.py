@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from ... import ir
 from ...errors import UnsupportedModelError
+from ...ir import arithmetic
 from ...ir.ensembles import EnsembleClassifier, EnsembleRegressor, Member
 from ...ir.trees import TreeClassifier, TreeRegressor
 from ..registry import register_emitter
 from .document import (
     Document,
     Head,
+    PmmlOps,
     add_all,
     apply,
     const,
@@ -20,7 +22,7 @@ from .document import (
     ref,
     regression_table,
 )
-from .linear import clamped_sigmoid
+from .linear import decision_fields
 from .transforms import Context, emit_transform
 from .trees import class_probability_fields, tree_value_field
 
@@ -32,13 +34,6 @@ def _refuse(est: ir.Estimator) -> UnsupportedModelError:
                                  reason="PMML ensembles take tree and linear members only")
 
 
-def _linear_z(est: ir.Linear, doc: Document, fields: dict[str, str]) -> str:
-    zeroed = [doc.derive(f"present({c})", ref(fields[c], missing_to=0.0)) for c in est.columns]
-    return doc.derive("z", apply("+", add_all(
-        [apply("*", ref(x), const(w)) for x, w in zip(zeroed, est.weights[0])]),
-        const(est.intercepts[0])))
-
-
 def member_fields(m: Member, doc: Document, fields: dict[str, str], classifier: bool) -> list[str]:
     """Per-class probability fields (member class order), or a one-element list: the value."""
     fields = emit_transform(m.transform, Context(doc, fields))
@@ -47,11 +42,11 @@ def member_fields(m: Member, doc: Document, fields: dict[str, str], classifier: 
         return class_probability_fields(est, doc, fields, tuple(f"m{k}" for k in m.class_index))
     if not classifier and isinstance(est, TreeRegressor):
         return [tree_value_field(est, doc, fields)]
-    if isinstance(est, ir.Linear) and est.link == "identity" and not classifier:
-        return [_linear_z(est, doc, fields)]
-    if isinstance(est, ir.Linear) and est.link == "sigmoid" and classifier:
-        p = doc.derive("sigmoid(z)", clamped_sigmoid(ref(_linear_z(est, doc, fields))))
-        return [doc.derive("1-p", apply("-", const(1.0), ref(p))), p]
+    if isinstance(est, ir.Linear):
+        o = PmmlOps(doc)
+        scores = arithmetic.link(o, est.link, [ref(z) for z in decision_fields(est, doc, fields)])
+        if (scores.kind == "probabilities") == classifier and not scores.normalise:
+            return o.fields(scores.values, "member")
     raise _refuse(est)
 
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from xml.etree.ElementTree import Element
 
+from ...ir import arithmetic
 from ...ir.trees import NaiveBayesLeaves, TreeClassifier, TreeRegressor, TreeStructure
 from ..registry import register_emitter
 from .document import (
     Document,
     Head,
+    PmmlOps,
     add_all,
     apply,
     const,
@@ -48,31 +50,26 @@ def route(tree: TreeStructure, xs: list[str], at_leaf: Callable[[int], Element])
 
 def _naive_bayes_leaf(doc: Document, nb: NaiveBayesLeaves, leaf: int, xs: list[str],
                       labels: tuple[str, ...]) -> list:
-    """River's `do_naive_bayes_prediction` in leaf `leaf`: one probability field per class."""
-    n_classes = len(nb.prior[leaf])
-    votes: dict[int, str] = {}
-    for k in range(n_classes):
-        if not nb.present[leaf][k]:
-            continue
+    """River's `do_naive_bayes_prediction` in leaf `leaf`: one probability per class (classes
+    the leaf has not seen are left out of the softmax and get 0)."""
+    o = PmmlOps(doc)
+    seen = [k for k in range(len(nb.prior[leaf])) if nb.present[leaf][k]]
+    votes = []
+    for k in seen:
         terms = []
         for j, x in enumerate(xs):
             if nb.gauss_on[leaf][j][k]:
-                d = apply("-", ref(x), const(nb.mu[leaf][j][k]))
-                t = apply("-", apply("-", apply("/", apply("*", d, d),
-                                                const(nb.neg2var[leaf][j][k])),
-                                     const(nb.half_log_tau)), const(nb.log_sd[leaf][j][k]))
-                terms.append(if_else(apply("isMissing", ref(x)), const(0.0), t))
+                t = arithmetic.leaf_gaussian_term(o, ref(x), nb.mu[leaf][j][k],
+                                                  nb.neg2var[leaf][j][k], nb.half_log_tau,
+                                                  nb.log_sd[leaf][j][k])
+                terms.append(o.where(o.is_nan(ref(x)), 0.0, t))
             if nb.cat_on[leaf][j][k]:
-                terms.append(if_else(apply("equal", ref(x), const(1.0)),
-                                     const(nb.cat_log[leaf][j][k]), const(0.0)))
-        votes[k] = doc.derive(f"vote(leaf {leaf}, {labels[k]})",
-                              apply("+", const(nb.prior[leaf][k]), add_all(terms)))
-    top = doc.derive(f"max(vote, leaf {leaf})", apply("max", *[ref(v) for v in votes.values()]))
-    lse = doc.derive(f"logsumexp(vote, leaf {leaf})", apply("+", ref(top), apply("ln", add_all(
-        [apply("exp", apply("-", ref(v), ref(top))) for v in votes.values()]))))
-    return [ref(doc.derive(f"p(leaf {leaf}, {labels[k]})",
-                           apply("exp", apply("-", ref(votes[k]), ref(lse)))))
-            if k in votes else const(0.0) for k in range(n_classes)]
+                terms.append(o.where(o.equal(ref(x), 1.0), nb.cat_log[leaf][j][k], 0.0))
+        votes.append(ref(doc.derive(f"vote(leaf {leaf}, {labels[k]})",
+                                    apply("+", const(nb.prior[leaf][k]), add_all(terms)))))
+    p = arithmetic.vote_softmax(o, votes, True)
+    names = dict(zip(seen, o.fields(p, f"p(leaf {leaf})")))
+    return [ref(names[k]) if k in names else const(0.0) for k in range(len(nb.prior[leaf]))]
 
 
 def class_probability_fields(est: TreeClassifier, doc: Document, fields: dict[str, str],

@@ -92,11 +92,30 @@ BAGGING_REGRESSOR_CASES = (
 )
 
 
+ADWIN_BAGGING_CASES = (
+    Case("adwin-bagging3(htc)", "Phishing", lambda: ensemble.ADWINBaggingClassifier(
+        tree.HoeffdingTreeClassifier(grace_period=20, delta=0.5, tau=0.5), n_models=3, seed=1)),
+)
+LEVERAGING_BAGGING_CASES = (
+    Case("leveraging-bagging3(scaler|logreg)", "Phishing",
+         lambda: ensemble.LeveragingBaggingClassifier(
+             preprocessing.StandardScaler() | linear_model.LogisticRegression(), n_models=3,
+             seed=1)),
+)
+
+
+# ADWIN and leveraging bagging change how members learn (drift resets, Poisson(w) weights), not
+# how they predict: River's subclasses inherit BaggingClassifier.predict_proba_one.
+@register_extractor(ensemble.ADWINBaggingClassifier, inputs=_bagging_inputs, kind="estimator",
+                    produces=(EnsembleClassifier,), cases=ADWIN_BAGGING_CASES)
+@register_extractor(ensemble.LeveragingBaggingClassifier, inputs=_bagging_inputs,
+                    kind="estimator", produces=(EnsembleClassifier,),
+                    cases=LEVERAGING_BAGGING_CASES)
 @register_extractor(ensemble.BaggingClassifier, inputs=_bagging_inputs, kind="estimator",
                     produces=(EnsembleClassifier,), cases=BAGGING_CLASSIFIER_CASES)
 def bagging_classifier(m: ensemble.BaggingClassifier, columns, ctx) -> EstimatorIR:
     """River's `predict_proba_one`: the members' probability dicts summed, divided by the total."""
-    require_learned(len(m) > 0, "BaggingClassifier")
+    require_learned(len(m) > 0, type(m).__name__)
     return vote_classifier(m, list(m), [1.0] * len(m), columns, ctx)
 
 

@@ -107,6 +107,33 @@ def pa_regressor(m: linear_model.PARegressor, columns, ctx) -> EstimatorIR:
     return EstimatorIR(est, "regression")
 
 
+BAYESIAN_REGRESSION_CASES = (
+    Case("scaler|bayes-linreg", "TrumpApproval",
+         lambda: preprocessing.StandardScaler() | linear_model.BayesianLinearRegression()),
+    Case("bayes-linreg-smoothing", "ChickWeights",
+         lambda: linear_model.BayesianLinearRegression(alpha=0.5, beta=2.0, smoothing=0.8)),
+)
+
+
+def _posterior_mean(m: linear_model.BayesianLinearRegression) -> dict:
+    """River's posterior mean per key: `_ss_inv_arr @ _eta_arr`, the value `predict_one` caches
+    in `_m_arr` (read, not refreshed: the model is not touched)."""
+    mean = m._ss_inv_arr @ m._eta_arr if m._m_dirty else m._m_arr
+    return {key: float(mean[i]) for key, i in m._idx.items()}
+
+
+@register_extractor(linear_model.BayesianLinearRegression, kind="estimator",
+                    inputs=lambda m: numeric_inputs(m._idx), produces=(ir.Linear,),
+                    cases=BAYESIAN_REGRESSION_CASES)
+def bayesian_linear_regression(m: linear_model.BayesianLinearRegression, columns,
+                               ctx) -> EstimatorIR:
+    """`predict_one(x)` (with_dist=False): Σ over the keys of x of mean[key] · x[key], no
+    intercept. The predictive distribution (`with_dist=True`) is not exported."""
+    require_learned(bool(m._idx), "BayesianLinearRegression")
+    est = ir.Linear(columns, (weight_row(_posterior_mean(m), columns),), (0.0,), "identity")
+    return EstimatorIR(est, "regression")
+
+
 @register_extractor(linear_model.PAClassifier, inputs=_pa_inputs, kind="estimator",
                     produces=(ir.Linear,), cases=PA_CLASSIFIER_CASES)
 def pa_classifier(m: linear_model.PAClassifier, columns, ctx) -> EstimatorIR:

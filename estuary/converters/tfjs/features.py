@@ -21,7 +21,7 @@ from .graph import Graph
 from .transforms import FORMAT, Context, Tensor, emit_transform, take
 
 FLOAT32_EXACT = 2 ** 24  # every integer up to this is a float32
-AFFINE = (ir.Select, ir.Scale, ir.OneHot)  # what `linear.fold` turns into per-column affines
+AFFINE = (ir.Select, ir.Scale, ir.OneHot)  # what `ir.affine.fold` turns into per-column affines
 
 
 @register_emitter(FORMAT, Ordinal)

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from ...ir.arithmetic import GraphOps
+
 DTYPES = {  # numpy dtype → (TF DataType name, TF.js weight dtype)
     np.dtype(np.float32): ("DT_FLOAT", "float32"),
     np.dtype(np.int32): ("DT_INT32", "int32"),
@@ -107,3 +109,17 @@ class Graph:
 
     def reduce(self, op_type: str, x: str, axis: int, keep_dims: bool) -> str:
         return self.op(op_type, x, self.const([axis], np.int32, "axis"), keep_dims=keep_dims)
+
+
+class TfjsOps(GraphOps):
+    """`ir.arithmetic.Ops` as TF.js graph nodes (float32). `sigmoid` is TF.js's own kernel,
+    which computes 1 / (1 + exp(-z)) in double and rounds once: closer to River than the
+    float32 formula."""
+
+    NODE_TYPES = {"add": "AddV2", "sub": "Sub", "mul": "Mul", "div": "RealDiv", "exp": "Exp",
+                  "log": "Log", "log1p": "Log1p", "sigmoid": "Sigmoid", "less": "Less",
+                  "greater": "Greater", "equal": "Equal", "is_nan": "IsNan", "where": "SelectV2",
+                  "max": "Max", "sum": "Sum"}
+
+    def concat_classes(self, parts: list[str]) -> str:
+        return self.g.op("ConcatV2", *parts, self.g.axis(-1), N=len(parts))

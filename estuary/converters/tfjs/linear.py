@@ -30,15 +30,14 @@ represented at all.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import numpy as np
 
 from ... import ir
+from ...ir import arithmetic
+from ...ir.affine import coefficients
 from ..registry import emitter_for, register_emitter
 from .features import emit_unfoldable_prefix
-from .graph import FLOAT32_MAX, Graph
+from .graph import FLOAT32_MAX, Graph, TfjsOps
 from .transforms import FORMAT, Context
 
 SATURATE = 1e20  # classifiers: huge inputs only need to push z the right way
@@ -46,66 +45,6 @@ SATURATE_VALUE = 1e34  # regressors: keep every finite float32 input (x · 4097 
 VELTKAMP = 4097.0  # 2**12 + 1: splits a float32 into two 12-bit halves
 SUM_PIECES = 4  # 4 × 12 bits: the 48 bits of a coefficient that matter next to float32 inputs
 MATMUL_BLOCK = 48  # TF.js's cpu MatMul sums this many products in double, then rounds
-
-
-@dataclass
-class Affine:
-    """One column as a function of raw input column `src`: a·x + d when present, else `miss`."""
-
-    src: int
-    a: float
-    d: float
-    miss: float  # NaN: the column is missing (NaN) too
-
-
-def fold(step: ir.Transform, cols: dict[str, Affine]) -> dict[str, Affine]:
-    """The affine view of each output column of `step` (float64)."""
-    if isinstance(step, ir.Chain):
-        for s in step.steps:
-            cols = fold(s, cols)
-        return cols
-    if isinstance(step, ir.Select):
-        return {c: cols[c] for c in step.columns}
-    if isinstance(step, ir.Scale):
-        out = {}
-        for c, o, s in zip(step.columns, step.offset, step.divisor):
-            f = cols[c]
-            miss = f.miss if math.isnan(f.miss) else (0.0 if s == 0 else (f.miss - o) / s)
-            out[c] = (Affine(f.src, 0.0, 0.0, miss) if s == 0
-                      else Affine(f.src, f.a / s, (f.d - o) / s, miss))
-        return out
-    if isinstance(step, ir.OneHot):
-        out = {}
-        for s, t in zip(step.source, step.target):
-            f = cols[s]
-            fill = f.miss if (step.missing_as_nan or not math.isnan(f.miss)) else 0.0
-            out[t] = Affine(f.src, f.a, f.d, fill)
-        return out
-    if isinstance(step, ir.Union):
-        out: dict[str, Affine] = {}
-        for b in step.branches:
-            for c, f in fold(b, cols).items():
-                out.setdefault(c, f)  # River's union: the first transformer wins
-        return out
-    raise TypeError(f"no affine view of {type(step).__name__}")
-
-
-def coefficients(model: ir.Model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A [K, F], D [K, F] over raw input columns and c [K], all float64."""
-    est = model.estimator
-    raw = {c: Affine(j, 1.0, 0.0, math.nan) for j, c in enumerate(model.schema.columns)}
-    view = fold(model.transform, raw)
-    F, K = len(model.schema.columns), len(est.intercepts)
-    A, D, c = np.zeros((K, F)), np.zeros((K, F)), np.array(est.intercepts, dtype=np.float64)
-    for k, row in enumerate(est.weights):
-        for name, w in zip(est.columns, row):
-            f = view[name]
-            A[k, f.src] += w * f.a
-            D[k, f.src] += w * f.d
-            if not math.isnan(f.miss):  # a filled column contributes when the input is absent
-                c[k] += w * f.miss
-                D[k, f.src] -= w * f.miss
-    return A, D, c
 
 
 def pieces(values: np.ndarray, n: int, bits: int) -> list[np.ndarray]:
@@ -179,45 +118,46 @@ def beyond_float32(model: ir.Model, g: Graph, x: str, z: str) -> str:
     return g.where(g.op("Greater", huge, g.const(0.0)), signed, z)
 
 
-def clamped_sigmoid(g: Graph, z: str) -> str:
-    """River's `utils.math.sigmoid`: exactly 0 below -30 and 1 above 30 (TF.js's Sigmoid
-    computes 1 / (1 + exp(-z)) in double and rounds once)."""
-    high = g.where(g.op("Greater", z, g.const(30.0)), g.const(1.0), g.op("Sigmoid", z))
-    return g.where(g.op("Less", z, g.const(-30.0)), g.const(0.0), high)
-
-
-def softmax(g: Graph, z: str) -> str:
-    """River's max-shifted softmax: TF.js's Softmax kernel shifts by the row's max too."""
-    return g.op("Softmax", z)
-
-
 def argmax(g: Graph, z: str) -> str:
     return g.op("ArgMax", z, g.const(1, np.int32, "axis"))
+
+
+def _value(model: ir.Model, g: Graph, x: str) -> dict[str, str]:
+    return {"value": beyond_float32(model, g, x, decision_values(model, g, x, SATURATE_VALUE))}
+
+
+def _binary(model: ir.Model, g: Graph, x: str) -> dict[str, str]:
+    """A float32 rewrite of `arithmetic.binary_link`: River's label is True iff p > 1 - p, i.e.
+    z > 0, and 1 - p in float32 loses what p keeps, so the graph computes [-z, z] (exact
+    negatives) and TF.js's Sigmoid of both. ArgMax takes the first of a tie: False at z = 0, as
+    River. Beyond ±SIGMOID_CLAMP River's sigmoid is exactly 0 / 1, float32's within 9.4e-14."""
+    z2 = decision_values(model, g, x, SATURATE, negate_first=True)
+    return {"probabilities": g.op("Sigmoid", z2), "label": argmax(g, z2)}
+
+
+def _softmax(model: ir.Model, g: Graph, x: str) -> dict[str, str]:
+    """`arithmetic.softmax_link` is TF.js's Softmax kernel (it shifts by the row's max too)."""
+    z = decision_values(model, g, x, SATURATE)
+    return {"probabilities": g.op("Softmax", z), "label": argmax(g, z)}
+
+
+def _one_vs_rest(model: ir.Model, g: Graph, x: str) -> dict[str, str]:
+    z = decision_values(model, g, x, SATURATE)
+    o = TfjsOps(g)
+    probabilities = arithmetic.normalised(o, arithmetic.ovr_link(o, z))
+    return {"probabilities": probabilities, "label": argmax(g, arithmetic.sigmoid_rank(o, z))}
+
+
+LINKS = {"identity": _value, "sigmoid": _binary, "softmax": _softmax, "ovr_sigmoid": _one_vs_rest}
 
 
 def emit_linear(model: ir.Model, g: Graph, x: str) -> dict[str, str]:
     """Outputs of a model whose estimator is Linear; labels come from z, not from float32
     probabilities (which can tie where River's do not)."""
-    est = model.estimator
-    if est.link == "identity":
-        return {"value": beyond_float32(model, g, x, decision_values(model, g, x, SATURATE_VALUE))}
-    if est.link == "sigmoid":  # River: True iff p > 1 - p, i.e. z > 0
-        z2 = decision_values(model, g, x, SATURATE, negate_first=True)  # [-z, z]: exact negatives
-        # ArgMax takes the first of a tie: False at z = 0, as River. Below z = -30 River's
-        # sigmoid is exactly 0 and float32's at most 9.4e-14 (above 30 both are exactly 1).
-        return {"probabilities": g.op("Sigmoid", z2), "label": argmax(g, z2)}
-    z = decision_values(model, g, x, SATURATE)
-    if est.link == "softmax":
-        return {"probabilities": softmax(g, z), "label": argmax(g, z)}
-    p = clamped_sigmoid(g, z)  # ovr_sigmoid: River ranks the clamped sigmoids
-    key = g.where(g.op("Greater", z, g.const(30.0)), g.const(31.0),
-                  g.where(g.op("Less", z, g.const(-30.0)), g.const(-31.0), z))
-    total = g.reduce("Sum", p, 1, True)
-    positive = g.op("Greater", total, g.const(0.0))
-    safe_total = g.where(positive, total, g.const(1.0))
-    uniform = g.const(1.0 / len(est.intercepts))
-    return {"probabilities": g.where(positive, g.op("RealDiv", p, safe_total), uniform),
-            "label": argmax(g, key)}
+    link = model.estimator.link
+    if link not in LINKS:
+        raise ValueError(f"TF.js has no rule for the link {link!r}; it knows {sorted(LINKS)}")
+    return LINKS[link](model, g, x)
 
 
 @register_emitter(FORMAT, ir.Linear)

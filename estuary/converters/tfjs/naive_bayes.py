@@ -31,10 +31,11 @@ import math
 import numpy as np
 
 from ...errors import UnsupportedModelError
-from ...ir.naive_bayes import SQRT_TAU, GaussianNB
+from ...ir.arithmetic import SQRT_TAU
+from ...ir.naive_bayes import GaussianNB
 from ..registry import register_emitter
 from .graph import FLOAT32_MAX
-from .linear import MATMUL_BLOCK, argmax, pieces, softmax
+from .linear import MATMUL_BLOCK, argmax, pieces
 from .transforms import FORMAT, Context
 
 NEVER = -1e30  # exp(-1e30) = 0: a zero-variance column adds log(eps), like River
@@ -120,4 +121,5 @@ def gaussian_nb(est: GaussianNB, ctx: Context) -> dict[str, str]:
     u = g.op("AddV2", g.op("Mul", sq, g.const(-slope_w)), g.const(offset_w))
     term = g.op("Log", g.op("AddV2", g.op("Exp", u), g.const(eps_w)))  # log(eps + pdf)
     jll = g.op("MatMul", term, g.const(combine), transpose_a=False, transpose_b=False)
-    return {"probabilities": softmax(g, jll), "label": argmax(g, jll)}
+    return {"probabilities": g.op("Softmax", jll), "label": argmax(g, jll)}  # float32 rewrite of
+    # `arithmetic.logsumexp_softmax`: the kernel shifts by the max, as scipy does

@@ -1,0 +1,342 @@
+"""River's arithmetic, written once: the formulas every target computes, over abstract `Ops`.
+
+m2cgen's lesson: a target should know operations, never models. Each formula here is River's own
+operation order (read from river 0.26.1), written against a small set of element-wise and
+per-class operations. A target supplies an `Ops` for its own values (numpy arrays here; ONNX
+tensor names, PMML expressions and TF.js graph tensors in the converters) and gets River's maths
+with nothing to re-derive. A float32 target that must compute differently to stay exact (TF.js
+order keys, Core ML's double pre-scaler) rewrites a block in its own package and says so there.
+
+Values are "class vectors" where a formula works per class: [N, K] for tensors, a list of K
+scalar expressions for PMML. `o.where` may take a plain Python bool (or a tuple of them) as its
+condition; every target then folds it away.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+SIGMOID_CLAMP = 30.0  # River's `utils.math.sigmoid`: exactly 0 below -30, exactly 1 above 30
+SQRT_TAU = math.sqrt(2.0 * math.pi)  # River's `utils.math.norm_pdf` divides by this
+
+
+class Ops(Protocol):
+    """What a target must offer. Comparisons with a missing (NaN) operand are false."""
+
+    def const(self, value: Any) -> Any: ...
+    def add(self, a: Any, b: Any) -> Any: ...
+    def sub(self, a: Any, b: Any) -> Any: ...
+    def mul(self, a: Any, b: Any) -> Any: ...
+    def div(self, a: Any, b: Any) -> Any: ...
+    def exp(self, a: Any) -> Any: ...
+    def log(self, a: Any) -> Any: ...
+    def log1p(self, a: Any) -> Any: ...
+    def sigmoid(self, z: Any) -> Any: ...  # 1 / (1 + exp(-z)); a target may use its kernel
+    def less(self, a: Any, b: Any) -> Any: ...
+    def greater(self, a: Any, b: Any) -> Any: ...
+    def equal(self, a: Any, b: Any) -> Any: ...
+    def is_nan(self, a: Any) -> Any: ...
+    def where(self, condition: Any, a: Any, b: Any) -> Any: ...
+    def max_classes(self, v: Any) -> Any: ...  # per row, kept as a [N, 1] / scalar value
+    def sum_classes(self, v: Any) -> Any: ...
+    def concat_classes(self, parts: Sequence[Any]) -> Any: ...
+    def keep(self, v: Any, hint: str) -> Any: ...  # a value used more than once (PMML: a field)
+
+
+def reference_sigmoid(o: Ops, z: Any) -> Any:
+    """1 / (1 + exp(-z)), River's operation order; targets without a sigmoid kernel use it."""
+    return o.div(o.const(1.0), o.add(o.const(1.0), o.exp(o.sub(o.const(0.0), z))))
+
+
+# --------------------------------------------------------------------------------- links
+
+
+def clamped_sigmoid(o: Ops, z: Any) -> Any:
+    """River's `utils.math.sigmoid`: exactly 0 below -30 and 1 above 30."""
+    z = o.keep(z, "z")
+    high = o.where(o.greater(z, o.const(SIGMOID_CLAMP)), o.const(1.0), o.sigmoid(z))
+    return o.where(o.less(z, o.const(-SIGMOID_CLAMP)), o.const(0.0), high)
+
+
+def sigmoid_rank(o: Ops, z: Any) -> Any:
+    """A key that orders classes as River's clamped sigmoids do (ties beyond ±30 stay ties)
+    but can be compared in any precision: targets that take labels from z use it."""
+    z = o.keep(z, "z")
+    top = o.where(o.greater(z, o.const(SIGMOID_CLAMP)), o.const(SIGMOID_CLAMP + 1.0), z)
+    return o.where(o.less(z, o.const(-SIGMOID_CLAMP)), o.const(-SIGMOID_CLAMP - 1.0), top)
+
+
+@dataclass(frozen=True)
+class Scores:
+    """A link's result. `values` are final unless `normalise`: then probabilities are
+    values / their per-row sum (a target with a sum normaliser, PMML's `simplemax`, uses it).
+    `complementary`: binary [1 - p, p], where a target may derive the second from the first."""
+
+    kind: str  # "value" | "probabilities"
+    values: Any
+    normalise: bool = False
+    complementary: bool = False
+
+
+def identity_link(o: Ops, z: Any) -> Scores:
+    return Scores("value", z)
+
+
+def binary_link(o: Ops, z: Any) -> Scores:
+    """River's LogisticRegression: p = sigmoid(z) for classes[1], 1 - p for classes[0]."""
+    p = o.keep(clamped_sigmoid(o, z), "sigmoid")
+    return Scores("probabilities", o.concat_classes([o.sub(o.const(1.0), p), p]),
+                  complementary=True)
+
+
+def softmax_link(o: Ops, z: Any) -> Scores:
+    """River's `utils.math.softmax`: exp(z - max), divided by its sum."""
+    z = o.keep(z, "z")
+    return Scores("probabilities", o.exp(o.sub(z, o.keep(o.max_classes(z), "max(z)"))),
+                  normalise=True)
+
+
+def ovr_link(o: Ops, z: Any) -> Scores:
+    """River's OneVsRestClassifier: clamped sigmoids divided by their total, uniform (1/K) when
+    the total is 0. Ones divided by their sum are exactly 1/K, so both cases are one division."""
+    p = o.keep(clamped_sigmoid(o, z), "sigmoid")
+    total = o.keep(o.sum_classes(p), "sum(sigmoid)")
+    return Scores("probabilities", o.where(o.greater(total, o.const(0.0)), p, o.const(1.0)),
+                  normalise=True)
+
+
+LINKS: dict[str, Callable[[Ops, Any], Scores]] = {
+    "identity": identity_link,
+    "sigmoid": binary_link,
+    "softmax": softmax_link,
+    "ovr_sigmoid": ovr_link,
+}
+
+
+def link(o: Ops, name: str, z: Any) -> Scores:
+    """Apply River's link `name` to the decision values z [N, K]."""
+    rule = LINKS.get(name)
+    if rule is None:
+        raise ValueError(f"unknown link {name!r}; estuary knows {sorted(LINKS)}")
+    return rule(o, z)
+
+
+def normalised(o: Ops, scores: Scores) -> Any:
+    """The final values of `scores`: divided by their sum where the link asks for it."""
+    if not scores.normalise:
+        return scores.values
+    values = o.keep(scores.values, "scores")
+    return o.div(values, o.sum_classes(values))
+
+
+# --------------------------------------------------------------------------------- naive Bayes
+
+
+def gaussian_log_term(o: Ops, x: Any, mean: Any, sigma: Any, usable: Any, epsilon: float) -> Any:
+    """River's GaussianNB term for one (class, column): log(eps + pdf(x)), where
+    pdf = exp((-0.5 * z) * z) / sqrt(2π) / sigma, z = (x - mean) / sigma; log(eps) where there
+    is no usable Gaussian; 0 where x is missing (an absent key adds nothing)."""
+    z = o.keep(o.div(o.sub(x, mean), sigma), "z")
+    pdf = o.div(o.div(o.exp(o.mul(o.mul(o.const(-0.5), z), z)), o.const(SQRT_TAU)), sigma)
+    term = o.where(usable, o.log(o.add(o.const(epsilon), pdf)), o.const(math.log(epsilon)))
+    return o.where(o.is_nan(x), o.const(0.0), term)
+
+
+def bernoulli_term(o: Ops, x: Any, threshold: float, on: Any, off: Any) -> Any:
+    """River's BernoulliNB term: `on` when x > threshold, else `off` (a missing key is off)."""
+    hit = o.where(o.greater(x, o.const(threshold)), on, off)
+    return o.where(o.is_nan(x), off, hit)
+
+
+def leaf_gaussian_term(o: Ops, x: Any, mean: Any, neg2var: Any, half_log_tau: float,
+                       log_sd: Any) -> Any:
+    """River's `Gaussian.log_pdf` in a Hoeffding-tree leaf: (x - mu)² / (-2 var) - log √(2π) -
+    log σ. The caller keeps it only where finite (River skips a term that is not)."""
+    d = o.keep(o.sub(x, mean), "d")
+    return o.sub(o.sub(o.div(o.mul(d, d), neg2var), o.const(half_log_tau)), log_sd)
+
+
+def logsumexp_softmax(o: Ops, jll: Any) -> Any:
+    """River's naive-Bayes probabilities: exp(jll - logsumexp(jll)) with scipy's logsumexp (the
+    maximum split off, counted `m` times, log1p of the rest)."""
+    jll = o.keep(jll, "jll")
+    top = o.keep(o.max_classes(jll), "max(jll)")
+    is_max = o.keep(o.equal(jll, top), "is_max")
+    m = o.keep(o.sum_classes(o.where(is_max, o.const(1.0), o.const(0.0))), "n_max(jll)")
+    rest = o.sum_classes(o.where(is_max, o.const(0.0), o.exp(o.sub(jll, top))))
+    lse = o.keep(o.add(o.add(o.log1p(o.div(rest, m)), o.log(m)), top), "logsumexp(jll)")
+    return o.exp(o.sub(jll, lse))
+
+
+def vote_softmax(o: Ops, votes: Any, present: Any) -> Any:
+    """River's `do_naive_bayes_prediction` normalisation in a tree leaf: classes the leaf has
+    not seen take no part (probability 0); the rest get exp(vote - (top + log Σ exp(v - top)))."""
+    votes = o.keep(o.where(present, votes, o.const(-math.inf)), "votes")
+    top = o.keep(o.max_classes(votes), "max(votes)")
+    lse = o.keep(o.add(top, o.log(o.sum_classes(o.exp(o.sub(votes, top))))), "logsumexp(votes)")
+    return o.where(present, o.exp(o.sub(votes, lse)), o.const(0.0))
+
+
+# --------------------------------------------------------------------------------- ensembles
+
+
+def ensemble_probabilities(o: Ops, total: Any) -> Any:
+    """River's bagging / ARF vote: the members' weighted probabilities, summed, divided by their
+    total; left as they are (all 0) when the total is 0."""
+    total = o.keep(total, "votes")
+    s = o.keep(o.sum_classes(total), "sum(votes)")
+    positive = o.keep(o.greater(s, o.const(0.0)), "voted")
+    return o.where(positive, o.div(total, o.where(positive, s, o.const(1.0))), total)
+
+
+# --------------------------------------------------------------------------------- graph targets
+
+
+class GraphOps:
+    """Ops for a target that builds a graph (ONNX, TF.js): one node per operation, the node
+    types named by the target in `NODE_TYPES`. `g` offers `op(type, *inputs)`, `const(value)` and
+    `reduce(type, x, axis, keep)`. An operation missing from the table uses River's formula."""
+
+    NODE_TYPES: dict[str, str] = {}
+
+    def __init__(self, g: Any) -> None:
+        self.g = g
+
+    def _node(self, operation: str, *inputs: Any) -> Any:
+        return self.g.op(self.NODE_TYPES[operation], *inputs)
+
+    def const(self, value: Any) -> Any:
+        return self.g.const(value)
+
+    def add(self, a, b):
+        return self._node("add", a, b)
+
+    def sub(self, a, b):
+        return self._node("sub", a, b)
+
+    def mul(self, a, b):
+        return self._node("mul", a, b)
+
+    def div(self, a, b):
+        return self._node("div", a, b)
+
+    def exp(self, a):
+        return self._node("exp", a)
+
+    def log(self, a):
+        return self._node("log", a)
+
+    def log1p(self, a):
+        return self._node("log1p", a)
+
+    def sigmoid(self, z):
+        return self._node("sigmoid", z) if "sigmoid" in self.NODE_TYPES else reference_sigmoid(
+            self, z)
+
+    def less(self, a, b):
+        return self._node("less", a, b)
+
+    def greater(self, a, b):
+        return self._node("greater", a, b)
+
+    def equal(self, a, b):
+        return self._node("equal", a, b)
+
+    def is_nan(self, a):
+        return self._node("is_nan", a)
+
+    def where(self, condition, a, b):
+        if isinstance(condition, bool):
+            return a if condition else b
+        return self._node("where", condition, a, b)
+
+    def max_classes(self, v):
+        return self.g.reduce(self.NODE_TYPES["max"], v, -1, True)
+
+    def sum_classes(self, v):
+        return self.g.reduce(self.NODE_TYPES["sum"], v, -1, True)
+
+    def concat_classes(self, parts):
+        raise NotImplementedError
+
+    def keep(self, v, hint: str):
+        return v
+
+
+# --------------------------------------------------------------------------------- numpy
+
+
+class NumpyOps:
+    """The formulas on numpy arrays in float64: what `ir.evaluate` runs."""
+
+    def const(self, value: Any) -> Any:
+        return np.float64(value) if np.ndim(value) == 0 else np.asarray(value, dtype=np.float64)
+
+    def add(self, a, b):
+        return np.add(a, b)
+
+    def sub(self, a, b):
+        return np.subtract(a, b)
+
+    def mul(self, a, b):
+        return np.multiply(a, b)
+
+    def div(self, a, b):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return np.divide(a, b)
+
+    def exp(self, a):
+        with np.errstate(over="ignore"):
+            return np.exp(a)
+
+    def log(self, a):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(a)
+
+    def log1p(self, a):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log1p(a)
+
+    def sigmoid(self, z):
+        with np.errstate(over="ignore"):
+            return reference_sigmoid(self, z)
+
+    def less(self, a, b):
+        with np.errstate(invalid="ignore"):
+            return np.less(a, b)
+
+    def greater(self, a, b):
+        with np.errstate(invalid="ignore"):
+            return np.greater(a, b)
+
+    def equal(self, a, b):
+        return np.equal(a, b)
+
+    def is_nan(self, a):
+        return np.isnan(a)
+
+    def where(self, condition, a, b):
+        if isinstance(condition, bool):
+            return a if condition else b
+        with np.errstate(invalid="ignore"):
+            return np.where(condition, a, b)
+
+    def max_classes(self, v):
+        return np.max(v, axis=-1, keepdims=True)
+
+    def sum_classes(self, v):
+        return np.sum(v, axis=-1, keepdims=True)
+
+    def concat_classes(self, parts):
+        return np.concatenate([np.asarray(p, dtype=np.float64) for p in parts], axis=-1)
+
+    def keep(self, v, hint: str):
+        return v
+
+
+NUMPY = NumpyOps()
