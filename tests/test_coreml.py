@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import math
 
+import coremltools  # noqa: F401,E402  (a missing runtime fails the suite)
 import numpy as np
 import pytest
-
-pytest.importorskip("coremltools")
 
 import estuary  # noqa: E402
 from estuary.errors import ArtifactError  # noqa: E402
 from estuary.runtimes import coreml  # noqa: E402
 from estuary.runtimes.coreml_spec import ClassScores, evaluate  # noqa: E402
-
-sklearn = pytest.importorskip("sklearn")
 
 
 def _data(classes: int = 2, n: int = 300, seed: int = 0):

@@ -9,6 +9,7 @@ import os
 import signal
 
 import pytest
+from conftest import CASE_IDS, learned
 
 import estuary
 from estuary.converters.river_to_ir import to_ir
@@ -16,13 +17,8 @@ from estuary.converters.tfjs import MODEL_JSON, write_tfjs
 from estuary.errors import ArtifactError
 from estuary.parity import compare
 from estuary.parity.probes import probe_rows
-from estuary.runtimes.node import NodeRuntimeError, js_dir, load_tfjs, runner
+from estuary.runtimes.node import NodeRuntimeError, load_tfjs, runner
 from estuary.snapshot import take_snapshot
-
-pytestmark = pytest.mark.skipif(not (js_dir() / "node_modules").is_dir(),
-                                reason="npm packages missing: run `npm ci --prefix js`")
-
-from conftest import CASE_IDS, learned  # noqa: E402
 
 
 @pytest.mark.parametrize("case_id", CASE_IDS)

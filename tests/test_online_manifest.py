@@ -212,8 +212,7 @@ def test_a_manifest_from_before_the_typed_one_is_refused_with_the_fix():
 def _js_check(manifests: list[dict], version: int | None) -> list:
     """Run js/src/manifest.js's checkManifest on each manifest under Node."""
     node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not on PATH")
+    assert node is not None, "node is not on PATH: ./scripts/install.sh installs it"
     script = f"""
 import {{ checkManifest, ManifestError }} from {json.dumps(MANIFEST_JS.as_uri())};
 import {{ readFileSync }} from 'node:fs';

@@ -7,11 +7,10 @@ import re
 import time
 from pathlib import Path
 
+import defusedxml  # noqa: F401,E402  (a missing runtime fails the suite)
+import jpmml_evaluator  # noqa: F401,E402
 import numpy as np
 import pytest
-
-pytest.importorskip("jpmml_evaluator")
-pytest.importorskip("defusedxml")
 
 import estuary  # noqa: E402
 from estuary import runtimes  # noqa: E402

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import learned
 
 import estuary
 from estuary.converters.river_to_ir import to_ir
@@ -20,11 +21,6 @@ from estuary.parity.probes import probe_rows
 from estuary.rows import RowEncoder
 from estuary.runtimes.node import js_dir, load_tfjs, request
 from estuary.snapshot import take_snapshot
-
-pytestmark = pytest.mark.skipif(not (js_dir() / "node_modules").is_dir(),
-                                reason="npm packages missing: run `npm ci --prefix js`")
-
-from conftest import learned  # noqa: E402
 
 CLASSIFIERS = ["scaler|logreg", "logreg", "scaler|pa-clf", "scaler|perceptron", "scaler|softmax",
                "scaler|ovr-logreg", "scaler|ovr-pa", "gaussian_nb-phishing",

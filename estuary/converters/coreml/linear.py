@@ -47,11 +47,22 @@ def _softmax(s: Stages, x: str, W: np.ndarray, b: np.ndarray) -> None:
     """A float32 rewrite of `arithmetic.softmax_link`: p_k = 1 / Σ_j e^(z_j - z_k), the
     differences computed in float64 (exact even where z is beyond float32's range)."""
     K, F = W.shape
-    net = Layers()
-    Wd = (W[None, :, :] - W[:, None, :]).reshape(K * K, F)  # row (k, j): w_j - w_k
-    bd = (b[None, :] - b[:, None]).reshape(K * K)
+    Wd, bd = pairwise_differences(W, b)
     d = s.array("glmRegressor", x, F, K * K, lambda p: _glm(p, Wd, bd), "z_differences")
-    # e^88 < FLT_MAX: no inf reaches the sum, where 0 · inf would give NaN
+    softmax_of_differences(s, d, K)
+
+
+def pairwise_differences(W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row (k, j) of the affine map z_j - z_k, in float64."""
+    K, F = W.shape
+    return ((W[None, :, :] - W[:, None, :]).reshape(K * K, F),
+            (b[None, :] - b[:, None]).reshape(K * K))
+
+
+def softmax_of_differences(s: Stages, d: str, K: int) -> None:
+    """The classifier stage of a float32 softmax from float64 differences d [(k, j)] = z_j - z_k:
+    p_k = 1 / Σ_j e^(d_kj). e^88 < FLT_MAX: no inf reaches the sum, where 0 · inf gives NaN."""
+    net = Layers()
     e = net.unary(net.clip(d, hi=88.0), "EXP", hint="exp")
     sums = net.inner(e, np.kron(np.eye(K), np.ones((1, K))))
     net.classifier(s, [(d, K * K)], net.unary(sums, "INVERSE", hint="probabilities"), K)

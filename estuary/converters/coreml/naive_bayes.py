@@ -21,6 +21,7 @@ from ...ir.arithmetic import SQRT_TAU
 from ...ir.naive_bayes import BernoulliNB, GaussianNB, gaussian_nb_arrays
 from ..registry import register_emitter
 from .builder import Layers, Stages
+from .linear import pairwise_differences, softmax_of_differences
 from .transforms import Context, impute
 
 
@@ -113,13 +114,9 @@ def bernoulli_nb(est: BernoulliNB, ctx: Context) -> None:
     off = np.asarray(est.log_off, dtype=np.float64).reshape(C, F)
     W = on - off  # jll_c = (log_prior_c + Σ_j off_cj) + Σ_j h_j · (on_cj - off_cj)
     b = np.asarray(est.log_priors, dtype=np.float64) + off.sum(axis=1)
-    Wd = (W[None, :, :] - W[:, None, :]).reshape(C * C, F)  # row (k, j): jll_j - jll_k
-    bd = (b[None, :] - b[:, None]).reshape(C * C)
+    Wd, bd = pairwise_differences(W, b)  # row (k, j): jll_j - jll_k
     if not F:
         raise UnsupportedModelError("BernoulliNB", ["BernoulliNB with at least one column"],
                                     reason="no columns: a Core ML model needs an input to read")
     d = s.glm(above(s, x, F, est.threshold), Wd, bd, hint="jll_differences")
-    net = Layers()
-    e = net.unary(net.clip(d, hi=88.0), "EXP", hint="exp")  # e^88 < FLT_MAX: the sum stays finite
-    sums = net.inner(e, np.kron(np.eye(C), np.ones((1, C))))
-    net.classifier(s, [(d, C * C)], net.unary(sums, "INVERSE", hint="probabilities"), C)
+    softmax_of_differences(s, d, C)
