@@ -37,7 +37,8 @@ REQUIRED = {"@tensorflow/tfjs": "package.json", "onnxruntime-web": "package.json
 BUNDLE = "tfjs-cpu.mjs"
 _PACKAGED = Path(__file__).resolve().parent / "_assets"  # inside an installed wheel
 _CHECKOUT = Path(__file__).resolve().parents[1]  # a source checkout (editable install)
-_NOT_PACKAGE = {"node_modules", "dist", STAMP}  # built by npm in a JS home, never shipped
+COPIED = ".estuary-files.json"  # the files setup_js copied into a JS home (all it may remove)
+_NOT_PACKAGE = {"node_modules", "dist", STAMP, COPIED}  # built by npm in a JS home, never shipped
 
 
 class JsSetupError(UnknownFormatError):
@@ -113,11 +114,16 @@ def _package_files(root: Path) -> list[Path]:
 
 
 def package_digest(root: Path | None = None) -> str:
-    """SHA-256 over the JS package's file names and contents (the shipped one by default)."""
-    root = root or js_package_dir()
+    """SHA-256 over the shipped JS package's file names and their contents under `root` (the
+    shipped package by default); a file of the package missing under `root` changes it, a file
+    the package does not have is not counted."""
+    shipped = js_package_dir()
+    root = root or shipped
     h = hashlib.sha256()
-    for path in _package_files(root):
-        h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in _package_files(shipped):
+        rel = path.relative_to(shipped).as_posix()
+        there = root / rel
+        h.update(rel.encode() + b"\0" + (there.read_bytes() if there.is_file() else b"\1") + b"\0")
     return h.hexdigest()
 
 
@@ -200,27 +206,37 @@ def setup_js(target: Path | None = None, *, prefer_offline: bool = False,
 
 def _copy_package(source: Path, target: Path) -> None:
     """Replace `target`'s copy of the JS package by `source`'s (node_modules stays: npm ci
-    replaces it anyway, and removing 400 MB first buys nothing)."""
+    replaces it anyway, and removing 400 MB first buys nothing). Only the files a previous
+    setup copied (listed in COPIED) are removed: anything else in the folder is the user's."""
     if target.is_dir() and any(target.iterdir()) and not _holds_package(target, source):
-        raise JsSetupError(f"{target} is not empty and holds no copy of estuary's JS package: "
+        raise JsSetupError(f"{target} is not empty and was not set up by `{SETUP_COMMAND}`: "
                            "give `--dir` an empty or new folder")
     target.mkdir(parents=True, exist_ok=True)
     (target / STAMP).unlink(missing_ok=True)  # not ready until npm ci succeeds
-    for old in _package_files(target):
-        old.unlink()
-    for path in _package_files(source):
-        dest = target / path.relative_to(source)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, dest)
+    for rel in _copied(target):
+        (target / rel).unlink(missing_ok=True)
+    files = [path.relative_to(source) for path in _package_files(source)]
+    for rel in files:
+        (target / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / rel, target / rel)
+    (target / COPIED).write_text(json.dumps(sorted(str(rel) for rel in files)))
+
+
+def _copied(target: Path) -> list[str]:
+    """The files a previous setup copied into `target` (relative, inside it), else none."""
+    try:
+        listed = json.loads((target / COPIED).read_text())
+    except (OSError, ValueError):
+        return []
+    inside = target.resolve()
+    return [rel for rel in listed if isinstance(rel, str)
+            and inside in (target / rel).resolve().parents]
 
 
 def _holds_package(target: Path, source: Path) -> bool:
-    """Whether `target` holds a copy (maybe older) of the JS package: safe to replace."""
-    try:
-        name = json.loads((target / "package.json").read_text())["name"]
-        return name == json.loads((source / "package.json").read_text())["name"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
+    """Whether `target` was filled by a previous setup (it lists what it copied): safe to
+    refresh."""
+    return (target / COPIED).is_file()
 
 
 __all__ = ["ENV_HOME", "JsSetupError", "SETUP_COMMAND", "bundle_dir", "default_js_home",

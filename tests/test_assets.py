@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import stat
 from pathlib import Path
 
@@ -68,9 +69,14 @@ def test_setup_js_copies_the_package_runs_npm_ci_and_stamps_it(tmp_path, monkeyp
     (home / "src" / "estuary.js").write_text("// older")
     with pytest.raises(JsSetupError, match="another version of estuary's JS package"):
         assets.require_js_home()
+    # a file an earlier setup copied and the package no longer has goes; the user's stay
     (home / "src" / "stale.js").write_text("// gone from the package")
+    copied = json.loads((home / assets.COPIED).read_text())
+    (home / assets.COPIED).write_text(json.dumps(copied + ["src/stale.js"]))
+    (home / "my-notes.txt").write_text("mine")
     assets.setup_js(npm=fake_npm)
     assert not (home / "src" / "stale.js").exists()
+    assert (home / "my-notes.txt").read_text() == "mine"
     assert assets.require_js_home() == home
 
 
@@ -78,6 +84,15 @@ def test_setup_js_refuses_a_folder_that_is_not_ours(tmp_path, fake_npm):
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(JsSetupError, match="not empty"):
         assets.setup_js(tmp_path, npm=fake_npm)
+
+
+def test_setup_js_refuses_a_folder_that_only_looks_like_ours(tmp_path, fake_npm):
+    """A copy of package.json is not proof: only a folder a setup filled (it lists its files)."""
+    shutil.copyfile(ROOT / "js" / "package.json", tmp_path / "package.json")
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(JsSetupError, match="not empty"):
+        assets.setup_js(tmp_path, npm=fake_npm)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 

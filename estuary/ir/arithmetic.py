@@ -8,8 +8,8 @@ with nothing to re-derive. A float32 target that must compute differently to sta
 order keys, Core ML's double pre-scaler) rewrites a block in its own package and says so there.
 
 Values are "class vectors" where a formula works per class: [N, K] for tensors, a list of K
-scalar expressions for PMML. `o.where` may take a plain Python bool (or a tuple of them) as its
-condition; every target then folds it away.
+scalar expressions for PMML. `o.where` may take a plain Python bool as its condition (every
+target folds it away); PMML also takes a tuple of them (one per class), ONNX a numpy mask.
 """
 
 from __future__ import annotations
@@ -141,6 +141,8 @@ def gaussian_log_term(o: Ops, x: Any, mean: Any, sigma: Any, usable: Any, epsilo
     """River's GaussianNB term for one (class, column): log(eps + pdf(x)), where
     pdf = exp((-0.5 * z) * z) / sqrt(2π) / sigma, z = (x - mean) / sigma; log(eps) where there
     is no usable Gaussian; 0 where x is missing (an absent key adds nothing)."""
+    if usable is False:  # known when the artifact is written: no density to compute
+        return o.where(o.is_nan(x), o.const(0.0), o.const(math.log(epsilon)))
     z = o.keep(o.div(o.sub(x, mean), sigma), "z")
     pdf = o.div(o.div(o.exp(o.mul(o.mul(o.const(-0.5), z), z)), o.const(SQRT_TAU)), sigma)
     term = o.where(usable, o.log(o.add(o.const(epsilon), pdf)), o.const(math.log(epsilon)))

@@ -104,6 +104,18 @@ class ParitySummary:
         return _decode(cls, report.to_dict(), "report")
 
 
+def _legacy(data: dict) -> dict:
+    """A manifest written before `schema_version` existed (estuary 0.1.0 before 2026-12) has the
+    same fields: read it as schema 1 when every field checks, else say how to get a new one."""
+    upgraded = {**data, "schema_version": SCHEMA_VERSION}
+    try:
+        _decode(Manifest, upgraded, "")
+    except ManifestError as e:
+        raise ManifestError("schema_version", f"missing, and this older manifest does not read as "
+                            f"schema {SCHEMA_VERSION} ({e}): publish the model again") from e
+    return upgraded
+
+
 @dataclass(frozen=True)
 class FormatEntry:
     """What became of one format: its artifact (`file`, None when it is not served), whether it
@@ -164,8 +176,7 @@ class Manifest:
     def from_dict(cls, data: Any) -> Manifest:
         """Check `data` (a parsed manifest.json) field by field; raise `ManifestError`."""
         if isinstance(data, dict) and "schema_version" not in data:
-            raise ManifestError("schema_version", "missing: this manifest predates the typed "
-                                f"manifest (schema {SCHEMA_VERSION}); publish the model again")
+            data = _legacy(data)
         manifest = _decode(cls, data, "")
         for name, entry in manifest.formats.items():
             if entry.file and not any(n == entry.file or n.startswith(f"{entry.file}/")

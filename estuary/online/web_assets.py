@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from ..assets import js_home, setup_hint, web_demo_dir
+from ..assets import js_home, js_src_dir, setup_hint, web_demo_dir
 from ..errors import ArtifactError
 from .manifest import Manifest
 from .store import Version
@@ -41,7 +41,9 @@ def _web_demo_dir() -> Path:
 
 
 def _js_dir() -> Path:
-    """The JS client: src/estuary.js, dist/ (bundles built by `npm ci`), node_modules/."""
+    """The JS home: dist/ (bundles built by `npm ci`), node_modules/. The client's own modules
+    (CLIENT) come from the installed package, `js_src_dir()`, so an upgrade never serves an old
+    client next to the new page."""
     return js_home()  # the JS home `estuary setup-js` fills: estuary/assets.py
 
 
@@ -144,7 +146,7 @@ def _own_files() -> dict[str, Path]:
     """URL → file of the page's own modules and style (not vendored: they change)."""
     files = {f"/web_demo/{p.name}": p for p in sorted(_web_demo_dir().glob("*"))
              if p.suffix in (".js", ".css")}
-    return {**files, **{f"/js/{name}": _js_dir() / "src" / name for name in CLIENT}}
+    return {**files, **{f"/js/{name}": js_src_dir() / name for name in CLIENT}}
 
 
 def _package_version(package: str) -> str | None:
@@ -298,7 +300,7 @@ def web_routes(state: PageState) -> list[Route]:
         name = request.path_params["file"]
         if name not in CLIENT:
             return _error(404, f"no JS client file {name!r}; there are {list(CLIENT)}")
-        return _own(request, _js_dir() / "src" / name)
+        return _own(request, js_src_dir() / name)  # the installed package's, never a stale copy
 
     async def vendor(request: Request) -> Response:
         return await vendored.serve(request, request.path_params["file"])

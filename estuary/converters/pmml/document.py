@@ -124,12 +124,16 @@ def probabilities_head(doc: Document, probabilities: list[str], normalization: s
                                 for p, label in zip(probabilities, doc.labels)])
 
 
+BOOLEAN_FUNCTIONS = frozenset({"equal", "notEqual", "lessThan", "lessOrEqual", "greaterThan",
+                               "greaterOrEqual", "isMissing", "isNotMissing", "and", "or", "not"})
+
+
 class PmmlOps:
     """`ir.arithmetic.Ops` over PMML expressions: River's formulas as Apply elements (double).
 
     A class vector is a list of expressions, one per class; a plain number is a Constant. `keep`
-    turns an Apply into a DerivedField (a FieldRef reads it), so a value used twice is computed
-    once.
+    turns a numeric Apply into a DerivedField (a FieldRef reads it), so a value used twice is
+    computed once; conditions stay inline (a DerivedField is a double).
     """
 
     def __init__(self, doc: Document) -> None:
@@ -212,7 +216,9 @@ class PmmlOps:
         if isinstance(v, list):
             return [self.keep(e, f"{hint}[{k}]") for k, e in enumerate(v)]
         v = self._el(v)
-        return ref(self.doc.derive(hint, v)) if v.tag == "Apply" else v
+        if v.tag != "Apply" or v.get("function") in BOOLEAN_FUNCTIONS:
+            return v  # a condition stays inline: a DerivedField here is a double
+        return ref(self.doc.derive(hint, v))
 
     def fields(self, v: list, hint: str) -> list[str]:
         """A class vector as DerivedField names (a model's outputs read fields)."""

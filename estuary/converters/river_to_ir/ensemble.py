@@ -8,8 +8,9 @@ from typing import Any
 from river import ensemble, linear_model, preprocessing, tree
 
 from ... import ir
-from ...errors import UnsupportedModelError
+from ...errors import EmptyModelError, UnsupportedModelError
 from ...ir.ensembles import EnsembleClassifier, EnsembleRegressor, Member
+from ...ir.trees import TreeClassifier, TreeStructure
 from ..registry import Case, extractor_for, register_extractor, supported_models
 from .base import EstimatorIR, plain, require_learned
 from .compose import merge_inputs
@@ -42,15 +43,42 @@ def class_union(outputs: list[EstimatorIR]) -> tuple:
     return tuple(seen)
 
 
+def unlearned_member(m: Any, columns) -> tuple[ir.Chain, EstimatorIR] | None:
+    """A member that has learned nothing predicts the same for every row (a linear model its
+    initial intercept, a tree nothing at all): River's own `predict_proba_one` of it, frozen as a
+    one-leaf tree; None when it predicts nothing."""
+    constant = m.predict_proba_one({})
+    if not constant:
+        return None
+    classes = tuple(constant)
+    leaf = TreeStructure(feature=(0,), threshold=(0.0,), left=(0,), right=(0,),
+                         missing_left=(False,), leaf=(0,), onehot=(False,))
+    est = TreeClassifier(tuple(columns[:1]), leaf, (tuple(float(constant[c]) for c in classes),),
+                         (False,))
+    return ir.Chain(()), EstimatorIR(est, "classification", tuple(plain(c) for c in classes))
+
+
 def vote_classifier(model: Any, members: list, weights: list[float], columns,
                     ctx, member_extract=None) -> EstimatorIR:
     """Σ weights · member probabilities, normalised by the total (ARF and bagging alike)."""
-    parts = []
-    for m in members:
-        chain, out = member_extract(m, columns, ctx) if member_extract else member_ir(m, columns, ctx)
+    parts, kept = [], []
+    for m, w in zip(members, weights, strict=True):
+        try:
+            chain, out = (member_extract(m, columns, ctx) if member_extract
+                          else member_ir(m, columns, ctx))
+        except EmptyModelError:  # a member reset after a drift, or not yet trained
+            unlearned = unlearned_member(m, columns)
+            if unlearned is None:
+                continue  # River's Counter.update({}) adds nothing
+            chain, out = unlearned
         if out.task != "classification":
             raise UnsupportedModelError(model, supported_models(), reason="a member is a regressor")
         parts.append((chain, out))
+        kept.append(w)
+    if not parts:
+        raise EmptyModelError(f"every member of {type(model).__name__} has learned nothing: call "
+                              "learn_one on some data before export")
+    weights = kept
     classes = class_union([out for _, out in parts])
     if len(classes) < 2:
         raise UnsupportedModelError(model, supported_models(),
@@ -104,8 +132,9 @@ LEVERAGING_BAGGING_CASES = (
 )
 
 
-# ADWIN and leveraging bagging change how members learn (drift resets, Poisson(w) weights), not
-# how they predict: River's subclasses inherit BaggingClassifier.predict_proba_one.
+# ADWIN and leveraging bagging change how members learn (Poisson(w) weights; a member whose
+# ADWIN detects drift is replaced by an unlearned clone, see `unlearned_member`), not how they
+# vote: River's subclasses inherit BaggingClassifier.predict_proba_one.
 @register_extractor(ensemble.ADWINBaggingClassifier, inputs=_bagging_inputs, kind="estimator",
                     produces=(EnsembleClassifier,), cases=ADWIN_BAGGING_CASES)
 @register_extractor(ensemble.LeveragingBaggingClassifier, inputs=_bagging_inputs,
