@@ -199,7 +199,7 @@ class Linear(Estimator):
     """z_k = Σ_j w_kj · x_j + b_k over present columns (NaN contributes 0), then the link.
 
     - identity: regression, K = 1.
-    - sigmoid: binary; p = River's clamped sigmoid (0 below -30, 1 above 30); probas [1-p, p].
+    - sigmoid: binary; p = River's clamped sigmoid (`ir.arithmetic.clamped_sigmoid`); probas [1-p, p].
     - softmax: K classes, River's max-shifted softmax.
     - ovr_sigmoid: K one-vs-rest sigmoids normalised by their sum (uniform if the sum is 0).
     """

@@ -1,12 +1,12 @@
 """Core ML for IR Linear. Missing values → 0.0 by an Imputer (an absent key adds nothing), then:
 
 - identity: GLMRegressor (float64) → `value`.
-- sigmoid: GLMClassifier, one weight row, Logit: p = 1/(1+e^-z) in float64; River clamps |z| > 30
+- sigmoid: GLMClassifier, one weight row, Logit: p = 1/(1+e^-z) in float64; River clamps |z| > SIGMOID_CLAMP
   to exactly 0 / 1, which differs from the logistic by less than 1e-13.
 - softmax: GLMRegressor of every difference z_j - z_k [K·K] (float64: exact even where z itself
   is beyond float32's range), then a NeuralNetworkClassifier (float32) with p_k = 1 / Σ_j e^(z_j - z_k).
 - ovr_sigmoid: GLMRegressor z [K] (float64), then a NeuralNetworkClassifier (float32): clamped
-  sigmoids (0 below -30, as River) normalised by their sum, uniform when every one is 0.
+  sigmoids (0 below -SIGMOID_CLAMP, as River) normalised by their sum, uniform when every one is 0.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def linear(est: ir.Linear, ctx: Context) -> None:
 def ovr_normalised(net: Layers, z: str, K: int) -> str:
     """A float32 rewrite of `arithmetic.ovr_link` in layers that have no `where`: masks
     multiply, and `none` (1 when every sigmoid is 0) adds the uniform 1/K."""
-    p = net.mul(net.sigmoid(z), net.greater_equal(z, -SIGMOID_CLAMP))  # River: 0 below -30
+    p = net.mul(net.sigmoid(z), net.greater_equal(z, -SIGMOID_CLAMP))  # River: exactly 0 there
     total = net.inner(p, np.ones((1, K)), hint="total")
     positive = net.greater_equal(total, 1e-30)  # a clamped sigmoid is 0 or > 9e-14
     none = net.linear(positive, -1.0, 1.0)  # 1 when every sigmoid is 0

@@ -23,7 +23,7 @@ Either way z is the float64 sum rounded once to float32, so labels follow River'
 z = 1e-9, where float32 probabilities already read 0.5; only the input is rounded to float32.
 
 Inputs beyond ±1e20 (float32 has no 1e300) are saturated there: a huge value still pushes z the
-way it does in River, and probabilities saturate as River's do (below z = -30 River's sigmoid is
+way it does in River, and probabilities saturate as River's do (beyond -SIGMOID_CLAMP River's sigmoid is
 exactly 0 and float32's at most 9.4e-14). A regression output beyond float32's range cannot be
 represented at all.
 """
