@@ -1,0 +1,227 @@
+"""In-database scoring on a real PostgreSQL: a throwaway cluster (initdb in a temporary
+directory, 127.0.0.1, a free port; as root the server runs as the `postgres` user), the PL/Python
+functions `estuary pg install` creates, a BEFORE INSERT trigger, 10,000 rows compared with
+`estuary.load(...)` exactly, a new version picked up without a restart, bad rows rejected.
+
+A missing PostgreSQL or PL/Python fails these tests with the install command (no skip).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+
+import psycopg
+import pytest
+from river import linear_model, preprocessing
+
+import estuary
+from estuary.integrations import postgres as pg
+from estuary.integrations.pgcluster import temporary_cluster
+from estuary.online import Store, freeze, publish
+from estuary.online.testing import phishing
+
+MODEL = "phishing"
+ROWS = phishing()
+FEATURES = sorted(ROWS[0][0])
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    with temporary_cluster() as c:
+        yield c
+
+
+def _model(n: int, lr: float):
+    m = preprocessing.StandardScaler() | linear_model.LogisticRegression(
+        optimizer=__import__("river").optim.SGD(lr))
+    for x, y in ROWS[:n]:
+        m.learn_one(x, y)
+    return m
+
+
+def _publish(store: Path, model) -> int:
+    result = publish(freeze(model, [x for x, _ in ROWS[:40]]), Store(store), formats=["onnx"])
+    assert result.published, result.errors
+    return result.version
+
+
+@pytest.fixture(scope="module")
+def deployment(cluster, tmp_path_factory):
+    """A private store (0700 directories, 0600 files: the server cannot read it) with version 1,
+    installed into a deployment directory the server reads through its group."""
+    store = tmp_path_factory.mktemp("private") / MODEL
+    _publish(store, _model(400, 0.05))
+    for p in [store, *store.rglob("*")]:
+        p.chmod(0o700 if p.is_dir() else 0o600)
+    home = Path(tempfile.mkdtemp(prefix="estuary-pg-home-"))
+    try:
+        installed = pg.install(cluster.dsn, store, home, MODEL)
+        yield store, home, installed
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _create_table(conn, name: str) -> None:
+    cols = ", ".join(f"{f} double precision" for f in FEATURES)
+    conn.execute(f"CREATE TABLE {name} (id serial PRIMARY KEY, {cols}, prediction boolean, "
+                 "proba jsonb, version integer)")
+    conn.execute("SELECT estuary_add_trigger(%s, %s, 'prediction', 'proba', 'version')",
+                 [name, MODEL])
+
+
+def _rows(n: int, seed: int) -> list[dict]:
+    """Phishing rows with noise; about 5 % of values NULL (River's missing key)."""
+    rnd = random.Random(seed)
+    out = []
+    for i in range(n):
+        x = ROWS[i % len(ROWS)][0]
+        out.append({f: None if rnd.random() < 0.05 else float(x[f]) * (1 + rnd.gauss(0, 0.3))
+                    for f in FEATURES})
+    return out
+
+
+def _insert(conn, table: str, rows: list[dict]) -> None:
+    with conn.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(FEATURES)}) FROM STDIN") as cp:
+        for r in rows:
+            cp.write_row([r[f] for f in FEATURES])
+
+
+def _stored(conn, table: str, first_id: int = 0) -> list[tuple]:
+    return conn.execute(f"SELECT {', '.join(FEATURES)}, prediction, proba, version FROM {table} "
+                        "WHERE id > %s ORDER BY id", [first_id]).fetchall()
+
+
+def _check_equal(stored: list[tuple], loaded, version: int) -> None:
+    n = len(FEATURES)
+    for rec in stored:
+        x = {f: v for f, v in zip(FEATURES, rec[:n]) if v is not None}
+        prediction, proba, got_version = rec[n:]
+        assert got_version == version
+        assert prediction == loaded.predict_one(x)
+        assert proba == {str(c): p for c, p in loaded.predict_proba_one(x).items()}
+
+
+def test_install_leaves_the_private_store_alone(deployment, cluster):
+    store, home, installed = deployment
+    assert installed.version == 1 and installed.checked["version"] == 1
+    assert installed.checked["features"] == FEATURES
+    assert installed.checked["runtime"].startswith("onnxruntime ")
+    for p in store.rglob("*"):
+        assert stat.S_IMODE(p.stat().st_mode) == (0o700 if p.is_dir() else 0o600)
+    copied = home / "models" / MODEL / "versions" / "1"
+    assert {p.stat().st_gid for p in copied.rglob("*")} == {cluster.gid}
+    assert all(stat.S_IMODE(p.stat().st_mode) & 0o007 == 0 for p in copied.rglob("*"))
+
+
+def test_ten_thousand_inserts_score_exactly_like_estuary_load(deployment, cluster):
+    store, _, _ = deployment
+    loaded = estuary.load(Store(store).open(1).file_for("onnx"))
+    with psycopg.connect(cluster.dsn, autocommit=True) as conn:
+        _create_table(conn, "events")
+        _insert(conn, "events", _rows(10_000, seed=1))
+        stored = _stored(conn, "events")
+    assert len(stored) == 10_000
+    assert sum(v is None for r in stored for v in r[:len(FEATURES)]) > 1000  # missing values
+    assert {r[len(FEATURES)] for r in stored} == {True, False}
+    _check_equal(stored, loaded, 1)
+
+
+def test_a_new_version_is_scored_without_restart(deployment, cluster):
+    store, home, _ = deployment
+    rows = _rows(300, seed=2)
+    with psycopg.connect(cluster.dsn, autocommit=True) as conn:
+        _create_table(conn, "later")
+        start = conn.execute("SELECT pg_postmaster_start_time(), pg_backend_pid()").fetchone()
+        _insert(conn, "later", rows)
+        before = _stored(conn, "later")
+        assert _publish(store, _model(1250, 0.5)) == 2
+        assert pg.sync(store, home, MODEL) == 2
+        _insert(conn, "later", rows)  # same connection: its cached session must notice
+        after = _stored(conn, "later", first_id=len(rows))
+        assert conn.execute("SELECT pg_postmaster_start_time(), pg_backend_pid()"
+                            ).fetchone() == start
+    _check_equal(before, estuary.load(Store(store).open(1).file_for("onnx")), 1)
+    _check_equal(after, estuary.load(Store(store).open(2).file_for("onnx")), 2)
+    assert [r[-2] for r in before] != [r[-2] for r in after]  # probabilities changed
+
+
+def _error(conn, sql: str, params=()) -> psycopg.Error:
+    with pytest.raises(psycopg.Error) as info:
+        conn.execute(sql, params)
+    return info.value
+
+
+def test_a_bad_row_is_rejected_naming_the_column(deployment, cluster):
+    with psycopg.connect(cluster.dsn, autocommit=True) as conn:
+        _create_table(conn, "strict")
+        good = {f: 0.5 for f in FEATURES}
+        cols = ", ".join(FEATURES)
+        marks = ", ".join(["%s"] * len(FEATURES))
+        values = [good[f] for f in FEATURES]
+        bad = [math.nan if f == "https" else good[f] for f in FEATURES]
+        e = _error(conn, f"INSERT INTO strict ({cols}) VALUES ({marks}), ({marks}), ({marks})",
+                   values + values + bad)
+        assert e.diag.column_name == "https" and "'https'" in e.diag.message_primary
+        assert "NaN" in e.diag.message_primary
+        assert conn.execute("SELECT count(*) FROM strict").fetchone()[0] == 0  # nothing written
+
+        conn.execute("ALTER TABLE strict DROP COLUMN long_url")
+        e = _error(conn, f"INSERT INTO strict ({', '.join(f for f in FEATURES if f != 'long_url')})"
+                   f" VALUES ({', '.join(['0.5'] * (len(FEATURES) - 1))})")
+        assert e.diag.column_name == "long_url"
+        assert "has no column 'long_url'" in e.diag.message_primary
+        assert conn.execute("SELECT count(*) FROM strict").fetchone()[0] == 0
+
+
+def test_add_trigger_refuses_a_table_that_cannot_feed_the_model(deployment, cluster):
+    with psycopg.connect(cluster.dsn, autocommit=True) as conn:
+        cols = ", ".join(f"{f} {'text' if f == 'ip_in_url' else 'float8'}" for f in FEATURES
+                         if f != "is_popular")
+        conn.execute(f"CREATE TABLE wrong ({cols}, prediction boolean)")
+        e = _error(conn, "SELECT estuary_add_trigger('wrong', %s)", [MODEL])
+        assert e.diag.column_name == "ip_in_url" and "is text" in e.diag.message_primary
+        conn.execute("ALTER TABLE wrong DROP COLUMN ip_in_url")
+        conn.execute("ALTER TABLE wrong ADD COLUMN ip_in_url float8")
+        e = _error(conn, "SELECT estuary_add_trigger('wrong', %s)", [MODEL])
+        assert e.diag.column_name == "is_popular"
+        assert isinstance(e, psycopg.errors.UndefinedColumn)
+
+
+def test_estuary_predict_on_jsonb(deployment, cluster):
+    store, _, _ = deployment
+    x = dict(ROWS[7][0])
+    with psycopg.connect(cluster.dsn, autocommit=True) as conn:
+        got = conn.execute("SELECT estuary_predict(%s, %s::jsonb)",
+                           [MODEL, json.dumps({**x, "unknown": 3})]).fetchone()[0]
+        loaded = estuary.load(Store(store).open().file_for("onnx"))
+        assert got["prediction"] == loaded.predict_one(x)
+        assert got["probabilities"] == {str(c): p for c, p in loaded.predict_proba_one(x).items()}
+        assert got["version"] == Store(store).latest_number()
+        e = _error(conn, "SELECT estuary_predict(%s, %s::jsonb)",
+                   [MODEL, json.dumps({**x, "https": "yes"})])
+        assert e.diag.column_name == "https" and "expected a number" in e.diag.message_primary
+        del x["age_of_domain"]
+        e = _error(conn, "SELECT estuary_predict(%s, %s::jsonb)", [MODEL, json.dumps(x)])
+        assert e.diag.column_name == "age_of_domain"
+        e = _error(conn, "SELECT estuary_predict('nope', '{}'::jsonb)")
+        assert "no model 'nope'" in e.diag.message_primary
+
+
+def test_a_corrupt_copy_is_refused_and_the_previous_version_kept(deployment, cluster):
+    store, home, _ = deployment
+    with psycopg.connect(cluster.dsn, autocommit=True) as conn:
+        current = conn.execute("SELECT estuary_check(%s)", [MODEL]).fetchone()[0]["version"]
+        n = _publish(store, _model(600, 0.1))
+        assert pg.sync(store, home, MODEL) == n
+        onnx = next((home / "models" / MODEL / "versions" / str(n)).glob("*.onnx"))
+        onnx.write_bytes(onnx.read_bytes()[:-1] + b"\0")  # after sync: the server must notice
+        warnings = []
+        conn.add_notice_handler(lambda d: warnings.append(d.message_primary))
+        assert conn.execute("SELECT estuary_check(%s)", [MODEL]).fetchone()[0]["version"] == current
+        assert any("does not match its SHA-256" in w for w in warnings), warnings
