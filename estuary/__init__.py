@@ -16,13 +16,16 @@ from .errors import (  # noqa: E402
     GoldenCheckError,
     InvalidInputError,
     InvalidOptionError,
+    NoGoldenVectorsError,
     RegistrationError,
     UnknownFormatError,
     UnsupportedModelError,
+    WrongTaskError,
 )
 
 __all__ = [
     "ArtifactError", "EmptyModelError", "EstuaryError", "ExportedArtifact", "GoldenCheckError",
-    "InvalidInputError", "InvalidOptionError", "RegistrationError", "UnknownFormatError", "UnsupportedModelError",
+    "InvalidInputError", "InvalidOptionError", "NoGoldenVectorsError", "RegistrationError",
+    "UnknownFormatError", "UnsupportedModelError", "WrongTaskError",
     "__version__", "export", "load", "verify", "write_snapshot",
 ]

@@ -82,6 +82,19 @@ def _handled(as_json: bool) -> Iterator[None]:
         _fail(f"cannot access{where}: {e.strerror or e}", 2, as_json, type(e).__name__)
 
 
+@contextmanager
+def _unexpected(as_json: bool) -> Iterator[None]:
+    """Inspect reads untrusted files: even an error estuary did not foresee is one line, exit 2."""
+    try:
+        yield
+    except (EstuaryError, BadInput, OSError):
+        raise
+    except Exception as e:
+        _fail(f"unexpected {type(e).__name__} reading the artifact ({str(e)[:200]}); it is "
+              "probably corrupt. This is a bug in estuary: please report it", 2, as_json,
+              type(e).__name__)
+
+
 def _progress(status: Any) -> Callable[[str], None]:
     """Update the spinner on a terminal; elsewhere (CI logs) print each step as a line."""
     if err.is_terminal:
@@ -246,15 +259,18 @@ def inspect(
     artifact: Annotated[Path, typer.Argument(metavar="ARTIFACT", help="The exported file.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
-    with _handled(as_json):
+    with _handled(as_json), _unexpected(as_json):
         loaded = estuary.load(artifact, check=False)
         facts = _inspect_facts(loaded, artifact)
     golden: dict[str, Any] = {"vectors": len(loaded.metadata.golden_inputs), "passed": True,
                               "max_abs_diff": None, "error": None}
     try:
-        golden["max_abs_diff"] = loaded.check_golden()
+        with _unexpected(as_json):
+            golden["max_abs_diff"] = loaded.check_golden()
     except GoldenCheckError as e:
         golden.update(passed=False, error=str(e))
+    except EstuaryError as e:  # no golden vectors, or the artifact fails to run: exit 2
+        _fail(str(e), 2, as_json, type(e).__name__)
     if as_json:
         _emit_json({**facts, "golden": golden})
     else:

@@ -45,6 +45,15 @@ class GoldenCheckError(ArtifactError):
     """The golden vectors embedded in an artifact do not reproduce on load."""
 
 
+class NoGoldenVectorsError(ArtifactError):
+    """The artifact embeds no golden vectors, so nothing proves it computes what was exported;
+    `estuary.load(path, require_golden=False)` loads it anyway."""
+
+
+class WrongTaskError(EstuaryError, TypeError):
+    """A call that needs a classifier on a regressor (e.g. `predict_proba_one`)."""
+
+
 class UnknownFormatError(EstuaryError, ValueError):
     """A format name or file suffix that no emitter is registered for."""
 

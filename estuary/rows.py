@@ -61,7 +61,10 @@ class RowEncoder:
                     if value != value:
                         raise InvalidInputError(
                             name, "NaN is not a value: leave the key out to mark it missing")
-                    out[start] = value
+                    try:
+                        out[start] = value
+                    except OverflowError:
+                        raise _too_large(name, value) from None
                     continue
             if categorical:
                 self._encode_category(name, value, out, start, width, lookup)
@@ -74,7 +77,11 @@ class RowEncoder:
         if isinstance(value, (list, dict, set, tuple)):
             raise InvalidInputError(name, f"expected a category, got {type(value).__name__}")
         out[start:start + width] = 0.0
-        hit = lookup.get(str(value))
+        try:
+            text = str(value)
+        except ValueError:  # an int too long for str() (Python's digit limit) is no category
+            text = None
+        hit = lookup.get(text)
         if hit is not None:
             out[start + hit] = 1.0
 
@@ -86,7 +93,10 @@ def _number(name: str, value: object) -> float:
     if isinstance(value, bool):
         return float(value)
     if _is_number(value):
-        v = float(value)
+        try:
+            v = float(value)
+        except OverflowError:
+            raise _too_large(name, value) from None
         if math.isnan(v):
             raise InvalidInputError(name, "NaN is not a value: leave the key out to mark it missing")
         return v
@@ -95,3 +105,9 @@ def _number(name: str, value: object) -> float:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, (Real, np.number)) and not isinstance(value, (str, bytes))
+
+
+def _too_large(name: str, value: object) -> InvalidInputError:
+    kind = type(value).__name__
+    return InvalidInputError(name, f"this {kind} is beyond the float64 range (±1.8e308) every "
+                             "artifact computes in: scale it or leave the key out")

@@ -42,12 +42,13 @@ def snapshot_from_reference(model_ir: ir.Model, rows: Sequence[Mapping], ref: Re
     """The snapshot of `model_ir` whose golden vectors are the first `N_GOLDEN` of `rows` that
     River answered with finite outputs (`ref`, aligned with `rows`)."""
     encoder = RowEncoder(model_ir.schema)
-    inputs, outputs = [], []
-    for row, out, err in zip(rows, ref.outputs, ref.errors):
+    inputs, outputs, labels = [], [], []
+    for row, out, label, err in zip(rows, ref.outputs, ref.labels, ref.errors):
         if err is None and np.isfinite(out).all():
             vec = encoder.encode(row)
             inputs.append(tuple(None if np.isnan(v) else float(v) for v in vec))
             outputs.append(tuple(float(v) for v in out))
+            labels.append(_as_class(label, model_ir.classes))
         if len(inputs) == N_GOLDEN:
             break
     provenance = ir.Provenance(
@@ -57,7 +58,17 @@ def snapshot_from_reference(model_ir: ir.Model, rows: Sequence[Mapping], ref: Re
         created_at=created_at,
         snapshot_id=ir.content_hash(model_ir)[:16],
     )
-    return ir.Snapshot(model_ir, provenance, tuple(inputs), tuple(outputs))
+    golden_labels = tuple(labels) if model_ir.task == "classification" else ()
+    return ir.Snapshot(model_ir, provenance, tuple(inputs), tuple(outputs),
+                       golden_labels=golden_labels)
+
+
+def _as_class(label: Any, classes: Sequence) -> Any:
+    """River's label as the schema's own class value (a plain JSON scalar), None if not one."""
+    for c in classes:  # True == 1 in Python, but not as a class
+        if c == label and isinstance(c, bool) == isinstance(label, (bool, np.bool_)):
+            return c
+    return None
 
 
 def take_snapshot(model: Any, sample: Sequence[Mapping] = (), *, n_events: int | None = None,

@@ -197,3 +197,29 @@ def test_no_java_says_how_to_install(monkeypatch):
     monkeypatch.setattr(backend_module, "JPypeBackend", no_jvm)
     with pytest.raises(EstuaryError, match="openjdk-17-jre-headless"):
         jpmml.java_backend()
+
+
+@pytest.mark.parametrize("leaf_prediction", ["nb", "nba"])
+def test_naive_bayes_leaves_over_a_nominal_feature_with_the_key_missing(tmp_path, leaf_prediction):
+    # issue 18: `if(equal(x, 1.0), ...)` on a missing one-hot column made JPMML raise
+    # MissingArgumentException for every row without the nominal key; River adds nothing then
+    from conftest import dataset_rows
+    from river import tree
+
+    model = tree.HoeffdingTreeClassifier(leaf_prediction=leaf_prediction, grace_period=50,
+                                         nominal_attributes=["is_popular", "ip_in_url"])
+    rows = [dict(x) for x, _ in dataset_rows("Phishing")]
+    for x, (_, y) in zip(rows, dataset_rows("Phishing")):
+        model.learn_one(x, y)
+    schema = to_ir(model).schema
+    assert {f.key: f.kind for f in schema.features}["is_popular"] == "categorical"
+    loaded = runtimes.load(estuary.export(model, tmp_path / "nb.pmml", sample=rows[:20]).path)
+    absent = [{k: v for k, v in x.items() if k != key} for key in ("is_popular", "ip_in_url")
+              for x in rows[:150]]
+    got = loaded.predict_proba_many(absent)
+    want = np.array([[model.predict_proba_one(x).get(c, 0.0) for c in loaded.classes]
+                     for x in absent])
+    assert np.abs(got - want).max() <= 1e-12
+    assert loaded.predict_many(absent) == [model.predict_one(x) for x in absent]
+    report = compare(model, loaded, probe_rows(to_ir(model), rows[:200] + absent))
+    assert report.passed and report.label_agreement == 1.0, report.to_text()

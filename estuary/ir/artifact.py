@@ -11,11 +11,18 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .nodes import FeatureSchema, Scalar, Snapshot
+from .nodes import Feature, FeatureSchema, Scalar, Snapshot
 from .serialize import content_hash, from_dict, to_dict
 
 METADATA_KEY = "estuary"
 METADATA_VERSION = 1
+TASKS = ("classification", "regression")
+PRECISIONS = ("float64", "float32")
+_SCALARS = (str, int, float, bool)
+
+
+class MetadataError(ValueError):
+    """Embedded metadata that is not what estuary writes (runtimes turn it into ArtifactError)."""
 
 
 def _encode_row(row: tuple) -> list:
@@ -35,6 +42,9 @@ class ArtifactMetadata:
     golden_inputs: tuple[tuple[float | None, ...], ...]
     golden_outputs: tuple[tuple[float, ...], ...]
     precision: str = "float64"  # "float32" when the format computes in single precision
+    # River's own predict_one on each golden row (classifiers; None where it gave no label), so
+    # that the check on load compares labels too: relabelled classes or a flipped arg-max show
+    golden_labels: tuple[Scalar | None, ...] = ()
 
     @classmethod
     def from_snapshot(cls, snap: Snapshot, precision: str = "float64") -> ArtifactMetadata:
@@ -50,6 +60,7 @@ class ArtifactMetadata:
             golden_inputs=snap.golden_inputs,
             golden_outputs=snap.golden_outputs,
             precision=precision,
+            golden_labels=snap.golden_labels,
         )
 
     def to_json(self) -> str:
@@ -65,24 +76,113 @@ class ArtifactMetadata:
             "golden_outputs": [list(r) for r in self.golden_outputs],
             "precision": self.precision,
         }
+        if self.golden_labels:  # regressors' metadata stays byte-identical to earlier exports
+            data["golden_labels"] = list(self.golden_labels)
         return json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
     @classmethod
-    def from_json(cls, text: str) -> ArtifactMetadata:
-        data = json.loads(text)
+    def from_json(cls, text: str | bytes) -> ArtifactMetadata:
+        """Parse and check the embedded metadata; `MetadataError` (a ValueError) says what is
+        wrong with it. Nothing here trusts the text: shapes, kinds and types are all checked."""
+        try:
+            data = json.loads(text)
+        except RecursionError as e:
+            raise MetadataError("the metadata JSON is nested too deeply") from e
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise MetadataError(f"the metadata is not JSON ({e})") from e
+        if not isinstance(data, dict):
+            raise MetadataError(f"the metadata is a JSON {type(data).__name__}, not an object")
         if data.get("metadata_version") != METADATA_VERSION:
-            raise ValueError(
+            raise MetadataError(
                 f"artifact metadata version {data.get('metadata_version')!r} is not "
                 f"{METADATA_VERSION}: re-export the model with this estuary version"
             )
-        return cls(
-            schema=from_dict(data["schema"]),
-            task=data["task"],
-            classes=tuple(data["classes"]),
-            ir_hash=data["ir_hash"],
-            source=data["source"],
-            provenance=data["provenance"],
-            golden_inputs=tuple(tuple(r) for r in data["golden_inputs"]),
-            golden_outputs=tuple(tuple(r) for r in data["golden_outputs"]),
-            precision=data.get("precision", "float64"),
+        meta = cls(
+            schema=_schema(data.get("schema")),
+            task=_one_of(data, "task", TASKS),
+            classes=tuple(_list(data, "classes", _SCALARS)),
+            ir_hash=_typed(data, "ir_hash", str),
+            source=_typed(data, "source", str),
+            provenance=_typed(data, "provenance", dict),
+            golden_inputs=tuple(tuple(r) for r in _rows(data, "golden_inputs", optional=True)),
+            golden_outputs=tuple(tuple(r) for r in _rows(data, "golden_outputs", optional=False)),
+            precision=_one_of(data, "precision", PRECISIONS, default="float64"),
+            golden_labels=tuple(_list(data, "golden_labels", (*_SCALARS, type(None)), default=())),
         )
+        meta._check_shapes()
+        return meta
+
+    def _check_shapes(self) -> None:
+        n_columns = len(self.schema.columns)
+        classifier = self.task == "classification"
+        if classifier and len(self.classes) < 2:
+            raise MetadataError(f"a classifier with {len(self.classes)} classes")
+        if not classifier and self.classes:
+            raise MetadataError("a regressor with classes")
+        if len({repr(c) for c in self.classes}) != len(self.classes):
+            raise MetadataError("the classes repeat")
+        width = len(self.classes) if classifier else 1
+        if len(self.golden_inputs) != len(self.golden_outputs):
+            raise MetadataError(f"{len(self.golden_inputs)} golden inputs for "
+                                f"{len(self.golden_outputs)} golden outputs")
+        if any(len(r) != n_columns for r in self.golden_inputs):
+            raise MetadataError(f"a golden input row is not {n_columns} values wide")
+        if any(len(r) != width for r in self.golden_outputs):
+            raise MetadataError(f"a golden output row is not {width} values wide")
+        if self.golden_labels and (not classifier or len(self.golden_labels) != len(
+                self.golden_inputs)):
+            raise MetadataError("golden labels do not match the golden rows")
+
+
+def _typed(data: dict, key: str, kind: type | tuple[type, ...]) -> Any:
+    value = data.get(key)
+    if not isinstance(value, kind):
+        raise MetadataError(f"metadata field {key!r} is missing or of type {type(value).__name__}")
+    return value
+
+
+def _one_of(data: dict, key: str, allowed: tuple[str, ...], default: str | None = None) -> str:
+    value = data.get(key, default)
+    if value not in allowed:
+        raise MetadataError(f"metadata field {key!r} is {value!r}, not one of {list(allowed)}")
+    return value
+
+
+def _list(data: dict, key: str, kinds: tuple[type, ...], default: list | None = None) -> list:
+    value = data.get(key, default)
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, kinds) for v in value):
+        raise MetadataError(f"metadata field {key!r} is not a list of "
+                            f"{'/'.join(k.__name__ for k in kinds)}")
+    return list(value)
+
+
+def _rows(data: dict, key: str, optional: bool) -> list:
+    """A list of rows of numbers (None = missing where `optional`)."""
+    rows = _typed(data, key, list)
+    kinds = (int, float, type(None)) if optional else (int, float)
+    for row in rows:
+        if not isinstance(row, list) or not all(
+                isinstance(v, kinds) and not isinstance(v, bool) for v in row):
+            raise MetadataError(f"metadata field {key!r} is not a list of rows of numbers")
+    return rows
+
+
+def _schema(data: Any) -> FeatureSchema:
+    if not isinstance(data, dict):
+        raise MetadataError("metadata field 'schema' is not an object")
+    try:
+        schema = from_dict(data)
+    except RecursionError as e:
+        raise MetadataError("the schema is nested too deeply") from e
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise MetadataError(f"unreadable schema ({type(e).__name__}: {e})") from e
+    if not isinstance(schema, FeatureSchema) or not isinstance(schema.features, tuple) \
+            or not all(_plain_feature(f) for f in schema.features):
+        raise MetadataError("metadata field 'schema' is not a feature schema")
+    return schema
+
+
+def _plain_feature(f: Any) -> bool:
+    return (isinstance(f, Feature) and isinstance(f.name, str) and isinstance(f.key, _SCALARS)
+            and isinstance(f.categories, tuple)
+            and all(isinstance(c, _SCALARS) for c in f.categories))

@@ -267,3 +267,4 @@ class Snapshot:
     golden_inputs: tuple[tuple[float | None, ...], ...] = ()  # input rows; None = missing
     golden_outputs: tuple[tuple[float, ...], ...] = ()  # probabilities or (value,)
     notes: tuple[str, ...] = field(default=())
+    golden_labels: tuple[Scalar | None, ...] = ()  # River's predict_one (classifiers)

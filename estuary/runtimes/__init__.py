@@ -51,9 +51,12 @@ def _loader(entry: RuntimeEntry):
     return getattr(module, entry.function)
 
 
-def load(path: str | Path, check: bool = True, runtime: str | None = None) -> LoadedModel:
+def load(path: str | Path, check: bool = True, runtime: str | None = None, *,
+         require_golden: bool = True) -> LoadedModel:
     """Load an artifact in `runtime` (default: the usual one for its suffix); by default re-run
-    its golden vectors and refuse it if they fail.
+    its golden vectors (probabilities or values, and labels) and refuse it if they fail
+    (`GoldenCheckError`) or if it has none (`NoGoldenVectorsError`, unless `require_golden` is
+    False). Every failure is an `EstuaryError`.
 
     >>> model = load("model.onnx"); model.predict_proba_one({"x": 1.0})
     """
@@ -70,7 +73,7 @@ def load(path: str | Path, check: bool = True, runtime: str | None = None) -> Lo
             f"runtime {name!r} cannot load {path.name!r}; use one of {runtimes_for(path.suffix)}")
     model = _loader(entry)(path)
     if check:
-        model.check_golden()
+        model.check_golden(require=require_golden)
     return model
 
 

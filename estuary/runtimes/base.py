@@ -14,7 +14,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..errors import GoldenCheckError
+from ..errors import (
+    ArtifactError,
+    EstuaryError,
+    GoldenCheckError,
+    NoGoldenVectorsError,
+    WrongTaskError,
+)
 from ..ir.artifact import ArtifactMetadata
 from ..rows import RowEncoder
 
@@ -35,6 +41,18 @@ class Backend(Protocol):
 
     def run(self, X: np.ndarray) -> dict[str, np.ndarray]:
         """Outputs `probabilities` [N, C] (and `label` [N]) or `value` [N] for a float64 matrix."""
+
+
+def parse_metadata(text: str | bytes, path: Path | str) -> ArtifactMetadata:
+    """The artifact's embedded metadata, or `ArtifactError` saying why it cannot be read."""
+    try:
+        return ArtifactMetadata.from_json(text)
+    except RecursionError as e:
+        raise ArtifactError(f"{path}: the estuary metadata is nested too deeply; the artifact is "
+                            "corrupt or not an estuary export: re-export it") from e
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise ArtifactError(f"{path}: unreadable estuary metadata ({e}); the artifact is corrupt "
+                            "or not an estuary export: re-export it") from e
 
 
 def within(actual: np.ndarray, expected: np.ndarray, tol: float) -> np.ndarray:
@@ -63,7 +81,45 @@ class LoadedModel:
         return self.backend.info
 
     def run(self, X: np.ndarray) -> dict[str, np.ndarray]:
-        return self.backend.run(np.ascontiguousarray(X, dtype=np.float64))
+        """The backend's outputs for a float64 matrix, checked against the artifact contract:
+        whatever a corrupt artifact makes the runtime do, the caller sees an `ArtifactError`."""
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        try:
+            out = self.backend.run(X)
+        except EstuaryError:
+            raise
+        except Exception as e:  # runtimes raise their own untyped errors on a broken graph
+            raise ArtifactError(
+                f"{self.path} fails to run in {self.runtime} ({type(e).__name__}: "
+                f"{str(e)[:200]}); the artifact is corrupt: re-export it") from e
+        return self._checked(out, X.shape[0])
+
+    def _checked(self, out: Any, n: int) -> dict[str, np.ndarray]:
+        wanted = ("probabilities", "label") if self.is_classifier else ("value",)
+        if not isinstance(out, dict) or not all(k in out for k in wanted):
+            got = sorted(out) if isinstance(out, dict) else type(out).__name__
+            raise ArtifactError(f"{self.path}: outputs {got} are not the estuary contract "
+                                f"({list(wanted)}); the artifact is corrupt: re-export it")
+        try:
+            if not self.is_classifier:
+                return {"value": _shaped(out["value"], (n,))}
+            c = len(self.classes)
+            probabilities = _shaped(out["probabilities"], (n, c))
+            label = _shaped(out["label"], (n,), keep_int=True)
+        except ValueError as e:
+            raise ArtifactError(f"{self.path}: {e} for {n} rows of {len(self.classes) or 1} "
+                                "outputs; the artifact is corrupt: re-export it") from e
+        if label.dtype.kind != "i":
+            with np.errstate(invalid="ignore"):
+                whole = np.isfinite(label).all() and (label == np.floor(label)).all()
+            if not whole:
+                raise ArtifactError(f"{self.path}: a label that is not a class index; the "
+                                    "artifact is corrupt: re-export it")
+            label = label.astype(np.int64)
+        if label.size and (label.min() < 0 or label.max() >= c):
+            raise ArtifactError(f"{self.path}: a label index outside 0..{c - 1}; the artifact "
+                                "is corrupt: re-export it")
+        return {"probabilities": probabilities, "label": label}
 
     def predict_proba_many(self, rows: Iterable[Mapping]) -> np.ndarray:
         self._need_classifier("predict_proba_many")
@@ -84,22 +140,30 @@ class LoadedModel:
 
     def _need_classifier(self, what: str) -> None:
         if not self.is_classifier:
-            raise TypeError(f"{what} needs a classifier; this artifact is a regressor: use predict_one")
+            raise WrongTaskError(f"{what} needs a classifier; this artifact is a regressor: "
+                                 "use predict_one")
 
     def outputs_matrix(self, X: np.ndarray) -> np.ndarray:
         """Probabilities [N, C], or values as [N, 1]: the shape golden vectors use."""
         out = self.run(X)
         return out["probabilities"] if self.is_classifier else out["value"].reshape(-1, 1)
 
-    def check_golden(self) -> float:
-        """Re-run the golden vectors; raise `GoldenCheckError` if they do not reproduce."""
+    def check_golden(self, require: bool = True) -> float:
+        """Re-run the golden vectors; raise `GoldenCheckError` if they do not reproduce (labels
+        included), `NoGoldenVectorsError` if there are none and `require` is set."""
         meta = self.metadata
         if not meta.golden_inputs:
+            if require:
+                raise NoGoldenVectorsError(
+                    f"{self.path} embeds no golden vectors, so nothing shows that it computes "
+                    "what was exported (they may have been removed): re-export it, or load it "
+                    "with estuary.load(path, require_golden=False) if you trust its origin")
             return 0.0
         X = np.array([[np.nan if v is None else v for v in r] for r in meta.golden_inputs],
                      dtype=np.float64)
         expected = np.array(meta.golden_outputs, dtype=np.float64)
-        got = self.outputs_matrix(X)
+        out = self.run(X)
+        got = out["probabilities"] if self.is_classifier else out["value"].reshape(-1, 1)
         tol = TOLERANCE[meta.precision]
         if got.shape != expected.shape or not within(got, expected, tol).all():
             diff = np.nanmax(np.abs(got - expected)) if got.shape == expected.shape else "shape"
@@ -108,4 +172,45 @@ class LoadedModel:
                 f"(max diff {diff}, tolerance {tol}); the artifact is corrupt or the runtime "
                 "computes differently: do not serve it, re-export it"
             )
+        if self.is_classifier:
+            self._check_golden_labels(out["label"], expected, tol)
         return float(np.nanmax(np.abs(got - expected))) if got.size else 0.0
+
+    def _check_golden_labels(self, labels: np.ndarray, expected: np.ndarray, tol: float) -> None:
+        """Each label the runtime gives is River's own (`golden_labels`), except on rows whose
+        top two probabilities tie within the format's tolerance (a float32 format may then
+        break the tie the other way)."""
+        wanted = self.metadata.golden_labels
+        for i, index in enumerate(labels.tolist()):
+            river = wanted[i] if wanted else None
+            got = self.classes[index]
+            top = np.sort(expected[i])[-2:]
+            if _near_tie(top, tol):
+                continue
+            if river is None:  # an older export: the arg-max of River's probabilities
+                river = self.classes[int(np.argmax(expected[i]))]
+            if got != river or isinstance(got, bool) != isinstance(river, bool):
+                raise GoldenCheckError(
+                    f"{self.path}: golden row {i} gives the label {got!r} in {self.runtime} "
+                    f"where River predicted {river!r}; the artifact's labels or classes were "
+                    "altered: do not serve it, re-export it")
+
+
+def _near_tie(top: np.ndarray, tol: float) -> bool:
+    return top.size >= 2 and abs(top[-1] - top[-2]) <= tol * max(1.0, abs(top[-1]))
+
+
+def _shaped(values: Any, shape: tuple[int, ...], keep_int: bool = False) -> np.ndarray:
+    """`values` as a float64 (or int64 labels) array of `shape` (a [N, 1] column counts as
+    [N]); the common case, already right, costs two attribute reads."""
+    if isinstance(values, np.ndarray) and values.shape == shape and (
+            values.dtype == np.float64 or keep_int and values.dtype == np.int64):
+        return values
+    arr = np.asarray(values)
+    if not (keep_int and arr.dtype == np.int64):
+        arr = arr.astype(np.float64)
+    if arr.shape != shape and arr.size == int(np.prod(shape)) and len(shape) == 1:
+        arr = arr.reshape(shape)
+    if arr.shape != shape:
+        raise ValueError(f"an output of shape {arr.shape}, not {shape}")
+    return arr

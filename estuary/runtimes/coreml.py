@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import ArtifactError, EstuaryError
 from ..ir.artifact import METADATA_KEY, ArtifactMetadata
-from .base import LoadedModel, RuntimeInfo
+from .base import LoadedModel, RuntimeInfo, parse_metadata
 
 INPUT = "input"
 PIP_HINT = "the Core ML runtime needs its extra: pip install 'estuary-ml[coreml]'"
@@ -61,10 +61,7 @@ def read_metadata(spec: Any, path: Path) -> ArtifactMetadata:
     if METADATA_KEY not in props:
         raise ArtifactError(f"{path} has no estuary metadata (user_defined_metadata["
                             f"{METADATA_KEY!r}]): export it with `estuary export`")
-    try:
-        return ArtifactMetadata.from_json(props[METADATA_KEY])
-    except (ValueError, KeyError, TypeError) as e:
-        raise ArtifactError(f"{path}: unreadable estuary metadata ({e})") from e
+    return parse_metadata(props[METADATA_KEY], path)
 
 
 def _check_interface(spec: Any, meta: ArtifactMetadata, path: Path) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import ArtifactError, EstuaryError, GoldenCheckError
 from ..ir.artifact import METADATA_KEY, ArtifactMetadata
-from .base import LoadedModel, RuntimeInfo
+from .base import LoadedModel, RuntimeInfo, parse_metadata
 
 PMML_NAMESPACE_PREFIX = "http://www.dmg.org/PMML-4_"
 JAVA_HINT = ("JPMML-Evaluator needs a Java runtime (17 or later): install one, e.g. "
@@ -78,10 +78,7 @@ def read_metadata(data: bytes, path: Path) -> ArtifactMetadata:
     extension = root.find(f"{ns}Header/{ns}Extension[@name='{METADATA_KEY}']")
     if extension is None or extension.get("value") is None:
         raise ArtifactError(f"{path} has no estuary metadata: export it with `estuary export`")
-    try:
-        return ArtifactMetadata.from_json(extension.get("value"))
-    except (ValueError, KeyError, TypeError) as e:
-        raise ArtifactError(f"{path}: unreadable estuary metadata ({e})") from e
+    return parse_metadata(extension.get("value"), path)
 
 
 class JpmmlBackend:
@@ -113,9 +110,22 @@ class JpmmlBackend:
             raise GoldenCheckError(
                 f"{path}: the PMML ModelVerification (golden vectors) fails in {self.info} "
                 f"({str(e)[:300]}); the artifact is corrupt: do not serve it, re-export it") from e
+        except Exception as e:  # jpmml_evaluator's Python side trips on odd documents too
+            raise ArtifactError(f"{path} does not evaluate in JPMML-Evaluator "
+                                f"({type(e).__name__}: {str(e)[:300]}): it is corrupt or not "
+                                "an estuary export") from e
         self.columns = list(self.metadata.schema.columns)
         self.is_classifier = self.metadata.task == "classification"
-        outputs = [f.getName() for f in self.evaluator.getOutputFields()]
+        try:
+            outputs = [str(f.getName()) for f in self.evaluator.getOutputFields()]
+        except Exception as e:
+            raise ArtifactError(f"{path}: JPMML-Evaluator cannot list its output fields "
+                                f"({type(e).__name__}: {str(e)[:200]}): re-export it") from e
+        self._check_outputs(outputs, path)
+
+    def _check_outputs(self, outputs: list[str], path: Path) -> None:
+        if not outputs:
+            raise ArtifactError(f"{path}: the PMML model declares no output fields: re-export it")
         if self.is_classifier:
             self.label_field, self.probability_fields = outputs[0], outputs[1:]
             self.label_index = {str(c): i for i, c in enumerate(self.metadata.classes)}
@@ -154,7 +164,13 @@ class JpmmlBackend:
         if not self.is_classifier:
             return {"value": _floats(column(self.value_field), n)}
         probabilities = np.stack([_floats(column(f), n) for f in self.probability_fields], axis=1)
-        labels = np.array([self.label_index[v] for v in column(self.label_field)], dtype=np.int64)
+        labels = [self.label_index.get(str(v)) for v in column(self.label_field)]
+        if None in labels:
+            unknown = column(self.label_field)[labels.index(None)]
+            raise ArtifactError(f"JPMML-Evaluator predicted the class {unknown!r}, which is not "
+                                f"one of {list(self.metadata.classes)}: the artifact is corrupt, "
+                                "re-export it")
+        labels = np.array(labels, dtype=np.int64)
         return {"probabilities": probabilities, "label": labels}
 
 

@@ -32,8 +32,7 @@ import numpy as np
 
 from ..assets import js_home, require_js_home
 from ..errors import ArtifactError, EstuaryError, InvalidInputError, UnknownFormatError
-from ..ir.artifact import ArtifactMetadata
-from .base import LoadedModel, RuntimeInfo
+from .base import LoadedModel, RuntimeInfo, parse_metadata
 
 log = logging.getLogger(__name__)
 
@@ -210,10 +209,7 @@ class NodeBackend:
         self._state = [-1, None]  # [generation, handle]: shared with the finalizer
         reply = self._load()
         self.info = RuntimeInfo(info_name, _version(reply["runtime"]))
-        try:
-            self.metadata = ArtifactMetadata.from_json(reply["metadata"])
-        except (ValueError, KeyError, TypeError) as e:
-            raise ArtifactError(f"{path}: unreadable estuary metadata ({e})") from e
+        self.metadata = parse_metadata(reply.get("metadata"), path)
         weakref.finalize(self, _unload, self._state)
 
     def _load(self) -> dict:

@@ -8,8 +8,10 @@ import numpy as np
 import onnxruntime as ort
 
 from ..errors import ArtifactError
-from ..ir.artifact import METADATA_KEY, ArtifactMetadata
-from .base import LoadedModel, RuntimeInfo
+from ..ir.artifact import METADATA_KEY
+from .base import LoadedModel, RuntimeInfo, parse_metadata
+
+INPUT = "input"
 
 
 class OnnxRuntimeBackend:
@@ -30,17 +32,25 @@ class OnnxRuntimeBackend:
                 f"{path} is not a loadable ONNX model ({type(e).__name__}: {str(e)[:200]}); "
                 "it may be truncated or corrupt: re-export it"
             ) from e
-        props = self.session.get_modelmeta().custom_metadata_map
+        try:  # metadata that is not UTF-8 only fails when read
+            props = self.session.get_modelmeta().custom_metadata_map
+        except Exception as e:
+            raise ArtifactError(f"{path}: unreadable ONNX metadata ({type(e).__name__}: "
+                                f"{str(e)[:200]}); it is corrupt: re-export it") from e
         if METADATA_KEY not in props:
             raise ArtifactError(f"{path} has no estuary metadata: export it with `estuary export`")
-        try:
-            self.metadata = ArtifactMetadata.from_json(props[METADATA_KEY])
-        except (ValueError, KeyError, TypeError) as e:
-            raise ArtifactError(f"{path}: unreadable estuary metadata ({e})") from e
+        self.metadata = parse_metadata(props[METADATA_KEY], path)
         self.output_names = [o.name for o in self.session.get_outputs()]
+        inputs = [i.name for i in self.session.get_inputs()]
+        wanted = {"probabilities", "label"} if self.metadata.task == "classification" else {"value"}
+        if inputs != [INPUT] or not wanted <= set(self.output_names):
+            raise ArtifactError(
+                f"{path}: inputs {inputs} / outputs {self.output_names} are not the estuary "
+                f"contract ({INPUT!r} → {sorted(wanted)}): it is corrupt or not an estuary "
+                "export: re-export it")
 
     def run(self, X: np.ndarray) -> dict[str, np.ndarray]:
-        return dict(zip(self.output_names, self.session.run(None, {"input": X})))
+        return dict(zip(self.output_names, self.session.run(None, {INPUT: X})))
 
 
 def load_onnx(path: Path) -> LoadedModel:

@@ -63,8 +63,9 @@ def _naive_bayes_leaf(doc: Document, nb: NaiveBayesLeaves, leaf: int, xs: list[s
                                                   nb.neg2var[leaf][j][k], nb.half_log_tau,
                                                   nb.log_sd[leaf][j][k])
                 terms.append(o.where(o.is_nan(ref(x)), 0.0, t))
-            if nb.cat_on[leaf][j][k]:
-                terms.append(o.where(o.equal(ref(x), 1.0), nb.cat_log[leaf][j][k], 0.0))
+            if nb.cat_on[leaf][j][k]:  # River adds nothing for an absent key (NaN column),
+                hit = o.where(o.equal(ref(x), 1.0), nb.cat_log[leaf][j][k], 0.0)  # and JPMML
+                terms.append(o.where(o.is_nan(ref(x)), 0.0, hit))  # refuses equal(missing)
         votes.append(ref(doc.derive(f"vote(leaf {leaf}, {labels[k]})",
                                     apply("+", const(nb.prior[leaf][k]), add_all(terms)))))
     p = arithmetic.vote_softmax(o, votes, True)
