@@ -14,7 +14,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from estuary.online import Learner, Store
+from estuary.online import Learner, Store, StoreError
 from estuary.online.manifest import (
     SCHEMA_FILE,
     SCHEMA_VERSION,
@@ -193,6 +193,9 @@ def test_the_store_refuses_a_manifest_whose_file_leaves_the_version(published, t
     data = json.loads((version_dir / "manifest.json").read_text())
     data["files"]["../secret.bin"] = dict(data["files"]["model.onnx"])
     (version_dir / "manifest.json").write_text(json.dumps(data))
+    with pytest.raises(StoreError, match="does not match `latest`"):
+        Store(copy_root).open(number)  # `latest` names it: its manifest hash is checked first
+    (copy_root / "latest").unlink()  # a version `latest` does not name: the manifest is read
     with pytest.raises(ManifestError) as caught:
         Store(copy_root).open(number)
     assert caught.value.field == "files.../secret.bin"

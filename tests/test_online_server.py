@@ -63,7 +63,8 @@ def test_predict_models_healthz(learned_store, tmp_path):
         assert http.get("/models/latest/model.onnx").content == blob.content
         assert http.get("/models/1/../../latest").status_code == 404
         assert http.get("/models/1/snapshot.json").json()["type"] == "Snapshot"
-        assert http.post("/learn", json={"x": rows[0], "y": True}).status_code == 404
+        off = http.post("/learn", json={"x": rows[0], "y": True})  # off unless allowed
+        assert off.status_code == 403 and "--allow-learn" in off.json()["error"]
 
 
 def test_hot_swap_under_concurrent_requests(learned_store, tmp_path):
@@ -144,15 +145,23 @@ def test_learn_endpoint_feeds_a_learner(tmp_path):
     from estuary.online import EveryN
 
     learner = Learner(logreg(), store=tmp_path, policy=EveryN(100), formats=["onnx"])
-    app = create_app(tmp_path, poll=0.02, learner=learner)
+    token = "t" * 24
+    app = create_app(tmp_path, poll=0.02, learner=learner, allow_learn=True, learn_token=token)
     events = [{"x": x, "y": y} for x, y in phishing(250)]
-    with running_server(app) as url, httpx.Client(base_url=url) as http:
+    auth = {"Authorization": f"Bearer {token}"}
+    with running_server(app) as url, httpx.Client(base_url=url, headers=auth) as http:
         assert http.post("/predict", json=events[0]["x"]).status_code == 503  # nothing yet
         for i in range(0, 250, 50):
             r = http.post("/learn", json=events[i:i + 50])
             assert r.status_code == 200, r.text
         assert r.json()["events"] == 250
         assert http.post("/learn", json=[{"y": 1}]).status_code == 422
+        for headers in ({"Authorization": ""}, {"Authorization": f"Bearer {token}x"},
+                        {"Authorization": f"Basic {token}"}):
+            denied = http.post("/learn", json=events[:1], headers=headers)
+            assert denied.status_code == 401 and denied.headers["www-authenticate"].startswith(
+                "Bearer")
+        assert learner.n_events == 250  # nothing learned from the refused requests
         learner.flush(30)
         wait_for(lambda: http.get("/healthz").json()["version"] == Store(tmp_path).latest_number())
         assert http.post("/predict", json=events[0]["x"]).status_code == 200

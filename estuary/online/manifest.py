@@ -191,7 +191,12 @@ class Manifest:
             data = json.loads(text)
         except ValueError as e:
             raise ManifestError("<document>", f"not JSON ({e})") from e
-        return cls.from_dict(data)
+        except RecursionError as e:  # e.g. 100k nested brackets
+            raise ManifestError("<document>", "nested too deeply to be a manifest") from e
+        try:
+            return cls.from_dict(data)
+        except RecursionError as e:
+            raise ManifestError("<document>", "nested too deeply to be a manifest") from e
 
 
 # ---------------------------------------------------------------------------- decoding

@@ -8,10 +8,21 @@ event loop, so a swap is one attribute assignment between two requests. aiohttp 
 but brings its own client and server stack where Starlette leaves HTTP to uvicorn.
 
 Endpoints: POST /predict (one row, or a batch), GET /models/latest (the served manifest),
-GET /models/<n>/<file> (artifacts, for browsers and apps), GET /healthz, and with a Learner
-POST /learn. The watcher reads `latest` every `poll` seconds; a new version is loaded once, in a
-thread, after its SHA-256 hashes and golden vectors check out. A version that fails is refused
-(and never retried); the previous one keeps serving.
+GET /models/<n>/<file> (artifacts, for browsers and apps), GET /healthz, and POST /learn when
+enabled (`allow_learn=True`, a Learner, and a bearer token). The watcher reads `latest` every
+`poll` seconds; a new version is loaded once, in a thread, after `latest`'s manifest hash, its
+files' SHA-256 and its golden vectors check out. A version that fails in any way (any exception,
+or a load longer than `load_timeout`) is refused, listed with its reason and never retried; the
+previous one keeps serving and the next version is still tried. /healthz is 503 while nothing is
+served or when the watcher is dead or has not completed a look for `stall_after` seconds.
+
+Bad input is a 4xx, never a 500: 413 for a body over `max_body_bytes` (checked while reading),
+422 for a body that is not JSON, nested deeper than `max_depth`, carries NaN / Infinity / a
+number beyond float64, or a row with a bad value (the error names the feature), 400 for a bad
+query parameter, 404 for an unknown version or file. NaN policy: JSON has no NaN or infinity,
+so a request for which the model's output is not finite (e.g. features near ±1e308 overflow
+the logistic's dot product) is refused with 422 naming the rows and their largest inputs,
+instead of answering `NaN`.
 
 Also for the web demo (its files: web_assets.py): GET /models/head (`{"latest", "served",
 "refused"}`, no disk read), GET /events (the same as Server-Sent Events, pushed when it changes)
@@ -25,28 +36,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ..errors import ArtifactError, EstuaryError, InvalidInputError
+from ..errors import ArtifactError, InvalidInputError
 from ..runtimes import LoadedModel
 from .manifest import Manifest
-from .store import MANIFEST, Store, StoreError, Version
+from .request_body import BodyLimits, RequestTooLargeError, read_json
+from .store import MANIFEST, Pointer, Store, StoreError, Version
 from .web_assets import web_routes
 from .worker import _detach_jvm
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 10_000
+MAX_EXAMPLES = 1000
+TOKEN_ENV = "ESTUARY_LEARN_TOKEN"  # the bearer token of POST /learn, when not given in code
 SSE_KEEPALIVE = 15.0  # seconds between comments on an idle /events stream
 SSE_LIFETIME = 300.0  # an /events stream ends after this (EventSource reconnects at once), so
                       # a server shutting down never waits long on an open stream
@@ -59,6 +76,27 @@ class Served:
     version: Version
     model: LoadedModel
     loaded_at: float
+    manifest_sha256: str = ""
+    features: frozenset[str] = frozenset()  # the keys a row may use ("x" may be one)
+    columns: tuple[str, ...] = ()  # the input matrix's columns, to name extreme inputs
+
+    @classmethod
+    def of(cls, version: Version, model: LoadedModel, manifest_sha256: str) -> Served:
+        schema = model.metadata.schema
+        names = {f.name for f in schema.features} | {str(f.key) for f in schema.features}
+        return cls(version, model, time.time(), manifest_sha256, frozenset(names),
+                   tuple(schema.columns))
+
+
+def _load_artifact(path: Path) -> LoadedModel:
+    """The real runtime's load (golden vectors re-run); one name, so tests can stand in for it."""
+    from ..runtimes import load
+
+    return load(path)
+
+
+def _describe(e: BaseException) -> str:
+    return f"{type(e).__name__}: {e}"[:2000]
 
 
 @dataclass
@@ -74,6 +112,17 @@ class ServerState:
     requests: int = 0
     latest: int | None = None  # what `latest` named at the last look
     examples: list[dict] | None = None
+    limits: BodyLimits = field(default_factory=BodyLimits)
+    allow_learn: bool = False
+    learn_token: str | None = None
+    load_timeout: float = 60.0  # a candidate that takes longer to load is refused
+    stall_after: float = 90.0  # no completed look at `latest` for this long: /healthz says 503
+    latest_error: str | None = None  # why `latest` could not be read at the last look
+    watch_errors: int = 0
+    last_error: str | None = None
+    last_look: float | None = None  # time.monotonic() of the last completed look
+    watcher: asyncio.Task | None = None
+    _refused_sha: dict[int, str] = field(default_factory=dict)
     _changed: asyncio.Event | None = None
 
     def head(self) -> dict[str, Any]:
@@ -93,43 +142,98 @@ class ServerState:
         old, self._changed = self.changed(), asyncio.Event()
         old.set()
 
-    def _load(self, number: int) -> Served:
-        try:
-            version = self.store.open(number)
-            model = self.store.load(number, self.format)
-            return Served(version, model, time.time())
+    def _load(self, pointer: Pointer) -> Served:
+        try:  # the manifest `latest` names, hash for hash: not merely "version n"
+            version = self.store.open(pointer.version, manifest_sha256=pointer.manifest_sha256)
+            model = _load_artifact(version.file_for(self.format))
+            return Served.of(version, model, pointer.manifest_sha256)
         finally:
             _detach_jvm()  # this is a pool thread: see worker._detach_jvm
 
-    async def refresh(self) -> None:
-        """Load the store's latest version if it is new and not refused."""
+    def _read_latest(self) -> Pointer | None:
         try:
-            number = self.store.latest_number()
+            pointer = self.store.read_latest()
         except StoreError as e:
-            log.warning("%s", e)
-            return
+            if self.latest_error != str(e):
+                log.warning("%s", e)
+            self.latest_error = str(e)
+            return None
+        self.latest_error = None
+        number = None if pointer is None else pointer.version
         if number != self.latest:
             self.latest = number
             self._notify()
-        current = self.served.version.number if self.served else None
-        if number is None or number == current or number in self.refused:
+        return pointer
+
+    async def refresh(self) -> None:
+        """Load the store's latest version if it is new and not refused. Any failure of the
+        candidate refuses it (listed with its reason); the served version stays."""
+        pointer = self._read_latest()
+        if pointer is None:
             return
+        number, served = pointer.version, self.served
+        if served and (served.version.number, served.manifest_sha256) == \
+                (number, pointer.manifest_sha256):
+            return
+        if self._refused_sha.get(number) == pointer.manifest_sha256:
+            return
+        current = served.version.number if served else None
         try:
-            served = await asyncio.to_thread(self._load, number)
-        except (EstuaryError, OSError, ValueError) as e:
-            self.refused[number] = f"{type(e).__name__}: {e}"
-            log.error("refusing version %d, still serving %s: %s", number, current, e)
-            self._notify()
+            loaded = await asyncio.wait_for(asyncio.to_thread(self._load, pointer),
+                                            self.load_timeout)
+        except TimeoutError:
+            self._refuse(pointer, f"TimeoutError: loading took over {self.load_timeout:g} s", current)
             return
-        self.served = served  # the swap: requests in flight keep the object they hold
+        except Exception as e:  # noqa: BLE001  any failure of a candidate refuses the candidate
+            self._refuse(pointer, _describe(e), current)
+            return
+        self.refused.pop(number, None)
+        self._refused_sha.pop(number, None)
+        self.served = loaded  # the swap: requests in flight keep the object they hold
         self.swaps += 1
         self._notify()
         log.info("serving version %d (%s)", number, self.format)
 
-    async def watch(self) -> None:
-        while True:
+    def _refuse(self, pointer: Pointer, why: str, current: int | None) -> None:
+        self.refused[pointer.version] = why
+        self._refused_sha[pointer.version] = pointer.manifest_sha256
+        log.error("refusing version %d, still serving %s: %s", pointer.version, current, why)
+        self._notify()
+
+    async def look(self) -> None:
+        """One guarded `refresh`: whatever it raises is logged and counted, never propagated."""
+        try:
             await self.refresh()
+        except Exception as e:  # noqa: BLE001  the watcher outlives any one bad look
+            self.watch_errors += 1
+            self.last_error = _describe(e)
+            log.exception("the watcher's look at %s failed; it goes on", self.store.root)
+        self.last_look = time.monotonic()
+
+    async def watch(self) -> None:
+        """Look at `latest` every `poll` seconds, forever (until cancelled)."""
+        self.last_look = self.last_look or time.monotonic()
+        while True:
+            await self.look()
             await asyncio.sleep(self.poll)
+
+    def watcher_status(self) -> dict[str, Any]:
+        """running, stalled (no completed look for `stall_after` s) or dead (the task ended)."""
+        task, since = self.watcher, None
+        if self.last_look is not None:
+            since = round(time.monotonic() - self.last_look, 3)
+        if task is None:
+            status = "not started"
+        elif task.done():
+            status = "dead"
+            if not task.cancelled() and task.exception() is not None:
+                self.last_error = _describe(task.exception())
+        elif since is not None and since > self.stall_after:
+            status = "stalled"
+        else:
+            status = "running"
+        return {"status": status, "seconds_since_look": since, "errors": self.watch_errors,
+                "last_error": self.last_error, "latest_error": self.latest_error}
 
     def version(self, number: int) -> Version:
         if number not in self.verified:
@@ -137,29 +241,38 @@ class ServerState:
         return self.verified[number]
 
 
-def _rows(body: Any) -> tuple[list[dict], bool]:
-    """(rows, single): {"x": row} | {"rows": [...]} | row | [row, ...]."""
-    if isinstance(body, dict) and isinstance(body.get("rows"), list):
-        return body["rows"], False
-    if isinstance(body, dict) and isinstance(body.get("x"), dict):
-        return [body["x"]], True
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _rows(body: Any, features: frozenset[str]) -> tuple[list, bool]:
+    """(rows, single): {"x": row} | {"rows": [...]} | row | [row, ...]. "x" and "rows" are
+    envelopes unless the model has a feature of that name."""
     if isinstance(body, list):
         return body, False
-    if isinstance(body, dict):
-        return [body], True
-    raise InvalidInputError("<body>", "send a JSON object (one row), a list of rows, "
-                            '{"x": row} or {"rows": [...]}')
+    if not isinstance(body, dict):
+        raise InvalidInputError("<body>", f"got {_kind(body)}: send a JSON object (one row), a "
+                                          'list of rows, {"x": row} or {"rows": [...]}')
+    if "rows" in body and "rows" not in features:
+        if not isinstance(body["rows"], list):
+            raise InvalidInputError("rows", f"expected a list of rows, got {_kind(body['rows'])}")
+        return body["rows"], False
+    if "x" in body and "x" not in features:
+        if not isinstance(body["x"], dict):
+            raise InvalidInputError("x", "expected a row (an object of feature values), got "
+                                         f"{_kind(body['x'])}")
+        return [body["x"]], True
+    return [body], True
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+def _error(status: int, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status)
 
 
 async def _json(request: Request) -> Any:
-    try:
-        return await request.json()
-    except ValueError as e:
-        raise InvalidInputError("<body>", f"not valid JSON ({e})") from e
+    """The request body as JSON within the server's limits (RequestTooLargeError: 413,
+    InvalidInputError: 422)."""
+    return await read_json(request, _state(request).limits)
 
 
 def _sample_rows(manifest: Manifest, limit: int) -> list[dict]:
@@ -178,6 +291,14 @@ def _state(request: Request) -> ServerState:
     return request.app.state.estuary
 
 
+class NonFiniteOutputError(InvalidInputError):
+    """The model's output for some rows is NaN or infinite: refused (JSON has no such number)."""
+
+    def __init__(self, rows: list[int], message: str):
+        self.rows = rows
+        super().__init__("<output>", message)
+
+
 async def predict(request: Request) -> Response:
     """POST /predict: one row ({"prediction": ...}) or a batch ({"predictions": [...]})."""
     state = _state(request)
@@ -185,12 +306,17 @@ async def predict(request: Request) -> Response:
     if served is None:
         return _error(503, f"no verified version in {state.store.root} yet")
     try:
-        rows, single = _rows(await _json(request))
+        body = await _json(request)
+        rows, single = _rows(body, served.features)
         if len(rows) > MAX_BATCH:
             raise InvalidInputError("<body>", f"at most {MAX_BATCH} rows per request")
         out = _predictions(served, rows)
+    except RequestTooLargeError as e:
+        return _error(413, str(e))
+    except NonFiniteOutputError as e:
+        return _error(422, str(e), rows=e.rows)
     except InvalidInputError as e:
-        return _error(422, str(e))
+        return _error(422, str(e), field=e.field)
     state.requests += 1
     if single:
         out["prediction"] = out.pop("predictions")[0]
@@ -199,10 +325,23 @@ async def predict(request: Request) -> Response:
     return JSONResponse(out)
 
 
-def _predictions(served: Served, rows: list[dict]) -> dict[str, Any]:
+def _encode(served: Served, rows: list) -> np.ndarray:
+    try:
+        return served.model.encoder.encode_many(rows)
+    except InvalidInputError:
+        raise
+    except (TypeError, ValueError, OverflowError) as e:  # a value the encoder did not expect
+        raise InvalidInputError("<row>", _describe(e)) from e
+
+
+def _predictions(served: Served, rows: list) -> dict[str, Any]:
     model = served.model
+    X = _encode(served, rows)
     out: dict[str, Any] = {"version": served.version.number}
-    result = model.run(model.encoder.encode_many(rows))
+    result = model.run(X)
+    values = result["probabilities"] if model.is_classifier else result["value"]
+    _check_finite(np.asarray(values, dtype=np.float64).reshape(len(rows), -1) if rows
+                  else np.empty((0, 0)), X, served.columns)
     if model.is_classifier:
         out["classes"] = list(model.classes)
         out["probabilities"] = result["probabilities"].tolist()
@@ -210,6 +349,22 @@ def _predictions(served: Served, rows: list[dict]) -> dict[str, Any]:
     else:
         out["predictions"] = result["value"].tolist()
     return out
+
+
+def _check_finite(outputs: np.ndarray, X: np.ndarray, columns: tuple[str, ...]) -> None:
+    """The NaN policy: a request whose output is not finite for some row is refused (422),
+    naming the rows and the largest inputs of the first one."""
+    bad = np.flatnonzero(~np.isfinite(outputs).all(axis=1)) if outputs.size else []
+    if not len(bad):
+        return
+    first = X[bad[0]]
+    order = np.argsort(-np.nan_to_num(np.abs(first), nan=-1.0))[:3]
+    largest = ", ".join(f"{columns[j]}={first[j]:.3g}" for j in order if not np.isnan(first[j]))
+    raise NonFiniteOutputError(
+        [int(i) for i in bad[:100]],
+        f"the model's output is not a finite number for {len(bad)} row(s), first row "
+        f"{int(bad[0])} (largest inputs: {largest or 'none'}): values this far out overflow "
+        "the model's arithmetic; send values within the range it was trained on")
 
 
 async def latest(request: Request) -> Response:
@@ -221,55 +376,87 @@ async def latest(request: Request) -> Response:
                         headers={"X-Estuary-Version": str(served.version.number)})
 
 
+def _version_number(state: ServerState, ref: str) -> int | None:
+    if ref == "latest" and state.served is not None:
+        return state.served.version.number
+    if ref.isascii() and ref.isdigit() and len(ref) < 19:  # '²'.isdigit() is True
+        return int(ref)
+    return None
+
+
 async def artifact(request: Request) -> Response:
     """GET /models/<n|latest>/<file>: a file the version's manifest lists, or the manifest."""
     state = _state(request)
     ref, name = request.path_params["version"], request.path_params["file"]
-    if ref == "latest" and state.served is not None:
-        number = state.served.version.number
-    elif ref.isdigit():
-        number = int(ref)
-    else:
+    number = _version_number(state, ref)
+    if number is None:
         return _error(404, f"no version {ref!r}")
     try:
-        version = state.version(number)
+        version = await asyncio.to_thread(state.version, number)
     except ArtifactError as e:  # StoreError, or ManifestError: not a version to hand out
         return _error(404, str(e))
     if name == MANIFEST:
         return FileResponse(version.path / MANIFEST, media_type="application/json")
     entry = version.manifest.files.get(name)
-    if entry is None:  # only files the manifest lists: no path tricks
+    if entry is None:  # only files the manifest lists (inside the version): no path tricks
         return _error(404, f"version {number} has no file {name!r}; it has "
                            f"{sorted(version.manifest.files)}")
     return FileResponse(version.path / name, headers={"ETag": f'"{entry.sha256}"'})
 
 
 async def healthz(request: Request) -> Response:
+    """GET /healthz: 200 when a version is served and the watcher runs, else 503."""
     state = _state(request)
     served = state.served
-    body = {"ok": served is not None, "format": state.format, "store": str(state.store.root),
+    watcher = state.watcher_status()
+    ok = served is not None and watcher["status"] == "running"
+    body = {"ok": ok, "format": state.format, "store": str(state.store.root),
             "version": served.version.number if served else None, "swaps": state.swaps,
-            "requests": state.requests, "refused": state.refused}
+            "requests": state.requests, "refused": state.refused, "watcher": watcher,
+            "learn": "on" if state.allow_learn else "off"}
     if state.learner is not None:
         body["learner"] = {"events": state.learner.n_events,
                            "snapshots": state.learner.n_snapshots}
-    return JSONResponse(body, status_code=200 if served else 503)
+    return JSONResponse(body, status_code=200 if ok else 503)
+
+
+def _authorized(state: ServerState, request: Request) -> JSONResponse | None:
+    """None when POST /learn may proceed, else the response that says why not."""
+    if not state.allow_learn:
+        return _error(403, "POST /learn is off on this server: start it with "
+                           "`estuary serve --allow-learn` (create_app(allow_learn=True)) and a "
+                           f"token in ${TOKEN_ENV}")
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    expected = (state.learn_token or "").encode()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
+        return JSONResponse({"error": "POST /learn needs `Authorization: Bearer <token>` with "
+                                      "the server's token"}, status_code=401,
+                            headers={"WWW-Authenticate": 'Bearer realm="estuary"'})
+    return None
 
 
 async def learn(request: Request) -> Response:
-    """POST /learn: one event {"x": row, "y": label} or a list, for the server's Learner."""
-    learner = _state(request).learner
-    if learner is None:
-        return _error(404, "this server has no Learner: start it with one to accept events")
+    """POST /learn (when enabled, with the bearer token): one event {"x": row, "y": label} or
+    a list of them, for the server's Learner."""
+    state = _state(request)
+    refused = _authorized(state, request)
+    if refused is not None:
+        return refused
+    learner = state.learner
     try:
         body = await _json(request)
         events = body if isinstance(body, list) else [body]
-        for event in events:
+        if len(events) > MAX_BATCH:
+            raise InvalidInputError("<body>", f"at most {MAX_BATCH} events per request")
+        for event in events:  # all checked before any is learned
             if not isinstance(event, dict) or not isinstance(event.get("x"), dict):
                 raise InvalidInputError("<body>", 'each event is {"x": {...}, "y": ...}')
+        for event in events:
             learner.learn_one(event["x"], event.get("y"))
+    except RequestTooLargeError as e:
+        return _error(413, str(e))
     except InvalidInputError as e:
-        return _error(422, str(e))
+        return _error(422, str(e), field=e.field)
     return JSONResponse({"learned": len(events), "events": learner.n_events})
 
 
@@ -302,7 +489,10 @@ async def events(request: Request) -> Response:
 async def example_rows(request: Request) -> Response:
     """GET /examples?n=64: rows for the page to stream (see `create_app`)."""
     state = _state(request)
-    limit = min(int(request.query_params.get("n", "64") or 64), 1000)
+    n = request.query_params.get("n", "") or "64"
+    if not (n.isascii() and n.isdigit() and len(n) < 10):
+        return _error(400, f"n: expected a whole number of rows (0 to {MAX_EXAMPLES}), got {n!r}")
+    limit = min(int(n), MAX_EXAMPLES)
     if state.learner is not None:
         rows, source = [{"x": x} for x in state.learner.recent() if x is not None], "learner"
     elif state.examples is not None:
@@ -311,7 +501,8 @@ async def example_rows(request: Request) -> Response:
         rows, source = _sample_rows(state.served.version.manifest, limit), "parity report"
     else:
         rows, source = [], "none"
-    body = json.dumps({"source": source, "rows": rows[-limit:]}, default=str)
+    rows = rows[len(rows) - limit:] if limit else []
+    body = json.dumps({"source": source, "rows": rows}, default=str)
     return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
@@ -327,38 +518,75 @@ API_ROUTES = [
 ]
 
 
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    """A bug (bad input is a 4xx above): answered as JSON, and logged with its traceback."""
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return _error(500, f"internal error ({type(exc).__name__}); see the server's log")
+
+
+def _learn_token(allow_learn: bool, learner: Any, token: str | None) -> str | None:
+    if not allow_learn:
+        return None
+    if learner is None:
+        raise ValueError("allow_learn=True needs a learner: create_app(..., learner=Learner(...))")
+    token = token if token is not None else os.environ.get(TOKEN_ENV)
+    if not token or len(token) < 16:
+        raise ValueError(f"allow_learn=True needs a bearer token of 16+ characters: set "
+                         f"${TOKEN_ENV} or pass learn_token= (e.g. `openssl rand -hex 24`)")
+    return token
+
+
 def create_app(store: Store | str | Path, *, format: str = "onnx", poll: float = 0.25,
-               learner: Any = None, examples: list[dict] | None = None) -> Starlette:
+               learner: Any = None, examples: list[dict] | None = None,
+               allow_learn: bool = False, learn_token: str | None = None,
+               limits: BodyLimits | None = None, load_timeout: float = 60.0,
+               stall_after: float = 90.0) -> Starlette:
     """The ASGI app; run it with uvicorn (`estuary serve` does). `examples` (rows, or
     `{"x": row, "y": label}` events) are what the web demo streams; by default the Learner's
-    recent events, or the sample rows in the served version's parity reports."""
-    state = ServerState(store if isinstance(store, Store) else Store(store), format, poll, learner)
+    recent events, or the sample rows in the served version's parity reports.
+
+    POST /learn is off unless `allow_learn` (it needs `learner`), and then takes only requests
+    with `Authorization: Bearer <learn_token>` (default: $ESTUARY_LEARN_TOKEN). `limits` bound
+    request bodies (default 10 MiB, 32 levels of nesting). A candidate version loading for
+    longer than `load_timeout` seconds is refused; /healthz says 503 once the watcher has not
+    completed a look for `stall_after` seconds.
+
+    >>> app = create_app("models", learner=learner, allow_learn=True, learn_token=token)
+    """
+    state = ServerState(store if isinstance(store, Store) else Store(store), format, poll, learner,
+                        limits=limits or BodyLimits(), allow_learn=allow_learn,
+                        learn_token=_learn_token(allow_learn, learner, learn_token),
+                        load_timeout=load_timeout, stall_after=stall_after)
     if examples is not None:
         state.examples = [e if isinstance(e.get("x"), dict) else {"x": e} for e in examples]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await state.refresh()
-        task = asyncio.create_task(state.watch())
+        await state.look()  # a hostile `latest` is logged and shown on /healthz, not fatal
+        state.watcher = asyncio.create_task(state.watch())
         try:
             yield
         finally:
-            task.cancel()
+            state.watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await state.watcher
 
-    app = Starlette(routes=[*API_ROUTES, *web_routes(state)], lifespan=lifespan)
+    app = Starlette(routes=[*API_ROUTES, *web_routes(state)], lifespan=lifespan,
+                    exception_handlers={Exception: _internal_error})
     app.state.estuary = state
     return app
 
 
 def serve(store: Store | str | Path, host: str = "127.0.0.1", port: int = 8000, *,
-          format: str = "onnx", poll: float = 0.25, learner: Any = None) -> None:
-    """Run the server until interrupted."""
+          format: str = "onnx", poll: float = 0.25, learner: Any = None,
+          allow_learn: bool = False, max_body_bytes: int | None = None) -> None:
+    """Run the server until interrupted (the bearer token of /learn: $ESTUARY_LEARN_TOKEN)."""
     import uvicorn
 
-    uvicorn.run(create_app(store, format=format, poll=poll, learner=learner), host=host,
-                port=port, log_level="warning", timeout_graceful_shutdown=2)
+    limits = BodyLimits(max_bytes=max_body_bytes) if max_body_bytes else None
+    app = create_app(store, format=format, poll=poll, learner=learner, allow_learn=allow_learn,
+                     limits=limits)
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)
 
 
-__all__ = ["ServerState", "create_app", "serve"]
+__all__ = ["TOKEN_ENV", "BodyLimits", "ServerState", "create_app", "serve"]

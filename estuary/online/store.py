@@ -9,19 +9,25 @@
 A version is written in `.staging/`, every file fsync'd, then renamed into `versions/` or
 `rejected/`; `latest` is swapped (write + fsync + rename) only for a version whose parity passed.
 A process killed at any point leaves either the old `latest` or the new one, never a torn
-version behind it. Readers check the manifest (a typed `manifest.Manifest`, whose file names
-cannot leave the version directory) and every file's SHA-256 before loading.
+version behind it; what it leaves in `.staging/` and a half-written `.latest.*` are removed by
+the next publish. Readers check, before loading: `latest`'s `manifest_sha256` (when they open
+the version it names), that the version directory is a real directory (not a symlink) whose
+manifest says the same number, the manifest (a typed `manifest.Manifest`, whose file names
+cannot be absolute or contain `..`), that every file resolves inside the version directory (no
+symlink out of it), and every file's SHA-256.
 
 >>> store = Store("models"); store.open().manifest.formats["onnx"].passed
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -40,10 +46,19 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 LATEST = "latest"
+MAX_POINTER_BYTES = 4096  # `latest` is ~100 bytes: anything bigger is not ours
 
 
 class StoreError(ArtifactError):
     """A version is missing, incomplete or does not match its manifest: do not serve it."""
+
+
+@dataclass(frozen=True)
+class Pointer:
+    """What `latest` says: the published version and the SHA-256 of its manifest.json."""
+
+    version: int
+    manifest_sha256: str
 
 
 @dataclass(frozen=True)
@@ -74,10 +89,25 @@ def _canonical(obj: Any) -> bytes:
     return (json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
 
 
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _is_number(name: str) -> bool:
+    """A version directory's name: ASCII digits ('²'.isdigit() is True, int('²') fails)."""
+    return name.isascii() and name.isdigit() and len(name) < 19
+
+
+def _read_regular(file: Path, inside: Path) -> bytes:
+    """The bytes of `file`, refused if it resolves outside `inside` (a symlink out)."""
+    if not file.resolve().is_relative_to(inside.resolve()):
+        raise StoreError(f"{file} resolves outside {inside} (a symlink): do not serve it")
+    return file.read_bytes()
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):
         return False
     except PermissionError:  # pragma: no cover
         return True
@@ -126,16 +156,25 @@ class Store:
             return
         for d in self.staging.iterdir():
             pid = d.name.split("-", 1)[0]
-            if not pid.isdigit() or not _pid_alive(int(pid)):
+            if not _is_number(pid) or not _pid_alive(int(pid)):
                 shutil.rmtree(d, ignore_errors=True)
+
+    def _clean_pointer_temps(self) -> None:
+        """Remove `.latest.*` files a writer killed inside `write_atomic` left behind. Only a
+        writer holding the lock writes `latest`, and we hold it: every such file is garbage."""
+        for tmp in self.root.glob(f".{LATEST}.*"):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
     def _next_number(self) -> int:
         numbers = [int(p.name) for d in (self.versions, self.rejected) if d.is_dir()
-                   for p in d.iterdir() if p.name.isdigit()]
+                   for p in d.iterdir() if _is_number(p.name)]
         try:
-            numbers.append(json.loads((self.root / LATEST).read_text())["version"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
+            pointer = self.read_latest()
+        except StoreError:  # a hostile or broken `latest` does not stop publishing
+            pointer = None
+        if pointer is not None:
+            numbers.append(pointer.version)
         return max(numbers, default=0) + 1
 
     def commit(self, staging: Path, manifest: Callable[..., Manifest], published: bool
@@ -154,6 +193,7 @@ class Store:
         for d in sorted({p.parent for p in staging.rglob("*")} | {staging}, reverse=True):
             _fsync_path(d)
         with self._locked():
+            self._clean_pointer_temps()
             number = self._next_number()
             made = manifest(version=number, files=files,
                             status="published" if published else "rejected")
@@ -175,8 +215,12 @@ class Store:
 
     def _retain(self, where: Path) -> None:
         """Keep the newest `keep` versions in `where` (and always the one `latest` names)."""
-        current = self.latest_number()
-        numbers = sorted((int(p.name) for p in where.iterdir() if p.name.isdigit()), reverse=True)
+        try:
+            current = self.latest_number()
+        except StoreError:
+            current = None
+        numbers = sorted((int(p.name) for p in where.iterdir() if _is_number(p.name)),
+                         reverse=True)
         for n in numbers[self.keep:]:
             if n == current and where == self.versions:
                 continue
@@ -188,48 +232,88 @@ class Store:
 
     def latest_number(self) -> int | None:
         """The published version `latest` names, or None before the first publish."""
-        pointer = self._read_pointer()
-        return None if pointer is None else pointer["version"]
+        pointer = self.read_latest()
+        return None if pointer is None else pointer.version
 
-    def _read_pointer(self) -> dict | None:
+    def read_latest(self) -> Pointer | None:
+        """`latest`, checked: None before the first publish, else a `Pointer`; `StoreError` for
+        anything else (unreadable, too big, not JSON, nested, not an object, no manifest hash)."""
+        where = self.root / LATEST
         try:
-            pointer = json.loads((self.root / LATEST).read_text())
+            with where.open("rb") as f:
+                data = f.read(MAX_POINTER_BYTES + 1)
         except FileNotFoundError:
             return None
-        except (OSError, ValueError) as e:
-            raise StoreError(f"{self.root / LATEST} is unreadable ({e})") from e
-        if not isinstance(pointer, dict) or not isinstance(pointer.get("version"), int):
-            raise StoreError(f"{self.root / LATEST} does not name a version")
-        return pointer
+        except OSError as e:
+            raise StoreError(f"{where} is unreadable ({e})") from e
+        if len(data) > MAX_POINTER_BYTES:
+            raise StoreError(f"{where} is over {MAX_POINTER_BYTES} bytes: not a pointer estuary "
+                             "wrote; publish again to replace it")
+        try:
+            pointer = json.loads(data)
+        except (ValueError, RecursionError) as e:
+            raise StoreError(f"{where} is not JSON ({type(e).__name__}); publish again to "
+                             "replace it") from e
+        version = pointer.get("version") if isinstance(pointer, dict) else None
+        digest = pointer.get("manifest_sha256") if isinstance(pointer, dict) else None
+        if type(version) is not int or version < 1:
+            raise StoreError(f"{where} does not name a version: publish again to replace it")
+        if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+            raise StoreError(f"{where} has no manifest_sha256 for version {version}: publish "
+                             "again to replace it")
+        return Pointer(version, digest)
 
     def version_numbers(self, rejected: bool = False) -> list[int]:
         where = self.rejected if rejected else self.versions
         if not where.is_dir():
             return []
-        return sorted(int(p.name) for p in where.iterdir() if p.name.isdigit())
+        return sorted(int(p.name) for p in where.iterdir() if _is_number(p.name))
 
-    def open(self, number: int | None = None, rejected: bool = False) -> Version:
+    def open(self, number: int | None = None, rejected: bool = False, *,
+             manifest_sha256: str | None = None) -> Version:
         """Version `number` (default: latest), after checking every file against its manifest.
-        Raises `StoreError`, or `ManifestError` for a manifest that is not a valid one.
+        The manifest must hash to `manifest_sha256` when given, and to what `latest` says when
+        `number` is the version `latest` names. Raises `StoreError`, or `ManifestError` for a
+        manifest that is not a valid one.
 
         >>> Store("models").open().manifest.formats["onnx"].report.passed
         """
-        expected_manifest = None
         if number is None:
-            pointer = self._read_pointer()
+            pointer = self.read_latest()
             if pointer is None:
                 raise StoreError(f"{self.root} has no published version yet")
-            number, expected_manifest = pointer["version"], pointer.get("manifest_sha256")
-        path = (self.rejected if rejected else self.versions) / str(number)
+            number, manifest_sha256 = pointer.version, pointer.manifest_sha256
+        elif manifest_sha256 is None and not rejected:
+            with contextlib.suppress(StoreError):  # a broken `latest` says nothing of `number`
+                pointer = self.read_latest()
+                if pointer is not None and pointer.version == number:
+                    manifest_sha256 = pointer.manifest_sha256
         try:
-            data = (path / MANIFEST).read_bytes()
+            return self._open(number, rejected, manifest_sha256)
+        except OSError as e:  # permissions, a file where a directory should be, ...
+            raise StoreError(f"version {number} cannot be read ({type(e).__name__}: {e})") from e
+
+    def _open(self, number: int, rejected: bool, expected: str | None) -> Version:
+        path = (self.rejected if rejected else self.versions) / str(number)
+        if path.is_symlink():
+            raise StoreError(f"version {number}: {path} is a symlink; a version is a directory "
+                             "written by estuary, never a link to another one: do not serve it")
+        try:
+            data = _read_regular(path / MANIFEST, path)
         except FileNotFoundError as e:
             raise StoreError(f"version {number} is not in {path.parent}") from e
-        if expected_manifest and hashlib.sha256(data).hexdigest() != expected_manifest:
+        if expected and hashlib.sha256(data).hexdigest() != expected:
             raise StoreError(f"version {number}: manifest.json does not match `latest`")
-        manifest = Manifest.from_json(data)  # file names inside `path`, or ManifestError
+        manifest = Manifest.from_json(data)  # names relative and without '..', or ManifestError
+        if manifest.version != number:
+            raise StoreError(f"version {number}: its manifest says version {manifest.version}; "
+                             "the directory was renamed or copied: do not serve it")
+        root = path.resolve()
         for name, entry in manifest.files.items():
             file = path / name
+            if not file.resolve().is_relative_to(root):
+                raise StoreError(f"version {number}: {name} resolves outside the version "
+                                 "directory (a symlink): do not serve it")
             if not file.is_file():
                 raise StoreError(f"version {number}: {name} is missing")
             if sha256_file(file) != entry.sha256:
@@ -245,4 +329,4 @@ class Store:
         return load(self.open(number).file_for(format))
 
 
-__all__ = ["MANIFEST", "Store", "StoreError", "Version", "sha256_file"]
+__all__ = ["MANIFEST", "Pointer", "Store", "StoreError", "Version", "sha256_file"]
