@@ -10,11 +10,19 @@ declare -A NEEDED=(
     [npm]=npm
     [redis-server]=redis-server
     [chromium]=chromium
+    [/usr/lib/postgresql/15/bin/initdb]=postgresql-15
+)
+# files → Debian package (no command to look for)
+declare -A NEEDED_FILES=(
+    [/usr/lib/postgresql/15/lib/plpython3.so]=postgresql-plpython3-15
 )
 
 missing=()
 for cmd in "${!NEEDED[@]}"; do
     command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEEDED[$cmd]}")
+done
+for file in "${!NEEDED_FILES[@]}"; do
+    [ -e "$file" ] || missing+=("${NEEDED_FILES[$file]}")
 done
 if [ "${#missing[@]}" -eq 0 ]; then
     exit 0

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 ./scripts/install.sh dev
 . .venv/bin/activate
 
-ruff check estuary tests benchmarks setup.py
+ruff check estuary tests benchmarks examples setup.py
 
 set +e
 python -m pytest -q -p no:cacheprovider "$@"
