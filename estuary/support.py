@@ -58,7 +58,11 @@ if __name__ == "__main__":
     import sys
 
     _ensure_registered()
-    if "--write-readme" in sys.argv:
+    if "--census" in sys.argv:
+        from .census import main
+
+        main(sys.argv[1:])
+    elif "--write-readme" in sys.argv:
         write_readme()
     else:
         print(support_matrix_markdown())

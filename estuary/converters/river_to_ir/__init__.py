@@ -13,13 +13,16 @@ from ...errors import UnsupportedModelError
 from ..registry import extractor_for, qualname, supported_models
 from . import (  # noqa: F401
     compose,
+    dummy,
     ensemble,
     feature_extraction,
+    feature_selection,
     forest,
     linear_model,
     naive_bayes,
     preprocessing,
     tree,
+    wrappers,
 )
 from .base import EstimatorIR, key_name, plain
 

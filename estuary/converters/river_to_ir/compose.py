@@ -79,6 +79,9 @@ def pipeline(p: compose.Pipeline, columns: tuple[str, ...], ctx):
         return extract_chain(steps, columns, ctx)[0]
     chain, columns = extract_chain(steps[:-1], columns, ctx)
     inner = last.extract(steps[-1], columns, ctx)
+    if isinstance(inner, tuple):  # a wrapper around a pipeline: its steps follow ours
+        inner_chain, inner = inner
+        chain = ir.Chain(chain.steps + inner_chain.steps)
     assert isinstance(inner, EstimatorIR)
     return chain, inner
 

@@ -154,3 +154,19 @@ def bagging_regressor(m: ensemble.BaggingRegressor, columns, ctx) -> EstimatorIR
     """`statistics.mean` of the members' predictions (exact in River; to rounding here)."""
     require_learned(len(m) > 0, "BaggingRegressor")
     return mean_regressor(m, list(m), [1.0] * len(m), len(m), columns, ctx)
+
+
+# members with bounded outputs: a linear member's output on River's extreme probe rows
+# overflows float32 even where its EWA weight is 0.0 (inf · 0), so TF.js could not agree there
+EWA_CASES = (Case("ewa(htr-mean, htr-mean)", "TrumpApproval", lambda: ensemble.EWARegressor([
+    tree.HoeffdingTreeRegressor(grace_period=20, delta=0.5, tau=0.5, leaf_prediction="mean"),
+    tree.HoeffdingTreeRegressor(grace_period=50, leaf_prediction="mean")])),)
+
+
+@register_extractor(ensemble.EWARegressor, inputs=_bagging_inputs, kind="estimator",
+                    produces=(EnsembleRegressor,), cases=EWA_CASES)
+def ewa_regressor(m: ensemble.EWARegressor, columns, ctx) -> EstimatorIR:
+    """`predict_one`: Σ prediction_i · weight_i, summed from 0 in member order, no division
+    (the weights are normalised as they learn): a mean with divisor 1."""
+    require_learned(len(m) > 0, "EWARegressor")
+    return mean_regressor(m, list(m), list(m.weights), 1.0, columns, ctx)

@@ -191,3 +191,56 @@ def ordinal_encoder(e: preprocessing.OrdinalEncoder, columns: tuple[str, ...], c
         codes.append(tuple(_int_code(e, f"the code of {feature.name}={cat!r}", known[cat])
                            if cat in known else unknown for cat in feature.categories))
     return Ordinal(tuple(targets), tuple(sources), tuple(codes), unknown)
+
+
+ROBUST_CASES = (
+    Case("robust|logreg", "Phishing",
+         lambda: preprocessing.RobustScaler() | linear_model.LogisticRegression()),
+    Case("robust(no centering)|htr", "TrumpApproval", lambda: (
+        preprocessing.RobustScaler(with_centering=False, q_inf=0.1, q_sup=0.9)
+        | tree.HoeffdingTreeRegressor(grace_period=20, delta=0.5, tau=0.5))),
+)
+ADAPTIVE_CASES = (Case("adaptive-scaler|htr", "TrumpApproval", lambda: (
+    preprocessing.AdaptiveStandardScaler(fading_factor=0.1)
+    | tree.HoeffdingTreeRegressor(grace_period=20, delta=0.5, tau=0.5))),)
+
+
+def _robust_keys(s: preprocessing.RobustScaler) -> dict:
+    """Keys with a learned quantile (`transform_one` inserts fresh ones for every key it meets)."""
+    stats = s.median if s.with_centering else s.iqr
+    return numeric_inputs(k for k, q in stats.items() if q.get() is not None)
+
+
+@register_extractor(preprocessing.RobustScaler, inputs=_robust_keys, produces=(ir.Scale,),
+                    cases=ROBUST_CASES)
+def robust_scaler(s: preprocessing.RobustScaler, columns: tuple[str, ...], ctx) -> ir.Scale:
+    """River's `transform_one`: x - median (when it has one), then `safe_div` by the IQR (0.0
+    where the IQR is 0 or unknown). A key it never learned: no median, IQR None → 0.0."""
+    _numeric_only(s, columns, ctx)
+    medians = {key_name(k): q.get() for k, q in s.median.items()}
+    iqrs = {key_name(k): q.get() for k, q in s.iqr.items()}
+    offset, divisor = [], []
+    for c in columns:
+        median = medians.get(c) if s.with_centering else None
+        offset.append(float(median) if median is not None else 0.0)
+        if s.with_scaling:
+            iqr = iqrs.get(c)
+            divisor.append(float(iqr) if iqr else 0.0)
+        else:
+            divisor.append(1.0)
+    return ir.Scale(columns, tuple(offset), tuple(divisor))
+
+
+@register_extractor(preprocessing.AdaptiveStandardScaler, inputs=lambda s: numeric_inputs(s.means),
+                    produces=(ir.Scale,), cases=ADAPTIVE_CASES)
+def adaptive_standard_scaler(s: preprocessing.AdaptiveStandardScaler, columns: tuple[str, ...],
+                             ctx) -> ir.Scale:
+    """River's `transform_one`: `safe_div(x - ewm_mean, ewm_var ** 0.5 if ewm_var > 0 else 0)`,
+    the exponentially weighted mean and variance frozen as they are now; a key it never learned
+    has mean 0 and variance 0, so it maps to 0.0."""
+    _numeric_only(s, columns, ctx)
+    means = {key_name(k): float(m.get()) for k, m in s.means.items()}
+    variances = {key_name(k): float(v.get()) for k, v in s.vars.items()}
+    offset = tuple(means.get(c, 0.0) for c in columns)
+    divisor = tuple(variances[c] ** 0.5 if variances.get(c, 0.0) > 0 else 0.0 for c in columns)
+    return ir.Scale(columns, offset, divisor)

@@ -41,6 +41,15 @@ from river.tree.nodes.hatc_nodes import (
     AdaNomMultiwayBranchClass,
     AdaNumBinaryBranchClass,
 )
+from river.tree.nodes.hatr_nodes import (
+    AdaBranchRegressor,
+    AdaLeafRegAdaptive,
+    AdaLeafRegMean,
+    AdaLeafRegModel,
+    AdaNomBinaryBranchReg,
+    AdaNomMultiwayBranchReg,
+    AdaNumBinaryBranchReg,
+)
 from river.tree.nodes.htc_nodes import LeafMajorityClass, LeafNaiveBayes, LeafNaiveBayesAdaptive
 from river.tree.nodes.htr_nodes import LeafAdaptive, LeafMean, LeafModel
 from river.tree.splitter import ExhaustiveSplitter, GaussianSplitter
@@ -90,15 +99,19 @@ def tree_inputs(t: Any) -> dict:
 # Exact branch and leaf classes, by what River does with them at predict time. The EFDT, HAT and
 # ARF subclasses only change learning: `branch_no`, `most_common_path` and `prediction` are the
 # parent's (HAT's leaf prediction is handled on its own below).
-NUMERIC_BINARY = {NumericBinaryBranch, EFDTNumericBinaryBranch, AdaNumBinaryBranchClass}
-NOMINAL_BINARY = {NominalBinaryBranch, EFDTNominalBinaryBranch, AdaNomBinaryBranchClass}
-NOMINAL_MULTIWAY = {NominalMultiwayBranch, EFDTNominalMultiwayBranch, AdaNomMultiwayBranchClass}
+NUMERIC_BINARY = {NumericBinaryBranch, EFDTNumericBinaryBranch, AdaNumBinaryBranchClass,
+                  AdaNumBinaryBranchReg}
+NOMINAL_BINARY = {NominalBinaryBranch, EFDTNominalBinaryBranch, AdaNomBinaryBranchClass,
+                  AdaNomBinaryBranchReg}
+NOMINAL_MULTIWAY = {NominalMultiwayBranch, EFDTNominalMultiwayBranch, AdaNomMultiwayBranchClass,
+                    AdaNomMultiwayBranchReg}
 MAJORITY = {LeafMajorityClass, RandomLeafMajorityClass, EFDTLeafMajorityClass}
 NAIVE_BAYES = {LeafNaiveBayes, RandomLeafNaiveBayes, EFDTLeafNaiveBayes}
 NAIVE_BAYES_ADAPTIVE = {LeafNaiveBayesAdaptive, RandomLeafNaiveBayesAdaptive,
                         EFDTLeafNaiveBayesAdaptive}
-MEAN, MODEL, ADAPTIVE = ({LeafMean, RandomLeafMean}, {LeafModel, RandomLeafModel},
-                         {LeafAdaptive, RandomLeafAdaptive})
+MEAN, MODEL, ADAPTIVE = ({LeafMean, RandomLeafMean, AdaLeafRegMean},
+                         {LeafModel, RandomLeafModel, AdaLeafRegModel},
+                         {LeafAdaptive, RandomLeafAdaptive, AdaLeafRegAdaptive})
 
 
 _BINARY_RULES = (NumericBinaryBranch.most_common_path, NominalBinaryBranch.most_common_path)
@@ -388,6 +401,16 @@ EFDT_CASES = (Case("efdt_nba_phishing", "Phishing", lambda: tree.ExtremelyFastDe
     leaf_prediction="nba", **GROW)),)
 HAT_CASES = (Case("hat_nba_phishing", "Phishing", lambda: tree.HoeffdingAdaptiveTreeClassifier(
     leaf_prediction="nba", seed=1, **GROW)),)
+HATR_CASES = (
+    Case("hatr_adaptive_trumpapproval", "TrumpApproval", lambda: (
+        tree.HoeffdingAdaptiveTreeRegressor(leaf_prediction="adaptive", seed=1, **GROW))),
+    Case("scaler_hatr_model_trumpapproval", "TrumpApproval", lambda: (
+        preprocessing.StandardScaler()
+        | tree.HoeffdingAdaptiveTreeRegressor(leaf_prediction="model", seed=1, **GROW))),
+    Case("hatr_mean_chickweights_nominal_diet", "ChickWeights", lambda: (
+        tree.HoeffdingAdaptiveTreeRegressor(leaf_prediction="mean", seed=1, grace_period=10,
+                                            delta=0.5, nominal_attributes=["diet"]))),
+)
 
 
 @register_extractor(tree.HoeffdingTreeClassifier, inputs=tree_inputs, kind="estimator",
@@ -405,10 +428,20 @@ def extremely_fast_decision_tree(m: tree.ExtremelyFastDecisionTreeClassifier, co
 
 
 def _alternate_trees(m: Any) -> int:
-    if not isinstance(m._root, AdaBranchClassifier):
+    branch = (AdaBranchClassifier, AdaBranchRegressor)
+    if not isinstance(m._root, branch):
         return 0
     return sum(1 for node in m._root.iter_dfs()
-               if isinstance(node, AdaBranchClassifier) and node._alternate_tree is not None)
+               if isinstance(node, branch) and node._alternate_tree is not None)
+
+
+def _refuse_alternates(m: Any) -> None:
+    n_alt = _alternate_trees(m)
+    if n_alt:
+        raise UnsupportedModelError(
+            m, supported_models(),
+            reason=f"{n_alt} alternate subtree(s) are growing and River mixes their leaves into "
+            "predictions; export once they are swapped in or dropped (or use HoeffdingTree)")
 
 
 @register_extractor(tree.HoeffdingAdaptiveTreeClassifier, inputs=tree_inputs, kind="estimator",
@@ -419,12 +452,7 @@ def hoeffding_adaptive_tree(m: tree.HoeffdingAdaptiveTreeClassifier, columns, ct
     no alternate tree that is the leaf's own distribution (to rounding). An alternate tree in
     growth changes predictions, so it is refused rather than ignored. Classes in the order of
     River's `classes` set (its probability dict order)."""
-    n_alt = _alternate_trees(m)
-    if n_alt:
-        raise UnsupportedModelError(
-            m, supported_models(),
-            reason=f"{n_alt} alternate subtree(s) are growing and River mixes their leaves into "
-            "predictions; export once they are swapped in or dropped (or use HoeffdingTree)")
+    _refuse_alternates(m)
     return tree_classifier_ir(m, columns, tuple(m.classes))
 
 
@@ -476,3 +504,14 @@ def hoeffding_tree_regressor(m: tree.HoeffdingTreeRegressor, columns, ctx) -> Es
                         tuple(weights) if any_model else (),
                         tuple(intercepts) if any_model else ())
     return EstimatorIR(est, "regression")
+
+
+@register_extractor(tree.HoeffdingAdaptiveTreeRegressor, inputs=tree_inputs, kind="estimator",
+                    produces=(TreeRegressor,), cases=HATR_CASES)
+def hoeffding_adaptive_tree_regressor(m: tree.HoeffdingAdaptiveTreeRegressor, columns,
+                                      ctx) -> EstimatorIR:
+    """River's `predict_one` averages the leaves a row reaches, alternate subtrees' leaves
+    included: with no alternate tree that is the one leaf's prediction (p / 1), as in the
+    Hoeffding tree regressor. An alternate tree in growth is refused, as for HAT."""
+    _refuse_alternates(m)
+    return hoeffding_tree_regressor(m, columns, ctx)
