@@ -439,14 +439,37 @@ def serve(
     port: Annotated[int, typer.Option("--port")] = 8000,
     format: Annotated[str, typer.Option("--format", help="The artifact to predict with.")] = "onnx",
     poll: Annotated[float, typer.Option("--poll", help="Seconds between looks at `latest`.")] = 0.25,
+    max_body_mb: Annotated[float, typer.Option("--max-body-mb", min=0.001, help="Largest request body in MB (413 beyond it, refused while reading).")] = 10.0,
+    allow_learn: Annotated[bool, typer.Option("--allow-learn", help="Accept POST /learn events, with `Authorization: Bearer $ESTUARY_LEARN_TOKEN`, for a fresh --model that publishes into STORE every --every events. Off by default.")] = False,
+    model: Annotated[str, typer.Option("--model", help="With --allow-learn: logreg, linreg, hoeffding or gaussiannb.")] = "logreg",
+    every: Annotated[int, typer.Option("--every", min=1, help="With --allow-learn: snapshot every N events.")] = 1000,
 ) -> None:
     from .online.server import serve as run_server
 
     with _handled(False):
         if not store.is_dir():
             raise BadInput(f"{store} is not a directory; create one with `estuary learn --store`")
-        _say(err, f"serving {store} on http://{host}:{port} ({format})")
-        run_server(store, host, port, format=format, poll=poll)
+        learner = _serve_learner(store, model, every) if allow_learn else None
+        _say(err, f"serving {store} on http://{host}:{port} ({format})"
+                  + (f"; POST /learn on for a new {model}" if learner else ""))
+        try:
+            run_server(store, host, port, format=format, poll=poll, learner=learner,
+                       allow_learn=allow_learn, max_body_bytes=int(max_body_mb * 1e6))
+        except ValueError as e:  # --allow-learn without a usable token
+            raise BadInput(str(e)) from e
+        finally:
+            if learner is not None:
+                learner.close()
+
+
+def _serve_learner(store: Path, model: str, every: int) -> Any:
+    """The Learner behind `serve --allow-learn`: a registered model only (never a pickle)."""
+    from .online import EveryN, Learner, Store
+    from .online.models import MODELS
+
+    if model not in MODELS:
+        raise BadInput(f"--model {model!r}: with --allow-learn use one of {', '.join(MODELS)}")
+    return Learner(MODELS[model](), store=Store(store), policy=EveryN(every))
 
 
 @app.command("setup-js", help="Install the npm packages of the Node runtimes (.tfjs, "

@@ -13,19 +13,23 @@ import random
 import shutil
 import socket
 import time
+import warnings
 from functools import partial
 from pathlib import Path
 
 import httpx
 import onnx
 import pytest
-from starlette.testclient import TestClient
 
 from estuary.online import Learner, Store, StoreError, server
 from estuary.online.manifest import ManifestError
 from estuary.online.request_body import BodyLimits, nesting_depth, parse_json
 from estuary.online.server import create_app
 from estuary.online.testing import logreg, phishing, running_server
+
+with warnings.catch_warnings():  # Starlette 1.10 suggests httpx2; httpx 0.28 is what we have
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
 
 ROW = phishing(1)[0][0]
 
@@ -526,3 +530,26 @@ def test_nesting_depth_ignores_brackets_inside_strings():
     assert nesting_depth(b'{"a": "[[[[{{{{", "b": [1, {"c": "]]]"}]}') == 3
     assert nesting_depth(b'"\\"[[["') == 0
     assert parse_json(b'{"a": "[[[["}', 1) == {"a": "[[[["}
+
+
+def test_serve_cli_flags(store, monkeypatch):
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from estuary.cli import app
+
+    started = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.append(app.state.estuary))
+    monkeypatch.delenv(server.TOKEN_ENV, raising=False)
+    runner = CliRunner()
+    no_token = runner.invoke(app, ["serve", str(store.root), "--allow-learn"])
+    assert no_token.exit_code == 2 and "ESTUARY_LEARN_TOKEN" in no_token.output
+    pickled = runner.invoke(app, ["serve", str(store.root), "--allow-learn", "--model", "m.pkl"])
+    assert pickled.exit_code == 2 and "--allow-learn use one of" in pickled.output
+    assert runner.invoke(app, ["serve", str(store.root), "--max-body-mb", "2"]).exit_code == 0
+    assert started[-1].limits.max_bytes == 2_000_000 and not started[-1].allow_learn
+    monkeypatch.setenv(server.TOKEN_ENV, "a-token-long-enough-for-this")
+    ok = runner.invoke(app, ["serve", str(store.root), "--allow-learn", "--every", "50"])
+    assert ok.exit_code == 0, ok.output
+    assert started[-1].allow_learn and started[-1].learner.policy is not None
+    assert started[-1].learn_token == "a-token-long-enough-for-this"
