@@ -3,6 +3,7 @@ extraction shared with `forest` (ARF)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from river import ensemble, linear_model, preprocessing, tree
@@ -170,3 +171,61 @@ def ewa_regressor(m: ensemble.EWARegressor, columns, ctx) -> EstimatorIR:
     (the weights are normalised as they learn): a mean with divisor 1."""
     require_learned(len(m) > 0, "EWARegressor")
     return mean_regressor(m, list(m), list(m.weights), 1.0, columns, ctx)
+
+
+def _adaboost_weight(m: Any, i: int) -> float:
+    """`AdaBoostClassifier.predict_proba_one`'s model weight, River's arithmetic as written."""
+    epsilon = m.wrong_weight[i] + 1e-16 if i in m.wrong_weight else 1e-16
+    total = (m.correct_weight.get(i, 0) + m.wrong_weight.get(i, 0)) + 1e-16
+    epsilon /= total
+    if epsilon == 0 or epsilon > 0.5:
+        return 1.0
+    beta_inv = (1 - epsilon) / epsilon
+    return math.log(beta_inv) if beta_inv != 0 else 0
+
+
+def _bole_weight(m: Any, i: int) -> float:
+    """`BOLEClassifier.predict_proba_one`'s model weight (0.0: the member does not vote)."""
+    correct, wrong = m.correct_weight.get(i, 0), m.wrong_weight.get(i, 0)
+    if correct > 0.0 and wrong > 0.0:
+        epsilon = wrong / (correct + wrong) + 1e-16
+        if epsilon <= m.error_bound:
+            return math.log((1 - epsilon) / epsilon)
+    return 0.0
+
+
+BOOSTING_CASES = (Case("adaboost3(htc)", "Phishing", lambda: ensemble.AdaBoostClassifier(
+    tree.HoeffdingTreeClassifier(grace_period=20, delta=0.5, tau=0.5), n_models=3, seed=1)),)
+ADWIN_BOOSTING_CASES = (Case("adwin-boosting3(scaler|logreg)", "Phishing",
+                             lambda: ensemble.ADWINBoostingClassifier(
+                                 preprocessing.StandardScaler() | linear_model.LogisticRegression(),
+                                 n_models=3, seed=1)),)
+BOLE_CASES = (Case("bole3(htc)", "ImageSegments", lambda: ensemble.BOLEClassifier(
+    tree.HoeffdingTreeClassifier(grace_period=20, delta=0.5, tau=0.5), n_models=3, seed=1)),)
+
+
+# ADWIN boosting changes how members learn, not how they vote (it inherits predict_proba_one).
+@register_extractor(ensemble.ADWINBoostingClassifier, inputs=_bagging_inputs, kind="estimator",
+                    produces=(EnsembleClassifier,), cases=ADWIN_BOOSTING_CASES)
+@register_extractor(ensemble.AdaBoostClassifier, inputs=_bagging_inputs, kind="estimator",
+                    produces=(EnsembleClassifier,), cases=BOOSTING_CASES)
+def adaboost_classifier(m: ensemble.AdaBoostClassifier, columns, ctx) -> EstimatorIR:
+    """Each member's probabilities times log((1 - ε) / ε) (1.0 when ε is 0 or above 0.5),
+    summed in a Counter, normalised by the total. The weights read `wrong_weight` and
+    `correct_weight` with `.get`: River's defaultdicts are not grown."""
+    require_learned(len(m) > 0, type(m).__name__)
+    return vote_classifier(m, list(m), [_adaboost_weight(m, i) for i in range(len(m))],
+                           columns, ctx)
+
+
+@register_extractor(ensemble.BOLEClassifier, inputs=_bagging_inputs, kind="estimator",
+                    produces=(EnsembleClassifier,), cases=BOLE_CASES)
+def bole_classifier(m: ensemble.BOLEClassifier, columns, ctx) -> EstimatorIR:
+    """Only the members with a non-zero weight vote; when none has one, every member votes
+    with weight 1 (River's `y_proba_all`). Which case holds depends on the state, not on x."""
+    require_learned(len(m) > 0, "BOLEClassifier")
+    weights = [_bole_weight(m, i) for i in range(len(m))]
+    voting = [i for i, w in enumerate(weights) if w]
+    if not voting:
+        return vote_classifier(m, list(m), [1.0] * len(m), columns, ctx)
+    return vote_classifier(m, [m[i] for i in voting], [weights[i] for i in voting], columns, ctx)
