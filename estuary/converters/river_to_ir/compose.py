@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from river import compose, linear_model, preprocessing
+from collections.abc import Callable
+from typing import Any
+
+from river import compose, linear_model, preprocessing, tree
 
 from ... import ir
 from ...errors import UnsupportedModelError
@@ -21,14 +24,30 @@ def merge_inputs(into: dict, more: dict) -> dict:
 
 
 def pipeline_inputs(p: compose.Pipeline) -> dict:
-    """Raw keys a pipeline knows: read steps front to back until one renames its keys."""
+    """Raw keys a pipeline knows: read steps front to back until one renames its keys. A key
+    renamer (`Prefixer`, `Suffixer`, `Renamer`) is read through: the keys the steps behind it
+    know are mapped back to the raw keys they come from."""
     found: dict = {}
+    back: Callable[[Any], Any] = lambda k: k  # noqa: E731  (a key here → its raw key, or None)
     for step in p.steps.values():
         ex = extractor_for(step)
-        merge_inputs(found, ex.inputs(step))
+        for k, cats in ex.inputs(step).items():
+            raw = back(k)
+            if raw is not None:
+                merge_inputs(found, {raw: cats})
+        if type(step) in KEY_RENAMERS:
+            back = _through(back, KEY_RENAMERS[type(step)][1], step)
+            continue
         if ex.renames:
             break
     return found
+
+
+def _through(back: Callable, inverse: Callable, step: Any) -> Callable:
+    def mapped(k: Any) -> Any:
+        before = inverse(step, k)
+        return None if before is None else back(before)
+    return mapped
 
 
 def flatten(steps: list) -> list:
@@ -112,3 +131,78 @@ def select(s: compose.Select, columns: tuple[str, ...], ctx) -> ir.Select:
 def discard(d: compose.Discard, columns: tuple[str, ...], ctx) -> ir.Select:
     dropped = {key_name(k) for k in d.keys}
     return ir.Select(tuple(c for c in columns if ctx.column_feature(c) not in dropped))
+
+
+# ------------------------------------------------------------------------------ key renamers
+
+
+def _unprefix(p: compose.Prefixer, key: Any) -> Any:
+    k = key_name(key)
+    return k[len(p.prefix):] if k.startswith(p.prefix) else None
+
+
+def _unsuffix(p: compose.Suffixer, key: Any) -> Any:
+    k = key_name(key)
+    return k[:len(k) - len(p.suffix)] if p.suffix and k.endswith(p.suffix) else (
+        k if not p.suffix else None)
+
+
+def _unrename(r: compose.Renamer, key: Any) -> Any:
+    inverse = {new: old for old, new in r.mapping.items()}
+    if key in inverse:
+        return inverse[key]
+    return None if key in r.mapping else key
+
+
+# class → (the new key of a key, the key a new key comes from or None)
+KEY_RENAMERS: dict[type, tuple[Callable, Callable]] = {
+    compose.Prefixer: (lambda p, k: f"{p.prefix}{k}", _unprefix),
+    compose.Suffixer: (lambda s, k: f"{k}{s.suffix}", _unsuffix),
+    compose.Renamer: (lambda r, k: r.mapping.get(k, k), _unrename),
+}
+
+RENAMER_CASES = (
+    Case("prefixer|scaler|logreg", "Phishing", lambda: compose.Prefixer("p_")
+         | preprocessing.StandardScaler() | linear_model.LogisticRegression()),
+    Case("scaler|suffixer|linreg", "TrumpApproval", lambda: preprocessing.StandardScaler()
+         | compose.Suffixer("_scaled") | linear_model.LinearRegression()),
+    Case("renamer|htr-nominal-diet", "ChickWeights", lambda: compose.Renamer({"diet": "regime"})
+         | tree.HoeffdingTreeRegressor(grace_period=10, delta=0.5, tau=0.5,
+                                       nominal_attributes=["regime"])),
+)
+
+
+def _check_renamer(r: compose.Renamer) -> None:
+    """River pops and inserts key by key: a chain (a → b, b → c) or a new key that is also
+    an old one is order-dependent; refused rather than guessed."""
+    olds, news = set(r.mapping), list(r.mapping.values())
+    if olds & set(news) or len(set(news)) != len(news):
+        raise UnsupportedModelError(r, supported_models(),
+                                    reason="its mapping chains or merges keys; rename each key once")
+
+
+def rename_columns(step: Any, columns: tuple[str, ...], ctx) -> ir.OneHot:
+    """Each column under its new key (a raw categorical feature's columns under the new key
+    with the same category); the value as is and NaN (absent) as absent: a OneHot with
+    `missing_as_nan` is exactly a rename."""
+    if type(step) is compose.Renamer:
+        _check_renamer(step)
+    rename = KEY_RENAMERS[type(step)][0]
+    owner = {c: f for f in ctx.schema.features if f.kind == "categorical" for c in f.columns}
+    target = []
+    for c in columns:
+        f = owner.get(c)
+        if f is not None:
+            cat = f.categories[f.columns.index(c)]
+            target.append(ir.category_column(key_name(rename(step, f.key)), cat))
+        else:
+            target.append(key_name(rename(step, c)))
+    if len(set(target)) != len(target):
+        raise UnsupportedModelError(step, supported_models(),
+                                    reason="two keys get the same new name; River keeps one")
+    return ir.OneHot(tuple(columns), tuple(target), missing_as_nan=True)
+
+
+for _renamer, _case in zip(KEY_RENAMERS, RENAMER_CASES, strict=True):
+    register_extractor(_renamer, inputs=lambda step: {}, renames=True, produces=(ir.OneHot,),
+                       cases=(_case,))(rename_columns)
