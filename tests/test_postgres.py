@@ -19,8 +19,10 @@ from pathlib import Path
 import psycopg
 import pytest
 from river import linear_model, preprocessing
+from typer.testing import CliRunner
 
 import estuary
+from estuary.cli import app
 from estuary.integrations import postgres as pg
 from estuary.integrations.pgcluster import temporary_cluster
 from estuary.online import Store, freeze, publish
@@ -29,6 +31,12 @@ from estuary.online.testing import phishing
 MODEL = "phishing"
 ROWS = phishing()
 FEATURES = sorted(ROWS[0][0])
+
+
+def _cli(*args) -> str:
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return result.output
 
 
 @pytest.fixture(scope="session")
@@ -67,12 +75,19 @@ def deployment(cluster, tmp_path_factory):
         shutil.rmtree(home, ignore_errors=True)
 
 
-def _create_table(conn, name: str) -> None:
+def _create_table(conn, name: str, dsn: str | None = None) -> None:
+    """A table with the model's features, scored by the trigger (added through the CLI when
+    `dsn` is given, else through SQL)."""
     cols = ", ".join(f"{f} double precision" for f in FEATURES)
     conn.execute(f"CREATE TABLE {name} (id serial PRIMARY KEY, {cols}, prediction boolean, "
                  "proba jsonb, version integer)")
-    conn.execute("SELECT estuary_add_trigger(%s, %s, 'prediction', 'proba', 'version')",
-                 [name, MODEL])
+    if dsn is None:
+        conn.execute("SELECT estuary_add_trigger(%s, %s, 'prediction', 'proba', 'version')",
+                     [name, MODEL])
+        return
+    assert f"trigger estuary_{MODEL} on {name}" in _cli(
+        "pg", "trigger", "--dsn", dsn, "--table", name, "--model", MODEL,
+        "--proba-column", "proba", "--version-column", "version")
 
 
 def _rows(n: int, seed: int) -> list[dict]:
@@ -123,7 +138,7 @@ def test_ten_thousand_inserts_score_exactly_like_estuary_load(deployment, cluste
     store, _, _ = deployment
     loaded = estuary.load(Store(store).open(1).file_for("onnx"))
     with psycopg.connect(cluster.dsn, autocommit=True) as conn:
-        _create_table(conn, "events")
+        _create_table(conn, "events", cluster.dsn)
         _insert(conn, "events", _rows(10_000, seed=1))
         stored = _stored(conn, "events")
     assert len(stored) == 10_000
@@ -141,7 +156,8 @@ def test_a_new_version_is_scored_without_restart(deployment, cluster):
         _insert(conn, "later", rows)
         before = _stored(conn, "later")
         assert _publish(store, _model(1250, 0.5)) == 2
-        assert pg.sync(store, home, MODEL) == 2
+        assert "version 2 is what the database scores with now" in _cli(
+            "pg", "sync", "--store", store, "--dir", home, "--model", MODEL)
         _insert(conn, "later", rows)  # same connection: its cached session must notice
         after = _stored(conn, "later", first_id=len(rows))
         assert conn.execute("SELECT pg_postmaster_start_time(), pg_backend_pid()"
@@ -149,6 +165,35 @@ def test_a_new_version_is_scored_without_restart(deployment, cluster):
     _check_equal(before, estuary.load(Store(store).open(1).file_for("onnx")), 1)
     _check_equal(after, estuary.load(Store(store).open(2).file_for("onnx")), 2)
     assert [r[-2] for r in before] != [r[-2] for r in after]  # probabilities changed
+
+
+def test_the_cli_installs_into_another_database(deployment, cluster, tmp_path):
+    store, _, _ = deployment
+    with psycopg.connect(cluster.dsn, autocommit=True) as conn:
+        conn.execute("CREATE DATABASE other")
+    dsn = cluster.dsn.rsplit("/", 1)[0] + "/other"
+    home = Path(tempfile.mkdtemp(prefix="estuary-pg-cli-"))
+    try:
+        output = _cli("pg", "install", "--dsn", dsn, "--dir", home, "--store", store,
+                      "--model", "m2")
+        assert f"model 'm2': version {Store(store).latest_number()}, the server loads it" in output
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            got = conn.execute("SELECT estuary_predict('m2', %s::jsonb)",
+                               [json.dumps(ROWS[3][0])]).fetchone()[0]
+        loaded = estuary.load(Store(store).open().file_for("onnx"))
+        assert got["prediction"] == loaded.predict_one(ROWS[3][0])
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+    private = tmp_path / "private"  # a deployment directory the server cannot enter
+    private.mkdir(mode=0o700)
+    result = CliRunner().invoke(app, ["pg", "install", "--dsn", dsn, "--dir",
+                                      str(private / "pg"), "--store", str(store)])
+    assert result.exit_code == 2
+    blocked = next(p for p in reversed(private.parents) if not p.stat().st_mode & 0o001)
+    assert f"the database server (uid {cluster.uid}) cannot enter {blocked}" in \
+        " ".join(result.output.split())
+    assert not (private / "pg" / "site").exists()  # refused before pip ran
 
 
 def _error(conn, sql: str, params=()) -> psycopg.Error:

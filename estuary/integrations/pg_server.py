@@ -38,13 +38,14 @@ NO_MODEL = "58P01"  # undefined_file
 
 @dataclass
 class _Loaded:
-    stamp: tuple
+    latest: str  # the `latest` pointer's path, stat'ed on every call
+    stamp: tuple | None
     version: int
     model: Any  # estuary.runtimes.base.LoadedModel
     features: tuple[tuple[str, bool], ...]  # (column, categorical)
 
 
-def _stamp(path: Path) -> tuple | None:
+def _stamp(path: str) -> tuple | None:
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -63,15 +64,20 @@ class Scorer:
     # ------------------------------------------------------------------- models and versions
 
     def model(self, name: str) -> _Loaded:
-        """The newest verified version of `name`; re-read only when `latest` changed."""
+        """The newest verified version of `name`; re-read only when `latest` changed (the hot
+        path is one dict lookup and one stat)."""
+        current = self.models.get(name)
+        if current is not None and _stamp(current.latest) == current.stamp:
+            return current
+        return self._refresh(name, current)
+
+    def _refresh(self, name: str, current: _Loaded | None) -> _Loaded:
         if not isinstance(name, str) or not MODEL_NAME.match(name):
             self._error(f"estuary: {name!r} is not a model name (letters, digits, _ . -)",
                         BAD_VALUE)
         root = self.home / "models" / name
-        stamp = _stamp(root / LATEST)
-        current = self.models.get(name)
-        if current is not None and current.stamp == stamp:
-            return current
+        latest = str(root / LATEST)
+        stamp = _stamp(latest)
         if stamp is None:
             self._error(f"estuary: no model {name!r} in {self.home / 'models'}",
                         NO_MODEL, hint=f"run `estuary pg sync --model {name} ...` (or "
@@ -87,7 +93,7 @@ class Scorer:
             current.stamp = stamp  # do not retry on every row; the next publish is tried
             return current
         features = tuple((f.name, f.kind == "categorical") for f in loaded.metadata.schema.features)
-        self.models[name] = _Loaded(stamp, version.number, loaded, features)
+        self.models[name] = _Loaded(latest, stamp, version.number, loaded, features)
         return self.models[name]
 
     # ------------------------------------------------------------------- scoring
