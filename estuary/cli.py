@@ -494,4 +494,67 @@ def setup_js(
         _say(out, f"  export {ENV_HOME}={target}")
 
 
+# ------------------------------------------------------------------------------------ pg
+
+pg_app = typer.Typer(help="Score rows inside PostgreSQL on insert: PL/Python functions that load "
+                          "verified versions of a store (needs estuary's postgres extra here and "
+                          "postgresql-plpython3-15 on the server).", no_args_is_help=True)
+app.add_typer(pg_app, name="pg")
+PG_DIR_HELP = ("Deployment directory the database server reads (site packages + verified copies "
+               "of published versions), made readable by the server's group only.")
+
+
+@pg_app.command("install", help="Build --dir (numpy + onnxruntime for the server's Python via pip "
+                                "--target, a slim estuary, a copy of STORE's newest published "
+                                "version) and create estuary_predict(model, row jsonb), "
+                                "estuary_add_trigger(table, model, ...) and estuary_check(model) "
+                                "in the database. --dsn must name a superuser (plpython3u).")
+def pg_install(
+    dsn: Annotated[str, typer.Option("--dsn", help="e.g. postgresql://postgres@localhost/app")],
+    dir: Annotated[Path, typer.Option("--dir", help=PG_DIR_HELP)],
+    store: Annotated[Path | None, typer.Option("--store", help="A store written by `estuary learn` or a Learner.")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Name in SQL (default: the store directory's name).")] = None,
+) -> None:
+    from .integrations.postgres import install
+
+    with _handled(False):
+        with err.status("installing estuary's PostgreSQL functions"):
+            done = install(dsn, store, dir, model)
+    _say(out, f"estuary_predict and estuary_add_trigger are installed; site {done.site}", "green")
+    if done.checked:
+        _say(out, f"  model {done.model!r}: version {done.version}, the server loads it "
+                  f"({done.checked['runtime']}); run `estuary pg sync` after each publish")
+
+
+@pg_app.command("sync", help="Copy STORE's newest published version (sha256-checked) into --dir; "
+                             "the database scores with it from its next row, no restart.")
+def pg_sync(
+    store: Annotated[Path, typer.Option("--store", help="The store to copy from.")],
+    dir: Annotated[Path, typer.Option("--dir", help=PG_DIR_HELP)],
+    model: Annotated[str | None, typer.Option("--model", help="Name in SQL (default: the store directory's name).")] = None,
+) -> None:
+    from .integrations.postgres import sync
+
+    with _handled(False):
+        version = sync(store, dir, model)
+    _say(out, f"version {version} is what the database scores with now")
+
+
+@pg_app.command("trigger", help="Add a BEFORE INSERT trigger on TABLE that fills the prediction "
+                                "(and probabilities, version) columns from the feature columns.")
+def pg_trigger(
+    dsn: Annotated[str, typer.Option("--dsn")],
+    table: Annotated[str, typer.Option("--table")],
+    model: Annotated[str, typer.Option("--model")],
+    prediction_column: Annotated[str, typer.Option("--prediction-column")] = "prediction",
+    proba_column: Annotated[str | None, typer.Option("--proba-column", help="A jsonb column for {class: probability}.")] = None,
+    version_column: Annotated[str | None, typer.Option("--version-column", help="An integer column for the model version.")] = None,
+) -> None:
+    from .integrations.postgres import add_trigger
+
+    with _handled(False):
+        name = add_trigger(dsn, table, model, prediction_column, proba_column, version_column)
+    _say(out, f"trigger {name} on {table} scores every insert with model {model!r}")
+
+
 __all__ = ["app"]
