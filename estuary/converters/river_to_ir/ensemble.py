@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 from river import ensemble, linear_model, preprocessing, tree
 
 from ... import ir
@@ -82,8 +83,9 @@ def vote_classifier(model: Any, members: list, weights: list[float], columns,
     weights = kept
     classes = class_union([out for _, out in parts])
     if len(classes) < 2:
-        raise UnsupportedModelError(model, supported_models(),
-                                    reason=f"its members have seen one class only ({classes})")
+        raise EmptyModelError(f"{type(model).__name__}'s members have seen only the class(es) "
+                              f"{list(classes)}: a classifier needs two classes to export; call "
+                              "learn_one on more data before export")
     index = {c: k for k, c in enumerate(classes)}
     ir_members = tuple(Member(chain, out.estimator, tuple(index[c] for c in out.classes))
                        for chain, out in parts)
@@ -229,3 +231,75 @@ def bole_classifier(m: ensemble.BOLEClassifier, columns, ctx) -> EstimatorIR:
     if not voting:
         return vote_classifier(m, list(m), [1.0] * len(m), columns, ctx)
     return vote_classifier(m, [m[i] for i in voting], [weights[i] for i in voting], columns, ctx)
+
+
+# ------------------------------------------------------------------------------ SRP
+
+
+def _srp_inputs(m) -> dict:
+    return members_inputs([b.model for b in m.models])
+
+
+def _srp_member(base: Any, columns, ctx):
+    """A member predicts on `{k: x[k] for k in features if k in x}`. It only ever learned those
+    keys, so reading the full row is the same unless its model knows another key: refused."""
+    model = base.model
+    if base.features is not None:
+        outside = set(extractor_for(model).inputs(model)) - set(base.features)
+        if outside:
+            raise UnsupportedModelError(
+                model, supported_models(),
+                reason=f"an SRP member knows keys outside its random subspace ({sorted(outside)[:3]})")
+    return member_ir(model, columns, ctx)
+
+
+SRP_CLASSIFIER_CASES = (Case("srp5(htc)", "Phishing", lambda: ensemble.SRPClassifier(
+    tree.HoeffdingTreeClassifier(grace_period=20, delta=0.5, tau=0.5), n_models=5, seed=1,
+    disable_weighted_vote=False)),)
+SRP_REGRESSOR_CASES = (
+    Case("srp-reg4-mean(htr)", "TrumpApproval", lambda: ensemble.SRPRegressor(
+        tree.HoeffdingTreeRegressor(grace_period=20, delta=0.5, tau=0.5), n_models=4, seed=1)),
+    Case("srp-reg5-median-subspaces(htr)", "TrumpApproval", lambda: ensemble.SRPRegressor(
+        tree.HoeffdingTreeRegressor(grace_period=20, delta=0.5, tau=0.5), n_models=5, seed=1,
+        training_method="subspaces", aggregation_method="median")),
+)
+
+
+@register_extractor(ensemble.SRPClassifier, inputs=_srp_inputs, kind="estimator",
+                    produces=(EnsembleClassifier,), cases=SRP_CLASSIFIER_CASES)
+def srp_classifier(m: ensemble.SRPClassifier, columns, ctx) -> EstimatorIR:
+    """As ARF: member probabilities times their metric when it is > 0 and votes are weighted,
+    summed, divided by the total when it is > 0. Background learners take no part."""
+    require_learned(bool(m.models), "SRPClassifier")
+    weights = []
+    for b in m.models:
+        value = b.metric.get()
+        weights.append(value if (not m.disable_weighted_vote and value > 0.0) else 1.0)
+    return vote_classifier(m, list(m.models), weights, columns, ctx,
+                           member_extract=_srp_member)
+
+
+@register_extractor(ensemble.SRPRegressor, inputs=_srp_inputs, kind="estimator",
+                    produces=(EnsembleRegressor,), cases=SRP_REGRESSOR_CASES)
+def srp_regressor(m: ensemble.SRPRegressor, columns, ctx) -> EstimatorIR:
+    """River's `predict_one`: the median of the members, or `np.average` weighted by their
+    metric (inverted when smaller is better), 1 each when votes are unweighted. Weights that sum
+    to 0 make River answer 0.0 for every row: refused (no member predicts that)."""
+    require_learned(bool(m.models), "SRPRegressor")
+    members, n = list(m.models), len(m.models)
+    if m.aggregation_method == m._MEDIAN:
+        return mean_regressor(m, members, [1.0] * n, n, columns, ctx,
+                              member_extract=_srp_member, combine="median")
+    weights = np.ones(n)
+    if not m.disable_weighted_vote:
+        for i, b in enumerate(members):
+            value = b.metric.get()
+            weights[i] = value if value >= 0 else 0.0
+        if not m.metric.bigger_is_better:
+            weights = -(weights - max(weights))
+        if sum(weights) == 0:
+            raise UnsupportedModelError(m, supported_models(),
+                                        reason="its member weights sum to 0, so River predicts "
+                                        "0.0 for every row; learn more first")
+    return mean_regressor(m, members, [float(w) for w in weights], float(weights.sum()), columns,
+                          ctx, member_extract=_srp_member)
