@@ -531,6 +531,45 @@ def test_nesting_depth_ignores_brackets_inside_strings():
     assert nesting_depth(b'"\\"[[["') == 0
     assert parse_json(b'{"a": "[[[["}', 1) == {"a": "[[[["}
 
+    def depth(value) -> int:  # the reference: walk the parsed value
+        if isinstance(value, dict):
+            value = list(value.values())
+        return 1 + max(map(depth, value), default=0) if isinstance(value, list) else 0
+
+    rng = random.Random(7)
+    alphabet = ["[", "]", "{", "}", '"', "\\", "a", "\n", "é"]
+
+    def text() -> str:
+        return "".join(rng.choice(alphabet) for _ in range(rng.randrange(6)))
+
+    def make(level: int):
+        r = rng.random()
+        if level > 6 or r < 0.3:
+            return text()
+        if r < 0.65:
+            return [make(level + 1) for _ in range(rng.randrange(3))]
+        return {text(): make(level + 1) for _ in range(rng.randrange(3))}
+
+    for _ in range(2000):  # escaped quotes and backslashes, brackets in keys and values
+        value = make(0)
+        body = json.dumps(value, ensure_ascii=rng.random() < 0.5).encode()
+        assert nesting_depth(body) == depth(value), body
+
+
+def test_examples_never_send_nan_and_a_removed_version_is_404(store):
+    app = create_app(store, examples=[{"a": float("nan"), "b": [float("inf")], "c": 1.5}])
+    with TestClient(app, raise_server_exceptions=False) as http:
+        r = http.get("/examples")
+        strict = json.loads(r.text, parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
+        assert strict["rows"] == [{"x": {"a": None, "b": [None], "c": 1.5}}]
+        assert http.get("/models/1/model.onnx").status_code == 200  # verified, then cached
+        republish(store)
+        shutil.rmtree(store.versions / "1")  # as retention removes an old version
+        r = http.get("/models/1/model.onnx")  # the cached version's file is gone
+        assert r.status_code == 404 and "no longer" in r.json()["error"]
+        r = http.get("/models/1/manifest.json")  # evicted from the cache, opened again
+        assert r.status_code == 404 and "version 1 is not in" in r.json()["error"]
+
 
 def test_serve_cli_flags(store, monkeypatch):
     import uvicorn

@@ -395,13 +395,17 @@ async def artifact(request: Request) -> Response:
         version = await asyncio.to_thread(state.version, number)
     except ArtifactError as e:  # StoreError, or ManifestError: not a version to hand out
         return _error(404, str(e))
-    if name == MANIFEST:
-        return FileResponse(version.path / MANIFEST, media_type="application/json")
     entry = version.manifest.files.get(name)
-    if entry is None:  # only files the manifest lists (inside the version): no path tricks
+    if entry is None and name != MANIFEST:  # only files the manifest lists: no path tricks
         return _error(404, f"version {number} has no file {name!r}; it has "
                            f"{sorted(version.manifest.files)}")
-    return FileResponse(version.path / name, headers={"ETag": f'"{entry.sha256}"'})
+    path = version.path / name
+    if not path.is_file():  # removed since it was verified (retention keeps the newest few)
+        state.verified.pop(number, None)
+        return _error(404, f"version {number} is no longer in {state.store.root}")
+    if entry is None:
+        return FileResponse(path, media_type="application/json")
+    return FileResponse(path, headers={"ETag": f'"{entry.sha256}"'})
 
 
 async def healthz(request: Request) -> Response:
@@ -502,8 +506,22 @@ async def example_rows(request: Request) -> Response:
     else:
         rows, source = [], "none"
     rows = rows[len(rows) - limit:] if limit else []
-    body = json.dumps({"source": source, "rows": rows}, default=str)
+    try:
+        body = json.dumps({"source": source, "rows": rows}, default=str, allow_nan=False)
+    except ValueError:  # a NaN or infinity in an event (JSON has none): null, as a missing value
+        body = json.dumps({"source": source, "rows": _finite(rows)}, default=str)
     return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+
+def _finite(value: Any) -> Any:
+    """`value` with every NaN or infinite float replaced by None."""
+    if isinstance(value, float):
+        return value if np.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 API_ROUTES = [
