@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ... import ir
-from ...errors import EmptyModelError
+from ...errors import EmptyModelError, UnsupportedModelError
 
 
 @dataclass(frozen=True)
@@ -29,10 +29,10 @@ def plain(value: Any) -> Any:
         value = value.item()
     if isinstance(value, (str, bool, int, float)):
         return value
-    raise EmptyModelError(  # pragma: no cover - exotic keys
-        f"cannot store {value!r} ({type(value).__name__}) as a key, class or category: "
-        "use str, int, float or bool"
-    )
+    raise UnsupportedModelError(
+        f"a {type(value).__name__} key, class or category", [],
+        reason=f"{value!r} cannot be stored: use str, int, float or bool keys (map the keys "
+        "to strings before learn_one)")
 
 
 def numeric_inputs(keys: Any) -> dict:

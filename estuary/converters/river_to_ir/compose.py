@@ -93,6 +93,9 @@ DISCARD_CASES = (Case("discard|scaler|linreg", "TrumpApproval",
 def pipeline(p: compose.Pipeline, columns: tuple[str, ...], ctx):
     """A pipeline ending in a model → (Chain, EstimatorIR); a transformer-only one → Chain."""
     steps = flatten(list(p.steps.values()))
+    if not steps:
+        raise UnsupportedModelError(p, supported_models(), reason="the pipeline has no steps; "
+                                    "build it from transformers and a model, e.g. a | b | model")
     last = extractor_for(steps[-1])
     if last.kind == "transform":
         return extract_chain(steps, columns, ctx)[0]
@@ -115,6 +118,9 @@ def union_inputs(u: compose.TransformerUnion) -> dict:
 @register_extractor(compose.TransformerUnion, inputs=union_inputs, renames=True,
                     produces=(ir.Union, ir.Chain), cases=UNION_CASES)
 def union(u: compose.TransformerUnion, columns: tuple[str, ...], ctx) -> ir.Union:
+    if not u.transformers:  # River's own union of nothing outputs {}: the model sees no feature
+        raise UnsupportedModelError(u, supported_models(), reason="the TransformerUnion has no "
+                                    "transformers; give it at least one, or drop it")
     return ir.Union(tuple(extract_chain([t], columns, ctx)[0] for t in u.transformers.values()))
 
 

@@ -84,3 +84,40 @@ def arf_regressor(m: forest.ARFRegressor, columns, ctx) -> EstimatorIR:
             weights = w
     return mean_regressor(m, list(m), [float(v) for v in weights], n, columns, ctx,
                           member_extract=_member_regressor)
+
+
+OXT_CASES = (
+    Case("oxt5_trumpapproval", "TrumpApproval", lambda: forest.OXTRegressor(
+        n_models=5, seed=1, grace_period=20, delta=0.5)),
+    Case("oxt4_weighted_mean", "TrumpApproval", lambda: forest.OXTRegressor(
+        n_models=4, seed=1, grace_period=20, delta=0.5, disable_weighted_vote=False,
+        leaf_prediction="mean")),
+)
+
+
+def _oxt_weights(m: forest.OXTRegressor) -> tuple[list[float], float]:
+    """River's `predict_one`: (w / Σw) per tree with w its metric, or (1 + 1e-8) / (w + 1e-8)
+    renormalised when smaller is better, the scaled predictions summed; unweighted (or Σw == 0)
+    the sum divided by the number of trees."""
+    n = len(m.models)
+    if m.disable_weighted_vote:
+        return [1.0] * n, float(n)
+    weights = [perf.get() for perf in m._perfs]
+    sum_weights = sum(weights)
+    if sum_weights == 0:
+        return [1.0] * n, float(n)
+    if not m.track_metric.bigger_is_better:
+        weights = [(1 + 1e-8) / (w + 1e-8) for w in weights]
+        sum_weights = sum(weights)
+    return [w / sum_weights for w in weights], 1.0
+
+
+@register_extractor(forest.OXTRegressor, inputs=lambda m: _arf_inputs(m.models), kind="estimator",
+                    produces=(EnsembleRegressor, TreeRegressor), cases=OXT_CASES)
+def oxt_regressor(m: forest.OXTRegressor, columns, ctx) -> EstimatorIR:
+    """The extra trees predict as Hoeffding tree regressors (their leaves and random splitters
+    only change learning); combined as `_oxt_weights` says."""
+    require_learned(bool(m.models), "OXTRegressor")
+    weights, divisor = _oxt_weights(m)
+    return mean_regressor(m, list(m.models), weights, divisor, columns, ctx,
+                          member_extract=_member_regressor)

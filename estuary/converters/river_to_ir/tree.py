@@ -34,6 +34,7 @@ from river.tree.nodes.efdtc_nodes import (
     EFDTNominalMultiwayBranch,
     EFDTNumericBinaryBranch,
 )
+from river.tree.nodes.et_nodes import ETLeafAdaptive, ETLeafMean, ETLeafModel
 from river.tree.nodes.hatc_nodes import (
     AdaBranchClassifier,
     AdaLeafClassifier,
@@ -109,9 +110,9 @@ MAJORITY = {LeafMajorityClass, RandomLeafMajorityClass, EFDTLeafMajorityClass}
 NAIVE_BAYES = {LeafNaiveBayes, RandomLeafNaiveBayes, EFDTLeafNaiveBayes}
 NAIVE_BAYES_ADAPTIVE = {LeafNaiveBayesAdaptive, RandomLeafNaiveBayesAdaptive,
                         EFDTLeafNaiveBayesAdaptive}
-MEAN, MODEL, ADAPTIVE = ({LeafMean, RandomLeafMean, AdaLeafRegMean},
-                         {LeafModel, RandomLeafModel, AdaLeafRegModel},
-                         {LeafAdaptive, RandomLeafAdaptive, AdaLeafRegAdaptive})
+MEAN, MODEL, ADAPTIVE = ({LeafMean, RandomLeafMean, AdaLeafRegMean, ETLeafMean},
+                         {LeafModel, RandomLeafModel, AdaLeafRegModel, ETLeafModel},
+                         {LeafAdaptive, RandomLeafAdaptive, AdaLeafRegAdaptive, ETLeafAdaptive})
 
 
 _BINARY_RULES = (NumericBinaryBranch.most_common_path, NominalBinaryBranch.most_common_path)
@@ -345,8 +346,9 @@ def tree_classifier_ir(m: Any, columns, classes: tuple, min_classes: int = 2) ->
     would use it now, else class counts. `classes` in River's probability dict order."""
     flat = _flatten(m, columns)
     if len(classes) < min_classes:
-        raise UnsupportedModelError(m, supported_models(),
-                                    reason=f"it has seen one class only ({classes}); learn more")
+        raise EmptyModelError(f"{type(m).__name__} has seen only the class(es) {list(classes)}: "
+                              "a classifier needs two classes to export; call learn_one on "
+                              "more data before export")
     probs, use_nb = [], []
     nb = _NaiveBayesTables(flat, classes, len(columns))
     for leaf in flat.leaves:
