@@ -526,6 +526,33 @@ def test_fuzz_no_request_gives_a_500(client):
     assert statuses.get(200, 0) > 10 and statuses.get(422, 0) > 100  # both sides exercised
 
 
+def test_fuzz_learn_gives_no_500(store):
+    token = "fuzz-token-0123456789"
+    learner = Learner(logreg(), formats=["onnx"])
+    app = create_app(store, learner=learner, allow_learn=True, learn_token=token)
+    rng = random.Random(10)
+    labels = [True, False, None, 1, "a", [1], {"a": 1}, 1e308]
+    statuses: dict[int, int] = {}
+    with TestClient(app, raise_server_exceptions=False,
+                    headers={"Authorization": f"Bearer {token}"}) as http:
+        bodies = _fuzz_bodies(rng)
+        events = [json.dumps([{"x": json.loads(b), "y": rng.choice(labels)}]).encode()
+                  for b in bodies[:100] if _is_json(b)]
+        for body in bodies + events:
+            r = http.post("/learn", content=body)
+            statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+            assert r.status_code < 500, (body[:200], r.status_code, r.text[:300])
+    assert statuses.get(200, 0) > 5 and statuses.get(422, 0) > 100, statuses
+
+
+def _is_json(body: bytes) -> bool:
+    try:
+        json.loads(body, parse_constant=float)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
 def test_nesting_depth_ignores_brackets_inside_strings():
     assert nesting_depth(b'{"a": "[[[[{{{{", "b": [1, {"c": "]]]"}]}') == 3
     assert nesting_depth(b'"\\"[[["') == 0

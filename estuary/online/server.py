@@ -455,13 +455,25 @@ async def learn(request: Request) -> Response:
         for event in events:  # all checked before any is learned
             if not isinstance(event, dict) or not isinstance(event.get("x"), dict):
                 raise InvalidInputError("<body>", 'each event is {"x": {...}, "y": ...}')
-        for event in events:
-            learner.learn_one(event["x"], event.get("y"))
+        learned = _learn_all(learner, events)
     except RequestTooLargeError as e:
         return _error(413, str(e))
     except InvalidInputError as e:
         return _error(422, str(e), field=e.field)
-    return JSONResponse({"learned": len(events), "events": learner.n_events})
+    return JSONResponse({"learned": learned, "events": learner.n_events})
+
+
+def _learn_all(learner: Any, events: list[dict]) -> int:
+    """Learn `events` in order; a value the River model cannot learn from (a list where it
+    wants a number, a label it cannot take) is a 422 saying how many were learned before it."""
+    for i, event in enumerate(events):
+        try:
+            learner.learn_one(event["x"], event.get("y"))
+        except (TypeError, ValueError, KeyError, AttributeError, ArithmeticError) as e:
+            raise InvalidInputError("<event>", f"event {i}: the model cannot learn from it "
+                                               f"({_describe(e)[:300]}); the {i} before it were "
+                                               "learned") from e
+    return len(events)
 
 
 async def head(request: Request) -> Response:
