@@ -34,10 +34,10 @@ class RequestTooLargeError(EstuaryError):
 
 @dataclass(frozen=True)
 class BodyLimits:
-    """`max_bytes`: the largest body read (10 MiB by default); `max_depth`: the deepest nesting
+    """`max_bytes`: the largest body read (10 MB by default); `max_depth`: the deepest nesting
     of arrays and objects (a batch `{"rows": [{...}]}` needs 3)."""
 
-    max_bytes: int = 10 * 1024 * 1024
+    max_bytes: int = 10_000_000  # `estuary serve --max-body-mb 10`
     max_depth: int = 32
 
     def __post_init__(self) -> None:

@@ -577,7 +577,7 @@ def create_app(store: Store | str | Path, *, format: str = "onnx", poll: float =
 
     POST /learn is off unless `allow_learn` (it needs `learner`), and then takes only requests
     with `Authorization: Bearer <learn_token>` (default: $ESTUARY_LEARN_TOKEN). `limits` bound
-    request bodies (default 10 MiB, 32 levels of nesting). A candidate version loading for
+    request bodies (default 10 MB, 32 levels of nesting). A candidate version loading for
     longer than `load_timeout` seconds is refused; /healthz says 503 once the watcher has not
     completed a look for `stall_after` seconds.
 
