@@ -10,9 +10,11 @@ import shlex
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from importlib import resources
 from importlib.metadata import entry_points
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 from river import datasets, linear_model, preprocessing
@@ -116,3 +118,22 @@ def test_the_ci_files_are_valid_jobs():
     assert job["artifacts"]["when"] == "always"
     assert job["artifacts"]["reports"]["junit"] == "reports/*.junit.xml"
     assert job["artifacts"]["paths"] == ["reports/"]
+
+
+def _schema_errors(schema_file: str, document: dict) -> list[str]:
+    """Errors against SchemaStore's schema as vendored by check-jsonschema (no network)."""
+    vendor = resources.files("check_jsonschema.builtin_schemas.vendor")
+    schema = json.loads(vendor.joinpath(schema_file).read_text())
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    return [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(document)]
+
+
+def test_the_ci_files_pass_their_json_schemas():
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    workflow["on"] = workflow.pop(True)  # YAML 1.1's boolean `on`, as GitHub reads it
+    assert _schema_errors("github-workflows.json", workflow) == []
+    assert _schema_errors("gitlab-ci.json", yaml.safe_load(GITLAB.read_text())) == []
+    broken = {**workflow, "jobs": {"parity": {"steps": workflow["jobs"]["parity"]["steps"]}}}
+    assert [e.split(":")[0] for e in _schema_errors("github-workflows.json", broken)] == [
+        "['jobs', 'parity']"]  # a job without runs-on is no job
+    assert _schema_errors("gitlab-ci.json", {"parity": {"scrpt": ["pytest"]}}) != []
