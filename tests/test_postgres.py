@@ -270,3 +270,32 @@ def test_a_corrupt_copy_is_refused_and_the_previous_version_kept(deployment, clu
         conn.add_notice_handler(lambda d: warnings.append(d.message_primary))
         assert conn.execute("SELECT estuary_check(%s)", [MODEL]).fetchone()[0]["version"] == current
         assert any("does not match its SHA-256" in w for w in warnings), warnings
+
+
+def test_a_regressor_with_a_categorical_text_column(deployment, cluster, tmp_path):
+    from river import compose, datasets
+
+    _, home, _ = deployment
+    model = (compose.Select("time") | preprocessing.StandardScaler()) + (
+        compose.Select("diet") | preprocessing.OneHotEncoder())
+    model = model | linear_model.LinearRegression()
+    rows = [({"time": x["time"], "diet": str(x["diet"])}, y) for x, y in datasets.ChickWeights()]
+    for x, y in rows:
+        model.learn_one(x, y)
+    store = tmp_path / "chick"
+    publish(freeze(model, [x for x, _ in rows[:40]]), Store(store), formats=["onnx"])
+    assert pg.sync(store, home, "chick") == 1
+    loaded = estuary.load(Store(store).open().file_for("onnx"))
+    data = [(x["time"], x["diet"]) for x, _ in rows[:200]] + [(3, "9"), (None, "2"), (5, None)]
+    with psycopg.connect(cluster.dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE weights (id serial, time integer, diet text, "
+                     "prediction double precision)")
+        conn.execute("SELECT estuary_add_trigger('weights', 'chick')")
+        with conn.cursor() as cur, cur.copy("COPY weights (time, diet) FROM STDIN") as cp:
+            for r in data:
+                cp.write_row(r)
+        stored = conn.execute("SELECT time, diet, prediction FROM weights ORDER BY id").fetchall()
+    assert [(t, d) for t, d, _ in stored] == data
+    for t, d, prediction in stored:
+        x = {k: v for k, v in (("time", t), ("diet", d)) if v is not None}
+        assert prediction == loaded.predict_one(x)
