@@ -14,6 +14,7 @@ from .errors import (  # noqa: E402
     EmptyModelError,
     EstuaryError,
     GoldenCheckError,
+    IntegrityError,
     InvalidInputError,
     InvalidOptionError,
     NoGoldenVectorsError,
@@ -25,7 +26,7 @@ from .errors import (  # noqa: E402
 
 __all__ = [
     "ArtifactError", "EmptyModelError", "EstuaryError", "ExportedArtifact", "GoldenCheckError",
-    "InvalidInputError", "InvalidOptionError", "NoGoldenVectorsError", "RegistrationError",
+    "IntegrityError", "InvalidInputError", "InvalidOptionError", "NoGoldenVectorsError", "RegistrationError",
     "UnknownFormatError", "UnsupportedModelError", "WrongTaskError",
     "__version__", "export", "load", "verify", "write_snapshot",
 ]

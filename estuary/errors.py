@@ -15,9 +15,9 @@ class UnsupportedModelError(EstuaryError, TypeError):
         self.model_type = name
         self.supported = sorted(supported)
         detail = f" ({reason})" if reason else ""
+        listed = f" Supported: {', '.join(self.supported)}." if self.supported else ""
         super().__init__(
-            f"cannot convert {name}{detail}. Supported: {', '.join(self.supported)}. "
-            "Open an issue with the model if you need it."
+            f"cannot convert {name}{detail}.{listed} Open an issue with the model if you need it."
         )
 
 
@@ -43,6 +43,10 @@ class ArtifactError(EstuaryError, ValueError):
 
 class GoldenCheckError(ArtifactError):
     """The golden vectors embedded in an artifact do not reproduce on load."""
+
+
+class IntegrityError(ArtifactError):
+    """The artifact's bytes are not the bytes it was exported with (its embedded SHA-256)."""
 
 
 class NoGoldenVectorsError(ArtifactError):

@@ -212,3 +212,233 @@ def test_ir_refuses_nan_parameters():
                      ir.Linear(("a",), ((float("nan"),),), (0.0,), "identity"), "regression")
     with pytest.raises(ir.IRError, match="non-finite"):
         ir.content_hash(model)
+
+
+# ------------------------------------------------------------------ issue 18: every failure typed
+
+
+def _edit_meta(path, change, restamp=True):
+    """Rewrite the ONNX artifact's estuary metadata with `change(meta) -> text`; re-stamp the
+    digest (as someone who knows the checksum would) so the metadata check itself must refuse."""
+    from artifact_mutants import _restamp, read_meta, write_meta
+
+    write_meta(path, "onnx", change(json.loads(read_meta(path, "onnx"))))
+    if restamp:
+        _restamp(path)
+    return path
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda m: "[1, 2, 3]", "JSON list, not an object"),
+    (lambda m: "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    (lambda m: json.dumps({**m, "schema": {"type": "FeatureSchema",
+                                           "features": json.loads("[" * 30 + "]" * 30)}}),
+     "schema"),
+    (lambda m: json.dumps({**m, "precision": "float16"}), "'precision' is 'float16'"),
+    (lambda m: json.dumps({**m, "task": "regression"}), "a regressor with classes"),
+    (lambda m: json.dumps({**m, "task": "score"}), "'task' is 'score'"),
+    (lambda m: json.dumps({**m, "golden_inputs": [m["golden_inputs"][0][:-1]]
+                           + m["golden_inputs"][1:]}), "golden input row is not 9 values"),
+    (lambda m: json.dumps({**m, "classes": m["classes"][:1]}), "a classifier with 1 classes"),
+    (lambda m: json.dumps({**m, "classes": m["classes"] + ["x"]}), "not 3 values wide"),
+    (lambda m: json.dumps({**m, "metadata_version": 2}), "metadata version 2"),
+])
+def test_bad_metadata_is_an_artifact_error(artifact, change, match):
+    with pytest.raises(estuary.ArtifactError, match=match) as e:
+        estuary.load(_edit_meta(artifact, change))
+    assert "re-export" in str(e.value)
+
+
+def test_onnx_metadata_not_utf8_is_an_artifact_error(artifact):
+    from artifact_mutants import write_meta
+
+    write_meta(artifact, "onnx", b"\xff\xfe")
+    with pytest.raises(estuary.ArtifactError, match="unreadable ONNX metadata"):
+        estuary.load(artifact)
+
+
+@pytest.mark.parametrize("what", ["input", "output"])
+def test_renamed_onnx_input_or_output_is_refused_on_load(artifact, what):
+    from artifact_mutants import _restamp
+
+    proto = onnx.load(artifact)  # a consistent rename: the graph still runs, under other names
+    old = "input" if what == "input" else "probabilities"
+    for io in [*proto.graph.input, *proto.graph.output]:
+        io.name = "x" if io.name == old else io.name
+    for node in proto.graph.node:
+        node.input[:] = ["x" if n == old else n for n in node.input]
+        node.output[:] = ["x" if n == old else n for n in node.output]
+    onnx.save(proto, artifact)
+    _restamp(artifact)
+    with pytest.raises(estuary.ArtifactError, match="not the estuary contract"):
+        estuary.load(artifact)
+
+
+def test_runtime_failure_at_run_is_an_artifact_error(artifact):
+    from onnxruntime.capi.onnxruntime_pybind11_state import Fail
+
+    loaded = estuary.load(artifact)
+
+    class Broken:
+        def run(self, *args):
+            raise Fail("TreeEnsemble: feature id out of range")
+
+    loaded.backend.session = Broken()
+    with pytest.raises(estuary.ArtifactError, match="fails to run in onnxruntime .*Fail"):
+        loaded.predict_one({})
+
+
+@pytest.mark.parametrize("outputs, match", [
+    ({"probabilities": np.array([[0.5, 0.5]])}, "not the estuary contract"),
+    ({"probabilities": np.array([[0.5, 0.5]]), "label": np.array([2])}, r"outside 0\.\.1"),
+    ({"probabilities": np.array([[0.5, 0.5]]), "label": np.array([-1])}, r"outside 0\.\.1"),
+    ({"probabilities": np.array([[0.5, 0.5]]), "label": np.array([0.5])}, "not a class index"),
+    ({"probabilities": np.array([[1.0]]), "label": np.array([0])}, r"shape \(1, 1\)"),
+])
+def test_outputs_off_the_contract_are_artifact_errors(artifact, outputs, match):
+    # e.g. a Core ML artifact whose class labels fall outside 0..C-1, or fewer classes than
+    # outputs: the caller sees an ArtifactError, never an IndexError
+    loaded = estuary.load(artifact)
+    loaded.backend.run = lambda X: outputs
+    with pytest.raises(estuary.ArtifactError, match=match):
+        loaded.predict_one({})
+    with pytest.raises(estuary.ArtifactError, match=match):
+        loaded.predict_proba_one({})
+
+
+def test_numbers_beyond_float_range_name_the_feature(artifact):
+    from fractions import Fraction
+
+    loaded = estuary.load(artifact)
+    for value in (10 ** 400, -(10 ** 400), Fraction(10 ** 400, 3)):
+        with pytest.raises(estuary.InvalidInputError, match="beyond the float64 range") as e:
+            loaded.predict_one({"https": value})
+        assert e.value.field == "https"
+    assert loaded.predict_one({"https": 10 ** 300}) in (False, True)  # large but a float
+
+
+def test_predict_proba_on_a_regressor_is_a_wrong_task_error(tmp_path):
+    model, rows = learned_case("scaler|linreg")
+    loaded = estuary.load(estuary.export(model, tmp_path / "r.onnx", sample=rows[:8]).path)
+    with pytest.raises(estuary.WrongTaskError, match="use predict_one"):
+        loaded.predict_proba_one(rows[0])
+    assert isinstance(loaded.predict_one(rows[0]), float)
+
+
+# ------------------------------------------------------------------ issue 18: the golden check
+
+
+def test_golden_check_compares_labels_relabelled_classes(artifact):
+    _edit_meta(artifact, lambda m: json.dumps({**m, "classes": m["classes"][::-1]}))
+    with pytest.raises(estuary.GoldenCheckError, match="where River predicted"):
+        estuary.load(artifact)
+
+
+def test_golden_check_compares_labels_argmax_to_argmin(artifact):
+    from artifact_mutants import _restamp
+
+    proto = onnx.load(artifact)
+    node = next(n for n in proto.graph.node if n.op_type == "ArgMax")
+    node.op_type = "ArgMin"
+    onnx.save(proto, artifact)
+    _restamp(artifact)  # probabilities still reproduce: only the labels show it
+    with pytest.raises(estuary.GoldenCheckError, match="gives the label"):
+        estuary.load(artifact)
+
+
+def test_golden_labels_are_river_predictions(artifact, phishing_model):
+    model, rows = phishing_model
+    meta = estuary.load(artifact).metadata
+    assert len(meta.golden_labels) == len(meta.golden_inputs) >= 3
+    rows = [{c: v for c, v in zip(meta.schema.columns, r) if v is not None}
+            for r in meta.golden_inputs]  # numeric schema: columns are the raw keys
+    assert list(meta.golden_labels) == [model.predict_one(x) for x in rows]
+
+
+def test_an_artifact_without_golden_vectors_is_refused_unless_asked(artifact):
+    _edit_meta(artifact, lambda m: json.dumps(
+        {**m, "golden_inputs": [], "golden_outputs": [], "golden_labels": []}))
+    with pytest.raises(estuary.NoGoldenVectorsError, match="require_golden=False"):
+        estuary.load(artifact)
+    assert estuary.load(artifact, require_golden=False).predict_one({}) in (False, True)
+
+
+def test_byte_corruption_is_refused_by_the_embedded_digest(artifact):
+    from artifact_mutants import read_meta
+
+    assert json.loads(read_meta(artifact, "onnx"))["integrity"].startswith("sha256:")
+    assert estuary.load(artifact).check_integrity() is True
+    _edit_meta(artifact, lambda m: json.dumps({**m, "source": "edited"}), restamp=False)
+    with pytest.raises(estuary.IntegrityError, match="do not match the SHA-256"):
+        estuary.load(artifact)
+
+
+def test_cli_inspect_broken_or_unverifiable_artifact_exits_2_in_one_line(artifact, tmp_path):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from estuary.cli import app
+
+    broken = _edit_meta(shutil.copy(artifact, tmp_path / "broken.onnx"), lambda m: "[1, 2, 3]")
+    bare = _edit_meta(shutil.copy(artifact, tmp_path / "bare.onnx"), lambda m: json.dumps(
+        {**m, "golden_inputs": [], "golden_outputs": [], "golden_labels": []}))
+    runner = CliRunner()
+    for path, match in ((broken, "not an object"), (bare, "embeds no golden vectors")):
+        result = runner.invoke(app, ["inspect", str(path)])
+        assert result.exit_code == 2, result.output
+        assert match in result.output and "Traceback" not in result.output
+        assert isinstance(result.exception, SystemExit)
+        result = runner.invoke(app, ["inspect", "--json", str(path)])
+        assert result.exit_code == 2
+        assert json.loads(result.stdout)["exit_code"] == 2
+
+
+# ------------------------------------------------------------------ issue 18, item 9: River edge cases
+
+
+def test_empty_pipeline_is_refused():
+    with pytest.raises(estuary.UnsupportedModelError, match="the pipeline has no steps"):
+        to_ir(compose.Pipeline())
+
+
+@pytest.mark.parametrize("suffix", [".onnx", ".pmml", ".mlmodel", ".tfjs"])
+def test_union_of_nothing_is_refused_in_every_format(tmp_path, suffix):
+    model = compose.TransformerUnion() | linear_model.LinearRegression()
+    model.learn_one({"a": 1.0}, 1.0)
+    with pytest.raises(estuary.UnsupportedModelError, match="TransformerUnion has no transformers"):
+        estuary.export(model, tmp_path / f"m{suffix}")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_tuple_keys_are_unsupported_and_named():
+    model = linear_model.LogisticRegression()
+    model.learn_one({("a", 1): 1.0}, True)
+    with pytest.raises(estuary.UnsupportedModelError, match=r"\('a', 1\) cannot be stored") as e:
+        to_ir(model)
+    assert not isinstance(e.value, estuary.EmptyModelError)
+
+
+def test_one_class_is_an_empty_model_error_everywhere():
+    # one rule for every classifier: having seen one class is having learned too little
+    # (learn more), not an unsupported model
+    from river import naive_bayes, tree
+
+    for model in (naive_bayes.GaussianNB(), tree.HoeffdingTreeClassifier()):
+        model.learn_one({"a": 1.0}, "only")
+        model.learn_one({"a": 2.0}, "only")
+        with pytest.raises(estuary.EmptyModelError, match="only the class") as e:
+            to_ir(model)
+        assert not isinstance(e.value, estuary.UnsupportedModelError)
+
+
+def test_empty_feature_key_is_refused_in_pmml_and_works_in_onnx(tmp_path):
+    model = linear_model.LinearRegression()
+    for i in range(20):
+        model.learn_one({"": float(i), "b": 1.0}, 2.0 * i)
+    with pytest.raises(estuary.UnsupportedModelError, match="the feature key ''"):
+        estuary.export(model, tmp_path / "m.pmml")
+    assert not (tmp_path / "m.pmml").exists()
+    loaded = estuary.load(estuary.export(model, tmp_path / "m.onnx").path)
+    assert loaded.predict_one({"": 3.0, "b": 1.0}) == pytest.approx(
+        model.predict_one({"": 3.0, "b": 1.0}), abs=1e-12)

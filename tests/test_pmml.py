@@ -223,3 +223,28 @@ def test_naive_bayes_leaves_over_a_nominal_feature_with_the_key_missing(tmp_path
     assert loaded.predict_many(absent) == [model.predict_one(x) for x in absent]
     report = compare(model, loaded, probe_rows(to_ir(model), rows[:200] + absent))
     assert report.passed and report.label_agreement == 1.0, report.to_text()
+
+
+@pytest.mark.parametrize("old, new", [
+    ('optype="continuous"', 'optype="continuoua"'),  # a flipped byte in an enum
+    ('<Value value="True" />', '<Value value="Yes" />'),  # a renamed class
+])
+def test_edited_documents_are_artifact_errors(artifact, tmp_path, old, new):
+    # issue 18: these raised AttributeError inside jpmml_evaluator or KeyError at predict
+    from artifact_mutants import _restamp
+
+    path = _rewrite(artifact, tmp_path / "edited.pmml", old, new)
+    _restamp(path)  # past the digest: what reads the document must refuse it
+    with pytest.raises(ArtifactError):
+        runtimes.load(path).predict_one({})
+
+
+def test_a_flipped_digit_is_refused_by_the_digest(artifact, tmp_path):
+    # the 17th significant digit of a weight: far below what the golden vectors can see
+    text = artifact.read_text()
+    digit = re.search(r'<Constant dataType="double">-?\d\.\d{10,}(\d)</Constant>', text)
+    i = digit.start(1)
+    path = tmp_path / "digit.pmml"
+    path.write_text(text[:i] + str((int(text[i]) + 1) % 10) + text[i + 1:])
+    with pytest.raises(estuary.IntegrityError, match="SHA-256"):
+        runtimes.load(path)

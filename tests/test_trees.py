@@ -261,7 +261,7 @@ def test_numeric_multiway_branch_is_refused():
 def test_one_class_is_refused():
     model = tree.HoeffdingTreeClassifier()
     model.learn_one({"x": 1.0}, "only")
-    with pytest.raises(UnsupportedModelError, match="one class"):
+    with pytest.raises(EmptyModelError, match="only the class"):  # as GaussianNB (issue 18)
         to_ir(model)
 
 

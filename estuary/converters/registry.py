@@ -118,8 +118,13 @@ class Format:
 
     def write(self, snapshot: Any, path: str | Path,
               options: Mapping[str, Any] | None = None) -> Path:
-        """Write `snapshot` to `path` with the format's options (defaults unless overridden)."""
-        return self.writer(snapshot, path, **self.resolve_options(options))
+        """Write `snapshot` to `path` with the format's options (defaults unless overridden),
+        then stamp the artifact's SHA-256 into its metadata (estuary/integrity.py)."""
+        from ..integrity import stamp
+
+        out = self.writer(snapshot, path, **self.resolve_options(options))
+        stamp(Path(out if out is not None else path))
+        return out
 
 
 def _coerce(fmt: str, key: str, value: Any, default: Any) -> Any:

@@ -16,6 +16,7 @@ from .serialize import content_hash, from_dict, to_dict
 
 METADATA_KEY = "estuary"
 METADATA_VERSION = 1
+INTEGRITY_PLACEHOLDER = "sha256:" + "0" * 64
 TASKS = ("classification", "regression")
 PRECISIONS = ("float64", "float32")
 _SCALARS = (str, int, float, bool)
@@ -45,6 +46,9 @@ class ArtifactMetadata:
     # River's own predict_one on each golden row (classifiers; None where it gave no label), so
     # that the check on load compares labels too: relabelled classes or a flipped arg-max show
     golden_labels: tuple[Scalar | None, ...] = ()
+    # "sha256:<hex>" of the artifact's bytes (estuary/integrity.py); writers embed the
+    # placeholder, the format contract stamps it; "" in artifacts written before digests
+    integrity: str = INTEGRITY_PLACEHOLDER
 
     @classmethod
     def from_snapshot(cls, snap: Snapshot, precision: str = "float64") -> ArtifactMetadata:
@@ -60,7 +64,9 @@ class ArtifactMetadata:
             golden_inputs=snap.golden_inputs,
             golden_outputs=snap.golden_outputs,
             precision=precision,
-            golden_labels=snap.golden_labels,
+            # a snapshot edited by hand may keep labels of golden rows it dropped: then none
+            golden_labels=(snap.golden_labels if len(snap.golden_labels) == len(
+                snap.golden_inputs) else ()),
         )
 
     def to_json(self) -> str:
@@ -75,6 +81,7 @@ class ArtifactMetadata:
             "golden_inputs": [_encode_row(r) for r in self.golden_inputs],
             "golden_outputs": [list(r) for r in self.golden_outputs],
             "precision": self.precision,
+            "integrity": self.integrity,
         }
         if self.golden_labels:  # regressors' metadata stays byte-identical to earlier exports
             data["golden_labels"] = list(self.golden_labels)
@@ -108,6 +115,7 @@ class ArtifactMetadata:
             golden_outputs=tuple(tuple(r) for r in _rows(data, "golden_outputs", optional=False)),
             precision=_one_of(data, "precision", PRECISIONS, default="float64"),
             golden_labels=tuple(_list(data, "golden_labels", (*_SCALARS, type(None)), default=())),
+            integrity=_typed(data, "integrity", str) if "integrity" in data else "",
         )
         meta._check_shapes()
         return meta

@@ -158,6 +158,7 @@ class LoadedModel:
                     f"{self.path} embeds no golden vectors, so nothing shows that it computes "
                     "what was exported (they may have been removed): re-export it, or load it "
                     "with estuary.load(path, require_golden=False) if you trust its origin")
+            self.check_integrity()
             return 0.0
         X = np.array([[np.nan if v is None else v for v in r] for r in meta.golden_inputs],
                      dtype=np.float64)
@@ -174,7 +175,15 @@ class LoadedModel:
             )
         if self.is_classifier:
             self._check_golden_labels(out["label"], expected, tol)
+        self.check_integrity()
         return float(np.nanmax(np.abs(got - expected))) if got.size else 0.0
+
+    def check_integrity(self) -> bool:
+        """The artifact's bytes against the SHA-256 its metadata embeds (`IntegrityError` if
+        they differ); False when it embeds none (older exports, scikit-learn exports)."""
+        from ..integrity import check
+
+        return check(self.path, self.metadata.integrity)
 
     def _check_golden_labels(self, labels: np.ndarray, expected: np.ndarray, tol: float) -> None:
         """Each label the runtime gives is River's own (`golden_labels`), except on rows whose

@@ -184,6 +184,12 @@ def request(op: str, **fields: Any) -> dict:
         raise (GoldenCheckError if kind == "GoldenCheckError" else ArtifactError)(message)
     if kind == "InvalidInputError":
         raise InvalidInputError(err.get("field") or "<row>", message.split(": ", 1)[-1])
+    if op in ("load", "run") and fields.get("path", fields.get("model")) is not None:
+        # the runner is alive and answered: what failed is this artifact (a JS TypeError or
+        # RangeError on a corrupt model.json or weights), not the runtime
+        raise ArtifactError(f"{fields.get('path', 'the model')}: {op} fails in Node "
+                            f"({kind}: {message[:300]}); the artifact is corrupt or not an "
+                            "estuary export: re-export it")
     raise NodeRuntimeError(f"Node runner {op!r} failed: {kind}: {message}")
 
 

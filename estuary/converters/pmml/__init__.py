@@ -11,6 +11,7 @@ holds the artifact metadata JSON, and a ModelVerification block holds the golden
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from xml.etree.ElementTree import Element, SubElement, indent, tostring
 
@@ -36,10 +37,24 @@ def class_labels(classes: tuple) -> tuple[str, ...]:
     return labels
 
 
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def field_names(columns: tuple[str, ...]) -> tuple[str, ...]:
+    """The input columns as PMML DataField names: JPMML refuses an empty name, and XML has no
+    way to write control characters, so such a feature key is refused with its name."""
+    for c in columns:
+        if c == "" or _XML_ILLEGAL.search(c):
+            raise UnsupportedModelError(
+                f"the feature key {c!r}", [], reason="PMML field names cannot be empty or hold "
+                "control characters: rename the key before learning, or export to ONNX")
+    return columns
+
+
 def to_pmml(snapshot: ir.Snapshot) -> Element:
     """The PMML document of a snapshot, as an element tree."""
     model = snapshot.model
-    columns = model.schema.columns
+    columns = field_names(model.schema.columns)
     classifier = model.task == "classification"
     doc = Document(columns, class_labels(model.classes) if classifier else ())
     fields = emit_transform(model.transform, Context(doc, {c: c for c in columns}))

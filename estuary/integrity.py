@@ -1,0 +1,78 @@
+"""A SHA-256 of an artifact's own bytes, embedded in its metadata: byte corruption is refused on
+load even outside a store (where the manifest's hashes do the same job).
+
+The metadata JSON carries `"integrity": "sha256:000…0"` (a placeholder, 64 zeros) when a format
+writes it; `stamp` then hashes the files with that placeholder in place and writes the digest
+over it, which changes no length (protobuf, XML and JSON all stay valid). `check` zeroes the
+digest again and compares. It is a checksum, not a signature: whoever can rewrite the file can
+rewrite the digest too (signing is what stops tampering).
+
+>>> stamp(Path("model.onnx")); check(Path("model.onnx"), "sha256:…")
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+from .errors import ArtifactError, IntegrityError
+
+PREFIX = "sha256:"
+PLACEHOLDER = PREFIX + "0" * 64
+_STAMP = re.compile(rb"sha256:[0-9a-f]{64}")
+TFJS_MAIN = "model.json"
+
+
+def _parts(path: Path) -> tuple[Path, list[Path]]:
+    """The file holding the metadata, and the other files the artifact is made of (sorted)."""
+    if path.is_dir():  # TF.js: model.json + weight shards
+        others = sorted(p for p in path.iterdir() if p.name != TFJS_MAIN)
+        return path / TFJS_MAIN, others
+    return path, []
+
+
+def _digest(main: bytes, others: list[Path]) -> str:
+    h = hashlib.sha256(main)
+    for p in others:
+        data = p.read_bytes()
+        h.update(f"\0{p.name}\0{len(data)}\0".encode())
+        h.update(data)
+    return h.hexdigest()
+
+
+def stamp(path: str | Path) -> bool:
+    """Replace the placeholder in a freshly written artifact by its digest; False (and nothing
+    written) when the artifact has no placeholder (a writer that embeds no estuary metadata)."""
+    main, others = _parts(Path(path))
+    data = main.read_bytes()
+    marker = PLACEHOLDER.encode()
+    if data.count(marker) != 1:
+        return False
+    main.write_bytes(data.replace(marker, (PREFIX + _digest(data, others)).encode()))
+    return True
+
+
+def check(path: str | Path, claimed: str) -> bool:
+    """Verify the digest the metadata claims; False when there is none (an export made before
+    digests, or by a writer that does not stamp), `IntegrityError` when the bytes differ."""
+    if not claimed or claimed == PLACEHOLDER:
+        return False
+    path = Path(path)
+    try:
+        main, others = _parts(path)
+        data = main.read_bytes()
+        if len(_STAMP.findall(data)) != 1 or data.count(claimed.encode()) != 1:
+            raise IntegrityError(f"{path}: its integrity digest is missing or repeated; the "
+                                 "file is corrupt: re-export it")
+        actual = _digest(data.replace(claimed.encode(), PLACEHOLDER.encode()), others)
+    except OSError as e:
+        raise ArtifactError(f"cannot read {path} to check its digest: {e.strerror}") from e
+    if PREFIX + actual != claimed:
+        raise IntegrityError(f"{path}: its bytes do not match the SHA-256 embedded at export; "
+                             "the file was corrupted or edited after export: do not serve it, "
+                             "re-export it")
+    return True
+
+
+__all__ = ["PLACEHOLDER", "IntegrityError", "check", "stamp"]

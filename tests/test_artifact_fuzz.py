@@ -1,0 +1,67 @@
+"""Artifact fuzz (issue 18): seeded mutants of a classifier and a regressor artifact in every
+format; each must load and predict exactly as the original or raise an EstuaryError subclass,
+never another exception, never hang. A bounded run (tens of mutants per artifact, well under two
+minutes); benchmarks/fuzz.py runs thousands with the same generator."""
+
+from __future__ import annotations
+
+import json
+
+import artifact_mutants as am
+import pytest
+
+import estuary
+
+PER_ARTIFACT = 100  # 8 artifacts: 800 mutants, about 40 s
+
+
+@pytest.fixture(scope="module")
+def originals(tmp_path_factory):
+    return am.export_originals(tmp_path_factory.mktemp("fuzz"))
+
+
+@pytest.mark.parametrize("fmt", am.FORMATS)
+def test_every_mutant_predicts_as_the_original_or_is_refused_with_a_typed_error(
+        originals, fmt, tmp_path, record_property):
+    totals = am.Tally()
+    for task in ("classifier", "regressor"):
+        path, rows = originals[fmt, task]
+        scratch = tmp_path / task
+        scratch.mkdir()
+        totals.add(am.run(fmt, path, PER_ARTIFACT, seed=18, workdir=scratch, rows=rows))
+    print(f"{fmt}: {totals.summary()}; refused: {dict(totals.refused)}")
+    record_property("fuzz", json.dumps({"format": fmt, **totals.outcomes}))
+    assert totals.failures == []
+    assert totals.total == 2 * PER_ARTIFACT and totals.outcomes["skipped"] == 0
+    # the mutants reach past the first parser: metadata checks, the golden check (labels
+    # included) and the embedded digest each refuse some
+    assert {"ArtifactError", "IntegrityError", "NoGoldenVectorsError"} <= set(totals.refused)
+    assert totals.outcomes["refused"] >= PER_ARTIFACT
+
+
+def test_the_judge_sees_a_silently_different_artifact(originals, tmp_path):
+    # the judge itself: a mutant that changes predictions but passes every check is reported
+    path, rows = originals["onnx", "regressor"]
+    expected = am.predictions(estuary.load(path), rows)
+    shifted = (expected[0], expected[1] + 1.0)
+    assert am.judge(am.Mutant("none", lambda p: None), path, tmp_path, rows, shifted) == (
+        "different", "predictions changed")
+    assert am.judge(am.Mutant("none", lambda p: None), path, tmp_path, rows, expected) == (
+        "same", "")
+
+
+def test_the_judge_reports_untyped_exceptions_and_hangs(originals, tmp_path, monkeypatch):
+    import time
+
+    path, rows = originals["onnx", "classifier"]
+    expected = am.predictions(estuary.load(path), rows)
+
+    def boom(*args, **kwargs):
+        raise KeyError("probabilities")
+
+    monkeypatch.setattr(estuary, "load", boom)
+    outcome, detail = am.judge(am.Mutant("none", lambda p: None), path, tmp_path, rows, expected)
+    assert (outcome, detail) == ("untyped", "KeyError: 'probabilities'")
+    monkeypatch.setattr(estuary, "load", lambda *a, **k: time.sleep(5))
+    assert am.judge(am.Mutant("none", lambda p: None), path, tmp_path, rows, expected,
+                    timeout=0.2)[0] == "hang"
