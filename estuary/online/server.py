@@ -12,12 +12,13 @@ GET /models/<n>/<file> (artifacts, for browsers and apps), GET /healthz, and POS
 enabled (`allow_learn=True`, a Learner, and a bearer token). The watcher reads `latest` every
 `poll` seconds; a new version is loaded once, in a thread, after `latest`'s manifest hash, its
 files' SHA-256 and its golden vectors check out. A version that fails in any way (any exception,
-or a load longer than `load_timeout`) is refused, listed with its reason and never retried; the
-previous one keeps serving and the next version is still tried. /healthz is 503 while nothing is
-served or when the watcher is dead or has not completed a look for `stall_after` seconds.
+or a load longer than `load_timeout`) is refused, listed with its reason and not retried
+(unless `latest` names it again with another manifest hash); the previous one keeps serving and
+the next version is still tried. /healthz is 503 while nothing is served or when the watcher is
+dead or has not completed a look for `stall_after` seconds.
 
-Bad input is a 4xx, never a 500: 413 for a body over `max_body_bytes` (checked while reading),
-422 for a body that is not JSON, nested deeper than `max_depth`, carries NaN / Infinity / a
+Bad input is a 4xx, never a 500: 413 for a body over `limits.max_bytes` (checked while reading),
+422 for a body that is not JSON, nested deeper than `limits.max_depth`, carries NaN / Infinity / a
 number beyond float64, or a row with a bad value (the error names the feature), 400 for a bad
 query parameter, 404 for an unknown version or file. NaN policy: JSON has no NaN or infinity,
 so a request for which the model's output is not finite (e.g. features near ±1e308 overflow
