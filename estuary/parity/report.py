@@ -120,8 +120,42 @@ class ParityReport:
                 f"{esc(self.format)}</title><style>body{{font-family:sans-serif;margin:2em}}"
                 f"td,th{{padding:.2em .6em;text-align:left}}</style></head><body>"
                 f"<h1 style='color:{colour}'>{esc(self.summary())}</h1><table>{facts}</table>"
-                f"<h2>Worst rows</h2><table><tr><th>#</th><th>kind</th><th>diff</th>"
+                f"<h2>Worst rows</h2>{self._worst_rows_svg()}"
+                f"<table><tr><th>#</th><th>kind</th><th>diff</th>"
                 f"<th>label ok</th><th>row</th></tr>{rows}</table></body></html>")
+
+    def _worst_rows_svg(self) -> str:
+        """The worst rows' differences as bars on a log scale (1e-17 … 1), the tolerance as a
+        line: a row under the line is within tolerance, a red bar failed (label or diff)."""
+        if not self.worst_rows:
+            return ""
+        width, bar, left = 420, 18, 130
+
+        def x(diff: float) -> float:
+            if diff == 0:
+                return 0.0
+            if not math.isfinite(diff):
+                return float(width)
+            return max(0.0, min(1.0, (math.log10(diff) + 17) / 17)) * width
+
+        parts = []
+        for i, w in enumerate(self.worst_rows):
+            y = 20 + i * (bar + 6)
+            scale = max([1.0] + [abs(v) for v in w.reference
+                                 if isinstance(v, (int, float)) and math.isfinite(v)])
+            bad = not w.label_ok or w.diff > self.tolerance * scale
+            colour = "#cf222e" if bad else "#1a7f37"
+            parts.append(f"<text x='0' y='{y + 13}' font-size='12'>#{w.index} "
+                         f"{html.escape(w.tag)[:14]}</text><rect x='{left}' y='{y}' "
+                         f"width='{x(w.diff):.1f}' height='{bar}' fill='{colour}'><title>diff "
+                         f"{w.diff:.3g}</title></rect>")
+        tol = left + x(self.tolerance)
+        height = 30 + len(self.worst_rows) * (bar + 6)
+        return (f"<svg xmlns='http://www.w3.org/2000/svg' width='{left + width + 10}' "
+                f"height='{height}' role='img' aria-label='worst rows: differences, log scale'>"
+                f"{''.join(parts)}<line x1='{tol:.1f}' x2='{tol:.1f}' y1='10' y2='{height - 4}' "
+                f"stroke='#333' stroke-dasharray='4 3'/><text x='{tol + 4:.1f}' y='12' "
+                f"font-size='11'>tolerance {self.tolerance:g}</text></svg>")
 
 
 def _json_safe(value: Any) -> Any:
