@@ -495,11 +495,15 @@ def _fuzz_bodies(rng: random.Random) -> list[bytes]:
 def _fuzz_routes(rng: random.Random) -> list[tuple[str, str]]:
     parts = ["models", "latest", "1", "0", "-1", "%C2%B2", "%00", "..", "%2e%2e", "..%2f..",
              "manifest.json", "model.onnx", "snapshot.json", "%ff", "%", "etc%2fpasswd", "x" * 300,
-             "examples", "healthz", "head", "vendor", "web_demo", "js", "estuary.js", "٣"]
+             "examples", "healthz", "head", "vendor", "web_demo", "js", "estuary.js", "٣",
+             "%00.js", "app.js", "..%2fapp.js", "style.css", "index.html", "%2e.js", ""]
     queries = ["", "?n=abc", "?n=", "?n=99999999999999999999", "?n=5", "?n=%00", "?n=-3",
                "?n=1e3", "?runtime=tfjs", "?progressive=0&runtime=%ff", "?v=" + "a" * 100]
-    out = []
-    for _ in range(150):
+    out = [("GET", url) for url in (
+        "/web_demo/%00.js", "/web_demo/..%2f..%2f..%2fetc%2fpasswd.js", "/js/%00", "/vendor/%00",
+        "/models/1/%00", "/models/%00/x", "/models/1/model.onnx%00", "/examples?n=%00",
+        "/?runtime=%00", "/models/latest/..%2fmanifest.json", "/models/1/.", "/models/1/")]
+    while len(out) < 150:
         path = "/" + "/".join(rng.choice(parts) for _ in range(rng.randrange(1, 4)))
         out.append((rng.choice(["GET", "GET", "HEAD", "DELETE", "PUT"]),
                     path + rng.choice(queries)))

@@ -124,7 +124,7 @@ def _file_hash(path: Path) -> str:
     """First 12 hex digits of the file's SHA-256 ('' if it cannot be read)."""
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL in a name from a URL
         return ""
 
 
@@ -292,7 +292,7 @@ def web_routes(state: PageState) -> list[Route]:
     async def demo_file(request: Request) -> Response:
         name = request.path_params["file"]
         path = _web_demo_dir() / name
-        if "/" in name or name.startswith(".") or path.suffix not in MEDIA:
+        if "/" in name or "\x00" in name or name.startswith(".") or path.suffix not in MEDIA:
             return _error(404, f"no web demo file {name!r}")
         return _own(request, path)
 
