@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from river import linear_model, preprocessing
+from river import linear_model, optim, preprocessing
 from typer.testing import CliRunner
 
 import estuary
@@ -46,8 +46,7 @@ def cluster():
 
 
 def _model(n: int, lr: float):
-    m = preprocessing.StandardScaler() | linear_model.LogisticRegression(
-        optimizer=__import__("river").optim.SGD(lr))
+    m = preprocessing.StandardScaler() | linear_model.LogisticRegression(optimizer=optim.SGD(lr))
     for x, y in ROWS[:n]:
         m.learn_one(x, y)
     return m
