@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from river import linear_model, preprocessing, tree
+from river import compose, linear_model, preprocessing, tree
 from river.proba.gaussian import _HALF_LOG_TAU
 from river.tree.nodes.arf_htc_nodes import (
     RandomLeafMajorityClass,
@@ -53,6 +53,12 @@ from river.tree.nodes.hatr_nodes import (
 )
 from river.tree.nodes.htc_nodes import LeafMajorityClass, LeafNaiveBayes, LeafNaiveBayesAdaptive
 from river.tree.nodes.htr_nodes import LeafAdaptive, LeafMean, LeafModel
+from river.tree.nodes.last_nodes import (
+    LeafMajorityClassWithDetector,
+    LeafNaiveBayesAdaptiveWithDetector,
+    LeafNaiveBayesWithDetector,
+)
+from river.tree.nodes.sgt_nodes import SGTLeaf
 from river.tree.splitter import ExhaustiveSplitter, GaussianSplitter
 from river.tree.splitter.nominal_splitter_classif import NominalSplitterClassif
 
@@ -106,10 +112,11 @@ NOMINAL_BINARY = {NominalBinaryBranch, EFDTNominalBinaryBranch, AdaNomBinaryBran
                   AdaNomBinaryBranchReg}
 NOMINAL_MULTIWAY = {NominalMultiwayBranch, EFDTNominalMultiwayBranch, AdaNomMultiwayBranchClass,
                     AdaNomMultiwayBranchReg}
-MAJORITY = {LeafMajorityClass, RandomLeafMajorityClass, EFDTLeafMajorityClass}
-NAIVE_BAYES = {LeafNaiveBayes, RandomLeafNaiveBayes, EFDTLeafNaiveBayes}
+MAJORITY = {LeafMajorityClass, RandomLeafMajorityClass, EFDTLeafMajorityClass,
+            LeafMajorityClassWithDetector}
+NAIVE_BAYES = {LeafNaiveBayes, RandomLeafNaiveBayes, EFDTLeafNaiveBayes, LeafNaiveBayesWithDetector}
 NAIVE_BAYES_ADAPTIVE = {LeafNaiveBayesAdaptive, RandomLeafNaiveBayesAdaptive,
-                        EFDTLeafNaiveBayesAdaptive}
+                        EFDTLeafNaiveBayesAdaptive, LeafNaiveBayesAdaptiveWithDetector}
 MEAN, MODEL, ADAPTIVE = ({LeafMean, RandomLeafMean, AdaLeafRegMean, ETLeafMean},
                          {LeafModel, RandomLeafModel, AdaLeafRegModel, ETLeafModel},
                          {LeafAdaptive, RandomLeafAdaptive, AdaLeafRegAdaptive, ETLeafAdaptive})
@@ -159,7 +166,14 @@ class _Flattener:
         left, right = node.children[0], node.children[-1]
         if type(node) in NUMERIC_BINARY:
             col = self.column(key_name(node.feature))
-            self.test(i, col, float(node.threshold), left, right, common == 0, False)
+            threshold = float(node.threshold)
+            if threshold == math.inf and common == 0:  # SGT's quantizer: every value goes left
+                self.rows.pop()
+                return self.emit(left)
+            if not math.isfinite(threshold):
+                raise self.refuse(f"a split on {node.feature!r} at {threshold} sends missing "
+                                  "values to the other side")
+            self.test(i, col, threshold, left, right, common == 0, False)
         elif type(node) in NOMINAL_BINARY:
             col = self.column(ir.category_column(key_name(node.feature), plain(node.value)))
             self.test(i, col, 0.5, right, left, common == 1, True)  # <= 0.5: "not equal"
@@ -403,6 +417,18 @@ EFDT_CASES = (Case("efdt_nba_phishing", "Phishing", lambda: tree.ExtremelyFastDe
     leaf_prediction="nba", **GROW)),)
 HAT_CASES = (Case("hat_nba_phishing", "Phishing", lambda: tree.HoeffdingAdaptiveTreeClassifier(
     leaf_prediction="nba", seed=1, **GROW)),)
+LAST_CASES = (Case("last_nba_phishing", "Phishing", lambda: tree.LASTClassifier(
+    leaf_prediction="nba")),)
+SGT_CLASSIFIER_CASES = (Case("sgt_phishing", "Phishing", lambda: tree.SGTClassifier(
+    grace_period=50)),)
+SGT_REGRESSOR_CASES = (
+    Case("sgt_reg_trumpapproval", "TrumpApproval", lambda: tree.SGTRegressor(
+        grace_period=50)),
+    # its splits are all on `diet`: Discard("chick") puts a numeric key in the schema
+    Case("discard|sgt_reg_chickweights_nominal_diet", "ChickWeights", lambda: (
+        compose.Discard("chick") | tree.SGTRegressor(grace_period=20,
+                                                     nominal_attributes=["diet"]))),
+)
 HATR_CASES = (
     Case("hatr_adaptive_trumpapproval", "TrumpApproval", lambda: (
         tree.HoeffdingAdaptiveTreeRegressor(leaf_prediction="adaptive", seed=1, **GROW))),
@@ -456,6 +482,56 @@ def hoeffding_adaptive_tree(m: tree.HoeffdingAdaptiveTreeClassifier, columns, ct
     River's `classes` set (its probability dict order)."""
     _refuse_alternates(m)
     return tree_classifier_ir(m, columns, tuple(m.classes))
+
+
+@register_extractor(tree.LASTClassifier, inputs=tree_inputs, kind="estimator",
+                    produces=(TreeClassifier,), cases=LAST_CASES)
+def last_classifier(m: tree.LASTClassifier, columns, ctx) -> EstimatorIR:
+    """LAST splits on change detectors, but predicts as a Hoeffding tree: its leaves are the
+    Hoeffding leaves with a detector attached (`prediction` is theirs)."""
+    return tree_classifier_ir(m, columns, tuple(sorted(m.classes)))
+
+
+# ------------------------------------------------------------------------------------- SGT
+
+
+def _sgt_inputs(t: Any) -> dict:
+    """The split features: an SGT leaf predicts a constant, whatever x holds."""
+    found: dict = {}
+    for node in t._root.iter_dfs():
+        if isinstance(node, NominalMultiwayBranch):
+            merge_inputs(found, {node.feature: set(node._mapping)})
+        elif isinstance(node, DTBranch):
+            merge_inputs(found, {node.feature: None})
+    return found
+
+
+def _sgt_leaf_values(m: Any, columns) -> tuple[_Flattener, list[float]]:
+    """River's `predict`: `loss_func.transfer(leaf.prediction())` of the leaf reached, which is
+    a constant per leaf (computed here by River's own function)."""
+    flat = _flatten(m, columns)
+    for leaf in flat.leaves:
+        if type(leaf) is not SGTLeaf:
+            raise flat.refuse(f"leaf type {type(leaf).__name__} is not exported")
+    return flat, [float(m.loss_func.transfer(leaf.prediction())) for leaf in flat.leaves]
+
+
+@register_extractor(tree.SGTClassifier, inputs=_sgt_inputs, kind="estimator",
+                    produces=(TreeClassifier,), cases=SGT_CLASSIFIER_CASES)
+def sgt_classifier(m: tree.SGTClassifier, columns, ctx) -> EstimatorIR:
+    """`{True: t, False: 1 - t}` with t the leaf's sigmoid, in that order."""
+    flat, values = _sgt_leaf_values(m, columns)
+    probs = tuple((t, 1 - t) for t in values)
+    est = TreeClassifier(columns, flat.structure(), probs, tuple(False for _ in probs))
+    return EstimatorIR(est, "classification", (True, False))
+
+
+@register_extractor(tree.SGTRegressor, inputs=_sgt_inputs, kind="estimator",
+                    produces=(TreeRegressor,), cases=SGT_REGRESSOR_CASES)
+def sgt_regressor(m: tree.SGTRegressor, columns, ctx) -> EstimatorIR:
+    flat, values = _sgt_leaf_values(m, columns)
+    est = TreeRegressor(columns, flat.structure(), tuple(values), tuple(False for _ in values))
+    return EstimatorIR(est, "regression")
 
 
 # ------------------------------------------------------------------------------------- regressor
