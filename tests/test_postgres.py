@@ -298,3 +298,31 @@ def test_a_regressor_with_a_categorical_text_column(deployment, cluster, tmp_pat
     for t, d, prediction in stored:
         x = {k: v for k, v in (("time", t), ("diet", d)) if v is not None}
         assert prediction == loaded.predict_one(x)
+
+
+def test_a_missing_postgresql_names_the_install_command(monkeypatch, tmp_path):
+    from estuary.integrations import pgcluster
+
+    monkeypatch.setattr(pgcluster, "DEBIAN_ROOT", tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("ESTUARY_PG_BINDIR", raising=False)
+    with pytest.raises(pg.PostgresError) as info:
+        pgcluster.find_bindir()
+    assert str(info.value) == ("PostgreSQL's server (initdb, postgres) is not installed: "
+                               "apt-get update && apt-get install -y postgresql-15 "
+                               "postgresql-plpython3-15")
+    (tmp_path / "15" / "bin").mkdir(parents=True)
+    for exe in ("initdb", "postgres"):
+        (tmp_path / "15" / "bin" / exe).touch()
+    assert pgcluster.find_bindir() == tmp_path / "15" / "bin"
+
+
+def test_a_server_without_pl_python_names_the_install_command(cluster, monkeypatch):
+    monkeypatch.setattr(pg, "SERVER_INFO_SQL", pg.SERVER_INFO_SQL.replace("plpython3u",
+                                                                          "plpython9u"))
+    with psycopg.connect(cluster.dsn, autocommit=True) as conn, \
+            pytest.raises(pg.PostgresError) as info:
+        pg.server_info(conn)
+    assert str(info.value) == ('PL/Python is not installed on the server (extension "plpython9u" '
+                               'is not available): apt-get update && apt-get install -y '
+                               'postgresql-15 postgresql-plpython3-15')

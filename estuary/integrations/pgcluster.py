@@ -28,6 +28,7 @@ from pathlib import Path
 from .postgres import PG_INSTALL, PostgresError
 
 SUPERUSER = "estuary"
+DEBIAN_ROOT = Path("/usr/lib/postgresql")  # Debian installs each major version's bin/ here
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ def find_bindir() -> Path:
     """PostgreSQL's server binaries: $ESTUARY_PG_BINDIR, Debian's newest
     /usr/lib/postgresql/<v>/bin, or `initdb` on PATH."""
     candidates = [os.environ.get("ESTUARY_PG_BINDIR", "")]
-    debian = sorted(Path("/usr/lib/postgresql").glob("*/bin"),
+    debian = sorted(DEBIAN_ROOT.glob("*/bin"),
                     key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
     candidates += [str(p) for p in reversed(debian)]
     on_path = shutil.which("initdb")

@@ -84,8 +84,9 @@ def server_info(conn) -> ServerInfo:
 
     try:
         conn.execute(SERVER_INFO_SQL)
-    except psycopg.errors.UndefinedFile as e:
-        raise PostgresError(f"PL/Python is not installed on the server ({e}): {PG_INSTALL}") from e
+    except (psycopg.errors.FeatureNotSupported, psycopg.errors.UndefinedFile) as e:
+        raise PostgresError(f"PL/Python is not installed on the server ({e.diag.message_primary})"
+                            f": {PG_INSTALL}") from e
     except psycopg.errors.InsufficientPrivilege as e:
         raise PostgresError("creating plpython3u functions needs a superuser: connect as one "
                             f"({e})") from e
