@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -9,6 +10,7 @@ from river import compose, linear_model, preprocessing, tree
 
 from ... import ir
 from ...errors import UnsupportedModelError
+from ...ir.features import Polynomial
 from ..registry import Case, extractor_for, register_extractor, supported_models
 from .base import EstimatorIR, key_name
 
@@ -212,3 +214,40 @@ def rename_columns(step: Any, columns: tuple[str, ...], ctx) -> ir.OneHot:
 for _renamer, _case in zip(KEY_RENAMERS, RENAMER_CASES, strict=True):
     register_extractor(_renamer, inputs=lambda step: {}, renames=True, produces=(ir.OneHot,),
                        cases=(_case,))(rename_columns)
+
+
+# ------------------------------------------------------------------------------ product
+
+
+PRODUCT_CASES = (Case("product(scaler(time), onehot(diet))|linreg", "ChickWeights", lambda: (
+    compose.TransformerProduct(compose.Select("time") | preprocessing.StandardScaler(),
+                               compose.Select("diet") | preprocessing.OneHotEncoder())
+    | linear_model.LinearRegression())),)
+
+
+@register_extractor(compose.TransformerProduct, inputs=union_inputs, renames=True,
+                    produces=(ir.Union, ir.Chain, Polynomial), cases=PRODUCT_CASES)
+def product(p: compose.TransformerProduct, columns: tuple[str, ...], ctx) -> ir.Chain:
+    """River's `transform_one`: for every combination of one key per transformer's output, the
+    key `"*".join(combo)` holds `prod(values)` (1 · a · b ... : the product of the present
+    values, left to right); a combination with an absent key is absent. The branches run side
+    by side (a Union; their outputs must not share a key), then a Polynomial multiplies."""
+    branches = [extract_chain([t], columns, ctx) for t in p.transformers.values()]
+    outputs = [cols for _, cols in branches]
+    every = [c for cols in outputs for c in cols]
+    if len(set(every)) != len(every):
+        raise UnsupportedModelError(p, supported_models(),
+                                    reason="two of its transformers output the same key")
+    raw_categorical = {c for f in ctx.schema.features if f.kind == "categorical" for c in f.columns}
+    if raw_categorical & set(every):
+        raise UnsupportedModelError(p, supported_models(),
+                                    reason="a transformer passes a raw categorical value on, "
+                                    "which River would multiply as it is; encode it first")
+    names, factors = [], []
+    for combo in itertools.product(*outputs):
+        names.append("*".join(combo))
+        factors.append(tuple(combo))
+    if len(set(names)) != len(names):
+        raise UnsupportedModelError(p, supported_models(), reason="generated keys collide")
+    union_node = ir.Union(tuple(chain for chain, _ in branches))
+    return ir.Chain((union_node, Polynomial(tuple(names), tuple(factors))))

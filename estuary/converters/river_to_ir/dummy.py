@@ -18,8 +18,18 @@ ONE_LEAF = TreeStructure(feature=(0,), threshold=(0.0,), left=(0,), right=(0,),
                          missing_left=(False,), leaf=(0,), onehot=(False,))
 
 
+def _reads_something(m, columns) -> None:
+    if not columns:
+        raise UnsupportedModelError(
+            m, supported_models(),
+            reason="it reads no key, so the artifact would have no input column (PMML and TF.js "
+            "cannot take none); put a step that knows the keys in front, e.g. "
+            "preprocessing.StandardScaler() | dummy." + type(m).__name__ + "()")
+
+
 def constant_classifier(m, probabilities: dict, columns) -> EstimatorIR:
     """River's probability dict, in its order (its `predict_one` takes the first maximum)."""
+    _reads_something(m, columns)
     if len(probabilities) < 2:
         raise EmptyModelError(f"{type(m).__name__} has seen {len(probabilities)} class(es): a "
                               "classifier needs two classes to export; learn more data first")
@@ -76,4 +86,5 @@ def statistic_regressor(m: dummy.StatisticRegressor, columns, ctx) -> EstimatorI
     if not isinstance(value, int | float):
         raise UnsupportedModelError(m, supported_models(),
                                     reason=f"its statistic gives {type(value).__name__}, not a number")
+    _reads_something(m, columns)
     return constant_regressor(value, columns)

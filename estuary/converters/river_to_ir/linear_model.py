@@ -175,8 +175,11 @@ def one_vs_rest(m: multiclass.OneVsRestClassifier, columns, ctx) -> EstimatorIR:
     for clf in m.classifiers.values():
         inner = extractor_for(clf).extract(clf, columns, ctx)
         if not (isinstance(inner.estimator, ir.Linear) and inner.estimator.link == "sigmoid"):
-            raise UnsupportedModelError(clf, supported_models(),
-                                        reason="one-vs-rest is exported over linear classifiers")
+            raise UnsupportedModelError(
+                clf, supported_models(),
+                reason="one-vs-rest is exported over linear classifiers: over others River "
+                "falls back to uniform probabilities when every P(True) is 0, which the "
+                "ensemble vote (a zero total left as is) does not do")
         rows.append(inner.estimator.weights[0])
         intercepts.append(inner.estimator.intercepts[0])
     classes = tuple(plain(c) for c in m.classifiers)
