@@ -532,12 +532,21 @@ def pg_sync(
     store: Annotated[Path, typer.Option("--store", help="The store to copy from.")],
     dir: Annotated[Path, typer.Option("--dir", help=PG_DIR_HELP)],
     model: Annotated[str | None, typer.Option("--model", help="Name in SQL (default: the store directory's name).")] = None,
+    watch: Annotated[float | None, typer.Option("--watch", min=0.05, metavar="SECONDS", help="Keep running: sync whenever the store publishes (polled every SECONDS).")] = None,
 ) -> None:
-    from .integrations.postgres import sync
+    from .integrations import postgres
 
     with _handled(False):
-        version = sync(store, dir, model)
-    _say(out, f"version {version} is what the database scores with now")
+        if watch is None:
+            version = postgres.sync(store, dir, model)
+            _say(out, f"version {version} is what the database scores with now")
+            return
+        _say(err, f"watching {store} every {watch:g} s (Ctrl-C stops)")
+        try:
+            postgres.watch(store, dir, model, watch, on_sync=lambda n: _say(
+                out, f"version {n} is what the database scores with now"))
+        except KeyboardInterrupt:
+            pass
 
 
 @pg_app.command("trigger", help="Add a BEFORE INSERT trigger on TABLE that fills the prediction "

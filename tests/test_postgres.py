@@ -269,6 +269,8 @@ def test_a_corrupt_copy_is_refused_and_the_previous_version_kept(deployment, clu
         conn.add_notice_handler(lambda d: warnings.append(d.message_primary))
         assert conn.execute("SELECT estuary_check(%s)", [MODEL]).fetchone()[0]["version"] == current
         assert any("does not match its SHA-256" in w for w in warnings), warnings
+        assert pg.sync(store, home, MODEL) == n  # the damaged copy is replaced
+        assert conn.execute("SELECT estuary_check(%s)", [MODEL]).fetchone()[0]["version"] == n
 
 
 def test_a_regressor_with_a_categorical_text_column(deployment, cluster, tmp_path):
@@ -326,3 +328,30 @@ def test_a_server_without_pl_python_names_the_install_command(cluster, monkeypat
     assert str(info.value) == ('PL/Python is not installed on the server (extension "plpython9u" '
                                'is not available): apt-get update && apt-get install -y '
                                'postgresql-15 postgresql-plpython3-15')
+
+
+def test_watch_keeps_the_database_on_the_newest_published_version(deployment, cluster):
+    import threading
+    import time
+
+    store, home, _ = deployment
+    synced: list[int] = []
+    stop = threading.Event()
+    thread = threading.Thread(target=pg.watch, args=(store, home, MODEL),
+                              kwargs={"interval": 0.05, "stop": stop, "on_sync": synced.append})
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not synced and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert synced == [Store(store).latest_number()]  # the current one, once
+        n = _publish(store, _model(500, 0.2))
+        while synced[-1] != n and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert synced[-1] == n
+        with psycopg.connect(cluster.dsn, autocommit=True) as conn:
+            assert conn.execute("SELECT estuary_check(%s)", [MODEL]).fetchone()[0]["version"] == n
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()

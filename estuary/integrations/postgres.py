@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import subprocess
 import sys
+import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata, resources
 from pathlib import Path
@@ -34,6 +37,8 @@ from .._atomic import fsync_path
 from ..errors import EstuaryError
 from ..online.store import LATEST, MANIFEST, Store, sha256_file
 from .pg_server import MODEL_NAME
+
+log = logging.getLogger(__name__)
 
 PG_INSTALL = "apt-get update && apt-get install -y postgresql-15 postgresql-plpython3-15"
 SITE_PACKAGES = ("numpy", "onnxruntime")  # what pg_server imports besides estuary itself
@@ -217,10 +222,22 @@ def _write_pointer(root: Path, number: int, manifest_sha256: str, gid: int) -> N
     fsync_path(root)
 
 
+def _intact(copy: Path, version) -> bool:
+    """The copy holds the version's manifest and every file with its SHA-256."""
+    try:
+        if sha256_file(copy / MANIFEST) != sha256_file(version.path / MANIFEST):
+            return False
+        return all(sha256_file(copy / name) == entry.sha256
+                   for name, entry in version.manifest.files.items())
+    except OSError:
+        return False
+
+
 def sync(store: str | Path, home: str | Path, model: str | None = None) -> int:
     """Copy the newest published version of `store` into HOME/models/MODEL (verified against its
     manifest before and after the copy) and point `latest` at it; the server picks it up on its
-    next row. Returns the version number. MODEL defaults to the store directory's name.
+    next row. A damaged copy already there is replaced. Returns the version number. MODEL
+    defaults to the store directory's name.
 
     >>> sync("models", "/srv/estuary-pg")
     """
@@ -236,6 +253,10 @@ def sync(store: str | Path, home: str | Path, model: str | None = None) -> int:
         versions.mkdir(parents=True)
         grant(root, gid)
     target = versions / str(version.number)
+    if target.is_dir() and not _intact(target, version):
+        trash = root / f".trash-{uuid.uuid4().hex[:8]}"  # a damaged copy: replaced, not trusted
+        os.rename(target, trash)
+        shutil.rmtree(trash, ignore_errors=True)
     if not target.is_dir():
         staging = root / f".staging-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         try:
@@ -254,6 +275,34 @@ def sync(store: str | Path, home: str | Path, model: str | None = None) -> int:
         if n != version.number:
             shutil.rmtree(versions / str(n), ignore_errors=True)
     return version.number
+
+
+def watch(store: str | Path, home: str | Path, model: str | None = None,
+          interval: float = 1.0, stop: threading.Event | None = None,
+          on_sync: Callable[[int], None] | None = None) -> None:
+    """`sync` whenever `store`'s `latest` changes (polled every `interval` seconds) until `stop`
+    is set: a sidecar that keeps the database on the newest published version. A sync that
+    fails (e.g. a version being retained away) is logged and retried at the next change.
+
+    >>> watch("models", "/srv/estuary-pg", interval=2.0)
+    """
+    stop = stop or threading.Event()
+    pointer, seen = Path(store) / LATEST, None
+    while not stop.is_set():
+        try:
+            stamp = pointer.read_bytes()
+        except FileNotFoundError:
+            stamp = None
+        if stamp is not None and stamp != seen:
+            try:
+                number = sync(store, home, model)
+            except (EstuaryError, OSError) as e:
+                log.warning("estuary pg sync failed: %s", e)
+            else:
+                if on_sync is not None:
+                    on_sync(number)
+            seen = stamp
+        stop.wait(interval)
 
 
 # --------------------------------------------------------------------------- SQL
@@ -315,4 +364,4 @@ def add_trigger(dsn: str, table: str, model: str, prediction_column: str = "pred
 
 
 __all__ = ["Installed", "PG_INSTALL", "PostgresError", "ServerInfo", "add_trigger", "build_site",
-           "grant", "install", "render_sql", "server_info", "sync"]
+           "grant", "install", "render_sql", "server_info", "sync", "watch"]
