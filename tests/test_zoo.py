@@ -122,3 +122,102 @@ def test_ensembles_are_supported_in_every_browser_format():
     for cls in (forest.ARFClassifier, forest.ARFRegressor):
         for fmt in ("onnx", "pmml", "tfjs"):
             assert support(cls, fmt) == (True, "")
+
+
+# ------------------------------------------------------------------ issue 13: refusals with reasons
+
+
+def test_hatr_with_an_alternate_tree_is_refused():
+    model, _ = learned("hatr_adaptive_trumpapproval")
+    import copy
+
+    clone = copy.deepcopy(model)
+    clone._root._alternate_tree = copy.deepcopy(clone._root)  # what a drift makes River grow
+    with pytest.raises(estuary.UnsupportedModelError, match="alternate subtree"):
+        to_ir(clone)
+
+
+def test_a_bare_dummy_reads_no_key_and_is_refused():
+    from river import dummy
+
+    model = preprocessing.StandardScaler() | dummy.PriorClassifier()
+    for y in (True, False, True):
+        model.learn_one({"a": 1.0}, y)
+    with pytest.raises(estuary.UnsupportedModelError, match="reads no key"):
+        to_ir(model["PriorClassifier"])
+    est = to_ir(model).estimator  # behind a step that knows "a"
+    assert est.class_probs == ((2 / 3, 1 / 3),) and to_ir(model).classes == (True, False)
+
+
+def test_pred_clipper_with_a_finite_bound_is_refused():
+    model, _ = learned("pred-clipper-unbounded(scaler|linreg)")
+    model.y_max = 50.0
+    with pytest.raises(estuary.UnsupportedModelError, match="clamps the prediction"):
+        to_ir(model)
+
+
+def test_target_scaler_over_an_ensemble_is_refused():
+    from conftest import dataset_rows
+    from river import ensemble
+
+    m = preprocessing.TargetStandardScaler(ensemble.BaggingRegressor(
+        linear_model.LinearRegression(), n_models=2, seed=1))
+    for x, y in dataset_rows("TrumpApproval")[:50]:
+        m.learn_one(dict(x), y)
+    with pytest.raises(estuary.UnsupportedModelError, match="folds that map into linear"):
+        to_ir(m)
+
+
+def test_target_standard_scaler_leaves_are_rivers_arithmetic():
+    model, rows = learned("target-standard(htr)")
+    est = to_ir(model).estimator
+    sd, mean = model.var.get() ** 0.5, model.var.mean.get()
+    inner = to_ir(model.regressor).estimator
+    assert est.means == tuple(v * sd + mean for v in inner.means)  # bit for bit, as River
+    X = RowEncoder(to_ir(model).schema).encode_many(rows[:200])
+    assert ir.evaluate(to_ir(model), X)["value"].tolist() == [model.predict_one(x)
+                                                              for x in rows[:200]]
+
+
+def test_a_chained_renamer_mapping_is_refused():
+    from river import compose
+
+    model = compose.Renamer({"https": "secure", "secure": "s"}) | linear_model.LinearRegression()
+    model["LinearRegression"]._weights.update({"s": 1.0})
+    with pytest.raises(estuary.UnsupportedModelError, match="chains or merges keys"):
+        to_ir(model)
+
+
+def test_renamed_keys_are_read_back_to_the_raw_schema():
+    model, rows = learned("prefixer|scaler|logreg")
+    m_ir = to_ir(model)
+    assert "https" in m_ir.schema.columns and not any(c.startswith("p_") for c in m_ir.schema.columns)
+    assert all(c.startswith("p_") for c in m_ir.estimator.columns)
+
+
+def test_sgt_split_at_infinity_is_its_left_subtree():
+    model, rows = learned("sgt_phishing")
+    from river.tree.nodes.branch import NumericBinaryBranch
+
+    assert any(isinstance(n, NumericBinaryBranch) and n.threshold == math.inf
+               for n in model._root.iter_dfs())  # the case really has such a split
+    tree = to_ir(model).estimator.tree
+    assert all(math.isfinite(t) for t in tree.threshold)
+    X = RowEncoder(to_ir(model).schema).encode_many(rows[:300])
+    labels = [to_ir(model).classes[i] for i in ir.evaluate(to_ir(model), X)["label"]]
+    assert labels == [model.predict_one(x) for x in rows[:300]]
+
+
+def test_bole_votes_with_its_weighted_members_only():
+    model, _ = learned("bole3(htc)")
+    from estuary.converters.river_to_ir.ensemble import _bole_weight
+
+    weights = [_bole_weight(model, i) for i in range(len(model))]
+    est = to_ir(model).estimator
+    assert list(est.weights) == ([w for w in weights if w] or [1.0] * len(model))
+
+
+def test_model_selector_exports_its_best_model():
+    model, _ = learned("greedy-reg(2 x scaler|linreg)")
+    best = model.best_model
+    assert to_ir(model).estimator == to_ir(best).estimator
