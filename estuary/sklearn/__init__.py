@@ -20,6 +20,7 @@ import numpy as np
 from .._atomic import staged
 from ..converters.registry import format_for
 from ..errors import EstuaryError, UnknownFormatError
+from ..integrity import stamp
 from ..parity.report import ParityReport
 from .metadata import build_metadata, state_hash, to_rows, version
 from .model import SklearnModel, describe, is_sklearn_model, supported
@@ -77,6 +78,7 @@ def export_sklearn(model: Any, path: str | Path, sample: Any = None, format: str
     meta = build_metadata(sk, rows, module.converter_name(), precision)
     with staged(path, fmt.suffix) as tmp:
         module.write(sk, meta, tmp)
+        stamp(tmp)  # the SHA-256 of the artifact's bytes, into its metadata
         if check:
             load(tmp)
     return ExportedArtifact(path, fmt.name, meta.ir_hash, meta.provenance["snapshot_id"],
