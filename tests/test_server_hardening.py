@@ -148,7 +148,7 @@ def test_a_load_that_hangs_is_refused_after_load_timeout(store, monkeypatch):
 
 
 def test_watcher_survives_errors_and_healthz_reports_stalled_or_dead(store, monkeypatch):
-    app = create_app(store, poll=0.02, stall_after=0.5)
+    app = create_app(store, poll=0.02, stall_after=1.0)
     state = app.state.estuary
     with running_server(app) as url, httpx.Client(base_url=url) as http:
         assert health(http)["ok"]
@@ -223,9 +223,13 @@ def test_server_checks_latest_manifest_hash(store):
         wait_for(lambda: http.get("/healthz").json()["version"] == 2)
         digest_v2 = hashlib.sha256((v2.path / "manifest.json").read_bytes()).hexdigest()
         assert json.loads((store.root / "latest").read_text())["manifest_sha256"] == digest_v2
-        # `latest` names version 3 with version 2's manifest hash: a pointer to the wrong thing
+        # `latest` names version 3 with version 2's manifest hash (from the moment it names 3):
+        # a pointer to the wrong thing
+        store._point_latest = lambda number, _: Store._point_latest(store, number, digest_v2)
         v3 = republish(store)
-        (store.root / "latest").write_text(json.dumps({"version": 3, "manifest_sha256": digest_v2}))
+        del store._point_latest
+        assert json.loads((store.root / "latest").read_text()) == {
+            "version": 3, "manifest_sha256": digest_v2}
         wait_for(lambda: "3" in http.get("/healthz").json()["refused"])
         assert "does not match `latest`" in http.get("/healthz").json()["refused"]["3"]
         assert http.get("/healthz").json()["version"] == 2
