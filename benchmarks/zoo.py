@@ -1,4 +1,5 @@
-"""River zoo benchmarks: ARF(10) and a ~1k-node Hoeffding tree exported to ONNX.
+"""River zoo benchmarks: ARF(10), ~1k-node Hoeffding trees and the vote ensembles of issue 13
+(SRP, AdaBoost, BOLE, ADWIN / leveraging bagging) exported to ONNX.
 
     python benchmarks/zoo.py           # ~1 min on 2 shared cores
     python benchmarks/zoo.py --quick   # fewer repeats
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import onnxruntime
 import river
-from river import datasets, forest, tree
+from river import datasets, ensemble, forest, linear_model, preprocessing, tree
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -53,6 +54,12 @@ def _median_ms(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
+def _nodes(model) -> int:
+    """Tree nodes of a tree or of an ensemble's members (SRP wraps each in `.model`)."""
+    members = getattr(model, "models", None) or [model]
+    return sum(getattr(getattr(m, "model", m), "n_nodes", 0) or 0 for m in members)
+
+
 def measure(name: str, model, rows: list[dict], repeats: int) -> dict:
     tmp = Path(tempfile.mkdtemp())
     sample = rows[:N_SAMPLE]
@@ -70,8 +77,7 @@ def measure(name: str, model, rows: list[dict], repeats: int) -> dict:
     river_us = _median_ms(river_one, repeats) * 1000 / N_PREDICT
     ort_us = _median_ms(lambda: loaded.predict_proba_many(batch), repeats) * 1000 / N_PREDICT
     return {
-        "model": name, "nodes": sum(getattr(t, "n_nodes", 0) or 0 for t in
-                                    (model if isinstance(model, forest.ARFClassifier) else [model])),
+        "model": name, "nodes": _nodes(model),
         "export_ms": export_ms, "verify_ms": verify_ms, "export_verify_ms": export_ms + verify_ms,
         "passed": report.passed, "rows": report.n_rows, "max_abs_diff": report.max_abs_diff,
         "bytes": path.stat().st_size, "river_us_per_row": river_us, "ort_many_us_per_row": ort_us,
@@ -95,6 +101,22 @@ def main() -> None:
         ("HT clf (mc) ImageSegments ×2", _learn(
             tree.HoeffdingTreeClassifier(grace_period=2, delta=0.9, tau=0.5, leaf_prediction="mc"),
             images), [x for x, _ in images]),
+    ]
+    htc = {"grace_period": 20, "delta": 0.5, "tau": 0.5}
+    xs = [x for x, _ in phishing]
+    cases += [
+        ("SRP(5 HT) Phishing", _learn(ensemble.SRPClassifier(
+            tree.HoeffdingTreeClassifier(**htc), n_models=5, seed=1), phishing), xs),
+        ("AdaBoost(5 HT) Phishing", _learn(ensemble.AdaBoostClassifier(
+            tree.HoeffdingTreeClassifier(**htc), n_models=5, seed=1), phishing), xs),
+        ("BOLE(5 HT) Phishing", _learn(ensemble.BOLEClassifier(
+            tree.HoeffdingTreeClassifier(**htc), n_models=5, seed=1), phishing), xs),
+        ("ADWIN bagging(5 HT) Phishing", _learn(ensemble.ADWINBaggingClassifier(
+            tree.HoeffdingTreeClassifier(**htc), n_models=5, seed=1), phishing), xs),
+        ("Leveraging bagging(5 scaler+logreg) Phishing", _learn(
+            ensemble.LeveragingBaggingClassifier(
+                preprocessing.StandardScaler() | linear_model.LogisticRegression(), n_models=5,
+                seed=1), phishing), xs),
     ]
     results = [measure(name, model, rows, repeats) for name, model, rows in cases]
     lines = ["| model | tree nodes | export ms | verify ms | export+verify ms | parity (rows, max diff) "
