@@ -70,8 +70,6 @@ WHY: dict[str, str] = {
     "compose.FuncTransformer": "it applies an arbitrary Python function",
     "compose.Grouper": "it keeps one transformer per value of a key and routes each row to "
                        "one: no per-category routing of transforms in the IR",
-    "compose.SelectType": "it keeps keys by the Python type of each value at predict time; "
-                          "artifacts take floats",
     "ensemble.StackingClassifier": "its meta-classifier reads the members' probabilities as "
                                    "features: no IR node feeds an estimator's output to another",
     "ensemble.VotingClassifier": "River gives it no predict_proba_one (only predict_one's "
@@ -230,6 +228,8 @@ def _specs() -> dict[str, Spec]:
         "compose.Suffixer": Spec("Phishing", lambda: compose.Suffixer("_s") | _logreg()),
         "compose.Renamer": Spec("Phishing", lambda: compose.Renamer(
             {"https": "secure", "long_url": "long"}) | _logreg()),
+        "compose.SelectType": Spec("Phishing", lambda: compose.SelectType(
+            __import__("numbers").Number) | _logreg()),
         "compose.Select": Spec("Phishing", lambda: compose.Select(
             "https", "long_url", "is_popular") | _logreg()),
         "compose.Discard": Spec("Phishing", lambda: compose.Discard("https") | _logreg()),

@@ -221,3 +221,14 @@ def test_model_selector_exports_its_best_model():
     model, _ = learned("greedy-reg(2 x scaler|linreg)")
     best = model.best_model
     assert to_ir(model).estimator == to_ir(best).estimator
+
+
+def test_select_type_refuses_what_depends_on_the_rows_python_types():
+    from river import compose
+
+    model, _ = learned("select-type(number)|linreg")
+    assert to_ir(model).transform.steps[0].columns == to_ir(model).schema.columns
+    floats_only = compose.SelectType(float) | linear_model.LinearRegression()
+    floats_only["LinearRegression"]._weights.update({"a": 1.0})
+    with pytest.raises(estuary.UnsupportedModelError, match="keeps some of numbers"):
+        to_ir(floats_only)  # River keeps 1.0 and drops 1: the float tensor cannot tell

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -251,3 +252,40 @@ def product(p: compose.TransformerProduct, columns: tuple[str, ...], ctx) -> ir.
         raise UnsupportedModelError(p, supported_models(), reason="generated keys collide")
     union_node = ir.Union(tuple(chain for chain, _ in branches))
     return ir.Chain((union_node, Polynomial(tuple(names), tuple(factors))))
+
+
+# ------------------------------------------------------------------------------ SelectType
+
+SELECT_TYPE_CASES = (Case("select-type(number)|linreg", "ChickWeights", lambda: (
+    compose.SelectType(numbers.Number) | linear_model.LinearRegression())),)
+
+
+def _keeps(s: compose.SelectType, kinds: tuple[type, ...]) -> bool | None:
+    """True / False when River keeps / drops a value of every one of these types, None when
+    it depends on which of them the row holds."""
+    kept = {issubclass(k, s.types) for k in kinds} if s.types else {False}
+    return kept.pop() if len(kept) == 1 else None
+
+
+@register_extractor(compose.SelectType, inputs=lambda s: {}, produces=(ir.Select,),
+                    cases=SELECT_TYPE_CASES)
+def select_type(s: compose.SelectType, columns: tuple[str, ...], ctx) -> ir.Select:
+    """River keeps `{i: xi for i, xi in x.items() if isinstance(xi, types)}`. A numeric input
+    holds an int, a float or a bool in River's row, so it is kept when all three are instances
+    of `types`, dropped when none is; a raw categorical feature by the types of its categories
+    (an unseen category is all zeros either way). Anything in between depends on the row's
+    Python types, which the float input tensor does not carry: refused."""
+    owner = {c: f for f in ctx.schema.features if f.kind == "categorical" for c in f.columns}
+    keep_numbers = _keeps(s, (int, float, bool))
+    kept = []
+    for c in columns:
+        f = owner.get(c)
+        decision = keep_numbers if f is None else _keeps(s, tuple({type(v) for v in f.categories}))
+        if decision is None:
+            what = "numbers (int, float and bool)" if f is None else f"the categories of {f.name!r}"
+            raise UnsupportedModelError(s, supported_models(),
+                                        reason=f"it keeps some of {what} and drops others; "
+                                        "the artifact's float input does not say which a row held")
+        if decision:
+            kept.append(c)
+    return ir.Select(tuple(kept))
