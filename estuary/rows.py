@@ -38,6 +38,9 @@ class RowEncoder:
         return out
 
     def encode_many(self, rows: Iterable[Mapping]) -> np.ndarray:
+        if isinstance(rows, (Mapping, str, bytes)) or not isinstance(rows, Iterable):
+            raise InvalidInputError("<rows>", f"expected a list of dict rows, not "
+                                    f"{type(rows).__name__}: use predict_one for one row")
         rows = rows if isinstance(rows, (list, tuple)) else list(rows)
         out = np.full((len(rows), self.n_columns), np.nan)
         for i, row in enumerate(rows):

@@ -317,6 +317,16 @@ def test_numbers_beyond_float_range_name_the_feature(artifact):
     assert loaded.predict_one({"https": 10 ** 300}) in (False, True)  # large but a float
 
 
+@pytest.mark.parametrize("rows", [5, {"https": 1.0}, "rows", None])
+def test_many_needs_a_list_of_rows(artifact, rows):
+    loaded = estuary.load(artifact)
+    for many in (loaded.predict_many, loaded.predict_proba_many):
+        with pytest.raises(estuary.InvalidInputError, match="a list of dict rows") as e:
+            many(rows)
+        assert e.value.field == "<rows>"
+    assert loaded.predict_many(iter([{}, {}])) == [loaded.predict_one({})] * 2
+
+
 def test_predict_proba_on_a_regressor_is_a_wrong_task_error(tmp_path):
     model, rows = learned_case("scaler|linreg")
     loaded = estuary.load(estuary.export(model, tmp_path / "r.onnx", sample=rows[:8]).path)
