@@ -23,6 +23,7 @@ from rich.text import Text
 
 import estuary
 
+from .api import artifact_size
 from .converters.registry import FORMATS, format_for
 from .errors import EstuaryError, GoldenCheckError
 from .parity import ParityReport
@@ -62,7 +63,8 @@ def _emit_json(data: Any) -> None:
 
 
 def _fail(message: str, code: int, as_json: bool, kind: str) -> NoReturn:
-    err.print(Text("error: ", style="bold red") + Text(message))
+    # one line on the terminal (runtimes' messages carry newlines); JSON keeps them
+    err.print(Text("error: ", style="bold red") + Text(" ".join(message.split())))
     if as_json:
         _emit_json({"ok": False, "error": message, "error_type": kind, "exit_code": code})
     raise typer.Exit(code)
@@ -224,7 +226,7 @@ def _inspect_facts(loaded: Any, path: Path) -> dict:
                  "columns": len(f.columns)} for f in meta.schema.features]
     return {
         "path": str(path), "format": loaded.format, "runtime": str(loaded.runtime),
-        "size_bytes": path.stat().st_size, "task": meta.task, "classes": list(meta.classes),
+        "size_bytes": artifact_size(path), "task": meta.task, "classes": list(meta.classes),
         "source": meta.source, "ir_hash": meta.ir_hash, "provenance": meta.provenance,
         "precision": meta.precision,
         "schema": {"features": features, "n_columns": len(meta.schema.columns)},

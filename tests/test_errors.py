@@ -452,3 +452,19 @@ def test_empty_feature_key_is_refused_in_pmml_and_works_in_onnx(tmp_path):
     loaded = estuary.load(estuary.export(model, tmp_path / "m.onnx").path)
     assert loaded.predict_one({"": 3.0, "b": 1.0}) == pytest.approx(
         model.predict_one({"": 3.0, "b": 1.0}), abs=1e-12)
+
+
+def test_cli_inspect_sizes_a_directory_artifact_by_its_files(tmp_path):
+    from typer.testing import CliRunner
+
+    from estuary.api import artifact_size
+    from estuary.cli import app
+
+    model, rows = learned_case("scaler|linreg")
+    path = estuary.export(model, tmp_path / "m.tfjs", sample=rows[:8]).path
+    result = CliRunner().invoke(app, ["inspect", "--json", str(path)])
+    assert result.exit_code == 0, result.output
+    facts = json.loads(result.stdout)
+    assert facts["size_bytes"] == artifact_size(path) == sum(
+        f.stat().st_size for f in path.iterdir())
+    assert facts["golden"]["passed"] and facts["golden"]["vectors"] >= 3
