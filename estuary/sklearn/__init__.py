@@ -79,8 +79,8 @@ def export_sklearn(model: Any, path: str | Path, sample: Any = None, format: str
     with staged(path, fmt.suffix) as tmp:
         module.write(sk, meta, tmp)
         stamp(tmp)  # the SHA-256 of the artifact's bytes, into its metadata
-        if check:
-            load(tmp)
+        if check:  # with no golden row scikit-learn answered it is written; loads must say so
+            load(tmp, require_golden=bool(meta.golden_inputs))
     return ExportedArtifact(path, fmt.name, meta.ir_hash, meta.provenance["snapshot_id"],
                             artifact_size(path), None)
 
