@@ -150,10 +150,15 @@ def test_a_bare_dummy_reads_no_key_and_is_refused():
 
 
 def test_pred_clipper_with_a_finite_bound_is_refused():
-    model, _ = learned("pred-clipper-unbounded(scaler|linreg)")
+    import copy
+
+    model = copy.deepcopy(learned("pred-clipper-unbounded(scaler|linreg)")[0])  # shared: copy
     model.y_max = 50.0
     with pytest.raises(estuary.UnsupportedModelError, match="clamps the prediction"):
-        to_ir(model)
+        to_ir(model)  # a linear model: refused
+    clipped, rows = learned("pred-clipper(40, 45)(htr-mean)")
+    means = to_ir(clipped).estimator.means
+    assert min(means) >= 40.0 and max(means) <= 45.0 and len(set(means)) > 2
 
 
 def test_target_scaler_over_an_ensemble_is_refused():

@@ -130,21 +130,37 @@ for _cls, (_, _cases) in DELEGATES.items():
 # ------------------------------------------------------------------------------ PredClipper
 
 
-CLIPPER_CASES = (Case("pred-clipper-unbounded(scaler|linreg)", "TrumpApproval", lambda: (
-    preprocessing.PredClipper(_scaled_linreg(), y_min=-math.inf, y_max=math.inf))),)
+CLIPPER_CASES = (
+    Case("pred-clipper-unbounded(scaler|linreg)", "TrumpApproval", lambda: (
+        preprocessing.PredClipper(_scaled_linreg(), y_min=-math.inf, y_max=math.inf))),
+    Case("pred-clipper(40, 45)(htr-mean)", "TrumpApproval", lambda: preprocessing.PredClipper(
+        tree.HoeffdingTreeRegressor(grace_period=20, delta=0.5, tau=0.5, leaf_prediction="mean"),
+        y_min=40.0, y_max=45.0)),
+)
+
+
+def _clamp_leaves(m: preprocessing.PredClipper, est: EstimatorIR) -> EstimatorIR:
+    """`clamp(leaf value)` per leaf, River's `max(min(y, y_max), y_min)` on River's own floats;
+    only mean leaves (a linear leaf's output depends on x)."""
+    node = est.estimator
+    if not isinstance(node, TreeRegressor) or any(node.model):
+        raise UnsupportedModelError(
+            m, supported_models(),
+            reason=f"y_min={m.y_min!r}, y_max={m.y_max!r}: River clamps the prediction, which "
+            "estuary folds into the mean leaves of a Hoeffding tree regressor only; no IR "
+            "output step clips a linear model's output")
+    means = tuple(float(max(min(v, m.y_max), m.y_min)) for v in node.means)
+    return EstimatorIR(TreeRegressor(node.columns, node.tree, means, node.model), "regression")
 
 
 @register_extractor(preprocessing.PredClipper, inputs=lambda m: _inputs_of(m.regressor),
                     kind="estimator", produces=(ir.Chain,), cases=CLIPPER_CASES)
 def pred_clipper(m: preprocessing.PredClipper, columns, ctx):
-    """`clamp(y, y_min, y_max)`: the identity when both bounds are infinite. A finite bound
-    clips the output, which no IR node does: refused."""
-    if not (m.y_min == -math.inf and m.y_max == math.inf):
-        raise UnsupportedModelError(
-            m, supported_models(),
-            reason=f"y_min={m.y_min!r}, y_max={m.y_max!r}: River clamps the prediction and no "
-            "IR output step clips; export the wrapped regressor")
+    """`clamp(y, y_min, y_max)`: the identity when both bounds are infinite, else folded into a
+    tree's mean leaves."""
     chain, est = member_ir(m.regressor, columns, ctx)
+    if not (m.y_min == -math.inf and m.y_max == math.inf):
+        est = _clamp_leaves(m, est)
     return (chain, est) if chain.steps else est
 
 
