@@ -468,3 +468,9 @@ def test_cli_inspect_sizes_a_directory_artifact_by_its_files(tmp_path):
     assert facts["size_bytes"] == artifact_size(path) == sum(
         f.stat().st_size for f in path.iterdir())
     assert facts["golden"]["passed"] and facts["golden"]["vectors"] >= 3
+
+
+@pytest.mark.parametrize("path", [123, None, "model\0.onnx", "x" * 5000 + ".onnx"])
+def test_load_of_something_that_is_not_a_path(path):
+    with pytest.raises(estuary.ArtifactError, match="(pass the path|does not exist)"):
+        estuary.load(path)

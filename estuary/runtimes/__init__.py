@@ -60,8 +60,13 @@ def load(path: str | Path, check: bool = True, runtime: str | None = None, *,
 
     >>> model = load("model.onnx"); model.predict_proba_one({"x": 1.0})
     """
-    path = Path(path)
-    if not path.exists():
+    try:
+        path = Path(path)
+        exists = path.exists()
+    except (TypeError, ValueError, OSError) as e:  # not a path, a NUL byte, a name too long
+        raise ArtifactError(f"cannot load {path!r}: pass the path of an artifact file "
+                            f"({type(e).__name__}: {e})") from e
+    if not exists:
         raise ArtifactError(f"{path} does not exist")
     name = runtime or DEFAULT_RUNTIME.get(path.suffix)
     if name is None:
