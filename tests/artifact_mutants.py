@@ -424,3 +424,51 @@ def export_originals(workdir: Path) -> dict[tuple[str, str], tuple[Path, list[di
             estuary.export(model, path, sample=rows[:20])
             out[fmt, task] = (path, probe(rows))
     return out
+
+
+# ------------------------------------------------------------------------------- odd rows
+
+
+def odd_values() -> list[Any]:
+    """Values a careless caller or an attacker puts in a row."""
+    from decimal import Decimal
+    from fractions import Fraction
+
+    return [0, 1, -1, 0.5, -0.0, 1e-320, 1e150, -1e150, 1e308, -1e308, float("inf"),
+            float("-inf"), float("nan"), 10 ** 400, -(10 ** 400), 10 ** 5000, Fraction(1, 3),
+            Fraction(10 ** 400, 7), Decimal("1.5"), True, False, None, "", "x", "1.0", b"1",
+            [1.0], (1.0,), {"a": 1}, {1.0}, complex(1, 1), np.float32(1.5), np.int64(7),
+            np.array([1.0]), np.array(2.0), object()]
+
+
+def odd_rows(keys: Sequence[Any], n: int, seed: int) -> list[Any]:
+    rng = random.Random(seed)
+    values = odd_values()
+    rows: list[Any] = [{}, [], None, "row", 5]
+    for _ in range(n):
+        picked = rng.sample(list(keys), rng.randint(1, len(keys)))
+        row = {k: rng.choice(values) for k in picked}
+        if rng.random() < 0.3:
+            row[rng.choice(("unknown", 3, None, ("t", 1)))] = rng.choice(values)
+        rows.append(row)
+    return rows
+
+
+def judge_rows(loaded: Any, rows: Sequence[Any]) -> Counter:
+    """Each row alone through predict_one (and predict_proba_one for classifiers): an answer
+    of the right kind, or an EstuaryError; anything else is counted as `untyped: <type>`."""
+    outcomes: Counter = Counter()
+    for row in rows:
+        try:
+            label = loaded.predict_one(row)
+            if loaded.is_classifier:
+                proba = loaded.predict_proba_one(row)
+                assert label in loaded.classes and list(proba) == list(loaded.classes)
+            else:
+                assert isinstance(label, float)
+            outcomes["answered"] += 1
+        except EstuaryError as e:
+            outcomes[type(e).__name__] += 1
+        except Exception as e:
+            outcomes[f"untyped: {type(e).__name__}: {str(e)[:80]}"] += 1
+    return outcomes

@@ -65,3 +65,16 @@ def test_the_judge_reports_untyped_exceptions_and_hangs(originals, tmp_path, mon
     monkeypatch.setattr(estuary, "load", lambda *a, **k: time.sleep(5))
     assert am.judge(am.Mutant("none", lambda p: None), path, tmp_path, rows, expected,
                     timeout=0.2)[0] == "hang"
+
+
+@pytest.mark.parametrize("fmt", am.FORMATS)
+def test_odd_rows_are_answered_or_refused_with_a_typed_error(originals, fmt):
+    # huge ints and Fractions, Decimals, bytes, containers, ±inf, NaN, numpy arrays, non-dicts
+    for task in ("classifier", "regressor"):
+        loaded = estuary.load(originals[fmt, task][0])
+        keys = [f.key for f in loaded.metadata.schema.features]
+        outcomes = am.judge_rows(loaded, am.odd_rows(keys, 150, seed=8))
+        print(fmt, task, dict(outcomes))
+        assert [k for k in outcomes if k.startswith("untyped")] == []
+        assert outcomes["answered"] > 0 and outcomes["InvalidInputError"] > 0
+        assert sum(outcomes.values()) == 155
