@@ -22,6 +22,7 @@ import importlib
 import inspect
 import json
 import math
+import numbers
 import pkgutil
 import re
 import tempfile
@@ -184,6 +185,7 @@ def _specs() -> dict[str, Spec]:
         metrics,
         model_selection,
         multiclass,
+        optim,
         preprocessing,
         stats,
     )
@@ -204,7 +206,7 @@ def _specs() -> dict[str, Spec]:
             _scaled(_logreg()), desired_dist=balanced, sampling_rate=0.8, seed=1)),
         "model_selection.SuccessiveHalvingClassifier": Spec(
             "Phishing", lambda: model_selection.SuccessiveHalvingClassifier(
-                [_scaled(linear_model.LogisticRegression(optimizer=__import__("river").optim.SGD(lr)))
+                [_scaled(linear_model.LogisticRegression(optimizer=optim.SGD(lr)))
                  for lr in (0.01, 0.1)], metric=metrics.Accuracy(), budget=400)),
         "multiclass.OneVsOneClassifier": Spec("ImageSegments", lambda: _scaled(
             multiclass.OneVsOneClassifier(_logreg()))),
@@ -229,7 +231,7 @@ def _specs() -> dict[str, Spec]:
         "compose.Renamer": Spec("Phishing", lambda: compose.Renamer(
             {"https": "secure", "long_url": "long"}) | _logreg()),
         "compose.SelectType": Spec("Phishing", lambda: compose.SelectType(
-            __import__("numbers").Number) | _logreg()),
+            numbers.Number) | _logreg()),
         "compose.Select": Spec("Phishing", lambda: compose.Select(
             "https", "long_url", "is_popular") | _logreg()),
         "compose.Discard": Spec("Phishing", lambda: compose.Discard("https") | _logreg()),

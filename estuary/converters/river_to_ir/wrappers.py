@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 from river import (
+    bandit,
     compose,
     conf,
     drift,
@@ -87,12 +88,12 @@ DELEGATES: dict[type, tuple[Any, tuple[Case, ...]]] = {
     model_selection.BanditRegressor: (_selector_delegate, (Case(
         "bandit-reg(2 x scaler|linreg)", "TrumpApproval", lambda: model_selection.BanditRegressor(
             [_scaled_linreg(0.005), _scaled_linreg(0.01)], metric=metrics.MAE(),
-            policy=__import__("river").bandit.EpsilonGreedy(0.1, seed=1))),)),
+            policy=bandit.EpsilonGreedy(0.1, seed=1))),)),
     model_selection.BanditClassifier: (_selector_delegate, (Case(
         "bandit-clf(logreg, htc)", "Phishing", lambda: model_selection.BanditClassifier(
             [_scaled_logreg(), tree.HoeffdingTreeClassifier(grace_period=20, delta=0.5)],
             metric=metrics.Accuracy(),
-            policy=__import__("river").bandit.EpsilonGreedy(0.1, seed=1))),)),
+            policy=bandit.EpsilonGreedy(0.1, seed=1))),)),
     model_selection.GreedyRegressor: (_selector_delegate, (Case(
         "greedy-reg(2 x scaler|linreg)", "TrumpApproval", lambda: model_selection.GreedyRegressor(
             [_scaled_linreg(0.005), _scaled_linreg(0.01)], metric=metrics.MAE())),)),
