@@ -248,3 +248,20 @@ def test_a_flipped_digit_is_refused_by_the_digest(artifact, tmp_path):
     path.write_text(text[:i] + str((int(text[i]) + 1) % 10) + text[i + 1:])
     with pytest.raises(estuary.IntegrityError, match="SHA-256"):
         runtimes.load(path)
+
+
+def test_a_value_that_overflows_inside_the_model_names_the_feature(tmp_path):
+    # JPMML refuses a row whose arithmetic leaves float64 (a naive-Bayes leaf squares the value;
+    # onnxruntime returns NaN there)
+    from conftest import dataset_rows
+    from river import tree
+
+    model = tree.HoeffdingTreeClassifier(leaf_prediction="nb", grace_period=50)
+    for x, y in dataset_rows("Phishing"):
+        model.learn_one(dict(x), y)
+    loaded = runtimes.load(estuary.export(model, tmp_path / "nb.pmml").path)
+    for value in (1e308, -1e308, float("inf")):
+        with pytest.raises(estuary.InvalidInputError, match="overflows float64") as e:
+            loaded.predict_proba_one({"https": value})
+        assert e.value.field == "https"
+    assert set(loaded.predict_proba_one({"https": 1e3})) == {False, True}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ArtifactError, EstuaryError, GoldenCheckError
+from ..errors import ArtifactError, EstuaryError, GoldenCheckError, InvalidInputError
 from ..ir.artifact import METADATA_KEY, ArtifactMetadata
 from .base import LoadedModel, RuntimeInfo, parse_metadata
 
@@ -115,6 +115,8 @@ class JpmmlBackend:
                                 f"({type(e).__name__}: {str(e)[:300]}): it is corrupt or not "
                                 "an estuary export") from e
         self.columns = list(self.metadata.schema.columns)
+        self.column_feature = {c: f.name for f in self.metadata.schema.features
+                               for c in f.columns}
         self.is_classifier = self.metadata.task == "classification"
         try:
             outputs = [str(f.getName()) for f in self.evaluator.getOutputFields()]
@@ -155,6 +157,7 @@ class JpmmlBackend:
         failed = [(i, e) for i, e in enumerate(result.get("errors") or []) if e is not None]
         if failed:  # no silent NaN: say which row and why
             i, e = failed[0]
+            self._refuse_huge_input(X[i], f"row {i} of {n}: {e}")
             raise EstuaryError(f"JPMML-Evaluator refused {len(failed)} of {n} rows; row {i}: {e}")
         columns = {name: k for k, name in enumerate(result["columns"])}
 
@@ -172,6 +175,21 @@ class JpmmlBackend:
                                 "re-export it")
         labels = np.array(labels, dtype=np.int64)
         return {"probabilities": probabilities, "label": labels}
+
+
+    def _refuse_huge_input(self, row: np.ndarray, detail: str) -> None:
+        """A row JPMML refuses because a value overflows inside the model (it refuses inf and
+        NaN results where onnxruntime returns NaN): `InvalidInputError` naming the feature."""
+        magnitude = np.where(np.isnan(row), 0.0, np.abs(row))
+        j = int(np.argmax(magnitude)) if magnitude.size else 0
+        if magnitude.size and magnitude[j] > HUGE:
+            raise InvalidInputError(self.column_feature[self.columns[j]],
+                                    f"{float(row[j])!r} overflows float64 inside the PMML model "
+                                    f"(JPMML-Evaluator, {detail[:200]}); clip the value or "
+                                    "leave the key out")
+
+
+HUGE = 1e100  # beyond this an input may overflow a product inside a model
 
 
 def _floats(values: list, n: int) -> np.ndarray:
