@@ -196,7 +196,7 @@ class LoadedModel:
             top = np.sort(expected[i])[-2:]
             if _near_tie(top, tol):
                 continue
-            if river is None:  # an older export: the arg-max of River's probabilities
+            if river is None:  # older and scikit-learn exports: the arg-max of the outputs
                 river = self.classes[int(np.argmax(expected[i]))]
             if got != river or isinstance(got, bool) != isinstance(river, bool):
                 raise GoldenCheckError(
