@@ -474,3 +474,13 @@ def test_cli_inspect_sizes_a_directory_artifact_by_its_files(tmp_path):
 def test_load_of_something_that_is_not_a_path(path):
     with pytest.raises(estuary.ArtifactError, match="(pass the path|does not exist)"):
         estuary.load(path)
+
+
+def test_verify_needs_no_golden_vectors(artifact, phishing_model):
+    # parity against the model itself is the stronger check: it does not need them
+    model, rows = phishing_model
+    _edit_meta(artifact, lambda m: json.dumps(
+        {**m, "golden_inputs": [], "golden_outputs": [], "golden_labels": []}))
+    with pytest.raises(estuary.NoGoldenVectorsError):
+        estuary.load(artifact)
+    assert estuary.verify(model, artifact, rows[:50]).passed
