@@ -13,6 +13,7 @@ rewrite the digest too (signing is what stops tampering).
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -25,11 +26,22 @@ TFJS_MAIN = "model.json"
 
 
 def _parts(path: Path) -> tuple[Path, list[Path]]:
-    """The file holding the metadata, and the other files the artifact is made of (sorted)."""
-    if path.is_dir():  # TF.js: model.json + weight shards
-        others = sorted(p for p in path.iterdir() if p.name != TFJS_MAIN)
-        return path / TFJS_MAIN, others
-    return path, []
+    """The file holding the metadata, and the other files the artifact is made of (sorted):
+    for TF.js, model.json and the weight shards it lists (a stray file beside them, such as a
+    .DS_Store, is not part of the artifact)."""
+    if not path.is_dir():
+        return path, []
+    main = path / TFJS_MAIN
+    try:
+        manifest = json.loads(main.read_bytes()).get("weightsManifest") or []
+        names = sorted({name for group in manifest for name in group.get("paths", [])})
+    except (ValueError, AttributeError, TypeError) as e:
+        raise IntegrityError(f"{main}: cannot list the weight files to check its digest "
+                             f"({type(e).__name__}); the file is corrupt: re-export it") from e
+    if not all(isinstance(n, str) and n and Path(n).name == n for n in names):
+        raise IntegrityError(f"{main}: a weight file path leaves the artifact's directory; the "
+                             "file is corrupt or hostile: re-export it")
+    return main, [path / n for n in names]
 
 
 def _digest(main: bytes, others: list[Path]) -> str:

@@ -484,3 +484,18 @@ def test_verify_needs_no_golden_vectors(artifact, phishing_model):
     with pytest.raises(estuary.NoGoldenVectorsError):
         estuary.load(artifact)
     assert estuary.verify(model, artifact, rows[:50]).passed
+
+
+def test_tfjs_digest_covers_its_shards_and_ignores_stray_files(tmp_path):
+    model, rows = learned_case("scaler|linreg")
+    path = estuary.export(model, tmp_path / "m.tfjs", sample=rows[:8]).path
+    (path / ".DS_Store").write_bytes(b"\0junk")  # a stray file is not part of the artifact
+    assert estuary.load(path).check_integrity() is True
+    shard = next(p for p in path.iterdir() if p.suffix == ".bin")
+    data = bytearray(shard.read_bytes())
+    data[-1] ^= 1
+    shard.write_bytes(bytes(data))
+    with pytest.raises(estuary.ArtifactError):  # whichever check sees it first
+        estuary.load(path)
+    with pytest.raises(estuary.IntegrityError, match="do not match the SHA-256"):
+        estuary.load(path, check=False).check_integrity()
