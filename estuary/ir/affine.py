@@ -1,7 +1,8 @@
-"""Every transform estuary reads (Select, Scale, OneHot, Union) is affine per input column: the
-lowering of a transform chain to one affine map per output column over the raw inputs, with
-River's rules (Scale's zero divisor gives 0, OneHot's missing fill, Union's first-wins) written
-here once. Targets that fold transforms into a model (TF.js's exact linear MatMul) read it."""
+"""Every transform estuary reads (Select, Scale, OneHot, Fill, Union) is affine per input
+column: the lowering of a transform chain to one affine map per output column over the raw
+inputs, with River's rules (Scale's zero divisor gives 0, OneHot's missing fill, Fill's
+statistic, Union's first-wins) written here once. Targets that fold transforms into a model
+(TF.js's exact linear MatMul) read it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import nodes as ir
+from .elementwise import Fill
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,12 @@ def fold(step: ir.Transform, cols: dict[str, Affine]) -> dict[str, Affine]:
             f = cols[s]
             fill = f.miss if (step.missing_as_nan or not math.isnan(f.miss)) else 0.0
             out[t] = Affine(f.src, f.a, f.d, fill)
+        return out
+    if isinstance(step, Fill):  # a missing column takes the fill; a filled one is never missing
+        out = dict(cols)
+        for c, v in zip(step.columns, step.values):
+            f = cols[c]
+            out[c] = Affine(f.src, f.a, f.d, v if math.isnan(f.miss) else f.miss)
         return out
     if isinstance(step, ir.Union):
         out: dict[str, Affine] = {}

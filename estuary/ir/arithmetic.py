@@ -134,6 +134,24 @@ def normalised(o: Ops, scores: Scores) -> Any:
     return o.div(values, o.sum_classes(values))
 
 
+# --------------------------------------------------------------------------------- element-wise
+
+
+def fill_missing(o: Ops, x: Any, fill: Any) -> Any:
+    """River's `StatImputer.transform_one`: a missing value (None; NaN in an artifact) becomes
+    the frozen statistic `fill`; a present value passes unchanged."""
+    x = o.keep(x, "x")
+    return o.where(o.is_nan(x), fill, x)
+
+
+def binarize(o: Ops, x: Any, threshold: float) -> Any:
+    """River's `Binarizer.transform_one`: 1 where x > threshold, else 0 (River's `bool`, which
+    every later step reads as 1 / 0); a missing key stays missing (River leaves it out)."""
+    x = o.keep(x, "x")
+    step = o.where(o.greater(x, o.const(threshold)), o.const(1.0), o.const(0.0))
+    return o.where(o.is_nan(x), x, step)
+
+
 # --------------------------------------------------------------------------------- naive Bayes
 
 

@@ -1,13 +1,16 @@
-"""River `preprocessing` scalers and encoders → IR Scale / OneHot / Ordinal."""
+"""River `preprocessing` scalers, encoders, imputer and binarizer → IR Scale / OneHot / Ordinal /
+Fill / Binarize."""
 
 from __future__ import annotations
 
-from numbers import Integral
+import math
+from numbers import Integral, Number, Real
 
-from river import compose, linear_model, preprocessing, tree
+from river import compose, linear_model, preprocessing, stats, tree
 
 from ... import ir
 from ...errors import UnsupportedModelError
+from ...ir.elementwise import Binarize, Fill
 from ...ir.features import Ordinal
 from ..registry import Case, register_extractor, supported_models
 from .base import key_name, numeric_inputs, plain
@@ -244,3 +247,67 @@ def adaptive_standard_scaler(s: preprocessing.AdaptiveStandardScaler, columns: t
     offset = tuple(means.get(c, 0.0) for c in columns)
     divisor = tuple(variances[c] ** 0.5 if variances.get(c, 0.0) > 0 else 0.0 for c in columns)
     return ir.Scale(columns, offset, divisor)
+
+
+IMPUTER_CASES = (
+    Case("imputer(mean,const)|scaler|logreg", "Phishing", lambda: preprocessing.StatImputer(
+        ("long_url", stats.Mean()), ("age_of_domain", -1))
+        | preprocessing.StandardScaler() | linear_model.LogisticRegression()),
+    Case("imputer(median)|htr", "TrumpApproval", lambda: preprocessing.StatImputer(
+        ("ordinal_date", stats.Quantile(0.5)), ("gallup", stats.Mean()))
+        | tree.HoeffdingTreeRegressor(grace_period=20, delta=0.5, tau=0.5)),
+)
+BINARIZER_CASES = (
+    Case("binarizer|logreg", "Phishing",
+         lambda: preprocessing.Binarizer() | linear_model.LogisticRegression()),
+    Case("scaler|binarizer(0.5)|linreg", "TrumpApproval",
+         lambda: preprocessing.StandardScaler() | preprocessing.Binarizer(threshold=0.5)
+         | linear_model.LinearRegression()),
+)
+
+
+def _fill_value(s: preprocessing.StatImputer, key, stat) -> float:
+    """The statistic as River would read it now (`stats[i].get()`); None fills nothing (River
+    passes the None on, which no later step takes: those rows raise in River)."""
+    value = stat.get()
+    if value is None:
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+        raise UnsupportedModelError(
+            s, supported_models(),
+            reason=f"it fills {key!r} with {value!r}, which is not a finite number; only "
+            "numeric statistics (e.g. stats.Mean, a number) can be filled")
+    return float(value)
+
+
+@register_extractor(preprocessing.StatImputer, inputs=lambda s: numeric_inputs(s.stats),
+                    produces=(Fill,), cases=IMPUTER_CASES)
+def stat_imputer(s: preprocessing.StatImputer, columns: tuple[str, ...], ctx) -> Fill:
+    """River's `transform_one`: a key present with a None value takes its statistic, frozen as
+    `stats[key].get()` is now. The input contract reads None as missing (NaN), which is what
+    is filled; River raises on an absent key (`x[i]`), so those rows have no reference."""
+    kinds = {f.name: f.kind for f in ctx.schema.features}
+    hit = sorted(key_name(k) for k in s.stats if kinds.get(key_name(k)) == "categorical")
+    if hit:
+        raise UnsupportedModelError(s, supported_models(), reason=f"it imputes {hit}, which "
+                                    "are categories; only numeric keys can be filled")
+    filled = {key_name(k): _fill_value(s, k, stat) for k, stat in s.stats.items()}
+    pairs = [(c, filled[c]) for c in columns if not math.isnan(filled.get(c, math.nan))]
+    return Fill(tuple(c for c, _ in pairs), tuple(v for _, v in pairs))
+
+
+@register_extractor(preprocessing.Binarizer, inputs=lambda b: {}, produces=(Binarize,),
+                    cases=BINARIZER_CASES)
+def binarizer(b: preprocessing.Binarizer, columns: tuple[str, ...], ctx) -> Binarize:
+    """River's `transform_one`: every number becomes `dtype(x > threshold)`; a non-number (a
+    raw category, i.e. one-hot columns in the schema) passes unchanged; an absent key stays
+    absent. `dtype` must give 1 / 0 to the steps that follow (bool, int, float)."""
+    if b.dtype not in (bool, int, float):
+        raise UnsupportedModelError(b, supported_models(),
+                                    reason=f"dtype={b.dtype!r}: use bool, int or float")
+    if isinstance(b.threshold, bool) or not isinstance(b.threshold, Number) or not math.isfinite(
+            float(b.threshold)):
+        raise UnsupportedModelError(b, supported_models(),
+                                    reason=f"threshold={b.threshold!r} is not a finite number")
+    categorical = {c for f in ctx.schema.features if f.kind == "categorical" for c in f.columns}
+    return Binarize(tuple(c for c in columns if c not in categorical), float(b.threshold))

@@ -15,13 +15,14 @@ import numpy as np
 
 from ... import ir
 from ...errors import UnsupportedModelError
+from ...ir.elementwise import Fill
 from ...ir.features import Ordinal, block_matrix
 from ..registry import EMITTERS, register_emitter
 from .graph import Graph
 from .transforms import FORMAT, Context, Tensor, emit_transform, take
 
 FLOAT32_EXACT = 2 ** 24  # every integer up to this is a float32
-AFFINE = (ir.Select, ir.Scale, ir.OneHot)  # what `ir.affine.fold` turns into per-column affines
+AFFINE = (ir.Select, ir.Scale, ir.OneHot, Fill)  # what `ir.affine.fold` turns into per-column affines
 
 
 @register_emitter(FORMAT, Ordinal)

@@ -1,7 +1,7 @@
 """Exact float64 routing of an IR tree in float32 TF.js ops: every row to River's leaf.
 
-A split `z <= t` reads an estimator column z made from one raw input x by Select, Scale and
-OneHot steps, each monotone in x; so on float64 inputs the split is `x <= T` for one float64 T
+A split `z <= t` reads an estimator column z made from one raw input x by Select, Scale,
+OneHot and Fill steps, each monotone in x; so on float64 inputs the split is `x <= T` for one float64 T
 (or always / never), found here by bisecting x's order keys with the IR's own transform
 evaluation, and a missing x goes one fixed way (the recorded side, or where OneHot's 0.0 goes).
 The graph compares the `keys` input (order_keys.py: each float64 as three whole-number words,
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ... import ir
+from ...ir.elementwise import Fill
 from ...ir.evaluate import gather
 from ...ir.evaluate import transform as ir_transform
 from ...ir.features import Ordinal
@@ -30,7 +31,7 @@ from ...ir.trees import TreeStructure
 from . import order_keys
 from .graph import Graph
 
-ROUTING_REASON = ("a split column is not one raw input through Select / Scale / OneHot steps, so "
+ROUTING_REASON = ("a split column is not one raw input through Select / Scale / OneHot / Fill steps, so "
                   "its float64 threshold has no exact form on the raw input; export to ONNX")
 
 
@@ -41,7 +42,7 @@ class NotRoutable(ValueError):
 def raw_sources(step: ir.Transform, columns: dict[str, str],
                 names: tuple[str, ...] | None = None) -> dict[str, str]:
     """Output column → the one raw input it is made from, through monotone steps only
-    (Select, Scale with a finite divisor >= 0, OneHot; Chain and Union of them). `names` are
+    (Select, Scale with a finite divisor >= 0, OneHot, Fill; Chain and Union of them). `names` are
     all the step's input columns (default: `columns`' keys)."""
     names = tuple(columns) if names is None else names
     if isinstance(step, ir.Chain):
@@ -56,6 +57,8 @@ def raw_sources(step: ir.Transform, columns: dict[str, str],
         return {c: columns[c] for c, good in zip(step.columns, ok) if good and c in columns}
     if isinstance(step, ir.OneHot):
         return {t: columns[s] for s, t in zip(step.source, step.target) if s in columns}
+    if isinstance(step, Fill):  # the identity where present; a missing input's side is found
+        return dict(columns)    # by evaluating the fill (`raw_thresholds` routes NaN through it)
     if isinstance(step, ir.Union):
         out: dict[str, str] = {}
         taken: set[str] = set()

@@ -1,0 +1,96 @@
+"""Element-wise transform IR nodes and their numpy evaluation: `Fill` (River's
+`preprocessing.StatImputer`) and `Binarize` (`preprocessing.Binarizer`).
+
+Each reads some of the columns it receives and passes every column on, in order, as River
+copies the row and rewrites only some keys. The arithmetic is `ir.arithmetic.fill_missing` and
+`ir.arithmetic.binarize`: the numpy evaluator and the graph formats call the same formulas.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import arithmetic
+from .arithmetic import NUMPY
+from .evaluate import Block, evaluates
+from .nodes import IRError, Transform, ir_node
+
+
+def _passes_through(step, inputs: tuple[str, ...]) -> tuple[str, ...]:
+    missing = [c for c in step.columns if c not in inputs]
+    if missing:
+        raise IRError(f"{type(step).__name__} asks for columns that are not there: {missing}")
+    return inputs
+
+
+@ir_node
+@dataclass(frozen=True)
+class Fill(Transform):
+    """A missing (NaN) value of column `columns[k]` becomes `values[k]`; every other column
+    and every present value passes unchanged.
+
+    >>> Fill(("temperature",), (4.5,))
+    """
+
+    columns: tuple[str, ...]
+    values: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.columns) != len(self.values):
+            raise IRError("Fill: columns and values differ in length")
+        if len(set(self.columns)) != len(self.columns):
+            raise IRError("Fill: duplicate columns")
+        if any(not math.isfinite(v) for v in self.values):
+            raise IRError("Fill: a fill value must be a finite number")
+
+    def output_columns(self, inputs: tuple[str, ...]) -> tuple[str, ...]:
+        return _passes_through(self, inputs)
+
+    def vector(self, inputs: tuple[str, ...]) -> np.ndarray:
+        """The fill value of every input column, NaN where the column is not filled (a NaN
+        filled with NaN stays NaN): one constant for the targets that work on whole rows."""
+        fills = dict(zip(self.columns, self.values))
+        return np.array([fills.get(c, math.nan) for c in inputs], dtype=np.float64)
+
+
+@ir_node
+@dataclass(frozen=True)
+class Binarize(Transform):
+    """Column `c` in `columns` becomes 1.0 where c > threshold, else 0.0; a missing value stays
+    missing; the other columns pass unchanged.
+
+    >>> Binarize(("x1", "x2"), threshold=0.0)
+    """
+
+    columns: tuple[str, ...]
+    threshold: float = 0.0
+
+    def __post_init__(self) -> None:
+        if len(set(self.columns)) != len(self.columns):
+            raise IRError("Binarize: duplicate columns")
+        if not math.isfinite(self.threshold):
+            raise IRError("Binarize: the threshold must be a finite number")
+
+    def output_columns(self, inputs: tuple[str, ...]) -> tuple[str, ...]:
+        return _passes_through(self, inputs)
+
+    def mask(self, inputs: tuple[str, ...]) -> np.ndarray:
+        """True for the input columns that are binarised."""
+        wanted = set(self.columns)
+        return np.array([c in wanted for c in inputs], dtype=bool)
+
+
+@evaluates(Fill)
+def _fill(step: Fill, block: Block) -> Block:
+    X, names = block
+    return arithmetic.fill_missing(NUMPY, X, NUMPY.const(step.vector(names))), names
+
+
+@evaluates(Binarize)
+def _binarize(step: Binarize, block: Block) -> Block:
+    X, names = block
+    out = arithmetic.binarize(NUMPY, X, step.threshold)
+    return NUMPY.where(step.mask(names), out, X), names
