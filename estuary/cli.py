@@ -372,6 +372,7 @@ def demo(
 
 _SOURCE = "Source (→ estuary.online.loop.Source)"
 _SNAPSHOTS = "Snapshots and store (→ estuary.online.loop.Snapshots)"
+_CHECKPOINTS = "Training checkpoints (→ estuary.online.loop.Checkpointing)"
 
 
 def _learn_model(name: str) -> Any:
@@ -413,6 +414,10 @@ def learn(
     formats: Annotated[str | None, typer.Option("--formats", help="Comma-separated formats (default: all).", rich_help_panel=_SNAPSHOTS)] = None,
     keep: Annotated[int, typer.Option("--keep", min=1, help="Versions to keep.", rich_help_panel=_SNAPSHOTS)] = 10,
     max_events: Annotated[int | None, typer.Option("--max-events", min=1, help="Stop after N events.")] = None,
+    checkpoint_dir: Annotated[Path | None, typer.Option("--checkpoint-dir", help="Training checkpoints (signed with $ESTUARY_CHECKPOINT_KEY; outside the store): resume from the newest valid one, and checkpoint at each snapshot.", rich_help_panel=_CHECKPOINTS)] = None,
+    checkpoint_every: Annotated[int | None, typer.Option("--checkpoint-every", min=1, help="Also checkpoint every N events.", rich_help_panel=_CHECKPOINTS)] = None,
+    checkpoint_seconds: Annotated[float | None, typer.Option("--checkpoint-seconds", help="Also checkpoint every T seconds.", rich_help_panel=_CHECKPOINTS)] = None,
+    checkpoint_keep: Annotated[int, typer.Option("--checkpoint-keep", min=1, help="Checkpoints to keep.", rich_help_panel=_CHECKPOINTS)] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")] = False,
 ) -> None:
     from .online import loop
@@ -426,8 +431,12 @@ def learn(
                                    formats=names, keep=keep)
         events = loop.Source(source, target=target, stream=stream, group=group,
                              consumer=consumer, idle_ms=idle_ms, until_idle=until_idle)
+        ckpt = (loop.Checkpointing(checkpoint_dir, every=checkpoint_every,
+                                   every_seconds=checkpoint_seconds, keep=checkpoint_keep)
+                if checkpoint_dir else None)
         run = loop.learn(_learn_model(model), events, store, snapshots, max_events=max_events,
-                         on_result=report, progress=lambda line: _say(err, line, "dim"))
+                         on_result=report, progress=lambda line: _say(err, line, "dim"),
+                         checkpointing=ckpt)
     _print_learned(run, target, as_json)
     raise typer.Exit(0 if run.ok else 1)
 
@@ -495,6 +504,12 @@ def setup_js(
     if dir is not None and target != js_home():
         _say(out, f"  export {ENV_HOME}={target}")
 
+
+# ------------------------------------------------------------------------------------ store
+
+from .cli_store import store_app  # noqa: E402  (it uses the plumbing above)
+
+app.add_typer(store_app, name="store")
 
 # ------------------------------------------------------------------------------------ pg
 

@@ -9,6 +9,13 @@ Starlette + uvicorn) import their optional libraries only when used (`pip instal
 ...         learner.learn_one(x, y)
 """
 
+from .checkpoint import (
+    Checkpoint,
+    CheckpointDir,
+    CheckpointError,
+    CheckpointIntegrityError,
+    CheckpointKeyError,
+)
 from .freeze import Frozen, freeze
 from .learner import Learner
 from .manifest import Manifest, ManifestError
@@ -18,6 +25,7 @@ from .publish import PublishResult, publish
 from .store import Store, StoreError, Version
 
 __all__ = [
-    "AnyOf", "EveryN", "EveryT", "Frozen", "Learner", "Manifest", "ManifestError", "Manual",
+    "AnyOf", "Checkpoint", "CheckpointDir", "CheckpointError", "CheckpointIntegrityError",
+    "CheckpointKeyError", "EveryN", "EveryT", "Frozen", "Learner", "Manifest", "ManifestError", "Manual",
     "OnDrift", "Policy", "PublishResult", "Store", "StoreError", "Version", "compare_reference", "freeze", "publish",
 ]

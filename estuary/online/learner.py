@@ -20,8 +20,9 @@ from concurrent.futures import Executor, Future
 from pathlib import Path
 from typing import Any
 
+from .checkpoint import Checkpoint, CheckpointDir
 from .freeze import Frozen, freeze
-from .policy import Manual, Policy
+from .policy import EveryN, EveryT, Manual, Policy
 from .publish import PublishResult
 from .store import Store
 from .worker import Publisher
@@ -37,13 +38,20 @@ class Learner:
     `metric` (a River metric) is updated prequentially and lands in each manifest; like
     `OnDrift`, it costs one `predict_one` per event. `on_result(PublishResult)` is called from
     the worker's thread after each snapshot is published or rejected.
+
+    Training checkpoints (`estuary.online.checkpoint`): with `checkpoints=CheckpointDir(...)`
+    the model is checkpointed every `checkpoint_every` events, every `checkpoint_seconds`, and
+    (`checkpoint_on_snapshot`) at each snapshot; `position()` (set by the loop) gives the
+    source offsets stored beside it. `resume()` loads the newest checkpoint that verifies.
     """
 
     def __init__(self, model: Any, *, store: Store | str | Path | None = None,
                  policy: Policy | None = None, formats: Sequence[str] | None = None,
                  probe: Sequence[Mapping] = (), recent: int = 32, generated: int = 48,
                  metric: Any = None, executor: str | Executor = "thread", keep: int = 10,
-                 on_result: Callable[[PublishResult], None] | None = None):
+                 on_result: Callable[[PublishResult], None] | None = None,
+                 checkpoints: CheckpointDir | None = None, checkpoint_every: int | None = None,
+                 checkpoint_seconds: float | None = None, checkpoint_on_snapshot: bool = True):
         self.model = model
         self.policy = policy or Manual()
         self.store = store if isinstance(store, Store) or store is None else Store(store, keep)
@@ -57,7 +65,11 @@ class Learner:
         size = 1 << max(0, recent - 1).bit_length()  # recent rounded up to a power of two
         self._ring: list = [None] * size
         self._mask = size - 1
-        self._check_at = self.policy.next_check(0)
+        self.checkpoints = checkpoints
+        self.checkpoint_on_snapshot = checkpoint_on_snapshot and checkpoints is not None
+        self._ckpt_policy = _checkpoint_policy(checkpoints, checkpoint_every, checkpoint_seconds)
+        self.position: Callable[[], dict[str, Any]] | None = None  # source offsets, for checkpoints
+        self._check_at = self._next_check(0)
         if self.policy.needs_prediction or metric is not None:
             self.learn_one = self._learn_predicting  # type: ignore[method-assign]
         self._started = time.monotonic()
@@ -97,8 +109,16 @@ class Learner:
     def _check(self, n: int, y: Any, y_pred: Any) -> None:
         reason = self.policy.due(n, y, y_pred)
         if reason is not None:
-            self._snapshot(reason)  # resets the policy
-        self._check_at = self.policy.next_check(n)
+            self._snapshot(reason)  # resets the policy (and checkpoints, on snapshot)
+        ckpt = self._ckpt_policy
+        if ckpt is not None and ckpt.due(n, y, y_pred) is not None:
+            self.checkpoint()
+        self._check_at = self._next_check(n)
+
+    def _next_check(self, n: int) -> float:
+        if self._ckpt_policy is None:
+            return self.policy.next_check(n)
+        return min(self.policy.next_check(n), self._ckpt_policy.next_check(n))
 
     def predict_one(self, x: dict, **kwargs: Any) -> Any:
         return self.model.predict_one(x, **kwargs)
@@ -121,13 +141,50 @@ class Learner:
         self.n_snapshots += 1
         self.history.append((self.n_events, reason, frozen.stall_ms))
         self.policy.reset(self.n_events)
-        self._check_at = self.policy.next_check(self.n_events)
+        if self.checkpoint_on_snapshot:
+            self.checkpoint()
+        self._check_at = self._next_check(self.n_events)
         return frozen
 
     def _snapshot(self, reason: str) -> Future:
         if self.store is None:
             raise ValueError("this Learner has no store: pass store=Store(path) to publish")
         return self._worker().submit(self.freeze(reason))
+
+    # ---------------------------------------------------------------------------- checkpoints
+
+    def checkpoint(self) -> Future:
+        """Checkpoint the model, the metric and the position now (pickled on this thread,
+        written by the checkpoint writer); the future gives the file's path."""
+        if self.checkpoints is None:
+            raise ValueError("this Learner has no checkpoints: pass checkpoints=CheckpointDir(path)")
+        offsets = self.position() if self.position is not None else {}
+        fut = self.checkpoints.save((self.model, self.metric), self.n_events, offsets,
+                                    {"n_snapshots": self.n_snapshots})
+        if self._ckpt_policy is not None:
+            self._ckpt_policy.reset(self.n_events)
+        return fut
+
+    def resume(self) -> Checkpoint | None:
+        """Replace the model (and metric) by the newest checkpoint that verifies and continue
+        counting from its position; returns it (its `offsets` say where the source resumes), or
+        None when there is none. A refused file raises nothing here: it is skipped, and listed
+        in `checkpoints.refused`."""
+        if self.checkpoints is None:
+            raise ValueError("this Learner has no checkpoints: pass checkpoints=CheckpointDir(path)")
+        ckpt = self.checkpoints.latest()
+        if ckpt is None:
+            return None
+        self.model, metric = ckpt.model
+        if self.metric is not None and metric is not None:
+            self.metric = metric
+        self.n_events = ckpt.n_events
+        self.n_snapshots = int(ckpt.extra.get("n_snapshots", 0))
+        self.policy.reset(self.n_events)
+        if self._ckpt_policy is not None:
+            self._ckpt_policy.reset(self.n_events)
+        self._check_at = self._next_check(self.n_events)
+        return ckpt
 
     def _metrics(self) -> dict[str, Any]:
         elapsed = time.monotonic() - self._started
@@ -168,6 +225,8 @@ class Learner:
         if self._publisher is not None:
             self._publisher.close()
             self._publisher = None
+        if self.checkpoints is not None:
+            self.checkpoints.flush()
 
     def __enter__(self) -> Learner:
         return self
@@ -203,6 +262,18 @@ class Learner:
             if n % yield_every == 0:
                 await asyncio.sleep(0)
         return n
+
+
+def _checkpoint_policy(checkpoints: CheckpointDir | None, every: int | None,
+                       seconds: float | None) -> Policy | None:
+    if checkpoints is None:
+        if every or seconds:
+            raise ValueError("checkpoint_every / checkpoint_seconds need checkpoints=CheckpointDir(path)")
+        return None
+    members: list[Policy] = ([EveryN(every)] if every else []) + ([EveryT(seconds)] if seconds else [])
+    if not members:
+        return None
+    return members[0] if len(members) == 1 else members[0] | members[1]
 
 
 async def _aiter(items: Iterable):

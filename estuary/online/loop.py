@@ -6,6 +6,12 @@ lazily (`estuary.readers`). Events without a label are counted and skipped. When
 ends, the model is snapshotted once more ("end of stream") and the worker drained, so the last
 `PublishResult` says whether the final model was published.
 
+With `Checkpointing(dir)`, the learner's model and position are checkpointed (signed, see
+`estuary.online.checkpoint`) and a restarted `learn` resumes from the newest valid checkpoint:
+a file source skips the records the checkpoint had already consumed, so after a kill no event
+is learned twice or skipped. A Redis source resumes from its consumer group (events acknowledged
+after the last checkpoint and before a kill are not learned again: checkpoint often there).
+
 >>> run = learn(model, Source("events.jsonl", target="y"), "models", Snapshots(every=500))
 >>> run.ok, run.events, run.latest
 (True, 1250, 3)
@@ -14,6 +20,8 @@ ends, the model is snapshotted once more ("end of stream") and the worker draine
 from __future__ import annotations
 
 import asyncio
+import itertools
+import logging
 from collections.abc import AsyncIterable, Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -22,11 +30,13 @@ from typing import Any
 
 from ..converters.registry import format_for
 from ..readers import DataFileError, is_data_file, read_events
+from .checkpoint import CheckpointDir
 from .learner import Learner, _aiter
 from .policy import EveryN, EveryT, OnDrift, Policy
 from .publish import PublishResult
 from .store import Store
 
+log = logging.getLogger(__name__)
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 PROGRESS_EVERY = 1000  # events between two progress messages
 
@@ -98,6 +108,31 @@ class Snapshots:
         return policy
 
 
+@dataclass(frozen=True)
+class Checkpointing:
+    """Training checkpoints for `learn`: in `directory` (never inside the store), every `every`
+    events, every `every_seconds`, and at each snapshot (`on_snapshot`); the newest `keep`
+    stay. `key` signs them (default: the `ESTUARY_CHECKPOINT_KEY` environment variable); a
+    missing key raises `CheckpointKeyError` before any event is read.
+
+    >>> Checkpointing("ckpt", every=500, keep=3)
+    """
+
+    directory: str | Path
+    every: int | None = None
+    every_seconds: float | None = None
+    on_snapshot: bool = True
+    keep: int = 3
+    key: str | bytes | None = field(default=None, repr=False)
+
+    def open(self, store: Path) -> CheckpointDir:
+        root = Path(self.directory).resolve()
+        if root == store.resolve() or store.resolve() in root.parents:
+            raise ValueError(f"checkpoint directory {self.directory} is inside the store {store}: "
+                             "checkpoints are private to the learner, keep them elsewhere")
+        return CheckpointDir(root, self.key, self.keep, background=True)
+
+
 @dataclass
 class LearnRun:
     """What `learn` did: events learned and skipped (no label), and every snapshot's result."""
@@ -106,6 +141,8 @@ class LearnRun:
     events: int = 0
     skipped: int = 0
     results: list[PublishResult] = field(default_factory=list)
+    read: int = 0  # records taken from the source by this run (labelled or not)
+    resumed_from: int | None = None  # events of the checkpoint this run resumed from
 
     @property
     def ok(self) -> bool:
@@ -120,6 +157,7 @@ class LearnRun:
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "events": self.events, "skipped": self.skipped,
                 "store": str(self.store), "latest": self.latest,
+                "resumed_from": self.resumed_from,
                 "versions": [{"version": r.version, "published": r.published,
                               "n_events": r.n_events, "reason": r.reason,
                               "stall_ms": r.stall_ms, "errors": r.errors,
@@ -138,6 +176,7 @@ async def learn_events(learner: Learner, events: AsyncIterable | Iterable, run: 
         stream = events if hasattr(events, "__aiter__") else _aiter(events)
         async for event in stream:
             x, y = (event.x, event.y) if hasattr(event, "x") else event
+            run.read += 1  # before learning: a checkpoint taken inside learn_one counts it
             if y is None:
                 run.skipped += 1
                 continue
@@ -152,11 +191,13 @@ async def learn_events(learner: Learner, events: AsyncIterable | Iterable, run: 
 def learn(model: Any, source: Source, store: str | Path, snapshots: Snapshots | None = None, *,
           max_events: int | None = None,
           on_result: Callable[[PublishResult], None] | None = None,
-          progress: Callable[[str], None] | None = None) -> LearnRun:
+          progress: Callable[[str], None] | None = None,
+          checkpointing: Checkpointing | None = None) -> LearnRun:
     """Learn `model` (a River model) from `source`, publishing verified snapshots to the store
     at `store` as `snapshots` says; returns when the source ends (or after `max_events`) and
     the last snapshot is published or rejected. `on_result` sees each `PublishResult` (from the
-    worker's thread); `progress` gets a line every 1000 events.
+    worker's thread); `progress` gets a line every 1000 events. With `checkpointing`, the run
+    resumes from the newest valid checkpoint and checkpoints as it learns (module docstring).
 
     >>> learn(logreg(), Source("redis://localhost:6379/0", until_idle=True), "models").ok
     True
@@ -168,19 +209,47 @@ def learn(model: Any, source: Source, store: str | Path, snapshots: Snapshots | 
         if on_result is not None:
             on_result(result)
 
-    async def main() -> None:  # the Redis client is made on the loop that uses it
-        await learn_events(learner, source.open(), run, max_events, progress)
-
     snapshots = snapshots or Snapshots()
+    ckpts = checkpointing.open(Path(store)) if checkpointing else None
     learner = Learner(model, store=Store(store, keep=snapshots.keep), policy=snapshots.policy(),
-                      formats=snapshots.formats, on_result=collect)
+                      formats=snapshots.formats, on_result=collect, checkpoints=ckpts,
+                      checkpoint_every=checkpointing and checkpointing.every,
+                      checkpoint_seconds=checkpointing and checkpointing.every_seconds,
+                      checkpoint_on_snapshot=bool(checkpointing and checkpointing.on_snapshot))
+    skip = _resume(learner, source, run) if ckpts is not None else 0
+    learner.position = lambda: {"source": source.location, "records": skip + run.read}
+
+    async def main() -> None:  # the Redis client is made on the loop that uses it
+        events = source.open()
+        if skip:
+            events = itertools.islice(events, skip, None)
+        await learn_events(learner, events, run, max_events, progress)
+
     try:
         asyncio.run(main())
         if run.events:
             learner.snapshot("end of stream")
+        if ckpts is not None and run.read and not (run.events and learner.checkpoint_on_snapshot):
+            learner.checkpoint()  # the end of the source: a restart must not read it again
     finally:
         learner.close()
+        if ckpts is not None:
+            ckpts.close()
     return run
 
 
-__all__ = ["LearnRun", "Snapshots", "Source", "learn", "learn_events"]
+def _resume(learner: Learner, source: Source, run: LearnRun) -> int:
+    """Resume from the newest valid checkpoint; the number of file records to skip."""
+    ckpt = learner.resume()
+    if ckpt is None:
+        return 0
+    run.resumed_from = ckpt.n_events
+    if source.is_redis:
+        return 0  # the consumer group knows where this consumer stands
+    if ckpt.offsets.get("source") != source.location:
+        log.warning("checkpoint %s was taken on %s; resuming on %s at the same record",
+                    ckpt.path, ckpt.offsets.get("source"), source.location)
+    return int(ckpt.offsets.get("records", 0))
+
+
+__all__ = ["Checkpointing", "LearnRun", "Snapshots", "Source", "learn", "learn_events"]

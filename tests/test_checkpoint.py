@@ -1,0 +1,162 @@
+"""Training checkpoints: signed, atomic, private to the learner; a killed `estuary learn` resumes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from river.datasets import synth
+
+from estuary.online import Learner, Store
+from estuary.online.checkpoint import (
+    KEY_ENV,
+    CheckpointDir,
+    CheckpointError,
+    CheckpointIntegrityError,
+    CheckpointKeyError,
+)
+from estuary.online.models import MODELS
+from estuary.readers import read_events
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = "test-key-0123456789abcdef"
+
+
+def _events(n: int, seed: int = 7) -> list[tuple[dict, bool]]:
+    return [(x, bool(y)) for x, y in synth.Hyperplane(seed=seed, n_features=4).take(n)]
+
+
+def test_no_key_is_a_typed_error_saying_how_to_set_it(tmp_path, monkeypatch):
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    with pytest.raises(CheckpointKeyError, match=KEY_ENV):
+        CheckpointDir(tmp_path / "c")
+    with pytest.raises(CheckpointKeyError, match="16 bytes"):
+        CheckpointDir(tmp_path / "c", key="short")
+    monkeypatch.setenv(KEY_ENV, KEY)
+    assert CheckpointDir(tmp_path / "c").key == KEY.encode()
+
+
+def test_round_trip_keep_and_refusals(tmp_path):
+    ckpts = CheckpointDir(tmp_path / "c", key=KEY, keep=2)
+    model = MODELS["logreg"]()
+    for i, (x, y) in enumerate(_events(300), 1):
+        model.learn_one(x, y)
+        if i % 100 == 0:
+            ckpts.save(model, i, {"records": i}).result()
+    assert [p.name for p in ckpts.paths()] == ["ckpt-000000000002.estuary-ckpt",
+                                              "ckpt-000000000003.estuary-ckpt"]
+    ckpt = ckpts.latest()
+    assert (ckpt.n_events, ckpt.offsets, ckpt.seq) == (300, {"records": 300}, 3)
+    row = _events(1, seed=99)[0][0]
+    assert ckpt.model.predict_proba_one(row) == model.predict_proba_one(row)
+
+    newest, previous = ckpts.paths()[-1], ckpts.paths()[-2]
+    data = newest.read_bytes()
+    newest.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # one bit of the pickle
+    with pytest.raises(CheckpointIntegrityError, match="HMAC"):
+        ckpts.load(newest)
+    assert ckpts.latest().n_events == 200 and ckpts.refused[-1][0] == newest
+    newest.write_bytes(data[:40])  # truncated
+    with pytest.raises(CheckpointIntegrityError):
+        ckpts.load(newest)
+    with pytest.raises(CheckpointIntegrityError, match="another key"):
+        CheckpointDir(tmp_path / "c", key=KEY + "x").load(previous)
+    # a refused file is never overwritten: the next checkpoint takes a new number
+    again = CheckpointDir(tmp_path / "c", key=KEY, keep=5)
+    assert again.save(model, 300).result().name == "ckpt-000000000004.estuary-ckpt"
+    assert newest.read_bytes() == data[:40]
+
+
+def test_checkpoints_live_apart_from_the_store(tmp_path):
+    (tmp_path / "store" / "versions").mkdir(parents=True)  # what a Store writes
+    with pytest.raises(CheckpointError, match="own directory"):
+        CheckpointDir(tmp_path / "store", key=KEY)
+    from estuary.online.loop import Checkpointing
+
+    with pytest.raises(ValueError, match="inside the store"):
+        Checkpointing(tmp_path / "store" / "ckpt", key=KEY).open(tmp_path / "store")
+
+
+def test_learner_policies_and_resume(tmp_path):
+    events = _events(1000)
+    for background in (True, False):  # the writer thread coalesces: the newest one wins
+        ckpts = CheckpointDir(tmp_path / f"c{background}", key=KEY, keep=10, background=background)
+        learner = Learner(MODELS["logreg"](), checkpoints=ckpts, checkpoint_every=150)
+        read = 0
+        learner.position = lambda: {"records": read}  # noqa: B023  (read at checkpoint time)
+        for x, y in events[:700]:
+            read += 1
+            learner.learn_one(x, y)
+        learner.close()
+        assert ckpts.written + ckpts.coalesced == 4 and ckpts.latest().n_events == 600
+    assert [ckpts.load(p).n_events for p in ckpts.paths()] == [150, 300, 450, 600]
+
+    resumed = Learner(MODELS["logreg"](), checkpoints=CheckpointDir(tmp_path / "cFalse", key=KEY))
+    ckpt = resumed.resume()
+    assert ckpt.n_events == resumed.n_events == 600 and ckpt.offsets == {"records": 600}
+    for x, y in events[600:]:
+        resumed.learn_one(x, y)
+    straight = MODELS["logreg"]()
+    for x, y in events:
+        straight.learn_one(x, y)
+    rows = [x for x, _ in _events(50, seed=3)]
+    assert [resumed.predict_proba_one(r) for r in rows] == [straight.predict_proba_one(r) for r in rows]
+    with pytest.raises(ValueError, match="checkpoints=CheckpointDir"):
+        Learner(MODELS["logreg"](), checkpoint_every=10)
+
+
+def _learn_cli(source: Path, tmp_path: Path) -> list[str]:
+    return [sys.executable, "-m", "estuary", "learn", "--source", str(source),
+            "--store", str(tmp_path / "store"), "--model", "logreg", "--every", "1000000",
+            "--formats", "onnx", "--checkpoint-dir", str(tmp_path / "ckpt"),
+            "--checkpoint-every", "500", "--checkpoint-keep", "5", "--json"]
+
+
+def test_killed_learner_resumes_from_its_last_valid_checkpoint(tmp_path):
+    n = 30_000
+    events = _events(n)
+    source = tmp_path / "events.jsonl"
+    source.write_text("".join(json.dumps({"x": x, "y": y}) + "\n" for x, y in events))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), KEY_ENV: KEY}
+    ckpts = CheckpointDir(tmp_path / "ckpt", key=KEY)
+
+    proc = subprocess.Popen(_learn_cli(source, tmp_path), env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while len(ckpts.paths()) < 3:  # a few checkpoints in: kill it mid-stream
+        assert proc.poll() is None and time.monotonic() < deadline, "finished before the kill"
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    assert proc.returncode == -signal.SIGKILL
+    paths = ckpts.paths()
+    at_kill = [ckpts.load(p).n_events for p in paths]
+    assert at_kill[-1] < n, "the learner was not killed mid-stream"
+    paths[-1].write_bytes(paths[-1].read_bytes()[:-7])  # the newest one is torn: use the previous
+
+    done = subprocess.run(_learn_cli(source, tmp_path), env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["resumed_from"] == at_kill[-2]  # position from the previous checkpoint
+    assert summary["resumed_from"] + summary["events"] == n  # nothing twice, nothing skipped
+    assert Store(tmp_path / "store").open().manifest.n_events == n
+
+    final = CheckpointDir(tmp_path / "ckpt", key=KEY).latest()
+    assert final.n_events == n and final.offsets["records"] == n
+    straight = MODELS["logreg"]()
+    for x, y in read_events(source, "y"):
+        straight.learn_one(x, y)
+    model, _metric = final.model
+    rows = [x for x, _ in _events(200, seed=11)]
+    assert [model.predict_proba_one(r) for r in rows] == [straight.predict_proba_one(r) for r in rows]
+
+    again = subprocess.run(_learn_cli(source, tmp_path), env=env, capture_output=True, text=True,
+                           timeout=120)  # a finished source is not learned again
+    assert json.loads(again.stdout)["events"] == 0
