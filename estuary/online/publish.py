@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PublishResult:
-    """What became of one snapshot: `published` (and `latest` now names `version`) or not."""
+    """What became of one snapshot: `published` (and `latest` now names `version`, unless
+    `not_promoted` says why not: the store is pinned) or not."""
 
     version: int | None
     published: bool
@@ -48,9 +49,12 @@ class PublishResult:
     reason: str = ""
     stall_ms: float = 0.0
     seconds: float = 0.0  # in the worker
+    not_promoted: str | None = None  # published and kept, but `latest` stayed (a pin)
 
     def summary(self) -> str:
         where = "published" if self.published else "REJECTED"
+        if self.not_promoted:
+            where += " (not promoted: the store is pinned)"
         parts = [f"{fmt} {'ok' if r.passed else 'FAIL'} (max diff {r.max_abs_diff:.2g})"
                  for fmt, r in sorted(self.reports.items())]
         parts += [f"{fmt} error: {e.splitlines()[0][:120]}" for fmt, e in sorted(self.errors.items())]
@@ -169,7 +173,7 @@ def _publish_staged(frozen: Frozen, store: Store, names: list[str], snap: ir.Sna
     reports = {f: dataclasses.replace(r, artifact=str(version.path / r.artifact))
                for f, r in reports.items()}
     return PublishResult(version.number, passed, reports, errors, dropped, frozen.n_events,
-                         frozen.reason, frozen.stall_ms, seconds)
+                         frozen.reason, frozen.stall_ms, seconds, version.not_promoted)
 
 
 __all__ = ["PublishResult", "publish"]

@@ -4,10 +4,14 @@
       versions/<n>/        model.onnx, model.pmml, ..., snapshot.json, manifest.json
       rejected/<n>/        the same, for snapshots whose parity failed (manifest says why)
       latest               {"version": n, "manifest_sha256": ...}, replaced atomically
+      pin                  {"version": n, "manifest_sha256", "by", "at", "reason"} while pinned
+      log.jsonl            who moved `latest` by hand, when and why (append-only; store_admin)
       .staging/            versions being written (pid in the name); never read
 
 A version is written in `.staging/`, every file fsync'd, then renamed into `versions/` or
-`rejected/`; `latest` is swapped (write + fsync + rename) only for a version whose parity passed.
+`rejected/`; `latest` is swapped (write + fsync + rename) only for a version whose parity passed,
+and only while the store is not pinned: a pinned store keeps new verified versions in
+`versions/` without promoting them (`estuary store unpin` ends that; see store_admin.py).
 A process killed at any point leaves either the old `latest` or the new one, never a torn
 version behind it; what it leaves in `.staging/` and a half-written `.latest.*` are removed by
 the next publish. Readers check, before loading: `latest`'s `manifest_sha256` (when they open
@@ -22,6 +26,7 @@ symlink out of it), and every file's SHA-256.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -46,6 +51,7 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 LATEST = "latest"
+PIN = "pin"
 MAX_POINTER_BYTES = 4096  # `latest` is ~100 bytes: anything bigger is not ours
 
 
@@ -62,12 +68,30 @@ class Pointer:
 
 
 @dataclass(frozen=True)
+class Pin:
+    """What `pin` says: `latest` stays on `version` (whose manifest hashes to
+    `manifest_sha256`) until unpinned; who pinned it, when (ISO 8601 UTC) and why."""
+
+    version: int
+    manifest_sha256: str
+    by: str
+    at: str
+    reason: str
+
+    def describe(self) -> str:
+        return (f"the store is pinned to version {self.version} by {self.by} at {self.at} "
+                f"({self.reason}): `estuary store unpin` to let publishes move `latest` again")
+
+
+@dataclass(frozen=True)
 class Version:
-    """A verified version on disk: its number, directory and manifest."""
+    """A verified version on disk: its number, directory and manifest. `not_promoted`, on a
+    version `commit` just published, says why `latest` was not moved to it (a pin)."""
 
     number: int
     path: Path
     manifest: Manifest
+    not_promoted: str | None = None
 
     def file_for(self, format: str) -> Path:
         entry = self.manifest.formats.get(format)
@@ -203,30 +227,73 @@ class Store:
             target = (self.versions if published else self.rejected) / str(number)
             os.rename(staging, target)
             _fsync_path(target.parent)
-            if published:
+            held = self._pinned_why() if published else None
+            if published and held is None:
                 self._point_latest(number, hashlib.sha256(data).hexdigest())
             self._retain(self.versions if published else self.rejected)
-        log.info("%s version %d", made.status, number)
-        return Version(number, target, made)
+        if held:
+            log.warning("published version %d, not promoted: %s", number, held)
+        else:
+            log.info("%s version %d", made.status, number)
+        return Version(number, target, made, held)
+
+    def _pinned_why(self) -> str | None:
+        """Why `latest` must not move now (the store is pinned, or `pin` is unreadable), or None."""
+        try:
+            pin = self.read_pin()
+        except StoreError as e:  # cannot tell whether the operator pinned: do not move `latest`
+            return f"{e}; `latest` is not moved while the pin cannot be read"
+        return None if pin is None else pin.describe()
 
     def _point_latest(self, number: int, manifest_sha256: str) -> None:
         write_atomic(self.root / LATEST,
                      _canonical({"version": number, "manifest_sha256": manifest_sha256}))
 
     def _retain(self, where: Path) -> None:
-        """Keep the newest `keep` versions in `where` (and always the one `latest` names)."""
-        try:
-            current = self.latest_number()
-        except StoreError:
-            current = None
+        """Keep the newest `keep` versions in `where` (and always the ones `latest` and `pin`
+        name)."""
+        protected = self.protected() if where == self.versions else set()
         numbers = sorted((int(p.name) for p in where.iterdir() if _is_number(p.name)),
                          reverse=True)
         for n in numbers[self.keep:]:
-            if n == current and where == self.versions:
-                continue
-            trash = self.staging / f"trash-{n}-{uuid.uuid4().hex[:8]}"
-            os.rename(where / str(n), trash)  # gone from view at once, deleted after
-            shutil.rmtree(trash, ignore_errors=True)
+            if n not in protected:
+                self.remove(where, n)
+
+    def remove(self, where: Path, n: int) -> None:
+        """Delete version `n` of `where` (versions/ or rejected/): renamed out of view at once,
+        then deleted. The caller holds the lock and has checked `protected()`."""
+        trash = self.staging / f"trash-{n}-{uuid.uuid4().hex[:8]}"
+        os.rename(where / str(n), trash)
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def protected(self) -> set[int]:
+        """Published versions that are never deleted: the one `latest` names and the pinned one
+        (when `latest` or `pin` cannot be read, every published version is kept)."""
+        try:
+            numbers = {self.latest_number(), getattr(self.read_pin(), "version", None)}
+        except StoreError:
+            return set(self.version_numbers())
+        return {n for n in numbers if n is not None}
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the store's lock (the one `commit` takes) for an operator's change."""
+        with self._locked():
+            self._clean_pointer_temps()
+            yield
+
+    def point_latest(self, number: int, manifest_sha256: str) -> None:
+        """Swap `latest` to `number` atomically; hold `locked()` and verify the version first."""
+        self._point_latest(number, manifest_sha256)
+
+    def write_pin(self, pin: Pin | None) -> None:
+        """Write (or, with None, remove) `pin` atomically; hold `locked()`."""
+        where = self.root / PIN
+        if pin is None:
+            where.unlink(missing_ok=True)
+            _fsync_path(self.root)
+        else:
+            write_atomic(where, _canonical(dataclasses.asdict(pin)))
 
     # ---------------------------------------------------------------------------- reading
 
@@ -262,6 +329,30 @@ class Store:
             raise StoreError(f"{where} has no manifest_sha256 for version {version}: publish "
                              "again to replace it")
         return Pointer(version, digest)
+
+    def read_pin(self) -> Pin | None:
+        """`pin`, checked: None when the store is not pinned, else a `Pin`; `StoreError` for a
+        file estuary did not write."""
+        where = self.root / PIN
+        try:
+            with where.open("rb") as f:
+                data = f.read(MAX_POINTER_BYTES + 1)
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            raise StoreError(f"{where} is unreadable ({e})") from e
+        try:
+            raw = json.loads(data) if len(data) <= MAX_POINTER_BYTES else None
+            pin = Pin(**raw)
+        except (ValueError, TypeError, RecursionError):
+            pin = None
+        if pin is None or type(pin.version) is not int or pin.version < 1 \
+                or not isinstance(pin.manifest_sha256, str) \
+                or not _SHA256.fullmatch(pin.manifest_sha256) \
+                or not all(isinstance(v, str) for v in (pin.by, pin.at, pin.reason)):
+            raise StoreError(f"{where} is not a pin estuary wrote: `estuary store pin` or "
+                             "`estuary store unpin` to replace it")
+        return pin
 
     def version_numbers(self, rejected: bool = False) -> list[int]:
         where = self.rejected if rejected else self.versions
@@ -329,4 +420,4 @@ class Store:
         return load(self.open(number).file_for(format))
 
 
-__all__ = ["MANIFEST", "Pointer", "Store", "StoreError", "Version", "sha256_file"]
+__all__ = ["MANIFEST", "PIN", "Pin", "Pointer", "Store", "StoreError", "Version", "sha256_file"]
