@@ -1,0 +1,5 @@
+"""Scale-out on existing engines: batch scoring on Spark (`estuary.scale.spark`).
+
+`estuary.scale.columns` turns columns (pandas, Arrow) into an artifact's input matrix by its
+schema without per-row dicts; `estuary.scale.spark` runs it in Spark's Python workers.
+"""

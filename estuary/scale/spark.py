@@ -1,0 +1,182 @@
+"""Batch scoring on Spark: a published version over a DataFrame, through `mapInPandas`.
+
+The artifact's bytes go to the executors once (a broadcast) with their SHA-256; each Python
+worker checks the hash, loads the artifact once (onnxruntime, golden vectors re-run exactly as
+`estuary.load` does) and keeps that one session for every batch it is given (Spark reuses its
+Python workers). A batch's feature columns are read straight into the input matrix by the
+schema (`estuary.scale.columns`: no per-row dicts); a missing column, a null and a NaN are
+"missing". Column types are checked on the driver, before any row is scored.
+
+Output columns: `prediction` (the class, typed like the model's classes, or the regression
+value) and, for classifiers, `probabilities` (array<double> in the classes' order: see
+`classes(...)`), after the input columns.
+
+>>> spark = local_session()  # or your cluster's session; pip install estuary-ml[spark]
+>>> scored = predict(spark.read.parquet("rows.parquet"), "models")  # latest version of a store
+>>> scored.select("prediction", "probabilities").show()
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ArtifactError, InvalidInputError
+from .columns import encode_frame
+
+_WORKER_MODELS: dict[str, Any] = {}  # sha256 → LoadedModel, one per Python worker process
+_HIDDEN = "__estuary_cat_"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """An ONNX artifact's bytes, their SHA-256 and where they came from."""
+
+    data: bytes
+    sha256: str
+    source: str
+
+
+def resolve(model: Any, version: int | None = None) -> Artifact:
+    """A store (a `Store` or its directory; `version` or the latest) or an `.onnx` file → the
+    verified bytes of its ONNX artifact."""
+    from ..online.store import Store
+
+    if isinstance(model, (str, Path)) and Path(model).suffix == ".onnx":
+        data = Path(model).read_bytes()
+        return Artifact(data, hashlib.sha256(data).hexdigest(), str(model))
+    store = model if isinstance(model, Store) else Store(model)
+    v = store.open(version)  # every file checked against the manifest
+    path = v.file_for("onnx")
+    data = path.read_bytes()
+    expected = v.manifest.files[path.relative_to(v.path).as_posix()].sha256
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != expected:
+        raise ArtifactError(f"{path} changed since it was verified (sha256 {digest[:12]}…, "
+                            f"manifest {expected[:12]}…): do not score with it")
+    return Artifact(data, digest, f"{store.root} version {v.number}")
+
+
+def worker_model(data: bytes, sha256: str) -> Any:
+    """The loaded artifact of this Python process (made once): the hash is checked on the
+    executor, then `estuary.runtimes.load` re-runs the golden vectors."""
+    model = _WORKER_MODELS.get(sha256)
+    if model is None:
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != sha256:
+            raise ArtifactError(f"the artifact shipped to this executor hashes to {digest}, not "
+                                f"{sha256}: refusing to score with it")
+        from ..runtimes import load
+
+        path = Path(tempfile.mkdtemp(prefix="estuary-")) / f"{sha256[:16]}.onnx"
+        path.write_bytes(data)
+        model = _WORKER_MODELS[sha256] = load(path)
+    return model
+
+
+def _spark_label_type(classes: tuple) -> Any:
+    from pyspark.sql import types as T
+
+    if all(isinstance(c, bool) for c in classes):
+        return T.BooleanType()
+    if all(isinstance(c, int) and not isinstance(c, bool) for c in classes):
+        return T.LongType()
+    if all(isinstance(c, float) for c in classes):
+        return T.DoubleType()
+    return T.StringType()
+
+
+def _plan_columns(df: Any, schema: Any) -> dict[str, str]:
+    """Check each feature's Spark column type before scoring; the hidden string columns that
+    categorical features are read from when their column is integral (a nullable integer
+    column would reach pandas as floats, and `str(1.0)` is not the category `1`)."""
+    from pyspark.sql import types as T
+
+    types = {f.name: f.dataType for f in df.schema.fields}
+    aliases: dict[str, str] = {}
+    for f in schema.features:
+        kind = types.get(f.name)
+        if kind is None:
+            continue  # missing column: every row has this feature missing
+        if f.kind == "categorical":
+            if isinstance(kind, T.IntegralType):
+                aliases[f.name] = _HIDDEN + f.name
+            elif not isinstance(kind, (T.StringType, T.BooleanType, T.NumericType)):
+                raise InvalidInputError(f.name, f"Spark column of {kind.simpleString()} for a "
+                                        "categorical feature: use strings or numbers")
+        elif not isinstance(kind, (T.NumericType, T.BooleanType)):
+            raise InvalidInputError(f.name, f"Spark column of {kind.simpleString()} where the "
+                                    "model expects numbers: cast it before scoring")
+    return aliases
+
+
+def predict(df: Any, model: Any, version: int | None = None) -> Any:
+    """`df` with `prediction` (and, for a classifier, `probabilities`) columns, scored by the
+    ONNX artifact of `model`: a store (its `latest`, or `version`) or an `.onnx` file.
+
+    >>> predict(spark.createDataFrame(pandas_rows), "models", version=3).toPandas()
+    """
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    from ..runtimes import load
+
+    artifact = resolve(model, version)
+    with tempfile.TemporaryDirectory(prefix="estuary-") as tmp:  # the driver checks it too
+        path = Path(tmp) / "model.onnx"
+        path.write_bytes(artifact.data)
+        meta = load(path).metadata
+    aliases = _plan_columns(df, meta.schema)
+    source = df.select("*", *(F.col(f).cast("string").alias(a) for f, a in aliases.items()))
+    fields = list(df.schema.fields)
+    if meta.task == "classification":
+        fields += [T.StructField("prediction", _spark_label_type(tuple(meta.classes))),
+                   T.StructField("probabilities", T.ArrayType(T.DoubleType(), False))]
+    else:
+        fields += [T.StructField("prediction", T.DoubleType())]
+    blob = df.sparkSession.sparkContext.broadcast(artifact.data)
+    score = _scorer(blob, artifact.sha256, aliases, [f.name for f in df.schema.fields])
+    return source.mapInPandas(score, T.StructType(fields))
+
+
+def _scorer(blob: Any, sha256: str, aliases: dict[str, str], keep: list[str]):
+    def score(batches):
+        model = worker_model(blob.value, sha256)
+        classes = np.empty(len(model.classes), dtype=object)
+        classes[:] = list(model.classes)
+        for frame in batches:
+            X = encode_frame(model.metadata.schema, frame, aliases)
+            out = model.run(X)
+            result = frame[keep].copy()
+            if model.is_classifier:
+                result["prediction"] = classes[out["label"]]
+                result["probabilities"] = list(out["probabilities"])
+            else:
+                result["prediction"] = out["value"]
+            yield result
+
+    return score
+
+
+def local_session(master: str = "local[2]", app: str = "estuary") -> Any:
+    """A SparkSession whose Python workers run this interpreter (`PYSPARK_PYTHON`), for tests,
+    benchmarks and one-machine jobs; on a cluster use its own session (`spark-submit`)."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    from pyspark.sql import SparkSession
+
+    return (SparkSession.builder.master(master).appName(app)
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.shuffle.partitions", "4")
+            .config("spark.sql.execution.arrow.maxRecordsPerBatch", "10000")
+            .getOrCreate())
+
+
+__all__ = ["Artifact", "local_session", "predict", "resolve", "worker_model"]

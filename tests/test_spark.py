@@ -1,0 +1,100 @@
+"""Batch scoring on Spark `local[2]` equals `estuary.load(...).predict_proba_many`, row for row.
+
+Needs Java 17 and pyspark (the `spark` extra): a missing runtime fails here, never skips.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pandas as pd
+import pytest
+from river import tree
+
+import estuary
+from estuary.errors import ArtifactError, InvalidInputError
+from estuary.online import Learner, Store
+from estuary.scale import spark as es
+from estuary.scale.columns import encode_frame
+
+
+def _row(rng: random.Random) -> tuple[dict, bool]:
+    c = rng.choice(["red", "green", "blue"])
+    x = {"x1": rng.gauss(0, 1), "x2": rng.gauss(0, 1), "c": c}
+    return x, (x["x1"] + (1.5 if c == "red" else -0.5) + 0.3 * rng.gauss(0, 1)) > 0
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    rng = random.Random(1)
+    root = tmp_path_factory.mktemp("store")
+    with Learner(tree.HoeffdingTreeClassifier(grace_period=50), store=Store(root),
+                 formats=["onnx"]) as learner:
+        for _ in range(3000):
+            learner.learn_one(*_row(rng))
+        assert learner.snapshot().result().published
+    return root
+
+
+@pytest.fixture(scope="module")
+def spark():
+    session = es.local_session("local[2]", "estuary-tests")
+    yield session
+    session.stop()
+
+
+def _frame(n: int) -> pd.DataFrame:
+    """Rows with nulls, NaN, unseen categories and a column the model never saw."""
+    rng = random.Random(5)
+    rows = [_row(rng)[0] for _ in range(n)]
+    frame = pd.DataFrame(rows)
+    frame["id"] = np.arange(n)
+    frame["other"] = "ignored"
+    frame.loc[frame.index % 17 == 0, "x1"] = None
+    frame.loc[frame.index % 23 == 0, "x2"] = float("nan")
+    frame.loc[frame.index % 29 == 0, "c"] = None
+    frame.loc[frame.index % 31 == 0, "c"] = "purple"
+    return frame
+
+
+def _dict_rows(frame: pd.DataFrame, features: list[str]) -> list[dict]:
+    """The same rows as River-style dicts: a null or NaN is a key left out."""
+    return [{k: v for k, v in rec.items() if k in features and v is not None and v == v}
+            for rec in frame.to_dict("records")]
+
+
+def test_spark_scores_exactly_like_estuary_load(spark, store):
+    frame = _frame(10_000)
+    df = spark.createDataFrame(frame).repartition(4)
+    scored = es.predict(df, store).toPandas().sort_values("id").reset_index(drop=True)
+    local = estuary.load(Store(store).open().file_for("onnx"))
+    rows = _dict_rows(frame, ["x1", "x2", "c"])
+    expected = local.predict_proba_many(rows)
+    got = np.vstack(scored["probabilities"].to_numpy())
+    assert got.shape == (10_000, 2) and np.array_equal(got, expected)
+    assert scored["prediction"].tolist() == local.predict_many(rows)
+    assert scored["other"].eq("ignored").all() and scored["id"].tolist() == list(range(10_000))
+
+    # a missing column is a missing feature on every row
+    without = es.predict(spark.createDataFrame(frame.drop(columns=["x2"])), store).toPandas()
+    without = without.sort_values("id")
+    expected = local.predict_proba_many(_dict_rows(frame, ["x1", "c"]))
+    assert np.array_equal(np.vstack(without["probabilities"].to_numpy()), expected)
+
+
+def test_bad_columns_fail_before_scoring(spark, store):
+    frame = _frame(50)
+    frame["x1"] = frame["x1"].astype(str)
+    with pytest.raises(InvalidInputError, match="x1"):
+        es.predict(spark.createDataFrame(frame), store)
+    with pytest.raises(ArtifactError, match="not"):
+        es.worker_model(b"not the artifact", "0" * 64)
+
+
+def test_columnar_encoding_matches_row_encoding(store):
+    local = estuary.load(Store(store).open().file_for("onnx"))
+    frame = _frame(500)
+    X = encode_frame(local.metadata.schema, frame)
+    assert np.array_equal(X, local.encoder.encode_many(_dict_rows(frame, ["x1", "x2", "c"])),
+                          equal_nan=True)
