@@ -443,7 +443,7 @@ def learn(
 
 @app.command(help="Serve the latest verified version of a store over HTTP, hot-reloading new "
                   "versions: POST /predict, GET /models/latest, GET /models/<n>/<file>, "
-                  "GET /healthz.")
+                  "GET /healthz, GET /metrics (Prometheus).")
 def serve(
     store: Annotated[Path, typer.Argument(metavar="STORE", help="A store written by `estuary learn` or a Learner.")],
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
@@ -454,6 +454,7 @@ def serve(
     allow_learn: Annotated[bool, typer.Option("--allow-learn", help="Accept POST /learn events, with `Authorization: Bearer $ESTUARY_LEARN_TOKEN`, for a fresh --model that publishes into STORE every --every events. Off by default.")] = False,
     model: Annotated[str, typer.Option("--model", help="With --allow-learn: logreg, linreg, hoeffding or gaussiannb.")] = "logreg",
     every: Annotated[int, typer.Option("--every", min=1, help="With --allow-learn: snapshot every N events.")] = 1000,
+    log_format: Annotated[str, typer.Option("--log-format", help="text, or json: swaps, refusals and failed requests as JSON lines on stderr.")] = "text",
 ) -> None:
     from .online.server import serve as run_server
 
@@ -465,8 +466,9 @@ def serve(
                   + (f"; POST /learn on for a new {model}" if learner else ""))
         try:
             run_server(store, host, port, format=format, poll=poll, learner=learner,
-                       allow_learn=allow_learn, max_body_bytes=int(max_body_mb * 1e6))
-        except ValueError as e:  # --allow-learn without a usable token
+                       allow_learn=allow_learn, max_body_bytes=int(max_body_mb * 1e6),
+                       log_format=log_format)
+        except ValueError as e:  # --allow-learn without a usable token, a bad --log-format
             raise BadInput(str(e)) from e
         finally:
             if learner is not None:

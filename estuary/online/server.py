@@ -8,7 +8,8 @@ event loop, so a swap is one attribute assignment between two requests. aiohttp 
 but brings its own client and server stack where Starlette leaves HTTP to uvicorn.
 
 Endpoints: POST /predict (one row, or a batch), GET /models/latest (the served manifest),
-GET /models/<n>/<file> (artifacts, for browsers and apps), GET /healthz, and POST /learn when
+GET /models/<n>/<file> (artifacts, for browsers and apps), GET /healthz, GET /metrics
+(Prometheus text format: metrics.py), and POST /learn when
 enabled (`allow_learn=True`, a Learner, and a bearer token). The watcher reads `latest` every
 `poll` seconds; a new version is loaded once, in a thread, after `latest`'s manifest hash, its
 files' SHA-256 and its golden vectors check out. A version that fails in any way (any exception,
@@ -49,6 +50,7 @@ from typing import Any
 
 import numpy as np
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -56,6 +58,7 @@ from starlette.routing import Route
 from ..errors import ArtifactError, InvalidInputError
 from ..runtimes import LoadedModel
 from .manifest import Manifest
+from .metrics import CONTENT_TYPE_LATEST, MetricsMiddleware, ServerMetrics, reason_label
 from .request_body import BodyLimits, RequestTooLargeError, read_json
 from .store import MANIFEST, Pointer, Store, StoreError, Version
 from .web_assets import web_routes
@@ -123,6 +126,9 @@ class ServerState:
     last_error: str | None = None
     last_look: float | None = None  # time.monotonic() of the last completed look
     watcher: asyncio.Task | None = None
+    last_swap: float | None = None  # time.monotonic() of the last swap
+    refusal_counts: dict[str, int] = field(default_factory=dict)  # bounded reason → refusals
+    _reason_names: set[str] = field(default_factory=set)
     _refused_sha: dict[int, str] = field(default_factory=dict)
     _changed: asyncio.Event | None = None
 
@@ -192,13 +198,20 @@ class ServerState:
         self._refused_sha.pop(number, None)
         self.served = loaded  # the swap: requests in flight keep the object they hold
         self.swaps += 1
+        self.last_swap = time.monotonic()
         self._notify()
-        log.info("serving version %d (%s)", number, self.format)
+        log.info("serving version %d (%s)", number, self.format,
+                 extra={"event": "swap", "version": number, "previous": current,
+                        "format": self.format, "manifest_sha256": pointer.manifest_sha256})
 
     def _refuse(self, pointer: Pointer, why: str, current: int | None) -> None:
         self.refused[pointer.version] = why
         self._refused_sha[pointer.version] = pointer.manifest_sha256
-        log.error("refusing version %d, still serving %s: %s", pointer.version, current, why)
+        kind = reason_label(why, self._reason_names)
+        self.refusal_counts[kind] = self.refusal_counts.get(kind, 0) + 1
+        log.error("refusing version %d, still serving %s: %s", pointer.version, current, why,
+                  extra={"event": "refused", "version": pointer.version, "serving": current,
+                         "reason": kind, "error": why})
         self._notify()
 
     async def look(self) -> None:
@@ -537,6 +550,12 @@ def _finite(value: Any) -> Any:
     return value
 
 
+async def metrics(request: Request) -> Response:
+    """GET /metrics: Prometheus text format (see metrics.py)."""
+    return Response(request.app.state.metrics.exposition(),
+                    headers={"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"})
+
+
 API_ROUTES = [
     Route("/predict", predict, methods=["POST"]),
     Route("/models/latest", latest, methods=["GET"]),
@@ -546,6 +565,7 @@ API_ROUTES = [
     Route("/models/head", head, methods=["GET"]),
     Route("/events", events, methods=["GET"]),
     Route("/examples", example_rows, methods=["GET"]),
+    Route("/metrics", metrics, methods=["GET"]),
 ]
 
 
@@ -602,18 +622,30 @@ def create_app(store: Store | str | Path, *, format: str = "onnx", poll: float =
             with contextlib.suppress(asyncio.CancelledError):
                 await state.watcher
 
+    counters = ServerMetrics(state, model=state.store.root.resolve().name or "store")
     app = Starlette(routes=[*API_ROUTES, *web_routes(state)], lifespan=lifespan,
-                    exception_handlers={Exception: _internal_error})
+                    exception_handlers={Exception: _internal_error},
+                    middleware=[Middleware(MetricsMiddleware, metrics=counters)])
     app.state.estuary = state
+    app.state.metrics = counters
     return app
 
 
 def serve(store: Store | str | Path, host: str = "127.0.0.1", port: int = 8000, *,
           format: str = "onnx", poll: float = 0.25, learner: Any = None,
-          allow_learn: bool = False, max_body_bytes: int | None = None) -> None:
-    """Run the server until interrupted (the bearer token of /learn: $ESTUARY_LEARN_TOKEN)."""
+          allow_learn: bool = False, max_body_bytes: int | None = None,
+          log_format: str = "text") -> None:
+    """Run the server until interrupted (the bearer token of /learn: $ESTUARY_LEARN_TOKEN).
+    `log_format="json"`: estuary's logs (swaps, refusals, failed requests) as JSON lines on
+    stderr (see jsonlog.py)."""
     import uvicorn
 
+    if log_format == "json":
+        from .jsonlog import use_json_logs
+
+        use_json_logs()
+    elif log_format != "text":
+        raise ValueError(f"log_format must be 'text' or 'json', got {log_format!r}")
     limits = BodyLimits(max_bytes=max_body_bytes) if max_body_bytes else None
     app = create_app(store, format=format, poll=poll, learner=learner, allow_learn=allow_learn,
                      limits=limits)
