@@ -314,12 +314,24 @@ def _literal(path: Path) -> str:
     return json.dumps(text)  # a valid Python string literal
 
 
+# The opening of every PL/Python function: this connection's Scorer, made once and kept in GD.
+SCORER = """scorer = GD.get(@KEY@)
+if scorer is None:
+    import sys
+    if @SITE@ not in sys.path:
+        sys.path.insert(0, @SITE@)
+    from estuary.integrations.pg_server import Scorer
+    scorer = GD[@KEY@] = Scorer(plpy, @HOME@)
+"""
+
+
 def render_sql(home: str | Path, site: str | Path | None = None) -> str:
     """The SQL that creates estuary_predict, estuary_check, estuary_score_trigger and
     estuary_add_trigger for a deployment directory (what `install` runs)."""
     home = Path(home)
     site = Path(site) if site is not None else home / "site"
     sql = resources.files(__package__).joinpath("postgres.sql").read_text()
+    sql = sql.replace("@SCORER@\n", SCORER)
     return (sql.replace("@SITE@", _literal(site)).replace("@HOME@", _literal(home))
             .replace("@KEY@", json.dumps("estuary:" + str(home.resolve()))))
 
