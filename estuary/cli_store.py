@@ -28,9 +28,9 @@ ByOpt = Annotated[str | None, typer.Option("--by", help="Who (default: the login
 def _store(path: Path) -> Any:
     from .online.store import Store
 
-    if not path.is_dir():
-        raise BadInput(f"{path} is not a store directory (`estuary store list` takes the "
-                       "directory `estuary learn --store` wrote)")
+    if not (path / "versions").is_dir() and not (path / "rejected").is_dir():
+        raise BadInput(f"{path} is not a store: no versions/ in it (pass the directory "
+                       "`estuary learn --store` or a Learner wrote)")
     return Store(path)
 
 

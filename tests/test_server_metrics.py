@@ -126,6 +126,8 @@ def test_metrics_count_requests_refusals_and_swaps(two_versions, tmp_path):
                  reason="StoreError") == 1
     assert value(samples, "estuary_refused_versions_listed", model="m") == 1
     assert 0 <= value(samples, "estuary_seconds_since_last_swap", model="m") < 60
+    assert 0 < value(samples, "estuary_served_version_age_seconds", model="m") < 600
+    assert value(first, "estuary_served_version_age_seconds", model="m") is None
 
     records = [json.loads(line) for line in lines.getvalue().splitlines()]
     by_event = {}

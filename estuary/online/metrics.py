@@ -3,8 +3,9 @@
 Counted as they happen (an ASGI middleware around every route): requests by route, model,
 method and status, errors (4xx, 5xx) by route, model and status, and /predict latency as a
 histogram. Read from the server's state at each scrape: the version served and the one `latest`
-names, swaps, refusals by reason, the time since the last swap and the watcher's state; with a
-`Learner` in the server, its events, snapshots, publish results and last stall.
+names, swaps, refusals by reason, the time since the last swap, the served version's age and
+the watcher's state; with a `Learner` in the server, its events, snapshots, publish results and
+last stall.
 
 Labels stay bounded: `route` is the route's template (`/models/{version}/{file:path}`, or
 `<unmatched>`), `model` the store's name, and a refusal's `reason` the exception's type name
@@ -22,6 +23,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
@@ -83,6 +85,10 @@ class _StateCollector(Collector):
         if s.last_swap is not None:
             yield _gauge("estuary_seconds_since_last_swap", "Seconds since the served version "
                          "was swapped in.", model, time.monotonic() - s.last_swap)
+        age = _age(s.served.version.manifest.created_at) if s.served is not None else None
+        if age is not None:
+            yield _gauge("estuary_served_version_age_seconds", "Seconds since the served version "
+                         "was snapshot (its manifest's created_at).", model, age)
         watcher = s.watcher_status()
         state = StateSetMetricFamily("estuary_watcher_state", "The watcher of `latest`: running, "
                                      "stalled, dead or not started.", labels=["model"])
@@ -92,6 +98,13 @@ class _StateCollector(Collector):
                        watcher["errors"])
         if s.learner is not None:
             yield from _learner(s.learner, model)
+
+
+def _age(created_at: str) -> float | None:
+    try:
+        return (datetime.now(UTC) - datetime.fromisoformat(created_at)).total_seconds()
+    except (TypeError, ValueError):  # not ISO 8601 with a zone: no age rather than a wrong one
+        return None
 
 
 def _gauge(name: str, doc: str, model: str, value: float) -> GaugeMetricFamily:
