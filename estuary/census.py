@@ -105,18 +105,15 @@ WHY: dict[str, str] = {
                                "neighbours: no distance / top-k node in the IR",
     "neighbors.KNNRegressor": "it searches a window of stored rows for the nearest neighbours: "
                               "no distance / top-k node in the IR",
-    "preprocessing.Binarizer": "it thresholds each value to 0 / 1: no step transform in the IR",
     "preprocessing.FeatureHasher": "it hashes key names into buckets, unknown keys too; "
                                    "artifacts drop unknown keys",
     "preprocessing.GaussianRandomProjector": "a dense random projection, with weights drawn "
                                              "for unseen keys at predict time",
     "preprocessing.SparseRandomProjector": "a sparse random projection, with weights drawn for "
                                            "unseen keys at predict time",
-    "preprocessing.Normalizer": "it divides by the row's norm: no row-wise norm in the IR",
-    "preprocessing.PreviousImputer": "it fills a missing key with the last value seen: no "
-                                     "fill (NaN → value) node in the IR",
-    "preprocessing.StatImputer": "it fills a missing key with a statistic: no fill "
-                                 "(NaN → value) node in the IR",
+    "preprocessing.PreviousImputer": "it fills a key present with None but leaves an absent "
+                                     "key absent; an artifact reads both as missing (NaN), so "
+                                     "it cannot tell which River fills",
     "rules.AMRules": "rule sets, each with its own linear model, voted in order: new IR",
 }
 for _name in ("FFMClassifier", "FFMRegressor", "FMRegressor", "FwFMClassifier", "FwFMRegressor",
@@ -171,6 +168,11 @@ def _linreg() -> Any:
     from river import linear_model
 
     return linear_model.LinearRegression()
+
+
+PHISHING_KEYS = ("empty_server_form_handler", "popup_window", "https", "request_from_other_domain",
+                 "anchor_from_other_domain", "is_popular", "long_url", "age_of_domain",
+                 "ip_in_url")
 
 
 def _specs() -> dict[str, Spec]:
@@ -251,6 +253,10 @@ def _specs() -> dict[str, Spec]:
             feature_selection.PoissonInclusion(p=0.1, seed=1) | _logreg())),
         "feature_selection.SelectKBest": Spec("TrumpApproval", lambda: (
             feature_selection.SelectKBest(similarity=stats.PearsonCorr(), k=3) | _scaled(_linreg()))),
+        "preprocessing.StatImputer": Spec("Phishing", lambda: preprocessing.StatImputer(
+            ("long_url", stats.Mean()), ("age_of_domain", -1)) | _logreg()),
+        "preprocessing.Normalizer": Spec("Phishing", lambda: compose.Select(
+            *PHISHING_KEYS) | preprocessing.Normalizer() | _logreg()),
         "preprocessing.OneHotEncoder": Spec("ChickWeights", lambda: (
             compose.Select("diet") | preprocessing.OneHotEncoder()) | _linreg()),
         "preprocessing.OrdinalEncoder": Spec("ChickWeights", lambda: (

@@ -82,3 +82,30 @@ def test_imputer_of_a_category_is_refused():
         model.learn_one(x, y)
     with pytest.raises(UnsupportedModelError, match="not a finite number"):
         to_ir(model)
+
+
+def test_normalizer_needs_a_closed_row():
+    """River's norm counts keys the model never learned: without a Select in front (or behind
+    a step that makes keys from values, a OneHotEncoder) it is refused; a union is closed when
+    every branch is."""
+    from river import compose, datasets, linear_model, preprocessing
+
+    def learned_on_bananas(model):
+        for x, y in datasets.Bananas().take(50):
+            model.learn_one(x, y)
+        return model
+
+    open_row = learned_on_bananas(preprocessing.Normalizer() | linear_model.LogisticRegression())
+    with pytest.raises(UnsupportedModelError, match="compose.Select"):
+        to_ir(open_row)
+    half_open = learned_on_bananas((compose.Select("1") + compose.Discard("1"))
+                                   | preprocessing.Normalizer() | linear_model.LogisticRegression())
+    with pytest.raises(UnsupportedModelError, match="compose.Select"):
+        to_ir(half_open)
+    closed = learned_on_bananas((compose.Select("1") + compose.Select("2"))
+                                | compose.Renamer({"1": "a"}) | preprocessing.Normalizer()
+                                | linear_model.LogisticRegression())
+    assert any(type(s).__name__ == "Normalize" for s in to_ir(closed).transform.steps)
+    with pytest.raises(UnsupportedModelError, match="order=1"):
+        to_ir(learned_on_bananas(compose.Select("1", "2") | preprocessing.Normalizer(order=1)
+                                 | linear_model.LogisticRegression()))

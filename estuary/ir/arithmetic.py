@@ -36,6 +36,7 @@ class Ops(Protocol):
     def exp(self, a: Any) -> Any: ...
     def log(self, a: Any) -> Any: ...
     def log1p(self, a: Any) -> Any: ...
+    def sqrt(self, a: Any) -> Any: ...
     def sigmoid(self, z: Any) -> Any: ...  # 1 / (1 + exp(-z)); a target may use its kernel
     def less(self, a: Any, b: Any) -> Any: ...
     def greater(self, a: Any, b: Any) -> Any: ...
@@ -142,6 +143,16 @@ def fill_missing(o: Ops, x: Any, fill: Any) -> Any:
     the frozen statistic `fill`; a present value passes unchanged."""
     x = o.keep(x, "x")
     return o.where(o.is_nan(x), fill, x)
+
+
+def l2_normalize(o: Ops, x: Any) -> Any:
+    """River's `Normalizer.transform_one` (order 2): every present value divided by
+    `np.linalg.norm` of the row's values, i.e. sqrt(x · x) over the present ones; a missing
+    value stays missing. River raises on a zero norm (ZeroDivisionError): no reference there."""
+    x = o.keep(x, "x")
+    present = o.keep(o.where(o.is_nan(x), o.const(0.0), x), "present")
+    norm = o.keep(o.sqrt(o.sum_classes(o.mul(present, present))), "norm")
+    return o.div(x, norm)
 
 
 def binarize(o: Ops, x: Any, threshold: float) -> Any:
@@ -254,6 +265,9 @@ class GraphOps:
     def log1p(self, a):
         return self._node("log1p", a)
 
+    def sqrt(self, a):
+        return self._node("sqrt", a)
+
     def sigmoid(self, z):
         return self._node("sigmoid", z) if "sigmoid" in self.NODE_TYPES else reference_sigmoid(
             self, z)
@@ -321,6 +335,10 @@ class NumpyOps:
     def log1p(self, a):
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.log1p(a)
+
+    def sqrt(self, a):
+        with np.errstate(invalid="ignore"):
+            return np.sqrt(a)
 
     def sigmoid(self, z):
         with np.errstate(over="ignore"):

@@ -1,9 +1,10 @@
-"""Element-wise transform IR nodes and their numpy evaluation: `Fill` (River's
-`preprocessing.StatImputer`) and `Binarize` (`preprocessing.Binarizer`).
+"""Element-wise and row-wise transform IR nodes and their numpy evaluation: `Fill` (River's
+`preprocessing.StatImputer`), `Binarize` (`preprocessing.Binarizer`) and `Normalize`
+(`preprocessing.Normalizer`).
 
-Each reads some of the columns it receives and passes every column on, in order, as River
-copies the row and rewrites only some keys. The arithmetic is `ir.arithmetic.fill_missing` and
-`ir.arithmetic.binarize`: the numpy evaluator and the graph formats call the same formulas.
+Each passes every column it receives on, in order, as River copies the row and rewrites some
+keys. The arithmetic is `ir.arithmetic.fill_missing`, `binarize` and `l2_normalize`: the numpy
+evaluator and the formats call the same formulas.
 """
 
 from __future__ import annotations
@@ -83,6 +84,25 @@ class Binarize(Transform):
         return np.array([c in wanted for c in inputs], dtype=bool)
 
 
+@ir_node
+@dataclass(frozen=True)
+class Normalize(Transform):
+    """Every column divided by the row's L2 norm over its present values (River's
+    `np.linalg.norm` of the row's values); a missing value stays missing. It reads the whole
+    row, so it must receive exactly its columns, and no key outside them may reach it (the
+    extractor checks that River's row is closed).
+
+    >>> Normalize(("x1", "x2"))
+    """
+
+    columns: tuple[str, ...]
+
+    def output_columns(self, inputs: tuple[str, ...]) -> tuple[str, ...]:
+        if inputs != self.columns:
+            raise IRError("Normalize must receive exactly its own columns, in order")
+        return self.columns
+
+
 @evaluates(Fill)
 def _fill(step: Fill, block: Block) -> Block:
     X, names = block
@@ -94,3 +114,9 @@ def _binarize(step: Binarize, block: Block) -> Block:
     X, names = block
     out = arithmetic.binarize(NUMPY, X, step.threshold)
     return NUMPY.where(step.mask(names), out, X), names
+
+
+@evaluates(Normalize)
+def _normalize(step: Normalize, block: Block) -> Block:
+    X, names = block
+    return arithmetic.l2_normalize(NUMPY, X), step.output_columns(names)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from ...ir.elementwise import Binarize, Fill
+from ...ir.elementwise import Binarize, Fill, Normalize
 from ..registry import register_emitter, register_refusal
 from .transforms import Block, Context
 
@@ -26,3 +26,6 @@ def fill(step: Fill, ctx: Context) -> Block:
 register_refusal("coreml", Binarize, "no float64 Core ML model compares an input with a "
                  "number, and float32 layers move a value within float32 rounding of the "
                  "threshold (e.g. 1e-300 against 0.0) to the other side; export to ONNX or PMML")
+register_refusal("coreml", Normalize, "Core ML's Normalizer model divides every column, a "
+                 "missing one too (0.0 where River leaves the key out), and the float32 layers "
+                 "overflow on huge rows; export to ONNX or PMML")

@@ -5,7 +5,7 @@ columns."""
 from __future__ import annotations
 
 from ...ir import arithmetic
-from ...ir.elementwise import Binarize, Fill
+from ...ir.elementwise import Binarize, Fill, Normalize
 from ..registry import register_emitter
 from .graph import OnnxOps
 from .transforms import Context, Tensor
@@ -22,3 +22,8 @@ def binarize(step: Binarize, ctx: Context) -> Tensor:
     o = OnnxOps(ctx.graph)
     return o.where(step.mask(ctx.columns), arithmetic.binarize(o, ctx.x, step.threshold),
                    ctx.x), ctx.columns
+
+
+@register_emitter("onnx", Normalize)
+def normalize(step: Normalize, ctx: Context) -> Tensor:
+    return arithmetic.l2_normalize(OnnxOps(ctx.graph), ctx.x), ctx.columns

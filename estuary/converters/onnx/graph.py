@@ -71,8 +71,8 @@ class OnnxOps(GraphOps):
     """`ir.arithmetic.Ops` as ONNX nodes (float64); the sigmoid is River's formula."""
 
     NODE_TYPES = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "exp": "Exp",
-                  "log": "Log", "less": "Less", "greater": "Greater", "equal": "Equal",
-                  "is_nan": "IsNaN", "where": "Where", "max": "ReduceMax", "sum": "ReduceSum"}
+                  "log": "Log", "sqrt": "Sqrt", "less": "Less", "greater": "Greater",
+                  "equal": "Equal", "is_nan": "IsNaN", "where": "Where", "max": "ReduceMax", "sum": "ReduceSum"}
 
     def log1p(self, s: str) -> str:
         """ONNX has no Log1p: Kahan's log(u) * s / (u - 1) with u = 1 + s (s itself if u == 1)."""

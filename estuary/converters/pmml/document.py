@@ -187,6 +187,9 @@ class PmmlOps:
     def log1p(self, a: Any) -> Any:
         return self._map(lambda x: apply("ln1p", x), a)
 
+    def sqrt(self, a: Any) -> Any:
+        return self._map(lambda x: apply("sqrt", x), a)
+
     def is_nan(self, a: Any) -> Any:
         return self._map(lambda x: apply("isMissing", x), a)
 

@@ -4,7 +4,7 @@ rewritten column (double); the other columns keep their fields."""
 from __future__ import annotations
 
 from ...ir import arithmetic
-from ...ir.elementwise import Binarize, Fill
+from ...ir.elementwise import Binarize, Fill, Normalize
 from ..registry import register_emitter
 from .document import PmmlOps, ref
 from .transforms import Context, Fields
@@ -26,3 +26,10 @@ def binarize(step: Binarize, ctx: Context) -> Fields:
         out[c] = ctx.doc.derive(f"binarized({c})",
                                 arithmetic.binarize(o, ref(out[c]), step.threshold))
     return out
+
+
+@register_emitter("pmml", Normalize)
+def normalize(step: Normalize, ctx: Context) -> Fields:
+    o, doc = PmmlOps(ctx.doc), ctx.doc
+    out = arithmetic.l2_normalize(o, [ref(ctx.fields[c]) for c in step.columns])
+    return {c: doc.derive(f"normalized({c})", e) for c, e in zip(step.columns, out)}

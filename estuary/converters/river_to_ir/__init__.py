@@ -43,10 +43,14 @@ def build_schema(raw: dict) -> ir.FeatureSchema:
 
 
 class Context:
-    """What extractors may ask about the input: which raw feature a column comes from."""
+    """What extractors may ask about the input: which raw feature a column comes from, and
+    whether a row can hold keys the schema does not know at this step (`closed`)."""
 
     def __init__(self, schema: ir.FeatureSchema):
         self.schema = schema
+        # True once a step has closed the row's key set (compose.Select): no key outside the
+        # schema reaches the next step. Raw rows may hold any key (an artifact ignores them).
+        self.closed = False
         self._owner = {c: f for f in schema.features for c in f.columns}
 
     def column_feature(self, column: str) -> str:

@@ -61,14 +61,46 @@ def flatten(steps: list) -> list:
     return out
 
 
+def _key_keeping() -> tuple[type, ...]:
+    """River steps whose output keys come from their input keys alone (a subset, a rename, one
+    per input, or a fixed set): behind them, a row holds no key the artifact cannot see if it
+    held none in front. A OneHotEncoder is not one: an unseen category makes a new key."""
+    from river import feature_extraction, feature_selection
+
+    return (compose.Discard, compose.Prefixer, compose.Suffixer, compose.Renamer,
+            compose.SelectType, preprocessing.StandardScaler, preprocessing.MinMaxScaler,
+            preprocessing.MaxAbsScaler, preprocessing.RobustScaler,
+            preprocessing.AdaptiveStandardScaler, preprocessing.StatImputer,
+            preprocessing.Binarizer, preprocessing.Normalizer, preprocessing.OrdinalEncoder,
+            preprocessing.GaussianRandomProjector, preprocessing.SparseRandomProjector,
+            feature_extraction.PolynomialExtender, feature_selection.SelectKBest,
+            feature_selection.VarianceThreshold)
+
+
+def closed_after(step: Any, closed: bool) -> bool:
+    """Whether the rows leaving `step` can only hold keys the IR knows (`ctx.closed`), given
+    whether the rows reaching it could. River's `compose.Select` closes the key set (it
+    builds its output from its own keys); a union is closed when every branch is (its
+    extractor says so in `ctx.closed`); other steps keep it only if they make no key of their
+    own from a value."""
+    if isinstance(step, compose.Select):
+        return True
+    return closed and isinstance(step, _key_keeping())
+
+
 def extract_chain(steps: list, columns: tuple[str, ...], ctx) -> tuple[ir.Chain, tuple[str, ...]]:
+    """The chain of transform `steps`; `ctx.closed` follows the key set along it (see
+    `closed_after`), for the steps behind that read every key of a row (Normalizer, AdPredictor)."""
     out = []
     for step in flatten(steps):
         ex = extractor_for(step)
         if ex.kind != "transform":
             raise UnsupportedModelError(step, supported_models(),
                                         reason="only the last step of a pipeline may be a model")
+        closed = ctx.closed
         node = ex.extract(step, columns, ctx)
+        if not isinstance(step, compose.TransformerUnion):
+            ctx.closed = closed_after(step, closed)
         columns = node.output_columns(columns)
         out.append(node)
     return ir.Chain(tuple(out)), columns
@@ -100,10 +132,14 @@ def pipeline(p: compose.Pipeline, columns: tuple[str, ...], ctx):
         raise UnsupportedModelError(p, supported_models(), reason="the pipeline has no steps; "
                                     "build it from transformers and a model, e.g. a | b | model")
     last = extractor_for(steps[-1])
-    if last.kind == "transform":
-        return extract_chain(steps, columns, ctx)[0]
-    chain, columns = extract_chain(steps[:-1], columns, ctx)
-    inner = last.extract(steps[-1], columns, ctx)
+    start = ctx.closed  # an ensemble's members each see the row as it reaches the ensemble
+    try:
+        if last.kind == "transform":
+            return extract_chain(steps, columns, ctx)[0]
+        chain, columns = extract_chain(steps[:-1], columns, ctx)
+        inner = last.extract(steps[-1], columns, ctx)
+    finally:
+        ctx.closed = start
     if isinstance(inner, tuple):  # a wrapper around a pipeline: its steps follow ours
         inner_chain, inner = inner
         chain = ir.Chain(chain.steps + inner_chain.steps)
@@ -124,7 +160,13 @@ def union(u: compose.TransformerUnion, columns: tuple[str, ...], ctx) -> ir.Unio
     if not u.transformers:  # River's own union of nothing outputs {}: the model sees no feature
         raise UnsupportedModelError(u, supported_models(), reason="the TransformerUnion has no "
                                     "transformers; give it at least one, or drop it")
-    return ir.Union(tuple(extract_chain([t], columns, ctx)[0] for t in u.transformers.values()))
+    start, ends, branches = ctx.closed, [], []
+    for t in u.transformers.values():
+        ctx.closed = start
+        branches.append(extract_chain([t], columns, ctx)[0])
+        ends.append(ctx.closed)
+    ctx.closed = all(ends)
+    return ir.Union(tuple(branches))
 
 
 @register_extractor(compose.Select, inputs=lambda s: {k: None for k in s.keys},

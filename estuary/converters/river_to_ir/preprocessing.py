@@ -1,5 +1,5 @@
-"""River `preprocessing` scalers, encoders, imputer and binarizer → IR Scale / OneHot / Ordinal /
-Fill / Binarize."""
+"""River `preprocessing` scalers, encoders, imputer, binarizer and normalizer → IR Scale / OneHot /
+Ordinal / Fill / Binarize / Normalize."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from river import compose, linear_model, preprocessing, stats, tree
 
 from ... import ir
 from ...errors import UnsupportedModelError
-from ...ir.elementwise import Binarize, Fill
+from ...ir.elementwise import Binarize, Fill, Normalize
 from ...ir.features import Ordinal
 from ..registry import Case, register_extractor, supported_models
 from .base import key_name, numeric_inputs, plain
@@ -311,3 +311,36 @@ def binarizer(b: preprocessing.Binarizer, columns: tuple[str, ...], ctx) -> Bina
                                     reason=f"threshold={b.threshold!r} is not a finite number")
     categorical = {c for f in ctx.schema.features if f.kind == "categorical" for c in f.columns}
     return Binarize(tuple(c for c in columns if c not in categorical), float(b.threshold))
+
+
+TRUMP = ("gallup", "ipsos", "morning_consult", "ordinal_date", "rasmussen", "you_gov")
+PHISHING = (*PHISHING_DISCRETE, *PHISHING_OTHER)
+# River's Normalizer raises on a row of zeros (a zero norm): the zeros probe has no reference
+NORMALIZER_CASES = (
+    Case("select|normalizer|logreg", "Phishing", lambda: compose.Select(*PHISHING)
+         | preprocessing.Normalizer() | linear_model.LogisticRegression()),
+    Case("select|normalizer|htr", "TrumpApproval", lambda: compose.Select(*TRUMP)
+         | preprocessing.Normalizer()
+         | tree.HoeffdingTreeRegressor(grace_period=20, delta=0.5, tau=0.5)),
+    Case("select|normalizer|scaler|softmax", "ImageSegments", lambda: compose.Select(
+        "region-centroid-col", "region-centroid-row", "intensity-mean", "hue-mean")
+        | preprocessing.Normalizer() | preprocessing.StandardScaler()
+        | linear_model.SoftmaxRegression()),
+)
+
+
+@register_extractor(preprocessing.Normalizer, inputs=lambda n: {}, produces=(Normalize,),
+                    cases=NORMALIZER_CASES)
+def normalizer(n: preprocessing.Normalizer, columns: tuple[str, ...], ctx) -> Normalize:
+    """River's `transform_one`: `{i: xi / norm}` with `norm = np.linalg.norm(list(x.values()),
+    ord=order)`, over every key of the row: a key the model never learned counts too, so the
+    row must reach it closed (a `compose.Select` in front; the steps between keep their keys)."""
+    if n.order not in (None, 2):
+        raise UnsupportedModelError(n, supported_models(), reason=(
+            f"order={n.order!r}: only the L2 norm (order=2, River's default) is supported"))
+    if not ctx.closed:
+        raise UnsupportedModelError(n, supported_models(), reason=(
+            "River's norm counts every key of the row, also keys the model never learned, which "
+            "an artifact cannot see; put compose.Select(<keys>) in front of it"))
+    _numeric_only(n, columns, ctx)
+    return Normalize(columns)

@@ -117,9 +117,9 @@ class TfjsOps(GraphOps):
     float32 formula."""
 
     NODE_TYPES = {"add": "AddV2", "sub": "Sub", "mul": "Mul", "div": "RealDiv", "exp": "Exp",
-                  "log": "Log", "log1p": "Log1p", "sigmoid": "Sigmoid", "less": "Less",
-                  "greater": "Greater", "equal": "Equal", "is_nan": "IsNan", "where": "SelectV2",
-                  "max": "Max", "sum": "Sum"}
+                  "log": "Log", "log1p": "Log1p", "sqrt": "Sqrt", "sigmoid": "Sigmoid",
+                  "less": "Less", "greater": "Greater", "equal": "Equal", "is_nan": "IsNan",
+                  "where": "SelectV2", "max": "Max", "sum": "Sum"}
 
     def concat_classes(self, parts: list[str]) -> str:
         return self.g.op("ConcatV2", *parts, self.g.axis(-1), N=len(parts))
