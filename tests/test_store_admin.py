@@ -76,6 +76,13 @@ def test_rollback_pin_publish_unpin_gc_with_a_server(store3):
     with running_server(create_app(store.root, poll=0.02)) as url, \
             httpx.Client(base_url=url) as http:
         assert _served(http, row) == (3, 3)
+        history = http.get("/models/history").json()
+        assert history["served"] == 3
+        assert [(v["number"], v["status"], v["trigger"], v["latest"], v["n_events"])
+                for v in history["versions"]] == [
+            (1, "published", "N", False, 100), (2, "published", "T", False, 200),
+            (3, "published", "drift", True, 300), (4, "rejected", "manual", False, 300)]
+        assert history["versions"][0]["metrics"]["Accuracy"] == 0.1
 
         change = store_admin.rollback(store, reason="v3 misroutes", by="ana")
         assert (change.action, change.from_, change.to, change.user) == ("rollback", 3, 2, "ana")

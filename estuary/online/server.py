@@ -8,8 +8,9 @@ event loop, so a swap is one attribute assignment between two requests. aiohttp 
 but brings its own client and server stack where Starlette leaves HTTP to uvicorn.
 
 Endpoints: POST /predict (one row, or a batch), GET /models/latest (the served manifest),
-GET /models/<n>/<file> (artifacts, for browsers and apps), GET /healthz, GET /metrics
-(Prometheus text format: metrics.py), and POST /learn when
+GET /models/<n>/<file> (artifacts, for browsers and apps), GET /models/history (every
+version's events, trigger, parity and metrics), GET /healthz, GET /metrics (Prometheus text
+format: metrics.py), and POST /learn when
 enabled (`allow_learn=True`, a Learner, and a bearer token). The watcher reads `latest` every
 `poll` seconds; a new version is loaded once, in a thread, after `latest`'s manifest hash, its
 files' SHA-256 and its golden vectors check out. A version that fails in any way (any exception,
@@ -550,6 +551,19 @@ def _finite(value: Any) -> Any:
     return value
 
 
+async def history(request: Request) -> Response:
+    """GET /models/history: every version of the store from its manifest (events, trigger,
+    parity per format, metrics, size, age; `estuary store list --json`), oldest first, and the
+    one this server serves: what the page charts."""
+    from .store_admin import list_versions
+
+    state = _state(request)
+    rows = await asyncio.to_thread(list_versions, state.store)
+    body = {"served": state.served.version.number if state.served else None,
+            "versions": [r.to_dict() for r in rows]}
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
 async def metrics(request: Request) -> Response:
     """GET /metrics: Prometheus text format (see metrics.py)."""
     return Response(request.app.state.metrics.exposition(),
@@ -559,6 +573,7 @@ async def metrics(request: Request) -> Response:
 API_ROUTES = [
     Route("/predict", predict, methods=["POST"]),
     Route("/models/latest", latest, methods=["GET"]),
+    Route("/models/history", history, methods=["GET"]),
     Route("/models/{version}/{file:path}", artifact, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),
     Route("/learn", learn, methods=["POST"]),
