@@ -105,12 +105,6 @@ WHY: dict[str, str] = {
                                "neighbours: no distance / top-k node in the IR",
     "neighbors.KNNRegressor": "it searches a window of stored rows for the nearest neighbours: "
                               "no distance / top-k node in the IR",
-    "preprocessing.FeatureHasher": "it hashes key names into buckets, unknown keys too; "
-                                   "artifacts drop unknown keys",
-    "preprocessing.GaussianRandomProjector": "a dense random projection, with weights drawn "
-                                             "for unseen keys at predict time",
-    "preprocessing.SparseRandomProjector": "a sparse random projection, with weights drawn for "
-                                           "unseen keys at predict time",
     "preprocessing.PreviousImputer": "it fills a key present with None but leaves an absent "
                                      "key absent; an artifact reads both as missing (NaN), so "
                                      "it cannot tell which River fills",
@@ -257,6 +251,12 @@ def _specs() -> dict[str, Spec]:
             ("long_url", stats.Mean()), ("age_of_domain", -1)) | _logreg()),
         "preprocessing.Normalizer": Spec("Phishing", lambda: compose.Select(
             *PHISHING_KEYS) | preprocessing.Normalizer() | _logreg()),
+        "preprocessing.GaussianRandomProjector": Spec("Phishing", lambda: compose.Select(
+            *PHISHING_KEYS) | preprocessing.GaussianRandomProjector(seed=1) | _logreg()),
+        "preprocessing.SparseRandomProjector": Spec("Phishing", lambda: compose.Select(
+            *PHISHING_KEYS) | preprocessing.SparseRandomProjector(seed=1) | _logreg()),
+        "preprocessing.FeatureHasher": Spec("Phishing", lambda: compose.Select(
+            *PHISHING_KEYS) | preprocessing.FeatureHasher(seed=1) | _logreg()),
         "preprocessing.OneHotEncoder": Spec("ChickWeights", lambda: (
             compose.Select("diet") | preprocessing.OneHotEncoder()) | _linreg()),
         "preprocessing.OrdinalEncoder": Spec("ChickWeights", lambda: (

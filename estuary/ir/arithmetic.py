@@ -43,6 +43,7 @@ class Ops(Protocol):
     def equal(self, a: Any, b: Any) -> Any: ...
     def is_nan(self, a: Any) -> Any: ...
     def where(self, condition: Any, a: Any, b: Any) -> Any: ...
+    def matmul(self, x: Any, W: np.ndarray) -> Any: ...  # x [N, S] · W [S, T] (a constant)
     def max_classes(self, v: Any) -> Any: ...  # per row, kept as a [N, 1] / scalar value
     def sum_classes(self, v: Any) -> Any: ...
     def concat_classes(self, parts: Sequence[Any]) -> Any: ...
@@ -153,6 +154,22 @@ def l2_normalize(o: Ops, x: Any) -> Any:
     present = o.keep(o.where(o.is_nan(x), o.const(0.0), x), "present")
     norm = o.keep(o.sqrt(o.sum_classes(o.mul(present, present))), "norm")
     return o.div(x, norm)
+
+
+def project(o: Ops, x: Any, W: np.ndarray, first: Any = None) -> Any:
+    """River's random projections and feature hashing: out_t = Σ_s W[s, t] · x_s over the
+    present x_s (an absent key adds nothing; River's sums skip the zero weights its sparse maps
+    do not hold, which adds the same zeros here). With `first` (each target's first source,
+    as the caller gathers it), a target none of whose sources is present is missing, as River's
+    FeatureHasher leaves out a bucket no key of the row falls in: then every source is missing,
+    `first` too."""
+    x = o.keep(x, "x")
+    out = o.matmul(o.where(o.is_nan(x), o.const(0.0), x), W)
+    if first is None:
+        return out
+    present = o.matmul(o.where(o.is_nan(x), o.const(0.0), o.const(1.0)),
+                       (np.asarray(W) != 0).astype(np.float64))
+    return o.where(o.greater(present, o.const(0.0)), out, first)
 
 
 def binarize(o: Ops, x: Any, threshold: float) -> Any:
@@ -289,6 +306,9 @@ class GraphOps:
             return a if condition else b
         return self._node("where", condition, a, b)
 
+    def matmul(self, x, W):
+        return self._node("matmul", x, self.g.const(W))
+
     def max_classes(self, v):
         return self.g.reduce(self.NODE_TYPES["max"], v, -1, True)
 
@@ -363,6 +383,10 @@ class NumpyOps:
             return a if condition else b
         with np.errstate(invalid="ignore"):
             return np.where(condition, a, b)
+
+    def matmul(self, x, W):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.asarray(x, dtype=np.float64) @ np.asarray(W, dtype=np.float64)
 
     def max_classes(self, v):
         return np.max(v, axis=-1, keepdims=True)

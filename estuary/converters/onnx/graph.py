@@ -72,7 +72,8 @@ class OnnxOps(GraphOps):
 
     NODE_TYPES = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "exp": "Exp",
                   "log": "Log", "sqrt": "Sqrt", "less": "Less", "greater": "Greater",
-                  "equal": "Equal", "is_nan": "IsNaN", "where": "Where", "max": "ReduceMax", "sum": "ReduceSum"}
+                  "equal": "Equal", "is_nan": "IsNaN", "where": "Where", "max": "ReduceMax", "sum": "ReduceSum",
+                  "matmul": "MatMul"}
 
     def log1p(self, s: str) -> str:
         """ONNX has no Log1p: Kahan's log(u) * s / (u - 1) with u = 1 + s (s itself if u == 1)."""

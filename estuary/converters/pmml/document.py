@@ -12,6 +12,8 @@ from collections.abc import Callable
 from typing import Any
 from xml.etree.ElementTree import Element, SubElement
 
+import numpy as np
+
 NAMESPACE = "http://www.dmg.org/PMML-4_4"
 
 
@@ -205,6 +207,13 @@ class PmmlOps:
             return [(a[k] if isinstance(a, list) else a) if c else
                     (b[k] if isinstance(b, list) else b) for k, c in enumerate(condition)]
         return self._map(if_else, condition, a, b)
+
+    def matmul(self, x: list, W: Any) -> list:
+        """x · W as one sum per column of W, left to right, skipping its zero weights."""
+        W = np.asarray(W, dtype=np.float64)
+        return [add_all([apply("*", self._el(x[s]), const(float(W[s, t])))
+                         for s in range(W.shape[0]) if W[s, t] != 0])
+                for t in range(W.shape[1])]
 
     def max_classes(self, v: list) -> Element:
         return apply("max", *[self._el(e) for e in v])

@@ -21,6 +21,7 @@ from . import (  # noqa: F401
     linear_model,
     naive_bayes,
     preprocessing,
+    projection,
     tree,
     wrappers,
 )

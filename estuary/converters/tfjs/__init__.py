@@ -34,7 +34,17 @@ from ...errors import ArtifactError
 from ...ir.artifact import METADATA_KEY, ArtifactMetadata
 from ...ir.features import Polynomial
 from ..registry import register_format, register_refusal
-from . import bernoulli, elementwise, ensembles, features, linear, naive_bayes, order_keys, trees  # noqa: F401  (registration)
+from . import (  # noqa: F401  (registration)
+    bernoulli,
+    elementwise,
+    ensembles,
+    features,
+    linear,
+    naive_bayes,
+    order_keys,
+    projection,
+    trees,
+)
 from .graph import Graph
 from .transforms import FORMAT, emit_model
 from .trees import KEYS

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ... import ir
-from ..registry import emit, register_emitter
+from ..registry import REFUSALS, emit, emitter_for, register_emitter
 from .graph import Graph
 
 FORMAT = "tfjs"
@@ -45,10 +45,23 @@ def emit_transform(step: ir.Transform, ctx: Context) -> Tensor:
     return emit(FORMAT, step, ctx)
 
 
+def refuse_declared(step: ir.Transform) -> None:
+    """Raise a transform's declared TF.js refusal, with its reason, before an estimator that
+    reads raw inputs (trees, folded linear models) looks past the transform and refuses for a
+    reason of its own."""
+    for node in (step, *getattr(step, "steps", ()), *getattr(step, "branches", ())):
+        if node is step:
+            if (FORMAT, type(node)) in REFUSALS:
+                emitter_for(FORMAT, node)
+        else:
+            refuse_declared(node)
+
+
 def emit_model(model: ir.Model, g: Graph, x: str) -> dict[str, str]:
     """The outputs of `model` read from `x` (float32 [N, F] in schema order): its estimator's
     registered emitter, with the whole model in the context. Ensemble members come back here as
     models of their own."""
+    refuse_declared(model.transform)
     return emit(FORMAT, model.estimator, Context(g, x, model.schema.columns, model))
 
 
