@@ -100,6 +100,7 @@ def test_learner_policies_and_resume(tmp_path):
     resumed = Learner(MODELS["logreg"](), checkpoints=CheckpointDir(tmp_path / "cFalse", key=KEY))
     ckpt = resumed.resume()
     assert ckpt.n_events == resumed.n_events == 600 and ckpt.offsets == {"records": 600}
+    assert resumed.recent() == []  # the ring holds only what is learned after resuming
     for x, y in events[600:]:
         resumed.learn_one(x, y)
     straight = MODELS["logreg"]()

@@ -142,8 +142,9 @@ class CheckpointDir:
         self._seq = max(self._numbers(), default=0)
         self._writer = ThreadPoolExecutor(1, "estuary-ckpt") if background else None
         self._lock = threading.Lock()
-        self._pending: tuple[bytes, int, Future] | None = None
+        self._pending: tuple[bytes, int, dict, Future] | None = None
         self.written = self.coalesced = 0
+        self.durable: tuple[int, dict[str, Any]] | None = None  # (n_events, offsets) on disk
 
     # ------------------------------------------------------------------------------ writing
 
@@ -159,13 +160,13 @@ class CheckpointDir:
         data = encode(self.key, header, payload)
         fut: Future = Future()
         if self._writer is None:
-            fut.set_result(self._write(data, self._seq))
+            fut.set_result(self._write(data, self._seq, header))
             return fut
         with self._lock:
             if self._pending is not None:
                 self.coalesced += 1
-                self._pending[2].cancel()
-            self._pending = (data, self._seq, fut)
+                self._pending[3].cancel()
+            self._pending = (data, self._seq, header, fut)
         self._writer.submit(self._drain)
         return fut
 
@@ -173,19 +174,20 @@ class CheckpointDir:
         with self._lock:
             job, self._pending = self._pending, None
         if job is not None:
-            data, seq, fut = job
+            data, seq, header, fut = job
             try:
-                fut.set_result(self._write(data, seq))
+                fut.set_result(self._write(data, seq, header))
             except BaseException as e:  # reported through the future
                 log.error("writing checkpoint %d failed: %r", seq, e)
                 fut.set_exception(e)
 
-    def _write(self, data: bytes, seq: int) -> Path:
+    def _write(self, data: bytes, seq: int, header: dict[str, Any]) -> Path:
         path = self.root / f"ckpt-{seq:012d}{SUFFIX}"
         with staged(path, SUFFIX) as tmp:
             write_durably(tmp, data)
         fsync_path(self.root)
         self.written += 1
+        self.durable = (header["n_events"], header["offsets"])
         for old in self._numbers()[:-self.keep]:
             remove(self.root / f"ckpt-{old:012d}{SUFFIX}")
         return path

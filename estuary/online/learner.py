@@ -104,7 +104,8 @@ class Learner:
     def recent(self) -> list[dict]:
         """The last events learned (at most `recent`, oldest first)."""
         n, size = self.n_events, len(self._ring)
-        return [self._ring[i & self._mask] for i in range(max(1, n - size + 1), n + 1)]
+        rows = [self._ring[i & self._mask] for i in range(max(1, n - size + 1), n + 1)]
+        return [r for r in rows if r is not None]  # after `resume`, only those learned since
 
     def _check(self, n: int, y: Any, y_pred: Any) -> None:
         reason = self.policy.due(n, y, y_pred)

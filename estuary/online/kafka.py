@@ -1,0 +1,205 @@
+"""Learning from Kafka: one `Learner` per partition a consumer group assigns to this process.
+
+Each partition `p` of `topic` has its own model, its own store (`store_root/<topic>-<p>/`,
+verified versions as everywhere in estuary) and its own training checkpoints
+(`checkpoint_root/<topic>-<p>/`, signed: `estuary.online.checkpoint`). The checkpoint, not the
+group's committed offset, says where a partition's model stands: it holds the offset of the next
+event to learn, and a partition assigned to this process resumes from its newest valid checkpoint
+and seeks there (no checkpoint: from the beginning). Before a partition is revoked (a rebalance:
+a process joined or left) its learner checkpoints and the offset is committed; offsets are
+committed only once a checkpoint holding them is durable. A process that dies without a word
+(SIGKILL) loses what it learned after its last checkpoint: the next owner learns those events
+again from the checkpoint, so every model still sees every event once. The window re-read is at
+most `checkpoint_every` events (plus one fetch) per partition.
+
+A message is a JSON object, `{"x": {...}, "y": label}` or flat with the `target` field; one that
+is not (bad JSON, no label) is counted in `bad` and skipped, never stopping the partition.
+
+>>> group = PartitionedLearner("127.0.0.1:9092", "events", "trainers", MODELS["logreg"],
+...                            "models", "ckpt", checkpoint_every=500)
+>>> asyncio.run(group.run(idle_ms=5000))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from .checkpoint import CheckpointDir
+from .learner import Learner
+from .loop import Snapshots
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+def decode_message(value: bytes | None, target: str = "y") -> tuple[dict, Any]:
+    """A message's value → (x, y); ValueError when it is not an event."""
+    obj = json.loads(value or b"")
+    if not isinstance(obj, dict):
+        raise ValueError("not a JSON object")
+    if isinstance(obj.get("x"), dict):
+        x, y = obj["x"], obj.get("y")
+    else:
+        y = obj.pop(target, None)
+        x = obj
+    if y is None:
+        raise ValueError(f"no {target!r} label")
+    return x, y
+
+
+class PartitionedLearner:
+    """See the module docstring. `stats` counts events learned, bad messages, and, per
+    partition, where each learner resumed from."""
+
+    def __init__(self, bootstrap: str, topic: str, group: str, make_model: Callable[[], Any],
+                 store_root: str | Path, checkpoint_root: str | Path, *,
+                 key: str | bytes | None = None, target: str = "y",
+                 snapshots: Snapshots | None = None, checkpoint_every: int = 1000,
+                 consumer_options: dict[str, Any] | None = None):
+        self.bootstrap, self.topic, self.group = bootstrap, topic, group
+        self.make_model, self.target = make_model, target
+        self.store_root, self.checkpoint_root = Path(store_root), Path(checkpoint_root)
+        self.key = key
+        self.snapshots = snapshots or Snapshots()
+        self.checkpoint_every = checkpoint_every
+        self.consumer_options = consumer_options or {}
+        self.learners: dict[int, Learner] = {}
+        self.next_offset: dict[int, int] = {}
+        self.committed: dict[int, int] = {}
+        self.stats: dict[str, Any] = {"events": 0, "bad": 0, "resumed": {}, "revoked": []}
+        self.consumer: Any = None
+
+    def name(self, partition: int) -> str:
+        return f"{self.topic}-{partition}"
+
+    # ------------------------------------------------------------------------ assignment
+
+    def _open(self, partition: int) -> Learner:
+        name = self.name(partition)
+        ckpts = CheckpointDir(self.checkpoint_root / name, self.key, keep=3, background=True)
+        learner = Learner(self.make_model(),
+                          store=Store(self.store_root / name, keep=self.snapshots.keep),
+                          policy=self.snapshots.policy(), formats=self.snapshots.formats,
+                          checkpoints=ckpts, checkpoint_every=self.checkpoint_every)
+        learner.position = lambda: {"topic": self.topic, "partition": partition,
+                                    "offset": self.next_offset.get(partition, 0)}
+        return learner
+
+    async def assigned(self, partitions: Any) -> None:
+        from aiokafka import TopicPartition
+
+        for tp in partitions:
+            if tp.topic != self.topic or tp.partition in self.learners:
+                continue
+            learner = self._open(tp.partition)
+            ckpt = learner.resume()
+            offset = int(ckpt.offsets.get("offset", 0)) if ckpt else 0
+            self.learners[tp.partition] = learner
+            self.next_offset[tp.partition] = offset
+            self.stats["resumed"][tp.partition] = ckpt.n_events if ckpt else 0
+            self.consumer.seek(TopicPartition(self.topic, tp.partition), offset)
+            log.info("partition %d assigned: resumed at offset %d (%d events learned)",
+                     tp.partition, offset, ckpt.n_events if ckpt else 0)
+
+    async def revoked(self, partitions: Any) -> None:
+        for tp in partitions:
+            learner = self.learners.pop(tp.partition, None)
+            if learner is None:
+                continue
+            learner.checkpoint()
+            learner.checkpoints.flush()  # durable before the offset is committed
+            await self._commit({tp.partition: learner})
+            await asyncio.get_running_loop().run_in_executor(None, learner.close)
+            learner.checkpoints.close()
+            self.stats["revoked"].append(tp.partition)
+
+    async def _commit(self, learners: dict[int, Learner]) -> None:
+        from aiokafka import TopicPartition
+
+        offsets = {}
+        for p, learner in learners.items():
+            durable = learner.checkpoints.durable
+            if durable is not None and durable[1].get("offset", 0) > self.committed.get(p, -1):
+                offsets[TopicPartition(self.topic, p)] = durable[1]["offset"]
+        if offsets:
+            await self.consumer.commit(offsets)
+            self.committed.update({tp.partition: o for tp, o in offsets.items()})
+
+    # ------------------------------------------------------------------------ the loop
+
+    def _learn(self, partition: int, messages: list) -> None:
+        learner = self.learners.get(partition)
+        if learner is None:  # revoked while the batch was on its way
+            return
+        for msg in messages:
+            if msg.offset < self.next_offset.get(partition, 0):
+                continue  # fetched before a seek to a checkpoint: already in the model
+            self.next_offset[partition] = msg.offset + 1  # before learn_one: a checkpoint in it
+            try:
+                x, y = decode_message(msg.value, self.target)
+            except ValueError as e:
+                self.stats["bad"] += 1
+                log.warning("partition %d offset %d: %s; skipped", partition, msg.offset, e)
+                continue
+            learner.learn_one(x, y)
+            self.stats["events"] += 1
+
+    async def run(self, idle_ms: int | None = None,
+                  on_batch: Callable[[PartitionedLearner], Awaitable[None]] | None = None,
+                  until: Callable[[PartitionedLearner], bool] | None = None) -> dict:
+        """Consume until no message arrived for `idle_ms` (None: forever) or `until(self)` is
+        true; on the way out every learner checkpoints, publishes a last snapshot and
+        commits. `on_batch(self)` is awaited after each batch."""
+        from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
+
+        outer = self
+
+        class Listener(ConsumerRebalanceListener):
+            async def on_partitions_revoked(self, revoked):
+                await outer.revoked(revoked)
+
+            async def on_partitions_assigned(self, assigned):
+                await outer.assigned(assigned)
+
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=self.group,
+                                         enable_auto_commit=False, auto_offset_reset="earliest",
+                                         **self.consumer_options)
+        self.consumer.subscribe([self.topic], listener=Listener())
+        await self.consumer.start()
+        try:
+            await self._consume(idle_ms, on_batch, until)
+            for learner in self.learners.values():
+                if learner.n_events:
+                    learner.snapshot("end of stream")  # checkpoints too
+            await self._commit(self.learners)
+        finally:
+            for learner in self.learners.values():
+                learner.close()
+                learner.checkpoints.close()
+            await self._commit(self.learners)
+            self.learners.clear()  # leaving the group revokes nothing more here
+            await self.consumer.stop()
+        return self.stats
+
+    async def _consume(self, idle_ms: int | None, on_batch: Any, until: Any) -> None:
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while until is None or not until(self):
+            batch = await self.consumer.getmany(timeout_ms=500)
+            for tp, messages in batch.items():
+                self._learn(tp.partition, messages)
+            if batch:
+                last = loop.time()
+                await self._commit(self.learners)
+                if on_batch is not None:
+                    await on_batch(self)
+            elif idle_ms is not None and (loop.time() - last) * 1000 >= idle_ms:
+                return
+
+
+__all__ = ["PartitionedLearner", "decode_message"]
