@@ -77,10 +77,6 @@ WHY: dict[str, str] = {
                                  "Counter vote), so probabilities have no reference to match",
     "facto.FMClassifier": "River draws a random latent vector for a key it never learned, at "
                           "predict time: a row with an unseen key changes at random",
-    "feature_extraction.Agg": "a per-group running statistic looked up by the row's group "
-                              "value: needs a lookup node",
-    "feature_extraction.TargetAgg": "a per-group target statistic looked up by the row's group "
-                                    "value: needs a lookup node",
     "feature_extraction.BagOfWords": "it tokenises a string; artifacts take a float tensor",
     "feature_extraction.TFIDF": "it tokenises a string; artifacts take a float tensor",
     "preprocessing.GapEncoder": "it encodes strings; artifacts take a float tensor",

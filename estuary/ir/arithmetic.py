@@ -172,6 +172,16 @@ def project(o: Ops, x: Any, W: np.ndarray, first: Any = None) -> Any:
     return o.where(o.greater(present, o.const(0.0)), out, first)
 
 
+def lookup(o: Ops, onehot: Any, table: np.ndarray, default: float) -> Any:
+    """River's `Agg.transform_one`: the statistic of the row's group, `default` (a fresh
+    statistic's value) for a group it has not met. `onehot` [N, m] holds the group's one-hot
+    columns, `table` [m, 1] the values: s · v picks one value exactly (0 · v adds zeros) and
+    (1 - Σ s) · default is 0 or the default. A missing group is missing (River raises)."""
+    onehot = o.keep(onehot, "group")
+    seen = o.matmul(onehot, np.ones_like(table))
+    return o.add(o.matmul(onehot, table), o.mul(o.sub(o.const(1.0), seen), o.const(default)))
+
+
 def binarize(o: Ops, x: Any, threshold: float) -> Any:
     """River's `Binarizer.transform_one`: 1 where x > threshold, else 0 (River's `bool`, which
     every later step reads as 1 / 0); a missing key stays missing (River leaves it out)."""

@@ -12,6 +12,7 @@ from ... import ir
 from ...errors import UnsupportedModelError
 from ..registry import extractor_for, qualname, supported_models
 from . import (  # noqa: F401
+    aggregate,
     compose,
     dummy,
     ensemble,

@@ -40,6 +40,7 @@ from . import (  # noqa: F401  (registration)
     ensembles,
     features,
     linear,
+    lookup,
     naive_bayes,
     order_keys,
     projection,
