@@ -399,11 +399,12 @@ def _print_learned(run: Any, target: str, as_json: bool) -> None:
                   "CSV/JSONL file) and publish verified snapshots to a versioned store. Exit 1 "
                   f"if the last snapshot was rejected.\n\n{PICKLE_WARNING}")
 def learn(
-    source: Annotated[str, typer.Option("--source", help="redis://host:port/db, or a .csv/.jsonl file.", rich_help_panel=_SOURCE)],
+    source: Annotated[str, typer.Option("--source", help="redis://host:port/db, kafka://host:port, or a .csv/.jsonl file.", rich_help_panel=_SOURCE)],
     store: Annotated[Path, typer.Option("--store", help="The versioned store directory.", rich_help_panel=_SNAPSHOTS)],
     model: Annotated[str, typer.Option("--model", help="logreg, linreg, hoeffding, gaussiannb or MODEL.pkl.")] = "logreg",
     stream: Annotated[str, typer.Option("--stream", help="Redis Stream key.", rich_help_panel=_SOURCE)] = "events",
-    group: Annotated[str, typer.Option("--group", help="Redis consumer group.", rich_help_panel=_SOURCE)] = "estuary",
+    group: Annotated[str, typer.Option("--group", help="Redis or Kafka consumer group.", rich_help_panel=_SOURCE)] = "estuary",
+    topic: Annotated[str, typer.Option("--topic", help="Kafka topic (with --source kafka://HOST:PORT): a learner per assigned partition, each in STORE/<topic>-<p>; needs --checkpoint-dir.", rich_help_panel=_SOURCE)] = "events",
     consumer: Annotated[str | None, typer.Option("--consumer", help="Consumer name (default host-pid).", rich_help_panel=_SOURCE)] = None,
     target: Annotated[str, typer.Option("--target", help="The field holding the label.", rich_help_panel=_SOURCE)] = "y",
     until_idle: Annotated[bool, typer.Option("--until-idle", help="Stop when the stream is idle for --idle-ms.", rich_help_panel=_SOURCE)] = False,
@@ -434,6 +435,16 @@ def learn(
         ckpt = (loop.Checkpointing(checkpoint_dir, every=checkpoint_every,
                                    every_seconds=checkpoint_seconds, keep=checkpoint_keep)
                 if checkpoint_dir else None)
+        if source.startswith("kafka://"):
+            from .online.kafka import learn_kafka
+
+            stats = learn_kafka(source, topic, group, lambda: _learn_model(model), store, ckpt,
+                                snapshots, idle_ms if until_idle else None)
+            if as_json:
+                _emit_json(stats)
+            else:
+                _say(out, f"learned {stats['events']} events from {topic}", "green")
+            raise typer.Exit(0)
         run = loop.learn(_learn_model(model), events, store, snapshots, max_events=max_events,
                          on_result=report, progress=lambda line: _say(err, line, "dim"),
                          checkpointing=ckpt)

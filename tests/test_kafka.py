@@ -102,6 +102,28 @@ def test_decode_message():
         raise AssertionError(bad)
 
 
+def test_learn_cli_from_kafka(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from estuary.cli import app
+
+    events = {p: items[:300] for p, items in _partition_events().items()}
+    monkeypatch.setenv(KEY_ENV, KEY)
+    with tansu() as bootstrap:
+        asyncio.run(_produce(bootstrap, events))
+        args = ["learn", "--source", f"kafka://{bootstrap}", "--topic", "events", "--group", "g",
+                "--store", str(tmp_path / "store"), "--formats", "onnx", "--until-idle",
+                "--idle-ms", "1500", "--json"]
+        no_ckpt = CliRunner().invoke(app, args)
+        assert no_ckpt.exit_code == 2 and "--checkpoint-dir" in no_ckpt.stderr
+        result = CliRunner().invoke(app, args + ["--checkpoint-dir", str(tmp_path / "ckpt")])
+    assert result.exit_code == 0, result.output
+    stats = json.loads(result.stdout)
+    assert stats["events"] == 4 * 300 and stats["bad"] == 4
+    for p in range(4):
+        assert Store(tmp_path / "store" / f"events-{p}").open().manifest.n_events == 300
+
+
 def test_killed_consumer_partitions_resume_from_checkpoints(tmp_path):
     events = _partition_events()
     env = {**os.environ, "PYTHONPATH": str(ROOT), KEY_ENV: KEY}
@@ -139,7 +161,9 @@ def test_killed_consumer_partitions_resume_from_checkpoints(tmp_path):
     relearned = learned_a + stats["events"] - 4 * PER_PARTITION
     print(f"killed consumer held {parts_a} at {learned_a} events; survivor learned "
           f"{stats['events']}; re-learned after the kill: {relearned} events")
-    assert stats["bad"] >= 1 and 0 <= relearned <= 4 * (250 + 100)
+    # a's progress line trails its learning by at most one batch (100), hence the lower bound;
+    # the upper: per partition, one checkpoint interval (250) and one fetch (100)
+    assert stats["bad"] >= 1 and -100 <= relearned <= 4 * (250 + 100)
     assert any(stats["resumed"][str(p)] > 0 for p in parts_a), stats  # from a's checkpoints
 
     rows = [{str(k): v for k, v in x.items()}

@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from .checkpoint import CheckpointDir
+from .checkpoint import CheckpointDir, CheckpointError, checkpoint_key
 from .learner import Learner
 from .loop import Snapshots
 from .store import Store
@@ -64,7 +64,10 @@ class PartitionedLearner:
         self.bootstrap, self.topic, self.group = bootstrap, topic, group
         self.make_model, self.target = make_model, target
         self.store_root, self.checkpoint_root = Path(store_root), Path(checkpoint_root)
-        self.key = key
+        self.key = checkpoint_key(key)  # a missing key fails here, not inside a rebalance
+        if self.checkpoint_root.resolve().is_relative_to(self.store_root.resolve()):
+            raise CheckpointError(f"checkpoints in {checkpoint_root} would be inside the store "
+                                  f"{store_root}: keep them apart")
         self.snapshots = snapshots or Snapshots()
         self.checkpoint_every = checkpoint_every
         self.consumer_options = consumer_options or {}
@@ -202,4 +205,21 @@ class PartitionedLearner:
                 return
 
 
-__all__ = ["PartitionedLearner", "decode_message"]
+def learn_kafka(url: str, topic: str, group: str, make_model: Callable[[], Any],
+                store_root: str | Path, checkpointing: Any, snapshots: Snapshots | None = None,
+                idle_ms: int | None = None) -> dict:
+    """`estuary learn --source kafka://HOST:PORT --topic T --group G --checkpoint-dir DIR`:
+    `PartitionedLearner` until idle for `idle_ms` (None: forever); returns its stats."""
+    from ..errors import EstuaryError
+
+    if checkpointing is None:
+        raise EstuaryError("learning from Kafka needs --checkpoint-dir: a partition's checkpoint "
+                           "says where its model stands when the partition moves")
+    group_learner = PartitionedLearner(
+        url.removeprefix("kafka://"), topic, group, make_model, store_root,
+        checkpointing.directory, key=checkpointing.key, snapshots=snapshots,
+        checkpoint_every=checkpointing.every or 1000)
+    return asyncio.run(group_learner.run(idle_ms=idle_ms))
+
+
+__all__ = ["PartitionedLearner", "decode_message", "learn_kafka"]
