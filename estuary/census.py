@@ -90,8 +90,6 @@ WHY: dict[str, str] = {
                             "context-tree weights: needs a path-aggregation node",
     "forest.AMFRegressor": "Mondrian trees aggregate every node on the path with context-tree "
                            "weights: needs a path-aggregation node",
-    "linear_model.AdPredictor": "its probability is the normal CDF of a ratio of sums: no "
-                                "Φ (erf) in the IR",
     "multiclass.OutputCodeClassifier": "it predicts the class whose code is nearest to the "
                                        "members' outputs: no argmin over distances in the IR",
     "multiclass.OneVsOneClassifier": "it counts pairwise wins: no vote counting in the IR",
@@ -207,6 +205,8 @@ def _specs() -> dict[str, Spec]:
                                             seed=1))),
         "multiclass.OneVsRestClassifier": Spec("ImageSegments", lambda: _scaled(
             multiclass.OneVsRestClassifier(_logreg()))),
+        "linear_model.AdPredictor": Spec("Phishing", lambda: compose.Select(
+            *PHISHING_KEYS) | linear_model.AdPredictor()),
         "linear_model.SoftmaxRegression": Spec("ImageSegments", lambda: _scaled(
             linear_model.SoftmaxRegression())),
         "preprocessing.TargetStandardScaler": Spec("TrumpApproval", lambda: (

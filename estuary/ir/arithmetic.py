@@ -37,6 +37,7 @@ class Ops(Protocol):
     def log(self, a: Any) -> Any: ...
     def log1p(self, a: Any) -> Any: ...
     def sqrt(self, a: Any) -> Any: ...
+    def erf(self, a: Any) -> Any: ...  # a target without a float64 kernel uses reference_erf
     def sigmoid(self, z: Any) -> Any: ...  # 1 / (1 + exp(-z)); a target may use its kernel
     def less(self, a: Any, b: Any) -> Any: ...
     def greater(self, a: Any, b: Any) -> Any: ...
@@ -53,6 +54,31 @@ class Ops(Protocol):
 def reference_sigmoid(o: Ops, z: Any) -> Any:
     """1 / (1 + exp(-z)), River's operation order; targets without a sigmoid kernel use it."""
     return o.div(o.const(1.0), o.add(o.const(1.0), o.exp(o.sub(o.const(0.0), z))))
+
+
+ERF_CUTOFF = 6.0  # |x| beyond: math.erf is ±1.0 exactly (erfc(6) = 2e-17)
+ERF_TERMS = 120  # the series below has converged to a double's precision at |x| = 6
+
+
+def reference_erf(o: Ops, x: Any) -> Any:
+    """erf(x) = 2/√π · exp(-x²) · Σ_n (2x²)^n · x / (1·3·…·(2n+1)), on x clamped to ±6 (where
+    erf is ±1 in double). Every term has x's sign, so nothing cancels: a few ulps of error
+    (≤ 1e-15 absolute, measured against math.erf), for targets whose erf kernel is float32 only
+    (onnxruntime has no double Erf)."""
+    x = o.keep(o.where(o.greater(x, o.const(ERF_CUTOFF)), o.const(ERF_CUTOFF),
+                       o.where(o.less(x, o.const(-ERF_CUTOFF)), o.const(-ERF_CUTOFF), x)), "x")
+    two_x2 = o.keep(o.mul(o.const(2.0), o.mul(x, x)), "2x²")
+    term, total = x, x
+    for n in range(1, ERF_TERMS):
+        term = o.keep(o.div(o.mul(term, two_x2), o.const(2.0 * n + 1.0)), f"term{n}")
+        total = o.add(total, term)
+    scale = o.mul(o.const(2.0 / math.sqrt(math.pi)), o.exp(o.sub(o.const(0.0), o.mul(x, x))))
+    return o.mul(scale, total)
+
+
+def norm_cdf(o: Ops, t: Any) -> Any:
+    """River's `utils.math.norm_cdf`: 0.5 * (1 + erf(t / sqrt(2)))."""
+    return o.mul(o.const(0.5), o.add(o.const(1.0), o.erf(o.div(t, o.const(math.sqrt(2.0))))))
 
 
 # --------------------------------------------------------------------------------- links
@@ -182,6 +208,26 @@ def lookup(o: Ops, onehot: Any, table: np.ndarray, default: float) -> Any:
     return o.add(o.matmul(onehot, table), o.mul(o.sub(o.const(1.0), seen), o.const(default)))
 
 
+PROBIT_CLAMP = 1e-12  # AdPredictor keeps p within [1e-12, 1 - 1e-12]
+
+
+def probit_probabilities(o: Ops, x: Any, means: np.ndarray, variances: np.ndarray,
+                         bias_mean: float, base_variance: float) -> Any:
+    """River's `AdPredictor.predict_proba_one`: over the active keys (present and non-zero),
+    m = bias mean + Σ means, v = (bias variance + β²) + Σ variances; p = Φ(m / sqrt(v)) kept
+    within [1e-12, 1 - 1e-12]; [1 - p, p] for [False, True]. `means`, `variances` are [F, 1]."""
+    x = o.keep(x, "x")
+    active = o.keep(o.where(o.is_nan(x), o.const(0.0),
+                            o.where(o.equal(x, o.const(0.0)), o.const(0.0), o.const(1.0))),
+                    "active")
+    m = o.add(o.const(bias_mean), o.matmul(active, means))
+    v = o.add(o.const(base_variance), o.matmul(active, variances))
+    p = o.keep(norm_cdf(o, o.div(m, o.sqrt(v))), "Φ")
+    p = o.where(o.greater(p, o.const(1.0 - PROBIT_CLAMP)), o.const(1.0 - PROBIT_CLAMP), p)
+    p = o.keep(o.where(o.less(p, o.const(PROBIT_CLAMP)), o.const(PROBIT_CLAMP), p), "p")
+    return o.concat_classes([o.sub(o.const(1.0), p), p])
+
+
 def binarize(o: Ops, x: Any, threshold: float) -> Any:
     """River's `Binarizer.transform_one`: 1 where x > threshold, else 0 (River's `bool`, which
     every later step reads as 1 / 0); a missing key stays missing (River leaves it out)."""
@@ -295,6 +341,9 @@ class GraphOps:
     def sqrt(self, a):
         return self._node("sqrt", a)
 
+    def erf(self, a):
+        return self._node("erf", a) if "erf" in self.NODE_TYPES else reference_erf(self, a)
+
     def sigmoid(self, z):
         return self._node("sigmoid", z) if "sigmoid" in self.NODE_TYPES else reference_sigmoid(
             self, z)
@@ -369,6 +418,9 @@ class NumpyOps:
     def sqrt(self, a):
         with np.errstate(invalid="ignore"):
             return np.sqrt(a)
+
+    def erf(self, a):
+        return np.vectorize(math.erf, otypes=[np.float64])(a)  # River's own erf (libm)
 
     def sigmoid(self, z):
         with np.errstate(over="ignore"):

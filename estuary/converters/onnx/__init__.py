@@ -18,7 +18,17 @@ from ... import ir
 from ...errors import InvalidOptionError
 from ...ir.artifact import METADATA_KEY, ArtifactMetadata
 from ..registry import emit, register_format
-from . import elementwise, ensembles, features, linear, lookup, naive_bayes, projection, trees  # noqa: F401  (registration)
+from . import (  # noqa: F401  (registration)
+    elementwise,
+    ensembles,
+    features,
+    linear,
+    lookup,
+    naive_bayes,
+    probit,
+    projection,
+    trees,
+)
 from .graph import DEFAULT_OPSET, DOUBLE, INT64, ML_DOMAIN, Graph
 from .transforms import Context, emit_transform, take
 

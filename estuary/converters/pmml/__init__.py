@@ -19,7 +19,17 @@ from ... import ir
 from ...errors import UnsupportedModelError
 from ...ir.artifact import METADATA_KEY, ArtifactMetadata
 from ..registry import emit, register_format
-from . import elementwise, ensembles, features, linear, lookup, naive_bayes, projection, trees  # noqa: F401  (registration)
+from . import (  # noqa: F401  (registration)
+    elementwise,
+    ensembles,
+    features,
+    linear,
+    lookup,
+    naive_bayes,
+    probit,
+    projection,
+    trees,
+)
 from .document import NAMESPACE, Document, Head, element, num
 from .transforms import Context, emit_transform
 

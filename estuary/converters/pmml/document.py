@@ -192,6 +192,9 @@ class PmmlOps:
     def sqrt(self, a: Any) -> Any:
         return self._map(lambda x: apply("sqrt", x), a)
 
+    def erf(self, a: Any) -> Any:
+        return self._map(lambda x: apply("erf", x), a)  # PMML 4.4's built-in
+
     def is_nan(self, a: Any) -> Any:
         return self._map(lambda x: apply("isMissing", x), a)
 

@@ -6,10 +6,11 @@ never be reached, and a column without a weight contributes 0.
 
 from __future__ import annotations
 
-from river import linear_model, multiclass, optim, preprocessing
+from river import compose, linear_model, multiclass, optim, preprocessing
 
 from ... import ir
 from ...errors import UnsupportedModelError
+from ...ir.probit import Probit
 from ..registry import Case, extractor_for, register_extractor, supported_models
 from .base import EstimatorIR, key_name, numeric_inputs, plain, require_learned
 
@@ -193,3 +194,44 @@ def alma_classifier(m: linear_model.ALMAClassifier, columns, ctx) -> EstimatorIR
     """`predict_proba_one` is River's clamped sigmoid of `dot(x, w)`: no intercept."""
     require_learned(bool(m.w), "ALMAClassifier")
     return _binary(m, m.w, 0.0, columns)
+
+
+AD_PREDICTOR_BIAS = "__bias__"  # river.linear_model.ad_predictor._BIAS_KEY
+AD_PREDICTOR_CASES = (
+    Case("select|ad-predictor", "Phishing", lambda: compose.Select(
+        "empty_server_form_handler", "popup_window", "https", "request_from_other_domain",
+        "anchor_from_other_domain", "is_popular", "long_url", "age_of_domain", "ip_in_url")
+        | linear_model.AdPredictor()),
+    Case("union(select|ordinal,select)|ad-predictor", "ChickWeights", lambda: (
+        (compose.Select("diet") | preprocessing.OrdinalEncoder()) + compose.Select("time"))
+        | linear_model.AdPredictor(beta=0.3, epsilon=0.0)),
+)
+
+
+def _ad_inputs(m: linear_model.AdPredictor) -> dict:
+    return numeric_inputs(k for k in m.means if k != AD_PREDICTOR_BIAS)
+
+
+@register_extractor(linear_model.AdPredictor, inputs=_ad_inputs, kind="estimator",
+                    produces=(Probit,), cases=AD_PREDICTOR_CASES)
+def ad_predictor(m: linear_model.AdPredictor, columns, ctx) -> EstimatorIR:
+    """River's `predict_proba_one`: a key is active when its value is truthy; an active key
+    River never learned adds mean 0 and variance 1, so the row must reach it closed (a
+    `compose.Select` in front) for every such key to be a column here."""
+    require_learned(AD_PREDICTOR_BIAS in m.means, "AdPredictor")
+    if not ctx.closed:
+        raise UnsupportedModelError(m, supported_models(), reason=(
+            "River adds variance 1.0 for every active key it never learned, also keys an "
+            "artifact cannot see; put compose.Select(<keys>) in front of it"))
+    raw = {c for f in ctx.schema.features if f.kind == "categorical" for c in f.columns}
+    if raw & set(columns):
+        raise UnsupportedModelError(m, supported_models(), reason=(
+            "it receives raw categories, whose key River activates as a whole; encode them "
+            "(OneHotEncoder behind the Select is not closed: use OrdinalEncoder)"))
+    means = {key_name(k): float(v) for k, v in m.means.items()}
+    variances = {key_name(k): float(v) for k, v in m.variances.items()}
+    probit = Probit(columns, tuple(means.get(c, 0.0) for c in columns),
+                    tuple(variances.get(c, 1.0) for c in columns),
+                    bias_mean=means[AD_PREDICTOR_BIAS],
+                    base_variance=variances[AD_PREDICTOR_BIAS] + m.beta ** 2)
+    return EstimatorIR(probit, "classification", (False, True))

@@ -43,6 +43,7 @@ from . import (  # noqa: F401  (registration)
     lookup,
     naive_bayes,
     order_keys,
+    probit,
     projection,
     trees,
 )

@@ -119,7 +119,8 @@ class TfjsOps(GraphOps):
     NODE_TYPES = {"add": "AddV2", "sub": "Sub", "mul": "Mul", "div": "RealDiv", "exp": "Exp",
                   "log": "Log", "log1p": "Log1p", "sqrt": "Sqrt", "sigmoid": "Sigmoid",
                   "less": "Less", "greater": "Greater", "equal": "Equal", "is_nan": "IsNan",
-                  "where": "SelectV2", "max": "Max", "sum": "Sum", "matmul": "MatMul"}
+                  "where": "SelectV2", "max": "Max", "sum": "Sum", "matmul": "MatMul",
+                  "erf": "Erf"}
 
     def concat_classes(self, parts: list[str]) -> str:
         return self.g.op("ConcatV2", *parts, self.g.axis(-1), N=len(parts))
