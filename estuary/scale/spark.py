@@ -149,20 +149,30 @@ def predict(df: Any, model: Any, version: int | None = None) -> Any:
 def _scorer(blob: Any, sha256: str, aliases: dict[str, str], keep: list[str]):
     def score(batches):
         model = worker_model(blob.value, sha256)
-        classes = np.empty(len(model.classes), dtype=object)
-        classes[:] = list(model.classes)
+        classes = _class_array(tuple(model.classes))
         for frame in batches:
             X = encode_frame(model.metadata.schema, frame, aliases)
             out = model.run(X)
             result = frame[keep].copy()
             if model.is_classifier:
                 result["prediction"] = classes[out["label"]]
-                result["probabilities"] = list(out["probabilities"])
+                result["probabilities"] = out["probabilities"].tolist()  # faster to Arrow
             else:
                 result["prediction"] = out["value"]
             yield result
 
     return score
+
+
+def _class_array(classes: tuple) -> np.ndarray:
+    """Classes as a numpy array of their own type when they share one (bool, int, float: a
+    native column converts to Arrow much faster than Python objects), else as strings."""
+    for kind, dtype in ((bool, np.bool_), (int, np.int64), (float, np.float64)):
+        if all(type(c) is kind for c in classes):
+            return np.asarray(classes, dtype=dtype)
+    out = np.empty(len(classes), dtype=object)
+    out[:] = [str(c) for c in classes]
+    return out
 
 
 def local_session(master: str = "local[2]", app: str = "estuary") -> Any:
