@@ -93,8 +93,6 @@ WHY: dict[str, str] = {
     "multiclass.OutputCodeClassifier": "it predicts the class whose code is nearest to the "
                                        "members' outputs: no argmin over distances in the IR",
     "multiclass.OneVsOneClassifier": "it counts pairwise wins: no vote counting in the IR",
-    "naive_bayes.ComplementNB": "River adds a term for every key it never learned "
-                                "(cc.get(f, alpha)); artifacts ignore unknown keys",
     "neighbors.KNNClassifier": "it searches a window of stored rows for the nearest "
                                "neighbours: no distance / top-k node in the IR",
     "neighbors.KNNRegressor": "it searches a window of stored rows for the nearest neighbours: "
@@ -175,6 +173,7 @@ def _specs() -> dict[str, Spec]:
         metrics,
         model_selection,
         multiclass,
+        naive_bayes,
         optim,
         preprocessing,
         stats,
@@ -205,6 +204,8 @@ def _specs() -> dict[str, Spec]:
                                             seed=1))),
         "multiclass.OneVsRestClassifier": Spec("ImageSegments", lambda: _scaled(
             multiclass.OneVsRestClassifier(_logreg()))),
+        "naive_bayes.ComplementNB": Spec("Phishing", lambda: compose.Select(
+            *PHISHING_KEYS) | naive_bayes.ComplementNB()),
         "linear_model.AdPredictor": Spec("Phishing", lambda: compose.Select(
             *PHISHING_KEYS) | linear_model.AdPredictor()),
         "linear_model.SoftmaxRegression": Spec("ImageSegments", lambda: _scaled(

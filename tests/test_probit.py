@@ -52,3 +52,13 @@ def test_an_unlearned_model_is_refused():
 
     with pytest.raises(EmptyModelError):
         to_ir(compose.Select("a") | linear_model.AdPredictor())
+
+
+def test_complement_nb_needs_a_closed_row():
+    from river import naive_bayes
+
+    model = naive_bayes.ComplementNB()
+    for x, y in datasets.Phishing().take(50):
+        model.learn_one(x, y)
+    with pytest.raises(UnsupportedModelError, match=r"cc\.get\(f, alpha\)"):
+        to_ir(model)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import math
 
-from river import naive_bayes, preprocessing, proba, stats
+from river import compose, naive_bayes, preprocessing, proba, stats
 from river.naive_bayes import gaussian as river_gaussian
 
+from ... import ir
 from ...errors import EmptyModelError, UnsupportedModelError
 from ...ir.naive_bayes import BernoulliNB as BernoulliNBNode
 from ...ir.naive_bayes import GaussianNB as GaussianNBNode
@@ -136,3 +137,38 @@ MULTINOMIAL_REFUSAL = ("River adds an out-of-vocabulary term for keys it never l
                     kind="estimator", refusal=MULTINOMIAL_REFUSAL, cases=MULTINOMIAL_CASES)
 def multinomial_nb(m: naive_bayes.MultinomialNB, columns: tuple[str, ...], ctx) -> EstimatorIR:
     raise UnsupportedModelError(m, supported_models(), reason=MULTINOMIAL_REFUSAL)
+
+
+COMPLEMENT_CASES = (
+    Case("select|complement-nb", "Phishing", lambda: compose.Select(
+        "empty_server_form_handler", "popup_window", "https", "request_from_other_domain",
+        "anchor_from_other_domain", "is_popular", "long_url", "age_of_domain", "ip_in_url")
+        | naive_bayes.ComplementNB()),
+    Case("select|minmax|complement-nb", "ImageSegments", lambda: compose.Select(
+        "region-centroid-col", "region-centroid-row", "intensity-mean", "hue-mean",
+        "saturation-mean") | preprocessing.MinMaxScaler() | naive_bayes.ComplementNB(alpha=0.5)),
+)
+
+
+@register_extractor(naive_bayes.ComplementNB, inputs=lambda m: numeric_inputs(m.feature_counts),
+                    kind="estimator", produces=(ir.Linear,), cases=COMPLEMENT_CASES)
+def complement_nb(m: naive_bayes.ComplementNB, columns: tuple[str, ...], ctx) -> EstimatorIR:
+    """River's `joint_log_likelihood`: jll_c = Σ_f x_f · -log(cc_cf / Σ_g cc_cg) over the row's
+    keys, cc_cf = total_f + alpha - count_cf (alpha for a key it never learned, which an
+    artifact sees only if the row reaches it closed: a `compose.Select` in front), no prior;
+    then `exp(jll - logsumexp(jll))`. That is River's own maths for a Linear model with no
+    intercept and a softmax (exp(z - max) / Σ; the two differ by a few ulps), so it is one."""
+    classes = _class_order(m, "ComplementNB")
+    require_learned(bool(m.feature_counts), "ComplementNB")
+    if not ctx.closed:
+        raise UnsupportedModelError(m, supported_models(), reason=(
+            "River adds a term for every key it never learned (cc.get(f, alpha)), also keys an "
+            "artifact cannot see; put compose.Select(<keys>) in front of it"))
+    weights = []
+    for c in classes:
+        cc = {key_name(f): m.feature_totals[f] + m.alpha - counts.get(c, 0)
+              for f, counts in m.feature_counts.items()}
+        total = sum(cc.values())
+        weights.append(tuple(-math.log(cc.get(col, m.alpha) / total) for col in columns))
+    linear = ir.Linear(columns, tuple(weights), tuple(0.0 for _ in classes), "softmax")
+    return EstimatorIR(linear, "classification", classes)
