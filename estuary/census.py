@@ -204,6 +204,8 @@ def _specs() -> dict[str, Spec]:
                                             seed=1))),
         "multiclass.OneVsRestClassifier": Spec("ImageSegments", lambda: _scaled(
             multiclass.OneVsRestClassifier(_logreg()))),
+        "naive_bayes.MultinomialNB": Spec("Phishing", lambda: compose.Select(
+            *PHISHING_KEYS) | naive_bayes.MultinomialNB()),
         "naive_bayes.ComplementNB": Spec("Phishing", lambda: compose.Select(
             *PHISHING_KEYS) | naive_bayes.ComplementNB()),
         "linear_model.AdPredictor": Spec("Phishing", lambda: compose.Select(

@@ -40,7 +40,7 @@ def learned(case_id: str):
     raise KeyError(case_id)
 
 
-# the cases that export; those an extractor refuses outright (MultinomialNB) are asserted as
+# the cases that export; those an extractor refuses outright are asserted as
 # refusals in test_parity_suite.py
 CASE_IDS = [c[0] for c in all_cases() if not extractor_refusal(c[2])]
 

@@ -57,7 +57,9 @@ def test_arf_regressor_median_is_the_default():
     assert to_ir(model).estimator.combine == "median"
 
 
-def test_multinomial_nb_is_refused_for_its_oov_term():
+def test_multinomial_nb_needs_a_closed_row_for_its_oov_term():
+    from river import compose
+
     m = naive_bayes.MultinomialNB()
     m.learn_one({"a": 2, "b": 1}, "x")
     m.learn_one({"a": 1, "c": 3}, "y")
@@ -65,7 +67,14 @@ def test_multinomial_nb_is_refused_for_its_oov_term():
     assert m.predict_proba_one({"a": 1, "new": 1}) != p_known  # River scores unknown keys
     with pytest.raises(estuary.UnsupportedModelError, match="out-of-vocabulary"):
         to_ir(m)
-    assert support(naive_bayes.MultinomialNB, "onnx")[0] is False
+    closed = compose.Select("a", "b", "d") | naive_bayes.MultinomialNB()
+    for x, y in [({"a": 2, "b": 1, "d": 0}, "x"), ({"a": 1, "b": 0, "d": 0}, "y")]:
+        closed.learn_one(x, y)
+    model_ir = to_ir(closed)
+    row = {"a": 1, "b": 2, "d": 1}  # d: in the Select, never counted by the model (its OOV term)
+    got = ir.evaluate(model_ir, RowEncoder(model_ir.schema).encode_many([row]))
+    want = closed.predict_proba_one(row)
+    assert np.allclose(got["probabilities"][0], [want[c] for c in model_ir.classes], rtol=1e-12)
 
 
 def test_bernoulli_nb_ignores_unknown_keys_as_river(tmp_path):

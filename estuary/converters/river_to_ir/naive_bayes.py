@@ -64,8 +64,16 @@ BERNOULLI_CASES = (
     Case("scaler|bernoulli-nb", "ImageSegments",
          lambda: preprocessing.StandardScaler() | naive_bayes.BernoulliNB(alpha=0.5)),
 )
-# refused in every format (MULTINOMIAL_REFUSAL): the suite asserts the refusal and its reason
-MULTINOMIAL_CASES = (Case("multinomial-nb", "Phishing", naive_bayes.MultinomialNB),)
+MULTINOMIAL_CASES = (
+    Case("select|multinomial-nb", "Phishing", lambda: compose.Select(
+        "empty_server_form_handler", "popup_window", "https", "request_from_other_domain",
+        "anchor_from_other_domain", "is_popular", "long_url", "age_of_domain", "ip_in_url")
+        | naive_bayes.MultinomialNB()),
+    Case("union(select,select)|multinomial-nb", "ImageSegments", lambda: (
+        compose.Select("region-centroid-col", "intensity-mean")
+        + compose.Select("region-centroid-row", "saturation-mean", "hue-mean"))
+        | preprocessing.MinMaxScaler() | naive_bayes.MultinomialNB(alpha=0.3)),
+)
 
 
 @register_extractor(naive_bayes.GaussianNB, inputs=_gaussian_inputs, kind="estimator",
@@ -129,14 +137,29 @@ def bernoulli_nb(m: naive_bayes.BernoulliNB, columns: tuple[str, ...], ctx) -> E
 
 
 # River adds frequency · log(alpha / (total_c + alpha · n_terms)) for every key it never learned.
-MULTINOMIAL_REFUSAL = ("River adds an out-of-vocabulary term for keys it never learned; artifacts "
-                       "ignore unknown keys")
+MULTINOMIAL_REFUSAL = ("River adds an out-of-vocabulary term for keys it never learned, also keys "
+                       "an artifact cannot see; put compose.Select(<keys>) in front of it")
 
 
 @register_extractor(naive_bayes.MultinomialNB, inputs=lambda m: numeric_inputs(m.feature_counts),
-                    kind="estimator", refusal=MULTINOMIAL_REFUSAL, cases=MULTINOMIAL_CASES)
+                    kind="estimator", produces=(ir.Linear,), cases=MULTINOMIAL_CASES)
 def multinomial_nb(m: naive_bayes.MultinomialNB, columns: tuple[str, ...], ctx) -> EstimatorIR:
-    raise UnsupportedModelError(m, supported_models(), reason=MULTINOMIAL_REFUSAL)
+    """River's `joint_log_likelihood`: jll_c = log p(c) + Σ_f x_f · log p(f | c), p(f | c) =
+    (count_fc + alpha) / (total_c + alpha · n_terms) (the out-of-vocabulary term for a key it
+    never learned, which an artifact sees only if the row reaches it closed); then
+    `exp(jll - logsumexp(jll))`: a Linear model with the log priors as intercepts under River's
+    softmax (the two normalisations differ by a few ulps)."""
+    classes = _class_order(m, "MultinomialNB")
+    if not ctx.closed:
+        raise UnsupportedModelError(m, supported_models(), reason=MULTINOMIAL_REFUSAL)
+    if any(f.kind == "categorical" for f in ctx.schema.features if set(f.columns) & set(columns)):
+        raise UnsupportedModelError(m, supported_models(), reason=(
+            "it receives raw categories, whose values River would count as frequencies"))
+    keys = {key_name(f): f for f in m.feature_counts}
+    weights = tuple(tuple(math.log(m.p_feature_given_class(keys.get(col, col), c))
+                          for col in columns) for c in classes)
+    priors = tuple(math.log(m.p_class(c)) for c in classes)
+    return EstimatorIR(ir.Linear(columns, weights, priors, "softmax"), "classification", classes)
 
 
 COMPLEMENT_CASES = (
