@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -22,6 +23,8 @@ from estuary.online.checkpoint import (
     CheckpointKeyError,
 )
 from estuary.online.models import MODELS
+from estuary.online.sources import add_events
+from estuary.online.testing import redis_server
 from estuary.readers import read_events
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -161,3 +164,41 @@ def test_killed_learner_resumes_from_its_last_valid_checkpoint(tmp_path):
     again = subprocess.run(_learn_cli(source, tmp_path), env=env, capture_output=True, text=True,
                            timeout=120)  # a finished source is not learned again
     assert json.loads(again.stdout)["events"] == 0
+
+
+def _kill_after_checkpoints(cmd: list[str], env: dict, ckpts: CheckpointDir, n: int) -> list[int]:
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while len(ckpts.paths()) < 3:
+        assert proc.poll() is None and time.monotonic() < deadline, "finished before the kill"
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    at_kill = [ckpts.load(p).n_events for p in ckpts.paths()]
+    assert at_kill[-1] < n, "the learner was not killed mid-stream"
+    return at_kill
+
+
+def test_killed_redis_learner_acknowledges_only_what_a_checkpoint_holds(tmp_path):
+    n = 20_000
+    events = [({str(k): v for k, v in x.items()}, y) for x, y in _events(n)]  # as Redis has them
+    env = {**os.environ, "PYTHONPATH": str(ROOT), KEY_ENV: KEY}
+    ckpts = CheckpointDir(tmp_path / "ckpt", key=KEY)
+    with redis_server() as url:
+        asyncio.run(add_events(url, "events", events))
+        cmd = [sys.executable, "-m", "estuary", "learn", "--source", url, "--stream", "events",
+               "--store", str(tmp_path / "store"), "--every", "1000000", "--formats", "onnx",
+               "--checkpoint-dir", str(tmp_path / "ckpt"), "--checkpoint-every", "500",
+               "--until-idle", "--idle-ms", "300", "--json"]
+        at_kill = _kill_after_checkpoints(cmd, env, ckpts, n)
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["resumed_from"] == at_kill[-1]
+    assert summary["resumed_from"] + summary["events"] == n  # nothing twice, nothing skipped
+    model, _ = CheckpointDir(tmp_path / "ckpt", key=KEY).latest().model
+    straight = MODELS["logreg"]()
+    for x, y in events:
+        straight.learn_one(x, y)
+    rows = [{str(k): v for k, v in x.items()} for x, _ in _events(100, seed=11)]
+    assert [model.predict_proba_one(r) for r in rows] == [straight.predict_proba_one(r) for r in rows]

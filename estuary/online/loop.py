@@ -9,8 +9,9 @@ ends, the model is snapshotted once more ("end of stream") and the worker draine
 With `Checkpointing(dir)`, the learner's model and position are checkpointed (signed, see
 `estuary.online.checkpoint`) and a restarted `learn` resumes from the newest valid checkpoint:
 a file source skips the records the checkpoint had already consumed, so after a kill no event
-is learned twice or skipped. A Redis source resumes from its consumer group (events acknowledged
-after the last checkpoint and before a kill are not learned again: checkpoint often there).
+is learned twice or skipped. A Redis source then acknowledges an event only once a checkpoint
+holding it is durable: a killed learner's unacknowledged events come back to it, and those its
+checkpoint already holds are acknowledged without being learned again.
 
 >>> run = learn(model, Source("events.jsonl", target="y"), "models", Snapshots(every=500))
 >>> run.ok, run.events, run.latest
@@ -20,8 +21,11 @@ after the last checkpoint and before a kill are not learned again: checkpoint of
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
+import os
+import socket
 from collections.abc import AsyncIterable, Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -64,14 +68,17 @@ class Source:
     def is_redis(self) -> bool:
         return self.location.startswith(REDIS_SCHEMES)
 
-    def open(self) -> AsyncIterable | Iterable:
-        """The events: an async `RedisStream` of `Event`s, or an iterator of `(x, y)` pairs."""
+    def open(self, hold_acks: bool = False, skip_through: str | None = None
+             ) -> AsyncIterable | Iterable:
+        """The events: an async `RedisStream` of `Event`s, or an iterator of `(x, y)` pairs.
+        `hold_acks` / `skip_through`: see `RedisStream` (training checkpoints)."""
         if self.is_redis:
             from .sources import RedisStream
 
             return RedisStream(self.location, self.stream, self.group, self.consumer,
                                target=self.target, block_ms=self.idle_ms,
-                               idle_exit=self.until_idle)
+                               idle_exit=self.until_idle, hold_acks=hold_acks,
+                               skip_through=skip_through)
         path = Path(self.location)
         if not (is_data_file(path) and path.is_file()):
             raise DataFileError(f"source {self.location}: expected redis://..., or a .csv/.jsonl "
@@ -142,6 +149,7 @@ class LearnRun:
     skipped: int = 0
     results: list[PublishResult] = field(default_factory=list)
     read: int = 0  # records taken from the source by this run (labelled or not)
+    last_id: str | None = None  # the id of the last Redis event read
     resumed_from: int | None = None  # events of the checkpoint this run resumed from
 
     @property
@@ -167,16 +175,25 @@ class LearnRun:
 
 async def learn_events(learner: Learner, events: AsyncIterable | Iterable, run: LearnRun,
                        max_events: int | None = None,
-                       progress: Callable[[str], None] | None = None) -> None:
+                       progress: Callable[[str], None] | None = None,
+                       checkpoints: CheckpointDir | None = None) -> None:
     """Learn every labelled event of `events` (`(x, y)` pairs or objects with `.x` / `.y`,
     sync or async) until it ends or `max_events` were learned; counts go to `run`. A source
     that is an async context manager (`RedisStream`) is closed on the way out, acknowledging
-    what was learned."""
+    what was learned; with `checkpoints` (and a source holding its acks), only what a durable
+    checkpoint holds is acknowledged."""
+    acks = checkpoints if getattr(events, "hold_acks", False) else None
+    seen = None
     async with events if hasattr(events, "__aexit__") else nullcontext():
         stream = events if hasattr(events, "__aiter__") else _aiter(events)
         async for event in stream:
+            if acks is not None and acks.durable is not seen:  # a checkpoint reached the disk
+                seen = acks.durable
+                if seen[1].get("last_id"):
+                    await events.ack_through(seen[1]["last_id"])
             x, y = (event.x, event.y) if hasattr(event, "x") else event
             run.read += 1  # before learning: a checkpoint taken inside learn_one counts it
+            run.last_id = getattr(event, "id", None)
             if y is None:
                 run.skipped += 1
                 continue
@@ -186,6 +203,11 @@ async def learn_events(learner: Learner, events: AsyncIterable | Iterable, run: 
                 progress(f"{run.events} events")
             if max_events and run.events >= max_events:
                 break
+        if acks is not None and run.read:  # the end: checkpoint, then acknowledge it all
+            learner.checkpoint()
+            acks.flush()
+            if acks.durable and acks.durable[1].get("last_id"):
+                await events.ack_through(acks.durable[1]["last_id"])
 
 
 def learn(model: Any, source: Source, store: str | Path, snapshots: Snapshots | None = None, *,
@@ -216,14 +238,24 @@ def learn(model: Any, source: Source, store: str | Path, snapshots: Snapshots | 
                       checkpoint_every=checkpointing and checkpointing.every,
                       checkpoint_seconds=checkpointing and checkpointing.every_seconds,
                       checkpoint_on_snapshot=bool(checkpointing and checkpointing.on_snapshot))
-    skip = _resume(learner, source, run) if ckpts is not None else 0
-    learner.position = lambda: {"source": source.location, "records": skip + run.read}
+    skip, resumed = _resume(learner, source, run) if ckpts is not None else (0, {})
+    resumed_id = resumed.get("last_id")
+    if source.is_redis and ckpts is not None and source.consumer is None:
+        # the same consumer name across restarts: its pending events come back to it
+        source = dataclasses.replace(source, consumer=resumed.get("consumer")
+                                     or f"{socket.gethostname()}-{os.getpid()}")
+    learner.position = lambda: {"source": source.location, "records": skip + run.read,
+                                "last_id": run.last_id or resumed_id,
+                                "consumer": source.consumer}
 
     async def main() -> None:  # the Redis client is made on the loop that uses it
-        events = source.open()
+        if source.is_redis:
+            events = source.open(hold_acks=ckpts is not None, skip_through=resumed_id)
+        else:
+            events = source.open()
         if skip:
             events = itertools.islice(events, skip, None)
-        await learn_events(learner, events, run, max_events, progress)
+        await learn_events(learner, events, run, max_events, progress, ckpts)
 
     try:
         asyncio.run(main())
@@ -238,18 +270,19 @@ def learn(model: Any, source: Source, store: str | Path, snapshots: Snapshots | 
     return run
 
 
-def _resume(learner: Learner, source: Source, run: LearnRun) -> int:
-    """Resume from the newest valid checkpoint; the number of file records to skip."""
+def _resume(learner: Learner, source: Source, run: LearnRun) -> tuple[int, dict[str, Any]]:
+    """Resume from the newest valid checkpoint: the number of file records to skip, and its
+    offsets (for Redis: the id of the last event it holds and the consumer name)."""
     ckpt = learner.resume()
     if ckpt is None:
-        return 0
+        return 0, {}
     run.resumed_from = ckpt.n_events
-    if source.is_redis:
-        return 0  # the consumer group knows where this consumer stands
+    if source.is_redis:  # the consumer group knows the rest
+        return 0, ckpt.offsets
     if ckpt.offsets.get("source") != source.location:
         log.warning("checkpoint %s was taken on %s; resuming on %s at the same record",
                     ckpt.path, ckpt.offsets.get("source"), source.location)
-    return int(ckpt.offsets.get("records", 0))
+    return int(ckpt.offsets.get("records", 0)), ckpt.offsets
 
 
 __all__ = ["Checkpointing", "LearnRun", "Snapshots", "Source", "learn", "learn_events"]

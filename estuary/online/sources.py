@@ -94,12 +94,18 @@ class RedisStream:
 
     `idle_exit`: stop when no event arrives for `block_ms` (tests, batch jobs, the CLI's
     `--until-idle`); otherwise wait forever. `decode(fields)` may replace `decode_fields`.
+
+    With training checkpoints (`hold_acks=True`) nothing is acknowledged by itself: the learn
+    loop calls `ack_through(id)` once a checkpoint that holds the event `id` is durable, so a
+    killed learner's unacknowledged events come back to it; those its checkpoint already holds
+    (ids up to `skip_through`, in its own pending list) are acknowledged and not handed out.
     """
 
     def __init__(self, url_or_client: Any, stream: str, group: str = "estuary",
                  consumer: str | None = None, *, target: str | None = "y", count: int = 500,
                  block_ms: int = 1000, claim_idle_ms: int = 30_000, idle_exit: bool = False,
-                 decode: Callable[[Mapping[str, str]], tuple[dict, Any]] | None = None):
+                 decode: Callable[[Mapping[str, str]], tuple[dict, Any]] | None = None,
+                 hold_acks: bool = False, skip_through: str | None = None):
         self._client, self._own = _client(url_or_client)
         self.stream, self.group = stream, group
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
@@ -110,8 +116,11 @@ class RedisStream:
         self._unacked: list[str] = []  # handed out; acknowledged when the next one is asked for
         self._phase = "own"  # own pending → claim others' idle pending → new events
         self._claim_cursor = "0-0"
+        self._own_cursor = "0"
         self._ready = False
-        self.n_delivered = self.n_acked = self.n_recovered = 0
+        self.hold_acks = hold_acks
+        self._skip_through = _stream_id(skip_through) if skip_through else None
+        self.n_delivered = self.n_acked = self.n_recovered = self.n_skipped = 0
 
     async def _setup(self) -> None:
         import redis
@@ -123,8 +132,17 @@ class RedisStream:
                 raise
         self._ready = True
 
+    async def ack_through(self, entry_id: str) -> None:
+        """Acknowledge the events handed out whose id is at most `entry_id`."""
+        last = _stream_id(entry_id)
+        done = [e for e in self._unacked if _stream_id(e) <= last]
+        if done:
+            self.n_acked += await self._client.xack(self.stream, self.group, *done)
+            self._unacked = [e for e in self._unacked if _stream_id(e) > last]
+
     async def ack(self) -> None:
-        """Acknowledge every event handed out so far (called for you between batches)."""
+        """Acknowledge every event handed out so far (called for you between batches, unless
+        `hold_acks`)."""
         if self._unacked:
             self.n_acked += await self._client.xack(self.stream, self.group, *self._unacked)
             self._unacked.clear()
@@ -134,7 +152,8 @@ class RedisStream:
 
     async def __anext__(self) -> Event:
         while not self._buffer:
-            await self.ack()  # the loop body of every event handed out has finished
+            if not self.hold_acks:
+                await self.ack()  # the loop body of every event handed out has finished
             if not self._ready:
                 await self._setup()
             if not await self._fill():
@@ -148,13 +167,21 @@ class RedisStream:
     async def _fill(self) -> bool:
         """Fetch the next batch into the buffer; False when the source is finished."""
         if self._phase == "own":
-            reply = await self._client.xreadgroup(self.group, self.consumer, {self.stream: "0"},
+            reply = await self._client.xreadgroup(self.group, self.consumer,
+                                                  {self.stream: self._own_cursor},
                                                   count=self.count)
-            entries = [e for e in (reply[0][1] if reply else []) if e[1]]  # deleted: no fields
+            raw = reply[0][1] if reply else []
+            if raw:  # pending entries after the cursor (held acks keep the earlier ones pending)
+                self._own_cursor = raw[-1][0]
+            entries = [e for e in raw if e[1]]  # deleted: no fields
+            if entries and self._skip_through is not None:
+                entries = await self._skip_learned(entries)
             if entries:
                 self.n_recovered += len(entries)
                 self._buffer.extend(entries)
                 return True
+            if raw:
+                return True  # only deleted or already-learned ones: read the next pending ones
             self._phase = "claim"
         if self._phase == "claim":
             cursor, entries, *_ = await self._client.xautoclaim(
@@ -176,13 +203,25 @@ class RedisStream:
         self._buffer.extend(entries)
         return bool(entries) or not self.idle_exit
 
+    async def _skip_learned(self, entries: list) -> list:
+        """Own pending entries the resumed checkpoint already holds: acknowledged, not handed
+        out again (they come back when the learner died before acknowledging them)."""
+        held = [e[0] for e in entries if _stream_id(e[0]) <= self._skip_through]
+        if held:
+            self.n_skipped += len(held)
+            self.n_acked += await self._client.xack(self.stream, self.group, *held)
+            return [e for e in entries if _stream_id(e[0]) > self._skip_through]
+        self._skip_through = None  # past the checkpoint: nothing older is pending any more
+        return entries
+
     async def aclose(self, learned_last: bool = True) -> None:
         """Acknowledge what was learned (all handed-out events, or all but the last one when
         the loop body failed on it) and close the connection if this source opened it."""
         if self._unacked and not learned_last:
             self._unacked.pop()
         try:
-            await self.ack()
+            if not self.hold_acks:
+                await self.ack()
         finally:
             if self._own:
                 await self._client.aclose()
@@ -192,6 +231,12 @@ class RedisStream:
 
     async def __aexit__(self, exc_type, exc, tb) -> None:
         await self.aclose(learned_last=exc_type is None)
+
+
+def _stream_id(entry_id: str | bytes) -> tuple[int, int]:
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)
 
 
 __all__ = ["Event", "RedisStream", "add_events", "decode_fields", "encode_event"]
