@@ -10,6 +10,7 @@
 
 import * as lib from 'estuary';
 import { getRuntime, plan, takeEarly } from './runtimes.js';
+import * as charts from './charts.js';
 
 const params = new URLSearchParams(window.location.search);
 const config = JSON.parse(document.getElementById('estuary-config')?.textContent || '{}');
@@ -273,6 +274,7 @@ function onHead(head) {
   if (!before || before.latest !== head.latest) {
     if (before && head.latest != null) log(`the server published v${head.latest}`);
     sync();
+    charts.refresh(); // a publish, a rollback or a pin: the history changed
   }
   renderServer();
 }
@@ -299,6 +301,7 @@ async function predictWith(row) {
   const out = await cur.model.predict(row);
   const ms = performance.now() - t;
   state.predictions += 1;
+  charts.addLatency(ms);
   mark('firstPrediction', cur.runtime);
   return { out, ms, version: cur.version, runtime: cur.runtime, classes: cur.model.classes };
 }
@@ -641,6 +644,8 @@ window.estuary = {
   lib,
   state: snapshotState,
   switchRuntime,
+  /** The history charts: refresh() redraws from /models/history; describe() → points, series. */
+  charts: { refresh: charts.refresh, describe: charts.describe },
   /** Predictions of the model in use on River-style rows (one batch). */
   async predict(rows) {
     const cur = state.current;

@@ -74,9 +74,13 @@ VENDOR = {
     },
     # tfjs-core + converter + cpu backend in one ES module, built by `npm ci` (js/src/tfjs-cpu.js)
     "@tensorflow/tfjs": {"tfjs-cpu.mjs": "dist/tfjs-cpu.mjs"},
+    # the page's charts (web_demo/charts.js): uPlot, MIT, ~50 KB, no dependencies
+    "uplot": {"uPlot.esm.js": "node_modules/uplot/dist/uPlot.esm.js",
+              "uPlot.min.css": "node_modules/uplot/dist/uPlot.min.css"},
 }
 CLIENT = ("estuary.js", "manifest.js")  # the JS client's modules the page imports (js/src/)
-VENDOR_ENTRY = {"onnxruntime-web": "ort.wasm.bundle.min.mjs", "@tensorflow/tfjs": "tfjs-cpu.mjs"}
+VENDOR_ENTRY = {"onnxruntime-web": "ort.wasm.bundle.min.mjs", "@tensorflow/tfjs": "tfjs-cpu.mjs",
+                "uplot": "uPlot.esm.js"}
 
 
 def _error(status: int, message: str) -> JSONResponse:
