@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run"]
-PAGE_FILES = ["index.html", "app.js", "runtimes.js", "style.css"]
+PAGE_FILES = ["index.html", "app.js", "runtimes.js", "charts.js", "style.css"]
 JS_FILES = ["package.json", "package-lock.json", "src/estuary.js", "src/runner.js",
             "src/tfjs-cpu.js", "types/estuary.d.ts", "types/manifest.d.ts", "README.md"]
 TIMINGS: dict[str, float] = {}
