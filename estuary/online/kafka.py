@@ -13,7 +13,9 @@ again from the checkpoint, so every model still sees every event once. The windo
 most `checkpoint_every` events (plus one fetch) per partition.
 
 A message is a JSON object, `{"x": {...}, "y": label}` or flat with the `target` field; one that
-is not (bad JSON, no label) is counted in `bad` and skipped, never stopping the partition.
+is not (bad JSON, no label) is counted in `bad`, copied to the dead-letter topic (default
+`<topic>.dead`; headers `reason`, `partition`, `offset`) and skipped, never stopping the
+partition.
 
 >>> group = PartitionedLearner("127.0.0.1:9092", "events", "trainers", MODELS["logreg"],
 ...                            "models", "ckpt", checkpoint_every=500)
@@ -60,7 +62,8 @@ class PartitionedLearner:
                  store_root: str | Path, checkpoint_root: str | Path, *,
                  key: str | bytes | None = None, target: str = "y",
                  snapshots: Snapshots | None = None, checkpoint_every: int = 1000,
-                 consumer_options: dict[str, Any] | None = None):
+                 consumer_options: dict[str, Any] | None = None,
+                 dead_letter: str | None = "{topic}.dead"):
         self.bootstrap, self.topic, self.group = bootstrap, topic, group
         self.make_model, self.target = make_model, target
         self.store_root, self.checkpoint_root = Path(store_root), Path(checkpoint_root)
@@ -76,6 +79,9 @@ class PartitionedLearner:
         self.committed: dict[int, int] = {}
         self.stats: dict[str, Any] = {"events": 0, "bad": 0, "resumed": {}, "revoked": []}
         self.consumer: Any = None
+        self.dead_letter = dead_letter.format(topic=topic) if dead_letter else None
+        self._dead: list[tuple[bytes, list[tuple[str, bytes]]]] = []
+        self._producer: Any = None
 
     def name(self, partition: int) -> str:
         return f"{self.topic}-{partition}"
@@ -148,6 +154,9 @@ class PartitionedLearner:
             except ValueError as e:
                 self.stats["bad"] += 1
                 log.warning("partition %d offset %d: %s; skipped", partition, msg.offset, e)
+                self._dead.append((msg.value or b"", [
+                    ("reason", str(e).encode()), ("partition", str(partition).encode()),
+                    ("offset", str(msg.offset).encode())]))
                 continue
             learner.learn_one(x, y)
             self.stats["events"] += 1
@@ -173,6 +182,11 @@ class PartitionedLearner:
                                          enable_auto_commit=False, auto_offset_reset="earliest",
                                          **self.consumer_options)
         self.consumer.subscribe([self.topic], listener=Listener())
+        if self.dead_letter:
+            from aiokafka import AIOKafkaProducer
+
+            self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap)
+            await self._producer.start()
         await self.consumer.start()
         try:
             await self._consume(idle_ms, on_batch, until)
@@ -187,7 +201,18 @@ class PartitionedLearner:
             await self._commit(self.learners)
             self.learners.clear()  # leaving the group revokes nothing more here
             await self.consumer.stop()
+            if self._producer is not None:
+                await self._producer.stop()
         return self.stats
+
+    async def _send_dead(self) -> None:
+        """Copy this batch's bad messages to the dead-letter topic (before their offsets are
+        committed)."""
+        if self._dead and self._producer is not None:
+            for value, headers in self._dead:
+                await self._producer.send(self.dead_letter, value, headers=headers)
+            await self._producer.flush()
+        self._dead.clear()
 
     async def _consume(self, idle_ms: int | None, on_batch: Any, until: Any) -> None:
         loop = asyncio.get_running_loop()
@@ -198,6 +223,7 @@ class PartitionedLearner:
                 self._learn(tp.partition, messages)
             if batch:
                 last = loop.time()
+                await self._send_dead()
                 await self._commit(self.learners)
                 if on_batch is not None:
                     await on_batch(self)
