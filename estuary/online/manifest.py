@@ -97,6 +97,7 @@ class ParitySummary:
     seconds: float = 0.0
     artifact_ir_hash: str = ""
     n_beyond_float32: int = field(default=0, metadata=_rule(minimum=0))
+    diff_counts: tuple[int, ...] = ()  # rows per parity.report.DIFF_BIN_LABELS bin
 
     @classmethod
     def from_report(cls, report: Any) -> ParitySummary:

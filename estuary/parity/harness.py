@@ -17,7 +17,7 @@ from ..runtimes import LoadedModel, load
 from ..runtimes.base import TOLERANCE, within
 from .probes import Probe, probe_rows
 from .reference import river_outputs
-from .report import ParityReport, WorstRow
+from .report import DIFF_DECADES, ParityReport, WorstRow
 
 N_WORST = 5
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -114,7 +114,21 @@ def compare(model: Any, loaded: LoadedModel, probes: Sequence[Probe], ir_hash: s
         seconds=time.perf_counter() - start,
         artifact_ir_hash=meta.ir_hash,
         n_beyond_float32=int(beyond.sum()),
+        diff_counts=diff_histogram(diff.max(axis=1) if keep else np.zeros(0)),
     )
+
+
+def diff_histogram(row_diff: np.ndarray) -> tuple[int, ...]:
+    """Rows per bin of report.DIFF_BIN_LABELS: exactly 0, < 1e-16, a decade each, >= 1.
+
+    >>> diff_histogram(np.array([0.0, 3e-17, 2e-16, 5.0]))[:4]
+    (1, 1, 1, 0)
+    """
+    d = np.asarray(row_diff, dtype=np.float64)
+    positive = d[d > 0]  # NaN is inf here already (compare): >= 1
+    bins = np.searchsorted(np.array(DIFF_DECADES), positive, side="right")
+    return (int((d == 0).sum()),
+            *(int(n) for n in np.bincount(bins, minlength=len(DIFF_DECADES) + 1)))
 
 
 def verify(model: Any, path: str | Path, rows: Sequence[Mapping] = (), *,

@@ -9,6 +9,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from xml.etree import ElementTree as ET
 
+# the per-row difference histogram's bins: exactly 0, below 1e-16, one a decade from 1e-16 to
+# 1e-1 ("1e-16" is [1e-16, 1e-15)), and 1 or more (infinite included); harness.diff_histogram
+DIFF_DECADES = tuple(10.0 ** e for e in range(-16, 1))
+DIFF_BIN_LABELS = ("0", "<1e-16", *(f"1e{e}" for e in range(-16, 0)), "≥1")
+
 
 @dataclass(frozen=True)
 class WorstRow:
@@ -45,6 +50,7 @@ class ParityReport:
     seconds: float = 0.0
     artifact_ir_hash: str = ""  # differs from ir_hash when the model learned since the export
     n_beyond_float32: int = 0  # rows whose River value float32 cannot hold (artifact: ±inf)
+    diff_counts: tuple[int, ...] = ()  # rows per DIFF_BIN_LABELS bin (largest |diff| of a row)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -120,9 +126,37 @@ class ParityReport:
                 f"{esc(self.format)}</title><style>body{{font-family:sans-serif;margin:2em}}"
                 f"td,th{{padding:.2em .6em;text-align:left}}</style></head><body>"
                 f"<h1 style='color:{colour}'>{esc(self.summary())}</h1><table>{facts}</table>"
+                f"{self._histogram_svg()}"
                 f"<h2>Worst rows</h2>{self._worst_rows_svg()}"
                 f"<table><tr><th>#</th><th>kind</th><th>diff</th>"
                 f"<th>label ok</th><th>row</th></tr>{rows}</table></body></html>")
+
+    def _histogram_svg(self) -> str:
+        """Rows by their largest |diff| from River, one bar a decade (DIFF_BIN_LABELS), the bar
+        holding the tolerance outlined: how far from River the whole probe set is, not only
+        the worst rows."""
+        if not self.diff_counts:
+            return ""
+        top, bar, height = max(self.diff_counts) or 1, 30, 120
+        tol_bin = 2 + sum(1 for edge in DIFF_DECADES[1:] if edge <= self.tolerance)
+        parts = []
+        for i, (label, n) in enumerate(zip(DIFF_BIN_LABELS, self.diff_counts)):
+            h, x = height * n / top, 10 + i * bar
+            colour = "#1a7f37" if i < tol_bin or (i == tol_bin and n == 0) else "#9a6700"
+            stroke = " stroke='#333' stroke-dasharray='3 2'" if i == tol_bin else ""
+            parts.append(f"<rect x='{x}' y='{20 + height - h:.1f}' width='{bar - 4}' "
+                         f"height='{h:.1f}' fill='{colour}'{stroke}><title>{html.escape(label)}: "
+                         f"{n} rows</title></rect><text x='{x + (bar - 4) / 2}' y='{height + 34}' "
+                         f"font-size='9' text-anchor='middle'>{html.escape(label)}</text>"
+                         f"<text x='{x + (bar - 4) / 2}' y='{16 + height - h:.1f}' font-size='9' "
+                         f"text-anchor='middle'>{n or ''}</text>")
+        width = 20 + len(self.diff_counts) * bar
+        return (f"<h2>Rows by their largest |diff| from River</h2><svg "
+                f"xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height + 44}' "
+                f"role='img' aria-label='rows by difference from River, one bar a decade'>"
+                f"{''.join(parts)}</svg><p>outlined: the decade holding the tolerance "
+                f"({self.tolerance:g}); bars right of it are rows beyond it unless scaled by a "
+                "large reference value</p>")
 
     def _worst_rows_svg(self) -> str:
         """The worst rows' differences as bars on a log scale (1e-17 … 1), the tolerance as a
