@@ -130,18 +130,8 @@ def test_killed_learner_resumes_from_its_last_valid_checkpoint(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), KEY_ENV: KEY}
     ckpts = CheckpointDir(tmp_path / "ckpt", key=KEY)
 
-    proc = subprocess.Popen(_learn_cli(source, tmp_path), env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while len(ckpts.paths()) < 3:  # a few checkpoints in: kill it mid-stream
-        assert proc.poll() is None and time.monotonic() < deadline, "finished before the kill"
-        time.sleep(0.005)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(10)
-    assert proc.returncode == -signal.SIGKILL
+    at_kill = _kill_after_checkpoints(_learn_cli(source, tmp_path), env, ckpts, n)
     paths = ckpts.paths()
-    at_kill = [ckpts.load(p).n_events for p in paths]
-    assert at_kill[-1] < n, "the learner was not killed mid-stream"
     paths[-1].write_bytes(paths[-1].read_bytes()[:-7])  # the newest one is torn: use the previous
 
     done = subprocess.run(_learn_cli(source, tmp_path), env=env, capture_output=True, text=True,
@@ -167,13 +157,20 @@ def test_killed_learner_resumes_from_its_last_valid_checkpoint(tmp_path):
 
 
 def _kill_after_checkpoints(cmd: list[str], env: dict, ckpts: CheckpointDir, n: int) -> list[int]:
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    """Run `cmd`, SIGKILL it once it wrote 3 checkpoints; their event counts. The learner runs
+    at a lower priority so that, on a busy machine, this process still sees it mid-stream."""
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=lambda: os.nice(10))
     deadline = time.monotonic() + 60
-    while len(ckpts.paths()) < 3:
-        assert proc.poll() is None and time.monotonic() < deadline, "finished before the kill"
+    while True:
+        finished = proc.poll() is not None
+        if len(ckpts.paths()) >= 3:
+            break
+        assert not finished and time.monotonic() < deadline, "finished before the kill"
         time.sleep(0.005)
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
+    assert proc.returncode == -signal.SIGKILL, "finished before the kill"
     at_kill = [ckpts.load(p).n_events for p in ckpts.paths()]
     assert at_kill[-1] < n, "the learner was not killed mid-stream"
     return at_kill
