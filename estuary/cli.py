@@ -452,6 +452,29 @@ def learn(
     raise typer.Exit(0 if run.ok else 1)
 
 
+@app.command(help="Score a table (Parquet or CSV) with a published version: adds prediction "
+                  "(and probabilities) columns. --engine spark runs the same scoring in Spark "
+                  "(pip install estuary-ml[spark]) and writes Spark's output directory.")
+def score(
+    input: Annotated[Path, typer.Argument(metavar="INPUT", help="rows.parquet or rows.csv")],
+    output: Annotated[Path, typer.Argument(metavar="OUTPUT", help="scored.parquet or scored.csv")],
+    model: Annotated[str, typer.Option("--model", help="A store directory, or an .onnx file.")],
+    version: Annotated[int | None, typer.Option("--version", min=1, help="Default: latest.")] = None,
+    engine: Annotated[str, typer.Option("--engine", help="local or spark.")] = "local",
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")] = False,
+) -> None:
+    from .scale.score import score as score_table
+
+    with _handled(as_json):
+        if engine not in ("local", "spark"):
+            raise BadInput(f"--engine {engine!r}: use local or spark")
+        rows = score_table(input, output, model, version, engine)
+    if as_json:
+        _emit_json({"rows": rows, "output": str(output), "engine": engine})
+    else:
+        _say(out, f"scored {rows} rows into {output} ({engine})", "green")
+
+
 @app.command(help="Serve the latest verified version of a store over HTTP, hot-reloading new "
                   "versions: POST /predict, GET /models/latest, GET /models/<n>/<file>, "
                   "GET /healthz, GET /metrics (Prometheus).")

@@ -98,3 +98,37 @@ def test_columnar_encoding_matches_row_encoding(store):
     X = encode_frame(local.metadata.schema, frame)
     assert np.array_equal(X, local.encoder.encode_many(_dict_rows(frame, ["x1", "x2", "c"])),
                           equal_nan=True)
+
+
+def test_score_command_local_and_spark_agree(spark, store, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from estuary.cli import app
+
+    frame = _frame(2000)
+    frame.to_parquet(tmp_path / "rows.parquet", index=False)
+    frame.to_csv(tmp_path / "rows.csv", index=False)
+    runner = CliRunner()
+    for args in (["rows.parquet", "local.parquet"], ["rows.parquet", "spark.parquet",
+                                                      "--engine", "spark"],
+                 ["rows.csv", "local.csv"]):
+        result = runner.invoke(app, ["score", *(str(tmp_path / a) if a.endswith(("parquet", "csv"))
+                                                else a for a in args), "--model", str(store)])
+        assert result.exit_code == 0, result.output
+    local = pd.read_parquet(tmp_path / "local.parquet")
+    on_spark = pd.read_parquet(tmp_path / "spark.parquet").sort_values("id")
+    expected = estuary.load(Store(store).open().file_for("onnx")).predict_proba_many(
+        _dict_rows(frame, ["x1", "x2", "c"]))
+    assert np.array_equal(np.vstack(local["probabilities"].to_numpy()), expected)
+    assert np.array_equal(np.vstack(on_spark["probabilities"].to_numpy()), expected)
+    assert local["prediction"].tolist() == on_spark["prediction"].tolist()
+    from_csv = pd.read_csv(tmp_path / "local.csv")
+    read_back = pd.read_csv(tmp_path / "rows.csv")  # pandas' CSV floats may differ in the last bit
+    expected = estuary.load(Store(store).open().file_for("onnx")).predict_proba_many(
+        _dict_rows(read_back, ["x1", "x2", "c"]))
+    assert np.array_equal(np.array([json.loads(p) for p in from_csv["probabilities"]]), expected)
+    bad = runner.invoke(app, ["score", str(tmp_path / "rows.txt"), str(tmp_path / "o.parquet"),
+                              "--model", str(store)])
+    assert bad.exit_code == 2 and ".parquet" in bad.stderr

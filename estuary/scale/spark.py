@@ -146,20 +146,26 @@ def predict(df: Any, model: Any, version: int | None = None) -> Any:
     return source.mapInPandas(score, T.StructType(fields))
 
 
+def score_frame(model: Any, frame: Any, aliases: dict[str, str] | None = None,
+                keep: list[str] | None = None) -> Any:
+    """One pandas batch scored by a loaded artifact: the `keep` columns (default: all) then
+    `prediction` (and `probabilities`). The local engine of `estuary score` and every Spark
+    worker run this same function."""
+    out = model.run(encode_frame(model.metadata.schema, frame, aliases))
+    result = frame[keep if keep is not None else list(frame.columns)].copy()
+    if model.is_classifier:
+        result["prediction"] = _class_array(tuple(model.classes))[out["label"]]
+        result["probabilities"] = out["probabilities"].tolist()  # faster to Arrow than arrays
+    else:
+        result["prediction"] = out["value"]
+    return result
+
+
 def _scorer(blob: Any, sha256: str, aliases: dict[str, str], keep: list[str]):
     def score(batches):
         model = worker_model(blob.value, sha256)
-        classes = _class_array(tuple(model.classes))
         for frame in batches:
-            X = encode_frame(model.metadata.schema, frame, aliases)
-            out = model.run(X)
-            result = frame[keep].copy()
-            if model.is_classifier:
-                result["prediction"] = classes[out["label"]]
-                result["probabilities"] = out["probabilities"].tolist()  # faster to Arrow
-            else:
-                result["prediction"] = out["value"]
-            yield result
+            yield score_frame(model, frame, aliases, keep)
 
     return score
 
@@ -191,4 +197,4 @@ def local_session(master: str = "local[2]", app: str = "estuary") -> Any:
             .getOrCreate())
 
 
-__all__ = ["Artifact", "local_session", "predict", "resolve", "worker_model"]
+__all__ = ["Artifact", "local_session", "predict", "resolve", "score_frame", "worker_model"]
