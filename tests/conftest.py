@@ -28,16 +28,24 @@ def dataset_rows(name: str) -> tuple[tuple[dict, object], ...]:
 
 
 @cache
-def learned(case_id: str):
-    """(model, rows) for a catalogue case, learned on its whole bundled dataset."""
+def _learned(case_id: str):
     for cid, dataset, factory in all_cases():
         if cid == case_id:
             model = factory()
             rows = dataset_rows(dataset)
             for x, y in rows:
                 model.learn_one(dict(x), y)
-            return model, [dict(x) for x, _ in rows]
+            return model, tuple(dict(x) for x, _ in rows)
     raise KeyError(case_id)
+
+
+def learned(case_id: str):
+    """(model, rows) for a catalogue case, learned on its whole bundled dataset. The model is
+    learned once per session; the rows are fresh copies on every call, because River steps such
+    as compose.Renamer rename keys in the dict they are given, and one test's predictions must
+    not rename another test's rows."""
+    model, rows = _learned(case_id)
+    return model, [dict(x) for x in rows]
 
 
 # the cases that export; those an extractor refuses outright are asserted as
