@@ -77,6 +77,12 @@ def test_round_trip_keep_and_refusals(tmp_path):
 
 
 def test_checkpoints_live_apart_from_the_store(tmp_path):
+    import estuary
+    from estuary.errors import UnknownFormatError
+
+    path = CheckpointDir(tmp_path / "c", key=KEY).save(MODELS["logreg"](), 0).result()
+    with pytest.raises(UnknownFormatError):  # estuary.load (and so the server) never reads one
+        estuary.load(path)
     (tmp_path / "store" / "versions").mkdir(parents=True)  # what a Store writes
     with pytest.raises(CheckpointError, match="own directory"):
         CheckpointDir(tmp_path / "store", key=KEY)
