@@ -123,13 +123,13 @@ def test_learner_policies_and_resume(tmp_path):
 
 def _learn_cli(source: Path, tmp_path: Path) -> list[str]:
     return [sys.executable, "-m", "estuary", "learn", "--source", str(source),
-            "--store", str(tmp_path / "store"), "--model", "logreg", "--every", "1000000",
+            "--store", str(tmp_path / "store"), "--model", "hoeffding", "--every", "1000000",
             "--formats", "onnx", "--checkpoint-dir", str(tmp_path / "ckpt"),
             "--checkpoint-every", "500", "--checkpoint-keep", "5", "--json"]
 
 
 def test_killed_learner_resumes_from_its_last_valid_checkpoint(tmp_path):
-    n = 30_000
+    n = 40_000  # a Hoeffding tree (~30 µs an event): the kill lands mid-stream
     events = _events(n)
     source = tmp_path / "events.jsonl"
     source.write_text("".join(json.dumps({"x": x, "y": y}) + "\n" for x, y in events))
@@ -150,7 +150,7 @@ def test_killed_learner_resumes_from_its_last_valid_checkpoint(tmp_path):
 
     final = CheckpointDir(tmp_path / "ckpt", key=KEY).latest()
     assert final.n_events == n and final.offsets["records"] == n
-    straight = MODELS["logreg"]()
+    straight = MODELS["hoeffding"]()
     for x, y in read_events(source, "y"):
         straight.learn_one(x, y)
     model, _metric = final.model
@@ -165,14 +165,17 @@ def test_killed_learner_resumes_from_its_last_valid_checkpoint(tmp_path):
 def _kill_after_checkpoints(cmd: list[str], env: dict, ckpts: CheckpointDir, n: int) -> list[int]:
     """Run `cmd`, SIGKILL it once it wrote 3 checkpoints; their event counts. The learner runs
     at a lower priority so that, on a busy machine, this process still sees it mid-stream."""
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            preexec_fn=lambda: os.nice(10))
+    log = ckpts.root.parent / "learner.log"
+    with log.open("wb") as err:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err,
+                                preexec_fn=lambda: os.nice(10))
     deadline = time.monotonic() + 60
     while True:
         finished = proc.poll() is not None
         if len(ckpts.paths()) >= 3:
             break
-        assert not finished and time.monotonic() < deadline, "finished before the kill"
+        assert not finished and time.monotonic() < deadline, \
+            f"finished before the kill ({proc.returncode}): {log.read_text()[-2000:]}"
         time.sleep(0.005)
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
