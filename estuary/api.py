@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,7 +73,8 @@ def export(model: Any, path: str | Path, sample: Sequence[Mapping] = (), format:
     return write_snapshot(take_snapshot(model, sample), path, format, check, options)
 
 
-def verify(model: Any, path: str | Path, rows: Any = (), *, adversarial: bool = True):
+def verify(model: Any, path: str | Path, rows: Any = (), *, adversarial: bool = True,
+           progress: Callable[[int, int], None] | None = None):
     """Parity of the artifact at `path` against `model` itself (River: `predict_proba_one`;
     scikit-learn: `predict` / `predict_proba` on `rows`, a matrix or a DataFrame).
 
@@ -83,7 +84,7 @@ def verify(model: Any, path: str | Path, rows: Any = (), *, adversarial: bool = 
         from .sklearn import verify_sklearn
 
         return verify_sklearn(model, path, rows, adversarial=adversarial)
-    return _verify_river(model, path, rows, adversarial=adversarial)
+    return _verify_river(model, path, rows, adversarial=adversarial, progress=progress)
 
 
 __all__ = ["ExportedArtifact", "export", "load", "verify", "write_snapshot"]

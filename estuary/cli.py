@@ -11,7 +11,7 @@ import json
 import pickle
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -24,6 +24,7 @@ from rich.text import Text
 import estuary
 
 from .api import artifact_size
+from .cli_progress import progress_bar, shows_progress
 from .converters.registry import FORMATS, format_for
 from .errors import EstuaryError, GoldenCheckError
 from .parity import ParityReport
@@ -104,6 +105,11 @@ def _progress(status: Any) -> Callable[[str], None]:
     return lambda message: _say(err, message, "dim")
 
 
+def _status(message: str, as_json: bool) -> Any:
+    """A spinner on a terminal for a one-step command; nothing with --json or when piped."""
+    return err.status(message) if shows_progress(err, as_json) else nullcontext()
+
+
 def _load_model(path: Path) -> Any:
     if not path.is_file():
         what = "is a directory" if path.is_dir() else "does not exist"
@@ -164,7 +170,7 @@ def export(
         model = _load_model(model_path)
         rows = read_rows(sample) if sample is not None else []
         path = out_dir / f"{name}{fmt.suffix}"
-        with err.status(f"exporting {fmt.name} → {path}"):
+        with _status(f"exporting {fmt.name} → {path}", as_json):
             artifact = estuary.export(model, path, sample=rows, format=fmt.name, options=options)
     facts = {"path": str(artifact.path), "format": artifact.format,
              "size_bytes": artifact.size_bytes, "ir_hash": artifact.ir_hash,
@@ -208,8 +214,8 @@ def verify(
     with _handled(as_json):
         model = _load_model(model_path)
         rows = read_rows(data, limit=limit)
-        with err.status(f"verifying {artifact} on {len(rows)} rows + adversarial probes"):
-            report = estuary.verify(model, artifact, rows)
+        with progress_bar(err, f"verifying {artifact.name} (River's side)", as_json) as advance:
+            report = estuary.verify(model, artifact, rows, progress=advance)
         for path, text in ((junit, report.to_junit_xml), (html, report.to_html)):
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -445,9 +451,12 @@ def learn(
             else:
                 _say(out, f"learned {stats['events']} events from {topic}", "green")
             raise typer.Exit(0)
-        run = loop.learn(_learn_model(model), events, store, snapshots, max_events=max_events,
-                         on_result=report, progress=lambda line: _say(err, line, "dim"),
-                         checkpointing=ckpt)
+        bar = shows_progress(err, as_json)
+        with progress_bar(err, f"learning from {source}", as_json) as advance:
+            run = loop.learn(_learn_model(model), events, store, snapshots,
+                             max_events=max_events, on_result=report,
+                             progress=None if bar else (lambda line: _say(err, line, "dim")),
+                             checkpointing=ckpt, counted=lambda n: advance(n, max_events))
     _print_learned(run, target, as_json)
     raise typer.Exit(0 if run.ok else 1)
 
@@ -468,7 +477,8 @@ def score(
     with _handled(as_json):
         if engine not in ("local", "spark"):
             raise BadInput(f"--engine {engine!r}: use local or spark")
-        rows = score_table(input, output, model, version, engine)
+        with _status(f"scoring {input} ({engine})", as_json):
+            rows = score_table(input, output, model, version, engine)
     if as_json:
         _emit_json({"rows": rows, "output": str(output), "engine": engine})
     else:

@@ -43,6 +43,7 @@ from .store import Store
 log = logging.getLogger(__name__)
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 PROGRESS_EVERY = 1000  # events between two progress messages
+COUNT_EVERY = 100  # events between two counts for a progress bar
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,8 @@ class LearnRun:
 async def learn_events(learner: Learner, events: AsyncIterable | Iterable, run: LearnRun,
                        max_events: int | None = None,
                        progress: Callable[[str], None] | None = None,
-                       checkpoints: CheckpointDir | None = None) -> None:
+                       checkpoints: CheckpointDir | None = None,
+                       counted: Callable[[int], None] | None = None) -> None:
     """Learn every labelled event of `events` (`(x, y)` pairs or objects with `.x` / `.y`,
     sync or async) until it ends or `max_events` were learned; counts go to `run`. A source
     that is an async context manager (`RedisStream`) is closed on the way out, acknowledging
@@ -201,6 +203,8 @@ async def learn_events(learner: Learner, events: AsyncIterable | Iterable, run: 
             run.events += 1
             if progress is not None and run.events % PROGRESS_EVERY == 0:
                 progress(f"{run.events} events")
+            if counted is not None and run.events % COUNT_EVERY == 0:
+                counted(run.events)
             if max_events and run.events >= max_events:
                 break
         if acks is not None and run.read:  # the end: checkpoint, then acknowledge it all
@@ -214,11 +218,13 @@ def learn(model: Any, source: Source, store: str | Path, snapshots: Snapshots | 
           max_events: int | None = None,
           on_result: Callable[[PublishResult], None] | None = None,
           progress: Callable[[str], None] | None = None,
-          checkpointing: Checkpointing | None = None) -> LearnRun:
+          checkpointing: Checkpointing | None = None,
+          counted: Callable[[int], None] | None = None) -> LearnRun:
     """Learn `model` (a River model) from `source`, publishing verified snapshots to the store
     at `store` as `snapshots` says; returns when the source ends (or after `max_events`) and
     the last snapshot is published or rejected. `on_result` sees each `PublishResult` (from the
-    worker's thread); `progress` gets a line every 1000 events. With `checkpointing`, the run
+    worker's thread); `progress` gets a line every 1000 events, `counted` the count every 100
+    (a progress bar). With `checkpointing`, the run
     resumes from the newest valid checkpoint and checkpoints as it learns (module docstring).
 
     >>> learn(logreg(), Source("redis://localhost:6379/0", until_idle=True), "models").ok
@@ -255,7 +261,7 @@ def learn(model: Any, source: Source, store: str | Path, snapshots: Snapshots | 
             events = source.open()
         if skip:
             events = itertools.islice(events, skip, None)
-        await learn_events(learner, events, run, max_events, progress, ckpts)
+        await learn_events(learner, events, run, max_events, progress, ckpts, counted)
 
     try:
         asyncio.run(main())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,11 +56,12 @@ def _skip_nan_on_unknown_keys(ref, probes: Sequence[Probe], schema: ir.FeatureSc
                                  f"({', '.join(unknown)}); the artifact ignores unknown keys")
 
 
-def compare(model: Any, loaded: LoadedModel, probes: Sequence[Probe], ir_hash: str = "") -> ParityReport:
+def compare(model: Any, loaded: LoadedModel, probes: Sequence[Probe], ir_hash: str = "",
+            progress: Callable[[int, int], None] | None = None) -> ParityReport:
     """Parity of `loaded` (an artifact in its runtime) against the River `model` on `probes`."""
     start = time.perf_counter()
     meta = loaded.metadata
-    ref = river_outputs(model, [p.row for p in probes], meta.task, meta.classes)
+    ref = river_outputs(model, [p.row for p in probes], meta.task, meta.classes, progress)
     _skip_nan_on_unknown_keys(ref, probes, meta.schema)
     X, encode_errors = _encode(loaded, probes)
     keep = [i for i, e in enumerate(ref.errors) if e is None]
@@ -132,7 +133,8 @@ def diff_histogram(row_diff: np.ndarray) -> tuple[int, ...]:
 
 
 def verify(model: Any, path: str | Path, rows: Sequence[Mapping] = (), *,
-           adversarial: bool = True) -> ParityReport:
+           adversarial: bool = True,
+           progress: Callable[[int, int], None] | None = None) -> ParityReport:
     """Load the artifact in its real runtime and compare it with `model` on `rows` + probes.
 
     >>> report = verify(model, "model.onnx", rows); report.passed
@@ -141,4 +143,4 @@ def verify(model: Any, path: str | Path, rows: Sequence[Mapping] = (), *,
     model_ir = to_ir(model)
     rows = list(rows)
     probes = probe_rows(model_ir, rows) if adversarial else [Probe(dict(r), "sample") for r in rows]
-    return compare(model, loaded, probes, ir_hash=ir.content_hash(model_ir))
+    return compare(model, loaded, probes, ir_hash=ir.content_hash(model_ir), progress=progress)

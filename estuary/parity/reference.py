@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,14 +32,18 @@ def reads_label_from_proba(model: Any) -> bool:
             and getattr(fn, "__module__", "") == "river.base.classifier")
 
 
-def river_outputs(model: Any, rows: Sequence[Mapping], task: str, classes: Sequence) -> Reference:
-    """Call `predict_proba_one`/`predict_one` (classifiers) or `predict_one` (regressors)."""
+def river_outputs(model: Any, rows: Sequence[Mapping], task: str, classes: Sequence,
+                  progress: Callable[[int, int], None] | None = None) -> Reference:
+    """Call `predict_proba_one`/`predict_one` (classifiers) or `predict_one` (regressors);
+    `progress(done, total)` hears every 100 rows (River's side is the slow one)."""
     width = len(classes) if task == "classification" else 1
     outputs = np.full((len(rows), width), np.nan)
     generic_label = task == "classification" and reads_label_from_proba(model)
     labels: list[Any] = []
     errors: list[str | None] = []
     for i, x in enumerate(rows):
+        if progress is not None and i % 100 == 0:
+            progress(i, len(rows))
         try:
             if task == "classification":
                 proba = model.predict_proba_one(dict(x))
