@@ -306,13 +306,9 @@ class Store:
         """`latest`, checked: None before the first publish, else a `Pointer`; `StoreError` for
         anything else (unreadable, too big, not JSON, nested, not an object, no manifest hash)."""
         where = self.root / LATEST
-        try:
-            with where.open("rb") as f:
-                data = f.read(MAX_POINTER_BYTES + 1)
-        except FileNotFoundError:
+        data = _read_small(where)
+        if data is None:
             return None
-        except OSError as e:
-            raise StoreError(f"{where} is unreadable ({e})") from e
         if len(data) > MAX_POINTER_BYTES:
             raise StoreError(f"{where} is over {MAX_POINTER_BYTES} bytes: not a pointer estuary "
                              "wrote; publish again to replace it")
@@ -334,13 +330,9 @@ class Store:
         """`pin`, checked: None when the store is not pinned, else a `Pin`; `StoreError` for a
         file estuary did not write."""
         where = self.root / PIN
-        try:
-            with where.open("rb") as f:
-                data = f.read(MAX_POINTER_BYTES + 1)
-        except FileNotFoundError:
+        data = _read_small(where)
+        if data is None:
             return None
-        except OSError as e:
-            raise StoreError(f"{where} is unreadable ({e})") from e
         try:
             raw = json.loads(data) if len(data) <= MAX_POINTER_BYTES else None
             pin = Pin(**raw)
@@ -419,5 +411,17 @@ class Store:
 
         return load(self.open(number).file_for(format))
 
+
+
+def _read_small(where: Path) -> bytes | None:
+    """At most MAX_POINTER_BYTES + 1 bytes of a pointer file (`latest`, `pin`): a hostile
+    file cannot make a reader load it whole. None when it does not exist."""
+    try:
+        with where.open("rb") as f:
+            return f.read(MAX_POINTER_BYTES + 1)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise StoreError(f"{where} is unreadable ({e})") from e
 
 __all__ = ["MANIFEST", "PIN", "Pin", "Pointer", "Store", "StoreError", "Version", "sha256_file"]
