@@ -32,6 +32,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .converters.river_to_ir.base import PHISHING_KEYS
+
 N_LEARN, N_SAMPLE, N_VERIFY = 500, 50, 200
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT_JSON = ROOT / "benchmarks" / "results_census.json"
@@ -156,9 +158,6 @@ def _linreg() -> Any:
     return linear_model.LinearRegression()
 
 
-PHISHING_KEYS = ("empty_server_form_handler", "popup_window", "https", "request_from_other_domain",
-                 "anchor_from_other_domain", "is_popular", "long_url", "age_of_domain",
-                 "ip_in_url")
 
 
 def _specs() -> dict[str, Spec]:

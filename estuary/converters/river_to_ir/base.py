@@ -18,6 +18,11 @@ class EstimatorIR:
     classes: tuple = ()
 
 
+# every key of River's bundled Phishing dataset: catalogue and census cases close a row with it
+PHISHING_KEYS = ("empty_server_form_handler", "popup_window", "https", "request_from_other_domain",
+                 "anchor_from_other_domain", "is_popular", "long_url", "age_of_domain",
+                 "ip_in_url")
+
 def key_name(key: Any) -> str:
     """River keys may be any hashable; the IR names columns by their string."""
     return key if isinstance(key, str) else str(key)

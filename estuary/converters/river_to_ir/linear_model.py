@@ -12,7 +12,7 @@ from ... import ir
 from ...errors import UnsupportedModelError
 from ...ir.probit import Probit
 from ..registry import Case, extractor_for, register_extractor, supported_models
-from .base import EstimatorIR, key_name, numeric_inputs, plain, require_learned
+from .base import PHISHING_KEYS, EstimatorIR, key_name, numeric_inputs, plain, require_learned
 
 
 def weight_row(weights: dict, columns: tuple[str, ...]) -> tuple[float, ...]:
@@ -198,9 +198,7 @@ def alma_classifier(m: linear_model.ALMAClassifier, columns, ctx) -> EstimatorIR
 
 AD_PREDICTOR_BIAS = "__bias__"  # river.linear_model.ad_predictor._BIAS_KEY
 AD_PREDICTOR_CASES = (
-    Case("select|ad-predictor", "Phishing", lambda: compose.Select(
-        "empty_server_form_handler", "popup_window", "https", "request_from_other_domain",
-        "anchor_from_other_domain", "is_popular", "long_url", "age_of_domain", "ip_in_url")
+    Case("select|ad-predictor", "Phishing", lambda: compose.Select(*PHISHING_KEYS)
         | linear_model.AdPredictor()),
     Case("union(select|ordinal,select)|ad-predictor", "ChickWeights", lambda: (
         (compose.Select("diet") | preprocessing.OrdinalEncoder()) + compose.Select("time"))

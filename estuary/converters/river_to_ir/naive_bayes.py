@@ -19,7 +19,7 @@ from ...errors import EmptyModelError, UnsupportedModelError
 from ...ir.naive_bayes import BernoulliNB as BernoulliNBNode
 from ...ir.naive_bayes import GaussianNB as GaussianNBNode
 from ..registry import Case, register_extractor, supported_models
-from .base import EstimatorIR, key_name, numeric_inputs, plain, require_learned
+from .base import PHISHING_KEYS, EstimatorIR, key_name, numeric_inputs, plain, require_learned
 
 
 def _gaussian_inputs(m: naive_bayes.GaussianNB) -> dict:
@@ -65,9 +65,7 @@ BERNOULLI_CASES = (
          lambda: preprocessing.StandardScaler() | naive_bayes.BernoulliNB(alpha=0.5)),
 )
 MULTINOMIAL_CASES = (
-    Case("select|multinomial-nb", "Phishing", lambda: compose.Select(
-        "empty_server_form_handler", "popup_window", "https", "request_from_other_domain",
-        "anchor_from_other_domain", "is_popular", "long_url", "age_of_domain", "ip_in_url")
+    Case("select|multinomial-nb", "Phishing", lambda: compose.Select(*PHISHING_KEYS)
         | naive_bayes.MultinomialNB()),
     Case("union(select,select)|multinomial-nb", "ImageSegments", lambda: (
         compose.Select("region-centroid-col", "intensity-mean")
@@ -163,9 +161,7 @@ def multinomial_nb(m: naive_bayes.MultinomialNB, columns: tuple[str, ...], ctx) 
 
 
 COMPLEMENT_CASES = (
-    Case("select|complement-nb", "Phishing", lambda: compose.Select(
-        "empty_server_form_handler", "popup_window", "https", "request_from_other_domain",
-        "anchor_from_other_domain", "is_popular", "long_url", "age_of_domain", "ip_in_url")
+    Case("select|complement-nb", "Phishing", lambda: compose.Select(*PHISHING_KEYS)
         | naive_bayes.ComplementNB()),
     Case("select|minmax|complement-nb", "ImageSegments", lambda: compose.Select(
         "region-centroid-col", "region-centroid-row", "intensity-mean", "hue-mean",
