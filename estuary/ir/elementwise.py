@@ -17,13 +17,11 @@ import numpy as np
 from . import arithmetic
 from .arithmetic import NUMPY
 from .evaluate import Block, evaluates
-from .nodes import IRError, Transform, ir_node
+from .nodes import IRError, Transform, ir_node, require_columns
 
 
 def _passes_through(step, inputs: tuple[str, ...]) -> tuple[str, ...]:
-    missing = [c for c in step.columns if c not in inputs]
-    if missing:
-        raise IRError(f"{type(step).__name__} asks for columns that are not there: {missing}")
+    require_columns(type(step).__name__, step.columns, inputs)
     return inputs
 
 

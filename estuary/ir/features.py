@@ -12,12 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .evaluate import Block, evaluates, gather
-from .nodes import IRError, Transform, ir_node
-
-
-def _absent(wanted: tuple[str, ...], inputs: tuple[str, ...]) -> list[str]:
-    have = set(inputs)
-    return [c for c in wanted if c not in have]
+from .nodes import IRError, Transform, ir_node, require_columns
 
 
 @ir_node
@@ -47,9 +42,7 @@ class Ordinal(Transform):
                 raise IRError("Ordinal: a feature's sources and codes differ in length")
 
     def output_columns(self, inputs: tuple[str, ...]) -> tuple[str, ...]:
-        missing = _absent(tuple(c for src in self.sources for c in src), inputs)
-        if missing:
-            raise IRError(f"Ordinal asks for columns that are not there: {missing}")
+        require_columns("Ordinal", (c for src in self.sources for c in src), inputs)
         return self.targets
 
 
@@ -77,9 +70,7 @@ class Polynomial(Transform):
             raise IRError("Polynomial: duplicate output columns")
 
     def output_columns(self, inputs: tuple[str, ...]) -> tuple[str, ...]:
-        missing = _absent(tuple(c for f in self.factors for c in f), inputs)
-        if missing:
-            raise IRError(f"Polynomial asks for columns that are not there: {missing}")
+        require_columns("Polynomial", (c for f in self.factors for c in f), inputs)
         return (*self.columns, self.bias) if self.bias else self.columns
 
     @property

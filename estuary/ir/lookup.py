@@ -16,7 +16,7 @@ import numpy as np
 from . import arithmetic
 from .arithmetic import NUMPY
 from .evaluate import Block, evaluates, gather
-from .nodes import IRError, Transform, ir_node
+from .nodes import IRError, Transform, ir_node, require_columns
 
 
 @ir_node
@@ -41,10 +41,7 @@ class Lookup(Transform):
             raise IRError("Lookup: values must be finite numbers")
 
     def output_columns(self, inputs: tuple[str, ...]) -> tuple[str, ...]:
-        have = set(inputs)
-        missing = [c for c in self.sources if c not in have]
-        if missing:
-            raise IRError(f"Lookup asks for columns that are not there: {missing}")
+        require_columns("Lookup", self.sources, inputs)
         return (self.target,)
 
     @property

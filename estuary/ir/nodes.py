@@ -8,6 +8,7 @@ River step maps dict keys to dict keys. Missing values travel as NaN.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 Scalar = str | int | float | bool
@@ -26,6 +27,14 @@ def ir_node(cls: type) -> type:
         raise IRError(f"IR node type {name!r} is registered twice")
     NODE_TYPES[name] = cls
     return cls
+
+
+def require_columns(step: str, wanted: Iterable[str], inputs: tuple[str, ...]) -> None:
+    """Raise IRError naming the columns `step` reads that no earlier step produces."""
+    have = set(inputs)
+    missing = [c for c in wanted if c not in have]
+    if missing:
+        raise IRError(f"{step} asks for columns that are not there: {missing}")
 
 
 def category_column(feature: str, category: Scalar) -> str:
@@ -98,9 +107,7 @@ class Select(Transform):
     columns: tuple[str, ...]
 
     def output_columns(self, inputs: tuple[str, ...]) -> tuple[str, ...]:
-        missing = [c for c in self.columns if c not in inputs]
-        if missing:
-            raise IRError(f"Select asks for columns that are not there: {missing}")
+        require_columns("Select", self.columns, inputs)
         return self.columns
 
 
@@ -146,9 +153,7 @@ class OneHot(Transform):
             raise IRError("OneHot: source and target differ in length")
 
     def output_columns(self, inputs: tuple[str, ...]) -> tuple[str, ...]:
-        missing = [c for c in self.source if c not in inputs]
-        if missing:
-            raise IRError(f"OneHot asks for columns that are not there: {missing}")
+        require_columns("OneHot", self.source, inputs)
         return self.target
 
 

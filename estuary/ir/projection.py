@@ -15,7 +15,7 @@ import numpy as np
 from . import arithmetic
 from .arithmetic import NUMPY
 from .evaluate import Block, evaluates, gather
-from .nodes import IRError, Transform, ir_node
+from .nodes import IRError, Transform, ir_node, require_columns
 
 
 @ir_node
@@ -44,10 +44,7 @@ class Project(Transform):
             raise IRError("Project: a target without a source would always be missing")
 
     def output_columns(self, inputs: tuple[str, ...]) -> tuple[str, ...]:
-        have = set(inputs)
-        missing = [c for c in self.sources if c not in have]
-        if missing:
-            raise IRError(f"Project asks for columns that are not there: {missing}")
+        require_columns("Project", self.sources, inputs)
         return self.targets
 
     @property
