@@ -14,6 +14,8 @@ from xml.etree.ElementTree import Element, SubElement
 
 import numpy as np
 
+from ...ir.arithmetic import GraphOps
+
 NAMESPACE = "http://www.dmg.org/PMML-4_4"
 
 
@@ -130,15 +132,22 @@ BOOLEAN_FUNCTIONS = frozenset({"equal", "notEqual", "lessThan", "lessOrEqual", "
                                "greaterOrEqual", "isMissing", "isNotMissing", "and", "or", "not"})
 
 
-class PmmlOps:
-    """`ir.arithmetic.Ops` over PMML expressions: River's formulas as Apply elements (double).
+class PmmlOps(GraphOps):
+    """`ir.arithmetic.Ops` over PMML expressions: River's formulas as Apply elements (double),
+    each operation the PMML built-in named in NODE_TYPES (PMML has no logistic function: the
+    sigmoid is River's formula).
 
     A class vector is a list of expressions, one per class; a plain number is a Constant. `keep`
     turns a numeric Apply into a DerivedField (a FieldRef reads it), so a value used twice is
     computed once; conditions stay inline (a DerivedField is a double).
     """
 
+    NODE_TYPES = {"add": "+", "sub": "-", "mul": "*", "div": "/", "less": "lessThan",
+                  "greater": "greaterThan", "equal": "equal", "exp": "exp", "log": "ln",
+                  "log1p": "ln1p", "sqrt": "sqrt", "erf": "erf", "is_nan": "isMissing"}
+
     def __init__(self, doc: Document) -> None:
+        super().__init__(doc)
         self.doc = doc
 
     @staticmethod
@@ -153,55 +162,12 @@ class PmmlOps:
         return [fn(*[self._el(a[k] if isinstance(a, list) else a) for a in args])
                 for k in range(n)]
 
-    def _binary(self, function: str) -> Callable[[Any, Any], Any]:
-        return lambda a, b: self._map(lambda x, y: apply(function, x, y), a, b)
+    def _node(self, operation: str, *inputs: Any) -> Any:
+        function = self.NODE_TYPES[operation]
+        return self._map(lambda *xs: apply(function, *xs), *inputs)
 
     def const(self, value: Any) -> Element:
         return const(float(value))
-
-    def add(self, a: Any, b: Any) -> Any:
-        return self._binary("+")(a, b)
-
-    def sub(self, a: Any, b: Any) -> Any:
-        return self._binary("-")(a, b)
-
-    def mul(self, a: Any, b: Any) -> Any:
-        return self._binary("*")(a, b)
-
-    def div(self, a: Any, b: Any) -> Any:
-        return self._binary("/")(a, b)
-
-    def less(self, a: Any, b: Any) -> Any:
-        return self._binary("lessThan")(a, b)
-
-    def greater(self, a: Any, b: Any) -> Any:
-        return self._binary("greaterThan")(a, b)
-
-    def equal(self, a: Any, b: Any) -> Any:
-        return self._binary("equal")(a, b)
-
-    def exp(self, a: Any) -> Any:
-        return self._map(lambda x: apply("exp", x), a)
-
-    def log(self, a: Any) -> Any:
-        return self._map(lambda x: apply("ln", x), a)
-
-    def log1p(self, a: Any) -> Any:
-        return self._map(lambda x: apply("ln1p", x), a)
-
-    def sqrt(self, a: Any) -> Any:
-        return self._map(lambda x: apply("sqrt", x), a)
-
-    def erf(self, a: Any) -> Any:
-        return self._map(lambda x: apply("erf", x), a)  # PMML 4.4's built-in
-
-    def is_nan(self, a: Any) -> Any:
-        return self._map(lambda x: apply("isMissing", x), a)
-
-    def sigmoid(self, z: Any) -> Any:
-        from ...ir.arithmetic import reference_sigmoid  # PMML has no logistic function
-
-        return reference_sigmoid(self, z)
 
     def where(self, condition: Any, a: Any, b: Any) -> Any:
         if isinstance(condition, bool):
