@@ -37,6 +37,7 @@ class Ops(Protocol):
     def log(self, a: Any) -> Any: ...
     def log1p(self, a: Any) -> Any: ...
     def sqrt(self, a: Any) -> Any: ...
+    def floor(self, a: Any) -> Any: ...  # the forecasts' season index (step - 1) mod m
     def erf(self, a: Any) -> Any: ...  # a target without a float64 kernel uses reference_erf
     def sigmoid(self, z: Any) -> Any: ...  # 1 / (1 + exp(-z)); a target may use its kernel
     def less(self, a: Any, b: Any) -> Any: ...
@@ -298,6 +299,158 @@ def ensemble_probabilities(o: Ops, total: Any) -> Any:
     return o.where(positive, o.div(total, o.where(positive, s, o.const(1.0))), total)
 
 
+# --------------------------------------------------------------------------------- forecasts
+
+
+def step_mod(o: Ops, step: Any, m: int) -> Any:
+    """(step - 1) mod m for a whole step >= 1: River's `h % m` with h = step - 1, as
+    h - m · floor(h / m) (exact for the whole numbers a horizon holds)."""
+    h = o.keep(o.sub(step, o.const(1.0)), "h")
+    return o.sub(h, o.mul(o.const(float(m)), o.floor(o.div(h, o.const(float(m))))))
+
+
+def pick(o: Ops, index: Any, values: Sequence[Any], other: Any) -> Any:
+    """values[index] where index is one of 0..len-1 (a whole number), else `other`: a chain of
+    equalities, so a lookup any target can write."""
+    out = other
+    for j in range(len(values) - 1, -1, -1):
+        out = o.where(o.equal(index, o.const(float(j))), values[j], out)
+    return out
+
+
+def holt_winters(o: Ops, step: Any, level: float, trend: float | None,
+                 season: Sequence[float], multiplicative: bool) -> Any:
+    """River's `HoltWinters.forecast`, row `step` = h + 1: op(level + (h + 1) · trend,
+    season[-m + h % m]) with op = · or +; no trend adds nothing, no season leaves the sum as it
+    is (River's `· 1` / `+ 0`). `season` holds season[-m + j] for j = 0..m-1."""
+    step = o.keep(step, "step")
+    if trend is None:  # River adds the int 0: level itself, for every row
+        base = o.add(o.mul(step, o.const(0.0)), o.const(level))
+    else:
+        base = o.add(o.const(level), o.mul(step, o.const(trend)))
+    if not season:
+        return base
+    s = pick(o, o.keep(step_mod(o, step, len(season)), "season index"),
+             [o.const(v) for v in season], o.const(math.nan))
+    base = o.keep(base, "level + trend")
+    return o.mul(base, s) if multiplicative else o.add(base, s)
+
+
+@dataclass(frozen=True)
+class Lag:
+    """One lag feature River's SNARIMAX builds: key `name` = `source`[index] (source "y": the
+    differenced series, "e": the errors), most recent first."""
+
+    name: str
+    source: str
+    index: int
+
+
+def unrolled_forecasts(o: Ops, lags: Sequence[Lag], y_diff: Sequence[float],
+                       errors: Sequence[float], y_hist: Sequence[float],
+                       coeffs: Sequence[tuple[int, int]], offset: Sequence[float] | None,
+                       divisor: Sequence[float] | None, weights: Sequence[float],
+                       intercept: float, horizon: int) -> list[Any]:
+    """River's `SNARIMAX.forecast(horizon)` on a frozen state, unrolled: step t builds the lag
+    features from the series (earlier steps' predictions first), skipping a lag the series is
+    too short for (River's IndexError break); the regressor (scaler, then dot product and
+    intercept) predicts the differenced value; `undiff` subtracts c · y_hist[t - 1] for each
+    coefficient until the history runs out; errors ahead are 0. Returns the `horizon`
+    forecasts."""
+    series = {"y": [o.const(v) for v in y_diff], "e": [o.const(v) for v in errors]}
+    hist = [o.const(v) for v in y_hist]
+    out = []
+    for t in range(horizon):
+        dot = None
+        for j, lag in enumerate(lags):
+            values = series[lag.source]
+            if lag.index >= len(values):
+                continue
+            v = values[lag.index]
+            if offset is not None and divisor is not None:
+                v = (o.const(0.0) if divisor[j] == 0 else
+                     o.div(o.sub(v, o.const(offset[j])), o.const(divisor[j])))
+            term = o.mul(v, o.const(weights[j]))
+            dot = term if dot is None else o.add(dot, term)
+        pred = o.keep(o.add(dot if dot is not None else o.const(0.0), o.const(intercept)),
+                      f"pred{t + 1}")
+        total = pred
+        for lag_t, c in coeffs:
+            if not lag_t:
+                continue
+            if lag_t - 1 >= len(hist):
+                break
+            total = o.sub(total, o.mul(o.const(float(c)), hist[lag_t - 1]))
+        forecast = o.keep(total, f"forecast{t + 1}")
+        series["y"].insert(0, pred)
+        series["e"].insert(0, o.const(0.0))
+        hist.insert(0, forecast)
+        out.append(forecast)
+    return out
+
+
+def forecast_at(o: Ops, step: Any, forecasts: Sequence[Any]) -> Any:
+    """forecasts[step - 1] for a step within 1..len, NaN beyond (the horizon fixed at export)."""
+    step = o.keep(step, "step")
+    return pick(o, o.sub(step, o.const(1.0)), forecasts,
+                o.add(o.mul(step, o.const(0.0)), o.const(math.nan)))
+
+
+# --------------------------------------------------------------------------------- reco
+
+
+def factorization_score(o: Ops, users: Any, items: Any, mean: float,
+                        user_bias: np.ndarray, user_default: float,
+                        item_bias: np.ndarray, item_default: float,
+                        user_latent: np.ndarray | None, item_latent: np.ndarray | None) -> Any:
+    """River's `Baseline` / `BiasedMF` / `FunkMF.predict_one`: global mean + user bias + item
+    bias + u · v, each added in River's order. `users` [N, U] and `items` [N, I] are one-hot
+    columns; a bias table [U, 1] is looked up exactly (`lookup`), a user or item River has not
+    met gets the default bias and a zero latent vector (see the extractor for why)."""
+    score = o.const(mean)
+    if user_bias is not None:
+        score = o.add(score, lookup(o, users, user_bias, user_default))
+    if item_bias is not None:
+        score = o.add(score, lookup(o, items, item_bias, item_default))
+    if user_latent is not None and item_latent is not None:
+        u = o.matmul(o.keep(users, "user"), user_latent)
+        v = o.matmul(o.keep(items, "item"), item_latent)
+        score = o.add(score, o.sum_classes(o.mul(u, v)))
+    return score
+
+
+# --------------------------------------------------------------------------------- clusters
+
+
+def centre_distances(o: Ops, x: Any, centres: np.ndarray, p: int, root: bool) -> Any:
+    """River's distance from the row x [N, F] to each centre of `centres` [K, F], as [N, K]:
+    Σ_j |c_kj - x_j|^p summed column by column in the estimator's column order (River sums
+    over the centre's keys), a missing x_j counting as 0.0 (River's `x.get(k, 0)`):
+    `cluster.KMeans.predict_one` (no root). With `root` (p = 2), its square root:
+    `utils.vectordict.euclidean_distance_dict` (STREAMKMeans, DBSTREAM, DenStream). The
+    column is picked, not multiplied out (x · e_j), so a huge value elsewhere in the row
+    cannot turn a float32 target's 0 · inf into NaN."""
+    x = o.keep(o.where(o.is_nan(x), o.const(0.0), x), "x")
+    total = None
+    for j in range(centres.shape[1]):
+        d = o.keep(o.sub(o.const(centres[:, j].reshape(1, -1)), o.column(x, j)), "diff")
+        term = minkowski_term(o, d, p)
+        total = term if total is None else o.add(total, term)
+    return o.sqrt(total) if root else total
+
+
+def minkowski_term(o: Ops, d: Any, p: int) -> Any:
+    """|d| ** p for a whole p >= 1: d · d for 2 (River's `abs(d) ** 2` rounds the same), |d|
+    for 1, a product of |d| otherwise (within an ulp or two of River's `pow`)."""
+    if p == 2:
+        return o.mul(d, d)
+    size = o.keep(o.where(o.less(d, o.const(0.0)), o.sub(o.const(0.0), d), d), "|diff|")
+    out = size
+    for _ in range(p - 1):
+        out = o.mul(out, size)
+    return out
+
+
 # --------------------------------------------------------------------------------- graph targets
 
 
@@ -340,6 +493,9 @@ class GraphOps:
 
     def sqrt(self, a):
         return self._node("sqrt", a)
+
+    def floor(self, a):
+        return self._node("floor", a)
 
     def erf(self, a):
         return self._node("erf", a) if "erf" in self.NODE_TYPES else reference_erf(self, a)
@@ -418,6 +574,9 @@ class NumpyOps:
     def sqrt(self, a):
         with np.errstate(invalid="ignore"):
             return np.sqrt(a)
+
+    def floor(self, a):
+        return np.floor(a)
 
     def erf(self, a):
         return np.vectorize(math.erf, otypes=[np.float64])(a)  # River's own erf (libm)

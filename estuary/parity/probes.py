@@ -120,6 +120,8 @@ def _base_rows(model: ir.Model, sample: Sequence[Mapping]) -> list[dict]:
 def probe_rows(model: ir.Model, sample: Sequence[Mapping] = (), max_missing: int = 20) -> list[Probe]:
     """The user's rows followed by generated adversarial rows."""
     probes = [Probe(dict(r), "sample") for r in sample]
+    if model.task == "forecast":
+        return probes + forecast_probes(model)
     bases = _base_rows(model, sample)
     features = model.schema.features
     reached = split_probe_rows(model, sample, bases)
@@ -155,3 +157,14 @@ def structural_probes(features: Sequence[ir.Feature], bases: list[dict],
         if f.kind == "numeric":
             probes += [Probe({**bases[0], f.key: v}, "extreme") for v in EXTREMES]
     return probes
+
+
+def forecast_probes(model: ir.Model) -> list[Probe]:
+    """A forecaster's rows are steps ahead: the estimator's own horizons (1, a season, three
+    seasons and one more, ...; the largest tagged "extreme"), and steps River refuses (0, -1,
+    1.5, missing), which the report lists as skipped."""
+    steps = sorted(set(getattr(model.estimator, "probe_steps", lambda: (1,))()))
+    probes = [Probe({"step": float(s)}, "horizon") for s in steps[:-1]]
+    probes.append(Probe({"step": float(steps[-1])}, "extreme"))
+    probes += [Probe({"step": v}, "zeros" if v == 0 else "extreme") for v in (0.0, -1.0, 1.5)]
+    return probes + [Probe({}, "missing")]

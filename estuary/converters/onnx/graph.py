@@ -71,7 +71,7 @@ class OnnxOps(GraphOps):
     """`ir.arithmetic.Ops` as ONNX nodes (float64); the sigmoid is River's formula."""
 
     NODE_TYPES = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "exp": "Exp",
-                  "log": "Log", "sqrt": "Sqrt", "less": "Less", "greater": "Greater",
+                  "log": "Log", "sqrt": "Sqrt", "floor": "Floor", "less": "Less", "greater": "Greater",
                   "equal": "Equal", "is_nan": "IsNaN", "where": "Where", "max": "ReduceMax", "sum": "ReduceSum",
                   "matmul": "MatMul"}
 

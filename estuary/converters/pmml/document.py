@@ -144,7 +144,7 @@ class PmmlOps(GraphOps):
 
     NODE_TYPES = {"add": "+", "sub": "-", "mul": "*", "div": "/", "less": "lessThan",
                   "greater": "greaterThan", "equal": "equal", "exp": "exp", "log": "ln",
-                  "log1p": "ln1p", "sqrt": "sqrt", "erf": "erf", "is_nan": "isMissing"}
+                  "log1p": "ln1p", "sqrt": "sqrt", "floor": "floor", "erf": "erf", "is_nan": "isMissing"}
 
     def __init__(self, doc: Document) -> None:
         super().__init__(doc)

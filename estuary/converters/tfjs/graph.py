@@ -117,7 +117,7 @@ class TfjsOps(GraphOps):
     float32 formula."""
 
     NODE_TYPES = {"add": "AddV2", "sub": "Sub", "mul": "Mul", "div": "RealDiv", "exp": "Exp",
-                  "log": "Log", "log1p": "Log1p", "sqrt": "Sqrt", "sigmoid": "Sigmoid",
+                  "log": "Log", "log1p": "Log1p", "sqrt": "Sqrt", "floor": "Floor", "sigmoid": "Sigmoid",
                   "less": "Less", "greater": "Greater", "equal": "Equal", "is_nan": "IsNan",
                   "where": "SelectV2", "max": "Max", "sum": "Sum", "matmul": "MatMul",
                   "erf": "Erf"}
