@@ -27,6 +27,12 @@ so a request for which the model's output is not finite (e.g. features near ±1e
 the logistic's dot product) is refused with 422 naming the rows and their largest inputs,
 instead of answering `NaN`.
 
+Many models: a store root holding named models (`ROOT/<name>/`, catalog.py) is served by one
+server, each model loaded, hot-reloaded and refused on its own (served_models.py). A request
+names its model by path (POST /models/<name>/predict, GET /models/<name>/latest,
+GET /models/<name>/<n>/<file>) or by `?model=<name>` on any route; GET /models lists them. On a
+root that is itself a store, the routes above work without a name, as they always have.
+
 Also for the web demo (its files: web_assets.py): GET /models/head (`{"latest", "served",
 "refused"}`, no disk read), GET /events (the same as Server-Sent Events, pushed when it changes)
 and GET /examples (rows to stream through the page: the Learner's recent events, or the served
@@ -59,8 +65,15 @@ from starlette.routing import Route
 from ..errors import ArtifactError, InvalidInputError
 from ..runtimes import LoadedModel
 from .manifest import Manifest
-from .metrics import CONTENT_TYPE_LATEST, MetricsMiddleware, ServerMetrics, reason_label
+from .metrics import (
+    CONTENT_TYPE_LATEST,
+    MetricsMiddleware,
+    ServerMetrics,
+    _StateCollector,
+    reason_label,
+)
 from .request_body import BodyLimits, RequestTooLargeError, read_json
+from .served_models import ModelSet, NamedCollector, UnknownModelError
 from .store import MANIFEST, Pointer, Store, StoreError, Version
 from .web_assets import web_routes
 from .worker import _detach_jvm
@@ -132,6 +145,7 @@ class ServerState:
     _reason_names: set[str] = field(default_factory=set)
     _refused_sha: dict[int, str] = field(default_factory=dict)
     _changed: asyncio.Event | None = None
+    name: str | None = None  # the model's name in a store root of named models
 
     def head(self) -> dict[str, Any]:
         """What /models/head and /events say: the store's latest published version, the one
@@ -303,7 +317,10 @@ def _sample_rows(manifest: Manifest, limit: int) -> list[dict]:
 
 
 def _state(request: Request) -> ServerState:
-    return request.app.state.estuary
+    """The state of the model the request names (`/models/<name>/...`, `?model=<name>`), or
+    of the root's own store; UnknownModelError (404) otherwise."""
+    name = request.path_params.get("name") or request.query_params.get("model")
+    return request.app.state.models.get(name)
 
 
 class NonFiniteOutputError(InvalidInputError):
@@ -400,9 +417,15 @@ def _version_number(state: ServerState, ref: str) -> int | None:
 
 
 async def artifact(request: Request) -> Response:
-    """GET /models/<n|latest>/<file>: a file the version's manifest lists, or the manifest."""
-    state = _state(request)
+    """GET /models/<n|latest>/<file>: a file the version's manifest lists, or the manifest
+    (also GET /models/<name>/<n|latest>/<file> for a named model)."""
     ref, name = request.path_params["version"], request.path_params["file"]
+    named = request.app.state.models.named
+    if ref in named and "model" not in request.query_params:  # /models/<name>/<n>/<file>
+        state = named[ref]
+        ref, _, name = name.partition("/")
+    else:
+        state = _state(request)
     number = _version_number(state, ref)
     if number is None:
         return _error(404, f"no version {ref!r}")
@@ -424,8 +447,19 @@ async def artifact(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
-    """GET /healthz: 200 when a version is served and the watcher runs, else 503."""
-    state = _state(request)
+    """GET /healthz: 200 when a version is served and the watcher runs, else 503. On a root
+    of named models without ?model=: 200 when every model is healthy, each one's body."""
+    models = request.app.state.models
+    if not models.single and "model" not in request.query_params:
+        bodies = {name: _health(state) for name, state in sorted(models.named.items())}
+        ok = all(body["ok"] for body in bodies.values())
+        return JSONResponse({"ok": ok, "store": str(models.root), "models": bodies},
+                            status_code=200 if ok else 503)
+    body = _health(_state(request))
+    return JSONResponse(body, status_code=200 if body["ok"] else 503)
+
+
+def _health(state: ServerState) -> dict[str, Any]:
     served = state.served
     watcher = state.watcher_status()
     ok = served is not None and watcher["status"] == "running"
@@ -436,7 +470,7 @@ async def healthz(request: Request) -> Response:
     if state.learner is not None:
         body["learner"] = {"events": state.learner.n_events,
                            "snapshots": state.learner.n_snapshots}
-    return JSONResponse(body, status_code=200 if ok else 503)
+    return body
 
 
 def _authorized(state: ServerState, request: Request) -> JSONResponse | None:
@@ -564,6 +598,16 @@ async def history(request: Request) -> Response:
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
+async def list_models(request: Request) -> Response:
+    """GET /models: the named models of the root (each one's head), or, on a single-model
+    store, the one model (name null)."""
+    models = request.app.state.models
+    rows = [{"name": name, **state.head()} for name, state in models.states()
+            if (name is None) == models.single]
+    return JSONResponse({"store": str(models.root), "models": rows},
+                        headers={"Cache-Control": "no-store"})
+
+
 async def metrics(request: Request) -> Response:
     """GET /metrics: Prometheus text format (see metrics.py)."""
     return Response(request.app.state.metrics.exposition(),
@@ -572,7 +616,10 @@ async def metrics(request: Request) -> Response:
 
 API_ROUTES = [
     Route("/predict", predict, methods=["POST"]),
+    Route("/models", list_models, methods=["GET"]),
     Route("/models/latest", latest, methods=["GET"]),
+    Route("/models/{name}/predict", predict, methods=["POST"]),
+    Route("/models/{name}/latest", latest, methods=["GET"]),
     Route("/models/history", history, methods=["GET"]),
     Route("/models/{version}/{file:path}", artifact, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),
@@ -582,6 +629,10 @@ API_ROUTES = [
     Route("/examples", example_rows, methods=["GET"]),
     Route("/metrics", metrics, methods=["GET"]),
 ]
+
+
+async def _unknown_model(request: Request, exc: Exception) -> Response:
+    return _error(404, str(exc))
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
@@ -626,24 +677,52 @@ def create_app(store: Store | str | Path, *, format: str = "onnx", poll: float =
     if examples is not None:
         state.examples = [e if isinstance(e.get("x"), dict) else {"x": e} for e in examples]
 
+    models = ModelSet(state.store.root, state, lambda store, name: ServerState(
+        store, format, poll, limits=state.limits, load_timeout=load_timeout,
+        stall_after=stall_after, name=name))
+    models.scan()
+    counters = ServerMetrics(state, model=state.store.root.resolve().name or "store")
+    counters.registry.register(NamedCollector(models, _StateCollector))
+    app = Starlette(routes=[*API_ROUTES, *web_routes(state, models.for_page, models.names)],
+                    lifespan=_lifespan(models, poll),
+                    exception_handlers={UnknownModelError: _unknown_model,
+                                        Exception: _internal_error},
+                    middleware=[Middleware(MetricsMiddleware, metrics=counters)])
+    app.state.estuary = state
+    app.state.models = models
+    app.state.metrics = counters
+    return app
+
+
+def _lifespan(models: ModelSet, poll: float) -> Any:
+    """Watch every model's `latest` (one watcher each), and look for new named models every
+    few polls (a Kafka partition's first publish)."""
+
+    async def watch_all() -> None:
+        while True:
+            await asyncio.sleep(max(4 * poll, 1.0))
+            models.scan()
+            for _, state in models.states():
+                if state.watcher is None:
+                    state.watcher = asyncio.create_task(state.watch())
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await state.look()  # a hostile `latest` is logged and shown on /healthz, not fatal
-        state.watcher = asyncio.create_task(state.watch())
+        for _, state in models.states():
+            await state.look()  # a hostile `latest` is logged and shown on /healthz, not fatal
+            state.watcher = asyncio.create_task(state.watch())
+        scanner = asyncio.create_task(watch_all())
         try:
             yield
         finally:
-            state.watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await state.watcher
+            tasks = [scanner, *(state.watcher for _, state in models.states() if state.watcher)]
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
-    counters = ServerMetrics(state, model=state.store.root.resolve().name or "store")
-    app = Starlette(routes=[*API_ROUTES, *web_routes(state)], lifespan=lifespan,
-                    exception_handlers={Exception: _internal_error},
-                    middleware=[Middleware(MetricsMiddleware, metrics=counters)])
-    app.state.estuary = state
-    app.state.metrics = counters
-    return app
+    return lifespan
 
 
 def serve(store: Store | str | Path, host: str = "127.0.0.1", port: int = 8000, *,

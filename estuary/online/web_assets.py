@@ -19,6 +19,7 @@ import gzip
 import hashlib
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -257,8 +258,10 @@ def _latest_manifest(state: PageState, head: dict) -> Manifest | None:
         return None
 
 
-def render_page(html: str, state: PageState, vendored: Vendored, query: Any) -> str:
-    """index.html with its import map, preloads and config filled in."""
+def render_page(html: str, state: PageState, vendored: Vendored, query: Any, *,
+                model: str | None = None, models: list[str] | None = None) -> str:
+    """index.html with its import map, preloads and config filled in; `model` is the named
+    model the page shows (of `models`, the page's model switch), None on a one-model store."""
     # the page's own files under content-hashed URLs (cached for good, like the vendored ones):
     # a second visit loads them without a round trip; an edit changes the URL
     versioned = {url: f"{url}?v={_file_hash(path)}" for url, path in _own_files().items()}
@@ -271,7 +274,8 @@ def render_page(html: str, state: PageState, vendored: Vendored, query: Any) -> 
     head = state.head()
     manifest = _latest_manifest(state, head)
     config = {"missing": vendored.missing, "install": _install_hint(), "head": head,
-              "manifest": manifest.to_dict() if manifest else None}
+              "manifest": manifest.to_dict() if manifest else None,
+              "model": model, "models": models or []}
     html = html.replace("<!--IMPORTMAP-->", '<script type="importmap">'
                         f"{json.dumps(import_map)}</script>\n"
                         + vendored.preloads(_first_runtimes(query, manifest)))
@@ -279,8 +283,12 @@ def render_page(html: str, state: PageState, vendored: Vendored, query: Any) -> 
                         f"{_script_json(config)}</script>")
 
 
-def web_routes(state: PageState) -> list[Route]:
-    """GET /, /web_demo/<file>, /js/<file> and /vendor/<package>@<version>/<file>."""
+def web_routes(state: PageState,
+               pick: Callable[[str | None], tuple[PageState, str | None]] | None = None,
+               names: Callable[[], list[str]] | None = None) -> list[Route]:
+    """GET /, /web_demo/<file>, /js/<file> and /vendor/<package>@<version>/<file>. With many
+    models, `pick(?model=)` gives the state and name of the model the page shows, `names()`
+    the models its switch lists."""
     vendored = Vendored.find()
     _GZIPPED.warm([p for p in vendored.files.values() if p.is_file()])
 
@@ -290,7 +298,9 @@ def web_routes(state: PageState) -> list[Route]:
             html = index.read_text(encoding="utf-8")
         except OSError:
             return _error(404, f"the web demo is not installed here ({index.parent} is missing)")
-        return Response(render_page(html, state, vendored, request.query_params),
+        shown, model = pick(request.query_params.get("model")) if pick else (state, None)
+        return Response(render_page(html, shown, vendored, request.query_params, model=model,
+                                    models=names() if names else None),
                         media_type=MEDIA[".html"], headers={**NO_CACHE, **ISOLATED})
 
     async def demo_file(request: Request) -> Response:
