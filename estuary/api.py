@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from . import ir
-from ._atomic import staged
+from ._atomic import remove, replace, staged
 from .converters import formats as _formats  # noqa: F401  (registers every installed format)
 from .converters.registry import format_for
 from .errors import InvalidOptionError
 from .parity import verify as _verify_river
 from .runtimes import load
+from .signing import signature_path
+from .signing import signing_key as resolve_signing_key
 from .sklearn.model import is_sklearn_model
 from .snapshot import take_snapshot
 
@@ -31,21 +33,40 @@ class ExportedArtifact:
 
 
 def write_snapshot(snapshot: ir.Snapshot, path: str | Path, format: str | None = None,
-                   check: bool = True, options: Mapping[str, Any] | None = None
-                   ) -> ExportedArtifact:
+                   check: bool = True, options: Mapping[str, Any] | None = None,
+                   signing_key: Any = None) -> ExportedArtifact:
     """Write a snapshot atomically (temp file + rename); by default load it back in its runtime
     and re-run the golden vectors before the file appears at `path`. `options` override the
-    format's defaults (`registry.format_for(name).options`, e.g. ONNX `{"opset": 17}`)."""
+    format's defaults (`registry.format_for(name).options`, e.g. ONNX `{"opset": 17}`).
+    `signing_key` (default $ESTUARY_SIGNING_KEY) signs it: `path`.sig (signing.py)."""
     path = Path(path)
     fmt = format_for(format, str(path))
+    key = resolve_signing_key(signing_key)
     with staged(path, fmt.suffix) as tmp:
-        fmt.write(snapshot, tmp, options)
-        if check and snapshot.golden_inputs:
-            load(tmp)
-        elif check:  # River answered no golden row: written, and every load must say so
-            load(tmp, require_golden=False)
+        try:
+            fmt.write(snapshot, tmp, options, signing_key=key or False)
+            if check:  # no golden row (River answered none): written, and every load says so
+                load(tmp, require_golden=bool(snapshot.golden_inputs),
+                     trusted_key=key.public_key() if key else False)
+            _place_signature(tmp, path, signed=key is not None)
+        finally:
+            if not tmp.is_dir():  # a failed export leaves no stray signature beside it
+                remove(signature_path(tmp))
     return ExportedArtifact(path, fmt.name, ir.content_hash(snapshot.model),
                             snapshot.provenance.snapshot_id or "", artifact_size(path), snapshot)
+
+
+def _place_signature(tmp: Path, path: Path, signed: bool) -> None:
+    """Move a file artifact's signature to its final name just before the artifact itself (a
+    reader in between sees a signature of other bytes and refuses: never an unsigned pass);
+    without a key, remove a signature an earlier export left there (a TF.js directory carries
+    its own, replaced with it)."""
+    if tmp.is_dir():
+        return
+    if signed:
+        replace(signature_path(tmp), signature_path(path))
+    else:
+        remove(signature_path(path))
 
 
 def artifact_size(path: Path) -> int:
@@ -56,10 +77,12 @@ def artifact_size(path: Path) -> int:
 
 
 def export(model: Any, path: str | Path, sample: Sequence[Mapping] = (), format: str | None = None,
-           check: bool = True, options: Mapping[str, Any] | None = None) -> ExportedArtifact:
+           check: bool = True, options: Mapping[str, Any] | None = None,
+           signing_key: Any = None) -> ExportedArtifact:
     """Export a River model (or a fitted scikit-learn estimator / pipeline, through skl2onnx,
     sklearn2pmml or coremltools) to `path`; the format comes from `format` or the suffix, its
-    `options` (River models only) override the format's defaults.
+    `options` (River models only) override the format's defaults. River exports are signed
+    with `signing_key` (a key file path or key; default $ESTUARY_SIGNING_KEY): `path`.sig.
 
     >>> export(model, "model.onnx", sample=rows, options={"opset": 17}).size_bytes
     """
@@ -70,7 +93,8 @@ def export(model: Any, path: str | Path, sample: Sequence[Mapping] = (), format:
         from .sklearn import export_sklearn
 
         return export_sklearn(model, path, sample, format, check)
-    return write_snapshot(take_snapshot(model, sample), path, format, check, options)
+    return write_snapshot(take_snapshot(model, sample), path, format, check, options,
+                          signing_key)
 
 
 def verify(model: Any, path: str | Path, rows: Any = (), *, adversarial: bool = True,

@@ -160,6 +160,9 @@ def export(
         help="A format option, e.g. --option opset=17 (ONNX); repeat for more.")] = None,
     opset: Annotated[int | None, typer.Option(
         "--opset", help="ONNX: the ai.onnx opset to write (same as --option opset=N).")] = None,
+    signing_key: Annotated[Path | None, typer.Option(
+        "--signing-key", help="Ed25519 private key file (`estuary keygen`) to sign the artifact "
+        "with: writes <file>.sig (default $ESTUARY_SIGNING_KEY; unset: unsigned).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
     with _handled(as_json):
@@ -171,7 +174,8 @@ def export(
         rows = read_rows(sample) if sample is not None else []
         path = out_dir / f"{name}{fmt.suffix}"
         with _status(f"exporting {fmt.name} → {path}", as_json):
-            artifact = estuary.export(model, path, sample=rows, format=fmt.name, options=options)
+            artifact = estuary.export(model, path, sample=rows, format=fmt.name, options=options,
+                                      signing_key=signing_key)
     facts = {"path": str(artifact.path), "format": artifact.format,
              "size_bytes": artifact.size_bytes, "ir_hash": artifact.ir_hash,
              "snapshot_id": artifact.snapshot_id, "sample_rows": len(rows), "options": options}
@@ -499,6 +503,7 @@ def serve(
     model: Annotated[str, typer.Option("--model", help="With --allow-learn: logreg, linreg, hoeffding or gaussiannb.")] = "logreg",
     every: Annotated[int, typer.Option("--every", min=1, help="With --allow-learn: snapshot every N events.")] = 1000,
     log_format: Annotated[str, typer.Option("--log-format", help="text, or json: swaps, refusals and failed requests as JSON lines on stderr.")] = "text",
+    trusted_key: Annotated[Path | None, typer.Option("--trusted-key", help="Ed25519 public key file (`estuary keygen`): serve only versions whose manifest and artifact it signed; others are refused and the previous one keeps serving (default $ESTUARY_TRUSTED_KEY).")] = None,
 ) -> None:
     from .online.server import serve as run_server
 
@@ -511,7 +516,7 @@ def serve(
         try:
             run_server(store, host, port, format=format, poll=poll, learner=learner,
                        allow_learn=allow_learn, max_body_bytes=int(max_body_mb * 1e6),
-                       log_format=log_format)
+                       log_format=log_format, trusted_key=trusted_key)
         except ValueError as e:  # --allow-learn without a usable token, a bad --log-format
             raise BadInput(str(e)) from e
         finally:
@@ -527,6 +532,28 @@ def _serve_learner(store: Path, model: str, every: int) -> Any:
     if model not in MODELS:
         raise BadInput(f"--model {model!r}: with --allow-learn use one of {', '.join(MODELS)}")
     return Learner(MODELS[model](), store=Store(store), policy=EveryN(every))
+
+
+@app.command(help="Write a new Ed25519 key pair for signing artifacts and store manifests: "
+                  "KEY (private, PEM, mode 0600; keep it out of the store) and KEY.pub (give it "
+                  "to `estuary serve --trusted-key`, estuary.load(trusted_key=) and pages).")
+def keygen(
+    key: Annotated[Path, typer.Argument(metavar="KEY", help="Where to write the private key.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+) -> None:
+    from .signing import generate_keypair, key_id, trusted_key
+
+    with _handled(as_json):
+        private, public = generate_keypair(key)
+        facts = {"private_key": str(private), "public_key": str(public),
+                 "key_id": key_id(trusted_key(public))}
+    if as_json:
+        _emit_json({"ok": True, **facts})
+        return
+    _say(out, f"wrote {private} (private, keep it secret) and {public} (key id "
+              f"{facts['key_id']})", "green")
+    _say(out, f"  sign:   export ESTUARY_SIGNING_KEY={private}")
+    _say(out, f"  verify: estuary serve STORE --trusted-key {public}")
 
 
 @app.command("setup-js", help="Install the npm packages of the Node runtimes (.tfjs, "

@@ -49,6 +49,16 @@ class IntegrityError(ArtifactError):
     """The artifact's bytes are not the bytes it was exported with (its embedded SHA-256)."""
 
 
+class SignatureError(ArtifactError):
+    """A trusted key is configured and the artifact (or store manifest) is unsigned, signed by
+    another key, or its bytes are not the bytes that were signed: do not serve it."""
+
+
+class SigningKeyError(EstuaryError, ValueError):
+    """A signing or trusted key that cannot be read (missing file, not an Ed25519 key), or the
+    `cryptography` library is not installed (`pip install estuary-ml[sign]`)."""
+
+
 class NoGoldenVectorsError(ArtifactError):
     """The artifact embeds no golden vectors, so nothing proves it computes what was exported;
     `estuary.load(path, require_golden=False)` loads it anyway."""

@@ -41,7 +41,30 @@ def _parts(path: Path) -> tuple[Path, list[Path]]:
     if not all(isinstance(n, str) and n and Path(n).name == n for n in names):
         raise IntegrityError(f"{main}: a weight file path leaves the artifact's directory; the "
                              "file is corrupt or hostile: re-export it")
-    return main, [path / n for n in names]
+    others = [path / n for n in names]
+    inside(path, [main, *others])
+    return main, others
+
+
+def inside(directory: Path, files: list[Path]) -> None:
+    """Refuse (ArtifactError) a file of a directory artifact that resolves outside it: a weight
+    shard replaced by a symlink to /etc/passwd must not be read, hashed or served."""
+    root = directory.resolve()
+    for f in files:
+        if not f.resolve().is_relative_to(root):
+            raise ArtifactError(f"{f} resolves outside {directory} (a symlink out of the "
+                                "artifact): refused; re-export the artifact")
+
+
+def artifact_sha256(path: str | Path) -> str:
+    """SHA-256 (hex) of an artifact as it is on disk: a file's bytes, or a TF.js directory's
+    model.json and the weight shards it lists (what a signature covers: estuary/signing.py)."""
+    path = Path(path)
+    try:
+        main, others = _parts(path)
+        return _digest(main.read_bytes(), others)
+    except OSError as e:
+        raise ArtifactError(f"cannot read {path} to hash it: {e.strerror or e}") from e
 
 
 def _digest(main: bytes, others: list[Path]) -> str:
@@ -87,4 +110,4 @@ def check(path: str | Path, claimed: str) -> bool:
     return True
 
 
-__all__ = ["PLACEHOLDER", "IntegrityError", "check", "stamp"]
+__all__ = ["PLACEHOLDER", "IntegrityError", "artifact_sha256", "check", "inside", "stamp"]

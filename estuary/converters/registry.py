@@ -117,13 +117,20 @@ class Format:
         return out
 
     def write(self, snapshot: Any, path: str | Path,
-              options: Mapping[str, Any] | None = None) -> Path:
+              options: Mapping[str, Any] | None = None, signing_key: Any = None) -> Path:
         """Write `snapshot` to `path` with the format's options (defaults unless overridden),
-        then stamp the artifact's SHA-256 into its metadata (estuary/integrity.py)."""
+        stamp the artifact's SHA-256 into its metadata (estuary/integrity.py), and sign it
+        with `signing_key` (default $ESTUARY_SIGNING_KEY; none: unsigned; estuary/signing.py)."""
         from ..integrity import stamp
+        from ..signing import sign_artifact
+        from ..signing import signing_key as resolve_key
 
+        key = resolve_key(signing_key)  # a bad key fails before anything is written
         out = self.writer(snapshot, path, **self.resolve_options(options))
-        stamp(Path(out if out is not None else path))
+        target = Path(out if out is not None else path)
+        stamp(target)
+        if key is not None:
+            sign_artifact(target, key)
         return out
 
 

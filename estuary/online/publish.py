@@ -20,6 +20,7 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .. import __version__, ir
 from ..converters import formats as _formats  # noqa: F401  (registers every installed format)
@@ -27,6 +28,7 @@ from ..converters.registry import FORMATS, format_for
 from ..errors import UnsupportedModelError
 from ..parity.report import ParityReport
 from ..runtimes import load
+from ..signing import signature_path, signing_key
 from .freeze import Frozen, to_snapshot
 from .manifest import SCHEMA_VERSION, FormatEntry, Manifest, ParitySummary
 from .parity import compare_reference
@@ -63,16 +65,18 @@ class PublishResult:
                 + "; ".join(parts))
 
 
-def _one_format(name: str, snap: ir.Snapshot, frozen: Frozen, staging: Path, explicit: bool
-                ) -> tuple[ParityReport | None, str | None, str | None, str | None]:
-    """(report, error, file name, reason the format does not apply to this model)."""
+def _one_format(name: str, snap: ir.Snapshot, frozen: Frozen, staging: Path, explicit: bool,
+                key: Any = None) -> tuple[ParityReport | None, str | None, str | None, str | None]:
+    """(report, error, file name, reason the format does not apply to this model); with a
+    signing `key`, the artifact is signed and its signature checked on load."""
     fmt = format_for(name)
     path = staging / f"model{fmt.suffix}"
     if path.exists():  # two formats share a suffix: name the second after its format
         path = staging / f"model-{name}{fmt.suffix}"
     try:
-        fmt.write(snap, path)
-        loaded = load(path)  # the real runtime; re-runs the golden vectors
+        fmt.write(snap, path, signing_key=key or False)
+        # the real runtime; re-runs the golden vectors (and checks the signature just made)
+        loaded = load(path, trusted_key=key.public_key() if key else None)
         report = compare_reference(loaded, frozen.probes, frozen.reference,
                                    ir.content_hash(frozen.model))
         return report, None, path.name, None
@@ -88,11 +92,13 @@ def _one_format(name: str, snap: ir.Snapshot, frozen: Frozen, staging: Path, exp
 
 
 def _discard(path: Path) -> None:
-    """Remove a staged artifact (a file, or a directory such as .tfjs) that will not be served."""
+    """Remove a staged artifact (a file and its signature, or a directory such as .tfjs) that
+    will not be served."""
     if path.is_dir():
         shutil.rmtree(path, ignore_errors=True)
     else:
         path.unlink(missing_ok=True)
+        signature_path(path).unlink(missing_ok=True)
 
 
 def _drop_float32(name: str, report: ParityReport, path: Path) -> str:
@@ -128,12 +134,14 @@ def publish(frozen: Frozen, store: Store | str | Path, formats: Sequence[str] | 
 def _publish_staged(frozen: Frozen, store: Store, names: list[str], snap: ir.Snapshot,
                     staging: Path, start: float, explicit: bool) -> PublishResult:
     (staging / "snapshot.json").write_text(ir.to_json(snap, indent=1), encoding="utf-8")
+    key = signing_key(store.signing_key)
     reports: dict[str, ParityReport] = {}
     errors: dict[str, str] = {}
     dropped: dict[str, str] = {}
     entries: dict[str, FormatEntry] = {}
     for name in names:
-        report, error, file, not_applicable = _one_format(name, snap, frozen, staging, explicit)
+        report, error, file, not_applicable = _one_format(name, snap, frozen, staging, explicit,
+                                                          key)
         if not_applicable:
             entries[name] = FormatEntry(None, None, None, not_applicable=not_applicable)
             continue

@@ -1,10 +1,12 @@
 """A versioned model store on a local directory. Plain files and JSON: never pickle.
 
     STORE/
-      versions/<n>/        model.onnx, model.pmml, ..., snapshot.json, manifest.json
+      versions/<n>/        model.onnx, model.pmml, ..., snapshot.json, manifest.json (and
+                           with a signing key: model.onnx.sig, ..., manifest.json.sig)
       rejected/<n>/        the same, for snapshots whose parity failed (manifest says why)
       latest               {"version": n, "manifest_sha256": ...}, replaced atomically
       pin                  {"version": n, "manifest_sha256", "by", "at", "reason"} while pinned
+      public_key.pem       the public key versions are signed with (when a signing key is set)
       log.jsonl            who moved `latest` by hand, when and why (append-only; store_admin)
       .staging/            versions being written (pid in the name); never read
 
@@ -45,13 +47,16 @@ from .._atomic import fsync_path as _fsync_path
 from .._atomic import write_atomic
 from .._atomic import write_durably as _write_durably
 from ..errors import ArtifactError
+from ..signing import public_pem, sign_artifact, signing_key, trusted_key, verify_bytes
 from .manifest import FileEntry, Manifest
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+MANIFEST_SIG = MANIFEST + ".sig"  # signing.signature_path(manifest), never listed in `files`
 LATEST = "latest"
 PIN = "pin"
+PUBLIC_KEY = "public_key.pem"
 MAX_POINTER_BYTES = 4096  # `latest` is ~100 bytes: anything bigger is not ours
 
 
@@ -141,11 +146,17 @@ def _pid_alive(pid: int) -> bool:
 class Store:
     """Versions of one model on a local directory; see the module docstring for the layout."""
 
-    def __init__(self, root: str | Path, keep: int = 10):
+    def __init__(self, root: str | Path, keep: int = 10, *, signing_key: Any = None,
+                 trusted_key: Any = None):
+        """`signing_key` (default $ESTUARY_SIGNING_KEY) signs every manifest and artifact
+        committed; `trusted_key` (default $ESTUARY_TRUSTED_KEY) makes every reader refuse a
+        manifest not signed by it (signing.py). Both are a path or a key; False: none."""
         if keep < 1:
             raise ValueError(f"keep must be >= 1, got {keep}")
         self.root = Path(root)
         self.keep = keep
+        self.signing_key = signing_key
+        self.trusted_key = trusted_key
         self.versions = self.root / "versions"
         self.rejected = self.root / "rejected"
         self.staging = self.root / ".staging"
@@ -216,6 +227,7 @@ class Store:
             files[name] = FileEntry(sha256_file(path), path.stat().st_size)
         for d in sorted({p.parent for p in staging.rglob("*")} | {staging}, reverse=True):
             _fsync_path(d)
+        key = signing_key(self.signing_key)
         with self._locked():
             self._clean_pointer_temps()
             number = self._next_number()
@@ -223,6 +235,9 @@ class Store:
                             status="published" if published else "rejected")
             data = made.to_json().encode()
             _write_durably(staging / MANIFEST, data)
+            if key is not None:  # manifest.json.sig: the manifest's hashes cover every file
+                _fsync_path(sign_artifact(staging / MANIFEST, key))
+                self._publish_key(key)
             _fsync_path(staging)
             target = (self.versions if published else self.rejected) / str(number)
             os.rename(staging, target)
@@ -236,6 +251,13 @@ class Store:
         else:
             log.info("%s version %d", made.status, number)
         return Version(number, target, made, held)
+
+    def _publish_key(self, key: Any) -> None:
+        """`public_key.pem`: the public half of the key this store is signed with, for readers
+        to pin (trust it from a channel you trust, not because the store says so)."""
+        pem, where = public_pem(key.public_key()), self.root / PUBLIC_KEY
+        if _read_small(where) != pem:
+            write_atomic(where, pem)
 
     def _pinned_why(self) -> str | None:
         """Why `latest` must not move now (the store is pinned, or `pin` is unreadable), or None."""
@@ -353,11 +375,12 @@ class Store:
         return sorted(int(p.name) for p in where.iterdir() if _is_number(p.name))
 
     def open(self, number: int | None = None, rejected: bool = False, *,
-             manifest_sha256: str | None = None) -> Version:
+             manifest_sha256: str | None = None, trusted_key: Any = None) -> Version:
         """Version `number` (default: latest), after checking every file against its manifest.
         The manifest must hash to `manifest_sha256` when given, and to what `latest` says when
-        `number` is the version `latest` names. Raises `StoreError`, or `ManifestError` for a
-        manifest that is not a valid one.
+        `number` is the version `latest` names; with a trusted key (`trusted_key`, else the
+        store's, else $ESTUARY_TRUSTED_KEY) it must be signed by it (`SignatureError`). Raises
+        `StoreError`, or `ManifestError` for a manifest that is not a valid one.
 
         >>> Store("models").open().manifest.formats["onnx"].report.passed
         """
@@ -371,12 +394,14 @@ class Store:
                 pointer = self.read_latest()
                 if pointer is not None and pointer.version == number:
                     manifest_sha256 = pointer.manifest_sha256
+        key = trusted_key if trusted_key is not None else self.trusted_key
         try:
-            return self._open(number, rejected, manifest_sha256)
+            return self._open(number, rejected, manifest_sha256, key)
         except OSError as e:  # permissions, a file where a directory should be, ...
             raise StoreError(f"version {number} cannot be read ({type(e).__name__}: {e})") from e
 
-    def _open(self, number: int, rejected: bool, expected: str | None) -> Version:
+    def _open(self, number: int, rejected: bool, expected: str | None, trusted: Any
+              ) -> Version:
         path = (self.rejected if rejected else self.versions) / str(number)
         if path.is_symlink():
             raise StoreError(f"version {number}: {path} is a symlink; a version is a directory "
@@ -387,6 +412,9 @@ class Store:
             raise StoreError(f"version {number} is not in {path.parent}") from e
         if expected and hashlib.sha256(data).hexdigest() != expected:
             raise StoreError(f"version {number}: manifest.json does not match `latest`")
+        key = trusted_key(trusted)
+        if key is not None:  # SignatureError: unsigned, another key, or edited since
+            verify_bytes(data, path / MANIFEST, key)
         manifest = Manifest.from_json(data)  # names relative and without '..', or ManifestError
         if manifest.version != number:
             raise StoreError(f"version {number}: its manifest says version {manifest.version}; "
@@ -409,7 +437,7 @@ class Store:
         runtime, re-running the golden vectors."""
         from ..runtimes import load
 
-        return load(self.open(number).file_for(format))
+        return load(self.open(number).file_for(format), trusted_key=self.trusted_key)
 
 
 
@@ -424,4 +452,4 @@ def _read_small(where: Path) -> bytes | None:
     except OSError as e:
         raise StoreError(f"{where} is unreadable ({e})") from e
 
-__all__ = ["MANIFEST", "PIN", "Pin", "Pointer", "Store", "StoreError", "Version", "sha256_file"]
+__all__ = ["MANIFEST", "MANIFEST_SIG", "PIN", "Pin", "Pointer", "Store", "StoreError", "Version", "sha256_file"]

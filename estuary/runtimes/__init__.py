@@ -9,8 +9,11 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import ArtifactError, UnknownFormatError
+from ..signing import trusted_key as trusted_key_of
+from ..signing import verify_artifact
 from .base import LoadedModel, RuntimeInfo
 
 
@@ -52,13 +55,16 @@ def _loader(entry: RuntimeEntry):
 
 
 def load(path: str | Path, check: bool = True, runtime: str | None = None, *,
-         require_golden: bool = True) -> LoadedModel:
+         require_golden: bool = True, trusted_key: Any = None) -> LoadedModel:
     """Load an artifact in `runtime` (default: the usual one for its suffix); by default re-run
     its golden vectors (probabilities or values, and labels) and refuse it if they fail
     (`GoldenCheckError`) or if it has none (`NoGoldenVectorsError`, unless `require_golden` is
-    False). Every failure is an `EstuaryError`.
+    False). With `trusted_key` (an Ed25519 public key, its file, or default
+    $ESTUARY_TRUSTED_KEY; False: none), an artifact that is unsigned, signed by another key or
+    changed since it was signed is refused (`SignatureError`) before any runtime parses it.
+    Every failure is an `EstuaryError`.
 
-    >>> model = load("model.onnx"); model.predict_proba_one({"x": 1.0})
+    >>> model = load("model.onnx", trusted_key="release.key.pub"); model.predict_one({"x": 1.0})
     """
     try:
         path = Path(path)
@@ -76,6 +82,9 @@ def load(path: str | Path, check: bool = True, runtime: str | None = None, *,
     if entry is None or entry.suffix != path.suffix:
         raise UnknownFormatError(
             f"runtime {name!r} cannot load {path.name!r}; use one of {runtimes_for(path.suffix)}")
+    key = trusted_key_of(trusted_key)
+    if key is not None:
+        verify_artifact(path, key)
     model = _loader(entry)(path)
     if check:
         model.check_golden(require=require_golden)

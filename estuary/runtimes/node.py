@@ -275,6 +275,9 @@ def load_tfjs(path: Path) -> LoadedModel:
     path = Path(path)
     if not path.is_dir():
         raise ArtifactError(f"{path} is not a TF.js model directory (model.json + weight shards)")
+    from ..integrity import inside
+
+    inside(path, list(path.iterdir()))  # a shard symlinked out of the directory is never read
     backend = NodeBackend("tfjs", path, TFJS_NAME)
     return LoadedModel(backend, backend.metadata, path, "tfjs")
 
