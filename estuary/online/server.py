@@ -64,6 +64,7 @@ from starlette.routing import Route
 
 from ..errors import ArtifactError, InvalidInputError
 from ..runtimes import LoadedModel
+from ..signing import trusted_key as trusted_key_of
 from .manifest import Manifest
 from .metrics import (
     CONTENT_TYPE_LATEST,
@@ -74,7 +75,7 @@ from .metrics import (
 )
 from .request_body import BodyLimits, RequestTooLargeError, read_json
 from .served_models import ModelSet, NamedCollector, UnknownModelError
-from .store import MANIFEST, Pointer, Store, StoreError, Version
+from .store import MANIFEST, MANIFEST_SIG, Pointer, Store, StoreError, Version
 from .web_assets import web_routes
 from .worker import _detach_jvm
 
@@ -106,11 +107,12 @@ class Served:
                    tuple(schema.columns))
 
 
-def _load_artifact(path: Path) -> LoadedModel:
-    """The real runtime's load (golden vectors re-run); one name, so tests can stand in for it."""
+def _load_artifact(path: Path, trusted_key: Any = None) -> LoadedModel:
+    """The real runtime's load (golden vectors re-run, and the signature checked with a
+    trusted key); one name, so tests can stand in for it."""
     from ..runtimes import load
 
-    return load(path)
+    return load(path, trusted_key=trusted_key)
 
 
 def _describe(e: BaseException) -> str:
@@ -135,6 +137,7 @@ class ServerState:
     learn_token: str | None = None
     load_timeout: float = 60.0  # a candidate that takes longer to load is refused
     stall_after: float = 90.0  # no completed look at `latest` for this long: /healthz says 503
+    trusted_key: Any = None  # an Ed25519 public key: serve only versions signed by it
     latest_error: str | None = None  # why `latest` could not be read at the last look
     watch_errors: int = 0
     last_error: str | None = None
@@ -166,8 +169,9 @@ class ServerState:
 
     def _load(self, pointer: Pointer) -> Served:
         try:  # the manifest `latest` names, hash for hash: not merely "version n"
-            version = self.store.open(pointer.version, manifest_sha256=pointer.manifest_sha256)
-            model = _load_artifact(version.file_for(self.format))
+            version = self.store.open(pointer.version, manifest_sha256=pointer.manifest_sha256,
+                                      trusted_key=self.trusted_key)
+            model = _load_artifact(version.file_for(self.format), self.trusted_key)
             return Served.of(version, model, pointer.manifest_sha256)
         finally:
             _detach_jvm()  # this is a pool thread: see worker._detach_jvm
@@ -266,7 +270,7 @@ class ServerState:
 
     def version(self, number: int) -> Version:
         if number not in self.verified:
-            self.verified[number] = self.store.open(number)
+            self.verified[number] = self.store.open(number, trusted_key=self.trusted_key)
         return self.verified[number]
 
 
@@ -434,7 +438,7 @@ async def artifact(request: Request) -> Response:
     except ArtifactError as e:  # StoreError, or ManifestError: not a version to hand out
         return _error(404, str(e))
     entry = version.manifest.files.get(name)
-    if entry is None and name != MANIFEST:  # only files the manifest lists: no path tricks
+    if entry is None and name not in (MANIFEST, MANIFEST_SIG):  # only what the manifest lists
         return _error(404, f"version {number} has no file {name!r}; it has "
                            f"{sorted(version.manifest.files)}")
     path = version.path / name
@@ -657,7 +661,7 @@ def create_app(store: Store | str | Path, *, format: str = "onnx", poll: float =
                learner: Any = None, examples: list[dict] | None = None,
                allow_learn: bool = False, learn_token: str | None = None,
                limits: BodyLimits | None = None, load_timeout: float = 60.0,
-               stall_after: float = 90.0) -> Starlette:
+               stall_after: float = 90.0, trusted_key: Any = None) -> Starlette:
     """The ASGI app; run it with uvicorn (`estuary serve` does). `examples` (rows, or
     `{"x": row, "y": label}` events) are what the web demo streams; by default the Learner's
     recent events, or the sample rows in the served version's parity reports.
@@ -666,20 +670,23 @@ def create_app(store: Store | str | Path, *, format: str = "onnx", poll: float =
     with `Authorization: Bearer <learn_token>` (default: $ESTUARY_LEARN_TOKEN). `limits` bound
     request bodies (default 10 MB, 32 levels of nesting). A candidate version loading for
     longer than `load_timeout` seconds is refused; /healthz says 503 once the watcher has not
-    completed a look for `stall_after` seconds.
+    completed a look for `stall_after` seconds. With `trusted_key` (a public key or its file;
+    default $ESTUARY_TRUSTED_KEY) a version whose manifest or artifact is not signed by it is
+    refused like any version that fails to load, and the page verifies what it fetches.
 
     >>> app = create_app("models", learner=learner, allow_learn=True, learn_token=token)
     """
+    key = trusted_key_of(trusted_key)  # SigningKeyError now, not at the first version
     state = ServerState(store if isinstance(store, Store) else Store(store), format, poll, learner,
                         limits=limits or BodyLimits(), allow_learn=allow_learn,
                         learn_token=_learn_token(allow_learn, learner, learn_token),
-                        load_timeout=load_timeout, stall_after=stall_after)
+                        load_timeout=load_timeout, stall_after=stall_after, trusted_key=key)
     if examples is not None:
         state.examples = [e if isinstance(e.get("x"), dict) else {"x": e} for e in examples]
 
     models = ModelSet(state.store.root, state, lambda store, name: ServerState(
         store, format, poll, limits=state.limits, load_timeout=load_timeout,
-        stall_after=stall_after, name=name))
+        stall_after=stall_after, name=name, trusted_key=key))
     models.scan()
     counters = ServerMetrics(state, model=state.store.root.resolve().name or "store")
     counters.registry.register(NamedCollector(models, _StateCollector))
@@ -728,7 +735,7 @@ def _lifespan(models: ModelSet, poll: float) -> Any:
 def serve(store: Store | str | Path, host: str = "127.0.0.1", port: int = 8000, *,
           format: str = "onnx", poll: float = 0.25, learner: Any = None,
           allow_learn: bool = False, max_body_bytes: int | None = None,
-          log_format: str = "text") -> None:
+          log_format: str = "text", trusted_key: Any = None) -> None:
     """Run the server until interrupted (the bearer token of /learn: $ESTUARY_LEARN_TOKEN).
     `log_format="json"`: estuary's logs (swaps, refusals, failed requests) as JSON lines on
     stderr (see jsonlog.py)."""
@@ -742,7 +749,7 @@ def serve(store: Store | str | Path, host: str = "127.0.0.1", port: int = 8000, 
         raise ValueError(f"log_format must be 'text' or 'json', got {log_format!r}")
     limits = BodyLimits(max_bytes=max_body_bytes) if max_body_bytes else None
     app = create_app(store, format=format, poll=poll, learner=learner, allow_learn=allow_learn,
-                     limits=limits)
+                     limits=limits, trusted_key=trusted_key)
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)
 
 
