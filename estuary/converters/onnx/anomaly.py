@@ -1,0 +1,48 @@
+"""ONNX for the anomaly IR (`ir.anomaly`): the formulas there over `OnnxOps`, in float64. HST
+trees are the registered TreeRegressor emitter (a TreeEnsemble routing to exact float64 leaf
+sums); a filter emits its detector like an ensemble member, then River's `classify`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...ir import anomaly
+from ...ir.anomaly import AnomalyFilter, HalfSpaceTrees, LinearScore, UnivariateScore
+from ..registry import emit, register_emitter
+from .ensembles import member_output
+from .graph import OnnxOps
+from .transforms import Context
+
+
+def _flat(ctx: Context, v: str) -> str:
+    return ctx.graph.op("Reshape", v, ctx.graph.const([-1], np.int64))
+
+
+@register_emitter("onnx", HalfSpaceTrees)
+def half_space_trees(est: HalfSpaceTrees, ctx: Context) -> dict[str, str]:
+    total = None
+    for t in est.trees:  # River's order; the sums are whole numbers, exact in any order
+        v = _flat(ctx, emit("onnx", t, ctx)["value"])
+        total = v if total is None else ctx.graph.op("Add", total, v)
+    return {"value": anomaly.mass_score(OnnxOps(ctx.graph), total, est.max_score)}
+
+
+@register_emitter("onnx", UnivariateScore)
+def univariate_score(est: UnivariateScore, ctx: Context) -> dict[str, str]:
+    o, y = OnnxOps(ctx.graph), _flat(ctx, ctx.x)
+    if est.constant is not None:
+        return {"value": o.where(o.is_nan(y), o.const(est.constant), o.const(est.constant))}
+    return {"value": anomaly.univariate_score(o, y, est.center, est.scale, est.kind)}
+
+
+@register_emitter("onnx", LinearScore)
+def linear_score(est: LinearScore, ctx: Context) -> dict[str, str]:
+    value = _flat(ctx, emit("onnx", est.linear, ctx)["value"])
+    return {"value": anomaly.linear_score(OnnxOps(ctx.graph), value, est.linear.intercepts[0])}
+
+
+@register_emitter("onnx", AnomalyFilter)
+def anomaly_filter(est: AnomalyFilter, ctx: Context) -> dict[str, str]:
+    score = _flat(ctx, member_output(est.detector, ctx.graph, ctx.x, est.columns)["value"])
+    flag = anomaly.anomaly_flag(OnnxOps(ctx.graph), score, est.threshold)
+    return {"value": score, "is_anomaly": flag}

@@ -1,0 +1,263 @@
+"""River anomaly detectors → IR (read from river 0.26.1's `river/anomaly/*.py`).
+
+- HalfSpaceTrees: each padded tree folded at snapshot time into the constant its `_walk_score`
+  gives along each path (see `ir.anomaly.HalfSpaceTrees`); River's split `value < threshold` is
+  `value <= prev(threshold)` exactly in float64; a missing key follows River's `l_mass` rule.
+- GaussianScorer, StandardAbsoluteDeviation: they score `y` alone (`score_one(x, y)` ignores x):
+  the artifact's input is one numeric feature named `y`.
+- OneClassSVM: `_raw_dot_one(x) - intercept`.
+- ThresholdFilter, QuantileFilter: the wrapped detector plus River's `classify` with its
+  threshold frozen (QuantileFilter: `quantile.get() or inf`, River's own falsy rule).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from river import anomaly, preprocessing
+
+from ... import ir
+from ...errors import UnsupportedModelError
+from ...ir.anomaly import AnomalyFilter, HalfSpaceTrees, LinearScore, UnivariateScore
+from ...ir.ensembles import Member
+from ...ir.trees import TreeRegressor, TreeStructure
+from ..registry import Case, extractor_for, register_extractor, supported_models
+from .base import EstimatorIR, key_name, numeric_inputs, require_learned
+from .ensemble import member_ir
+from .linear_model import weight_row
+
+TARGET = "y"  # the one input of the detectors that score the target
+
+
+def _hst_nodes(m: anomaly.HalfSpaceTrees) -> list:
+    return [node for nodes in m._tree_nodes for node in nodes]
+
+
+def _hst_inputs(m: anomaly.HalfSpaceTrees) -> dict:
+    return numeric_inputs(sorted({n.feature for n in _hst_nodes(m) if hasattr(n, "feature")},
+                                 key=key_name))
+
+
+class _Flat:
+    """A padded tree flattened into `TreeStructure` arrays, node by node (pre-order)."""
+
+    def __init__(self) -> None:
+        self.feature: list[int] = []
+        self.threshold: list[float] = []
+        self.left: list[int] = []
+        self.right: list[int] = []
+        self.missing_left: list[bool] = []
+        self.leaf: list[int] = []
+        self.values: list[float] = []
+
+    def add(self) -> int:
+        for arr, v in ((self.feature, 0), (self.threshold, 0.0), (self.left, 0), (self.right, 0),
+                       (self.missing_left, False), (self.leaf, -1)):
+            arr.append(v)
+        return len(self.leaf) - 1
+
+    def structure(self) -> TreeStructure:
+        return TreeStructure(tuple(self.feature), tuple(self.threshold), tuple(self.left),
+                             tuple(self.right), tuple(self.missing_left), tuple(self.leaf),
+                             (False,) * len(self.leaf))
+
+
+def _fold(node: Any, depth: int, acc: int, m: anomaly.HalfSpaceTrees, index: dict,
+          flat: _Flat) -> int:
+    """River's `_walk_score` from `node` with `acc` summed so far: a leaf where the walk stops
+    (r_mass below the size limit, or the tree's last level), else a split. Returns the node id."""
+    i = flat.add()
+    acc += node.r_mass * (1 << depth)  # whole numbers: River's float sum of them is exact
+    if depth == m.height or node.r_mass < m.size_limit:
+        flat.leaf[i] = len(flat.values)
+        flat.values.append(float(acc))
+        return i
+    left, right = node.children
+    flat.feature[i] = index[key_name(node.feature)]
+    flat.threshold[i] = float(np.nextafter(float(node.threshold), -np.inf))  # x < t ⇔ x <= prev(t)
+    flat.missing_left[i] = not left.l_mass < right.l_mass  # River: right only when strictly more
+    flat.left[i] = _fold(left, depth + 1, acc, m, index, flat)
+    flat.right[i] = _fold(right, depth + 1, acc, m, index, flat)
+    return i
+
+
+def _single_leaf(columns: tuple[str, ...], value: float) -> TreeRegressor:
+    tree = TreeStructure((0,), (0.0,), (0,), (0,), (False,), (0,), (False,))
+    return TreeRegressor(columns, tree, (value,), (False,))
+
+
+HST_CASES = (
+    Case("hst", "Phishing", lambda: anomaly.HalfSpaceTrees(n_trees=5, height=4, window_size=50,
+                                                           seed=42)),
+    Case("minmax|hst", "Bananas", lambda: preprocessing.MinMaxScaler()
+         | anomaly.HalfSpaceTrees(n_trees=10, height=6, window_size=100, seed=7)),
+    Case("hst-first-window", "Phishing", lambda: anomaly.HalfSpaceTrees(
+        n_trees=3, height=3, window_size=5000, seed=1)),
+)
+
+
+@register_extractor(anomaly.HalfSpaceTrees, inputs=_hst_inputs, kind="estimator",
+                    produces=(HalfSpaceTrees,), cases=HST_CASES)
+def half_space_trees(m: anomaly.HalfSpaceTrees, columns, ctx) -> EstimatorIR:
+    require_learned(bool(m.trees), "HalfSpaceTrees")
+    wanted = tuple(_hst_inputs(m))
+    names = tuple(key_name(k) for k in wanted)
+    missing = [n for n in names if n not in columns]
+    if missing:
+        raise UnsupportedModelError(m, supported_models(), reason=f"its trees split on {missing}, "
+                                    "which no earlier step of the pipeline produces")
+    index = {n: j for j, n in enumerate(names)}
+    max_score = float(m._max_score)
+    if m._first_window:  # River answers 0 until the first window is full: max/max = 1 exactly
+        return EstimatorIR(HalfSpaceTrees(names, (_single_leaf(names, max_score),), max_score),
+                           "anomaly")
+    trees = []
+    for root in m.trees:
+        flat = _Flat()
+        _fold(root, 0, 0, m, index, flat)
+        trees.append(TreeRegressor(names, flat.structure(), tuple(flat.values),
+                                   (False,) * len(flat.values)))
+    return EstimatorIR(HalfSpaceTrees(names, tuple(trees), max_score), "anomaly")
+
+
+# ------------------------------------------------------------------ detectors of y
+
+
+UNIVARIATE_CASES = (
+    Case("gaussian-scorer", "TrumpApproval.y", lambda: anomaly.GaussianScorer(grace_period=50)),
+    Case("gaussian-scorer-window", "TrumpApproval.y",
+         lambda: anomaly.GaussianScorer(window_size=100, grace_period=10)),
+    Case("gaussian-scorer-grace", "TrumpApproval.y",
+         lambda: anomaly.GaussianScorer(grace_period=10_000)),
+)
+SAD_CASES = (Case("sad", "TrumpApproval.y", lambda: anomaly.StandardAbsoluteDeviation()),)
+
+
+def _target_inputs(m: Any) -> dict:
+    return numeric_inputs([TARGET])
+
+
+def _only_target(m: Any, columns: tuple[str, ...]) -> tuple[str, ...]:
+    if TARGET not in columns:
+        raise UnsupportedModelError(m, supported_models(), reason=f"{type(m).__name__} scores "
+                                    "the target y alone (score_one(x, y)): export it on its own "
+                                    "or inside an anomaly filter, not behind other steps")
+    return (TARGET,)
+
+
+@register_extractor(anomaly.GaussianScorer, inputs=_target_inputs, kind="estimator",
+                    produces=(UnivariateScore,), cases=UNIVARIATE_CASES)
+def gaussian_scorer(m: anomaly.GaussianScorer, columns, ctx) -> EstimatorIR:
+    cols = _only_target(m, columns)
+    g = m.gaussian
+    if g.n_samples < m.grace_period:  # River: `return 0` whatever y is
+        return EstimatorIR(UnivariateScore(cols, 0.0, 1.0, "gaussian", 0.0), "anomaly")
+    mu, sigma = float(g.mu), float(g.sigma)
+    if sigma == 0.0:  # cdf's ZeroDivisionError → 0.0: 2 · |0 - 0.5| = 1 for every y
+        return EstimatorIR(UnivariateScore(cols, mu, 1.0, "gaussian", 1.0), "anomaly")
+    return EstimatorIR(UnivariateScore(cols, mu, sigma, "gaussian"), "anomaly")
+
+
+@register_extractor(anomaly.StandardAbsoluteDeviation, inputs=_target_inputs, kind="estimator",
+                    produces=(UnivariateScore,), cases=SAD_CASES)
+def standard_absolute_deviation(m: anomaly.StandardAbsoluteDeviation, columns,
+                                ctx) -> EstimatorIR:
+    cols = _only_target(m, columns)
+    center = m.sub_stat.get()
+    require_learned(center is not None, "StandardAbsoluteDeviation")
+    scale = m.variance.get() ** 0.5 + 1e-10  # River's own expression, evaluated once
+    return EstimatorIR(UnivariateScore(cols, float(center), float(scale), "deviation"), "anomaly")
+
+
+# ------------------------------------------------------------------ one-class SVM
+
+
+def _svm_inputs(m: anomaly.OneClassSVM) -> dict:
+    return numeric_inputs(m._weights)
+
+
+SVM_CASES = (Case("scaler|one-class-svm", "Phishing", lambda: preprocessing.StandardScaler()
+                  | anomaly.OneClassSVM(nu=0.2)),)
+
+
+@register_extractor(anomaly.OneClassSVM, inputs=_svm_inputs, kind="estimator",
+                    produces=(LinearScore,), cases=SVM_CASES)
+def one_class_svm(m: anomaly.OneClassSVM, columns, ctx) -> EstimatorIR:
+    require_learned(bool(m._weights) or m.intercept != m.intercept_init, "OneClassSVM")
+    lin = ir.Linear(columns, (weight_row(m._weights, columns),), (float(m.intercept),), "identity")
+    return EstimatorIR(LinearScore(columns, lin), "anomaly")
+
+
+# ------------------------------------------------------------------ filters
+
+
+def _filter_inputs(m: Any) -> dict:
+    inner = m.anomaly_detector
+    return extractor_for(inner).inputs(inner)
+
+
+def _filter(m: Any, threshold: float, columns, ctx) -> EstimatorIR:
+    chain, inner = member_ir(m.anomaly_detector, columns, ctx)
+    if inner.task != "anomaly":
+        raise UnsupportedModelError(m, supported_models(), reason="it wraps a model that is not "
+                                    "an anomaly detector")
+    member = Member(chain, inner.estimator)
+    return EstimatorIR(AnomalyFilter(tuple(columns), member, float(threshold)), "anomaly")
+
+
+FILTER_CASES = (
+    Case("threshold-filter(minmax|hst)", "Bananas", lambda: anomaly.ThresholdFilter(
+        preprocessing.MinMaxScaler() | anomaly.HalfSpaceTrees(n_trees=5, height=5,
+                                                              window_size=100, seed=3),
+        threshold=0.9)),
+    Case("threshold-filter(gaussian-scorer)", "TrumpApproval.y", lambda: anomaly.ThresholdFilter(
+        anomaly.GaussianScorer(grace_period=20), threshold=0.9)),
+)
+QUANTILE_CASES = (
+    Case("quantile-filter(scaler|one-class-svm)", "Phishing", lambda: anomaly.QuantileFilter(
+        preprocessing.StandardScaler() | anomaly.OneClassSVM(nu=0.2), q=0.95)),
+    Case("minmax|quantile-filter(hst)", "Bananas", lambda: preprocessing.MinMaxScaler()
+         | anomaly.QuantileFilter(anomaly.HalfSpaceTrees(n_trees=5, height=5, window_size=100,
+                                                         seed=5), q=0.9)),
+)
+
+
+@register_extractor(anomaly.ThresholdFilter, inputs=_filter_inputs, kind="estimator",
+                    produces=(AnomalyFilter,), cases=FILTER_CASES)
+def threshold_filter(m: anomaly.ThresholdFilter, columns, ctx) -> EstimatorIR:
+    return _filter(m, m.threshold, columns, ctx)
+
+
+@register_extractor(anomaly.QuantileFilter, inputs=_filter_inputs, kind="estimator",
+                    produces=(AnomalyFilter,), cases=QUANTILE_CASES)
+def quantile_filter(m: anomaly.QuantileFilter, columns, ctx) -> EstimatorIR:
+    return _filter(m, m.quantile.get() or math.inf, columns, ctx)  # River's `or math.inf`
+
+
+# ------------------------------------------------------------------ refused, with the reason
+
+LOF_REFUSAL = ("LocalOutlierFactor is not exported yet: its state could be frozen (the window of "
+               "stored points with their k-distances and densities), but its score needs the k "
+               "nearest stored points of each row with River's distance-0 self-match rule and "
+               "summation order, which no estuary format block computes yet")
+LODA_REFUSAL = ("LODA is not exported yet: its density is a step function of each projection, so "
+                "a projection summed in another order than River's moves rows across bin edges; "
+                "estuary has no exact ordered-sum block for it yet")
+
+
+@register_extractor(anomaly.LocalOutlierFactor, inputs=lambda m: {}, kind="estimator",
+                    refusal=LOF_REFUSAL, cases=(Case("lof", "Phishing", lambda: (
+                        anomaly.LocalOutlierFactor(n_neighbors=5))),))
+def local_outlier_factor(m: Any, columns, ctx) -> EstimatorIR:
+    raise UnsupportedModelError(m, supported_models(), reason=LOF_REFUSAL)
+
+
+@register_extractor(anomaly.LODA, inputs=lambda m: {}, kind="estimator", refusal=LODA_REFUSAL,
+                    cases=(Case("loda", "Phishing", lambda: anomaly.LODA(n_random_cuts=10,
+                                                                         seed=42)),))
+def loda(m: Any, columns, ctx) -> EstimatorIR:
+    raise UnsupportedModelError(m, supported_models(), reason=LODA_REFUSAL)
+
+

@@ -1,0 +1,181 @@
+"""Anomaly-detector IR: River's `score_one` as frozen tables, and the formulas every target runs.
+
+- `HalfSpaceTrees`: River's `_walk_score` adds `r_mass · 2^depth` at each node of the row's path
+  and stops below a node whose `r_mass < size_limit`. At snapshot time the masses are fixed, so the
+  sum along each path is a constant: one `TreeRegressor` per HST tree whose leaves are those
+  stopping nodes, holding the path's sum (whole numbers, exact in float64 and float32), then
+  `1 - total / max_score` (`mass_score`).
+- `UnivariateScore`: the detectors that score the target `y` alone (`GaussianScorer`,
+  `StandardAbsoluteDeviation`): z = (y - center) / scale, then |z| or 2·|Φ(z) - 0.5|.
+- `LinearScore`: `OneClassSVM.score_one` = (w·x + b) - b, River's own operation order.
+- `AnomalyFilter`: a detector (its own transforms and estimator) and River's `classify`
+  (`score >= threshold`, the threshold frozen at snapshot time): outputs the score and
+  `is_anomaly` (1.0 / 0.0).
+
+The formulas are written once here over `arithmetic.Ops`, like those of `ir.arithmetic`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import arithmetic
+from .arithmetic import NUMPY, Ops
+from .ensembles import Member, member_output, member_split_probes, member_thresholds
+from .evaluate import ESTIMATOR_EVALUATORS, evaluates
+from .nodes import Estimator, IRError, Linear, ir_node
+from .trees import TreeRegressor, split_probes
+
+UNIVARIATE_KINDS = ("deviation", "gaussian")
+
+
+# --------------------------------------------------------------------------------- formulas
+
+
+def absolute(o: Ops, v: Any) -> Any:
+    """|v| (exact: a sign flip)."""
+    v = o.keep(v, "v")
+    return o.where(o.less(v, o.const(0.0)), o.sub(o.const(0.0), v), v)
+
+
+def mass_score(o: Ops, total: Any, max_score: float) -> Any:
+    """River's HST: `1 - score / self._max_score`."""
+    return o.sub(o.const(1.0), o.div(total, o.const(max_score)))
+
+
+def univariate_score(o: Ops, y: Any, center: float, scale: float, kind: str) -> Any:
+    """SAD: |(y - center) / scale|; GaussianScorer: 2 · |norm_cdf((y - mu) / sigma) - 0.5|."""
+    z = o.keep(o.div(o.sub(y, o.const(center)), o.const(scale)), "z")
+    if kind == "deviation":
+        return absolute(o, z)
+    return o.mul(o.const(2.0), absolute(o, o.sub(arithmetic.norm_cdf(o, z), o.const(0.5))))
+
+
+def linear_score(o: Ops, value: Any, intercept: float) -> Any:
+    """OneClassSVM: River's `_raw_dot_one(x) - intercept`, where `value` = w·x + intercept."""
+    return o.sub(value, o.const(intercept))
+
+
+def anomaly_flag(o: Ops, score: Any, threshold: float) -> Any:
+    """River's filters' `classify`: 1.0 where `score >= threshold`, else 0.0 (NaN: 0.0)."""
+    score = o.keep(score, "score")
+    below = o.where(o.less(score, o.const(threshold)), o.const(0.0), o.const(1.0))
+    return o.where(o.is_nan(score), o.const(0.0), below)
+
+
+# --------------------------------------------------------------------------------- nodes
+
+
+@ir_node
+@dataclass(frozen=True)
+class HalfSpaceTrees(Estimator):
+    """score = 1 - (Σ_t trees[t](x)) / max_score, trees summed in River's order. Each tree's
+    splits are River's `x < threshold` written as `x <= prev(threshold)` (the float64 just
+    below); a missing key goes to the child whose `l_mass` is not smaller (River's rule). In the
+    first window River answers 0: one single-leaf tree worth `max_score`."""
+
+    columns: tuple[str, ...]
+    trees: tuple[TreeRegressor, ...]
+    max_score: float
+
+    def __post_init__(self) -> None:
+        if not self.trees or not self.max_score > 0:
+            raise IRError("HalfSpaceTrees: no trees, or max_score is not > 0")
+        if any(t.columns != self.columns or any(t.model) for t in self.trees):
+            raise IRError("HalfSpaceTrees: a tree reads other columns or has model leaves")
+
+    def thresholds(self) -> dict[str, tuple[float, ...]]:
+        out: dict[str, set[float]] = {}
+        for t in self.trees:
+            for c, values in t.thresholds().items():
+                out.setdefault(c, set()).update(values)
+        return {c: tuple(sorted(v)) for c, v in out.items()}
+
+    def split_probes(self, Z: np.ndarray) -> list[tuple[str, float, int]]:
+        return [p for t in self.trees for p in split_probes(t.tree, self.columns, Z)]
+
+
+@ir_node
+@dataclass(frozen=True)
+class UnivariateScore(Estimator):
+    """A score of the one column `y` (`univariate_score`), or River's `constant` answer while it
+    gives one (GaussianScorer in its grace period: 0; a zero sigma: 1)."""
+
+    columns: tuple[str, ...]
+    center: float
+    scale: float
+    kind: str
+    constant: float | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.columns) != 1 or self.kind not in UNIVARIATE_KINDS:
+            raise IRError(f"UnivariateScore: one column and a kind in {UNIVARIATE_KINDS}")
+
+
+@ir_node
+@dataclass(frozen=True)
+class LinearScore(Estimator):
+    """`linear` (identity link, one output) minus its own intercept: OneClassSVM's score."""
+
+    columns: tuple[str, ...]
+    linear: Linear
+
+    def __post_init__(self) -> None:
+        if self.linear.link != "identity" or len(self.linear.intercepts) != 1:
+            raise IRError("LinearScore: the linear part must be one identity output")
+        if self.linear.columns != self.columns:
+            raise IRError("LinearScore: the linear part reads other columns")
+
+
+@ir_node
+@dataclass(frozen=True)
+class AnomalyFilter(Estimator):
+    """River's ThresholdFilter / QuantileFilter: the detector's score and `score >= threshold`."""
+
+    columns: tuple[str, ...]
+    detector: Member
+    threshold: float
+
+    def thresholds(self) -> dict[str, tuple[float, ...]]:
+        return member_thresholds((self.detector,))
+
+    def split_probes(self, Z: np.ndarray) -> list[tuple[str, float, int]]:
+        return member_split_probes((self.detector,), self.columns, Z)
+
+
+# --------------------------------------------------------------------------------- numpy
+
+
+def _score(values: Any) -> np.ndarray:
+    """A detector's score as [N] (an evaluator may hand a dict with `value`)."""
+    return np.asarray(values["value"] if isinstance(values, dict) else values).reshape(-1)
+
+
+@evaluates(HalfSpaceTrees)
+def _half_space_trees(est: HalfSpaceTrees, Z: np.ndarray) -> np.ndarray:
+    total = np.zeros(Z.shape[0])
+    for t in est.trees:
+        total = total + _score(ESTIMATOR_EVALUATORS[TreeRegressor](t, Z))
+    return mass_score(NUMPY, total, est.max_score)
+
+
+@evaluates(UnivariateScore)
+def _univariate(est: UnivariateScore, Z: np.ndarray) -> np.ndarray:
+    if est.constant is not None:
+        return np.full(Z.shape[0], est.constant)
+    return univariate_score(NUMPY, Z[:, 0], est.center, est.scale, est.kind)
+
+
+@evaluates(LinearScore)
+def _linear_score(est: LinearScore, Z: np.ndarray) -> np.ndarray:
+    value = _score(ESTIMATOR_EVALUATORS[Linear](est.linear, Z))
+    return linear_score(NUMPY, value, est.linear.intercepts[0])
+
+
+@evaluates(AnomalyFilter)
+def _filter(est: AnomalyFilter, Z: np.ndarray) -> dict[str, np.ndarray]:
+    score = _score(member_output(est.detector, est.columns, Z))
+    return {"value": score, "is_anomaly": anomaly_flag(NUMPY, score, est.threshold)}
