@@ -9,7 +9,7 @@
 // Everything here is plain ES modules served by `estuary serve`: no build step, no CDN.
 
 import * as lib from 'estuary';
-import { getRuntime, plan, takeEarly } from './runtimes.js';
+import { api, getRuntime, model as MODEL, models as MODELS, plan, takeEarly } from './runtimes.js';
 import * as charts from './charts.js';
 
 const params = new URLSearchParams(window.location.search);
@@ -74,8 +74,9 @@ async function getJson(url) {
 function reader(base) {
   return async (name) => {
     let res;
+    const url = api(base + name);
     try {
-      res = await (takeEarly(base + name) ?? fetch(base + name, { cache: 'no-cache' }));
+      res = await (takeEarly(url) ?? fetch(url, { cache: 'no-cache' }));
     } catch (e) {
       throw new lib.ArtifactError(`cannot fetch ${name} (${e.message})`);
     }
@@ -130,7 +131,7 @@ async function loadVersion(n, runtime) {
   const base = `/models/${n}/`;
   // the latest version's manifest comes inlined in the page (versions are immutable)
   const manifestP = config.manifest?.version === n ? Promise.resolve(config.manifest)
-    : getJson(`${base}manifest.json`);
+    : getJson(api(`${base}manifest.json`));
   const runtimeP = getRuntime(runtime);
   runtimeP.catch(() => {}); // awaited below; avoid an unhandled rejection meanwhile
   const manifest = lib.checkManifest(await manifestP, n); // ManifestError names a bad field
@@ -282,10 +283,10 @@ function onHead(head) {
 function listen() {
   // Server-Sent Events; EventSource reconnects by itself. A poll of /models/head backs it up
   // (rarely: SSE normally delivers first) in case a proxy buffers the stream.
-  const es = new EventSource('/events');
+  const es = new EventSource(api('/events'));
   es.addEventListener('head', (ev) => onHead(JSON.parse(ev.data)));
   setInterval(async () => {
-    try { onHead(await getJson('/models/head')); } catch { /* the server is restarting */ }
+    try { onHead(await getJson(api('/models/head'))); } catch { /* the server is restarting */ }
   }, 10000);
 }
 
@@ -427,7 +428,7 @@ function renderResult(box, got) {
 
 async function loadExamples() {
   try {
-    const body = await getJson('/examples?n=64');
+    const body = await getJson(api('/examples?n=64'));
     if (body.rows?.length) {
       state.examples = body.rows.filter((r) => r && typeof r.x === 'object');
       state.exampleSource = body.source;
@@ -569,8 +570,22 @@ function renderModel() {
 
 // ----------------------------------------------------------------------------- start
 
+/** The model switch (a server of many named models): another model reloads the page for it. */
+function setupModelSwitch() {
+  const select = $('model-switch');
+  if (!MODELS.length) return;
+  select.replaceChildren(...MODELS.map((name) => new Option(name, name, false, name === MODEL)));
+  $('model-pick').hidden = false;
+  select.addEventListener('change', () => {
+    const query = new URLSearchParams(window.location.search);
+    query.set('model', select.value);
+    window.location.search = query.toString(); // the page, its artifact and its events, anew
+  });
+}
+
 async function start() {
   mark('appStarted');
+  setupModelSwitch();
   if (config.missing?.length) {
     log(`the server lacks ${config.missing.join(', ')}: run \`${config.install}\``, 'error');
   }
@@ -579,7 +594,7 @@ async function start() {
   let head = config.head || null; // inlined by the server: saves a round trip
   if (!head) {
     try {
-      head = await getJson('/models/head');
+      head = await getJson(api('/models/head'));
     } catch (e) {
       log(`cannot read the server's head: ${e.message}`, 'error');
     }
@@ -607,6 +622,8 @@ async function start() {
 function snapshotState() {
   const cur = state.current;
   return {
+    model: MODEL,
+    models: MODELS,
     version: cur ? cur.version : null,
     runtime: cur ? cur.runtime : null,
     runtimeInfo: cur ? cur.model.runtime : null,

@@ -4,6 +4,8 @@
 // this browser's own prediction latencies. uPlot is imported on first use: a page whose server
 // lacks it still predicts, and says why it has no charts.
 
+import { api } from './runtimes.js';
+
 const FLOOR = 1e-17; // a max |diff| of exactly 0, on a log axis
 const COLORS = ['#2456c7', '#0f7b45', '#b42318', '#8a5a00', '#6b21a8', '#0e7490', '#be185d'];
 const TRIGGER_COLORS = { N: '#2456c7', T: '#0e7490', drift: '#b42318', manual: '#6b7280', end: '#8a5a00', other: '#6b21a8' };
@@ -144,7 +146,7 @@ export function refresh() {
       do {
         pending.again = false;
         await load();
-        const r = await fetch('/models/history', { cache: 'no-store' });
+        const r = await fetch(api('/models/history'), { cache: 'no-store' });
         if (!r.ok) throw new Error(`/models/history answered ${r.status}`);
         history = await r.json();
         await render();

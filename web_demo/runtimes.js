@@ -21,6 +21,14 @@ const TINY = 'CAgSB2VzdHVhcnk6OgoQCgF4EgF5IghJZGVudGl0eRIEd2FybVoPCgF4EgoKCAgLEg
 
 const params = new URLSearchParams(window.location.search);
 const config = JSON.parse(document.getElementById('estuary-config')?.textContent || '{}');
+
+// The named model this page shows, when the server holds many (`estuary serve ROOT` inlines
+// it): every request about the model says which, as ?model=<name>. null on a one-model store.
+export const model = typeof config.model === 'string' ? config.model : null;
+export const models = Array.isArray(config.models) ? config.models : [];
+/** `path` of the server's API, for this page's model. */
+export const api = (path) => (model === null ? path
+  : `${path}${path.includes('?') ? '&' : '?'}model=${encodeURIComponent(model)}`);
 // the inlined manifest only plans the start (app.js checks every manifest it loads): a bad
 // one plans nothing
 const manifest = (() => {
@@ -105,7 +113,7 @@ function prefetchFirstModel() {
   if (!file) return;
   for (const name of Object.keys(m.files)) {
     if (name === file || name.startsWith(`${file}/`)) {
-      const url = `/models/${m.version}/${name}`;
+      const url = api(`/models/${m.version}/${name}`);
       const p = fetch(url, { cache: 'no-cache' });
       p.catch(() => {}); // the reader reports it
       early.set(url, p);
