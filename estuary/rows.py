@@ -9,8 +9,9 @@ A categorical value matches a category by its string, as River's `OneHotEncoder`
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from numbers import Real
+from typing import Any
 
 import numpy as np
 
@@ -31,16 +32,28 @@ class RowEncoder:
             lookup = {str(c): i for i, c in enumerate(f.categories)}
             self._plan.append((f.key, f.name, f.kind == "categorical", start, width, lookup))
             start += width
+        self._columnar = None  # a ColumnarEncoder, made on the first call with columns
 
     def encode(self, row: Mapping) -> np.ndarray:
         out = np.full(self.n_columns, np.nan)
         self.encode_into(row, out)
         return out
 
-    def encode_many(self, rows: Iterable[Mapping]) -> np.ndarray:
+    def encode_many(self, rows: Iterable[Mapping] | Any,
+                    columns: Sequence[str] | None = None) -> np.ndarray:
+        """Dict rows, or columns (a pandas DataFrame, a numpy structured array or a 2-D array
+        whose column names are `columns`, an Arrow Table/RecordBatch) read by
+        `estuary.columnar` in numpy: the same matrix either way."""
+        if is_columnar(rows):
+            if self._columnar is None:
+                from .columnar import ColumnarEncoder  # imports this module
+
+                self._columnar = ColumnarEncoder(self.schema)
+            return self._columnar.encode(rows, columns)
         if isinstance(rows, (Mapping, str, bytes)) or not isinstance(rows, Iterable):
-            raise InvalidInputError("<rows>", f"expected a list of dict rows, not "
-                                    f"{type(rows).__name__}: use predict_one for one row")
+            raise InvalidInputError("<rows>", f"expected a list of dict rows or a table of "
+                                    f"columns, not {type(rows).__name__}: use predict_one for "
+                                    "one row")
         rows = rows if isinstance(rows, (list, tuple)) else list(rows)
         out = np.full((len(rows), self.n_columns), np.nan)
         for i, row in enumerate(rows):
@@ -114,3 +127,13 @@ def _too_large(name: str, value: object) -> InvalidInputError:
     kind = type(value).__name__
     return InvalidInputError(name, f"this {kind} is beyond the float64 range (±1.8e308) every "
                              "artifact computes in: scale it or leave the key out")
+
+
+def is_columnar(data: Any) -> bool:
+    """True for the column containers `estuary.columnar` reads (never imports pandas/Arrow)."""
+    if isinstance(data, np.ndarray):
+        return True
+    kind = type(data)
+    module = kind.__module__.split(".", 1)[0]
+    return (module == "pandas" and kind.__name__ == "DataFrame") or (
+        module == "pyarrow" and kind.__name__ in ("Table", "RecordBatch"))

@@ -7,7 +7,7 @@ and the golden-vector check on load.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -121,12 +121,17 @@ class LoadedModel:
                                 "is corrupt: re-export it")
         return {"probabilities": probabilities, "label": label}
 
-    def predict_proba_many(self, rows: Iterable[Mapping]) -> np.ndarray:
+    def predict_proba_many(self, rows: Iterable[Mapping] | Any,
+                           columns: Sequence[str] | None = None) -> np.ndarray:
+        """Dict rows, or columns: a pandas DataFrame, a numpy structured array (or a 2-D array
+        named by `columns`), an Arrow Table/RecordBatch (`estuary.columnar`)."""
         self._need_classifier("predict_proba_many")
-        return self.run(self.encoder.encode_many(rows))["probabilities"]
+        return self.run(self.encoder.encode_many(rows, columns))["probabilities"]
 
-    def predict_many(self, rows: Iterable[Mapping]) -> list[Any]:
-        out = self.run(self.encoder.encode_many(rows))
+    def predict_many(self, rows: Iterable[Mapping] | Any,
+                     columns: Sequence[str] | None = None) -> list[Any]:
+        """River's `predict_one` on each row (dict rows or columns, as `predict_proba_many`)."""
+        out = self.run(self.encoder.encode_many(rows, columns))
         if not self.is_classifier:
             return out["value"].tolist()
         return [self.classes[i] for i in out["label"]]
