@@ -412,6 +412,7 @@ def learn(
     source: Annotated[str, typer.Option("--source", help="redis://host:port/db, kafka://host:port, or a .csv/.jsonl file.", rich_help_panel=_SOURCE)],
     store: Annotated[Path, typer.Option("--store", help="The versioned store directory.", rich_help_panel=_SNAPSHOTS)],
     model: Annotated[str, typer.Option("--model", help="logreg, linreg, hoeffding, gaussiannb or MODEL.pkl.")] = "logreg",
+    name: Annotated[str | None, typer.Option("--name", help="Publish as the named model STORE/NAME (one store root, many models: `estuary serve STORE` serves them all).", rich_help_panel=_SNAPSHOTS)] = None,
     stream: Annotated[str, typer.Option("--stream", help="Redis Stream key.", rich_help_panel=_SOURCE)] = "events",
     group: Annotated[str, typer.Option("--group", help="Redis or Kafka consumer group.", rich_help_panel=_SOURCE)] = "estuary",
     topic: Annotated[str, typer.Option("--topic", help="Kafka topic (with --source kafka://HOST:PORT): a learner per assigned partition, each in STORE/<topic>-<p>; needs --checkpoint-dir.", rich_help_panel=_SOURCE)] = "events",
@@ -445,6 +446,13 @@ def learn(
         ckpt = (loop.Checkpointing(checkpoint_dir, every=checkpoint_every,
                                    every_seconds=checkpoint_seconds, keep=checkpoint_keep)
                 if checkpoint_dir else None)
+        if name is not None:
+            if source.startswith("kafka://"):
+                raise BadInput("--name is for one model: from Kafka every partition publishes "
+                               "its own, STORE/<topic>-<p>")
+            from .online.catalog import named_store
+
+            store = named_store(store, name).root  # ModelNameError: what a name may be
         if source.startswith("kafka://"):
             from .online.kafka import learn_kafka
 

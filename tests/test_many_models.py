@@ -157,3 +157,27 @@ def test_single_model_store_keeps_its_routes(tmp_path):
         assert http.get("/healthz").json()["version"] == 1
         assert http.get("/models/latest").json()["version"] == 1
     learner.close()
+
+
+def test_learn_cli_publishes_under_a_name(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from estuary.cli import app
+
+    runner = CliRunner()
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("".join(json.dumps({"x": x, "y": y}) + "\n" for x, y in phishing(200)))
+    root = tmp_path / "models"
+    for name, model in (("fraud", "logreg"), ("churn", "gaussiannb")):
+        result = runner.invoke(app, ["learn", "--source", str(rows), "--store", str(root),
+                                     "--name", name, "--model", model, "--every", "100",
+                                     "--formats", "onnx"])
+        assert result.exit_code == 0, result.output
+    assert model_names(root) == ["churn", "fraud"]
+    assert named_store(root, "churn").open().manifest.n_events == 200
+    bad = runner.invoke(app, ["learn", "--source", str(rows), "--store", str(root),
+                              "--name", "../out", "--formats", "onnx"])
+    assert bad.exit_code != 0 and "model name '../out'" in bad.stderr
+    assert not (tmp_path / "out").exists()
