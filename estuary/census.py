@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .converters.river_to_ir.base import PHISHING_KEYS
+from .converters.river_to_ir.base import PHISHING_KEYS, TRUMP_KEYS
 
 N_LEARN, N_SAMPLE, N_VERIFY = 500, 50, 200
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,10 +95,6 @@ WHY: dict[str, str] = {
     "multiclass.OutputCodeClassifier": "it predicts the class whose code is nearest to the "
                                        "members' outputs: no argmin over distances in the IR",
     "multiclass.OneVsOneClassifier": "it counts pairwise wins: no vote counting in the IR",
-    "neighbors.KNNClassifier": "it searches a window of stored rows for the nearest "
-                               "neighbours: no distance / top-k node in the IR",
-    "neighbors.KNNRegressor": "it searches a window of stored rows for the nearest neighbours: "
-                              "no distance / top-k node in the IR",
     "preprocessing.PreviousImputer": "it fills a key present with None but leaves an absent "
                                      "key absent; an artifact reads both as missing (NaN), so "
                                      "it cannot tell which River fills",
@@ -173,6 +169,7 @@ def _specs() -> dict[str, Spec]:
         model_selection,
         multiclass,
         naive_bayes,
+        neighbors,
         optim,
         preprocessing,
         stats,
@@ -259,6 +256,11 @@ def _specs() -> dict[str, Spec]:
             compose.Select("diet") | preprocessing.OneHotEncoder()) | _linreg()),
         "preprocessing.OrdinalEncoder": Spec("ChickWeights", lambda: (
             compose.Select("diet") | preprocessing.OrdinalEncoder()) | _linreg()),
+        # River's distance reads every key of the row: closed by a Select (see WHY's peers)
+        "neighbors.KNNClassifier": Spec("Phishing", lambda: compose.Select(
+            *PHISHING_KEYS) | _default(neighbors.KNNClassifier)),
+        "neighbors.KNNRegressor": Spec("TrumpApproval", lambda: compose.Select(
+            *TRUMP_KEYS) | _default(neighbors.KNNRegressor)),
     }
 
 

@@ -1,7 +1,17 @@
 """Frozen, versioned model IR and its numpy reference evaluator. Imports nothing of estuary."""
 
 # registers their node types and evaluators
-from . import elementwise, ensembles, features, lookup, naive_bayes, probit, projection, trees  # noqa: F401
+from . import (  # noqa: F401
+    elementwise,
+    ensembles,
+    features,
+    lookup,
+    naive_bayes,
+    neighbors,
+    probit,
+    projection,
+    trees,
+)
 from .evaluate import evaluate
 from .nodes import (
     Chain,

@@ -46,6 +46,9 @@ class Ops(Protocol):
     def is_nan(self, a: Any) -> Any: ...
     def where(self, condition: Any, a: Any, b: Any) -> Any: ...
     def matmul(self, x: Any, W: np.ndarray) -> Any: ...  # x [N, S] · W [S, T] (a constant)
+    # per row, 1.0 at the k smallest of d [N, W] (equal values: the lower index first), else 0.0;
+    # only targets that emit `NearestNeighbors` offer it
+    def nearest(self, d: Any, k: int) -> Any: ...
     def max_classes(self, v: Any) -> Any: ...  # per row, kept as a [N, 1] / scalar value
     def sum_classes(self, v: Any) -> Any: ...
     def concat_classes(self, parts: Sequence[Any]) -> Any: ...
@@ -451,6 +454,60 @@ def minkowski_term(o: Ops, d: Any, p: int) -> Any:
     return out
 
 
+# --------------------------------------------------------------------------------- neighbours
+
+
+def knn_distances(o: Ops, x: Any, points: np.ndarray) -> Any:
+    """River's `euclidean_distance_dict` from the row to each stored point [W, F]: sqrt of the
+    summed squared differences, a key absent on either side counting as 0.0 (River adds the
+    other side's value squared). Summed column by column in schema order, as River sums over the
+    row's keys when the row holds them in that order (an absent key River adds last: the same
+    terms, at most an ulp apart)."""
+    x = o.keep(o.where(o.is_nan(x), o.const(0.0), x), "x")
+    n_features = points.shape[1]
+    total = None
+    for f in range(n_features):
+        pick = np.zeros((n_features, 1))
+        pick[f, 0] = 1.0  # x · e_f is x_f exactly (the other products are 0.0)
+        diff = o.keep(o.sub(o.matmul(x, pick), o.const(points[:, f].reshape(1, -1))), "diff")
+        term = o.mul(diff, diff)
+        total = term if total is None else o.add(total, term)
+    return o.sqrt(total)
+
+
+def knn_outputs(o: Ops, d: Any, targets: np.ndarray, k: int, weighted: bool,
+                aggregation: str) -> Any:
+    """River's KNNClassifier / KNNRegressor on the distances d [N, W] to the stored points,
+    whose targets [W, C] are one-hot classes or values (C = 1). The k nearest are River's
+    (distance, then window position); a row at distance 0 from a stored point gets that
+    point's target (the first such point). Otherwise, aggregation:
+    - "normalise": class votes (1/d each when weighted, else 1) divided by their total;
+    - "softmax": River's `utils.math.softmax` of those votes;
+    - "mean": the neighbours' mean target, or with `weighted` Σ (y/d) / Σ (1/d) (the mean when
+      Σ (1/d) is 0)."""
+    d = o.keep(d, "distance")
+    exact = o.keep(o.equal(o.max_classes(o.sub(o.const(0.0), d)), o.const(0.0)), "exact")
+    at = o.matmul(o.nearest(d, 1), targets)  # a 0/1 row picks one target exactly
+    chosen = o.keep(o.greater(o.nearest(d, k), o.const(0.0)), "chosen")
+    inverse = o.keep(o.where(chosen, o.div(o.const(1.0), d), o.const(0.0)), "1/d")
+    if aggregation == "mean":
+        out = o.keep(o.div(o.matmul(o.where(chosen, o.const(1.0), o.const(0.0)), targets),
+                           o.const(float(k))), "mean")
+    if aggregation == "mean" and weighted:
+        # River falls back to the mean when Σ 1/d is 0 (every distance overflowed to inf)
+        y_over_d = o.div(o.const(targets.reshape(1, -1)), d)
+        total = o.keep(o.sum_classes(inverse), "sum(1/d)")
+        out = o.where(o.equal(total, o.const(0.0)), out,
+                      o.div(o.sum_classes(o.where(chosen, y_over_d, o.const(0.0))), total))
+    elif aggregation != "mean":
+        votes = o.matmul(inverse if weighted else o.where(chosen, o.const(1.0), o.const(0.0)),
+                         targets)
+        scores = (softmax_link(o, votes) if aggregation == "softmax"
+                  else Scores("probabilities", votes, normalise=True))
+        out = normalised(o, scores)
+    return o.where(exact, at, out)
+
+
 # --------------------------------------------------------------------------------- graph targets
 
 
@@ -608,6 +665,12 @@ class NumpyOps:
     def matmul(self, x, W):
         with np.errstate(over="ignore", invalid="ignore"):
             return np.asarray(x, dtype=np.float64) @ np.asarray(W, dtype=np.float64)
+
+    def nearest(self, d, k):
+        order = np.argsort(d, axis=-1, kind="stable")[..., :k]  # stable: lower index first
+        mask = np.zeros(np.shape(d))
+        np.put_along_axis(mask, order, 1.0, axis=-1)
+        return mask
 
     def max_classes(self, v):
         return np.max(v, axis=-1, keepdims=True)

@@ -26,6 +26,7 @@ from . import (  # noqa: F401  (registration)
     linear,
     lookup,
     naive_bayes,
+    neighbors,
     probit,
     projection,
     trees,

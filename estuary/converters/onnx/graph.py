@@ -94,5 +94,17 @@ class OnnxOps(GraphOps):
     def concat_classes(self, parts: list[str]) -> str:
         return self.g.op("Concat", *parts, axis=-1)
 
+    def nearest(self, d: str, k: int) -> str:
+        """TopK of the smallest (its spec and onnxruntime keep the lower index first among
+        equal values, River's window order), scattered as 1.0 into zeros shaped like d."""
+        g = self.g
+        _, index = g.op("TopK", d, g.const([k], np.int64, "k"), axis=-1, largest=0, sorted=1,
+                        n_out=2)
+        one = helper.make_tensor("one", DOUBLE, [1], [1.0])
+        zero = helper.make_tensor("zero", DOUBLE, [1], [0.0])
+        zeros = g.op("ConstantOfShape", g.op("Shape", d), value=zero)
+        ones = g.op("ConstantOfShape", g.op("Shape", index), value=one)
+        return g.op("ScatterElements", zeros, index, ones, axis=-1)
+
 DOUBLE = TensorProto.DOUBLE
 INT64 = TensorProto.INT64

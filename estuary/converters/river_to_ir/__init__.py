@@ -21,6 +21,7 @@ from . import (  # noqa: F401
     forest,
     linear_model,
     naive_bayes,
+    neighbors,
     preprocessing,
     projection,
     tree,

@@ -22,6 +22,8 @@ class EstimatorIR:
 PHISHING_KEYS = ("empty_server_form_handler", "popup_window", "https", "request_from_other_domain",
                  "anchor_from_other_domain", "is_popular", "long_url", "age_of_domain",
                  "ip_in_url")
+# every key of River's bundled TrumpApproval dataset
+TRUMP_KEYS = ("gallup", "ipsos", "morning_consult", "ordinal_date", "rasmussen", "you_gov")
 
 def key_name(key: Any) -> str:
     """River keys may be any hashable; the IR names columns by their string."""

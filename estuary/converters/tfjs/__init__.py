@@ -42,6 +42,7 @@ from . import (  # noqa: F401  (registration)
     linear,
     lookup,
     naive_bayes,
+    neighbors,
     order_keys,
     probit,
     projection,
