@@ -10,6 +10,7 @@ import numpy as np
 
 from . import __version__, ir
 from .converters.river_to_ir import to_ir
+from .ir.tasks import TASKS
 from .parity.probes import Probe, probe_rows
 from .parity.reference import Reference, river_outputs
 from .rows import RowEncoder
@@ -58,7 +59,7 @@ def snapshot_from_reference(model_ir: ir.Model, rows: Sequence[Mapping], ref: Re
         created_at=created_at,
         snapshot_id=ir.content_hash(model_ir)[:16],
     )
-    golden_labels = tuple(labels) if model_ir.task == "classification" else ()
+    golden_labels = tuple(labels) if TASKS[model_ir.task].index else ()
     return ir.Snapshot(model_ir, provenance, tuple(inputs), tuple(outputs),
                        golden_labels=golden_labels)
 

@@ -13,11 +13,12 @@ from typing import Any
 
 from .nodes import Feature, FeatureSchema, Scalar, Snapshot
 from .serialize import content_hash, from_dict, to_dict
+from .tasks import TASKS as TASK_TABLE
 
 METADATA_KEY = "estuary"
 METADATA_VERSION = 1
 INTEGRITY_PLACEHOLDER = "sha256:" + "0" * 64
-TASKS = ("classification", "regression")
+TASKS = tuple(TASK_TABLE)
 PRECISIONS = ("float64", "float32")
 _SCALARS = (str, int, float, bool)
 
@@ -122,14 +123,15 @@ class ArtifactMetadata:
 
     def _check_shapes(self) -> None:
         n_columns = len(self.schema.columns)
-        classifier = self.task == "classification"
-        if classifier and len(self.classes) < 2:
-            raise MetadataError(f"a classifier with {len(self.classes)} classes")
-        if not classifier and self.classes:
-            raise MetadataError("a regressor with classes")
+        spec = TASK_TABLE[self.task]
+        labelled = spec.has_classes
+        if len(self.classes) < spec.min_classes:
+            raise MetadataError(f"a {spec.noun} with {len(self.classes)} classes")
+        if not labelled and self.classes:
+            raise MetadataError(f"a {spec.noun} with classes")
         if len({repr(c) for c in self.classes}) != len(self.classes):
             raise MetadataError("the classes repeat")
-        width = len(self.classes) if classifier else 1
+        width = spec.width(len(self.classes))
         if len(self.golden_inputs) != len(self.golden_outputs):
             raise MetadataError(f"{len(self.golden_inputs)} golden inputs for "
                                 f"{len(self.golden_outputs)} golden outputs")
@@ -137,7 +139,7 @@ class ArtifactMetadata:
             raise MetadataError(f"a golden input row is not {n_columns} values wide")
         if any(len(r) != width for r in self.golden_outputs):
             raise MetadataError(f"a golden output row is not {width} values wide")
-        if self.golden_labels and (not classifier or len(self.golden_labels) != len(
+        if self.golden_labels and (not labelled or len(self.golden_labels) != len(
                 self.golden_inputs)):
             raise MetadataError("golden labels do not match the golden rows")
 

@@ -1,24 +1,28 @@
 """Plain numpy evaluator of the IR: the debugging oracle, never the parity reference.
 
 `evaluate(model, X)` takes the artifact's input matrix (schema columns, NaN = missing) and
-returns what every artifact must return: `probabilities` [N, C] and `label` [N] (class
-indices) for classifiers, `value` [N] for regressors.
+returns what every artifact of the model's task must return (`ir.tasks`): `probabilities`
+[N, C] and `label` [N] (class indices) for classifiers, `value` [N] for regressors, and so on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from . import arithmetic
 from .arithmetic import NUMPY
 from .nodes import Chain, Estimator, Linear, Model, OneHot, Scale, Select, Transform, Union
+from .tasks import TASKS, Task
 
 Block = tuple[np.ndarray, tuple[str, ...]]  # matrix [N, F] and its column names
 
 TRANSFORM_EVALUATORS: dict[type, Callable[[Transform, Block], Block]] = {}
-ESTIMATOR_EVALUATORS: dict[type, Callable[[Estimator, np.ndarray], np.ndarray]] = {}
+# an estimator's evaluator returns its task's main output (`Task.kind`), or a dict of internal
+# outputs by name when it gives more (an anomaly filter's `is_anomaly`)
+ESTIMATOR_EVALUATORS: dict[type, Callable[[Estimator, np.ndarray], Any]] = {}
 
 
 def evaluates(node_type: type) -> Callable:
@@ -58,9 +62,21 @@ def evaluate(model: Model, X: np.ndarray) -> dict[str, np.ndarray]:
     if fn is None:
         raise NotImplementedError(f"no numpy evaluator for {type(model.estimator).__name__}")
     out = fn(model.estimator, Z)
-    if model.task == "regression":
-        return {"value": out.reshape(-1)}
-    return {"probabilities": out, "label": np.argmax(out, axis=1)}
+    return task_outputs(TASKS[model.task], out if isinstance(out, dict) else {
+        TASKS[model.task].kind: out})
+
+
+def task_outputs(spec: Task, internal: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The artifact's outputs (`ir.tasks`) from what the estimator computed: the main output
+    under the task's name, its arg-max/arg-min index (first extremum, as River's max/min),
+    and the optional outputs the estimator gave."""
+    main = internal[spec.kind]
+    out = {spec.output: main if spec.per_class else main.reshape(-1)}
+    if spec.index:
+        pick = np.argmax if spec.index == "argmax" else np.argmin
+        out[spec.index_output] = pick(main, axis=1)
+    out.update({k: internal[k] for k in spec.optional if k in internal})
+    return out
 
 
 @evaluates(Select)

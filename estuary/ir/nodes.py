@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from .tasks import TASKS
+
 Scalar = str | int | float | bool
 
 NODE_TYPES: dict[str, type] = {}
@@ -235,15 +237,20 @@ class Model:
     schema: FeatureSchema
     transform: Chain
     estimator: Estimator
-    task: str  # "classification" | "regression"
-    classes: tuple[Scalar, ...] = ()
+    task: str  # a name in `ir.tasks.TASKS`
+    classes: tuple[Scalar, ...] = ()  # classes, or cluster ids for clusterers
     source: str = ""  # the River class this came from, e.g. "river.compose.Pipeline"
 
     def __post_init__(self) -> None:
-        if self.task not in ("classification", "regression"):
-            raise IRError(f"task must be classification or regression, not {self.task!r}")
+        spec = TASKS.get(self.task)
+        if spec is None:
+            raise IRError(f"task must be one of {sorted(TASKS)}, not {self.task!r}")
         if self.task == "classification" and len(self.classes) < 2:
             raise IRError("a classifier needs at least two classes")
+        if len(self.classes) < spec.min_classes:
+            raise IRError(f"a {self.task} model needs at least {spec.min_classes} ids")
+        if self.classes and not spec.has_classes:
+            raise IRError(f"a {self.task} model has no classes")
         out = self.transform.output_columns(self.schema.columns)
         missing = [c for c in self.estimator.columns if c not in out]
         if missing:

@@ -16,7 +16,7 @@ from ..errors import InvalidInputError
 from ..runtimes import LoadedModel, load
 from ..runtimes.base import TOLERANCE, within
 from .probes import Probe, probe_rows
-from .reference import river_outputs
+from .reference import Reference, river_outputs
 from .report import DIFF_DECADES, ParityReport, WorstRow
 
 N_WORST = 5
@@ -57,16 +57,25 @@ def _skip_nan_on_unknown_keys(ref, probes: Sequence[Probe], schema: ir.FeatureSc
 
 
 def compare(model: Any, loaded: LoadedModel, probes: Sequence[Probe], ir_hash: str = "",
-            progress: Callable[[int, int], None] | None = None) -> ParityReport:
-    """Parity of `loaded` (an artifact in its runtime) against the River `model` on `probes`."""
+            progress: Callable[[int, int], None] | None = None,
+            reference: Reference | None = None) -> ParityReport:
+    """Parity of `loaded` (an artifact in its runtime) against the River `model` on `probes`,
+    or against River's answers taken earlier on the same probes (`reference`, aligned with
+    `probes`: a worker's model has learned since the snapshot)."""
     start = time.perf_counter()
     meta = loaded.metadata
-    ref = river_outputs(model, [p.row for p in probes], meta.task, meta.classes, progress)
+    if reference is None:
+        ref = river_outputs(model, [p.row for p in probes], meta.task, meta.classes, progress)
+    else:
+        if len(reference.errors) != len(probes):
+            raise ValueError(f"{len(reference.errors)} reference rows for {len(probes)} probes")
+        ref = Reference(reference.outputs, list(reference.labels), list(reference.errors))
     _skip_nan_on_unknown_keys(ref, probes, meta.schema)
     X, encode_errors = _encode(loaded, probes)
     keep = [i for i, e in enumerate(ref.errors) if e is None]
     got = loaded.outputs_matrix(X[keep]) if keep else np.empty((0, ref.outputs.shape[1]))
-    labels = loaded.run(X[keep])["label"] if (keep and loaded.is_classifier) else None
+    index = loaded.task.index_output
+    labels = loaded.run(X[keep])[index] if (keep and index) else None
     expected = ref.outputs[keep]
     tol = TOLERANCE[meta.precision]
     elem_ok = within(got, expected, tol) if keep else np.ones((0, 1), bool)
@@ -102,7 +111,7 @@ def compare(model: Any, loaded: LoadedModel, probes: Sequence[Probe], ir_hash: s
         ir_hash=ir_hash or meta.ir_hash,
         task=meta.task,
         n_rows=len(keep),
-        label_agreement=float(label_ok.mean()) if (loaded.is_classifier and keep) else None,
+        label_agreement=float(label_ok.mean()) if (index and keep) else None,
         max_abs_diff=float(row_diff.max()) if keep else 0.0,
         max_scaled_diff=float(row_scaled.max()) if keep else 0.0,
         tolerance=tol,

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from ..ir.tasks import TASKS
+
 
 @dataclass(frozen=True)
 class Reference:
@@ -34,30 +36,108 @@ def reads_label_from_proba(model: Any) -> bool:
 
 def river_outputs(model: Any, rows: Sequence[Mapping], task: str, classes: Sequence,
                   progress: Callable[[int, int], None] | None = None) -> Reference:
-    """Call `predict_proba_one`/`predict_one` (classifiers) or `predict_one` (regressors);
+    """River's own answer on each row, as the task's contract shapes it (`ANSWERS`):
+    `predict_proba_one`/`predict_one` for classifiers, `predict_one` for regressors, and so on;
     `progress(done, total)` hears every 100 rows (River's side is the slow one)."""
-    width = len(classes) if task == "classification" else 1
-    outputs = np.full((len(rows), width), np.nan)
-    generic_label = task == "classification" and reads_label_from_proba(model)
+    spec = TASKS[task]
+    outputs = np.full((len(rows), spec.width(len(classes))), np.nan)
+    answer = ANSWERS[task]
+    if task == "classification" and reads_label_from_proba(model):
+        answer = _classification_from_proba
     labels: list[Any] = []
     errors: list[str | None] = []
     for i, x in enumerate(rows):
         if progress is not None and i % 100 == 0:
             progress(i, len(rows))
         try:
-            if task == "classification":
-                proba = model.predict_proba_one(dict(x))
-                outputs[i] = [float(proba.get(c, 0.0)) for c in classes]
-                if generic_label:
-                    labels.append(max(proba, key=proba.get) if proba else None)
-                else:
-                    labels.append(model.predict_one(dict(x)))
-            else:
-                value = model.predict_one(dict(x))
-                outputs[i, 0] = float(value)
-                labels.append(None)
+            values, label = answer(model, x, classes)
+            outputs[i] = values
+            labels.append(label)
             errors.append(None)
         except Exception as e:  # River rejects some adversarial rows (e.g. Select on a missing key)
             labels.append(None)
             errors.append(f"{type(e).__name__}: {e}")
     return Reference(outputs, labels, errors)
+
+
+# each answer gives River its own copy of the row per call: River steps may edit the dict
+# they are given (compose.Renamer renames keys in place)
+Answer = Callable[[Any, Mapping, Sequence], tuple[Sequence[float], Any]]
+
+
+def _classification(model: Any, x: Mapping, classes: Sequence) -> tuple[list[float], Any]:
+    proba = model.predict_proba_one(dict(x))
+    return [float(proba.get(c, 0.0)) for c in classes], model.predict_one(dict(x))
+
+
+def _classification_from_proba(model: Any, x: Mapping,
+                               classes: Sequence) -> tuple[list[float], Any]:
+    proba = model.predict_proba_one(dict(x))
+    return ([float(proba.get(c, 0.0)) for c in classes],
+            max(proba, key=proba.get) if proba else None)
+
+
+def _regression(model: Any, x: Mapping, classes: Sequence) -> tuple[list[float], Any]:
+    return [float(model.predict_one(dict(x)))], None
+
+
+def _anomaly(model: Any, x: Mapping, classes: Sequence) -> tuple[list[float], Any]:
+    return [float(model.score_one(dict(x)))], None
+
+
+def _forecast(model: Any, x: Mapping, classes: Sequence) -> tuple[list[float], Any]:
+    """Row `step` = s asks for River's `forecast(horizon=s)[s - 1]`; the other keys are the
+    exogenous features of that step (all steps of one call share them)."""
+    x = dict(x)
+    step = x.pop("step", None)
+    if isinstance(step, bool) or not isinstance(step, int | float) or step != int(step) \
+            or step < 1:
+        raise ValueError(f"step must be a whole number >= 1, not {step!r}")
+    horizon = int(step)
+    if horizon > MAX_STEP:
+        raise ValueError(f"step {horizon} is beyond {MAX_STEP}: River would build a list of "
+                         f"{horizon} forecasts to answer it")
+    xs = [x] * horizon if x else None
+    return [float(model.forecast(horizon=horizon, xs=xs)[horizon - 1])], None
+
+
+MAX_STEP = 1_000_000  # River's forecast(horizon) is a list of `horizon` values
+
+
+def _cluster(model: Any, x: Mapping, classes: Sequence) -> tuple[list[float], Any]:
+    """River's `predict_one`, and the distance to each centre measured by the function the
+    model's extractor registered (`CLUSTER_DISTANCES`): River exposes no distances itself."""
+    measure = CLUSTER_DISTANCES.get(type(model).__name__)
+    if measure is None:
+        raise TypeError(f"no distance reference for {type(model).__name__}")
+    return [float(d) for d in measure(model, dict(x), classes)], model.predict_one(dict(x))
+
+
+def _reco(model: Any, x: Mapping, classes: Sequence) -> tuple[list[float], Any]:
+    """River's `predict_one(user, item, x)` for a row holding `user` and `item` (the rest is the
+    context), through the function the model's extractor registered (`RECO_ANSWERS`): it
+    scores a user or item River has not met on a copy, since River stores a fresh entry."""
+    answer = RECO_ANSWERS.get(type(model).__name__)
+    if answer is None:
+        raise TypeError(f"no reco reference for {type(model).__name__}")
+    x = dict(x)
+    user, item = x.pop("user", None), x.pop("item", None)
+    if user is None or item is None:
+        raise ValueError("River's recommenders score a user and an item: the row lacks one")
+    return [float(answer(model, user, item, x or None))], None
+
+
+# River class name → its score for (model, user, item, context), River's own without changing it
+RECO_ANSWERS: dict[str, Callable[[Any, Any, Any, Mapping | None], float]] = {}
+
+# River class name → distances to each centre, in `classes` order, computed River's way
+CLUSTER_DISTANCES: dict[str, Callable[[Any, Mapping, Sequence], Sequence[float]]] = {}
+
+ANSWERS: dict[str, Answer] = {
+    "classification": _classification,
+    "regression": _regression,
+    "anomaly": _anomaly,
+    "forecast": _forecast,
+    "cluster": _cluster,
+    "reco": _reco,
+}

@@ -18,10 +18,12 @@ from ..errors import (
     ArtifactError,
     EstuaryError,
     GoldenCheckError,
+    InvalidInputError,
     NoGoldenVectorsError,
     WrongTaskError,
 )
 from ..ir.artifact import ArtifactMetadata
+from ..ir.tasks import TASKS
 from ..rows import RowEncoder
 
 TOLERANCE = {"float64": 1e-6, "float32": 1e-4}
@@ -40,7 +42,8 @@ class Backend(Protocol):
     info: RuntimeInfo
 
     def run(self, X: np.ndarray) -> dict[str, np.ndarray]:
-        """Outputs `probabilities` [N, C] (and `label` [N]) or `value` [N] for a float64 matrix."""
+        """The task's outputs (`ir.tasks`) for a float64 matrix: `probabilities` [N, C] and
+        `label` [N], `value` [N], `score` [N], `distances` [N, K] and `cluster` [N], ..."""
 
 
 def parse_metadata(text: str | bytes, path: Path | str) -> ArtifactMetadata:
@@ -74,6 +77,7 @@ class LoadedModel:
         self.format = fmt
         self.encoder = RowEncoder(metadata.schema)
         self.classes = metadata.classes
+        self.task = TASKS[metadata.task]
         self.is_classifier = metadata.task == "classification"
 
     @property
@@ -95,20 +99,30 @@ class LoadedModel:
         return self._checked(out, X.shape[0])
 
     def _checked(self, out: Any, n: int) -> dict[str, np.ndarray]:
-        wanted = ("probabilities", "label") if self.is_classifier else ("value",)
+        spec = self.task
+        wanted = spec.outputs
         if not isinstance(out, dict) or not all(k in out for k in wanted):
             got = sorted(out) if isinstance(out, dict) else type(out).__name__
             raise ArtifactError(f"{self.path}: outputs {got} are not the estuary contract "
                                 f"({list(wanted)}); the artifact is corrupt: re-export it")
+        c = len(self.classes)
         try:
-            if not self.is_classifier:
-                return {"value": _shaped(out["value"], (n,))}
-            c = len(self.classes)
-            probabilities = _shaped(out["probabilities"], (n, c))
-            label = _shaped(out["label"], (n,), keep_int=True)
+            if not spec.per_class:
+                checked = {spec.output: _shaped(out[spec.output], (n,))}
+            else:
+                checked = {spec.output: _shaped(out[spec.output], (n, c))}
+                checked[spec.index_output] = self._index(
+                    _shaped(out[spec.index_output], (n,), keep_int=True), c)
+            for name in spec.optional:
+                if name in out:
+                    checked[name] = self._flag(_shaped(out[name], (n,), keep_int=True), name)
         except ValueError as e:
-            raise ArtifactError(f"{self.path}: {e} for {n} rows of {len(self.classes) or 1} "
+            raise ArtifactError(f"{self.path}: {e} for {n} rows of {c or 1} "
                                 "outputs; the artifact is corrupt: re-export it") from e
+        return checked
+
+    def _index(self, label: np.ndarray, c: int) -> np.ndarray:
+        """Class (or cluster) indices as int64 within 0..c-1, else `ArtifactError`."""
         if label.dtype.kind != "i":
             with np.errstate(invalid="ignore"):
                 whole = np.isfinite(label).all() and (label == np.floor(label)).all()
@@ -119,22 +133,31 @@ class LoadedModel:
         if label.size and (label.min() < 0 or label.max() >= c):
             raise ArtifactError(f"{self.path}: a label index outside 0..{c - 1}; the artifact "
                                 "is corrupt: re-export it")
-        return {"probabilities": probabilities, "label": label}
+        return label
+
+    def _flag(self, flag: np.ndarray, name: str) -> np.ndarray:
+        """A 0/1 output (`is_anomaly`) as int64, else `ArtifactError`."""
+        if not np.isin(flag, (0, 1)).all():
+            raise ArtifactError(f"{self.path}: {name} holds values other than 0 and 1; the "
+                                "artifact is corrupt: re-export it")
+        return flag.astype(np.int64)
 
     def predict_proba_many(self, rows: Iterable[Mapping] | Any,
                            columns: Sequence[str] | None = None) -> np.ndarray:
         """Dict rows, or columns: a pandas DataFrame, a numpy structured array (or a 2-D array
         named by `columns`), an Arrow Table/RecordBatch (`estuary.columnar`)."""
-        self._need_classifier("predict_proba_many")
+        self._need("classification", "predict_proba_many")
         return self.run(self.encoder.encode_many(rows, columns))["probabilities"]
 
     def predict_many(self, rows: Iterable[Mapping] | Any,
                      columns: Sequence[str] | None = None) -> list[Any]:
-        """River's `predict_one` on each row (dict rows or columns, as `predict_proba_many`)."""
+        """River's `predict_one` on each row (dict rows or columns, as `predict_proba_many`):
+        a class, a value, or a cluster id."""
+        self._need(("classification", "regression", "cluster"), "predict_many")
         out = self.run(self.encoder.encode_many(rows, columns))
-        if not self.is_classifier:
-            return out["value"].tolist()
-        return [self.classes[i] for i in out["label"]]
+        if not self.task.index:
+            return out[self.task.output].tolist()
+        return [self.classes[i] for i in out[self.task.index_output]]
 
     def predict_one(self, x: Mapping) -> Any:
         return self.predict_many([x])[0]
@@ -143,15 +166,52 @@ class LoadedModel:
         proba = self.predict_proba_many([x])[0]
         return {c: float(p) for c, p in zip(self.classes, proba)}
 
+    def score_many(self, rows: Iterable[Mapping]) -> np.ndarray:
+        """River's `score_one` on each row (anomaly detectors)."""
+        self._need("anomaly", "score_many")
+        return self.run(self.encoder.encode_many(rows))["score"]
+
+    def score_one(self, x: Mapping) -> float:
+        return float(self.score_many([x])[0])
+
+    def classify_one(self, x: Mapping) -> bool:
+        """An anomaly filter's verdict on `x` (River's `classify(score_one(x))`)."""
+        self._need("anomaly", "classify_one")
+        out = self.run(self.encoder.encode_many([x]))
+        if "is_anomaly" not in out:
+            raise WrongTaskError(f"{self.path} scores anomalies but has no threshold: wrap the "
+                                 "detector in anomaly.ThresholdFilter or QuantileFilter")
+        return bool(out["is_anomaly"][0])
+
+    def distances_many(self, rows: Iterable[Mapping]) -> np.ndarray:
+        """Distance from each row to each centre, columns in `classes` (cluster id) order."""
+        self._need("cluster", "distances_many")
+        return self.run(self.encoder.encode_many(rows))["distances"]
+
+    def forecast(self, horizon: int, xs: list[Mapping] | None = None) -> list[float]:
+        """River's `forecast(horizon, xs)`: one row per step ahead, `step` = 1..horizon."""
+        self._need("forecast", "forecast")
+        if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
+            raise InvalidInputError(f"horizon must be a whole number >= 1, not {horizon!r}")
+        if xs is not None and len(xs) != horizon:
+            raise InvalidInputError(f"xs has {len(xs)} rows for a horizon of {horizon}: give "
+                                    "one row of exogenous features per step")
+        rows = [{**(xs[i] if xs else {}), "step": i + 1} for i in range(horizon)]
+        return self.run(self.encoder.encode_many(rows))["forecast"].tolist()
+
+    def _need(self, tasks: str | tuple[str, ...], what: str) -> None:
+        tasks = (tasks,) if isinstance(tasks, str) else tasks
+        if self.metadata.task not in tasks:
+            raise WrongTaskError(f"{what} is for {' or '.join(tasks)} models; this artifact is "
+                                 f"a {self.metadata.task} model: use {_API[self.metadata.task]}")
+
     def _need_classifier(self, what: str) -> None:
-        if not self.is_classifier:
-            raise WrongTaskError(f"{what} needs a classifier; this artifact is a regressor: "
-                                 "use predict_one")
+        self._need("classification", what)
 
     def outputs_matrix(self, X: np.ndarray) -> np.ndarray:
-        """Probabilities [N, C], or values as [N, 1]: the shape golden vectors use."""
-        out = self.run(X)
-        return out["probabilities"] if self.is_classifier else out["value"].reshape(-1, 1)
+        """The task's main output as [N, width]: the shape golden vectors use."""
+        out = self.run(X)[self.task.output]
+        return out if self.task.per_class else out.reshape(-1, 1)
 
     def check_golden(self, require: bool = True) -> float:
         """Re-run the golden vectors; raise `GoldenCheckError` if they do not reproduce (labels
@@ -169,7 +229,8 @@ class LoadedModel:
                      dtype=np.float64)
         expected = np.array(meta.golden_outputs, dtype=np.float64)
         out = self.run(X)
-        got = out["probabilities"] if self.is_classifier else out["value"].reshape(-1, 1)
+        got = out[self.task.output]
+        got = got if self.task.per_class else got.reshape(-1, 1)
         tol = TOLERANCE[meta.precision]
         if got.shape != expected.shape or not within(got, expected, tol).all():
             diff = np.nanmax(np.abs(got - expected)) if got.shape == expected.shape else "shape"
@@ -178,8 +239,8 @@ class LoadedModel:
                 f"(max diff {diff}, tolerance {tol}); the artifact is corrupt or the runtime "
                 "computes differently: do not serve it, re-export it"
             )
-        if self.is_classifier:
-            self._check_golden_labels(out["label"], expected, tol)
+        if self.task.index:
+            self._check_golden_labels(out[self.task.index_output], expected, tol)
         self.check_integrity()
         return float(np.nanmax(np.abs(got - expected))) if got.size else 0.0
 
@@ -198,16 +259,22 @@ class LoadedModel:
         for i, index in enumerate(labels.tolist()):
             river = wanted[i] if wanted else None
             got = self.classes[index]
-            top = np.sort(expected[i])[-2:]
+            scores = expected[i] if self.task.index == "argmax" else -expected[i]
+            top = np.sort(scores)[-2:]
             if _near_tie(top, tol):
                 continue
             if river is None:  # older and scikit-learn exports: the arg-max of the outputs
-                river = self.classes[int(np.argmax(expected[i]))]
+                river = self.classes[int(np.argmax(scores))]
             if got != river or isinstance(got, bool) != isinstance(river, bool):
                 raise GoldenCheckError(
                     f"{self.path}: golden row {i} gives the label {got!r} in {self.runtime} "
                     f"where River predicted {river!r}; the artifact's labels or classes were "
                     "altered: do not serve it, re-export it")
+
+
+# what to call instead, per task, when a caller asks for another task's API
+_API = {"classification": "predict_one or predict_proba_one", "regression": "predict_one",
+        "anomaly": "score_one", "cluster": "predict_one", "forecast": "forecast(horizon)"}
 
 
 def _near_tie(top: np.ndarray, tol: float) -> bool:

@@ -1,4 +1,5 @@
-"""onnxruntime backend: one InferenceSession per artifact, created once."""
+"""onnxruntime backend: one InferenceSession per artifact, created once; it loads `.onnx` and
+ONNX Runtime Mobile's `.ort` (which carries the same metadata_props) alike."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import onnxruntime as ort
 
 from ..errors import ArtifactError
 from ..ir.artifact import METADATA_KEY
+from ..ir.tasks import TASKS
 from .base import LoadedModel, RuntimeInfo, parse_metadata
 
 INPUT = "input"
@@ -42,7 +44,7 @@ class OnnxRuntimeBackend:
         self.metadata = parse_metadata(props[METADATA_KEY], path)
         self.output_names = [o.name for o in self.session.get_outputs()]
         inputs = [i.name for i in self.session.get_inputs()]
-        wanted = {"probabilities", "label"} if self.metadata.task == "classification" else {"value"}
+        wanted = set(TASKS[self.metadata.task].outputs)
         if inputs != [INPUT] or not wanted <= set(self.output_names):
             raise ArtifactError(
                 f"{path}: inputs {inputs} / outputs {self.output_names} are not the estuary "
@@ -57,3 +59,9 @@ def load_onnx(path: Path) -> LoadedModel:
     """River's predict API over onnxruntime (CPU)."""
     backend = OnnxRuntimeBackend(path)
     return LoadedModel(backend, backend.metadata, path, "onnx")
+
+
+def load_ort(path: Path) -> LoadedModel:
+    """River's predict API over onnxruntime (CPU) for an ONNX Runtime Mobile `.ort` file."""
+    backend = OnnxRuntimeBackend(path)
+    return LoadedModel(backend, backend.metadata, path, "ort")

@@ -2,8 +2,10 @@
 `opset` (17 and up) and `ml_opset` choose others; the IR version is the lowest those need).
 
 Artifact contract: input `input` double [N, F] in schema column order (NaN = missing);
-classifiers output `label` int64 [N] (index into the classes in the metadata) and
-`probabilities` double [N, C]; regressors output `value` double [N]. Tensors only.
+the outputs are the task's (`ir.tasks`): classifiers output `label` int64 [N] (index into the
+classes in the metadata) and `probabilities` double [N, C]; regressors output `value` double
+[N]; anomaly detectors `score` [N] (filters also `is_anomaly` int64 [N]); clusterers `cluster`
+int64 [N] and `distances` [N, K]; forecasters `forecast` [N]. Tensors only.
 """
 
 from __future__ import annotations
@@ -12,16 +14,20 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import helper
+from onnx import TensorProto, helper
 
 from ... import ir
 from ...errors import InvalidOptionError
 from ...ir.artifact import METADATA_KEY, ArtifactMetadata
+from ...ir.tasks import TASKS, Task
 from ..registry import emit, register_format
 from . import (  # noqa: F401  (registration)
+    cluster,
+    anomaly,
     elementwise,
     ensembles,
     features,
+    forecast,
     linear,
     lookup,
     naive_bayes,
@@ -53,19 +59,7 @@ def to_onnx(snapshot: ir.Snapshot, opset: int = DEFAULT_OPSET,
     wanted = model.estimator.columns
     outs = emit("onnx", model.estimator, Context(g, take(g, x, columns, wanted), wanted))
     n_features = len(model.schema.columns)
-    if model.task == "regression":
-        g.nodes.append(helper.make_node("Reshape", [outs["value"], g.const([-1], np.int64)],
-                                        ["value"], name="n_value"))
-        outputs = [helper.make_tensor_value_info("value", DOUBLE, ["N"])]
-    else:
-        g.nodes.append(helper.make_node("Identity", [outs["probabilities"]], ["probabilities"],
-                                        name="n_probabilities"))
-        g.nodes.append(helper.make_node("ArgMax", ["probabilities"], ["label"], axis=1,
-                                        keepdims=0, select_last_index=0, name="n_label"))
-        outputs = [
-            helper.make_tensor_value_info("label", INT64, ["N"]),
-            helper.make_tensor_value_info("probabilities", DOUBLE, ["N", len(model.classes)]),
-        ]
+    outputs = _output_stage(g, TASKS[model.task], outs, len(model.classes))
     graph = helper.make_graph(
         g.nodes, "estuary", [helper.make_tensor_value_info(INPUT, DOUBLE, ["N", n_features])],
         outputs, initializer=g.used_initializers(),
@@ -83,6 +77,31 @@ def to_onnx(snapshot: ir.Snapshot, opset: int = DEFAULT_OPSET,
     helper.set_model_props(proto, {METADATA_KEY: meta.to_json(), "estuary.ir_hash": meta.ir_hash})
     onnx.checker.check_model(proto, full_check=True)
     return proto
+
+
+def _output_stage(g: Graph, spec: Task, outs: dict[str, str], n_classes: int) -> list:
+    """Name the estimator's outputs as the task's contract does (`ir.tasks`): the main output,
+    its arg-max/arg-min index (first extremum, River's max/min) and any optional outputs."""
+    main = outs[spec.kind]
+    if spec.per_class:
+        g.nodes.append(helper.make_node("Identity", [main], [spec.output],
+                                        name=f"n_{spec.output}"))
+        op = "ArgMax" if spec.index == "argmax" else "ArgMin"
+        g.nodes.append(helper.make_node(op, [spec.output], [spec.index_output], axis=1,
+                                        keepdims=0, select_last_index=0,
+                                        name=f"n_{spec.index_output}"))
+        outputs = [helper.make_tensor_value_info(spec.index_output, INT64, ["N"]),
+                   helper.make_tensor_value_info(spec.output, DOUBLE, ["N", n_classes])]
+    else:
+        g.nodes.append(helper.make_node("Reshape", [main, g.const([-1], np.int64)],
+                                        [spec.output], name=f"n_{spec.output}"))
+        outputs = [helper.make_tensor_value_info(spec.output, DOUBLE, ["N"])]
+    for name in spec.optional:
+        if name in outs:
+            g.nodes.append(helper.make_node("Cast", [outs[name]], [name], to=TensorProto.INT64,
+                                            name=f"n_{name}"))
+            outputs.append(helper.make_tensor_value_info(name, INT64, ["N"]))
+    return outputs
 
 
 def _check_opsets(opset: int, ml_opset: int) -> None:
