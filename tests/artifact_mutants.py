@@ -31,6 +31,7 @@ import numpy as np
 import estuary
 from estuary import integrity
 from estuary.errors import EstuaryError
+from estuary.signing import signature_path
 
 FORMATS = ("onnx", "pmml", "mlmodel", "tfjs")
 TIMEOUT_S = 60.0
@@ -363,9 +364,10 @@ def same(a: tuple, b: tuple) -> bool:
         ((a[1] == b[1]) | (np.isnan(a[1]) & np.isnan(b[1]))).all())
 
 
-def _judge_one(path: Path, rows: Sequence[dict], expected: tuple) -> tuple[str, str]:
+def _judge_one(path: Path, rows: Sequence[dict], expected: tuple, trusted_key: Any = None
+               ) -> tuple[str, str]:
     try:
-        loaded = estuary.load(path)
+        loaded = estuary.load(path, trusted_key=trusted_key)
         got = predictions(loaded, rows)
         loaded.predict_one(rows[0])
     except EstuaryError as e:
@@ -376,18 +378,21 @@ def _judge_one(path: Path, rows: Sequence[dict], expected: tuple) -> tuple[str, 
 
 
 def judge(mutant: Mutant, original: Path, workdir: Path, rows: Sequence[dict], expected: tuple,
-          timeout: float = TIMEOUT_S) -> tuple[str, str]:
-    """Write the mutant next to the original and judge it; ('hang', ...) after `timeout`."""
+          timeout: float = TIMEOUT_S, trusted_key: Any = None) -> tuple[str, str]:
+    """Write the mutant next to the original (with its signature, when it has one) and judge
+    it, loading it with `trusted_key`; ('hang', ...) after `timeout`."""
     path = workdir / f"mutant{original.suffix}"
     if path.is_dir():
         shutil.rmtree(path)
     elif path.exists():
         path.unlink()
     copy(original, path)
+    if signature_path(original).is_file() and not original.is_dir():
+        shutil.copyfile(signature_path(original), signature_path(path))
     mutant.make(path)
     result: list[tuple[str, str]] = []
-    worker = threading.Thread(target=lambda: result.append(_judge_one(path, rows, expected)),
-                              daemon=True)
+    worker = threading.Thread(
+        target=lambda: result.append(_judge_one(path, rows, expected, trusted_key)), daemon=True)
     worker.start()
     worker.join(timeout)
     if not result:
@@ -395,14 +400,17 @@ def judge(mutant: Mutant, original: Path, workdir: Path, rows: Sequence[dict], e
     return result[0]
 
 
-def run(fmt: str, original: Path, n: int, seed: int, workdir: Path, rows: Sequence[dict]) -> Tally:
-    """Judge `n` mutants of `original`; the tally says what happened to each."""
+def run(fmt: str, original: Path, n: int, seed: int, workdir: Path, rows: Sequence[dict],
+        trusted_key: Any = None) -> Tally:
+    """Judge `n` mutants of `original` (loaded with `trusted_key`, when given); the tally says
+    what happened to each."""
     tally = Tally()
     start = time.perf_counter()
-    expected = predictions(estuary.load(original), rows)
+    expected = predictions(estuary.load(original, trusted_key=trusted_key), rows)
     for mutant in mutants(fmt, original, n, seed):
         try:
-            outcome, detail = judge(mutant, original, workdir, rows, expected)
+            outcome, detail = judge(mutant, original, workdir, rows, expected,
+                                    trusted_key=trusted_key)
         except Exception as e:  # a mutation that cannot be written (e.g. onnx refuses to parse)
             outcome, detail = "skipped", f"{type(e).__name__}: {e}"
         tally.outcomes[outcome] += 1
@@ -415,13 +423,15 @@ def run(fmt: str, original: Path, n: int, seed: int, workdir: Path, rows: Sequen
     return tally
 
 
-def export_originals(workdir: Path) -> dict[tuple[str, str], tuple[Path, list[dict]]]:
-    """(format, task) → (artifact, probe rows) for the two models in the four formats."""
+def export_originals(workdir: Path, signing_key: Any = False
+                     ) -> dict[tuple[str, str], tuple[Path, list[dict]]]:
+    """(format, task) → (artifact, probe rows) for the two models in the four formats (signed
+    with `signing_key` when given)."""
     out = {}
     for task, (model, rows) in models().items():
         for fmt in FORMATS:
             path = workdir / f"{task}.{fmt}"
-            estuary.export(model, path, sample=rows[:20])
+            estuary.export(model, path, sample=rows[:20], signing_key=signing_key)
             out[fmt, task] = (path, probe(rows))
     return out
 
