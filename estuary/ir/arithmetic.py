@@ -402,56 +402,18 @@ def forecast_at(o: Ops, step: Any, forecasts: Sequence[Any]) -> Any:
 # --------------------------------------------------------------------------------- reco
 
 
-def factorization_score(o: Ops, users: Any, items: Any, mean: float,
-                        user_bias: np.ndarray, user_default: float,
-                        item_bias: np.ndarray, item_default: float,
-                        user_latent: np.ndarray | None, item_latent: np.ndarray | None) -> Any:
-    """River's `Baseline` / `BiasedMF` / `FunkMF.predict_one`: global mean + user bias + item
-    bias + u · v, each added in River's order. `users` [N, U] and `items` [N, I] are one-hot
-    columns; a bias table [U, 1] is looked up exactly (`lookup`), a user or item River has not
-    met gets the default bias and a zero latent vector (see the extractor for why)."""
-    score = o.const(mean)
-    if user_bias is not None:
-        score = o.add(score, lookup(o, users, user_bias, user_default))
-    if item_bias is not None:
-        score = o.add(score, lookup(o, items, item_bias, item_default))
-    if user_latent is not None and item_latent is not None:
-        u = o.matmul(o.keep(users, "user"), user_latent)
-        v = o.matmul(o.keep(items, "item"), item_latent)
-        score = o.add(score, o.sum_classes(o.mul(u, v)))
-    return score
-
-
-# --------------------------------------------------------------------------------- clusters
-
-
-def centre_distances(o: Ops, x: Any, centres: np.ndarray, p: int, root: bool) -> Any:
-    """River's distance from the row x [N, F] to each centre of `centres` [K, F], as [N, K]:
-    Σ_j |c_kj - x_j|^p summed column by column in the estimator's column order (River sums
-    over the centre's keys), a missing x_j counting as 0.0 (River's `x.get(k, 0)`):
-    `cluster.KMeans.predict_one` (no root). With `root` (p = 2), its square root:
-    `utils.vectordict.euclidean_distance_dict` (STREAMKMeans, DBSTREAM, DenStream). The
-    column is picked, not multiplied out (x · e_j), so a huge value elsewhere in the row
-    cannot turn a float32 target's 0 · inf into NaN."""
-    x = o.keep(o.where(o.is_nan(x), o.const(0.0), x), "x")
-    total = None
-    for j in range(centres.shape[1]):
-        d = o.keep(o.sub(o.const(centres[:, j].reshape(1, -1)), o.column(x, j)), "diff")
-        term = minkowski_term(o, d, p)
-        total = term if total is None else o.add(total, term)
-    return o.sqrt(total) if root else total
-
-
-def minkowski_term(o: Ops, d: Any, p: int) -> Any:
-    """|d| ** p for a whole p >= 1: d · d for 2 (River's `abs(d) ** 2` rounds the same), |d|
-    for 1, a product of |d| otherwise (within an ulp or two of River's `pow`)."""
-    if p == 2:
-        return o.mul(d, d)
-    size = o.keep(o.where(o.less(d, o.const(0.0)), o.sub(o.const(0.0), d), d), "|diff|")
-    out = size
-    for _ in range(p - 1):
-        out = o.mul(out, size)
-    return out
+def factorization_score(o: Ops, users: Any, items: Any, mean: float | None,
+                        user_latent: np.ndarray, user_default: float,
+                        item_latent: np.ndarray, item_default: float) -> Any:
+    """River's `BiasedMF` / `FunkMF.predict_one` after the biases: [mean +] u · v, where u and v
+    are the user's and the item's latent vectors looked up exactly from their one-hot columns
+    (`users` [N, U] · `user_latent` [U, k]); a user or item River has not met gets the default
+    vector (every factor `user_default` / `item_default`; see the extractor for River's random
+    initialisers). `mean` is the global mean plus both biases, computed by the caller."""
+    u = lookup(o, users, user_latent, user_default)
+    v = lookup(o, items, item_latent, item_default)
+    dot = o.sum_classes(o.mul(u, v))
+    return dot if mean is None else o.add(mean, dot)
 
 
 # --------------------------------------------------------------------------------- neighbours

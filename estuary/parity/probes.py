@@ -122,6 +122,8 @@ def probe_rows(model: ir.Model, sample: Sequence[Mapping] = (), max_missing: int
     probes = [Probe(dict(r), "sample") for r in sample]
     if model.task == "forecast":
         return probes + forecast_probes(model)
+    if model.task == "reco":
+        probes += reco_probes(model)
     bases = _base_rows(model, sample)
     features = model.schema.features
     reached = split_probe_rows(model, sample, bases)
@@ -168,3 +170,23 @@ def forecast_probes(model: ir.Model) -> list[Probe]:
     probes.append(Probe({"step": float(steps[-1])}, "extreme"))
     probes += [Probe({"step": v}, "zeros" if v == 0 else "extreme") for v in (0.0, -1.0, 1.5)]
     return probes + [Probe({}, "missing")]
+
+
+N_EXTREME_PAIRS = 5
+MAX_PAIRS = 100_000
+
+
+def reco_probes(model: ir.Model) -> list[Probe]:
+    """A recommender's most extreme scores: the user-item pairs the model scores highest and
+    lowest (found by the numpy evaluator over every known pair), tagged "extreme"."""
+    users, items = model.schema.feature("user"), model.schema.feature("item")
+    pairs = [{"user": u, "item": i} for u in users.categories for i in items.categories]
+    if not pairs or len(pairs) > MAX_PAIRS:
+        return []
+    from ..ir.evaluate import evaluate
+
+    out = evaluate(model, RowEncoder(model.schema).encode_many(pairs))
+    scores = next(iter(v for v in out.values() if v.ndim == 1))
+    order = np.argsort(scores, kind="stable")
+    picked = sorted(set(order[:N_EXTREME_PAIRS].tolist()) | set(order[-N_EXTREME_PAIRS:].tolist()))
+    return [Probe(dict(pairs[k]), "extreme") for k in picked]
