@@ -416,6 +416,38 @@ def factorization_score(o: Ops, users: Any, items: Any, mean: float | None,
     return dot if mean is None else o.add(mean, dot)
 
 
+# --------------------------------------------------------------------------------- clusters
+
+
+def centre_distances(o: Ops, x: Any, centres: np.ndarray, p: int, root: bool) -> Any:
+    """River's distance from the row x [N, F] to each centre of `centres` [K, F], as [N, K]:
+    Σ_j |c_kj - x_j|^p summed column by column in the estimator's column order (River sums
+    over the centre's keys), a missing x_j counting as 0.0 (River's `x.get(k, 0)`):
+    `cluster.KMeans.predict_one` (no root). With `root` (p = 2), its square root:
+    `utils.vectordict.euclidean_distance_dict` (STREAMKMeans, DBSTREAM, DenStream). The
+    column is picked, not multiplied out (x · e_j), so a huge value elsewhere in the row
+    cannot turn a float32 target's 0 · inf into NaN."""
+    x = o.keep(o.where(o.is_nan(x), o.const(0.0), x), "x")
+    total = None
+    for j in range(centres.shape[1]):
+        d = o.keep(o.sub(o.const(centres[:, j].reshape(1, -1)), o.column(x, j)), "diff")
+        term = minkowski_term(o, d, p)
+        total = term if total is None else o.add(total, term)
+    return o.sqrt(total) if root else total
+
+
+def minkowski_term(o: Ops, d: Any, p: int) -> Any:
+    """|d| ** p for a whole p >= 1: d · d for 2 (River's `abs(d) ** 2` rounds the same), |d|
+    for 1, a product of |d| otherwise (within an ulp or two of River's `pow`)."""
+    if p == 2:
+        return o.mul(d, d)
+    size = o.keep(o.where(o.less(d, o.const(0.0)), o.sub(o.const(0.0), d), d), "|diff|")
+    out = size
+    for _ in range(p - 1):
+        out = o.mul(out, size)
+    return out
+
+
 # --------------------------------------------------------------------------------- neighbours
 
 
