@@ -54,7 +54,8 @@ def bounded_probes(model: ir.Model, sample: Sequence[Mapping], budget: int,
     """`sample` rows plus at most `budget` generated rows, round-robin across kinds."""
     # probe_rows without the estimator generates everything but thresholds, which for a 1k-node
     # tree are thousands of rows: those are made here, then only `budget` rows are kept
-    untreed = SimpleNamespace(schema=model.schema, transform=model.transform, estimator=None)
+    untreed = SimpleNamespace(schema=model.schema, transform=model.transform, estimator=None,
+                              task=model.task)
     generated = probe_rows(untreed, list(sample[:2]), max_missing=2)
     bases = [dict(r) for r in sample[:3]] or [p.row for p in generated if p.tag == "zeros"]
     generated += _threshold_probes(model, bases)
