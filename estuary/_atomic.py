@@ -9,6 +9,7 @@ store's `latest` pointer is written, fsync'd, renamed, and its directory fsync'd
 
 from __future__ import annotations
 
+import glob
 import os
 import secrets
 import shutil
@@ -21,14 +22,30 @@ from pathlib import Path
 def staged(path: Path, suffix: str = "") -> Iterator[Path]:
     """A fresh temporary path next to `path` (an empty file a writer may overwrite or replace
     by a directory; `suffix` keeps the format's suffix for loaders that dispatch on it). When
-    the block ends without an exception it is renamed over `path`; it is removed either way."""
+    the block ends without an exception it is renamed over `path`; it is removed either way.
+    Files the writer put beside it named after it (`<tmp stem>.required_operators.config` for
+    `.ort`) are renamed after `path` (`model.required_operators.config`) just before it, or
+    removed if the block fails."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _fresh(path, suffix)
     try:
         yield tmp
+        for extra in _beside(tmp, suffix):
+            replace(extra, path.with_name(path.stem + extra.name[len(tmp.name) - len(suffix):]))
         replace(tmp, path)
     finally:
         remove(tmp)
+        for extra in _beside(tmp, suffix):
+            remove(extra)
+
+
+def _beside(tmp: Path, suffix: str) -> list[Path]:
+    """The files named `<tmp without its suffix>.*` next to a staged `tmp` (only with a suffix:
+    the random part then ends the stem, so no other staged file can match)."""
+    if not suffix:
+        return []
+    stem = tmp.name[:len(tmp.name) - len(suffix)]
+    return sorted(p for p in tmp.parent.glob(glob.escape(stem) + ".*") if p.name != tmp.name)
 
 
 def _fresh(path: Path, suffix: str) -> Path:

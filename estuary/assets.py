@@ -33,7 +33,8 @@ ENV_HOME = "ESTUARY_JS_HOME"
 SETUP_COMMAND = "estuary setup-js"
 STAMP = ".estuary-setup.json"  # written in a JS home by setup_js once `npm ci` succeeded
 # what the runtimes and the page need from npm (package → a file that proves it installed)
-REQUIRED = {"@tensorflow/tfjs": "package.json", "onnxruntime-web": "package.json"}
+REQUIRED = {"@tensorflow/tfjs": "package.json", "onnxruntime-web": "package.json",
+            "onnxruntime-node": "package.json"}
 BUNDLE = "tfjs-cpu.mjs"
 _PACKAGED = Path(__file__).resolve().parent / "_assets"  # inside an installed wheel
 _CHECKOUT = Path(__file__).resolve().parents[1]  # a source checkout (editable install)
@@ -188,7 +189,9 @@ def setup_js(target: Path | None = None, *, prefer_offline: bool = False,
         command.insert(2, "--omit=dev")
     if prefer_offline:
         command.append("--prefer-offline")
-    done = subprocess.run(command, cwd=target, capture_output=True, text=True)
+    # onnxruntime-node's install script would download CUDA libraries (no network here, no GPU)
+    env = {**os.environ, "ONNXRUNTIME_NODE_INSTALL_CUDA": "skip"}
+    done = subprocess.run(command, cwd=target, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip()[-2000:]
         raise JsSetupError(f"`{' '.join(command[1:])}` failed in {target} "

@@ -347,9 +347,9 @@ def census_row(module: str, name: str, cls: type, kind: str, formats: list[str],
 
 def run(formats: list[str] | None = None, only: str = "") -> list[Row]:
     from . import api  # noqa: F401  (registers every extractor and format)
-    from .converters.registry import FORMATS
+    from .support import matrix_formats
 
-    formats = formats or sorted(FORMATS)
+    formats = formats or matrix_formats()  # ort is onnx's graph: no column of its own
     tmp = Path(tempfile.mkdtemp(prefix="estuary-census-"))
     return [census_row(m, n, c, k, formats, tmp) for m, n, c, k in river_classes()
             if only in f"{m}.{n}"]

@@ -14,4 +14,5 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[${1:-all}]"
-npm ci --prefix js --no-audit --no-fund --loglevel=error
+# onnxruntime-node's install script would download CUDA libraries: none are wanted here
+ONNXRUNTIME_NODE_INSTALL_CUDA=skip npm ci --prefix js --no-audit --no-fund --loglevel=error

@@ -12,6 +12,7 @@ from . import registry
 
 FORMAT_MODULES = {
     "onnx": ("estuary.converters.onnx", "core"),
+    "ort": ("estuary.converters.ort", "core"),  # after onnx: it is written via onnx
     "pmml": ("estuary.converters.pmml", "pmml"),
     "coreml": ("estuary.converters.coreml", "coreml"),
     "tfjs": ("estuary.converters.tfjs", "web"),

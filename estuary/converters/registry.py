@@ -86,6 +86,14 @@ class Format:
     precision: str = "float64"
     extra: str = ""
     options: Mapping[str, Any] = field(default_factory=dict)
+    # a container of another format's graph (ort: onnx): that format's emitters and refusals
+    # write and bound it, so it exports exactly what that format exports
+    via: str = ""
+    # published (and exported by `estuary verify` of every format) unless formats are named
+    by_default: bool = True
+    # files the writer puts beside the artifact, named its stem + each of these (ort: the
+    # reduced-operator config); they travel with it (export renames them with the artifact)
+    companions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         suffixes = (self.suffixes,) if isinstance(self.suffixes, str) else tuple(self.suffixes)
@@ -98,6 +106,12 @@ class Format:
         object.__setattr__(self, "suffixes", suffixes)
         object.__setattr__(self, "runtimes", tuple(self.runtimes))
         object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
+
+    def companion_paths(self, path: str | Path) -> list[Path]:
+        """The files written beside the artifact at `path` (`model.ort` → `model.required_
+        operators.config`)."""
+        path = Path(path)
+        return [path.with_name(path.stem + c) for c in self.companions]
 
     @property
     def suffix(self) -> str:
@@ -323,7 +337,9 @@ def emit(fmt: str, node: Any, ctx: Any) -> Any:
 def register_format(name: str | Format, *, suffixes: tuple[str, ...] | str = (),
                     writer: Callable[..., Any] | None = None, runtimes: tuple[str, ...] = (),
                     precision: str = "float64", extra: str = "",
-                    options: Mapping[str, Any] | None = None, describe: str = "") -> Format:
+                    options: Mapping[str, Any] | None = None, describe: str = "",
+                    via: str = "", by_default: bool = True,
+                    companions: tuple[str, ...] = ()) -> Format:
     """Register a format in one call.
 
     >>> register_format("onnx", suffixes=(".onnx",), writer=write_onnx,
@@ -335,11 +351,27 @@ def register_format(name: str | Format, *, suffixes: tuple[str, ...] | str = (),
     else:
         if writer is None:
             raise RegistrationError(f"format {name!r} needs a writer")
-        fmt = Format(name, suffixes, writer, describe, runtimes, precision, extra, options or {})
+        fmt = Format(name, suffixes, writer, describe, runtimes, precision, extra, options or {},
+                     via, by_default, tuple(companions))
+    if fmt.via and fmt.via not in FORMATS:
+        raise RegistrationError(f"format {fmt.name!r} is written via {fmt.via!r}, which is not "
+                                "registered: register it first")
     if fmt.name in FORMATS:
         raise RegistrationError(f"format {fmt.name!r} is already registered")
     FORMATS[fmt.name] = fmt
     return fmt
+
+
+def emitted_as(fmt: str) -> str:
+    """The format whose emitters and refusals decide what `fmt` exports (itself, or the format
+    it contains: `emitted_as("ort") == "onnx"`)."""
+    f = FORMATS.get(fmt)
+    return f.via if f is not None and f.via else fmt
+
+
+def default_formats() -> list[str]:
+    """The formats published and verified when none are named (those not `by_default=False`)."""
+    return sorted(n for n, f in FORMATS.items() if f.by_default)
 
 
 def register_variant(name: str, of: str, options: Mapping[str, Any],
@@ -352,7 +384,8 @@ def register_variant(name: str, of: str, options: Mapping[str, Any],
     base = format_for(of)
     defaults = base.resolve_options(options)
     fmt = Format(name, base.suffixes, base.writer, describe or f"{base.describe} {dict(options)}",
-                 base.runtimes, base.precision, base.extra, defaults)
+                 base.runtimes, base.precision, base.extra, defaults, base.via, base.by_default,
+                 base.companions)
     register_format(fmt)
     VARIANTS[name] = of
     return fmt

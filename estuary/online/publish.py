@@ -24,7 +24,7 @@ from typing import Any
 
 from .. import __version__, ir
 from ..converters import formats as _formats  # noqa: F401  (registers every installed format)
-from ..converters.registry import FORMATS, format_for
+from ..converters.registry import default_formats, format_for
 from ..errors import UnsupportedModelError
 from ..parity.report import ParityReport
 from ..runtimes import load
@@ -114,14 +114,15 @@ def _drop_float32(name: str, report: ParityReport, path: Path) -> str:
 
 def publish(frozen: Frozen, store: Store | str | Path, formats: Sequence[str] | None = None,
             keep: int = 10) -> PublishResult:
-    """Export `frozen` to every format in `formats` (default: every registered one), check
+    """Export `frozen` to every format in `formats` (default: every registered one but those
+    published only when named, such as `ort`), check
     parity in each real runtime, and commit it to `store`.
 
     >>> publish(freeze(model, rows), Store("models")).published
     """
     start = time.perf_counter()
     store = store if isinstance(store, Store) else Store(store, keep=keep)
-    names = list(formats) if formats else sorted(FORMATS)
+    names = list(formats) if formats else default_formats()
     snap = to_snapshot(frozen)
     staging = store.new_staging()
     try:

@@ -32,9 +32,12 @@ RUNTIMES: dict[str, RuntimeEntry] = {e.name: e for e in [
     RuntimeEntry("coreml", ".mlmodel", ".coreml", "load_coreml", "coreml"),
     RuntimeEntry("tfjs-node", ".tfjs", ".node", "load_tfjs", "web"),
     RuntimeEntry("onnxruntime-web-node", ".onnx", ".node", "load_onnx_web", "web"),
+    RuntimeEntry("onnxruntime-node", ".onnx", ".node", "load_onnx_node", "web"),
+    RuntimeEntry("onnxruntime-ort", ".ort", ".onnxruntime", "load_ort", "core"),
+    RuntimeEntry("onnxruntime-node-ort", ".ort", ".node", "load_ort_node", "web"),
 ]}
 DEFAULT_RUNTIME = {".onnx": "onnxruntime", ".pmml": "jpmml-evaluator", ".mlmodel": "coreml",
-                   ".tfjs": "tfjs-node"}
+                   ".tfjs": "tfjs-node", ".ort": "onnxruntime-ort"}
 
 
 def runtimes_for(suffix: str) -> list[str]:

@@ -1,5 +1,6 @@
 """JavaScript runtimes under Node: @tensorflow/tfjs (cpu) for `.tfjs`, onnxruntime-web (wasm)
-for `.onnx`, through estuary's own JS client library (js/src/estuary.js, the one the page uses).
+for `.onnx`, onnxruntime-node (native) for `.onnx` and `.ort`, through estuary's own JS client
+library (js/src/estuary.js, the one the page uses).
 
 One long-lived Node process per Python process (js/src/runner.js), started on first use and
 shared by every model: a request names the model it loaded, rows travel in batches as JSON
@@ -40,6 +41,7 @@ TIMEOUT_S = 120.0  # first load imports TF.js and compiles the wasm: a few secon
 TFJS_NAME = "@tensorflow/tfjs (Node cpu)"
 ORT_WEB_NAME = "onnxruntime-web (Node wasm)"
 
+ORT_NODE_NAME = "onnxruntime-node (Node native cpu)"
 
 class NodeRuntimeError(EstuaryError, RuntimeError):
     """The Node runner is missing, failed to start, died or answered nonsense."""
@@ -286,3 +288,16 @@ def load_onnx_web(path: Path) -> LoadedModel:
     """River's predict API over onnxruntime-web (wasm, one thread) in Node."""
     backend = NodeBackend("onnx", Path(path), ORT_WEB_NAME)
     return LoadedModel(backend, backend.metadata, path, "onnx")
+
+
+def load_onnx_node(path: Path) -> LoadedModel:
+    """River's predict API over onnxruntime-node (native CPU, the npm package's own binary)."""
+    backend = NodeBackend("onnx-node", Path(path), ORT_NODE_NAME)
+    return LoadedModel(backend, backend.metadata, path, "onnx")
+
+
+def load_ort_node(path: Path) -> LoadedModel:
+    """River's predict API over onnxruntime-node for an ONNX Runtime Mobile `.ort` file (its
+    metadata read from the FlatBuffers file by js/src/estuary.js)."""
+    backend = NodeBackend("onnx-node", Path(path), ORT_NODE_NAME)
+    return LoadedModel(backend, backend.metadata, path, "ort")

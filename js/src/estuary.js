@@ -464,11 +464,14 @@ export function onnxMetadataProps(bytes) {
 }
 
 class OnnxBackend {
-  constructor(ort, session, nColumns) {
+  constructor(ort, session, nColumns, provider = 'wasm') {
     this.ort = ort;
     this.session = session;
     this.nColumns = nColumns;
-    this.info = { name: 'onnxruntime-web', version: ort.env.versions ? ort.env.versions.web : 'unknown', backend: 'wasm' };
+    const versions = ort.env.versions || {};
+    this.info = provider === 'cpu'
+      ? { name: 'onnxruntime-node', version: versions.node || 'unknown', backend: 'cpu' }
+      : { name: 'onnxruntime-web', version: versions.web || 'unknown', backend: 'wasm' };
   }
 
   async run(X, n) {
@@ -481,24 +484,75 @@ class OnnxBackend {
     }
     return out;
   }
+/** ONNX Runtime Mobile's .ort file (FlatBuffers, identifier "ORTM") names itself at bytes 4..8. */
+export function isOrtFormat(bytes) {
+  return bytes.length >= 8 && String.fromCharCode(...bytes.subarray(4, 8)) === 'ORTM';
 }
 
-/** Load ONNX bytes with onnxruntime-web (wasm); checks the golden vectors. */
-export async function loadOnnx(ort, bytes, { check = true } = {}) {
+/** The .ort model's metadata_props, read straight from the FlatBuffers file (ort.fbs: root
+ * InferenceSession, its field 1 `model`, the Model's field 9 `metadata_props`, a vector of
+ * StringStringEntry {key, value}); every offset is bounds-checked. */
+export function ortMetadataProps(bytes) {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const dec = new TextDecoder();
+  const need = (pos, len) => {
+    if (!(pos >= 0 && pos + len <= bytes.length)) throw new ArtifactError('the .ort file is truncated or corrupt');
+  };
+  const u32 = (pos) => { need(pos, 4); return view.getUint32(pos, true); };
+  const u16 = (pos) => { need(pos, 2); return view.getUint16(pos, true); };
+  const deref = (pos) => pos + u32(pos);
+  const field = (table, index) => { // absolute position of a table's field, 0 when absent
+    need(table, 4);
+    const vtable = table - view.getInt32(table, true);
+    const at = 4 + 2 * index;
+    if (at >= u16(vtable)) return 0;
+    const offset = u16(vtable + at);
+    return offset ? table + offset : 0;
+  };
+  const string = (pos) => {
+    if (!pos) return '';
+    const start = deref(pos);
+    const len = u32(start);
+    need(start + 4, len);
+    return dec.decode(bytes.subarray(start + 4, start + 4 + len));
+  };
+  if (!isOrtFormat(bytes)) throw new ArtifactError('not an ONNX Runtime .ort file (no ORTM identifier): re-export it');
+  const model = field(u32(0), 1);
+  if (!model) throw new ArtifactError('the .ort file holds no model: re-export it');
+  const props = {};
+  const list = field(deref(model), 9);
+  if (!list) return props;
+  const vector = deref(list);
+  const count = u32(vector);
+  need(vector + 4, 4 * count);
+  for (let i = 0; i < count; i++) {
+    const entry = deref(vector + 4 + 4 * i);
+    props[string(field(entry, 0))] = string(field(entry, 1));
+  }
+  return props;
+}
+
+}
+
+/** Load ONNX (or .ort) bytes with onnxruntime-web (wasm), or with onnxruntime-node when
+ * `provider` is 'cpu'; checks the golden vectors. */
+export async function loadOnnx(ort, bytes, { check = true, provider = 'wasm' } = {}) {
   const data = new Uint8Array(bytes);
-  const props = onnxMetadataProps(data);
+  const format = isOrtFormat(data) ? 'ort' : 'onnx';
+  const props = format === 'ort' ? ortMetadataProps(data) : onnxMetadataProps(data);
   if (!(METADATA_KEY in props)) {
     throw new ArtifactError('the ONNX model has no estuary metadata: export it with estuary');
   }
   const metadata = parseMetadata(props[METADATA_KEY], 'the ONNX model');
   let session;
   try {
-    session = await ort.InferenceSession.create(data, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+    session = await ort.InferenceSession.create(data, { executionProviders: [provider], graphOptimizationLevel: 'all' });
   } catch (e) {
-    throw new ArtifactError(`onnxruntime-web cannot load the ONNX model (${String(e.message || e).slice(0, 300)}): it may be truncated or corrupt, re-export it`);
+    const name = provider === 'cpu' ? 'onnxruntime-node' : 'onnxruntime-web';
+    throw new ArtifactError(`${name} cannot load the ONNX model (${String(e.message || e).slice(0, 300)}): it may be truncated or corrupt, re-export it`);
   }
   const nColumns = new RowEncoder(metadata.schema).nColumns;
-  const model = new EstuaryModel(new OnnxBackend(ort, session, nColumns), metadata, 'onnx');
+  const model = new EstuaryModel(new OnnxBackend(ort, session, nColumns, provider), metadata, format);
   model.rawMetadata = props[METADATA_KEY];
   if (check) await model.checkGolden();
   return model;

@@ -1,6 +1,7 @@
 // estuary's Node runner: one long-lived process answering JSON lines on stdin/stdout.
 //
-// Request  {"id": 1, "op": "load", "kind": "tfjs" | "onnx", "path": "/abs/model.tfjs"}
+// Request  {"id": 1, "op": "load", "kind": "tfjs" | "onnx" | "onnx-node", "path": "/abs/model.tfjs"}
+//          ("onnx": onnxruntime-web wasm; "onnx-node": onnxruntime-node, .onnx or .ort)
 // Response {"id": 1, "ok": true, "model": 3, "runtime": {...}, "metadata": "<json>", "golden_max_diff": 0}
 //          {"id": 1, "ok": false, "error": {"type": "ArtifactError", "message": "...", "field": null}}
 // Other ops: run {model, rows: [[number|null]]} → outputs; encode / predict {model, rows: [{...}]};
@@ -41,6 +42,17 @@ async function getOrt() {
     ort.env.logLevel = 'error';
   }
   return ort;
+}
+
+let ortNode = null;
+
+async function getOrtNode() {
+  if (!ortNode) {
+    const m = await import('onnxruntime-node');
+    ortNode = m.default || m;
+    ortNode.env.logLevel = 'error';
+  }
+  return ortNode;
 }
 
 const models = new Map();
@@ -85,14 +97,16 @@ const ops = {
     if (kind === 'tfjs') {
       const read = (name) => fs.readFile(path.join(p, name));
       model = await lib.loadTfjs(await getTf(), read, { check });
-    } else if (kind === 'onnx') {
+    } else if (kind === 'onnx' || kind === 'onnx-node') {
       let bytes;
       try {
         bytes = await fs.readFile(p);
       } catch (e) {
         throw new lib.ArtifactError(`cannot read ${p}: ${e.code}`);
       }
-      model = await lib.loadOnnx(await getOrt(), bytes, { check });
+      model = kind === 'onnx'
+        ? await lib.loadOnnx(await getOrt(), bytes, { check })
+        : await lib.loadOnnx(await getOrtNode(), bytes, { check, provider: 'cpu' });
     } else {
       throw new lib.EstuaryError(`unknown artifact kind '${kind}'`);
     }
