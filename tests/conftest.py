@@ -33,8 +33,8 @@ def _learned(case_id: str):
         if cid == case_id:
             model = factory()
             rows = dataset_rows(dataset)
-            for x, y in rows:
-                model.learn_one(dict(x), y)
+            for x, y in rows:  # clusterers and anomaly detectors learn without labels
+                model.learn_one(dict(x), y) if model._supervised else model.learn_one(dict(x))
             return model, tuple(dict(x) for x, _ in rows)
     raise KeyError(case_id)
 

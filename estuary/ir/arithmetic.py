@@ -46,6 +46,7 @@ class Ops(Protocol):
     def is_nan(self, a: Any) -> Any: ...
     def where(self, condition: Any, a: Any, b: Any) -> Any: ...
     def matmul(self, x: Any, W: np.ndarray) -> Any: ...  # x [N, S] · W [S, T] (a constant)
+    def column(self, x: Any, j: int) -> Any: ...  # column j of x [N, S], as [N, 1] / a scalar
     # per row, 1.0 at the k smallest of d [N, W] (equal values: the lower index first), else 0.0;
     # only targets that emit `NearestNeighbors` offer it
     def nearest(self, d: Any, k: int) -> Any: ...
@@ -575,6 +576,9 @@ class GraphOps:
     def matmul(self, x, W):
         return self._node("matmul", x, self.g.const(W))
 
+    def column(self, x, j):
+        return self.g.gather_columns(x, [j])
+
     def max_classes(self, v):
         return self.g.reduce(self.NODE_TYPES["max"], v, -1, True)
 
@@ -665,6 +669,9 @@ class NumpyOps:
         mask = np.zeros(np.shape(d))
         np.put_along_axis(mask, order, 1.0, axis=-1)
         return mask
+
+    def column(self, x, j):
+        return np.asarray(x, dtype=np.float64)[:, j:j + 1]
 
     def max_classes(self, v):
         return np.max(v, axis=-1, keepdims=True)

@@ -118,6 +118,7 @@ class JpmmlBackend:
         self.column_feature = {c: f.name for f in self.metadata.schema.features
                                for c in f.columns}
         self.is_classifier = self.metadata.task == "classification"
+        self.is_cluster = self.metadata.task == "cluster"
         try:
             outputs = [str(f.getName()) for f in self.evaluator.getOutputFields()]
         except Exception as e:
@@ -128,7 +129,12 @@ class JpmmlBackend:
     def _check_outputs(self, outputs: list[str], path: Path) -> None:
         if not outputs:
             raise ArtifactError(f"{path}: the PMML model declares no output fields: re-export it")
-        if self.is_classifier:
+        if self.is_cluster:  # cluster (the index), then a distance per centre
+            self.label_field, self.probability_fields = outputs[0], outputs[1:]
+            if len(self.probability_fields) != len(self.metadata.classes):
+                raise ArtifactError(f"{path}: {len(self.probability_fields)} distance outputs "
+                                    f"for {len(self.metadata.classes)} centres")
+        elif self.is_classifier:
             self.label_field, self.probability_fields = outputs[0], outputs[1:]
             self.label_index = {str(c): i for i, c in enumerate(self.metadata.classes)}
             if len(self.probability_fields) != len(self.metadata.classes):
@@ -145,7 +151,8 @@ class JpmmlBackend:
         if n == 0:
             empty = np.empty((0, len(self.metadata.classes)))
             return ({"probabilities": empty, "label": np.empty(0, np.int64)}
-                    if self.is_classifier else {"value": np.empty(0)})
+                    if self.is_classifier else {"distances": empty, "cluster": np.empty(0)}
+                    if self.is_cluster else {"value": np.empty(0)})
         # Column lists straight to Java's batch entry point: NaN → None (PMML missing).
         data = [[None if v != v else v for v in X[:, j].tolist()] for j in range(X.shape[1])]
         try:
@@ -164,6 +171,10 @@ class JpmmlBackend:
         def column(name: str) -> list:
             return result["data"][columns[name]]
 
+        if self.is_cluster:
+            return {"distances": np.stack([_floats(column(f), n) for f in self.probability_fields],
+                                          axis=1).reshape(n, -1),
+                    "cluster": _floats(column(self.label_field), n)}
         if not self.is_classifier:
             return {"value": _floats(column(self.value_field), n)}
         probabilities = np.stack([_floats(column(f), n) for f in self.probability_fields], axis=1)

@@ -241,11 +241,15 @@ class NodeBackend:
             return self._empty()
         outputs = request("run", model=handle, rows=rows)["outputs"]
         out = {k: _floats(v) for k, v in outputs.items()}
-        if "label" in out:
-            out["label"] = out["label"].astype(np.int64)
+        for index in ("label", "cluster"):
+            if index in out:
+                out[index] = out[index].astype(np.int64)
         return out
 
     def _empty(self) -> dict[str, np.ndarray]:
+        if self.metadata.task == "cluster":
+            return {"distances": np.zeros((0, len(self.metadata.classes))),
+                    "cluster": np.zeros(0, np.int64)}
         if self.metadata.task == "regression":
             return {"value": np.zeros(0)}
         return {"probabilities": np.zeros((0, len(self.metadata.classes))),

@@ -155,6 +155,11 @@ export function rowFromForm(schema, entries) {
 
 // ----------------------------------------------------------------------------- the model
 
+// each task's artifact outputs (estuary/ir/tasks.py), the main one first
+const TASK_OUTPUTS = { classification: ['probabilities', 'label'], regression: ['value'], cluster: ['distances', 'cluster'] };
+const INDEX_OUTPUTS = new Set(['label', 'cluster']); // int64 indices into `classes`
+const PER_CLASS_OUTPUTS = new Set(['probabilities', 'distances']); // one column per class / centre
+
 function within(got, expected, tol) {
   if (Number.isNaN(got) && Number.isNaN(expected)) return true;
   return got === expected || Math.abs(got - expected) <= tol * Math.max(1, Math.abs(expected));
@@ -186,6 +191,13 @@ export class EstuaryModel {
   /** Predict rows (River-style objects): [{label, probabilities}] or [{value}]. */
   async predictMany(rows) {
     const out = await this.runMatrix(this.encoder.encodeMany(rows), rows.length);
+    if (this.metadata.task === 'cluster') {
+      const K = this.classes.length;
+      return Array.from(out.cluster, (j, i) => ({
+        cluster: this.classes[j],
+        distances: Array.from(out.distances.subarray(i * K, (i + 1) * K)),
+      }));
+    }
     if (!this.isClassifier) return Array.from(out.value, (value) => ({ value }));
     const C = this.classes.length;
     return Array.from(out.label, (j, i) => ({
@@ -209,8 +221,9 @@ export class EstuaryModel {
     const X = new Float64Array(inputs.length * F);
     inputs.forEach((r, i) => r.forEach((v, j) => { X[i * F + j] = v === null ? NaN : v; }));
     const out = await this.runMatrix(X, inputs.length);
-    const got = this.isClassifier ? out.probabilities : out.value;
-    const width = this.isClassifier ? this.classes.length : 1;
+    const main = (TASK_OUTPUTS[this.metadata.task] || ['value'])[0];
+    const got = out[main];
+    const width = PER_CLASS_OUTPUTS.has(main) ? this.classes.length : 1;
     let maxDiff = 0;
     let ok = got.length === inputs.length * width;
     for (let i = 0; ok && i < inputs.length; i++) {
@@ -373,7 +386,7 @@ class TfjsBackend {
       const out = {};
       this.outputs.forEach((name, i) => {
         const data = list[i].dataSync();
-        out[name] = name === 'label' ? Int32Array.from(data) : Float64Array.from(data);
+        out[name] = INDEX_OUTPUTS.has(name) ? Int32Array.from(data) : Float64Array.from(data);
       });
       tf.dispose(list);
       return out;
@@ -398,7 +411,7 @@ export async function loadTfjs(tf, read, { check = true } = {}) {
   } catch (e) {
     throw new ArtifactError(`TF.js cannot load the graph model (${e.message}): the artifact is corrupt, re-export it`);
   }
-  const outputs = metadata.task === 'classification' ? ['probabilities', 'label'] : ['value'];
+  const outputs = TASK_OUTPUTS[metadata.task] || ['value'];
   const nColumns = new RowEncoder(metadata.schema).nColumns;
   const model = new EstuaryModel(new TfjsBackend(tf, graphModel, outputs, nColumns), metadata, 'tfjs');
   model.rawMetadata = udm[METADATA_KEY];
@@ -479,7 +492,7 @@ class OnnxBackend {
     const got = await this.session.run({ input });
     const out = {};
     for (const [name, t] of Object.entries(got)) {
-      out[name] = name === 'label' ? Int32Array.from(t.data, Number) : Float64Array.from(t.data);
+      out[name] = INDEX_OUTPUTS.has(name) ? Int32Array.from(t.data, Number) : Float64Array.from(t.data);
       t.dispose?.();
     }
     return out;

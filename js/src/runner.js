@@ -124,7 +124,7 @@ const ops = {
     const m = getModel(model);
     const out = await m.runMatrix(matrix(rows, m.encoder.nColumns), rows.length);
     const res = {};
-    for (const [k, v] of Object.entries(out)) res[k] = k === 'probabilities' ? nested(v, rows.length) : Array.from(v, toJson);
+    for (const [k, v] of Object.entries(out)) res[k] = (k === 'probabilities' || k === 'distances') ? nested(v, rows.length) : Array.from(v, toJson);
     return { outputs: res };
   },
 

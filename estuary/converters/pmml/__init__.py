@@ -20,6 +20,7 @@ from ...errors import UnsupportedModelError
 from ...ir.artifact import METADATA_KEY, ArtifactMetadata
 from ..registry import emit, register_format
 from . import (  # noqa: F401  (registration)
+    cluster,
     elementwise,
     ensembles,
     features,
@@ -31,7 +32,18 @@ from . import (  # noqa: F401  (registration)
     projection,
     trees,
 )
-from .document import NAMESPACE, Document, Head, element, num
+from .document import (
+    NAMESPACE,
+    Document,
+    Head,
+    apply,
+    const,
+    element,
+    if_else,
+    num,
+    ref,
+    regression_table,
+)
 from .transforms import Context, emit_transform
 
 PMML_VERSION = "4.4"
@@ -71,8 +83,10 @@ def to_pmml(snapshot: ir.Snapshot) -> Element:
     fields = emit_transform(model.transform, Context(doc, {c: c for c in columns}))
     fields = {c: fields[c] for c in model.estimator.columns}
     target = doc.name("target")
-    outputs = _output_names(doc, classifier)
+    outputs = _output_names(doc, classifier, model)
     head: Head = emit("pmml", model.estimator, Context(doc, fields))
+    distances = getattr(head, "distances", None)  # a clusterer's (pmml/cluster.py)
+    indexed = classifier or distances is not None  # outputs[0] is the label / cluster index
     meta = ArtifactMetadata.from_snapshot(snapshot)
 
     root = element("PMML", {"xmlns": NAMESPACE, "version": PMML_VERSION})
@@ -114,16 +128,37 @@ def to_pmml(snapshot: ir.Snapshot) -> Element:
             SubElement(output, "OutputField", {"name": name, "optype": "continuous",
                                                "dataType": "double", "feature": "probability",
                                                "value": label})
+    elif distances is not None:
+        _cluster_outputs(output, outputs, distances, head.nearest)
     else:
         SubElement(output, "OutputField", {"name": outputs[0], "optype": "continuous",
                                            "dataType": "double", "feature": "predictedValue"})
-    reg.extend(head.tables)
+    reg.extend(head.tables or [regression_table(0.0)])  # a clusterer predicts nothing itself
     if snapshot.golden_inputs:
-        reg.append(_verification(snapshot, columns, outputs[1:] if classifier else outputs))
+        reg.append(_verification(snapshot, columns, outputs[1:] if indexed else outputs))
     return root
 
 
-def _output_names(doc: Document, classifier: bool) -> tuple[str, ...]:
+def _cluster_outputs(output: Element, names: tuple[str, ...], distances: list[str],
+                     nearest: str) -> None:
+    """`cluster`: the index of the first distance equal to their minimum `nearest` (River's
+    `min` keeps the first of equal distances), then each distance, in the model's class order."""
+    index: Element = const(float(len(distances) - 1))
+    for k in range(len(distances) - 2, -1, -1):
+        index = if_else(apply("lessOrEqual", ref(distances[k]), ref(nearest)),
+                        const(float(k)), index)
+    SubElement(output, "OutputField", {"name": names[0], "optype": "continuous",
+                                       "dataType": "double", "feature": "transformedValue"}
+               ).append(index)
+    for name, field in zip(names[1:], distances, strict=True):
+        SubElement(output, "OutputField", {"name": name, "optype": "continuous",
+                                           "dataType": "double", "feature": "transformedValue"}
+                   ).append(ref(field))
+
+
+def _output_names(doc: Document, classifier: bool, model: ir.Model) -> tuple[str, ...]:
+    if model.task == "cluster":  # cluster, then distance(<id>) per centre
+        return (doc.name("cluster"), *[doc.name(f"distance({c})") for c in model.classes])
     if not classifier:
         return (doc.name("value"),)
     return (doc.name("label"), *[doc.name(f"probability({label})") for label in doc.labels])

@@ -166,8 +166,14 @@ class PmmlOps(GraphOps):
         function = self.NODE_TYPES[operation]
         return self._map(lambda *xs: apply(function, *xs), *inputs)
 
-    def const(self, value: Any) -> Element:
+    def const(self, value: Any) -> Any:
+        """A Constant; an array of K values (a row of per-class constants) a class vector."""
+        if np.ndim(value) > 0:
+            return [const(float(v)) for v in np.ravel(value)]
         return const(float(value))
+
+    def column(self, x: list, j: int) -> Element:
+        return x[j]
 
     def where(self, condition: Any, a: Any, b: Any) -> Any:
         if isinstance(condition, bool):

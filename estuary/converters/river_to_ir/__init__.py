@@ -13,6 +13,7 @@ from ...errors import UnsupportedModelError
 from ..registry import extractor_for, qualname, supported_models
 from . import (  # noqa: F401
     aggregate,
+    cluster,
     compose,
     dummy,
     ensemble,

@@ -36,6 +36,7 @@ from ...ir.features import Polynomial
 from ..registry import register_format, register_refusal
 from . import (  # noqa: F401  (registration)
     bernoulli,
+    cluster,
     elementwise,
     ensembles,
     features,
@@ -65,6 +66,12 @@ def build_graph(model: ir.Model) -> tuple[Graph, list[str]]:
     if model.task == "regression":
         g.op("Reshape", outs["value"], g.const([-1], np.int32, "shape"), name="value")
         return g, ["value"]
+    if model.task == "cluster":  # TF.js's ArgMin keeps the first minimum, as River's `min`
+        if "cluster" not in outs:
+            outs["cluster"] = g.op("ArgMin", outs["distances"], g.const(1, np.int32, "axis"))
+        for name in ("distances", "cluster"):
+            _name_output(g, outs[name], name)
+        return g, ["distances", "cluster"]
     if "label" not in outs:
         outs["label"] = g.op("ArgMax", outs["probabilities"], g.const(1, np.int32, "axis"))
     for name in ("probabilities", "label"):

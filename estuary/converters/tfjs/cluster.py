@@ -1,0 +1,75 @@
+"""TF.js for IR NearestCentre (River's KMeans, STREAMKMeans, ...).
+
+`distances`: `ir.arithmetic.centre_distances` in float32 (input and centres rounded once to
+float32, each difference, power and sum rounded in float32): within the float32 tolerance of
+River's float64 distances.
+
+`cluster` is not read from those distances: on a row far from every centre (1e9 away) they all
+round to the same float32 number, where River's float64 ones still differ, and the first
+centre would win the tie. It is the first minimum of a rank that orders the centres as the
+distances do but leaves out what every centre shares (a per-format rewrite of the block):
+- p = 2 (with or without the root): Σ_j c_kj² - 2 Σ_j x_j c_kj (the row's own Σ x² dropped),
+  the dot product a MatMul, which TF.js's cpu backend sums in double;
+- p = 1: Σ_j (|c_kj - x_j| - |x_j|), each term -c or c exactly once x lies beyond the centre
+  (and 0), and computed directly only where |x_j| <= |c_kj|;
+- other p: the distances themselves.
+A row holding a value beyond float32 (1e300 becomes inf) is assigned the first centre: River's
+float64 distances all overflow to inf there (or KMeans raises), and `min` keeps the first.
+Rows whose two nearest centres are within float32 rounding of each other may still be assigned
+the other one (River's float64 may differ in the last bits).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...ir.cluster import NearestCentre, distances
+from ..registry import register_emitter
+from .graph import Graph, TfjsOps
+from .transforms import FORMAT, Context
+
+
+@register_emitter(FORMAT, NearestCentre)
+def nearest_centre(est: NearestCentre, ctx: Context) -> dict[str, str]:
+    g = ctx.graph
+    x = ctx.transformed()
+    o = TfjsOps(g)
+    d = distances(o, est, x)
+    present = g.nan_to_zero(x)
+    if est.p == 2:
+        rank = _euclidean_rank(g, present, est.table())
+    elif est.p == 1:
+        rank = _manhattan_rank(o, present, est.table())
+    else:
+        rank = d
+    if est.fallback_first:  # the leading +inf column (River's -1 of DenStream) stays last
+        rank = g.op("ConcatV2", g.op("Slice", d, g.const([0, 0], np.int32, "begin"),
+                                     g.const([-1, 1], np.int32, "size")), rank, g.axis(-1), N=2)
+    overflow = g.op("Any", g.op("IsNan", g.op("Sub", present, present)), g.axis(1),
+                    keep_dims=True)  # inf - inf: a value beyond float32 in the row
+    width = len(est.centres) + int(est.fallback_first)
+    first = g.const(np.arange(width, dtype=np.float64).reshape(1, -1))
+    rank = g.where(overflow, first, rank)
+    return {"distances": d, "cluster": g.op("ArgMin", rank, g.axis(1))}
+
+
+def _euclidean_rank(g: Graph, x: str, centres: np.ndarray) -> str:
+    """Σ c² - 2 x · c per centre [N, K]: the squared distance without Σ x²."""
+    squares = (centres * centres).sum(axis=1).reshape(1, -1)
+    return g.op("AddV2", g.op("MatMul", x, g.const(-2.0 * centres.T)), g.const(squares))
+
+
+def _manhattan_rank(o: TfjsOps, x: str, centres: np.ndarray) -> str:
+    """Σ_j |c_kj - x_j| - |x_j| per centre [N, K], each term exact beyond the centre."""
+    total = None
+    for j in range(centres.shape[1]):
+        c = centres[:, j].reshape(1, -1)
+        xj = o.column(x, j)
+        size = o.where(o.less(xj, o.const(0.0)), o.sub(o.const(0.0), xj), xj)
+        d = o.sub(o.const(c), xj)
+        near = o.sub(o.where(o.less(d, o.const(0.0)), o.sub(o.const(0.0), d), d), size)
+        above = o.less(o.const(np.maximum(c, 0.0)), xj)  # x beyond c and 0: |c-x| - |x| = -c
+        below = o.less(xj, o.const(np.minimum(c, 0.0)))  # x below both: = c
+        term = o.where(above, o.const(-c), o.where(below, o.const(c), near))
+        total = term if total is None else o.add(total, term)
+    return total
