@@ -416,6 +416,7 @@ def learn(
     stream: Annotated[str, typer.Option("--stream", help="Redis Stream key.", rich_help_panel=_SOURCE)] = "events",
     group: Annotated[str, typer.Option("--group", help="Redis or Kafka consumer group.", rich_help_panel=_SOURCE)] = "estuary",
     topic: Annotated[str, typer.Option("--topic", help="Kafka topic (with --source kafka://HOST:PORT): a learner per assigned partition, each in STORE/<topic>-<p>; needs --checkpoint-dir.", rich_help_panel=_SOURCE)] = "events",
+    key_field: Annotated[str | None, typer.Option("--key-field", help="Kafka: a model per value of this event field inside each partition (per-tenant models), each in STORE/<topic>-<key>.", rich_help_panel=_SOURCE)] = None,
     consumer: Annotated[str | None, typer.Option("--consumer", help="Consumer name (default host-pid).", rich_help_panel=_SOURCE)] = None,
     target: Annotated[str, typer.Option("--target", help="The field holding the label.", rich_help_panel=_SOURCE)] = "y",
     until_idle: Annotated[bool, typer.Option("--until-idle", help="Stop when the stream is idle for --idle-ms.", rich_help_panel=_SOURCE)] = False,
@@ -457,12 +458,14 @@ def learn(
             from .online.kafka import learn_kafka
 
             stats = learn_kafka(source, topic, group, lambda: _learn_model(model), store, ckpt,
-                                snapshots, idle_ms if until_idle else None)
+                                snapshots, idle_ms if until_idle else None, key_field)
             if as_json:
                 _emit_json(stats)
             else:
                 _say(out, f"learned {stats['events']} events from {topic}", "green")
             raise typer.Exit(0)
+        if key_field is not None:
+            raise BadInput("--key-field needs --source kafka://HOST:PORT")
         bar = shows_progress(err, as_json)
         with progress_bar(err, f"learning from {source}", as_json) as advance:
             run = loop.learn(_learn_model(model), events, store, snapshots,

@@ -1,7 +1,9 @@
 """A consumer process for tests/test_kafka.py: learns its partitions of `events` until every
 partition of the topic is learned to its end (or 60 s idle), then prints its stats as JSON.
 
-    python tests/kafka_worker.py BOOTSTRAP STORE CKPT PROGRESS_FILE PER_PARTITION PAUSE_S
+    python tests/kafka_worker.py BOOTSTRAP STORE CKPT PROGRESS_FILE PER_PARTITION PAUSE_S [KEY_FIELD]
+
+With KEY_FIELD, a model per key inside each partition (`PartitionedLearner(key_field=...)`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from estuary.online.models import MODELS
 
 def main() -> None:
     bootstrap, store, ckpt, progress, per_partition, pause = sys.argv[1:7]
+    key_field = sys.argv[7] if len(sys.argv) > 7 else None
     end, pause_s = int(per_partition), float(pause)
 
     async def on_batch(group: PartitionedLearner) -> None:
@@ -32,7 +35,7 @@ def main() -> None:
         bootstrap, "events", "trainers", MODELS["logreg"], store, ckpt,
         snapshots=Snapshots(every=1500, formats=("onnx",)), checkpoint_every=250,
         consumer_options={"max_poll_records": 100, "session_timeout_ms": 6000,
-                          "heartbeat_interval_ms": 500})
+                          "heartbeat_interval_ms": 500}, key_field=key_field)
     stats = asyncio.run(group.run(idle_ms=60_000, on_batch=on_batch, until=done))
     print(json.dumps(stats))
 

@@ -12,8 +12,11 @@ committed only once a checkpoint holding them is durable. A process that dies wi
 again from the checkpoint, so every model still sees every event once. The window re-read is at
 most `checkpoint_every` events (plus one fetch) per partition.
 
+Per-key models (`key_field="tenant"`): a partition keeps one learner per value of that field,
+each publishing as `<topic>-<key>`, all checkpointed together (kafka_keys.py).
+
 A message is a JSON object, `{"x": {...}, "y": label}` or flat with the `target` field; one that
-is not (bad JSON, no label) is counted in `bad`, copied to the dead-letter topic (default
+is not (bad JSON, no label; with `key_field`, no usable key) is counted in `bad`, copied to the dead-letter topic (default
 `<topic>.dead`; headers `reason`, `partition`, `offset`) and skipped, never stopping the
 partition.
 
@@ -31,10 +34,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from .catalog import named_store
 from .checkpoint import CheckpointDir, CheckpointError, checkpoint_key
+from .kafka_keys import KeyedPartition, key_of
 from .learner import Learner
 from .loop import Snapshots
-from .store import Store
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +67,10 @@ class PartitionedLearner:
                  key: str | bytes | None = None, target: str = "y",
                  snapshots: Snapshots | None = None, checkpoint_every: int = 1000,
                  consumer_options: dict[str, Any] | None = None,
-                 dead_letter: str | None = "{topic}.dead"):
+                 dead_letter: str | None = "{topic}.dead", key_field: str | None = None,
+                 name_template: str = "{topic}-{key}"):
         self.bootstrap, self.topic, self.group = bootstrap, topic, group
+        self.key_field, self.name_template = key_field, name_template
         self.make_model, self.target = make_model, target
         self.store_root, self.checkpoint_root = Path(store_root), Path(checkpoint_root)
         self.key = checkpoint_key(key)  # a missing key fails here, not inside a rebalance
@@ -74,7 +80,7 @@ class PartitionedLearner:
         self.snapshots = snapshots or Snapshots()
         self.checkpoint_every = checkpoint_every
         self.consumer_options = consumer_options or {}
-        self.learners: dict[int, Learner] = {}
+        self.learners: dict[int, Learner | KeyedPartition] = {}
         self.next_offset: dict[int, int] = {}
         self.committed: dict[int, int] = {}
         self.stats: dict[str, Any] = {"events": 0, "bad": 0, "resumed": {}, "revoked": []}
@@ -88,13 +94,25 @@ class PartitionedLearner:
 
     # ------------------------------------------------------------------------ assignment
 
-    def _open(self, partition: int) -> Learner:
+    def _learner(self, name: str, **checkpointing: Any) -> Learner:
+        """A fresh model publishing as the named model `name` of the store root."""
+        return Learner(self.make_model(),
+                       store=named_store(self.store_root, name, keep=self.snapshots.keep),
+                       policy=self.snapshots.policy(), formats=self.snapshots.formats,
+                       **checkpointing)
+
+    def _open(self, partition: int) -> Learner | KeyedPartition:
         name = self.name(partition)
         ckpts = CheckpointDir(self.checkpoint_root / name, self.key, keep=3, background=True)
-        learner = Learner(self.make_model(),
-                          store=Store(self.store_root / name, keep=self.snapshots.keep),
-                          policy=self.snapshots.policy(), formats=self.snapshots.formats,
-                          checkpoints=ckpts, checkpoint_every=self.checkpoint_every)
+        learner: Learner | KeyedPartition
+        if self.key_field is not None:
+            learner = KeyedPartition(
+                self.key_field, lambda key: self.name_template.format(
+                    topic=self.topic, partition=partition, key=key),
+                self._learner, ckpts, self.checkpoint_every)
+        else:
+            learner = self._learner(name, checkpoints=ckpts,
+                                    checkpoint_every=self.checkpoint_every)
         learner.position = lambda: {"topic": self.topic, "partition": partition,
                                     "offset": self.next_offset.get(partition, 0)}
         return learner
@@ -107,6 +125,9 @@ class PartitionedLearner:
                 continue
             learner = self._open(tp.partition)
             ckpt = learner.resume()
+            if ckpt is not None and ckpt.extra.get("keyed") and self.key_field is None:
+                raise CheckpointError(f"{ckpt.path} holds per-key models: resume them with "
+                                      f"key_field={ckpt.extra['keyed']!r}")
             offset = int(ckpt.offsets.get("offset", 0)) if ckpt else 0
             self.learners[tp.partition] = learner
             self.next_offset[tp.partition] = offset
@@ -151,6 +172,8 @@ class PartitionedLearner:
             self.next_offset[partition] = msg.offset + 1  # before learn_one: a checkpoint in it
             try:
                 x, y = decode_message(msg.value, self.target)
+                if isinstance(learner, KeyedPartition):
+                    learner.name(key_of(x, learner.field))  # a usable key, or a dead letter
             except ValueError as e:
                 self.stats["bad"] += 1
                 log.warning("partition %d offset %d: %s; skipped", partition, msg.offset, e)
@@ -233,7 +256,7 @@ class PartitionedLearner:
 
 def learn_kafka(url: str, topic: str, group: str, make_model: Callable[[], Any],
                 store_root: str | Path, checkpointing: Any, snapshots: Snapshots | None = None,
-                idle_ms: int | None = None) -> dict:
+                idle_ms: int | None = None, key_field: str | None = None) -> dict:
     """`estuary learn --source kafka://HOST:PORT --topic T --group G --checkpoint-dir DIR`:
     `PartitionedLearner` until idle for `idle_ms` (None: forever); returns its stats."""
     from ..errors import EstuaryError
@@ -244,7 +267,7 @@ def learn_kafka(url: str, topic: str, group: str, make_model: Callable[[], Any],
     group_learner = PartitionedLearner(
         url.removeprefix("kafka://"), topic, group, make_model, store_root,
         checkpointing.directory, key=checkpointing.key, snapshots=snapshots,
-        checkpoint_every=checkpointing.every or 1000)
+        checkpoint_every=checkpointing.every or 1000, key_field=key_field)
     return asyncio.run(group_learner.run(idle_ms=idle_ms))
 
 
