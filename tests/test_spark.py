@@ -132,3 +132,18 @@ def test_score_command_local_and_spark_agree(spark, store, tmp_path):
     bad = runner.invoke(app, ["score", str(tmp_path / "rows.txt"), str(tmp_path / "o.parquet"),
                               "--model", str(store)])
     assert bad.exit_code == 2 and ".parquet" in bad.stderr
+
+
+def test_estuary_spark_predict_is_the_issue_api(spark, store):
+    from estuary import spark as public
+
+    frame = _frame(3000)
+    df = spark.createDataFrame(frame).repartition(3)
+    latest = public.predict(df, store).toPandas().sort_values("id")
+    pinned = public.predict(df, str(store), version=1).toPandas().sort_values("id")
+    expected = estuary.load(Store(store).open().file_for("onnx")).predict_proba_many(
+        _dict_rows(frame, ["x1", "x2", "c"]))
+    for scored in (latest, pinned):
+        assert np.array_equal(np.vstack(scored["probabilities"].to_numpy()), expected)
+    with pytest.raises(ArtifactError, match="version 7"):
+        public.predict(df, store, version=7)

@@ -1,9 +1,11 @@
 """`estuary score INPUT OUTPUT --model STORE [--engine local|spark]`: a table scored in one go.
 
-Both engines run `spark.score_frame` on the same columns (no per-row dicts), so their
+Both engines run `spark.score_batch` on the same Arrow columns (no per-row dicts), so their
 predictions are the same numbers. Input: Parquet or CSV (a header row). The local engine reads
-the whole table with pandas and writes one file (Parquet, or CSV with `probabilities` as a JSON
-list); the Spark engine reads with Spark and writes Spark's output directory at OUTPUT.
+the whole table with Arrow (CSV through pandas, whose type inference Spark's CSV reader
+shares), scores it in batches of BATCH rows and writes one file (Parquet, or CSV with
+`probabilities` as a JSON list); the Spark engine reads with Spark and writes Spark's output
+directory at OUTPUT.
 
 >>> score(Path("rows.parquet"), Path("scored.parquet"), "models")
 10000
@@ -20,6 +22,7 @@ from ..readers import DataFileError
 from . import spark as _spark
 
 SUFFIXES = (".parquet", ".csv")
+BATCH = 100_000
 
 
 def _kind(path: Path) -> str:
@@ -39,32 +42,52 @@ def score(input: Path, output: Path, model: Any, version: int | None = None,
         return _score_spark(input, output, model, version, kind_in, kind_out)
     if engine != "local":
         raise ValueError(f"engine must be 'local' or 'spark', not {engine!r}")
-    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
-    frame = pd.read_parquet(input) if kind_in == ".parquet" else pd.read_csv(input)
     artifact = _spark.resolve(model, version)
     loaded = _spark.worker_model(artifact.data, hashlib.sha256(artifact.data).hexdigest())
-    _check_columns(loaded.metadata.schema, frame)
-    result = _spark.score_frame(loaded, frame)
-    if kind_out == ".parquet":
-        result.to_parquet(output, index=False)
+    if kind_in == ".parquet":
+        table = pq.read_table(input)
     else:
-        if "probabilities" in result:
-            result["probabilities"] = [json.dumps(p) for p in result["probabilities"]]
-        result.to_csv(output, index=False)
-    return len(result)
+        import pandas as pd
+
+        table = pa.Table.from_pandas(pd.read_csv(input), preserve_index=False)
+    _check_columns(loaded.metadata.schema, table.schema)
+    batches = table.to_batches(max_chunksize=BATCH) or _empty(table.schema)
+    result = pa.Table.from_batches([_spark.score_batch(loaded, b) for b in batches])
+    if kind_out == ".parquet":
+        pq.write_table(result, output)
+    else:
+        frame = result.to_pandas()
+        if "probabilities" in frame:
+            frame["probabilities"] = [json.dumps(p) for p in
+                                      result.column("probabilities").to_pylist()]
+        frame.to_csv(output, index=False)
+    return result.num_rows
 
 
-def _check_columns(schema: Any, frame: Any) -> None:
+def _check_columns(schema: Any, arrow_schema: Any) -> None:
     """The local engine's counterpart of the Spark engine's type check, before any row."""
+    import pyarrow as pa
+
     from ..errors import InvalidInputError
 
     for f in schema.features:
-        if f.kind == "numeric" and f.name in frame and frame[f.name].dtype.kind not in "fiub":
-            if frame[f.name].dropna().map(lambda v: isinstance(v, (int, float))).all():
-                continue
-            raise InvalidInputError(f.name, f"column of {frame[f.name].dtype} where the model "
-                                    "expects numbers: cast it before scoring")
+        if f.kind != "numeric" or f.name not in arrow_schema.names:
+            continue
+        kind = arrow_schema.field(f.name).type
+        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)
+                or pa.types.is_boolean(kind) or pa.types.is_null(kind)):
+            raise InvalidInputError(f.name, f"column of {kind} where the model expects "
+                                    "numbers: cast it before scoring")
+
+
+def _empty(arrow_schema: Any) -> list:
+    """One empty batch of `arrow_schema` (an empty table has no batches to score)."""
+    import pyarrow as pa
+
+    return [pa.RecordBatch.from_pylist([], schema=arrow_schema)]
 
 
 def _score_spark(input: Path, output: Path, model: Any, version: int | None, kind_in: str,

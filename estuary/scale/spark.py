@@ -1,11 +1,14 @@
-"""Batch scoring on Spark: a published version over a DataFrame, through `mapInPandas`.
+"""Batch scoring on Spark: a published version over a DataFrame, through `mapInArrow`.
 
 The artifact's bytes go to the executors once (a broadcast) with their SHA-256; each Python
 worker checks the hash, loads the artifact once (onnxruntime, golden vectors re-run exactly as
 `estuary.load` does) and keeps that one session for every batch it is given (Spark reuses its
-Python workers). A batch's feature columns are read straight into the input matrix by the
-schema (`estuary.scale.columns`: no per-row dicts); a missing column, a null and a NaN are
-"missing". Column types are checked on the driver, before any row is scored.
+Python workers). A batch arrives as an Arrow RecordBatch; its feature columns are read straight
+into the input matrix by the schema (`estuary.columnar`: no per-row dicts, no pandas); a
+missing column, a null and a NaN are "missing". The output columns are built as Arrow arrays
+(the probabilities one flat buffer with offsets) and the input columns pass through untouched:
+`mapInPandas` spent most of its time converting to and from pandas (benchmarks/scale.py).
+Column types are checked on the driver, before any row is scored.
 
 Output columns: `prediction` (the class, typed like the model's classes, or the regression
 value) and, for classifiers, `probabilities` (array<double> in the classes' order: see
@@ -32,7 +35,7 @@ from ..errors import ArtifactError, InvalidInputError
 from .columns import encode_frame
 
 _WORKER_MODELS: dict[str, Any] = {}  # sha256 → LoadedModel, one per Python worker process
-_HIDDEN = "__estuary_cat_"
+_ENCODERS: dict[int, tuple[Any, Any]] = {}  # id(model) → (model, its ColumnarEncoder)
 
 
 @dataclass(frozen=True)
@@ -93,48 +96,41 @@ def _spark_label_type(classes: tuple) -> Any:
     return T.StringType()
 
 
-def _plan_columns(df: Any, schema: Any) -> dict[str, str]:
-    """Check each feature's Spark column type before scoring; the hidden string columns that
-    categorical features are read from when their column is integral (a nullable integer
-    column would reach pandas as floats, and `str(1.0)` is not the category `1`)."""
+def _check_columns(df: Any, schema: Any) -> None:
+    """Check each feature's Spark column type before scoring (Arrow keeps a nullable integer
+    column integral, so a category `1` is read as `1`, never `1.0`)."""
     from pyspark.sql import types as T
 
     types = {f.name: f.dataType for f in df.schema.fields}
-    aliases: dict[str, str] = {}
     for f in schema.features:
         kind = types.get(f.name)
         if kind is None:
             continue  # missing column: every row has this feature missing
         if f.kind == "categorical":
-            if isinstance(kind, T.IntegralType):
-                aliases[f.name] = _HIDDEN + f.name
-            elif not isinstance(kind, (T.StringType, T.BooleanType, T.NumericType)):
+            if not isinstance(kind, (T.StringType, T.BooleanType, T.NumericType)):
                 raise InvalidInputError(f.name, f"Spark column of {kind.simpleString()} for a "
                                         "categorical feature: use strings or numbers")
         elif not isinstance(kind, (T.NumericType, T.BooleanType)):
             raise InvalidInputError(f.name, f"Spark column of {kind.simpleString()} where the "
                                     "model expects numbers: cast it before scoring")
-    return aliases
 
 
-def predict(df: Any, model: Any, version: int | None = None) -> Any:
+def predict(df: Any, model: Any, version: int | str | None = None) -> Any:
     """`df` with `prediction` (and, for a classifier, `probabilities`) columns, scored by the
     ONNX artifact of `model`: a store (its `latest`, or `version`) or an `.onnx` file.
 
     >>> predict(spark.createDataFrame(pandas_rows), "models", version=3).toPandas()
     """
-    from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
     from ..runtimes import load
 
-    artifact = resolve(model, version)
+    artifact = resolve(model, None if version == "latest" else version)
     with tempfile.TemporaryDirectory(prefix="estuary-") as tmp:  # the driver checks it too
         path = Path(tmp) / "model.onnx"
         path.write_bytes(artifact.data)
         meta = load(path).metadata
-    aliases = _plan_columns(df, meta.schema)
-    source = df.select("*", *(F.col(f).cast("string").alias(a) for f, a in aliases.items()))
+    _check_columns(df, meta.schema)
     fields = list(df.schema.fields)
     if meta.task == "classification":
         fields += [T.StructField("prediction", _spark_label_type(tuple(meta.classes))),
@@ -142,8 +138,8 @@ def predict(df: Any, model: Any, version: int | None = None) -> Any:
     else:
         fields += [T.StructField("prediction", T.DoubleType())]
     blob = df.sparkSession.sparkContext.broadcast(artifact.data)
-    score = _scorer(blob, artifact.sha256, aliases, [f.name for f in df.schema.fields])
-    return source.mapInPandas(score, T.StructType(fields))
+    score = _scorer(blob, artifact.sha256, [f.name for f in df.schema.fields])
+    return df.mapInArrow(score, T.StructType(fields))
 
 
 def score_frame(model: Any, frame: Any, aliases: dict[str, str] | None = None,
@@ -161,11 +157,43 @@ def score_frame(model: Any, frame: Any, aliases: dict[str, str] | None = None,
     return result
 
 
-def _scorer(blob: Any, sha256: str, aliases: dict[str, str], keep: list[str]):
+def score_batch(model: Any, batch: Any, keep: list[str] | None = None) -> Any:
+    """One Arrow RecordBatch scored by a loaded artifact: the `keep` columns (default: all),
+    untouched, then `prediction` (and `probabilities`), built as Arrow arrays. The local engine
+    of `estuary score` and every Spark worker run this same function."""
+    import pyarrow as pa
+
+    out = model.run(_encoder(model).encode(batch))
+    keep = batch.schema.names if keep is None else keep
+    columns, names = [batch.column(name) for name in keep], list(keep)
+    if model.is_classifier:
+        probabilities = np.ascontiguousarray(out["probabilities"], dtype=np.float64)
+        n, c = probabilities.shape
+        offsets = pa.array(np.arange(0, n * c + 1, c, dtype=np.int32))
+        columns += [pa.array(_class_array(tuple(model.classes))[out["label"]]),
+                    pa.ListArray.from_arrays(offsets, pa.array(probabilities.ravel()))]
+        names += ["prediction", "probabilities"]
+    else:
+        columns.append(pa.array(np.asarray(out["value"], dtype=np.float64)))
+        names.append("prediction")
+    return pa.RecordBatch.from_arrays(columns, names=names)
+
+
+def _encoder(model: Any) -> Any:
+    """The columnar encoder of a loaded artifact, made once per model."""
+    encoder = _ENCODERS.get(id(model))
+    if encoder is None or encoder[0] is not model:
+        from ..columnar import ColumnarEncoder
+
+        encoder = _ENCODERS[id(model)] = (model, ColumnarEncoder(model.metadata.schema))
+    return encoder[1]
+
+
+def _scorer(blob: Any, sha256: str, keep: list[str]):
     def score(batches):
         model = worker_model(blob.value, sha256)
-        for frame in batches:
-            yield score_frame(model, frame, aliases, keep)
+        for batch in batches:
+            yield score_batch(model, batch, keep)
 
     return score
 
@@ -197,4 +225,5 @@ def local_session(master: str = "local[2]", app: str = "estuary") -> Any:
             .getOrCreate())
 
 
-__all__ = ["Artifact", "local_session", "predict", "resolve", "score_frame", "worker_model"]
+__all__ = ["Artifact", "local_session", "predict", "resolve", "score_batch", "score_frame",
+           "worker_model"]
