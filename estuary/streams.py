@@ -1,25 +1,19 @@
-"""Streams for the tasks River bundles no offline dataset for, and River's learn call per task.
+"""Streams for the tasks River bundles no offline dataset for.
 
 River's recommender data (MovieLens100K) and multi-output data (Music, Yeast) are downloads:
 tests and demos use `Ratings` (a seeded synthetic stream of user-item ratings from a hidden
 low-rank model) and `MultiLabelPhishing` / `MultiTargetTrump` (River's bundled Phishing and
 TrumpApproval with two input keys turned into extra targets). All are deterministic.
 
-`learn_one(model, x, y)` calls River's `learn_one` as the model's task takes it: a forecaster
-`learn_one(y)`, a recommender `learn_one(user, item, y, x)`, an anomaly detector `learn_one(x)`,
-everything else `learn_one(x, y)`. `sample_rows(model, rows)` gives the rows an export is
-checked on: the steps ahead for a forecaster, the rows themselves otherwise.
+River's `learn_one` per task: `converters.river_to_ir.learning.learn`.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Iterator
 
-from river import anomaly, datasets, reco, time_series
-
-N_STEPS = 36  # steps ahead a forecaster's export is checked on (three monthly seasons)
+from river import datasets
 
 
 class Ratings:
@@ -60,30 +54,3 @@ class MultiTargetTrump:
             x = dict(x)
             gallup = x.pop("gallup")
             yield x, {"approval": float(y), "gallup": float(gallup)}
-
-
-def _last(model: Any) -> Any:
-    """A pipeline's final step (the one whose task decides), the model itself otherwise."""
-    steps = getattr(model, "steps", None)
-    return list(steps.values())[-1] if isinstance(steps, dict) and steps else model
-
-
-def learn_one(model: Any, x: dict, y: Any) -> None:
-    """River's `learn_one` as the model's task takes it (see the module docstring)."""
-    if isinstance(model, time_series.base.Forecaster):
-        model.learn_one(y)
-    elif isinstance(model, reco.base.Ranker):
-        x = dict(x)
-        model.learn_one(x.pop("user"), x.pop("item"), y, x or None)
-    elif isinstance(_last(model), anomaly.base.AnomalyDetector):
-        model.learn_one(x)
-    else:
-        model.learn_one(x, y)
-
-
-def sample_rows(model: Any, rows: Sequence[dict]) -> list[dict]:
-    """The rows an export of `model` is checked on: `{"step": 1..N_STEPS}` for a forecaster (its
-    rows are steps ahead, not the series), copies of `rows` otherwise."""
-    if isinstance(model, time_series.base.Forecaster):
-        return [{"step": s} for s in range(1, N_STEPS + 1)]
-    return [dict(r) for r in rows]

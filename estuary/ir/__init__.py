@@ -6,11 +6,14 @@ from . import (  # noqa: F401
     elementwise,
     ensembles,
     features,
+    forecast,
     lookup,
+    multioutput,
     naive_bayes,
     neighbors,
     probit,
     projection,
+    reco,
     trees,
 )
 from .evaluate import evaluate

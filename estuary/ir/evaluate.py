@@ -62,8 +62,33 @@ def evaluate(model: Model, X: np.ndarray) -> dict[str, np.ndarray]:
     if fn is None:
         raise NotImplementedError(f"no numpy evaluator for {type(model.estimator).__name__}")
     out = fn(model.estimator, Z)
-    return task_outputs(TASKS[model.task], out if isinstance(out, dict) else {
-        TASKS[model.task].kind: out})
+    internal = out if isinstance(out, dict) else {TASKS[model.task].kind: out}
+    if TASKS[model.task].per_target:
+        return target_outputs(TASKS[model.task], internal, model.classes)
+    return task_outputs(TASKS[model.task], internal)
+
+
+def main_matrix(spec: Task, out: dict[str, np.ndarray], classes: tuple) -> np.ndarray:
+    """The task's main output as [N, width], the shape golden rows and parity use (per-target
+    tasks: every target's probabilities or value side by side, in `classes` order)."""
+    if spec.per_target:
+        parts = [np.asarray(out[name]) for name, what, _ in spec.target_outputs(classes)
+                 if what != "label"]
+        return np.hstack([p.reshape(len(p), -1) for p in parts])
+    main = np.asarray(out[spec.output])
+    return main if spec.per_class else main.reshape(-1, 1)
+
+
+def target_outputs(spec: Task, internal: dict[str, np.ndarray],
+                   targets: tuple) -> dict[str, np.ndarray]:
+    """A per-target task's outputs (`Task.target_outputs`) from its side-by-side main output."""
+    main = internal[spec.kind]
+    out = {}
+    for name, what, start in spec.target_outputs(targets):
+        part = main[:, start:start + spec.target_width]
+        out[name] = (np.argmax(part, axis=1) if what == "label"
+                     else part if what == "probabilities" else part.reshape(-1))
+    return out
 
 
 def task_outputs(spec: Task, internal: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -14,6 +14,13 @@ output stage turns them into the artifact's outputs named here.
   which hold River's cluster ids.
 - forecast: one input row per step ahead (a numeric `step` column, 1-based; the horizon is
   chosen at call time) and `forecast` [N].
+- reco: a row holds `user` and `item` (categorical inputs); `score` [N], River's
+  `predict_one(user, item)`.
+- multilabel / multitarget (River's MultiLabelClassifier / MultiTargetRegressor: the chains):
+  one set of outputs per target, named `<output>.<target>` (`classes` hold the targets, in
+  River's order): multilabel `label.<t>` int64 [N] (0 = False, 1 = True: the first maximum, as
+  River's `max` over `{False: .., True: ..}`) and `probabilities.<t>` [N, 2] ([P(False),
+  P(True)]); multitarget `value.<t>` [N]. Golden rows hold every target's outputs side by side.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ class Task:
     optional: tuple[str, ...] = ()
     has_classes: bool = False  # classes (or cluster ids) in the metadata
     noun: str = ""  # what a model of the task is called in messages ("a classifier")
+    per_target: bool = False  # one output per target (`classes` are the targets)
 
     def __post_init__(self) -> None:
         if not self.noun:
@@ -45,8 +53,27 @@ class Task:
 
     @property
     def outputs(self) -> tuple[str, ...]:
-        """The outputs every artifact of this task has."""
+        """The outputs every artifact of this task has (per-target tasks: `target_outputs`)."""
+        if self.per_target:
+            return ()
         return (self.index_output, self.output) if self.index else (self.output,)
+
+    @property
+    def target_width(self) -> int:
+        """Columns of the main output per target: [P(False), P(True)], or the value."""
+        return 2 if self.kind == "probabilities" else 1
+
+    def target_outputs(self, targets: tuple) -> list[tuple[str, str, int]]:
+        """(name, what, first column in the main output) of every output of a per-target task:
+        `what` is "label" (the arg-max of the target's two probabilities), "probabilities"
+        or "value"."""
+        out = []
+        for k, t in enumerate(targets):
+            start = k * self.target_width
+            if self.kind == "probabilities":
+                out.append((f"label.{t}", "label", start))
+            out.append((f"{self.output}.{t}", self.kind, start))
+        return out
 
     @property
     def per_class(self) -> bool:
@@ -55,10 +82,14 @@ class Task:
 
     def width(self, n_classes: int) -> int:
         """Width of the main output, and of a golden output row."""
+        if self.per_target:
+            return n_classes * self.target_width
         return n_classes if self.per_class else 1
 
     @property
     def min_classes(self) -> int:
+        if self.per_target:
+            return 1
         return {"probabilities": 2, "distances": 1}.get(self.kind, 0)
 
 
@@ -71,6 +102,11 @@ TASKS: dict[str, Task] = {
         Task("anomaly", "value", "score", optional=("is_anomaly",)),
         Task("cluster", "distances", "distances", "argmin", "cluster", has_classes=True),
         Task("forecast", "value", "forecast"),
+        Task("reco", "value", "score", noun="recommender"),
+        Task("multilabel", "probabilities", "probabilities", has_classes=True,
+             noun="multi-label classifier", per_target=True),
+        Task("multitarget", "value", "value", has_classes=True, noun="multi-target regressor",
+             per_target=True),
     )
 }
 

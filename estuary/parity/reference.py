@@ -127,6 +127,29 @@ def _reco(model: Any, x: Mapping, classes: Sequence) -> tuple[list[float], Any]:
     return [float(answer(model, user, item, x or None))], None
 
 
+def _multilabel(model: Any, x: Mapping, classes: Sequence) -> tuple[list[float], Any]:
+    """River's `predict_proba_one`: {target: {False: p, True: q}}, as [p, q] per target in
+    `classes` (the targets' order); the label is River's `predict_one` (a dict)."""
+    proba = model.predict_proba_one(dict(x))
+    values = [float(proba[t].get(v, 0.0)) for t in _targets(model, classes) for v in (False, True)]
+    return values, model.predict_one(dict(x))
+
+
+def _multitarget(model: Any, x: Mapping, classes: Sequence) -> tuple[list[float], Any]:
+    """River's `predict_one`: {target: value}, one value per target in `classes` order."""
+    pred = model.predict_one(dict(x))
+    return [float(pred[t]) for t in _targets(model, classes)], None
+
+
+def _targets(model: Any, classes: Sequence) -> list:
+    """The model's own target keys in the order of `classes` (their names as strings)."""
+    chain = model
+    while isinstance(getattr(chain, "steps", None), Mapping) and chain.steps:
+        chain = list(chain.steps.values())[-1]  # a pipeline's last step
+    by_name = {str(t): t for t in chain.order}
+    return [by_name.get(str(c), c) for c in classes]
+
+
 # River class name → its score for (model, user, item, context), River's own without changing it
 RECO_ANSWERS: dict[str, Callable[[Any, Any, Any, Mapping | None], float]] = {}
 
@@ -140,4 +163,6 @@ ANSWERS: dict[str, Answer] = {
     "forecast": _forecast,
     "cluster": _cluster,
     "reco": _reco,
+    "multilabel": _multilabel,
+    "multitarget": _multitarget,
 }

@@ -23,6 +23,7 @@ from ..errors import (
     WrongTaskError,
 )
 from ..ir.artifact import ArtifactMetadata
+from ..ir.evaluate import main_matrix
 from ..ir.tasks import TASKS
 from ..rows import RowEncoder
 
@@ -100,6 +101,8 @@ class LoadedModel:
 
     def _checked(self, out: Any, n: int) -> dict[str, np.ndarray]:
         spec = self.task
+        if spec.per_target:
+            return self._checked_targets(out, n)
         wanted = spec.outputs
         if not isinstance(out, dict) or not all(k in out for k in wanted):
             got = sorted(out) if isinstance(out, dict) else type(out).__name__
@@ -120,6 +123,33 @@ class LoadedModel:
             raise ArtifactError(f"{self.path}: {e} for {n} rows of {c or 1} "
                                 "outputs; the artifact is corrupt: re-export it") from e
         return checked
+
+    def _checked_targets(self, out: Any, n: int) -> dict[str, np.ndarray]:
+        """A per-target task's outputs (`Task.target_outputs`), each of its contract's shape."""
+        wanted = self.task.target_outputs(self.classes)
+        if not isinstance(out, dict) or not all(name in out for name, _, _ in wanted):
+            got = sorted(out) if isinstance(out, dict) else type(out).__name__
+            raise ArtifactError(f"{self.path}: outputs {got} are not the estuary contract "
+                                f"({[name for name, _, _ in wanted]}); the artifact is corrupt: "
+                                "re-export it")
+        checked = {}
+        try:
+            for name, what, _ in wanted:
+                if what == "label":
+                    checked[name] = self._index(_shaped(out[name], (n,), keep_int=True), 2)
+                elif what == "probabilities":
+                    checked[name] = _shaped(out[name], (n, 2))
+                else:
+                    checked[name] = _shaped(out[name], (n,))
+        except ValueError as e:
+            raise ArtifactError(f"{self.path}: {e} for {n} rows; the artifact is corrupt: "
+                                "re-export it") from e
+        return checked
+
+    def _main(self, out: dict[str, np.ndarray]) -> np.ndarray:
+        """The task's main output as [N, width] (per-target tasks: every target's side by side,
+        as golden rows hold them)."""
+        return main_matrix(self.task, out, self.classes)
 
     def _index(self, label: np.ndarray, c: int) -> np.ndarray:
         """Class (or cluster) indices as int64 within 0..c-1, else `ArtifactError`."""
@@ -153,16 +183,50 @@ class LoadedModel:
                      columns: Sequence[str] | None = None) -> list[Any]:
         """River's `predict_one` on each row (dict rows or columns, as `predict_proba_many`):
         a class, a value, or a cluster id."""
-        self._need(("classification", "regression", "cluster"), "predict_many")
+        self._need(("classification", "regression", "cluster", "reco", "multilabel",
+                    "multitarget"), "predict_many")
         out = self.run(self.encoder.encode_many(rows, columns))
+        if self.task.per_target:
+            return self._per_target(out)
         if not self.task.index:
             return out[self.task.output].tolist()
         return [self.classes[i] for i in out[self.task.index_output]]
 
-    def predict_one(self, x: Mapping) -> Any:
+    def _per_target(self, out: dict[str, np.ndarray]) -> list[dict]:
+        """River's multi-output `predict_one` per row: {target: label or value}."""
+        n = len(next(iter(out.values())))
+        rows: list[dict] = [{} for _ in range(n)]
+        for (name, what, _), target in zip(
+                [o for o in self.task.target_outputs(self.classes) if o[1] != "probabilities"],
+                self.classes):
+            for i, v in enumerate(out[name].tolist()):
+                rows[i][target] = bool(v) if what == "label" else v
+        return rows
+
+    def predict_one(self, x: Any, *reco: Any) -> Any:
+        """River's `predict_one(x)`; a recommender's is `predict_one(user, item, x=None)`."""
+        if self.metadata.task == "reco":
+            if not reco:
+                raise InvalidInputError("a recommender scores a user and an item: call "
+                                        "predict_one(user, item) or predict_one(user, item, x)")
+            context = reco[1] if len(reco) > 1 and reco[1] else {}
+            return self.predict_many([{**context, "user": x, "item": reco[0]}])[0]
         return self.predict_many([x])[0]
 
-    def predict_proba_one(self, x: Mapping) -> dict[Any, float]:
+    def rank(self, user: Any, items: Iterable[Any], x: Mapping | None = None) -> list[Any]:
+        """River's `Ranker.rank`: the items by decreasing score for `user` (stable on ties)."""
+        self._need("reco", "rank")
+        items = list(items)
+        scores = self.predict_many([{**(x or {}), "user": user, "item": i} for i in items])
+        return [items[k] for k in sorted(range(len(items)), key=lambda k: -scores[k])]
+
+    def predict_proba_one(self, x: Mapping) -> dict[Any, Any]:
+        """River's `predict_proba_one`; a multi-label classifier's is {target: {False: p,
+        True: q}}."""
+        if self.metadata.task == "multilabel":
+            out = self.run(self.encoder.encode_many([x]))
+            return {t: {False: float(out[f"probabilities.{t}"][0, 0]),
+                        True: float(out[f"probabilities.{t}"][0, 1])} for t in self.classes}
         proba = self.predict_proba_many([x])[0]
         return {c: float(p) for c, p in zip(self.classes, proba)}
 
@@ -210,8 +274,7 @@ class LoadedModel:
 
     def outputs_matrix(self, X: np.ndarray) -> np.ndarray:
         """The task's main output as [N, width]: the shape golden vectors use."""
-        out = self.run(X)[self.task.output]
-        return out if self.task.per_class else out.reshape(-1, 1)
+        return self._main(self.run(X))
 
     def check_golden(self, require: bool = True) -> float:
         """Re-run the golden vectors; raise `GoldenCheckError` if they do not reproduce (labels
@@ -229,8 +292,7 @@ class LoadedModel:
                      dtype=np.float64)
         expected = np.array(meta.golden_outputs, dtype=np.float64)
         out = self.run(X)
-        got = out[self.task.output]
-        got = got if self.task.per_class else got.reshape(-1, 1)
+        got = self._main(out)
         tol = TOLERANCE[meta.precision]
         if got.shape != expected.shape or not within(got, expected, tol).all():
             diff = np.nanmax(np.abs(got - expected)) if got.shape == expected.shape else "shape"
@@ -274,7 +336,9 @@ class LoadedModel:
 
 # what to call instead, per task, when a caller asks for another task's API
 _API = {"classification": "predict_one or predict_proba_one", "regression": "predict_one",
-        "anomaly": "score_one", "cluster": "predict_one", "forecast": "forecast(horizon)"}
+        "anomaly": "score_one", "cluster": "predict_one", "forecast": "forecast(horizon)",
+        "reco": "predict_one(user, item) or rank(user, items)",
+        "multilabel": "predict_one or predict_proba_one", "multitarget": "predict_one"}
 
 
 def _near_tie(top: np.ndarray, tol: float) -> bool:

@@ -23,12 +23,15 @@ from . import (  # noqa: F401  (registration)
     elementwise,
     ensembles,
     features,
+    forecast,
     linear,
     lookup,
+    multioutput,
     naive_bayes,
     neighbors,
     probit,
     projection,
+    reco,
     trees,
 )
 from .builder import (

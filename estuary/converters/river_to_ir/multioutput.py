@@ -1,0 +1,113 @@
+"""River `multioutput` chains → IR `EstimatorChain` (tasks `multilabel` and `multitarget`).
+
+River's `ClassifierChain.predict_proba_one` asks each target's classifier in `order`, then
+writes its P(True) into the row under the target's name for the next one (`x[o] =
+y_pred[o][True]`); `RegressorChain.predict_one` writes the prediction (`x[o] = y_pred[o]`).
+Each member is extracted by its own extractor over the chain's columns plus those target
+columns, so any member estuary exports can be chained.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from river import linear_model, multioutput, preprocessing
+
+from ... import ir
+from ...errors import UnsupportedModelError
+from ...ir.multioutput import EstimatorChain
+from ..registry import Case, extractor_for, register_extractor, supported_models
+from .base import EstimatorIR, key_name, plain, require_learned
+
+CLASSIFIER_CHAIN_CASES = (
+    Case("classifier-chain(scaler|logreg)", "MultiLabelPhishing", lambda: (
+        multioutput.ClassifierChain(
+            preprocessing.StandardScaler() | linear_model.LogisticRegression(),
+            order=["phishing", "popup", "ip"]))),
+    Case("scaler|classifier-chain(logreg)", "MultiLabelPhishing", lambda: (
+        preprocessing.StandardScaler()
+        | multioutput.ClassifierChain(linear_model.LogisticRegression()))),
+)
+REGRESSOR_CHAIN_CASES = (
+    Case("regressor-chain(scaler|linreg)", "MultiTargetTrump", lambda: (
+        multioutput.RegressorChain(
+            preprocessing.StandardScaler() | linear_model.LinearRegression(),
+            order=["approval", "gallup"]))),
+)
+
+
+def _refuse(m: Any, reason: str) -> UnsupportedModelError:
+    return UnsupportedModelError(m, supported_models(), reason=reason)
+
+
+def _inputs(m: Any) -> dict:
+    """The raw keys the members know, without the targets the chain itself writes."""
+    from .compose import merge_inputs
+
+    targets = set(m.order)
+    found: dict = {}
+    for o in m.order:
+        member = m[o] if o in m.data else None
+        if member is not None:
+            merge_inputs(found, {k: v for k, v in extractor_for(member).inputs(member).items()
+                                 if k not in targets})
+    return found
+
+
+def _targets(m: Any) -> tuple[str, ...]:
+    require_learned(bool(m.order) and all(o in m.data for o in m.order), type(m).__name__)
+    names = tuple(key_name(plain(o)) for o in m.order)
+    if len(set(names)) != len(names):
+        raise _refuse(m, "two targets have the same name once written as strings")
+    return names
+
+
+def _member_ctx(ctx, extra: tuple[str, ...]):
+    """The extraction context of a member: the chain's schema plus the fed target columns."""
+    features = ctx.schema.features + tuple(ir.Feature(t, t) for t in extra)
+    member_ctx = type(ctx)(ir.FeatureSchema(features))
+    member_ctx.closed = ctx.closed
+    return member_ctx
+
+
+def _chain(m: Any, columns: tuple[str, ...], ctx, task: str) -> EstimatorIR:
+    targets = _targets(m)
+    clash = sorted(set(targets) & set(columns))
+    if clash:
+        raise _refuse(m, f"target {clash[0]!r} is also an input key: River's chain overwrites "
+                      "it in the row; rename the target")
+    transforms, members = [], []
+    for k, o in enumerate(m.order):
+        member = m[o]
+        fed = targets[:k]
+        result = extractor_for(member).extract(member, columns + fed, _member_ctx(ctx, fed))
+        chain, est = result if isinstance(result, tuple) else (ir.Chain(()), result)
+        if task == "multilabel" and (est.task != "classification" or tuple(est.classes) != (
+                False, True)):
+            raise _refuse(m, f"the member for target {o!r} is not a binary classifier with "
+                          "classes (False, True); a multi-class member feeds one column per "
+                          "class, which is not exported yet")
+        if task == "multitarget" and est.task != "regression":
+            raise _refuse(m, f"the member for target {o!r} is not a regressor")
+        transforms.append(chain)
+        members.append(est.estimator)
+    kind = "probabilities" if task == "multilabel" else "value"
+    est = EstimatorChain(columns, targets, tuple(transforms), tuple(members), kind)
+    return EstimatorIR(est, task, targets)
+
+
+@register_extractor(multioutput.ClassifierChain, inputs=_inputs, kind="estimator",
+                    produces=(EstimatorChain,), cases=CLASSIFIER_CHAIN_CASES)
+def classifier_chain(m: multioutput.ClassifierChain, columns, ctx) -> EstimatorIR:
+    """Binary members: each one's P(True) feeds the next (River's `x[o] = y_pred[o][True]`)."""
+    if m._multiclass:
+        raise _refuse(m, "its members are multi-class: River feeds one column per class "
+                      "(`{target}_{class}`), which is not exported yet")
+    return _chain(m, columns, ctx, "multilabel")
+
+
+@register_extractor(multioutput.RegressorChain, inputs=_inputs, kind="estimator",
+                    produces=(EstimatorChain,), cases=REGRESSOR_CHAIN_CASES)
+def regressor_chain(m: multioutput.RegressorChain, columns, ctx) -> EstimatorIR:
+    """Each member's prediction feeds the next (River's `x[o] = y_pred[o]`)."""
+    return _chain(m, columns, ctx, "multitarget")
