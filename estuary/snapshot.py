@@ -30,28 +30,30 @@ GOLDEN_KINDS = ("sample", "missing", "zeros", "threshold")
 
 def golden_candidates(probes: Sequence[Probe]) -> list[int]:
     """Indexes of the probes golden vectors may come from: a few of each kind, so that River is
-    asked only about rows that may be kept."""
+    asked only about rows that may be kept, then every tree leaf's row (probes.leaf_probes)."""
     picked: list[int] = []
     for tag in GOLDEN_KINDS:
         picked += [i for i, p in enumerate(probes) if p.tag == tag][:N_GOLDEN // 2]
-    return picked
+    return picked + [i for i, p in enumerate(probes) if p.tag == "leaf"]
 
 
 def snapshot_from_reference(model_ir: ir.Model, rows: Sequence[Mapping], ref: Reference, *,
-                            n_events: int | None = None,
-                            created_at: str | None = None) -> ir.Snapshot:
+                            n_events: int | None = None, created_at: str | None = None,
+                            tags: Sequence[str] = ()) -> ir.Snapshot:
     """The snapshot of `model_ir` whose golden vectors are the first `N_GOLDEN` of `rows` that
-    River answered with finite outputs (`ref`, aligned with `rows`)."""
+    River answered with finite outputs (`ref`, aligned with `rows`), plus every row tagged
+    "leaf" (`tags`, aligned with `rows`: one row per tree leaf) River answered so."""
     encoder = RowEncoder(model_ir.schema)
     inputs, outputs, labels = [], [], []
-    for row, out, label, err in zip(rows, ref.outputs, ref.labels, ref.errors):
-        if err is None and np.isfinite(out).all():
+    plain = 0
+    for i, (row, out, label, err) in enumerate(zip(rows, ref.outputs, ref.labels, ref.errors)):
+        leaf = i < len(tags) and tags[i] == "leaf"
+        if (leaf or plain < N_GOLDEN) and err is None and np.isfinite(out).all():
             vec = encoder.encode(row)
             inputs.append(tuple(None if np.isnan(v) else float(v) for v in vec))
             outputs.append(tuple(float(v) for v in out))
             labels.append(_as_class(label, model_ir.classes))
-        if len(inputs) == N_GOLDEN:
-            break
+            plain += not leaf
     provenance = ir.Provenance(
         river_version=_river_version(),
         estuary_version=__version__,
@@ -81,6 +83,8 @@ def take_snapshot(model: Any, sample: Sequence[Mapping] = (), *, n_events: int |
     """
     model_ir = model_ir or to_ir(model)
     probes = probe_rows(model_ir, list(sample)[:N_GOLDEN])
-    rows = [probes[i].row for i in golden_candidates(probes)]
+    picked = golden_candidates(probes)
+    rows = [probes[i].row for i in picked]
     ref = river_outputs(model, rows, model_ir.task, model_ir.classes)
-    return snapshot_from_reference(model_ir, rows, ref, n_events=n_events, created_at=created_at)
+    return snapshot_from_reference(model_ir, rows, ref, n_events=n_events, created_at=created_at,
+                                   tags=[probes[i].tag for i in picked])

@@ -166,7 +166,7 @@ def test_unknown_format_and_suffix(phishing_model, tmp_path):
 
 def test_failed_export_leaves_no_file(phishing_model, tmp_path, monkeypatch):
     model, _ = phishing_model
-    monkeypatch.setattr("estuary.api.load", lambda p: (_ for _ in ()).throw(estuary.GoldenCheckError("x")))
+    monkeypatch.setattr("estuary.api.load", lambda p, **kw: (_ for _ in ()).throw(estuary.GoldenCheckError("x")))
     with pytest.raises(estuary.GoldenCheckError):
         estuary.export(model, tmp_path / "m.onnx")
     assert list(tmp_path.iterdir()) == []

@@ -91,6 +91,27 @@ def split_probes(tree: TreeStructure, columns: tuple[str, ...],
             for i in tree.branches if not tree.onehot[i]]
 
 
+def leaf_boxes(tree: TreeStructure) -> list[tuple[int, dict[int, tuple[float, float]]]]:
+    """(leaf index, {feature: (lo, hi)}) for every leaf: a row whose values satisfy
+    `lo < x <= hi` on each feature its path tests reaches that leaf (untested features are free).
+    A golden row per leaf (parity/probes.py) makes an edited threshold or leaf value anywhere
+    show on load."""
+    out: list[tuple[int, dict[int, tuple[float, float]]]] = []
+    stack: list[tuple[int, dict[int, tuple[float, float]]]] = [(0, {})]
+    budget = 2 * len(tree.leaf)  # a tree visits each node once; a cycle would not end
+    while stack and budget:
+        budget -= 1
+        node, box = stack.pop()
+        if tree.leaf[node] >= 0:
+            out.append((tree.leaf[node], box))
+            continue
+        f, t = tree.feature[node], tree.threshold[node]
+        lo, hi = box.get(f, (-np.inf, np.inf))
+        stack.append((tree.right[node], {**box, f: (max(lo, t), hi)}))
+        stack.append((tree.left[node], {**box, f: (lo, min(hi, t))}))
+    return sorted(out, key=lambda item: item[0])
+
+
 def _thresholds(tree: TreeStructure, columns: tuple[str, ...]) -> dict[str, tuple[float, ...]]:
     out: dict[str, set[float]] = {}
     for i in tree.branches:

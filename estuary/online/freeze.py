@@ -19,7 +19,7 @@ from typing import Any
 
 from .. import ir
 from ..converters.river_to_ir import to_ir
-from ..parity.probes import Probe, probe_rows, threshold_values
+from ..parity.probes import Probe, leaf_probes, probe_rows, threshold_values
 from ..parity.reference import Reference, river_outputs
 from ..snapshot import golden_candidates, snapshot_from_reference
 
@@ -67,7 +67,8 @@ def bounded_probes(model: ir.Model, sample: Sequence[Mapping], budget: int,
             if depth < len(rows) and len(picked) < budget:
                 picked.append(rows[(rotation * 7919 + depth) % len(rows)])
         depth += 1
-    return [Probe(dict(r), "sample") for r in sample] + picked
+    # a row per tree leaf (at most MAX_LEAF_ROWS), outside the budget: they become golden rows
+    return [Probe(dict(r), "sample") for r in sample] + picked + leaf_probes(model, bases)
 
 
 def freeze(model: Any, sample: Sequence[Mapping], *, budget: int = 64, n_events: int = 0,
@@ -94,7 +95,8 @@ def to_snapshot(frozen: Frozen) -> ir.Snapshot:
     sub = Reference(ref.outputs[picked], [ref.labels[i] for i in picked],
                     [ref.errors[i] for i in picked])
     return snapshot_from_reference(frozen.model, [frozen.probes[i].row for i in picked], sub,
-                                   n_events=frozen.n_events, created_at=frozen.created_at)
+                                   n_events=frozen.n_events, created_at=frozen.created_at,
+                                   tags=[frozen.probes[i].tag for i in picked])
 
 
 __all__ = ["Frozen", "bounded_probes", "freeze", "to_snapshot"]

@@ -1,7 +1,7 @@
 """Probe rows: the user's rows plus generated adversarial rows that catch conversion bugs.
 
 Generated: every split threshold exactly and one ulp either side (mapped back through scalers
-to raw inputs), each feature missing in turn, no features at all, an unseen key, unseen and
+to raw inputs), a row inside each tree leaf's region, each feature missing in turn, no features at all, an unseen key, unseen and
 every known category, zeros, and very large and very small magnitudes.
 """
 
@@ -25,7 +25,7 @@ EXTREMES = (0.0, -0.0, 1e300, -1e300, 1e-300, -1e-300, 1e9, -1e9)
 @dataclass(frozen=True)
 class Probe:
     row: dict
-    tag: str  # "sample", "threshold", "missing", "unseen", "category", "zeros", "extreme"
+    tag: str  # "sample", "threshold", "leaf", "missing", "unseen", "category", "zeros", "extreme"
 
 
 def raw_column_map(model: ir.Model) -> dict[str, tuple[str, float, float]]:
@@ -108,6 +108,97 @@ def split_probe_rows(model: ir.Model, sample: Sequence[Mapping],
     return probes
 
 
+MAX_LEAF_ROWS = 256  # golden rows for leaves: past this many, the first trees' leaves only
+LEAF_MARGIN = 1e-6  # relative distance of a leaf row from its box's bounds: ~17 float32 ulps
+
+
+def _trees(est: object, columns: tuple[str, ...]) -> list[tuple[object, tuple[int, ...]]]:
+    """(TreeStructure, index in `columns` of each column it reads) of every tree that reads the
+    estimator's columns directly: a tree, or the members of an ensemble without own transforms."""
+    if hasattr(est, "tree") and hasattr(est, "columns"):
+        if not all(c in columns for c in est.columns):
+            return []
+        return [(est.tree, tuple(columns.index(c) for c in est.columns))]
+    out = []
+    for m in getattr(est, "members", ()):
+        if not m.transform.steps:
+            out += _trees(m.estimator, columns)
+    return out
+
+
+def _inside(lo: float, hi: float) -> float | None:
+    """A value in (lo, hi], LEAF_MARGIN away from finite bounds (float32 formats then route it
+    as float64 ones do), or None when the box is too narrow for that."""
+    if np.isfinite(lo) and np.isfinite(hi):
+        z = lo + (hi - lo) / 2
+    elif np.isfinite(hi):
+        z = hi - max(1.0, abs(hi))
+    elif np.isfinite(lo):
+        z = lo + max(1.0, abs(lo))
+    else:
+        return None
+    far = all(abs(z - b) > LEAF_MARGIN * max(1.0, abs(b)) for b in (lo, hi) if np.isfinite(b))
+    return float(z) if far and lo < z <= hi else None
+
+
+def _leaf_row(box: dict, index: tuple[int, ...], columns: tuple[str, ...], model: ir.Model,
+              mapping: dict, base: dict) -> dict | None:
+    """A raw row whose values lie in the box (a tree's column → (lo, hi)), or None."""
+    row = dict(base)
+    for f, (lo, hi) in box.items():
+        column = columns[index[f]]
+        if column in mapping:
+            raw, offset, divisor = mapping[column]
+            z = _inside(lo, hi)
+            if z is None or not divisor > 0:
+                return None
+            row[model.schema.feature(raw).key] = z * divisor + offset
+        elif not _set_category(row, column, lo, hi, model.schema):
+            return None
+    return row
+
+
+def _set_category(row: dict, column: str, lo: float, hi: float, schema: ir.FeatureSchema) -> bool:
+    """One-hot column `column` > 0.5 (lo >= 0.5): the row takes its category; <= 0.5: the row
+    keeps a category other than it (an unseen one if it has that very one)."""
+    for f in schema.features:
+        if f.kind != "categorical" or column not in f.columns:
+            continue
+        category = f.categories[f.columns.index(column)]
+        if lo >= 0.5:
+            row[f.key] = category
+        elif hi <= 0.5 and row.get(f.key) == category:
+            row[f.key] = UNSEEN_CATEGORY
+        return True
+    return False
+
+
+def leaf_probes(model: ir.Model, bases: list[dict]) -> list[Probe]:
+    """One row per tree leaf (up to MAX_LEAF_ROWS), built from the split thresholds on its path
+    and checked with the IR evaluator to land in that leaf: golden rows from these cover every
+    threshold and leaf value, so an edit anywhere in an exported tree fails the check on load."""
+    from ..ir.trees import leaf_boxes, leaf_index
+
+    est, schema = model.estimator, model.schema
+    columns = tuple(getattr(est, "columns", ()))
+    trees = _trees(est, columns)
+    if not trees:
+        return []
+    mapping = raw_column_map(model)
+    wanted: list[tuple[object, tuple[int, ...], int, dict]] = []
+    for tree, index in trees:
+        for leaf, box in leaf_boxes(tree):
+            row = _leaf_row(box, index, columns, model, mapping, bases[0])
+            if row is not None and len(wanted) < MAX_LEAF_ROWS:
+                wanted.append((tree, index, leaf, row))
+    if not wanted:
+        return []
+    X = RowEncoder(schema).encode_many([w[3] for w in wanted])
+    Z = gather(ir_transform(model.transform, (X, schema.columns)), columns)
+    return [Probe(row, "leaf") for i, (tree, index, leaf, row) in enumerate(wanted)
+            if leaf_index(tree, Z[i:i + 1, list(index)])[0] == leaf]
+
+
 def _base_rows(model: ir.Model, sample: Sequence[Mapping]) -> list[dict]:
     if sample:
         return [dict(r) for r in sample[:3]]
@@ -134,6 +225,7 @@ def probe_rows(model: ir.Model, sample: Sequence[Mapping] = (), max_missing: int
             key = model.schema.feature(raw).key
             for base in bases:
                 probes += [Probe({**base, key: v}, "threshold") for v in values]
+    probes += leaf_probes(model, bases)
     return probes + structural_probes(features, bases, list(sample[:max_missing]) or bases)
 
 
