@@ -6,6 +6,7 @@ benchmarks/results_fuzz.json. The generator and the judge are tests/artifact_mut
 bounded CI run is tests/test_artifact_fuzz.py).
 
     python benchmarks/fuzz.py --per-artifact 260 --seed 1
+    python benchmarks/fuzz.py --per-artifact 260 --signed   # signed, loaded with a trusted key
 """
 
 from __future__ import annotations
@@ -36,19 +37,27 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--formats", default=",".join(am.FORMATS))
     parser.add_argument("--no-save", action="store_true", help="do not write results_fuzz.json")
+    parser.add_argument("--signed", action="store_true",
+                        help="sign the originals (Ed25519) and load every mutant with the "
+                             "trusted key; results in results_fuzz_signed.json")
     args = parser.parse_args()
     formats = [f for f in args.formats.split(",") if f]
 
     workdir = Path(tempfile.mkdtemp(prefix="estuary-fuzz-"))
     start = time.perf_counter()
-    originals = am.export_originals(workdir)
+    trusted = None
+    if args.signed:
+        from estuary.signing import generate_keypair
+
+        trusted = generate_keypair(workdir / "fuzz.key")[1]
+    originals = am.export_originals(workdir, signing_key=workdir / "fuzz.key" if trusted else False)
     total, per_format = am.Tally(), {}
     for (fmt, task), (path, rows) in sorted(originals.items()):
         if fmt not in formats:
             continue
         scratch = workdir / f"scratch-{fmt}-{task}"
         scratch.mkdir()
-        tally = am.run(fmt, path, args.per_artifact, args.seed, scratch, rows)
+        tally = am.run(fmt, path, args.per_artifact, args.seed, scratch, rows, trusted_key=trusted)
         print(f"{fmt:8} {task:10} {tally.summary()}", flush=True)
         for failure in tally.failures[:10]:
             print(f"    FAIL {failure}", flush=True)
@@ -62,11 +71,12 @@ def main() -> int:
     for kind in sorted(kinds):
         print(f"  {kind:28} {dict(kinds[kind].most_common())}")
     if not args.no_save:
-        RESULTS.write_text(json.dumps({
+        where = RESULTS.with_name("results_fuzz_signed.json") if trusted else RESULTS
+        where.write_text(json.dumps({
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": f"{platform.machine()} {platform.system()}, Python "
                        f"{platform.python_version()}",
-            "estuary": estuary.__version__, "seed": args.seed,
+            "estuary": estuary.__version__, "seed": args.seed, "signed": bool(trusted),
             "per_artifact": args.per_artifact, "seconds": round(time.perf_counter() - start, 1),
             "totals": dict(total.outcomes), "refused": dict(total.refused),
             "per_format": {f: dict(t.outcomes) for f, t in per_format.items()},
