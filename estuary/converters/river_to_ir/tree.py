@@ -10,6 +10,7 @@ state (most common path, nb vs. mc per leaf, mean vs. model per leaf) is frozen 
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Any
 
 from river import compose, linear_model, preprocessing, tree
@@ -93,8 +94,10 @@ def tree_inputs(t: Any) -> dict:
             merge_inputs(found, {node.feature: None})
         else:
             for key, sp in (node.splitters or {}).items():
-                nominal = not sp.is_numeric
-                merge_inputs(found, {key: _splitter_categories(sp) if nominal else None})
+                if sp.is_numeric:  # merge_inputs of {key: None}, without a dict per splitter
+                    found.setdefault(key, None)
+                else:
+                    merge_inputs(found, {key: _splitter_categories(sp)})
             lm = getattr(node, "_leaf_model", None)
             if lm is not None:
                 merge_inputs(found, extractor_for(lm).inputs(lm))
@@ -270,6 +273,11 @@ def _majority_probs(stats: dict, classes: tuple) -> tuple[float, ...]:
     return tuple(float(stats[c] * inv) if c in stats else 0.0 for c in classes)
 
 
+# River leaf → (version, its naive-Bayes tables): leaves that did not learn since the last
+# snapshot are not read again (weak keys: a leaf that splits is dropped with its tables)
+_LEAF_TABLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 class _NaiveBayesTables:
     """Per-leaf parameters of River's `do_naive_bayes_prediction`, in [leaf][column][class].
 
@@ -279,12 +287,12 @@ class _NaiveBayesTables:
     DEFAULTS = {"gauss_on": False, "mu": 0.0, "neg2var": -1.0, "log_sd": 0.0, "cat_on": False,
                 "cat_log": 0.0}
 
-    def __init__(self, flat: _Flattener, classes: tuple, n_columns: int):
-        self.flat, self.classes, self.F = flat, classes, n_columns
+    def __init__(self, flat: _Flattener, classes: tuple, columns: tuple[str, ...]):
+        self.flat, self.classes, self.columns, self.F = flat, classes, columns, len(columns)
         self.prior, self.present = [], []
         self.tables: dict[str, list] = {k: [] for k in self.DEFAULTS}
         C = len(classes)
-        self._empty = {k: ((v,) * C,) * n_columns for k, v in self.DEFAULTS.items()}
+        self._empty = {k: ((v,) * C,) * self.F for k, v in self.DEFAULTS.items()}
         self._none = ((0.0,) * C, (False,) * C)
 
     def add(self, leaf: Any | None) -> None:
@@ -294,6 +302,20 @@ class _NaiveBayesTables:
             self.prior.append(self._none[0])
             self.present.append(self._none[1])
             return
+        # incremental freeze: a leaf's tables are reused while its statistics have not moved
+        # (versioned by the weight it has seen, its splitters dict, the classes and columns)
+        version = (leaf.total_weight, id(leaf.splitters), len(leaf.splitters), self.classes,
+                   self.columns)
+        held = _LEAF_TABLES.get(leaf)
+        if held is None or held[0] != version:
+            held = _LEAF_TABLES[leaf] = (version, self._leaf_tables(leaf))
+        tables, prior, present = held[1]
+        for name, table in tables.items():
+            self.tables[name].append(table)
+        self.prior.append(prior)
+        self.present.append(present)
+
+    def _leaf_tables(self, leaf: Any) -> tuple[dict[str, tuple], tuple, tuple]:
         C, F = len(self.classes), self.F
         t = {k: [[v] * C for _ in range(F)] for k, v in self.DEFAULTS.items()}
         prior, present = [0.0] * C, [False] * C
@@ -309,10 +331,8 @@ class _NaiveBayesTables:
         if voting:
             for att, sp in leaf.splitters.items():
                 self._splitter(t, att, sp, voting)
-        for name, table in t.items():
-            self.tables[name].append(tuple(map(tuple, table)))
-        self.prior.append(tuple(prior))
-        self.present.append(tuple(present))
+        return ({name: tuple(map(tuple, table)) for name, table in t.items()}, tuple(prior),
+                tuple(present))
 
     def _splitter(self, t: dict, att: Any, sp: Any, voting: list) -> None:
         kind = type(sp)
@@ -364,7 +384,7 @@ def tree_classifier_ir(m: Any, columns, classes: tuple, min_classes: int = 2) ->
                               "a classifier needs two classes to export; call learn_one on "
                               "more data before export")
     probs, use_nb = [], []
-    nb = _NaiveBayesTables(flat, classes, len(columns))
+    nb = _NaiveBayesTables(flat, classes, tuple(columns))
     for leaf in flat.leaves:
         on = _uses_naive_bayes(m, leaf)
         if on and not sum(leaf.stats.values()):
