@@ -502,7 +502,9 @@ def score(
 
 @app.command(help="Serve the latest verified version of a store over HTTP, hot-reloading new "
                   "versions: POST /predict, GET /models/latest, GET /models/<n>/<file>, "
-                  "GET /healthz, GET /metrics (Prometheus).")
+                  "GET /healthz, GET /metrics (Prometheus). A store root of named models "
+                  "(STORE/<name>/, `learn --name`) is served whole: POST /models/<name>/predict, "
+                  "GET /models/<name>/latest, GET /models, ?model=<name> on any route.")
 def serve(
     store: Annotated[Path, typer.Argument(metavar="STORE", help="A store written by `estuary learn` or a Learner.")],
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
