@@ -12,6 +12,7 @@ from ..errors import ArtifactError
 from ..ir.artifact import METADATA_KEY
 from ..ir.tasks import TASKS
 from .base import LoadedModel, RuntimeInfo, parse_metadata
+from .onnx_one import OnnxModel
 
 INPUT = "input"
 
@@ -58,10 +59,10 @@ class OnnxRuntimeBackend:
 def load_onnx(path: Path) -> LoadedModel:
     """River's predict API over onnxruntime (CPU)."""
     backend = OnnxRuntimeBackend(path)
-    return LoadedModel(backend, backend.metadata, path, "onnx")
+    return OnnxModel(backend, backend.metadata, path, "onnx")
 
 
 def load_ort(path: Path) -> LoadedModel:
     """River's predict API over onnxruntime (CPU) for an ONNX Runtime Mobile `.ort` file."""
     backend = OnnxRuntimeBackend(path)
-    return LoadedModel(backend, backend.metadata, path, "ort")
+    return OnnxModel(backend, backend.metadata, path, "ort")
