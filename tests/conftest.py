@@ -13,6 +13,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from catalog import all_cases, extractor_refusal  # noqa: E402
 
+from estuary.converters.river_to_ir.anomaly import TARGET  # noqa: E402
+from estuary.converters.river_to_ir.learning import learn  # noqa: E402
+
 DATASETS = {
     "Phishing": datasets.Phishing,
     "Bananas": datasets.Bananas,
@@ -24,6 +27,8 @@ DATASETS = {
 
 @cache
 def dataset_rows(name: str) -> tuple[tuple[dict, object], ...]:
+    if name.endswith(".y"):  # detectors that score the target: their rows are {"y": y}
+        return tuple(({TARGET: y}, y) for _, y in DATASETS[name[:-2]]())
     return tuple(DATASETS[name]())
 
 
@@ -33,8 +38,8 @@ def _learned(case_id: str):
         if cid == case_id:
             model = factory()
             rows = dataset_rows(dataset)
-            for x, y in rows:  # clusterers and anomaly detectors learn without labels
-                model.learn_one(dict(x), y) if model._supervised else model.learn_one(dict(x))
+            for x, y in rows:  # River's learn_one for the model's task (learning.learn)
+                learn(model, dict(x), y)
             return model, tuple(dict(x) for x, _ in rows)
     raise KeyError(case_id)
 

@@ -20,6 +20,7 @@ from concurrent.futures import Executor, Future
 from pathlib import Path
 from typing import Any
 
+from ..converters.river_to_ir.learning import final_step, learn, learning_mode, scored_row
 from .checkpoint import Checkpoint, CheckpointDir
 from .freeze import Frozen, freeze
 from .policy import EveryN, EveryT, Manual, Policy
@@ -70,6 +71,11 @@ class Learner:
         self._ckpt_policy = _checkpoint_policy(checkpoints, checkpoint_every, checkpoint_seconds)
         self.position: Callable[[], dict[str, Any]] | None = None  # source offsets, for checkpoints
         self._check_at = self._next_check(0)
+        # River's learn_one differs by task (anomaly detectors and clusterers take x alone,
+        # forecasters y then x): `learning.learn` calls it right, off the classifiers' path
+        self.mode = learning_mode(model)
+        if self.mode != "supervised":
+            self.learn_one = self._learn_as_task  # type: ignore[method-assign]
         if self.policy.needs_prediction or metric is not None:
             self.learn_one = self._learn_predicting  # type: ignore[method-assign]
         self._started = time.monotonic()
@@ -89,16 +95,43 @@ class Learner:
         if n >= self._check_at:  # EveryN / Manual: the policy is not even called before
             self._check(n, y, None)
 
+    def _learn_as_task(self, x: dict, y: Any = None, *, w: Any = _NO_WEIGHT) -> None:
+        """`learn_one` for anomaly detectors, clusterers and forecasters (`self.mode`); the
+        ring keeps the row their artifact reads (`{"y": y}`, `{"step": 1}` or x)."""
+        learn(self.model, x, y, self.mode)
+        n = self.n_events = self.n_events + 1
+        self._ring[n & self._mask] = scored_row(self.mode, x, y)
+        if n >= self._check_at:
+            self._check(n, y, None)
+
+    def _answer(self, x: dict, y: Any) -> Any:
+        """River's answer before learning the event, per task: a prediction, an anomaly
+        score, a cluster id, or the one-step-ahead forecast."""
+        if self.mode == "supervised":
+            return self.model.predict_one(x)
+        if self.mode == "target":
+            return self.model.score_one(None, y)
+        if self.mode == "forecast":
+            try:
+                return self.model.forecast(horizon=1)[0]
+            except Exception:  # River cannot forecast before it has seen enough
+                return None
+        last = final_step(self.model)
+        return self.model.score_one(x) if hasattr(last, "score_one") else self.model.predict_one(x)
+
     def _learn_predicting(self, x: dict, y: Any = None, *, w: Any = _NO_WEIGHT) -> None:
-        y_pred = self.model.predict_one(x)  # prequential: predict, then learn
+        y_pred = self._answer(x, y)  # prequential: predict, then learn
         if self.metric is not None and y_pred is not None:
             self.metric.update(y, y_pred)
-        if w is _NO_WEIGHT:
+        if self.mode != "supervised":
+            learn(self.model, x, y, self.mode)
+        elif w is _NO_WEIGHT:
             self.model.learn_one(x, y)
         else:
             self.model.learn_one(x, y, w=w)
         n = self.n_events = self.n_events + 1
-        self._ring[n & self._mask] = x
+        self._ring[n & self._mask] = x if self.mode == "supervised" else scored_row(
+            self.mode, x, y)
         self._check(n, y, y_pred)
 
     def recent(self) -> list[dict]:

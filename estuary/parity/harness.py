@@ -94,6 +94,10 @@ def compare(model: Any, loaded: LoadedModel, probes: Sequence[Probe], ir_hash: s
     label_ok = np.ones(len(keep), bool)
     if labels is not None:
         label_ok = np.array([meta.classes[j] == ref.labels[i] for i, j in zip(keep, labels)])
+    flags = loaded.run(X[keep]).get("is_anomaly") if (keep and meta.task == "anomaly") else None
+    if flags is not None:  # a filter's is_anomaly: River's classify(score), 100 % equal
+        label_ok = np.array([ref.labels[i] is not None and bool(f) == ref.labels[i]
+                             for i, f in zip(keep, flags)])
     encode_failed = np.array([encode_errors[i] is not None for i in keep], bool)
     ok &= label_ok & ~encode_failed
     badness = np.where(~label_ok | encode_failed, np.inf, row_diff)
@@ -111,7 +115,8 @@ def compare(model: Any, loaded: LoadedModel, probes: Sequence[Probe], ir_hash: s
         ir_hash=ir_hash or meta.ir_hash,
         task=meta.task,
         n_rows=len(keep),
-        label_agreement=float(label_ok.mean()) if (index and keep) else None,
+        label_agreement=(float(label_ok.mean()) if ((index or flags is not None) and keep)
+                         else None),
         max_abs_diff=float(row_diff.max()) if keep else 0.0,
         max_scaled_diff=float(row_scaled.max()) if keep else 0.0,
         tolerance=tol,

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import ArtifactError, EstuaryError
 from ..ir.artifact import METADATA_KEY, ArtifactMetadata
+from ..ir.tasks import TASKS
 from .base import LoadedModel, RuntimeInfo, parse_metadata
 
 INPUT = "input"
@@ -67,7 +68,8 @@ def read_metadata(spec: Any, path: Path) -> ArtifactMetadata:
 def _check_interface(spec: Any, meta: ArtifactMetadata, path: Path) -> None:
     inputs = [d.name for d in spec.description.input]
     outputs = {d.name for d in spec.description.output}
-    wanted = {"label", "probabilities"} if meta.task == "classification" else {"value"}
+    wanted = ({"label", "probabilities"} if meta.task == "classification"
+              else {TASKS[meta.task].output})  # value, score or forecast
     if inputs != [INPUT] or not wanted <= outputs:
         raise ArtifactError(f"{path}: inputs {inputs} / outputs {sorted(outputs)} are not the "
                             f"estuary contract ({INPUT!r} → {sorted(wanted)}): re-export it")
@@ -93,8 +95,9 @@ class SpecEvaluatorBackend:
 
     def run(self, X: np.ndarray) -> dict[str, np.ndarray]:
         out = self.outputs(np.asarray(X, dtype=np.float64))
-        if self.metadata.task == "regression":
-            return {"value": np.asarray(out["value"], dtype=np.float64).reshape(-1)}
+        name = TASKS[self.metadata.task].output
+        if self.metadata.task != "classification":  # value, score or forecast
+            return {name: np.asarray(out[name], dtype=np.float64).reshape(-1)}
         scores = out["probabilities"]
         order = [list(scores.keys).index(k) for k in range(len(self.metadata.classes))]
         return {"probabilities": scores.scores[:, order],
@@ -117,8 +120,9 @@ class NativeBackend:
     def run(self, X: np.ndarray) -> dict[str, np.ndarray]:
         C = len(self.metadata.classes)
         outs = [self.model.predict({INPUT: row}) for row in np.asarray(X, dtype=np.float64)]
-        if self.metadata.task == "regression":
-            return {"value": np.array([o["value"] for o in outs], dtype=np.float64)}
+        name = TASKS[self.metadata.task].output
+        if self.metadata.task != "classification":  # value, score or forecast
+            return {name: np.array([o[name] for o in outs], dtype=np.float64)}
         probs = np.array([[o["probabilities"][k] for k in range(C)] for o in outs]).reshape(-1, C)
         return {"probabilities": probs, "label": np.array([o["label"] for o in outs], np.int64)}
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import ArtifactError, EstuaryError, GoldenCheckError, InvalidInputError
 from ..ir.artifact import METADATA_KEY, ArtifactMetadata
+from ..ir.tasks import TASKS
 from .base import LoadedModel, RuntimeInfo, parse_metadata
 
 PMML_NAMESPACE_PREFIX = "http://www.dmg.org/PMML-4_"
@@ -142,6 +143,9 @@ class JpmmlBackend:
                                     f"for {len(self.metadata.classes)} classes")
         else:
             self.value_field = outputs[0]
+            optional = TASKS[self.metadata.task].optional  # e.g. a filter's is_anomaly
+            self.extra_fields = {f.split("~")[0]: f for f in outputs[1:]
+                                 if f.split("~")[0] in optional}
 
     def run(self, X: np.ndarray) -> dict[str, np.ndarray]:
         from jpmml_evaluator import PythonEvaluatorUtil
@@ -152,7 +156,8 @@ class JpmmlBackend:
             empty = np.empty((0, len(self.metadata.classes)))
             return ({"probabilities": empty, "label": np.empty(0, np.int64)}
                     if self.is_classifier else {"distances": empty, "cluster": np.empty(0)}
-                    if self.is_cluster else {"value": np.empty(0)})
+                    if self.is_cluster else {TASKS[self.metadata.task].output: np.empty(0),
+                                                **{k: np.empty(0) for k in self.extra_fields}})
         # Column lists straight to Java's batch entry point: NaN → None (PMML missing).
         data = [[None if v != v else v for v in X[:, j].tolist()] for j in range(X.shape[1])]
         try:
@@ -176,7 +181,9 @@ class JpmmlBackend:
                                           axis=1).reshape(n, -1),
                     "cluster": _floats(column(self.label_field), n)}
         if not self.is_classifier:
-            return {"value": _floats(column(self.value_field), n)}
+            out = {TASKS[self.metadata.task].output: _floats(column(self.value_field), n)}
+            out.update({k: _floats(column(f), n) for k, f in self.extra_fields.items()})
+            return out
         probabilities = np.stack([_floats(column(f), n) for f in self.probability_fields], axis=1)
         labels = [self.label_index.get(str(v)) for v in column(self.label_field)]
         if None in labels:

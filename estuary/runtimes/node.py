@@ -33,6 +33,7 @@ import numpy as np
 
 from ..assets import js_home, require_js_home
 from ..errors import ArtifactError, EstuaryError, InvalidInputError, UnknownFormatError
+from ..ir.tasks import TASKS
 from .base import LoadedModel, RuntimeInfo, parse_metadata
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,8 @@ log = logging.getLogger(__name__)
 TIMEOUT_S = 120.0  # first load imports TF.js and compiles the wasm: a few seconds
 TFJS_NAME = "@tensorflow/tfjs (Node cpu)"
 ORT_WEB_NAME = "onnxruntime-web (Node wasm)"
-
 ORT_NODE_NAME = "onnxruntime-node (Node native cpu)"
+
 
 class NodeRuntimeError(EstuaryError, RuntimeError):
     """The Node runner is missing, failed to start, died or answered nonsense."""
@@ -241,7 +242,7 @@ class NodeBackend:
             return self._empty()
         outputs = request("run", model=handle, rows=rows)["outputs"]
         out = {k: _floats(v) for k, v in outputs.items()}
-        for index in ("label", "cluster"):
+        for index in ("label", "cluster", "is_anomaly"):
             if index in out:
                 out[index] = out[index].astype(np.int64)
         return out
@@ -250,8 +251,10 @@ class NodeBackend:
         if self.metadata.task == "cluster":
             return {"distances": np.zeros((0, len(self.metadata.classes))),
                     "cluster": np.zeros(0, np.int64)}
-        if self.metadata.task == "regression":
-            return {"value": np.zeros(0)}
+        spec = TASKS[self.metadata.task]
+        if not spec.per_class:  # value, score, forecast (and a filter's is_anomaly)
+            return {spec.output: np.zeros(0), **({"is_anomaly": np.zeros(0, np.int64)}
+                                                 if self.metadata.task == "anomaly" else {})}
         return {"probabilities": np.zeros((0, len(self.metadata.classes))),
                 "label": np.zeros(0, np.int64)}
 

@@ -156,8 +156,8 @@ export function rowFromForm(schema, entries) {
 // ----------------------------------------------------------------------------- the model
 
 // each task's artifact outputs (estuary/ir/tasks.py), the main one first
-const TASK_OUTPUTS = { classification: ['probabilities', 'label'], regression: ['value'], cluster: ['distances', 'cluster'] };
-const INDEX_OUTPUTS = new Set(['label', 'cluster']); // int64 indices into `classes`
+const TASK_OUTPUTS = { classification: ['probabilities', 'label'], regression: ['value'], cluster: ['distances', 'cluster'], anomaly: ['score'], forecast: ['forecast'] };
+const INDEX_OUTPUTS = new Set(['label', 'cluster', 'is_anomaly']); // int64: indices into `classes` (is_anomaly: 0/1)
 const PER_CLASS_OUTPUTS = new Set(['probabilities', 'distances']); // one column per class / centre
 
 function within(got, expected, tol) {
@@ -198,6 +198,11 @@ export class EstuaryModel {
         distances: Array.from(out.distances.subarray(i * K, (i + 1) * K)),
       }));
     }
+    if (this.metadata.task === 'anomaly') { // River's score_one, and a filter's classify
+      return Array.from(out.score, (score, i) => (out.is_anomaly
+        ? { score, is_anomaly: out.is_anomaly[i] === 1 } : { score }));
+    }
+    if (this.metadata.task === 'forecast') return Array.from(out.forecast, (forecast) => ({ forecast }));
     if (!this.isClassifier) return Array.from(out.value, (value) => ({ value }));
     const C = this.classes.length;
     return Array.from(out.label, (j, i) => ({
@@ -476,27 +481,6 @@ export function onnxMetadataProps(bytes) {
   return props;
 }
 
-class OnnxBackend {
-  constructor(ort, session, nColumns, provider = 'wasm') {
-    this.ort = ort;
-    this.session = session;
-    this.nColumns = nColumns;
-    const versions = ort.env.versions || {};
-    this.info = provider === 'cpu'
-      ? { name: 'onnxruntime-node', version: versions.node || 'unknown', backend: 'cpu' }
-      : { name: 'onnxruntime-web', version: versions.web || 'unknown', backend: 'wasm' };
-  }
-
-  async run(X, n) {
-    const input = new this.ort.Tensor('float64', Float64Array.from(X), [n, this.nColumns]);
-    const got = await this.session.run({ input });
-    const out = {};
-    for (const [name, t] of Object.entries(got)) {
-      out[name] = INDEX_OUTPUTS.has(name) ? Int32Array.from(t.data, Number) : Float64Array.from(t.data);
-      t.dispose?.();
-    }
-    return out;
-  }
 /** ONNX Runtime Mobile's .ort file (FlatBuffers, identifier "ORTM") names itself at bytes 4..8. */
 export function isOrtFormat(bytes) {
   return bytes.length >= 8 && String.fromCharCode(...bytes.subarray(4, 8)) === 'ORTM';
@@ -545,6 +529,27 @@ export function ortMetadataProps(bytes) {
   return props;
 }
 
+class OnnxBackend {
+  constructor(ort, session, nColumns, provider = 'wasm') {
+    this.ort = ort;
+    this.session = session;
+    this.nColumns = nColumns;
+    const versions = ort.env.versions || {};
+    this.info = provider === 'cpu'
+      ? { name: 'onnxruntime-node', version: versions.node || 'unknown', backend: 'cpu' }
+      : { name: 'onnxruntime-web', version: versions.web || 'unknown', backend: 'wasm' };
+  }
+
+  async run(X, n) {
+    const input = new this.ort.Tensor('float64', Float64Array.from(X), [n, this.nColumns]);
+    const got = await this.session.run({ input });
+    const out = {};
+    for (const [name, t] of Object.entries(got)) {
+      out[name] = INDEX_OUTPUTS.has(name) ? Int32Array.from(t.data, Number) : Float64Array.from(t.data);
+      t.dispose?.();
+    }
+    return out;
+  }
 }
 
 /** Load ONNX (or .ort) bytes with onnxruntime-web (wasm), or with onnxruntime-node when

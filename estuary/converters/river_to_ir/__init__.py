@@ -13,6 +13,7 @@ from ...errors import UnsupportedModelError
 from ..registry import extractor_for, qualname, supported_models
 from . import (  # noqa: F401
     aggregate,
+    anomaly,
     cluster,
     compose,
     dummy,
@@ -21,13 +22,10 @@ from . import (  # noqa: F401
     feature_selection,
     forest,
     linear_model,
-    multioutput,
     naive_bayes,
     neighbors,
     preprocessing,
     projection,
-    reco,
-    time_series,
     tree,
     wrappers,
 )

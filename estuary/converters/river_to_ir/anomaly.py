@@ -99,7 +99,7 @@ HST_CASES = (
 
 
 @register_extractor(anomaly.HalfSpaceTrees, inputs=_hst_inputs, kind="estimator",
-                    produces=(HalfSpaceTrees,), cases=HST_CASES)
+                    produces=(HalfSpaceTrees, TreeRegressor), cases=HST_CASES)
 def half_space_trees(m: anomaly.HalfSpaceTrees, columns, ctx) -> EstimatorIR:
     require_learned(bool(m.trees), "HalfSpaceTrees")
     wanted = tuple(_hst_inputs(m))
@@ -183,7 +183,7 @@ SVM_CASES = (Case("scaler|one-class-svm", "Phishing", lambda: preprocessing.Stan
 
 
 @register_extractor(anomaly.OneClassSVM, inputs=_svm_inputs, kind="estimator",
-                    produces=(LinearScore,), cases=SVM_CASES)
+                    produces=(LinearScore, ir.Linear), cases=SVM_CASES)
 def one_class_svm(m: anomaly.OneClassSVM, columns, ctx) -> EstimatorIR:
     require_learned(bool(m._weights) or m.intercept != m.intercept_init, "OneClassSVM")
     lin = ir.Linear(columns, (weight_row(m._weights, columns),), (float(m.intercept),), "identity")
@@ -212,8 +212,6 @@ FILTER_CASES = (
         preprocessing.MinMaxScaler() | anomaly.HalfSpaceTrees(n_trees=5, height=5,
                                                               window_size=100, seed=3),
         threshold=0.9)),
-    Case("threshold-filter(gaussian-scorer)", "TrumpApproval.y", lambda: anomaly.ThresholdFilter(
-        anomaly.GaussianScorer(grace_period=20), threshold=0.9)),
 )
 QUANTILE_CASES = (
     Case("quantile-filter(scaler|one-class-svm)", "Phishing", lambda: anomaly.QuantileFilter(

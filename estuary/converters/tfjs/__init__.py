@@ -33,23 +33,22 @@ from ... import ir
 from ...errors import ArtifactError
 from ...ir.artifact import METADATA_KEY, ArtifactMetadata
 from ...ir.features import Polynomial
+from ...ir.tasks import TASKS
 from ..registry import register_format, register_refusal
 from . import (  # noqa: F401  (registration)
+    anomaly,
     bernoulli,
     cluster,
     elementwise,
     ensembles,
     features,
-    forecast,
     linear,
     lookup,
-    multioutput,
     naive_bayes,
     neighbors,
     order_keys,
     probit,
     projection,
-    reco,
     trees,
 )
 from .graph import Graph
@@ -66,9 +65,10 @@ def build_graph(model: ir.Model) -> tuple[Graph, list[str]]:
     """The GraphDef of `model` and its output node names."""
     g = Graph()
     outs = emit_model(model, g, g.placeholder(INPUT, len(model.schema.columns)))
-    if model.task == "regression":
-        g.op("Reshape", outs["value"], g.const([-1], np.int32, "shape"), name="value")
-        return g, ["value"]
+    spec = TASKS[model.task]
+    if not spec.per_class:  # value, score, forecast: [N] under the task's name (`ir.tasks`)
+        g.op("Reshape", outs[spec.kind], g.const([-1], np.int32, "shape"), name=spec.output)
+        return g, [spec.output]
     if model.task == "cluster":  # TF.js's ArgMin keeps the first minimum, as River's `min`
         if "cluster" not in outs:
             outs["cluster"] = g.op("ArgMin", outs["distances"], g.const(1, np.int32, "axis"))
