@@ -30,10 +30,12 @@ from . import (  # noqa: F401  (registration)
     forecast,
     linear,
     lookup,
+    multioutput,
     naive_bayes,
     neighbors,
     probit,
     projection,
+    reco,
     trees,
 )
 from .graph import DEFAULT_OPSET, DOUBLE, INT64, ML_DOMAIN, Graph
@@ -59,7 +61,9 @@ def to_onnx(snapshot: ir.Snapshot, opset: int = DEFAULT_OPSET,
     wanted = model.estimator.columns
     outs = emit("onnx", model.estimator, Context(g, take(g, x, columns, wanted), wanted))
     n_features = len(model.schema.columns)
-    outputs = _output_stage(g, TASKS[model.task], outs, len(model.classes))
+    spec = TASKS[model.task]
+    outputs = (_target_outputs(g, spec, outs, model.classes) if spec.per_target
+               else _output_stage(g, spec, outs, len(model.classes)))
     graph = helper.make_graph(
         g.nodes, "estuary", [helper.make_tensor_value_info(INPUT, DOUBLE, ["N", n_features])],
         outputs, initializer=g.used_initializers(),
@@ -101,6 +105,27 @@ def _output_stage(g: Graph, spec: Task, outs: dict[str, str], n_classes: int) ->
             g.nodes.append(helper.make_node("Cast", [outs[name]], [name], to=TensorProto.INT64,
                                             name=f"n_{name}"))
             outputs.append(helper.make_tensor_value_info(name, INT64, ["N"]))
+    return outputs
+
+
+def _target_outputs(g: Graph, spec: Task, outs: dict[str, str], targets: tuple) -> list:
+    """A per-target task's outputs (`Task.target_outputs`): each target's columns of the
+    estimator's side-by-side output, and for labels their arg-max (first maximum: False on a
+    tie, as River's `max` over {False: .., True: ..})."""
+    main, outputs = outs[spec.kind], []
+    for name, what, start in spec.target_outputs(targets):
+        columns = g.gather_columns(main, list(range(start, start + spec.target_width)))
+        if what == "label":
+            g.nodes.append(helper.make_node("ArgMax", [columns], [name], axis=1, keepdims=0,
+                                            select_last_index=0, name=g.name("n_label")))
+            outputs.append(helper.make_tensor_value_info(name, INT64, ["N"]))
+        elif what == "probabilities":
+            g.nodes.append(helper.make_node("Identity", [columns], [name], name=g.name("n_p")))
+            outputs.append(helper.make_tensor_value_info(name, DOUBLE, ["N", 2]))
+        else:
+            g.nodes.append(helper.make_node("Reshape", [columns, g.const([-1], np.int64)],
+                                            [name], name=g.name("n_value")))
+            outputs.append(helper.make_tensor_value_info(name, DOUBLE, ["N"]))
     return outputs
 
 

@@ -22,10 +22,13 @@ from . import (  # noqa: F401
     feature_selection,
     forest,
     linear_model,
+    multioutput,
     naive_bayes,
     neighbors,
     preprocessing,
     projection,
+    reco,
+    time_series,
     tree,
     wrappers,
 )

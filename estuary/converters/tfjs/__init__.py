@@ -42,13 +42,16 @@ from . import (  # noqa: F401  (registration)
     elementwise,
     ensembles,
     features,
+    forecast,
     linear,
     lookup,
+    multioutput,
     naive_bayes,
     neighbors,
     order_keys,
     probit,
     projection,
+    reco,
     trees,
 )
 from .graph import Graph
