@@ -9,17 +9,16 @@ rotated from one snapshot to the next so that, over time, every threshold gets p
 
 Incremental: `to_ir` reuses a tree leaf's naive-Bayes tables while the leaf has not learned
 (versioned by its weight; `river_to_ir.tree`), so a freeze reads only what changed.
-GC policy: the collector is paused during a freeze, so no CPython collection (a full one walks
-every object of a big tree: 100+ ms) starts inside the stall; the collections the allocations
-call for run on a later event, where bare River's own learn_one has them too
-(`benchmarks/stall.py` reports both). A process that keeps one big model for good may also call
-`gc.freeze()` after a snapshot, which takes the model out of every later full collection
-(measured there as well; not done here, as it is process-wide).
+GC: a CPython full collection walks every object of a big tree (100+ ms) and lands in bare
+River's learn_one as often as in a freeze; pausing the collector during the freeze was measured
+and dropped (the young objects it deferred made one long collection on the next event). A
+process that keeps one big model for good may call `gc.freeze()` after a snapshot, which takes
+the model out of every later full collection: `benchmarks/stall.py` measures both against bare
+River; estuary does not call it, as it is process-wide.
 """
 
 from __future__ import annotations
 
-import gc
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from typing import Any
 
 from .. import ir
 from ..converters.river_to_ir import to_ir
-from ..parity.probes import Probe, probe_rows, threshold_values
+from ..parity.probes import Probe, leaf_probes, probe_rows, threshold_values
 from ..parity.reference import Reference, river_outputs
 from ..snapshot import golden_candidates, snapshot_from_reference
 
@@ -64,7 +63,8 @@ def bounded_probes(model: ir.Model, sample: Sequence[Mapping], budget: int,
     """`sample` rows plus at most `budget` generated rows, round-robin across kinds."""
     # probe_rows without the estimator generates everything but thresholds, which for a 1k-node
     # tree are thousands of rows: those are made here, then only `budget` rows are kept
-    untreed = SimpleNamespace(schema=model.schema, transform=model.transform, estimator=None)
+    untreed = SimpleNamespace(schema=model.schema, transform=model.transform, estimator=None,
+                              task=model.task)
     generated = probe_rows(untreed, list(sample[:2]), max_missing=2)
     bases = [dict(r) for r in sample[:3]] or [p.row for p in generated if p.tag == "zeros"]
     generated += _threshold_probes(model, bases)
@@ -76,7 +76,8 @@ def bounded_probes(model: ir.Model, sample: Sequence[Mapping], budget: int,
             if depth < len(rows) and len(picked) < budget:
                 picked.append(rows[(rotation * 7919 + depth) % len(rows)])
         depth += 1
-    return [Probe(dict(r), "sample") for r in sample] + picked
+    # a row per tree leaf (at most MAX_LEAF_ROWS), outside the budget: they become golden rows
+    return [Probe(dict(r), "sample") for r in sample] + picked + leaf_probes(model, bases)
 
 
 def freeze(model: Any, sample: Sequence[Mapping], *, budget: int = 64, n_events: int = 0,
@@ -87,15 +88,9 @@ def freeze(model: Any, sample: Sequence[Mapping], *, budget: int = 64, n_events:
     >>> frozen = freeze(model, recent_rows, n_events=1000)
     """
     start = time.perf_counter()
-    collecting = gc.isenabled()
-    gc.disable()  # no collection starts inside the stall (module docstring: GC policy)
-    try:
-        model_ir = to_ir(model)
-        probes = bounded_probes(model_ir, sample, budget, rotation)
-        ref = river_outputs(model, [p.row for p in probes], model_ir.task, model_ir.classes)
-    finally:
-        if collecting:
-            gc.enable()
+    model_ir = to_ir(model)
+    probes = bounded_probes(model_ir, sample, budget, rotation)
+    ref = river_outputs(model, [p.row for p in probes], model_ir.task, model_ir.classes)
     created_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     stall_ms = (time.perf_counter() - start) * 1000
     return Frozen(model_ir, tuple(probes), ref, n_events, created_at, reason, stall_ms,
@@ -109,7 +104,8 @@ def to_snapshot(frozen: Frozen) -> ir.Snapshot:
     sub = Reference(ref.outputs[picked], [ref.labels[i] for i in picked],
                     [ref.errors[i] for i in picked])
     return snapshot_from_reference(frozen.model, [frozen.probes[i].row for i in picked], sub,
-                                   n_events=frozen.n_events, created_at=frozen.created_at)
+                                   n_events=frozen.n_events, created_at=frozen.created_at,
+                                   tags=[frozen.probes[i].tag for i in picked])
 
 
 __all__ = ["Frozen", "bounded_probes", "freeze", "to_snapshot"]
