@@ -1,24 +1,28 @@
-"""Batch scoring rows/s: Spark `local[2]` (`estuary.scale.spark.predict`, mapInPandas + one
-onnxruntime session per Python worker) vs the same artifact in one process: plain onnxruntime
-on a prebuilt float64 matrix, and estuary's columnar path (`encode_frame` + `run`) on pandas.
+"""Batch scoring rows/s on the same 1M rows, side by side in one run: plain onnxruntime on a
+prebuilt float64 matrix, estuary's local columnar path (`score_batch` on Arrow batches: encode +
+run + output columns, what `estuary score --engine local` runs), and Spark `local[2]`
+(`estuary.spark.predict`: mapInArrow + one onnxruntime session per Python worker), with the
+per-core ratio Spark / plain onnxruntime (the issue's target: within 3x, i.e. >= 0.33).
 
-    python benchmarks/spark.py [--rows 1000000] [--out benchmarks/results_spark.json]
+    python benchmarks/scale.py [--rows 1000000] [--batches 10000,100000]
+                               [--out benchmarks/results_scale.json]
 
 Model: StandardScaler | LogisticRegression learned on Phishing (9 numeric features), published
-to a throwaway store (ONNX). Rows: Phishing jittered to `--rows`. Batches of 10,000 rows
+to a throwaway store (ONNX). Rows: Phishing jittered to `--rows`. Each batch size is measured
 everywhere (Spark: `spark.sql.execution.arrow.maxRecordsPerBatch`). Spark's input DataFrame is
-cached and counted first; each Spark run writes to the `noop` sink (scoring, no collect). The
-first Spark run also starts the Python workers and loads the model in each (`cold`); the best
-of the next runs is `warm`. An identity `mapInPandas` over the same DataFrame (no scoring) is
-Spark's floor. onnxruntime runs one thread per session everywhere.
+cached, in 2 partitions, and counted first; each Spark run writes to the `noop` sink (scoring,
+no collect). The first Spark run also starts the Python workers and loads the model in each
+(`cold`); the best of the next runs is `warm`. Spark's floors, measured alike: the `noop`
+write of the cached DataFrame (no Python), and an identity `mapInArrow` (JVM → Arrow → Python →
+Arrow → JVM, no scoring). onnxruntime runs one thread per session everywhere.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
-import random
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -27,16 +31,15 @@ from pathlib import Path
 import numpy as np
 import onnxruntime
 import pandas as pd
+import pyarrow as pa
 import pyspark
 from river import linear_model, preprocessing
 
 import estuary
+from estuary import spark as es
+from estuary.columnar import ColumnarEncoder
 from estuary.online import Learner, Store
 from estuary.online.testing import phishing
-from estuary.scale import spark as es
-from estuary.scale.columns import encode_frame
-
-BATCH = 10_000
 
 
 def _frame(n: int) -> pd.DataFrame:
@@ -67,62 +70,89 @@ def _best(fn, repeat: int = 3) -> float:
 
 
 def _identity(batches):
-    yield from batches  # Spark's own cost: JVM → Arrow → pandas → Arrow → JVM, no scoring
+    yield from batches  # Spark's own cost through Arrow: no scoring
 
 
-def _spark(frame: pd.DataFrame, root: Path, runs: int) -> dict[str, float]:
+def _noop(df) -> None:
+    df.write.format("noop").mode("overwrite").save()
+
+
+def _one_process(frame: pd.DataFrame, path: Path, batch: int) -> dict[str, int]:
+    model = estuary.load(path)
+    X = ColumnarEncoder(model.metadata.schema).encode(frame)
+    session = model.backend.session
+    name = session.get_inputs()[0].name
+    plain = _best(lambda: [session.run(None, {name: X[i:i + batch]})
+                           for i in range(0, len(X), batch)])
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    batches = table.to_batches(max_chunksize=batch)
+    columnar = _best(lambda: [es.score_batch(model, b) for b in batches])
+    return {"plain_ort_rows_per_s": round(len(frame) / plain),
+            "estuary_local_columnar_rows_per_s": round(len(frame) / columnar)}
+
+
+def _spark(frame: pd.DataFrame, root: Path, batches: list[int], runs: int) -> dict:
     start = time.perf_counter()
     spark = es.local_session("local[2]", "estuary-bench")
-    session_s = time.perf_counter() - start
+    out: dict = {"session_start_s": round(time.perf_counter() - start, 2)}
     try:
-        df = spark.createDataFrame(frame).repartition(4).cache()
+        df = spark.createDataFrame(frame).repartition(2).cache()
         df.count()
-        times = []
-        for _ in range(runs):
-            start = time.perf_counter()
-            es.predict(df, root).write.format("noop").mode("overwrite").save()
-            times.append(time.perf_counter() - start)
-        floor = _best(lambda: df.mapInPandas(_identity, df.schema).write.format("noop")
-                      .mode("overwrite").save())
+        out["noop_sink_rows_per_s"] = round(len(frame) / _best(lambda: _noop(df)))
+        for batch in batches:
+            spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(batch))
+            times = []
+            for _ in range(runs):
+                start = time.perf_counter()
+                _noop(es.predict(df, root))
+                times.append(time.perf_counter() - start)
+            floor = _best(lambda: _noop(df.mapInArrow(_identity, df.schema)))
+            out[str(batch)] = {
+                "identity_mapInArrow_rows_per_s": round(len(frame) / floor),
+                "rows_per_s_cold": round(len(frame) / times[0]),
+                "rows_per_s_warm": round(len(frame) / min(times[1:]))}
     finally:
         spark.stop()
-    return {"session_start_s": round(session_s, 2), "cold_s": round(times[0], 2),
-            "identity_mapInPandas_rows_per_s": round(len(frame) / floor),
-            "warm_s": round(min(times[1:]), 3), "rows_per_s_cold": round(len(frame) / times[0]),
-            "rows_per_s_warm": round(len(frame) / min(times[1:]))}
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=4)
-    ap.add_argument("--out", type=Path, default=Path(__file__).with_name("results_spark.json"))
+    ap.add_argument("--batches", default="10000,100000")
+    ap.add_argument("--out", type=Path, default=Path(__file__).with_name("results_scale.json"))
     args = ap.parse_args()
+    batches = [int(b) for b in args.batches.split(",")]
     frame = _frame(args.rows)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "store"
-        model = estuary.load(_publish(root))
-        X = encode_frame(model.metadata.schema, frame)
-        session = model.backend.session
-        plain = _best(lambda: [session.run(None, {"input": X[i:i + BATCH]})
-                               for i in range(0, len(X), BATCH)])
-        columnar = _best(lambda: [model.run(encode_frame(model.metadata.schema,
-                                                          frame.iloc[i:i + BATCH]))
-                                  for i in range(0, len(frame), BATCH)])
-        spark = _spark(frame, root, args.runs)
-    per_core = spark["rows_per_s_warm"] / 2
+        path = _publish(root)
+        local = {str(b): _one_process(frame, path, b) for b in batches}
+        spark = _spark(frame, root, batches, args.runs)
+    side_by_side = {}
+    for b in batches:
+        plain = local[str(b)]["plain_ort_rows_per_s"]
+        warm = spark[str(b)]["rows_per_s_warm"]
+        side_by_side[str(b)] = {
+            "plain_ort": plain, "estuary_local_columnar": local[str(b)][
+                "estuary_local_columnar_rows_per_s"],
+            "spark_local2_warm": warm, "spark_per_core": warm // 2,
+            "spark_per_core_vs_plain_ort": round(warm / 2 / plain, 3)}
     out = {"date": datetime.now(UTC).strftime("%Y-%m-%d"), "machine": platform.machine(),
+           "cpus": os.cpu_count(), "load_average": [round(v, 2) for v in os.getloadavg()],
            "python": platform.python_version(), "pyspark": pyspark.__version__,
-           "pandas": pd.__version__, "onnxruntime": onnxruntime.__version__,
-           "rows": args.rows, "batch": BATCH,
-           "plain_ort_rows_per_s": round(args.rows / plain),
-           "estuary_columnar_rows_per_s": round(args.rows / columnar),
-           "spark_local2": spark,
-           "spark_per_core_vs_plain_ort": round(per_core / (args.rows / plain), 3)}
+           "pyarrow": pa.__version__, "onnxruntime": onnxruntime.__version__,
+           "rows": args.rows, "side_by_side": side_by_side, "spark_local2": spark}
     args.out.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"{'batch':>8} {'plain ORT':>11} {'local columnar':>15} {'Spark local[2]':>15} "
+          f"{'Spark/core':>11} {'per-core ratio':>15}")
+    for b, row in side_by_side.items():
+        print(f"{b:>8} {row['plain_ort']:>11,} {row['estuary_local_columnar']:>15,} "
+              f"{row['spark_local2_warm']:>15,} {row['spark_per_core']:>11,} "
+              f"{row['spark_per_core_vs_plain_ort']:>15}")
     print(json.dumps(out, indent=2))
 
 
 if __name__ == "__main__":
-    random.seed(0)
     main()

@@ -32,7 +32,6 @@ from typing import Any
 import numpy as np
 
 from ..errors import ArtifactError, InvalidInputError
-from .columns import encode_frame
 
 _WORKER_MODELS: dict[str, Any] = {}  # sha256 → LoadedModel, one per Python worker process
 _ENCODERS: dict[int, tuple[Any, Any]] = {}  # id(model) → (model, its ColumnarEncoder)
@@ -142,21 +141,6 @@ def predict(df: Any, model: Any, version: int | str | None = None) -> Any:
     return df.mapInArrow(score, T.StructType(fields))
 
 
-def score_frame(model: Any, frame: Any, aliases: dict[str, str] | None = None,
-                keep: list[str] | None = None) -> Any:
-    """One pandas batch scored by a loaded artifact: the `keep` columns (default: all) then
-    `prediction` (and `probabilities`). The local engine of `estuary score` and every Spark
-    worker run this same function."""
-    out = model.run(encode_frame(model.metadata.schema, frame, aliases))
-    result = frame[keep if keep is not None else list(frame.columns)].copy()
-    if model.is_classifier:
-        result["prediction"] = _class_array(tuple(model.classes))[out["label"]]
-        result["probabilities"] = out["probabilities"].tolist()  # faster to Arrow than arrays
-    else:
-        result["prediction"] = out["value"]
-    return result
-
-
 def score_batch(model: Any, batch: Any, keep: list[str] | None = None) -> Any:
     """One Arrow RecordBatch scored by a loaded artifact: the `keep` columns (default: all),
     untouched, then `prediction` (and `probabilities`), built as Arrow arrays. The local engine
@@ -221,9 +205,9 @@ def local_session(master: str = "local[2]", app: str = "estuary") -> Any:
             .config("spark.sql.shuffle.partitions", "4")
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-            .config("spark.sql.execution.arrow.maxRecordsPerBatch", "10000")
+            # 100k-row Arrow batches: fewer trips to the Python workers (benchmarks/scale.py)
+            .config("spark.sql.execution.arrow.maxRecordsPerBatch", "100000")
             .getOrCreate())
 
 
-__all__ = ["Artifact", "local_session", "predict", "resolve", "score_batch", "score_frame",
-           "worker_model"]
+__all__ = ["Artifact", "local_session", "predict", "resolve", "score_batch", "worker_model"]
