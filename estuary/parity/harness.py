@@ -31,6 +31,21 @@ def beyond_float32(got: np.ndarray, expected: np.ndarray, ok: np.ndarray) -> np.
     return huge.any(axis=1) & (huge | ok).all(axis=1)
 
 
+def float32_ties(distances: np.ndarray, chosen: np.ndarray, tol: float) -> np.ndarray:
+    """Rows where a float32 clusterer chose a centre whose River distance is within the float32
+    tolerance of River's nearest: the two are one number in float32, which cannot break River's
+    float64 tie (or near tie) River's way.
+
+    >>> float32_ties(np.array([[1e9, 1e9 + 1.0]]), np.array([1]), 1e-4)
+    array([ True])
+    """
+    d = np.asarray(distances, dtype=np.float64)
+    if d.size == 0:
+        return np.zeros(len(chosen), bool)
+    at = d[np.arange(len(chosen)), np.asarray(chosen, dtype=np.int64)]
+    return within(at, d.min(axis=1), tol)
+
+
 def _encode(loaded: LoadedModel, probes: Sequence[Probe]) -> tuple[np.ndarray, list[str | None]]:
     X = np.full((len(probes), loaded.encoder.n_columns), np.nan)
     errors: list[str | None] = []
@@ -99,7 +114,9 @@ def compare(model: Any, loaded: LoadedModel, probes: Sequence[Probe], ir_hash: s
         label_ok = np.array([ref.labels[i] is not None and bool(f) == ref.labels[i]
                              for i, f in zip(keep, flags)])
     encode_failed = np.array([encode_errors[i] is not None for i in keep], bool)
-    ok &= label_ok & ~encode_failed
+    tie = (float32_ties(expected, labels, tol) if (labels is not None and loaded.task.index ==
+           "argmin" and meta.precision == "float32") else np.zeros(len(keep), bool))
+    ok &= (label_ok | tie) & ~encode_failed  # a float32 tie still counts against agreement
     badness = np.where(~label_ok | encode_failed, np.inf, row_diff)
     order = np.argsort(-badness, kind="stable")
     worst = tuple(

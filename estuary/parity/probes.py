@@ -226,7 +226,39 @@ def probe_rows(model: ir.Model, sample: Sequence[Mapping] = (), max_missing: int
             for base in bases:
                 probes += [Probe({**base, key: v}, "threshold") for v in values]
     probes += leaf_probes(model, bases)
+    probes += centre_probes(model, bases[0])
     return probes + structural_probes(features, bases, list(sample[:max_missing]) or bases)
+
+
+def centre_probes(model: ir.Model, base: dict) -> list[Probe]:
+    """For clusterers (`estimator.probe_points`): the points the estimator names, mapped back to
+    raw values through the scalers in front. A "tie" point is kept only when, through the
+    model's own transforms, it is exactly as far from both centres coordinate by coordinate:
+    then River's distances to them are equal and its `min` keeps the first."""
+    points = getattr(model.estimator, "probe_points", None)
+    if points is None:
+        return []
+    mapping = raw_column_map(model)
+    centres = model.estimator.table()
+    out = []
+    for tag, point, pair in points():
+        row = dict(base)
+        for column, v in zip(model.estimator.columns, point):
+            if column not in mapping:
+                break
+            raw, offset, divisor = mapping[column]
+            row[model.schema.feature(raw).key] = float(v * divisor + offset)
+        else:
+            if not pair or _exact_tie(model, row, centres[list(pair)]):
+                out.append(Probe(row, tag))
+    return out
+
+
+def _exact_tie(model: ir.Model, row: dict, two: np.ndarray) -> bool:
+    X = RowEncoder(model.schema).encode_many([row])
+    z = gather(ir_transform(model.transform, (X, model.schema.columns)),
+               model.estimator.columns)[0]
+    return bool(np.array_equal(np.abs(two[0] - z), np.abs(two[1] - z)))
 
 
 def structural_probes(features: Sequence[ir.Feature], bases: list[dict],

@@ -20,6 +20,7 @@ from ..._coremltools import Model_pb2
 from ...ir.artifact import METADATA_KEY, ArtifactMetadata
 from ..registry import emit, register_format
 from . import (  # noqa: F401  (registration)
+    cluster,
     elementwise,
     ensembles,
     features,

@@ -4,12 +4,13 @@ takes the first minimum (ArgMin, select_last_index=0)."""
 
 from __future__ import annotations
 
-from ...ir.cluster import NearestCentre, distances
+from ...ir.cluster import NearestCentre, NearestCentreOrElse, distances
 from ..registry import register_emitter
 from .graph import OnnxOps
 from .transforms import Context
 
 
+@register_emitter("onnx", NearestCentreOrElse)
 @register_emitter("onnx", NearestCentre)
 def nearest_centre(est: NearestCentre, ctx: Context) -> dict[str, str]:
     return {"distances": distances(OnnxOps(ctx.graph), est, ctx.x)}

@@ -6,7 +6,7 @@ output stage (pmml/__init__.py) outputs each distance and the first minimum's in
 
 from __future__ import annotations
 
-from ...ir.cluster import NearestCentre, distances
+from ...ir.cluster import NearestCentre, NearestCentreOrElse, distances
 from ..registry import register_emitter
 from .document import Head, PmmlOps, apply, ref
 from .transforms import Context
@@ -22,6 +22,7 @@ class DistancesHead(Head):
         self.nearest = nearest
 
 
+@register_emitter("pmml", NearestCentreOrElse)
 @register_emitter("pmml", NearestCentre)
 def nearest_centre(est: NearestCentre, ctx: Context) -> DistancesHead:
     o = PmmlOps(ctx.doc)

@@ -15,7 +15,6 @@ River 0.26.1 (cluster/k_means.py, streamkmeans.py; the Rust `euclidean_distance_
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,12 +22,14 @@ from river import cluster, compose, preprocessing
 from river.utils.vectordict import euclidean_distance_dict
 
 from ...errors import UnsupportedModelError
-from ...ir.cluster import NearestCentre
+from ...ir.cluster import FARTHEST, NearestCentre, NearestCentreOrElse
 from ...parity.reference import CLUSTER_DISTANCES
 from ..registry import Case, register_extractor, supported_models
 from .base import PHISHING_KEYS, EstimatorIR, key_name, plain, require_learned
 
-TRUMP_KEYS = ("gallup", "ipsos", "morning_consult", "ordinal_date", "rasmussen", "you_gov")
+# TrumpApproval's polls, without ordinal_date (~737k, 0.06 apart in float32: 2e-4 once scaled,
+# so in TF.js a row at a centre is 1e-4 from it, the float32 tolerance; 1e-13 in River)
+POLLS = ("gallup", "ipsos", "morning_consult", "rasmussen", "you_gov")
 
 KMEANS_CASES = (
     Case("kmeans", "Phishing", lambda: cluster.KMeans(n_clusters=4, halflife=0.3, seed=7)),
@@ -40,7 +41,8 @@ KMEANS_CASES = (
 STREAMKMEANS_CASES = (
     Case("streamkmeans", "Phishing", lambda: cluster.STREAMKMeans(
         chunk_size=10, n_clusters=3, halflife=0.3, seed=1, mu=0.5, sigma=0.2)),
-    Case("scaler|streamkmeans", "TrumpApproval", lambda: preprocessing.StandardScaler()
+    Case("select(polls)|scaler|streamkmeans", "TrumpApproval", lambda: compose.Select(*POLLS)
+         | preprocessing.StandardScaler()
          | cluster.STREAMKMeans(chunk_size=50, n_clusters=4, seed=2)),
 )
 
@@ -106,8 +108,8 @@ def streamkmeans(m: cluster.STREAMKMeans, columns, ctx) -> EstimatorIR:
 
 DBSTREAM_CASES = (
     Case("dbstream", "Phishing", lambda: cluster.DBSTREAM()),
-    Case("scaler|dbstream", "TrumpApproval", lambda: preprocessing.StandardScaler()
-         | cluster.DBSTREAM(clustering_threshold=1.5, fading_factor=0.05, cleanup_interval=4,
+    Case("select(polls)|scaler|dbstream", "TrumpApproval", lambda: compose.Select(*POLLS)
+         | preprocessing.StandardScaler() | cluster.DBSTREAM(clustering_threshold=1.5, fading_factor=0.05, cleanup_interval=4,
                             intersection_factor=0.5, minimum_weight=1)),
 )
 DENSTREAM_CASES = (
@@ -125,25 +127,16 @@ def _dbstream_inputs(m: cluster.DBSTREAM) -> dict:
 def dbstream(m: cluster.DBSTREAM, columns, ctx) -> EstimatorIR:
     """`predict_one` reclusters (deterministic from the state), then scans the macro-cluster
     centres with a strict `<` from +inf, answering 0 when none is nearer (every distance
-    overflowed): the first centre when its id is 0, else a +inf column with id 0 in front."""
+    overflowed): the first centre, whose id is 0 (refused otherwise)."""
     centres = m.centers
     require_learned(bool(centres), "DBSTREAM (it has formed no macro-cluster yet; River "
                     "answers 0 for every row)")
     ir_ = _frozen(m, columns, 2, True, "DBSTREAM")
-    ids = ir_.classes
-    if ids[0] == 0:
-        return ir_
-    if 0 in ids:
+    if ir_.classes[0] != 0:
         raise UnsupportedModelError(m, supported_models(), reason=(
             "River answers 0 for a row no centre is nearer than +inf to, and cluster 0 is not "
             "its first centre: the first minimum cannot say that"))
-    return _with_fallback(ir_, 0)
-
-
-def _with_fallback(ir_: EstimatorIR, fallback: Any) -> EstimatorIR:
-    est = ir_.estimator
-    return EstimatorIR(NearestCentre(est.columns, est.centres, est.p, est.root,
-                                     fallback_first=True), "cluster", (fallback, *ir_.classes))
+    return ir_
 
 
 class _Clusters:
@@ -170,14 +163,31 @@ def _denstream_clusters(m: cluster.DenStream) -> Mapping:
 
 @register_extractor(cluster.DenStream, inputs=lambda m: {
         k: None for k in _centre_keys(_Clusters(_denstream_clusters(m)).centers)},
-    kind="estimator", produces=(NearestCentre,), cases=DENSTREAM_CASES)
+    kind="estimator", produces=(NearestCentreOrElse,), cases=DENSTREAM_CASES)
 def denstream(m: cluster.DenStream, columns, ctx) -> EstimatorIR:
     """Euclidean distance to each cluster's centre (linear sum / N), first of equal distances;
-    -1 (a +inf column in front) when none is nearer than +inf."""
+    -1 (a pseudo-centre in front, `NearestCentreOrElse`) when none is nearer than +inf."""
     clusters = _denstream_clusters(m)
     require_learned(bool(clusters), "DenStream (before its initial DBSCAN River answers 0, "
                     "without p-micro-clusters -1, for every row)")
-    return _with_fallback(_frozen(_Clusters(clusters), columns, 2, True, "DenStream"), -1)
+    e = _frozen(_Clusters(clusters), columns, 2, True, "DenStream")
+    return EstimatorIR(NearestCentreOrElse(e.estimator.columns, e.estimator.centres, 2, True),
+                       "cluster", (-1, *e.classes))
+
+
+CLUSTREAM_REFUSAL = (
+    "River's CluStream.predict_one answers the k-means cluster of the nearest micro-cluster "
+    "(first of equal distances in micro-cluster order): a two-level assignment that one "
+    "distance per cluster id cannot order the same way when micro-clusters of two clusters "
+    "tie, and it answers 0 until its first k-means")
+
+
+@register_extractor(cluster.CluStream, inputs=lambda m: {}, kind="estimator",
+                    refusal=CLUSTREAM_REFUSAL, cases=(Case("clustream", "Phishing", lambda: (
+                        cluster.CluStream(max_micro_clusters=10, time_gap=50,
+                                          n_macro_clusters=3, seed=1))),))
+def clustream(m: cluster.CluStream, columns, ctx) -> EstimatorIR:
+    raise UnsupportedModelError(m, supported_models(), reason=CLUSTREAM_REFUSAL)
 
 
 # ------------------------------------------------------------------ the parity reference
@@ -187,8 +197,8 @@ def _no_unknown_keys(x: Mapping, centres: Mapping, behaviour: str) -> None:
     known = _centre_keys(centres)
     unknown = sorted(str(k) for k in x if k not in known)
     if unknown:
-        raise ValueError(f"keys no centre holds ({', '.join(unknown)}): {behaviour}; the artifact "
-                       "ignores unknown keys")
+        raise ValueError(f"keys no centre holds ({', '.join(unknown)}): {behaviour}; the "
+                         "artifact ignores unknown keys")
 
 
 def _kmeans_distances(m: cluster.KMeans, x: Mapping, classes: Sequence) -> list[float]:
@@ -205,21 +215,17 @@ def _euclidean_distances(m: Any, x: Mapping, classes: Sequence) -> list[float]:
 
 
 def _denstream_distances(m: cluster.DenStream, x: Mapping, classes: Sequence) -> list[float]:
-    """+inf for the -1 in front, then each cluster's; `predict_one` rebuilds the clusters."""
+    """The pseudo-centre's largest double for the -1 in front, then each cluster's distance
+    (`predict_one` rebuilds the clusters)."""
     m.predict_one(dict(x))
     centres = {k: c.center for k, c in m.clusters.items()}
     _no_unknown_keys(x, centres, "River adds their squares to every distance")
-    return [math.inf, *(euclidean_distance_dict(centres[i], dict(x)) for i in classes[1:])]
-
-
-def _dbstream_distances(m: cluster.DBSTREAM, x: Mapping, classes: Sequence) -> list[float]:
-    d = _euclidean_distances(m, x, [i for i in classes if i in m.centers])
-    return d if len(d) == len(classes) else [math.inf, *d]
+    return [FARTHEST, *(euclidean_distance_dict(centres[i], dict(x)) for i in classes[1:])]
 
 
 CLUSTER_DISTANCES["KMeans"] = _kmeans_distances
 CLUSTER_DISTANCES["STREAMKMeans"] = _euclidean_distances
-CLUSTER_DISTANCES["DBSTREAM"] = _dbstream_distances
+CLUSTER_DISTANCES["DBSTREAM"] = _euclidean_distances
 CLUSTER_DISTANCES["DenStream"] = _denstream_distances
 
 

@@ -16,15 +16,17 @@ distances do but leaves out what every centre shares (a per-format rewrite of th
 A row holding a value beyond float32 (1e300 becomes inf) is assigned the first centre: River's
 float64 distances all overflow to inf there (or KMeans raises), and `min` keeps the first.
 Rows whose two nearest centres are within float32 rounding of each other may still be assigned
-the other one (River's float64 may differ in the last bits).
+the other one (River's float64 may differ in the last bits; the parity harness reports such a
+row as a float32 tie). A large raw value (a date of ~737k is 0.06 apart in float32) loses what
+a scaler in front magnifies: a row at a centre is then ~1e-4 from it here, ~1e-13 in River.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ...ir.cluster import NearestCentre, distances
-from ..registry import register_emitter
+from ...ir.cluster import NearestCentre, NearestCentreOrElse, distances
+from ..registry import register_emitter, register_refusal
 from .graph import Graph, TfjsOps
 from .transforms import FORMAT, Context
 
@@ -42,13 +44,9 @@ def nearest_centre(est: NearestCentre, ctx: Context) -> dict[str, str]:
         rank = _manhattan_rank(o, present, est.table())
     else:
         rank = d
-    if est.fallback_first:  # the leading +inf column (River's -1 of DenStream) stays last
-        rank = g.op("ConcatV2", g.op("Slice", d, g.const([0, 0], np.int32, "begin"),
-                                     g.const([-1, 1], np.int32, "size")), rank, g.axis(-1), N=2)
     overflow = g.op("Any", g.op("IsNan", g.op("Sub", present, present)), g.axis(1),
                     keep_dims=True)  # inf - inf: a value beyond float32 in the row
-    width = len(est.centres) + int(est.fallback_first)
-    first = g.const(np.arange(width, dtype=np.float64).reshape(1, -1))
+    first = g.const(np.arange(len(est.centres), dtype=np.float64).reshape(1, -1))
     rank = g.where(overflow, first, rank)
     return {"distances": d, "cluster": g.op("ArgMin", rank, g.axis(1))}
 
@@ -73,3 +71,8 @@ def _manhattan_rank(o: TfjsOps, x: str, centres: np.ndarray) -> str:
         term = o.where(above, o.const(-c), o.where(below, o.const(c), near))
         total = term if total is None else o.add(total, term)
     return total
+
+
+register_refusal(FORMAT, NearestCentreOrElse, "River's answer when no centre is nearer than +inf "
+                 "(DenStream's -1) is a pseudo-centre at the largest double, which float32 "
+                 "cannot hold; export to ONNX or PMML (float64)")
