@@ -13,8 +13,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from catalog import all_cases, extractor_refusal  # noqa: E402
 
+from estuary import streams  # noqa: E402
 from estuary.converters.river_to_ir.anomaly import TARGET  # noqa: E402
-from estuary.converters.river_to_ir.learning import learn  # noqa: E402
+from estuary.converters.river_to_ir.learning import learn, learning_mode, scored_row  # noqa: E402
 
 DATASETS = {
     "Phishing": datasets.Phishing,
@@ -22,6 +23,11 @@ DATASETS = {
     "ImageSegments": datasets.ImageSegments,
     "TrumpApproval": datasets.TrumpApproval,
     "ChickWeights": datasets.ChickWeights,
+    "AirlinePassengers": datasets.AirlinePassengers,
+    # no bundled River data for these tasks: seeded streams (estuary.streams)
+    "Ratings": streams.Ratings,
+    "MultiLabelPhishing": streams.MultiLabelPhishing,
+    "MultiTargetTrump": streams.MultiTargetTrump,
 }
 
 
@@ -40,7 +46,8 @@ def _learned(case_id: str):
             rows = dataset_rows(dataset)
             for x, y in rows:  # River's learn_one for the model's task (learning.learn)
                 learn(model, dict(x), y)
-            return model, tuple(dict(x) for x, _ in rows)
+            mode = learning_mode(model)  # a forecaster's rows are steps ahead
+            return model, tuple(dict(scored_row(mode, dict(x), y)) for x, y in rows)
     raise KeyError(case_id)
 
 

@@ -25,6 +25,7 @@ from estuary.api import artifact_size
 from estuary.converters import registry
 from estuary.converters.registry import EMITTERS, EXTRACTORS, FORMATS, REFUSALS
 from estuary.converters.river_to_ir import to_ir
+from estuary.ir.evaluate import main_matrix
 from estuary.ir.tasks import TASKS
 from estuary.parity.reference import river_outputs
 from estuary.runtimes import RUNTIMES
@@ -82,8 +83,6 @@ def test_the_suite_is_not_empty_and_refuses_only_what_is_declared():
     assert len(CASES) == len(all_cases())  # case ids are unique
 
 
-def test_every_format_of_the_dev_extra_is_installed():
-    """A format whose library is missing fails here instead of shrinking the suite."""
 def test_ort_exports_every_case_onnx_exports():
     """`.ort` is ONNX's graph in ONNX Runtime Mobile's file: the same cases export (and the
     parity tests below run each of them in onnxruntime from the .ort file)."""
@@ -93,6 +92,8 @@ def test_ort_exports_every_case_onnx_exports():
     assert FORMATS["ort"].via == "onnx" and not FORMATS["ort"].by_default
 
 
+def test_every_format_of_the_dev_extra_is_installed():
+    """A format whose library is missing fails here instead of shrinking the suite."""
     from estuary.converters import formats
 
     assert registry.UNAVAILABLE == {}
@@ -124,9 +125,9 @@ def test_every_produced_node_has_an_emitter_or_a_declared_refusal(river_type):
     ex = EXTRACTORS[river_type]
     assert ex.produces or ex.refusal
     for fmt in FORMAT_NAMES:
+        emitted = registry.emitted_as(fmt)
         for t in ex.produces:
             assert ((emitted, t) in EMITTERS) != ((emitted, t) in REFUSALS), (fmt, t.__name__)
-        emitted = registry.emitted_as(fmt)
 
 
 @pytest.mark.parametrize("case_id", list(CASES))
@@ -248,7 +249,7 @@ def test_ir_round_trip_and_numpy_evaluator(case):
         spec = TASKS[model_ir.task]
         keep = [i for i, e in enumerate(ref.errors) if e is None]
         assert keep, ref.errors[:3]
-        got = np.asarray(out[spec.output]).reshape(len(loaded_rows), -1)[keep]
+        got = main_matrix(spec, out, model_ir.classes)[keep]
         want = ref.outputs[keep]
         assert (np.abs(got - want) <= 1e-6 * np.maximum(1.0, np.abs(want))).all()
         if spec.index:

@@ -207,8 +207,9 @@ class LoadedModel:
         """River's `predict_one(x)`; a recommender's is `predict_one(user, item, x=None)`."""
         if self.metadata.task == "reco":
             if not reco:
-                raise InvalidInputError("a recommender scores a user and an item: call "
-                                        "predict_one(user, item) or predict_one(user, item, x)")
+                raise InvalidInputError("<item>", "a recommender scores a user and an item: "
+                                        "call predict_one(user, item) or predict_one(user, item, "
+                                        "x)")
             context = reco[1] if len(reco) > 1 and reco[1] else {}
             return self.predict_many([{**context, "user": x, "item": reco[0]}])[0]
         return self.predict_many([x])[0]

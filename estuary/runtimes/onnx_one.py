@@ -101,9 +101,9 @@ class OnnxModel(LoadedModel):
         self._check_label(int(out["label"][0]))
         return dict(zip(self.classes, out["probabilities"][0].tolist()))
 
-    def predict_one(self, x: Mapping) -> Any:
-        if self._shapes is None:
-            return super().predict_one(x)
+    def predict_one(self, x: Any, *reco: Any) -> Any:
+        if self._shapes is None:  # other tasks (a recommender's user, item) take the batch path
+            return super().predict_one(x, *reco)
         out = self._run_one(x)
         if not self.is_classifier:
             return float(out["value"][0])

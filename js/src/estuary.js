@@ -156,7 +156,7 @@ export function rowFromForm(schema, entries) {
 // ----------------------------------------------------------------------------- the model
 
 // each task's artifact outputs (estuary/ir/tasks.py), the main one first
-const TASK_OUTPUTS = { classification: ['probabilities', 'label'], regression: ['value'], cluster: ['distances', 'cluster'], anomaly: ['score'], forecast: ['forecast'] };
+const TASK_OUTPUTS = { classification: ['probabilities', 'label'], regression: ['value'], cluster: ['distances', 'cluster'], anomaly: ['score'], forecast: ['forecast'], reco: ['score'] };
 const INDEX_OUTPUTS = new Set(['label', 'cluster', 'is_anomaly']); // int64: indices into `classes` (is_anomaly: 0/1)
 const PER_CLASS_OUTPUTS = new Set(['probabilities', 'distances']); // one column per class / centre
 
@@ -203,6 +203,7 @@ export class EstuaryModel {
         ? { score, is_anomaly: out.is_anomaly[i] === 1 } : { score }));
     }
     if (this.metadata.task === 'forecast') return Array.from(out.forecast, (forecast) => ({ forecast }));
+    if (this.metadata.task === 'reco') return Array.from(out.score, (score) => ({ score }));
     if (!this.isClassifier) return Array.from(out.value, (value) => ({ value }));
     const C = this.classes.length;
     return Array.from(out.label, (j, i) => ({

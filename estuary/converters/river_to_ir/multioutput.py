@@ -72,7 +72,10 @@ def _member_ctx(ctx, extra: tuple[str, ...]):
 
 def _chain(m: Any, columns: tuple[str, ...], ctx, task: str) -> EstimatorIR:
     targets = _targets(m)
-    clash = sorted(set(targets) & set(columns))
+    read = set(columns)  # raw keys the chain, or a member before the target is fed, reads
+    for k, o in enumerate(m.order):
+        read |= {key_name(key) for key in extractor_for(m[o]).inputs(m[o])} & set(targets[k:])
+    clash = sorted(set(targets) & read)
     if clash:
         raise _refuse(m, f"target {clash[0]!r} is also an input key: River's chain overwrites "
                       "it in the row; rename the target")

@@ -112,13 +112,13 @@ def snarimax(m: time_series.SNARIMAX, columns, ctx) -> EstimatorIR:
     `ir.arithmetic.unrolled_forecasts`), the regressor's weights and scaler read as they are."""
     lags = _lags(m)
     names = tuple(n for n, _, _ in lags)
+    lag_ctx = type(ctx)(ir.FeatureSchema(tuple(ir.Feature(n, n) for n in names)))
+    scale, lin = _regressor_ir(m, names, lag_ctx)
     extra = _exogenous(m, names)
     if extra:
         raise _refuse(m, f"it learned exogenous features ({', '.join(extra[:5])}): the forecast "
                       "at a step reads the features of every step before it, which other rows "
                       "of the artifact's input carry; export a SNARIMAX learned without x")
-    lag_ctx = type(ctx)(ir.FeatureSchema(tuple(ir.Feature(n, n) for n in names)))
-    scale, lin = _regressor_ir(m, names, lag_ctx)
     est = Snarimax(
         (STEP,), SNARIMAX_HORIZON, names, tuple(s for _, s, _ in lags),
         tuple(i for _, _, i in lags), tuple(float(v) for v in m.y_diff),

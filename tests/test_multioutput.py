@@ -1,0 +1,88 @@
+"""Chains (River's ClassifierChain, RegressorChain) exported as per-target artifacts: each
+member fed the earlier targets' outputs as River feeds them; outputs named per target; refusals."""
+
+from __future__ import annotations
+
+import onnx
+import pytest
+from conftest import learned
+from river import linear_model, multioutput
+
+import estuary
+from estuary import streams
+from estuary.converters.river_to_ir import to_ir
+from estuary.errors import UnsupportedModelError, WrongTaskError
+
+TARGETS = ("phishing", "popup", "ip")
+
+
+def _export(model, rows, tmp_path, fmt="onnx"):
+    suffix = estuary.converters.registry.FORMATS[fmt].suffix
+    path = tmp_path / f"model{suffix}"
+    estuary.export(model, path, sample=rows[:20], format=fmt)
+    return path, estuary.load(path)
+
+
+@pytest.mark.parametrize("case_id", ["classifier-chain(scaler|logreg)",
+                                     "scaler|classifier-chain(logreg)"])
+def test_classifier_chain_is_rivers_per_target(case_id, tmp_path):
+    model, rows = learned(case_id)
+    path, loaded = _export(model, rows, tmp_path)
+    names = [o.name for o in onnx.load(path).graph.output]
+    assert names == [f"{what}.{t}" for t in TARGETS for what in ("label", "probabilities")]
+    assert loaded.metadata.task == "multilabel" and loaded.classes == TARGETS
+    worst = 0.0
+    for x in rows:
+        got, want = loaded.predict_proba_one(x), model.predict_proba_one(x)
+        assert set(got) == set(TARGETS)
+        worst = max(worst, *(abs(got[t][v] - want[t][v]) for t in TARGETS for v in (False, True)))
+    assert worst <= 1e-12
+    assert loaded.predict_many(rows) == [model.predict_one(x) for x in rows]
+    report = estuary.verify(model, path, rows)
+    assert report.passed and report.max_abs_diff <= 1e-12 and report.n_rows >= len(rows)
+
+
+def test_regressor_chain_is_rivers_per_target(tmp_path):
+    model, rows = learned("regressor-chain(scaler|linreg)")
+    path, loaded = _export(model, rows, tmp_path)
+    assert [o.name for o in onnx.load(path).graph.output] == ["value.approval", "value.gallup"]
+    got, want = loaded.predict_many(rows), [model.predict_one(x) for x in rows]
+    assert all(g.keys() == w.keys() for g, w in zip(got, want))
+    assert max(abs(g[t] - w[t]) / max(1.0, abs(w[t]))
+               for g, w in zip(got, want) for t in w) <= 1e-12
+    with pytest.raises(WrongTaskError, match="multitarget"):
+        loaded.forecast(3)
+
+
+def test_the_second_member_reads_the_first_targets_probability():
+    """The fed column is in the member's IR: River's weight for `phishing` in the `popup`
+    classifier, not a guess."""
+    model, _ = learned("classifier-chain(scaler|logreg)")
+    chain = to_ir(model).estimator
+    second = chain.estimators[1]
+    assert "phishing" in second.columns and "popup" not in second.columns
+    weight = second.weights[0][second.columns.index("phishing")]
+    assert weight == model["popup"]["LogisticRegression"].weights["phishing"]
+
+
+@pytest.mark.parametrize("fmt", ["pmml", "tfjs", "coreml"])
+def test_other_formats_refuse_chains_with_their_reason(fmt, tmp_path):
+    model, rows = learned("classifier-chain(scaler|logreg)")
+    with pytest.raises(UnsupportedModelError, match="export to ONNX"):
+        _export(model, rows, tmp_path, fmt)
+
+
+def test_multiclass_members_are_refused():
+    model = multioutput.ClassifierChain(linear_model.SoftmaxRegression())
+    for x, y in list(streams.MultiLabelPhishing())[:100]:
+        model.learn_one(x, y)
+    with pytest.raises(UnsupportedModelError, match="multi-class"):
+        to_ir(model)
+
+
+def test_a_target_that_is_also_an_input_key_is_refused():
+    model = multioutput.RegressorChain(linear_model.LinearRegression())
+    for x, y in list(streams.MultiTargetTrump())[:50]:
+        model.learn_one(x, {**y, "ipsos": x["ipsos"]})
+    with pytest.raises(UnsupportedModelError, match="'ipsos' is also an input key"):
+        to_ir(model)
