@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from importlib import metadata
 from typing import Any
@@ -18,6 +19,7 @@ from .rows import RowEncoder
 N_GOLDEN = 8
 
 
+@functools.cache  # importlib.metadata reads the installed files: ~1 ms a call
 def _river_version() -> str:
     try:
         return metadata.version("river")

@@ -49,11 +49,13 @@ def float32_ties(distances: np.ndarray, chosen: np.ndarray, tol: float) -> np.nd
 def _encode(loaded: LoadedModel, probes: Sequence[Probe]) -> tuple[np.ndarray, list[str | None]]:
     X = np.full((len(probes), loaded.encoder.n_columns), np.nan)
     errors: list[str | None] = []
+    encode_into = loaded.encoder.encode_into  # into the matrix: no array per probe row
     for i, p in enumerate(probes):
         try:
-            X[i] = loaded.encoder.encode(p.row)
+            encode_into(p.row, X[i])
             errors.append(None)
         except InvalidInputError as e:
+            X[i] = np.nan  # as if never written: a row the encoder refuses stays missing
             errors.append(str(e))
     return X, errors
 

@@ -3,6 +3,8 @@ ONNX Runtime Mobile's `.ort` (which carries the same metadata_props) alike."""
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,29 @@ from .onnx_one import OnnxModel
 INPUT = "input"
 
 
+_SESSIONS: OrderedDict[str, ort.InferenceSession] = OrderedDict()  # sha256 of bytes → session
+_MAX_SESSIONS = 16
+
+
+def _session(data: bytes) -> ort.InferenceSession:
+    """The session of these exact bytes: made once, then reused (export loads its artifact to
+    check it, verify loads it again; the bytes' SHA-256 is the key, so a changed file is a new
+    session). Sessions run concurrently; the last `_MAX_SESSIONS` are kept."""
+    digest = hashlib.sha256(data).hexdigest()
+    session = _SESSIONS.get(digest)
+    if session is None:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1  # one-row calls: threads cost more than they give
+        options.log_severity_level = 3
+        session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        _SESSIONS[digest] = session
+        while len(_SESSIONS) > _MAX_SESSIONS:
+            _SESSIONS.popitem(last=False)
+    else:
+        _SESSIONS.move_to_end(digest)
+    return session
+
+
 class OnnxRuntimeBackend:
     info = RuntimeInfo("onnxruntime", ort.__version__)
 
@@ -25,11 +50,8 @@ class OnnxRuntimeBackend:
             data = Path(path).read_bytes()
         except OSError as e:
             raise ArtifactError(f"cannot read {path}: {e.strerror}") from e
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1  # one-row calls: threads cost more than they give
-        options.log_severity_level = 3
         try:
-            self.session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+            self.session = _session(data)
         except Exception as e:  # onnxruntime raises its own untyped errors
             raise ArtifactError(
                 f"{path} is not a loadable ONNX model ({type(e).__name__}: {str(e)[:200]}); "

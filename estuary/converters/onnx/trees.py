@@ -54,13 +54,23 @@ def _gather(g: Graph, table, leaf: str, dtype=np.float64) -> str:
     return g.op("Gather", g.const(table, dtype, "leaf_table"), leaf, axis=0)
 
 
-def naive_bayes(nb: NaiveBayesLeaves, g: Graph, x: str, leaf: str, n_columns: int) -> str:
-    """River's `do_naive_bayes_prediction` over [N, F, C] gathered tables."""
+def naive_bayes(nb: NaiveBayesLeaves, g: Graph, x: str, leaf: str, n_columns: int,
+                used: tuple[bool, ...] | None = None) -> str:
+    """River's `do_naive_bayes_prediction` over [N, F, C] gathered tables. With `used` (which
+    leaves vote by naive Bayes), only those leaves' tables are stored: a leaf → table-row index
+    picks them, and other leaves read row 0, whose vote the caller does not use."""
     L, C = len(nb.prior), len(nb.prior[0])
+    rows = np.flatnonzero(np.asarray(used, dtype=bool)) if used is not None else np.arange(L)
+    if 0 < len(rows) < L:
+        index = np.zeros(L, dtype=np.int64)
+        index[rows] = np.arange(len(rows))
+        leaf = _gather(g, index, leaf, np.int64)
+    else:
+        rows = np.arange(L)
     shape = (L, n_columns, C)
 
     def table(values, dtype=np.float64) -> str:
-        return _gather(g, np.asarray(values, dtype=dtype).reshape(shape), leaf, dtype)
+        return _gather(g, np.asarray(values, dtype=dtype).reshape(shape)[rows], leaf, dtype)
 
     o = OnnxOps(g)
     x3 = g.op("Unsqueeze", x, g.const([2], np.int64))
@@ -68,11 +78,16 @@ def naive_bayes(nb: NaiveBayesLeaves, g: Graph, x: str, leaf: str, n_columns: in
                                       table(nb.log_sd))
     finite = g.op("Greater", t, g.const(-np.inf))  # False for NaN (missing) and -inf (skipped)
     gauss = g.op("And", table(nb.gauss_on, np.bool_), finite)
-    cat = g.op("And", table(nb.cat_on, np.bool_), g.op("Equal", x3, g.const(1.0)))
     zero = g.const(0.0)
-    terms = g.op("Add", g.op("Where", gauss, t, zero), g.op("Where", cat, table(nb.cat_log), zero))
-    votes = g.op("Add", _gather(g, nb.prior, leaf), g.reduce("ReduceSum", terms, 1, False))
-    return arithmetic.vote_softmax(o, votes, _gather(g, nb.present, leaf, np.bool_))
+    terms = g.op("Where", gauss, t, zero)
+    if np.asarray(nb.cat_on, dtype=bool).any():  # no category term anywhere: no tables for it
+        cat = g.op("And", table(nb.cat_on, np.bool_), g.op("Equal", x3, g.const(1.0)))
+        terms = g.op("Add", terms, g.op("Where", cat, table(nb.cat_log), zero))
+    votes = g.op("Add", _gather(g, np.asarray(nb.prior)[rows], leaf),
+                 g.reduce("ReduceSum", terms, 1, False))
+    return arithmetic.vote_softmax(o, votes,
+                                   _gather(g, np.asarray(nb.present, dtype=bool)[rows], leaf,
+                                           np.bool_))
 
 
 @register_emitter("onnx", TreeClassifier)
@@ -83,7 +98,8 @@ def tree_classifier(est: TreeClassifier, ctx: Context) -> dict[str, str]:
     if est.nb is not None:
         use_nb = g.op("Unsqueeze", _gather(g, est.naive_bayes, leaf, np.bool_),
                       g.const([1], np.int64))
-        probs = g.op("Where", use_nb, naive_bayes(est.nb, g, x, leaf, len(est.columns)), probs)
+        probs = g.op("Where", use_nb, naive_bayes(est.nb, g, x, leaf, len(est.columns),
+                                                  est.naive_bayes), probs)
     return {"probabilities": probs}
 
 
