@@ -337,11 +337,20 @@ def demo(
     every: Annotated[int, typer.Option(
         "--every", min=1, help="The online part: snapshot every N events into OUT/store.")
     ] = 250,
+    task: Annotated[str | None, typer.Option(
+        "--task", help="Run a task's demo instead of --dataset: anomaly (HalfSpaceTrees on a "
+                       "synthetic stream), cluster (KMeans on Bananas), forecast (HoltWinters "
+                       "on AirlinePassengers), classification or regression.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
-    from .demo import DATASETS, demo_runs, online_demo
+    from .demo import DATASETS, TASK_DATASETS, demo_runs, online_demo
 
     with _handled(as_json):
+        if task is not None:
+            if task not in TASK_DATASETS:
+                raise BadInput(f"unknown task {task!r}; choose one of {', '.join(TASK_DATASETS)}")
+            dataset = TASK_DATASETS[task]
         if dataset not in DATASETS:
             raise BadInput(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
         if out_dir is None:

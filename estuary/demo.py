@@ -17,7 +17,9 @@ from typing import Any
 
 from .api import export, verify
 from .converters.registry import FORMATS
-from .errors import UnknownFormatError
+from .converters.river_to_ir.learning import learn as learn_one
+from .converters.river_to_ir.learning import learning_mode, scored_row
+from .errors import UnknownFormatError, UnsupportedModelError
 from .parity import ParityReport
 
 log = logging.getLogger(__name__)
@@ -45,12 +47,54 @@ def _chickweights() -> tuple[Any, Any]:
     return datasets.ChickWeights(), features | linear_model.LinearRegression()
 
 
+def anomaly_stream(n: int = 2000, seed: int = 42) -> list[tuple[dict, bool]]:
+    """A seeded synthetic stream (no download): two features around (0.5, 0.5) with sd 0.08,
+    and about 2 % anomalies drawn uniformly over [0, 1]²; y says which rows are anomalies."""
+    import random
+
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        if rng.random() < 0.02:
+            out.append(({"a": rng.random(), "b": rng.random()}, True))
+        else:
+            out.append(({"a": min(1.0, max(0.0, rng.gauss(0.5, 0.08))),
+                         "b": min(1.0, max(0.0, rng.gauss(0.5, 0.08)))}, False))
+    return out
+
+
+def _anomalies() -> tuple[Any, Any]:
+    from river import anomaly
+
+    return anomaly_stream(), anomaly.HalfSpaceTrees(n_trees=10, height=6, window_size=200,
+                                                    seed=42)
+
+
+def _bananas() -> tuple[Any, Any]:
+    from river import cluster, datasets
+
+    return datasets.Bananas(), cluster.KMeans(n_clusters=4, halflife=0.4, sigma=3, seed=0)
+
+
+def _airline() -> tuple[Any, Any]:
+    from river import datasets, time_series
+
+    return datasets.AirlinePassengers(), time_series.HoltWinters(
+        alpha=0.3, beta=0.1, gamma=0.6, seasonality=12, multiplicative=True)
+
+
 # dataset name → () -> (River dataset, fresh model)
 DATASETS: dict[str, Callable[[], tuple[Any, Any]]] = {
     "phishing": _phishing,
     "chickweights": _chickweights,
     "trumpapproval": _trumpapproval,
+    "anomalies": _anomalies,  # HalfSpaceTrees on a synthetic stream
+    "bananas": _bananas,  # KMeans
+    "airline": _airline,  # HoltWinters
 }
+# `estuary demo --task`: the dataset each task's demo runs on
+TASK_DATASETS = {"classification": "phishing", "regression": "trumpapproval",
+                 "anomaly": "anomalies", "cluster": "bananas", "forecast": "airline"}
 
 
 @dataclass(frozen=True)
@@ -70,10 +114,11 @@ def learn(dataset: str) -> tuple[Any, list[dict]]:
     if dataset not in DATASETS:
         raise ValueError(f"unknown demo dataset {dataset!r}; choose one of {sorted(DATASETS)}")
     stream, model = DATASETS[dataset]()
+    mode = learning_mode(model)
     rows = []
     for x, y in stream:
-        model.learn_one(x, y)
-        rows.append(x)
+        learn_one(model, x, y, mode)  # River's learn_one for the task (learning.learn)
+        rows.append(scored_row(mode, x, y))  # the row the artifact reads
     return model, rows
 
 
@@ -94,6 +139,9 @@ def demo_runs(out_dir: str | Path, dataset: str = "phishing",
             artifact = export(model, path, sample=rows, format=name)
         except UnknownFormatError as e:  # the format's runtime is an extra that is not installed
             say(f"skipping {name}: {e}")
+            continue
+        except UnsupportedModelError as e:  # a format that cannot express this model exactly
+            say(f"skipping {name}: {str(e).splitlines()[0]}")
             continue
         export_ms = (time.perf_counter() - start) * 1000
         say(f"verifying {name} on {len(rows)} rows + adversarial probes")
@@ -144,4 +192,4 @@ def run_demo(out_dir: str | Path, dataset: str = "phishing",
     return [run.report for run in demo_runs(out_dir, dataset, progress)]
 
 
-__all__ = ["DATASETS", "DemoRun", "demo_runs", "learn", "online_demo", "run_demo"]
+__all__ = ["DATASETS", "TASK_DATASETS", "DemoRun", "anomaly_stream", "demo_runs", "learn", "online_demo", "run_demo"]

@@ -317,6 +317,11 @@ const fmtLabel = (v) => (typeof v === 'boolean' ? String(v) : v === null || v ==
 const fmtDiff = (d) => (d === null || d === undefined ? '—' : d === 0 ? '0' : d.toExponential(1));
 const fmtLatency = (ms) => (ms < 1 ? `${(ms * 1000).toFixed(0)} µs` : `${ms.toFixed(2)} ms`);
 const fmtValue = (v) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toPrecision(4)) : fmtLabel(v));
+// a prediction's main answer, whatever the task: a label, a cluster id, a score, a forecast, a value
+const mainOf = (out) => ['label', 'cluster', 'score', 'forecast', 'value'].map((k) => out[k]).find((v) => v !== undefined);
+const fmtMain = (out) => ('label' in out || 'cluster' in out ? fmtLabel(mainOf(out)) : fmtValue(mainOf(out)));
+const FORECAST_STEPS = 24; // the forecast chart's horizon
+const SVG = 'http://www.w3.org/2000/svg';
 
 // ----------------------------------------------------------------------------- the form
 
@@ -394,6 +399,59 @@ async function predictForm() {
   state.formError = null;
   $('form-error').hidden = true;
   renderResult($('form-result'), got);
+  if ('forecast' in got.out) await renderForecast($('form-result'), cur, row, seq);
+}
+
+function svg(tag, attrs) {
+  const el = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  return el;
+}
+
+/** An anomaly score as a half-circle gauge (0 left, 1 right: scores beyond are pinned), and a
+ * filter's verdict. */
+function renderGauge(box, out) {
+  const t = Math.min(1, Math.max(0, Number.isFinite(out.score) ? out.score : 0));
+  const g = svg('svg', { id: 'score-gauge', viewBox: '0 0 200 110', width: 200, height: 110, 'data-score': out.score });
+  g.append(svg('path', { d: 'M10 100 A90 90 0 0 1 190 100', fill: 'none', stroke: '#eef1f5', 'stroke-width': 16 }));
+  const a = Math.PI * (1 - t);
+  const [x, y] = [100 + 90 * Math.cos(a), 100 - 90 * Math.sin(a)];
+  if (t > 0) {
+    g.append(svg('path', { d: `M10 100 A90 90 0 0 1 ${x.toFixed(2)} ${y.toFixed(2)}`, fill: 'none',
+      stroke: out.is_anomaly ? '#b42318' : '#2456c7', 'stroke-width': 16, class: 'gauge-fill' }));
+  }
+  g.append(svg('line', { x1: 100, y1: 100, x2: x.toFixed(2), y2: y.toFixed(2), stroke: '#1d2430', 'stroke-width': 3 }));
+  const label = svg('text', { x: 100, y: 92, 'text-anchor': 'middle', 'font-size': 18 });
+  label.textContent = fmtValue(out.score);
+  g.append(label);
+  box.append(g);
+  if (out.is_anomaly !== undefined) {
+    box.append(Object.assign(document.createElement('p'), {
+      id: 'anomaly-flag', className: out.is_anomaly ? 'flag anomalous' : 'flag normal',
+      textContent: out.is_anomaly ? 'anomaly' : 'normal' }));
+  }
+}
+
+/** The forecast for steps 1..FORECAST_STEPS (one row per step, the form's other values as the
+ * exogenous features), drawn as a line. */
+async function renderForecast(box, cur, row, seq) {
+  const rows = Array.from({ length: FORECAST_STEPS }, (_, i) => ({ ...row, step: i + 1 }));
+  const values = (await cur.model.predictMany(rows)).map((p) => p.forecast);
+  if (seq !== formSeq) return;
+  const [lo, hi] = [Math.min(...values), Math.max(...values)];
+  const [W, H] = [460, 160];
+  const xy = values.map((v, i) => [20 + (i * (W - 30)) / Math.max(1, values.length - 1),
+    H - 20 - ((v - lo) / (hi - lo || 1)) * (H - 40)]);
+  const chart = svg('svg', { id: 'forecast-chart', viewBox: `0 0 ${W} ${H}`, width: W, height: H,
+    'data-points': JSON.stringify(values) });
+  chart.append(svg('polyline', { points: xy.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(' '),
+    fill: 'none', stroke: '#2456c7', 'stroke-width': 2 }));
+  for (const [x, y] of xy) chart.append(svg('circle', { cx: x.toFixed(1), cy: y.toFixed(1), r: 2.5, fill: '#2456c7' }));
+  const caption = svg('text', { x: 20, y: 14, 'font-size': 12, fill: '#6b7280' });
+  caption.textContent = `forecast, steps 1–${values.length}: ${fmtValue(lo)} … ${fmtValue(hi)}`;
+  chart.append(caption);
+  box.querySelector('#forecast-chart')?.remove();
+  box.append(chart);
 }
 
 function renderResult(box, got) {
@@ -401,12 +459,30 @@ function renderResult(box, got) {
   box.replaceChildren();
   const head = document.createElement('p');
   head.className = 'prediction';
-  const value = out.probabilities ? fmtLabel(out.label) : fmtValue(out.value);
+  const value = fmtMain(out);
   head.innerHTML = '';
   head.append('prediction ', Object.assign(document.createElement('strong'), { textContent: value, id: 'form-prediction' }),
     ` · v${version} · ${runtime} · ${fmtLatency(ms)}`);
   box.append(head);
   box.dataset.output = JSON.stringify(out);
+  if ('score' in out) renderGauge(box, out);
+  if (out.distances) { // a clusterer: the cluster id, and the distance to each centre
+    head.querySelector('strong').id = 'cluster-id';
+    head.querySelector('strong').dataset.cluster = JSON.stringify(out.cluster);
+    const top = Math.max(...out.distances.filter(Number.isFinite), 1e-300);
+    const list = document.createElement('div');
+    list.className = 'bars distances';
+    classes.forEach((c, i) => {
+      const row = document.createElement('div');
+      row.className = 'bar';
+      row.innerHTML = '<span class="cls"></span><span class="track"><span class="fill"></span></span><span class="p"></span>';
+      row.querySelector('.cls').textContent = `centre ${fmtLabel(c)}`;
+      row.querySelector('.fill').style.width = `${(100 * Math.min(1, out.distances[i] / top)).toFixed(2)}%`;
+      row.querySelector('.p').textContent = fmtValue(out.distances[i]);
+      list.append(row);
+    });
+    box.append(list);
+  }
   if (out.probabilities) {
     const list = document.createElement('div');
     list.className = 'bars';
@@ -482,7 +558,7 @@ async function streamTick() {
     (Object.keys(ev.x).length > 4 ? ', …' : '');
   const cells = got
     ? [streamCount, `v${got.version}`, got.runtime, summary, fmtLabel(ev.y),
-      got.out.probabilities ? fmtLabel(got.out.label) : fmtValue(got.out.value),
+      fmtMain(got.out),
       got.out.probabilities ? topProbability(got.out, got.classes).toFixed(4) : '', fmtLatency(got.ms)]
     : [streamCount, '', '', summary, fmtLabel(ev.y), error, '', ''];
   for (const c of cells) tr.append(Object.assign(document.createElement('td'), { textContent: String(c) }));

@@ -356,8 +356,11 @@ async def predict(request: Request) -> Response:
     state.requests += 1
     if single:
         out["prediction"] = out.pop("predictions")[0]
-        if "probabilities" in out:
-            out["probabilities"] = out["probabilities"][0]
+        for name in ("probabilities", "distances", "is_anomaly"):  # per-row extras
+            if name in out:
+                out[name] = out[name][0]
+        if "outputs" in out:
+            out["outputs"] = {k: v[0] for k, v in out["outputs"].items()}
     return JSONResponse(out)
 
 
@@ -375,15 +378,24 @@ def _predictions(served: Served, rows: list) -> dict[str, Any]:
     X = _encode(served, rows)
     out: dict[str, Any] = {"version": served.version.number}
     result = model.run(X)
-    values = result["probabilities"] if model.is_classifier else result["value"]
-    _check_finite(np.asarray(values, dtype=np.float64).reshape(len(rows), -1) if rows
-                  else np.empty((0, 0)), X, served.columns)
-    if model.is_classifier:
+    spec = model.task  # the task's outputs (`ir.tasks`): each is answered by name
+    floats = [np.asarray(v, dtype=np.float64).reshape(len(rows), -1) for k, v in result.items()
+              if v.dtype.kind == "f"]
+    _check_finite(np.hstack(floats) if rows and floats else np.empty((0, 0)), X, served.columns)
+    if spec.per_target:  # one output per target: `label.<t>`, `probabilities.<t>`, `value.<t>`
+        out["targets"] = list(model.classes)
+        out["outputs"] = {k: v.tolist() for k, v in result.items()}
+        out["predictions"] = [dict(zip(out["outputs"], values))
+                              for values in zip(*out["outputs"].values())]
+    elif spec.index:  # classes or cluster ids, and the main output per class / centre
         out["classes"] = list(model.classes)
-        out["probabilities"] = result["probabilities"].tolist()
-        out["predictions"] = [model.classes[i] for i in result["label"]]
-    else:
-        out["predictions"] = result["value"].tolist()
+        out[spec.output] = result[spec.output].tolist()
+        out["predictions"] = [model.classes[i] for i in result[spec.index_output]]
+    else:  # value, score, forecast
+        out["predictions"] = result[spec.output].tolist()
+    for name in spec.optional:  # a filter's is_anomaly
+        if name in result:
+            out[name] = [bool(v) for v in result[name]]
     return out
 
 
