@@ -60,7 +60,7 @@ class Spec:
 class Row:
     module: str
     name: str
-    kind: str  # "predictor" | "transformer"
+    kind: str  # "predictor" | "transformer" | a task's kind (TASK_KINDS)
     cells: dict[str, str] = field(default_factory=dict)  # format → "" (exported) or the reason
 
     @property
@@ -99,6 +99,10 @@ WHY: dict[str, str] = {
                                      "key absent; an artifact reads both as missing (NaN), so "
                                      "it cannot tell which River fills",
     "rules.AMRules": "rule sets, each with its own linear model, voted in order: new IR",
+    "cluster.ODAC": "it clusters the stream's variables (a hierarchy of time series), not rows: "
+                    "River implements no predict_one for it",
+    "cluster.TextClust": "it clusters tokenised text (tf-idf micro-clusters); artifacts take a "
+                         "float tensor",
 }
 for _name in ("FFMClassifier", "FFMRegressor", "FMRegressor", "FwFMClassifier", "FwFMRegressor",
               "HOFMClassifier", "HOFMRegressor"):
@@ -108,9 +112,15 @@ for _name in ("FFMClassifier", "FFMRegressor", "FMRegressor", "FwFMClassifier", 
 # ------------------------------------------------------------------------------ the inventory
 
 
+# the other tasks (issue 14): River's base class → the census kind (one line per task)
+TASK_KINDS = {"Clusterer": "clusterer"}
+KINDS = ("predictor", "transformer", *TASK_KINDS.values())
+
+
 def river_classes() -> list[tuple[str, str, type, str]]:
     """(module, class name, class, kind) of every public, concrete River predictor
-    (single-target classifier or regressor) and transformer, in module order."""
+    (single-target classifier or regressor), transformer and model of another task
+    (`TASK_KINDS`), in module order."""
     import river
     from river import base
 
@@ -130,6 +140,9 @@ def river_classes() -> list[tuple[str, str, type, str]]:
                 out.append((info.name, name, cls, "predictor"))
             elif issubclass(cls, base.Transformer | base.SupervisedTransformer):
                 out.append((info.name, name, cls, "transformer"))
+            else:
+                out += [(info.name, name, cls, kind) for b, kind in TASK_KINDS.items()
+                        if issubclass(cls, getattr(base, b))][:1]
     return out
 
 
@@ -159,6 +172,7 @@ def _linreg() -> Any:
 def _specs() -> dict[str, Spec]:
     """The classes River gives no usable defaults for, or that need a particular dataset."""
     from river import (
+        cluster,
         compose,
         dummy,
         feature_extraction,
@@ -257,6 +271,14 @@ def _specs() -> dict[str, Spec]:
         "preprocessing.OrdinalEncoder": Spec("ChickWeights", lambda: (
             compose.Select("diet") | preprocessing.OrdinalEncoder()) | _linreg()),
         # River's distance reads every key of the row: closed by a Select (see WHY's peers)
+        # River's defaults put every Phishing row in one cluster (and DenStream needs 1,000
+        # rows before its first DBSCAN): the catalogue's settings
+        "cluster.KMeans": Spec("Phishing", lambda: cluster.KMeans(n_clusters=4, halflife=0.3,
+                                                                  seed=7)),
+        "cluster.STREAMKMeans": Spec("Phishing", lambda: cluster.STREAMKMeans(
+            chunk_size=10, n_clusters=3, halflife=0.3, seed=1, mu=0.5, sigma=0.2)),
+        "cluster.DenStream": Spec("Bananas", lambda: cluster.DenStream(
+            decaying_factor=0.01, beta=0.5, mu=2.5, epsilon=0.8, n_samples_init=200)),
         "neighbors.KNNClassifier": Spec("Phishing", lambda: compose.Select(
             *PHISHING_KEYS) | _default(neighbors.KNNClassifier)),
         "neighbors.KNNRegressor": Spec("TrumpApproval", lambda: compose.Select(
@@ -307,8 +329,8 @@ def learn(spec: Spec) -> tuple[Any, list[dict]]:
 
     model = spec.build()
     rows = []
-    for x, y in getattr(datasets, spec.dataset)():
-        model.learn_one(dict(x), y)
+    for x, y in getattr(datasets, spec.dataset)():  # clusterers learn without labels
+        model.learn_one(dict(x), y) if model._supervised else model.learn_one(dict(x))
         rows.append(dict(x))
         if len(rows) >= N_LEARN:
             break
@@ -370,7 +392,7 @@ def totals_markdown(rows: list[Row]) -> str:
     t = totals(rows)
     formats = sorted({f for r in rows for f in r.cells}, key=lambda f: (f != "onnx", f))
     lines = ["| River 0.26.1 | " + " | ".join(formats) + " |", "|---|" + "---|" * len(formats)]
-    for kind in ("predictor", "transformer"):
+    for kind in KINDS:
         if kind in t:
             cells = [f"{t[kind].get(f, 0)} / {t[kind]['of']}" for f in formats]
             lines.append(f"| {kind}s | " + " | ".join(cells) + " |")
