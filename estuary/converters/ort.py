@@ -72,10 +72,12 @@ def write_ort(snapshot: ir.Snapshot, path: str | Path, opset: int = DEFAULT_OPSE
         except Exception as e:  # the tool raises onnxruntime's untyped errors
             raise ArtifactError(f"onnxruntime could not convert the ONNX model to .ort "
                                 f"({type(e).__name__}: {str(e)[:300]})") from e
-        data = (out / "model.ort").read_bytes()
+        # one .ort and one config; their names carry the level when
+        # $ORT_CONVERT_ONNX_MODELS_TO_ORT_OPTIMIZATION_LEVEL is set (model.basic.ort)
+        data = next(out.glob("*.ort")).read_bytes()
         # the tool names the temporary file it converted (and export writes a staged name):
         # say which file instead, so the config depends only on the model
-        lines = (out / ("model" + CONFIG_SUFFIX)).read_text(encoding="utf-8").splitlines()
+        lines = next(out.glob("*.config")).read_text(encoding="utf-8").splitlines()
         config = [CONFIG_SOURCE if ln.startswith("# - ") else ln for ln in lines]
     path.write_bytes(data)
     config_path(path).write_text("\n".join(config) + "\n", encoding="utf-8")

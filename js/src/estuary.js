@@ -546,7 +546,9 @@ class OnnxBackend {
     const got = await this.session.run({ input });
     const out = {};
     for (const [name, t] of Object.entries(got)) {
-      out[name] = INDEX_OUTPUTS.has(name) ? Int32Array.from(t.data, Number) : Float64Array.from(t.data);
+      // int64 outputs come as BigInt64Array (onnxruntime-node), which Float64Array.from refuses
+      const data = t.data instanceof BigInt64Array ? Array.from(t.data, Number) : t.data;
+      out[name] = INDEX_OUTPUTS.has(name) ? Int32Array.from(data, Number) : Float64Array.from(data);
       t.dispose?.();
     }
     return out;

@@ -124,7 +124,8 @@ const ops = {
     const m = getModel(model);
     const out = await m.runMatrix(matrix(rows, m.encoder.nColumns), rows.length);
     const res = {};
-    for (const [k, v] of Object.entries(out)) res[k] = (k === 'probabilities' || k === 'distances') ? nested(v, rows.length) : Array.from(v, toJson);
+    // 2-D outputs travel as rows (any output longer than one value a row: multilabel labels too)
+    for (const [k, v] of Object.entries(out)) res[k] = (k === 'probabilities' || k === 'distances' || v.length !== rows.length) ? nested(v, rows.length) : Array.from(v, toJson);
     return { outputs: res };
   },
 
