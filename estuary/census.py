@@ -88,10 +88,6 @@ WHY: dict[str, str] = {
     "feature_extraction.RBFSampler": "cosines of random projections: no cos in the IR",
     "feature_selection.PoissonInclusion": "it includes a new key at random while it transforms "
                                           "(its state changes at predict time)",
-    "forest.AMFClassifier": "Mondrian trees aggregate every node on the path with "
-                            "context-tree weights: needs a path-aggregation node",
-    "forest.AMFRegressor": "Mondrian trees aggregate every node on the path with context-tree "
-                           "weights: needs a path-aggregation node",
     "multiclass.OutputCodeClassifier": "it predicts the class whose code is nearest to the "
                                        "members' outputs: no argmin over distances in the IR",
     "multiclass.OneVsOneClassifier": "it counts pairwise wins: no vote counting in the IR",

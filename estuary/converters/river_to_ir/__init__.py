@@ -22,6 +22,7 @@ from . import (  # noqa: F401
     feature_selection,
     forest,
     linear_model,
+    mondrian,
     multioutput,
     naive_bayes,
     neighbors,
