@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from estuary import integrity
 from estuary.online import Learner, Store
 from estuary.online.server import create_app
 from estuary.online.store import Version
@@ -120,12 +121,22 @@ def truncated_shard(d: Path) -> None:
 
 
 def wrong_golden(d: Path) -> None:
+    """Golden outputs changed and the SHA-256 stamped again: only the golden check sees it."""
     path = d / "model.tfjs" / "model.json"
     doc = json.loads(path.read_text())
     meta = json.loads(doc["userDefinedMetadata"]["estuary"])
     meta["golden_outputs"] = [[1 - v for v in row] for row in meta["golden_outputs"]]
+    meta["integrity"] = integrity.PLACEHOLDER
     doc["userDefinedMetadata"]["estuary"] = json.dumps(meta)
     path.write_text(json.dumps(doc))
+    assert integrity.stamp(d / "model.tfjs")
+
+
+def edited_not_stamped(d: Path) -> None:
+    """The IR hash in model.json edited (same length), the digest left as it was."""
+    path = d / "model.tfjs" / "model.json"
+    meta = json.loads(json.loads(path.read_text())["userDefinedMetadata"]["estuary"])
+    path.write_text(path.read_text().replace(meta["ir_hash"], meta["ir_hash"][::-1], 1))
 
 
 def garbage_onnx(d: Path) -> None:
@@ -202,6 +213,7 @@ def test_web_demo_end_to_end(browser, tmp_path):
             (missing_shard, "group1-shard1of1.bin"),
             (truncated_shard, "bytes but model.json declares"),
             (wrong_golden, "golden vectors do not reproduce"),
+            (edited_not_stamped, "IntegrityError: the artifact: its bytes do not match"),
         ]
         for alter, message in cases:
             bad = publish_altered(store, v2_version, alter)
@@ -285,3 +297,35 @@ def test_a_model_tfjs_refuses_runs_in_onnx_and_the_page_says_why(browser, tmp_pa
         assert not errors, errors
         page.close()
     learner.close()
+
+
+def test_the_page_verifies_signatures_with_the_servers_trusted_key(browser, tmp_path):
+    # Chromium's own WebCrypto Ed25519: the page checks what it fetches against the key the
+    # server trusts, so bytes changed on disk after the server verified them are refused too
+    from estuary.signing import generate_keypair
+
+    key, public = generate_keypair(tmp_path / "release.key")
+    store = Store(tmp_path / "store", signing_key=key)
+    model = logreg()
+    learner = Learner(model, store=store, formats=["onnx"])
+    for x, y in phishing()[:300]:
+        learner.learn_one(x, y)
+    assert learner.snapshot().result().published
+    learner.close()
+    with running_server(create_app(store.root, poll=0.05, trusted_key=public)) as url:
+        page, errors = open_page(browser, url, "?stream=0")
+        s = state(page)
+        assert (s["version"], s["runtime"]) == (1, "onnx") and not s["refused"]
+        assert_matches_river(page, model, "onnx", 1e-6)
+        page.close()
+        onnx = store.open(1).path / "model.onnx"  # the server verified it and keeps serving it
+        data = bytearray(onnx.read_bytes())
+        data[len(data) // 2] ^= 0x01
+        onnx.write_bytes(bytes(data))
+        page = browser.new_page()  # a fresh context: no cached copy of the good bytes
+        page.goto(f"{url}/?stream=0")
+        with pytest.raises(Exception, match="SignatureError: the artifact: its bytes are not "
+                                            "the bytes signed by key"):
+            page.evaluate("window.estuary.ready")  # the start fails: no model is run
+        assert state(page)["version"] is None
+        page.close()

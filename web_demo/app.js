@@ -144,15 +144,20 @@ async function loadVersion(n, runtime) {
   if (!entry?.file) throw new Unavailable(`version ${n} has no ${runtime} artifact`);
   if (!entry.passed) throw new lib.ArtifactError(`version ${n}: its ${runtime} artifact did not pass parity when published`);
   let model;
+  // `estuary serve --trusted-key`: the page verifies each artifact's Ed25519 signature too
+  const trustedKey = config.trusted_key || null;
   if (runtime === 'onnx') {
-    const [ort, bytes] = await Promise.all([runtimeP, reader(base)(entry.file)]);
+    const read = reader(base);
+    const sig = trustedKey ? read(`${entry.file}.sig`).catch(() => null) : null;
+    const [ort, bytes, signature] = await Promise.all([runtimeP, read(entry.file), sig]);
     mark('runtimeReady', runtime);
-    model = await lib.loadOnnx(ort, bytes); // checks the golden vectors
+    // checks the signature, the embedded SHA-256 and the golden vectors (labels included)
+    model = await lib.loadOnnx(ort, bytes, { trustedKey, signature });
   } else {
     const read = prefetching(reader(`${base}${entry.file}/`)); // while TF.js starts
     const tf = await runtimeP;
     mark('runtimeReady', runtime);
-    model = await lib.loadTfjs(tf, read); // checks shards + golden vectors
+    model = await lib.loadTfjs(tf, read, { trustedKey }); // + shards (model.json.sig inside)
   }
   if (model.metadata.ir_hash !== manifest.ir_hash) {
     throw new lib.ArtifactError(`the ${runtime} artifact of version ${n} holds IR ${String(model.metadata.ir_hash).slice(0, 12)}, ` +

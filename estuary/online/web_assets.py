@@ -79,7 +79,7 @@ VENDOR = {
     "uplot": {"uPlot.esm.js": "node_modules/uplot/dist/uPlot.esm.js",
               "uPlot.min.css": "node_modules/uplot/dist/uPlot.min.css"},
 }
-CLIENT = ("estuary.js", "manifest.js")  # the JS client's modules the page imports (js/src/)
+CLIENT = ("estuary.js", "manifest.js", "verify.js")  # the JS client's modules (js/src/)
 VENDOR_ENTRY = {"onnxruntime-web": "ort.wasm.bundle.min.mjs", "@tensorflow/tfjs": "tfjs-cpu.mjs",
                 "uplot": "uPlot.esm.js"}
 
@@ -258,6 +258,17 @@ def _latest_manifest(state: PageState, head: dict) -> Manifest | None:
         return None
 
 
+def _trusted_pem(state: PageState) -> str | None:
+    """The PEM of the server's trusted key (`serve --trusted-key`): the page verifies each
+    artifact it fetches against it (js/src/verify.js)."""
+    key = getattr(state, "trusted_key", None)
+    if key is None:
+        return None
+    from ..signing import public_pem
+
+    return public_pem(key).decode("ascii")
+
+
 def render_page(html: str, state: PageState, vendored: Vendored, query: Any, *,
                 model: str | None = None, models: list[str] | None = None) -> str:
     """index.html with its import map, preloads and config filled in; `model` is the named
@@ -275,7 +286,7 @@ def render_page(html: str, state: PageState, vendored: Vendored, query: Any, *,
     manifest = _latest_manifest(state, head)
     config = {"missing": vendored.missing, "install": _install_hint(), "head": head,
               "manifest": manifest.to_dict() if manifest else None,
-              "model": model, "models": models or []}
+              "model": model, "models": models or [], "trusted_key": _trusted_pem(state)}
     html = html.replace("<!--IMPORTMAP-->", '<script type="importmap">'
                         f"{json.dumps(import_map)}</script>\n"
                         + vendored.preloads(_first_runtimes(query, manifest)))

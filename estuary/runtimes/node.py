@@ -174,6 +174,10 @@ def runner() -> NodeRunner:
     return _RUNNER
 
 
+_JS_ARTIFACT_ERRORS = ("ArtifactError", "GoldenCheckError", "IntegrityError", "SignatureError",
+                       "NoGoldenVectorsError")
+
+
 def request(op: str, **fields: Any) -> dict:
     """Send one request to the shared runner; estuary errors from JS become Python ones."""
     reply = _RUNNER.call(op, **fields)
@@ -181,10 +185,10 @@ def request(op: str, **fields: Any) -> dict:
         return reply
     err = reply.get("error") or {}
     kind, message = err.get("type"), err.get("message", "unknown error")
-    if kind in ("ArtifactError", "GoldenCheckError"):
-        from ..errors import GoldenCheckError
+    if kind in _JS_ARTIFACT_ERRORS:  # the JS client's own checks: the same Python class
+        from .. import errors
 
-        raise (GoldenCheckError if kind == "GoldenCheckError" else ArtifactError)(message)
+        raise getattr(errors, kind)(message)
     if kind == "InvalidInputError":
         raise InvalidInputError(err.get("field") or "<row>", message.split(": ", 1)[-1])
     if op in ("load", "run") and fields.get("path", fields.get("model")) is not None:

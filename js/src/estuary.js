@@ -18,6 +18,8 @@
 // a numeric feature, or an array/object for a categorical one throws InvalidInputError naming
 // the feature. (JS cannot tell 1 from 1.0: a numeric category matches either.)
 
+import { artifactSha256, integrityProblem, signatureProblem } from './verify.js';
+
 export const METADATA_KEY = 'estuary';
 export const METADATA_VERSION = 1;
 export const TOLERANCE = { float64: 1e-6, float32: 1e-4 };
@@ -29,12 +31,19 @@ export class EstuaryError extends Error {
 export class ArtifactError extends EstuaryError {}
 /** The embedded golden vectors do not reproduce: the model must not be served. */
 export class GoldenCheckError extends ArtifactError {}
+/** The artifact's bytes are not the bytes it was exported with (its embedded SHA-256). */
+export class IntegrityError extends ArtifactError {}
+/** A trusted key is set and the artifact is unsigned, signed by another key, or changed. */
+export class SignatureError extends ArtifactError {}
+/** The artifact embeds no golden vectors (load with {requireGolden: false} to accept that). */
+export class NoGoldenVectorsError extends ArtifactError {}
 /** A row has a bad value; `field` names the feature. */
 export class InvalidInputError extends EstuaryError {
   constructor(field, message) { super(`feature '${field}': ${message}`); this.field = field; }
 }
 /** A store version's manifest.json, checked field by field (ManifestError names the field). */
 export { checkManifest, ManifestError, MANIFEST_SCHEMA_VERSION } from './manifest.js';
+export { artifactSha256, integrityProblem, signatureProblem, keyId, publicKeyBytes } from './verify.js';
 
 // ----------------------------------------------------------------------------- metadata
 
@@ -218,10 +227,14 @@ export class EstuaryModel {
   }
 
   /** Re-run the embedded golden vectors; throws GoldenCheckError if they do not reproduce. */
-  async checkGolden() {
+  async checkGolden({ requireGolden = true } = {}) {
     const { golden_inputs: inputs, golden_outputs: expected, precision } = this.metadata;
     const tol = TOLERANCE[precision];
     if (tol === undefined) throw new ArtifactError(`unknown precision '${precision}'`);
+    if (!inputs.length && requireGolden) {
+      throw new NoGoldenVectorsError('the artifact embeds no golden vectors, so nothing shows ' +
+        'that it computes what was exported: re-export it, or load it with {requireGolden: false}');
+    }
     if (!inputs.length) { this.goldenMaxDiff = 0; return 0; }
     const F = this.encoder.nColumns;
     const X = new Float64Array(inputs.length * F);
@@ -245,8 +258,47 @@ export class EstuaryModel {
         `${this.runtime.name} ${this.runtime.version} (max diff ${maxDiff}, tolerance ${tol}): ` +
         'the artifact is corrupt or the runtime computes differently; do not serve it, re-export it');
     }
+    if (this.isClassifier && out.label) this.checkGoldenLabels(out.label, tol);
     this.goldenMaxDiff = maxDiff;
     return maxDiff;
+  }
+
+  /** Each golden row's label is River's own (`golden_labels`; else the arg-max of its golden
+   * probabilities), except on rows whose top two probabilities tie within the tolerance. */
+  checkGoldenLabels(labels, tol) {
+    const { golden_outputs: expected, golden_labels: wanted } = this.metadata;
+    labels.forEach((index, i) => {
+      const top = [...expected[i]].sort((a, b) => a - b).slice(-2);
+      if (top.length === 2 && Math.abs(top[1] - top[0]) <= tol * Math.max(1, Math.abs(top[1]))) return;
+      const river = wanted && wanted.length ? wanted[i]
+        : this.classes[expected[i].indexOf(Math.max(...expected[i]))];
+      if (river === null || river === undefined) return;
+      if (this.classes[index] !== river) {
+        throw new GoldenCheckError(`golden row ${i} gives the label ${JSON.stringify(this.classes[index])} ` +
+          `in ${this.runtime.name} ${this.runtime.version} where River predicted ${JSON.stringify(river)}: ` +
+          "the artifact's labels or classes were altered; do not serve it, re-export it");
+      }
+    });
+  }
+}
+
+/** The artifact's bytes against its embedded SHA-256 (IntegrityError), then, with a trusted
+ * key, its signature (SignatureError): js/src/verify.js. `signature` is the .sig file's bytes
+ * (null: none); `shards` TF.js's [[name, bytes], ...]. */
+async function checkBytes(main, shards, metadata, { trustedKey = null, signature = null, integrity = true } = {}) {
+  if (trustedKey) {
+    const why = await signatureProblem(await artifactSha256(main, shards), signature, trustedKey);
+    if (why) throw new SignatureError(`the artifact: ${why}`);
+  }
+  const why = integrity ? await integrityProblem(main, shards, metadata.integrity) : null;
+  if (why) throw new IntegrityError(`the artifact: ${why}`);
+}
+
+async function readOptional(read, name) {
+  try {
+    return new Uint8Array(await read(name));
+  } catch {
+    return null; // no signature file: unsigned
   }
 }
 
@@ -325,7 +377,7 @@ export async function readTfjsArtifacts(read) {
   const weightData = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) { weightData.set(p, at); at += p.length; }
-  return {
+  const artifacts = {
     modelTopology: doc.modelTopology,
     weightSpecs,
     weightData: weightData.buffer,
@@ -335,6 +387,10 @@ export async function readTfjsArtifacts(read) {
     signature: doc.signature,
     userDefinedMetadata: doc.userDefinedMetadata,
   };
+  // the bytes as read, for the digest and signature checks (not a TF.js field)
+  const shards = doc.weightsManifest.flatMap((g) => g.paths).map((p, i) => [p, parts[i]]);
+  Object.defineProperty(artifacts, 'estuaryFiles', { value: { main: raw, shards } });
+  return artifacts;
 }
 
 // One float64 seen as two uint32 words, and which word is low on this machine: made once.
@@ -404,13 +460,16 @@ class TfjsBackend {
 }
 
 /** Load a `.tfjs` directory with @tensorflow/tfjs; checks the golden vectors. */
-export async function loadTfjs(tf, read, { check = true } = {}) {
+export async function loadTfjs(tf, read, { check = true, trustedKey = null, requireGolden = true } = {}) {
   const artifacts = await readTfjsArtifacts(read);
   const udm = artifacts.userDefinedMetadata || {};
   if (!(METADATA_KEY in udm)) {
     throw new ArtifactError('model.json has no estuary metadata (userDefinedMetadata.estuary): export it with estuary');
   }
   const metadata = parseMetadata(udm[METADATA_KEY], 'model.json');
+  const { main, shards } = artifacts.estuaryFiles;
+  const signature = trustedKey ? await readOptional(read, 'model.json.sig') : null;
+  await checkBytes(main, shards, metadata, { trustedKey, signature, integrity: check });
   let graphModel;
   try {
     graphModel = await tf.loadGraphModel(tf.io.fromMemory(artifacts));
@@ -421,7 +480,7 @@ export async function loadTfjs(tf, read, { check = true } = {}) {
   const nColumns = new RowEncoder(metadata.schema).nColumns;
   const model = new EstuaryModel(new TfjsBackend(tf, graphModel, outputs, nColumns), metadata, 'tfjs');
   model.rawMetadata = udm[METADATA_KEY];
-  if (check) await model.checkGolden();
+  if (check) await model.checkGolden({ requireGolden });
   return model;
 }
 
@@ -557,14 +616,19 @@ class OnnxBackend {
 
 /** Load ONNX (or .ort) bytes with onnxruntime-web (wasm), or with onnxruntime-node when
  * `provider` is 'cpu'; checks the golden vectors. */
-export async function loadOnnx(ort, bytes, { check = true, provider = 'wasm' } = {}) {
+export async function loadOnnx(ort, bytes, {
+  check = true, provider = 'wasm', trustedKey = null, signature = null, requireGolden = true,
+} = {}) {
   const data = new Uint8Array(bytes);
   const format = isOrtFormat(data) ? 'ort' : 'onnx';
+  if (trustedKey) await checkBytes(data, [], {}, { trustedKey, signature, integrity: false });
   const props = format === 'ort' ? ortMetadataProps(data) : onnxMetadataProps(data);
   if (!(METADATA_KEY in props)) {
     throw new ArtifactError('the ONNX model has no estuary metadata: export it with estuary');
   }
   const metadata = parseMetadata(props[METADATA_KEY], 'the ONNX model');
+  // a .ort carries the digest of the ONNX it was converted from: only an .onnx checks its own
+  if (check && format === 'onnx') await checkBytes(data, [], metadata);
   let session;
   try {
     session = await ort.InferenceSession.create(data, { executionProviders: [provider], graphOptimizationLevel: 'all' });
@@ -575,6 +639,6 @@ export async function loadOnnx(ort, bytes, { check = true, provider = 'wasm' } =
   const nColumns = new RowEncoder(metadata.schema).nColumns;
   const model = new EstuaryModel(new OnnxBackend(ort, session, nColumns, provider), metadata, format);
   model.rawMetadata = props[METADATA_KEY];
-  if (check) await model.checkGolden();
+  if (check) await model.checkGolden({ requireGolden });
   return model;
 }

@@ -85,6 +85,18 @@ function getModel(handle) {
   return m;
 }
 
+/** read(name) of a TF.js directory's files that refuses one resolving outside it (a weight
+ * shard replaced by a symlink to /etc/passwd is never read). */
+function insideReader(dir) {
+  return async (name) => {
+    const [root, file] = await Promise.all([fs.realpath(dir), fs.realpath(path.join(dir, name))]);
+    if (!file.startsWith(root + path.sep)) {
+      throw new lib.ArtifactError(`${name} resolves outside ${dir} (a symlink out of the artifact): refused; re-export it`);
+    }
+    return fs.readFile(file);
+  };
+}
+
 const ops = {
   async versions() {
     const t = await getTf();
@@ -92,11 +104,11 @@ const ops = {
     return { node: process.versions.node, tfjs: t.version.tfjs, tfjs_backend: t.getBackend(), ort: o.env.versions.web };
   },
 
-  async load({ kind, path: p, check = true }) {
+  // trusted_key: PEM text of an Ed25519 public key: the artifact must be signed by it
+  async load({ kind, path: p, check = true, trusted_key: trustedKey = null, require_golden: requireGolden = true }) {
     let model;
     if (kind === 'tfjs') {
-      const read = (name) => fs.readFile(path.join(p, name));
-      model = await lib.loadTfjs(await getTf(), read, { check });
+      model = await lib.loadTfjs(await getTf(), insideReader(p), { check, trustedKey, requireGolden });
     } else if (kind === 'onnx' || kind === 'onnx-node') {
       let bytes;
       try {
@@ -104,9 +116,11 @@ const ops = {
       } catch (e) {
         throw new lib.ArtifactError(`cannot read ${p}: ${e.code}`);
       }
+      const signature = trustedKey ? await fs.readFile(`${p}.sig`).catch(() => null) : null;
+      const options = { check, trustedKey, signature, requireGolden };
       model = kind === 'onnx'
-        ? await lib.loadOnnx(await getOrt(), bytes, { check })
-        : await lib.loadOnnx(await getOrtNode(), bytes, { check, provider: 'cpu' });
+        ? await lib.loadOnnx(await getOrt(), bytes, options)
+        : await lib.loadOnnx(await getOrtNode(), bytes, { ...options, provider: 'cpu' });
     } else {
       throw new lib.EstuaryError(`unknown artifact kind '${kind}'`);
     }

@@ -1,0 +1,135 @@
+"""The JS client's own checks (issue 18), run under Node with the real @tensorflow/tfjs and
+onnxruntime-web through js/src/runner.js with `check: true`, as the page runs them: the embedded
+SHA-256 (`integrity`), golden labels, a missing golden set, and with a trusted key the Ed25519
+signature (js/src/verify.js, WebCrypto). Python's own load is not involved: every refusal here
+is the JS client's."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import artifact_mutants as am
+import pytest
+from river import linear_model, preprocessing
+
+import estuary
+from estuary.errors import (
+    ArtifactError,
+    GoldenCheckError,
+    IntegrityError,
+    NoGoldenVectorsError,
+    SignatureError,
+)
+from estuary.online.testing import phishing
+from estuary.runtimes.node import request
+from estuary.signing import generate_keypair, signature_path
+
+KINDS = {"onnx": "onnx", "tfjs": "tfjs"}
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory) -> dict[str, str]:
+    d = tmp_path_factory.mktemp("jskeys")
+    generate_keypair(d / "k")
+    generate_keypair(d / "other")
+    return {"private": str(d / "k"), "public": (d / "k.pub").read_text(),
+            "other": (d / "other.pub").read_text()}
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, keys) -> dict[str, Path]:
+    model = preprocessing.StandardScaler() | linear_model.LogisticRegression()
+    rows = []
+    for x, y in phishing(400):
+        model.learn_one(x, y)
+        rows.append(x)
+    d = tmp_path_factory.mktemp("js")
+    return {fmt: estuary.export(model, d / f"model.{fmt}", sample=rows[:20],
+                                signing_key=keys["private"]).path for fmt in KINDS}
+
+
+def js_load(path: Path, **fields) -> dict:
+    reply = request("load", kind=KINDS[path.suffix[1:]], path=str(path), check=True, **fields)
+    request("unload", model=reply["model"])
+    return reply
+
+
+def fresh(src: Path, dst: Path) -> Path:
+    if src.is_dir():
+        shutil.copytree(src, dst)
+    else:
+        shutil.copyfile(src, dst)
+        shutil.copyfile(signature_path(src), signature_path(dst))
+    return dst
+
+
+@pytest.mark.parametrize("fmt", list(KINDS))
+def test_js_verifies_the_signature_and_the_digest(exported, keys, fmt):
+    reply = js_load(exported[fmt], trusted_key=keys["public"])
+    assert reply["golden_max_diff"] is not None
+    assert json.loads(reply["metadata"])["integrity"].startswith("sha256:")
+
+
+@pytest.mark.parametrize("fmt", list(KINDS))
+def test_js_refuses_tampered_unsigned_and_other_key(exported, keys, fmt, tmp_path):
+    path = fresh(exported[fmt], tmp_path / exported[fmt].name)
+    with pytest.raises(SignatureError, match="not by the trusted key"):
+        js_load(path, trusted_key=keys["other"])
+    target = next(path.glob("*.bin")) if path.is_dir() else path
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    target.write_bytes(bytes(data))
+    with pytest.raises(SignatureError, match="changed after it was signed"):
+        js_load(path, trusted_key=keys["public"])
+    signature_path(path).unlink()
+    with pytest.raises(SignatureError, match="unsigned"):
+        js_load(path, trusted_key=keys["public"])
+
+
+@pytest.mark.parametrize("fmt", list(KINDS))
+def test_js_checks_the_embedded_digest(exported, fmt, tmp_path):
+    # an edit nothing else notices: the IR hash in the metadata, same length, not re-stamped
+    path = fresh(exported[fmt], tmp_path / exported[fmt].name)
+    main = am.main_file(path)
+    meta = json.loads(am.read_meta(path, fmt))
+    old = meta["ir_hash"].encode()
+    main.write_bytes(main.read_bytes().replace(old, old[::-1], 1))
+    with pytest.raises(IntegrityError, match="do not match the SHA-256"):
+        js_load(path)
+
+
+@pytest.mark.parametrize("fmt", list(KINDS))
+def test_js_compares_golden_labels(exported, fmt, tmp_path):
+    # classes swapped, re-stamped: probabilities still reproduce, every label flips
+    path = fresh(exported[fmt], tmp_path / exported[fmt].name)
+    meta = json.loads(am.read_meta(path, fmt))
+    meta["classes"] = meta["classes"][::-1]
+    am.write_meta(path, fmt, json.dumps(meta, sort_keys=True, separators=(",", ":")))
+    am._restamp(path)
+    with pytest.raises(GoldenCheckError, match="where River predicted"):
+        js_load(path)
+
+
+@pytest.mark.parametrize("fmt", list(KINDS))
+def test_js_refuses_an_artifact_without_golden_vectors(exported, fmt, tmp_path):
+    path = fresh(exported[fmt], tmp_path / exported[fmt].name)
+    meta = json.loads(am.read_meta(path, fmt))
+    meta.update(golden_inputs=[], golden_outputs=[], golden_labels=[])
+    am.write_meta(path, fmt, json.dumps(meta, sort_keys=True, separators=(",", ":")))
+    am._restamp(path)
+    with pytest.raises(NoGoldenVectorsError, match="no golden vectors"):
+        js_load(path)
+    assert js_load(path, require_golden=False)["golden_max_diff"] == 0
+
+
+def test_js_does_not_follow_a_shard_symlinked_out_of_the_directory(exported, tmp_path):
+    path = fresh(exported["tfjs"], tmp_path / "model.tfjs")
+    shard = next(path.glob("*.bin"))
+    outside = tmp_path / "elsewhere.bin"
+    shutil.copyfile(shard, outside)
+    shard.unlink()
+    shard.symlink_to(outside)
+    with pytest.raises(ArtifactError, match="resolves outside"):
+        js_load(path)
