@@ -16,6 +16,12 @@ export declare class EstuaryError extends Error {
 export declare class ArtifactError extends EstuaryError {}
 /** The embedded golden vectors do not reproduce: the model must not be served. */
 export declare class GoldenCheckError extends ArtifactError {}
+/** The artifact's bytes are not the bytes it was exported with (its embedded SHA-256). */
+export declare class IntegrityError extends ArtifactError {}
+/** A trusted key is set and the artifact is unsigned, signed by another key, or changed. */
+export declare class SignatureError extends ArtifactError {}
+/** The artifact embeds no golden vectors (load with {requireGolden: false} to accept that). */
+export declare class NoGoldenVectorsError extends ArtifactError {}
 /** A row has a bad value; `field` names the feature. */
 export declare class InvalidInputError extends EstuaryError {
   constructor(field: string, message: string);
@@ -96,8 +102,15 @@ export interface Backend {
 export type Reader = (name: string) => Promise<Uint8Array | ArrayBuffer>;
 
 export interface LoadOptions {
-  /** Re-run the embedded golden vectors on load (default true). */
+  /** Check the embedded SHA-256 and re-run the golden vectors on load (default true). */
   check?: boolean;
+  /** Refuse (NoGoldenVectorsError) an artifact without golden vectors (default true). */
+  requireGolden?: boolean;
+  /** An Ed25519 public key (PEM from `estuary keygen`, or 32 raw bytes): the artifact must be
+   * signed by it (SignatureError otherwise). TF.js reads model.json.sig through `read`. */
+  trustedKey?: string | Uint8Array | null;
+  /** loadOnnx: the bytes of model.onnx.sig (null: unsigned). */
+  signature?: Uint8Array | ArrayBuffer | null;
 }
 
 /** Parse and check the estuary metadata JSON embedded in an artifact. */
@@ -133,7 +146,7 @@ export declare class EstuaryModel {
   predictMany(rows: Row[]): Promise<Prediction[]>;
   predict(row: Row): Promise<Prediction>;
   /** Throws GoldenCheckError if the golden vectors do not reproduce; returns the max diff. */
-  checkGolden(): Promise<number>;
+  checkGolden(options?: { requireGolden?: boolean }): Promise<number>;
 }
 
 /** read(name) over HTTP relative to `base` (browser, or Node's global fetch). */
