@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__, ir
-from .converters.river_to_ir import to_ir
+from .converters.river_to_ir.reuse import ir_of
 from .ir.tasks import TASKS
 from .parity.probes import Probe, probe_rows
 from .parity.reference import Reference, river_outputs
@@ -83,7 +83,7 @@ def take_snapshot(model: Any, sample: Sequence[Mapping] = (), *, n_events: int |
     The result depends only on the model's state, `sample` and the arguments, so exporting the
     same snapshot twice gives byte-identical artifacts.
     """
-    model_ir = model_ir or to_ir(model)
+    model_ir = model_ir or ir_of(model)  # the same IR object while the state is unchanged
     probes = probe_rows(model_ir, list(sample)[:N_GOLDEN])
     picked = golden_candidates(probes)
     rows = [probes[i].row for i in picked]

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from .. import ir
-from ..converters.river_to_ir import to_ir
+from ..converters.river_to_ir.reuse import ir_of
 from ..errors import InvalidInputError
 from ..runtimes import LoadedModel, load
 from ..runtimes.base import TOLERANCE, within
@@ -173,7 +173,7 @@ def verify(model: Any, path: str | Path, rows: Sequence[Mapping] = (), *,
     >>> report = verify(model, "model.onnx", rows); report.passed
     """
     loaded = load(path, require_golden=False)  # the model itself is the reference here
-    model_ir = to_ir(model)
+    model_ir = ir_of(model)  # export just froze this state: its IR (and hash) is reused
     rows = list(rows)
     probes = probe_rows(model_ir, rows) if adversarial else [Probe(dict(r), "sample") for r in rows]
     return compare(model, loaded, probes, ir_hash=ir.content_hash(model_ir), progress=progress)

@@ -195,8 +195,13 @@ def leaf_probes(model: ir.Model, bases: list[dict]) -> list[Probe]:
         return []
     X = RowEncoder(schema).encode_many([w[3] for w in wanted])
     Z = gather(ir_transform(model.transform, (X, schema.columns)), columns)
-    return [Probe(row, "leaf") for i, (tree, index, leaf, row) in enumerate(wanted)
-            if leaf_index(tree, Z[i:i + 1, list(index)])[0] == leaf]
+    lands = np.zeros(len(wanted), dtype=bool)
+    for tree, index in trees:  # one walk per tree for all its rows (a walk per row was ~0.5 ms)
+        mine = [i for i, w in enumerate(wanted) if w[0] is tree]
+        if mine:
+            got = leaf_index(tree, Z[np.ix_(mine, list(index))])
+            lands[mine] = got == np.array([wanted[i][2] for i in mine])
+    return [Probe(w[3], "leaf") for i, w in enumerate(wanted) if lands[i]]
 
 
 def _base_rows(model: ir.Model, sample: Sequence[Mapping]) -> list[dict]:
