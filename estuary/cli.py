@@ -678,4 +678,67 @@ def pg_trigger(
     _say(out, f"trigger {name} on {table} scores every insert with model {model!r}")
 
 
+# ------------------------------------------------------------------------------------ ci
+
+ci_app = typer.Typer(help="Parity checks in your CI: the jobs that run your parity tests.",
+                     no_args_is_help=True)
+app.add_typer(ci_app, name="ci")
+
+
+@ci_app.command("init", help="Write a GitHub Actions workflow (.github/workflows/parity.yml) and a "
+                             "GitLab CI job (.gitlab-ci.yml) into PROJECT that install "
+                             "requirements.txt (written if missing) and run `pytest "
+                             "--estuary-reports reports`, keeping reports/ as CI artifacts.")
+def ci_init(
+    project: Annotated[Path, typer.Argument(help="Your project's root.")] = Path("."),
+    github: Annotated[bool, typer.Option("--github/--no-github")] = True,
+    gitlab: Annotated[bool, typer.Option("--gitlab/--no-gitlab")] = True,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite CI files that exist with other content.")] = False,
+    show: Annotated[bool, typer.Option("--print", help="Print the files instead of writing them.")] = False,
+) -> None:
+    from . import ci
+
+    systems = tuple(s for s, on in (("github", github), ("gitlab", gitlab)) if on)
+    if show:
+        for s in systems:
+            typer.echo(f"# --- {ci.FILES[s][0]}\n{ci.FILES[s][1]}")
+        return
+    with _handled(False):
+        done = ci.init(project, systems, force)
+    for path in done.written:
+        _say(out, f"wrote {path}", "green")
+    for path in done.unchanged:
+        _say(out, f"{path} is already as estuary writes it")
+    for note in done.notes:
+        _say(err, note, "yellow")
+
+
+# ------------------------------------------------------------------------------------ mlflow
+
+mlflow_app = typer.Typer(help="Register a store's verified versions in an MLflow model registry "
+                              "(pip install estuary-ml[mlflow]).", no_args_is_help=True)
+app.add_typer(mlflow_app, name="mlflow")
+
+
+@mlflow_app.command("sync", help="Register every version of STORE not registered yet (runs, parity "
+                                 "metrics, a pyfunc model over the ONNX artifact); the alias moves "
+                                 "to published versions only.")
+def mlflow_sync(
+    store: Annotated[Path, typer.Option("--store", help="A store written by `estuary learn` or a Learner.")],
+    name: Annotated[str | None, typer.Option("--name", help="Registered model name (default: the store directory's name).")] = None,
+    tracking_uri: Annotated[str | None, typer.Option("--tracking-uri", help="Default: sqlite:///STORE/mlflow/mlflow.db.")] = None,
+    alias: Annotated[str, typer.Option("--alias")] = "champion",
+) -> None:
+    from .integrations.mlflow import MlflowRegistry
+
+    with _handled(False):
+        registry = MlflowRegistry(store, name, tracking_uri, alias)
+        done = registry.sync()
+    for r in done:
+        moved = f", alias {alias}" if r.alias_moved else ""
+        _say(out, f"store version {r.store_version} → {r.name} version {r.model_version}{moved}")
+    if not done:
+        _say(out, f"nothing to register: every version of {store} is in {registry.tracking_uri}")
+
+
 __all__ = ["app"]

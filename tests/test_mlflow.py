@@ -86,6 +86,8 @@ def test_three_versions_registered_and_the_alias_only_on_passing_ones(scenario):
                                   (3, True, "3", True)]
     registry = scenario["registry"]
     assert registry["champion"] == "3"
+    code, said = scenario["cli"]
+    assert code == 0 and said.startswith("nothing to register: every version of "), said
     versions = registry["versions"]
     assert sorted(versions) == ["1", "2", "3"]
     assert versions["3"]["aliases"] == ["champion"]

@@ -131,6 +131,21 @@ class MlflowRegistry:
         return Registered(self.name, model_version, run.info.run_id, number, manifest.published,
                           moved)
 
+    def registered(self) -> set[int]:
+        """The store versions already registered (their model versions' tags say which)."""
+        with self._tracking():
+            found = self.client().search_model_versions(f"name='{self.name}'")
+        return {int(mv.tags["estuary.store_version"]) for mv in found
+                if "estuary.store_version" in mv.tags}
+
+    def sync(self) -> list[Registered]:
+        """Register every store version (published or rejected) not registered yet, oldest
+        first: what `estuary mlflow sync` runs after publishes made without the hook."""
+        done = self.registered()
+        todo = sorted([(n, False) for n in self.store.version_numbers()]
+                      + [(n, True) for n in self.store.version_numbers(rejected=True)])
+        return [self.register(n, rejected) for n, rejected in todo if n not in done]
+
     def on_result(self, result: Any) -> Registered | None:
         """A `Publisher(on_result=...)` hook: register what a publish committed."""
         if result.version is None:  # nothing was committed (the export itself failed)
