@@ -30,6 +30,7 @@ from .nodes import Estimator, IRError, Linear, ir_node
 from .trees import TreeRegressor, split_probes
 
 UNIVARIATE_KINDS = ("deviation", "gaussian")
+DBL_MAX = float(np.finfo(np.float64).max)
 
 
 # --------------------------------------------------------------------------------- formulas
@@ -59,9 +60,13 @@ def linear_score(o: Ops, value: Any, intercept: float) -> Any:
     return o.sub(value, o.const(intercept))
 
 
-def anomaly_flag(o: Ops, score: Any, threshold: float) -> Any:
-    """River's filters' `classify`: 1.0 where `score >= threshold`, else 0.0 (NaN: 0.0)."""
+def anomaly_flag(o: Ops, score: Any, threshold: float | None) -> Any:
+    """River's filters' `classify`: 1.0 where `score >= threshold`, else 0.0 (NaN: 0.0). A
+    threshold of None is River's `math.inf` (QuantileFilter before its quantile exists): only a
+    score of +inf, i.e. one above the largest double, is flagged."""
     score = o.keep(score, "score")
+    if threshold is None:
+        return o.where(o.greater(score, o.const(DBL_MAX)), o.const(1.0), o.const(0.0))
     below = o.where(o.less(score, o.const(threshold)), o.const(0.0), o.const(1.0))
     return o.where(o.is_nan(score), o.const(0.0), below)
 
@@ -133,11 +138,12 @@ class LinearScore(Estimator):
 @ir_node
 @dataclass(frozen=True)
 class AnomalyFilter(Estimator):
-    """River's ThresholdFilter / QuantileFilter: the detector's score and `score >= threshold`."""
+    """River's ThresholdFilter / QuantileFilter: the detector's score and `score >= threshold`
+    (None: River's `math.inf`, which the IR's finite numbers cannot hold)."""
 
     columns: tuple[str, ...]
     detector: Member
-    threshold: float
+    threshold: float | None
 
     def thresholds(self) -> dict[str, tuple[float, ...]]:
         return member_thresholds((self.detector,))

@@ -204,7 +204,8 @@ def _filter(m: Any, threshold: float, columns, ctx) -> EstimatorIR:
         raise UnsupportedModelError(m, supported_models(), reason="it wraps a model that is not "
                                     "an anomaly detector")
     member = Member(chain, inner.estimator)
-    return EstimatorIR(AnomalyFilter(tuple(columns), member, float(threshold)), "anomaly")
+    frozen = None if threshold == math.inf else float(threshold)  # None: River's math.inf
+    return EstimatorIR(AnomalyFilter(tuple(columns), member, frozen), "anomaly")
 
 
 FILTER_CASES = (
