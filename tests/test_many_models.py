@@ -102,6 +102,15 @@ def test_one_server_answers_each_model_with_its_own_predictions(two_models):
         metrics = http.get("/metrics").text
         assert 'estuary_version_served{model="fraud"} 1.0' in metrics
         assert 'estuary_version_served{model="churn"} 1.0' in metrics
+        # requests are counted by the model they named (by path or query), never by a name
+        # a client made up
+        for name in ("fraud", "churn"):
+            assert (f'estuary_http_requests_total{{method="POST",model="{name}",'
+                    f'route="/models/{{name}}/predict",status="200"}} 1.0') in metrics
+            assert (f'estuary_http_requests_total{{method="POST",model="{name}",'
+                    f'route="/predict",status="200"}} 1.0') in metrics
+            assert f'estuary_prediction_latency_seconds_count{{model="{name}"}} 2.0' in metrics
+        assert 'model="nope"' not in metrics
 
 
 def test_each_model_reloads_on_its_own_and_a_corrupt_one_leaves_the_other(two_models):

@@ -22,7 +22,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,7 +39,7 @@ from prometheus_client.registry import Collector
 log = logging.getLogger("estuary.online.requests")
 
 MAX_REASONS = 20
-PREDICT_ROUTES = frozenset({"/predict"})
+PREDICT_ROUTES = frozenset({"/predict", "/models/{name}/predict"})
 # /predict on one row is ~0.1-1 ms in ONNX Runtime; batches of 10k rows take ~10-100 ms
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
                    5.0, 10.0)
@@ -144,6 +144,9 @@ class ServerMetrics:
 
     def __init__(self, state: Any, model: str):
         self.model = model
+        # a server of named models: the model a request named (by path or ?model=), if it is
+        # one of them, else `model`; bounded by the models on disk, never by what clients send
+        self.model_of: Callable[[dict], str | None] = lambda scope: None
         self.registry = CollectorRegistry()
         self.requests = Counter("estuary_http_requests", "HTTP requests by route, method and "
                                 "status code.", ["route", "model", "method", "status"],
@@ -156,12 +159,14 @@ class ServerMetrics:
                                  buckets=LATENCY_BUCKETS, registry=self.registry)
         self.registry.register(_StateCollector(state, model))
 
-    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.requests.labels(route, self.model, method, str(status)).inc()
+    def observe(self, route: str, method: str, status: int, seconds: float,
+                model: str | None = None) -> None:
+        model = model or self.model
+        self.requests.labels(route, model, method, str(status)).inc()
         if status >= 400:
-            self.errors.labels(route, self.model, str(status)).inc()
+            self.errors.labels(route, model, str(status)).inc()
         if route in PREDICT_ROUTES:
-            self.latency.labels(self.model).observe(seconds)
+            self.latency.labels(model).observe(seconds)
 
     def exposition(self) -> bytes:
         return _generate_latest(self.registry)
@@ -193,9 +198,11 @@ class MetricsMiddleware:
         finally:  # an exception here becomes the 500 the error handler answers
             route = getattr(scope.get("route"), "path", None) or "<unmatched>"
             status = seen["status"]
-            self.metrics.observe(route, scope["method"], status, time.perf_counter() - start)
+            model = self.metrics.model_of(scope) or self.metrics.model
+            self.metrics.observe(route, scope["method"], status, time.perf_counter() - start,
+                                 model)
             if status >= 400:
-                _log_error(route, scope, status, seen["body"], self.metrics.model)
+                _log_error(route, scope, status, seen["body"], model)
 
 
 def _log_error(route: str, scope: dict, status: int, body: bytes, model: str) -> None:

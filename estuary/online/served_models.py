@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 from prometheus_client.registry import Collector
 
@@ -75,6 +76,16 @@ class ModelSet:
         if not name and not self.single:
             name = self.names()[0]
         return self.get(name), name
+
+    def named_in(self, scope: dict) -> str | None:
+        """The named model an ASGI request names (`/models/<name>/...`, `?model=<name>`),
+        if it is one of them, else None: a bounded metrics label."""
+        params = scope.get("path_params") or {}
+        name = params.get("name") or params.get("version")
+        if name not in self.named:
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            name = (query.get("model") or [None])[0]
+        return name if name in self.named else None
 
     def states(self) -> Iterator[tuple[str | None, Any]]:
         yield None, self.default

@@ -702,6 +702,7 @@ def create_app(store: Store | str | Path, *, format: str = "onnx", poll: float =
     models.scan()
     counters = ServerMetrics(state, model=state.store.root.resolve().name or "store")
     counters.registry.register(NamedCollector(models, _StateCollector))
+    counters.model_of = models.named_in
     app = Starlette(routes=[*API_ROUTES, *web_routes(state, models.for_page, models.names)],
                     lifespan=_lifespan(models, poll),
                     exception_handlers={UnknownModelError: _unknown_model,
