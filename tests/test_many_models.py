@@ -190,3 +190,23 @@ def test_learn_cli_publishes_under_a_name(tmp_path):
                               "--name", "../out", "--formats", "onnx"])
     assert bad.exit_code != 0 and "model name '../out'" in bad.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_score_cli_takes_a_named_model(two_models, tmp_path):
+    import numpy as np
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from estuary.cli import app
+
+    root, fraud, _ = two_models
+    pd.DataFrame(ROWS).to_parquet(tmp_path / "rows.parquet", index=False)
+    result = CliRunner().invoke(app, ["score", str(tmp_path / "rows.parquet"),
+                                      str(tmp_path / "out.parquet"), "--model",
+                                      str(root / "fraud")])
+    assert result.exit_code == 0, result.output
+    scored = pd.read_parquet(tmp_path / "out.parquet")
+    want = _expected(fraud.store)
+    assert np.array_equal(np.vstack(scored["probabilities"].to_numpy()),
+                          np.array(want["probabilities"]))
+    assert scored["prediction"].tolist() == want["predictions"]
