@@ -109,7 +109,9 @@ def test_per_key_models_resume_together_after_a_kill(tmp_path):
     relearned = learned_a + stats["events"] - 4 * PER_PARTITION
     print(f"killed consumer at {learned_a} events; the next learned {stats['events']}; "
           f"re-learned after the kill: {relearned} events")
-    assert stats["bad"] == 4 and 0 <= relearned <= 4 * (250 + 100)
+    # a's progress line trails its learning by at most one batch (100), hence the lower bound;
+    # the upper: per partition, one checkpoint interval (250) and one fetch (100)
+    assert stats["bad"] == 4 and -100 <= relearned <= 4 * (250 + 100)
     resumed = stats["resumed"]  # events each partition's keys had learned at their checkpoint
     assert sum(resumed.values()) >= learned_a - 4 * (250 + 100), stats  # from a's checkpoints
     # at least once: a dead letter sent by the killed consumer may be sent again
