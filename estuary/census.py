@@ -95,6 +95,21 @@ WHY: dict[str, str] = {
                                      "key absent; an artifact reads both as missing (NaN), so "
                                      "it cannot tell which River fills",
     "rules.AMRules": "rule sets, each with its own linear model, voted in order: new IR",
+    "multioutput.MultiClassEncoder": "it gives every target the probability of the most "
+                                     "probable label combination (or 1 minus it, by the "
+                                     "combination's value): needs a first-arg-max table lookup, "
+                                     "not built yet",
+    "multioutput.ProbabilisticClassifierChain": "it searches all 2^L label combinations for "
+                                                "the largest product of chained probabilities: "
+                                                "no such search in the IR",
+    "multioutput.MonteCarloClassifierChain": "it samples label combinations from its own "
+                                             "random generator at every prediction: no "
+                                             "artifact can reproduce the draws",
+    "tree.ISOUPTreeRegressor": "multi-target Hoeffding tree leaves (one model per target at "
+                               "each leaf): not in the IR yet",
+    "anomaly.PredictiveAnomalyDetection": "its score_one updates its own error statistics "
+                                          "(dynamic_mae, dynamic_se_variance) on every call: a "
+                                          "row's score depends on every row scored before it",
     "cluster.ODAC": "it clusters the stream's variables (a hierarchy of time series), not rows: "
                     "River implements no predict_one for it",
     "cluster.TextClust": "it clusters tokenised text (tf-idf micro-clusters); artifacts take a "
@@ -109,8 +124,12 @@ for _name in ("FFMClassifier", "FFMRegressor", "FMRegressor", "FwFMClassifier", 
 
 
 # the other tasks (issue 14): River's base class → the census kind (one line per task)
-TASK_KINDS = {"Clusterer": "clusterer"}
-KINDS = ("predictor", "transformer", *TASK_KINDS.values())
+TASK_KINDS = {"AnomalyDetector": "anomaly detector", "SupervisedAnomalyDetector": "anomaly detector",
+              "AnomalyFilter": "anomaly detector",
+              "Clusterer": "clusterer", "time_series.base.Forecaster": "forecaster",
+              "reco.base.Ranker": "recommender", "MultiLabelClassifier": "multi-output model",
+              "MultiTargetRegressor": "multi-output model"}
+KINDS = tuple(dict.fromkeys(("predictor", "transformer", *TASK_KINDS.values())))
 
 
 def river_classes() -> list[tuple[str, str, type, str]]:
@@ -138,8 +157,18 @@ def river_classes() -> list[tuple[str, str, type, str]]:
                 out.append((info.name, name, cls, "transformer"))
             else:
                 out += [(info.name, name, cls, kind) for b, kind in TASK_KINDS.items()
-                        if issubclass(cls, getattr(base, b))][:1]
+                        if issubclass(cls, _task_base(b))][:1]
     return out
+
+
+def _task_base(name: str) -> type:
+    """A TASK_KINDS key as a class: a name in `river.base`, or a dotted path under `river`."""
+    from river import base
+
+    if "." not in name:
+        return getattr(base, name)
+    module, _, cls = name.rpartition(".")
+    return getattr(importlib.import_module(f"river.{module}"), cls)
 
 
 # ------------------------------------------------------------------------------ how each is built
@@ -168,6 +197,7 @@ def _linreg() -> Any:
 def _specs() -> dict[str, Spec]:
     """The classes River gives no usable defaults for, or that need a particular dataset."""
     from river import (
+        anomaly,
         cluster,
         compose,
         dummy,
@@ -273,12 +303,53 @@ def _specs() -> dict[str, Spec]:
                                                                   seed=7)),
         "cluster.STREAMKMeans": Spec("Phishing", lambda: cluster.STREAMKMeans(
             chunk_size=10, n_clusters=3, halflife=0.3, seed=1, mu=0.5, sigma=0.2)),
+        # the detectors that score the target learn and read y (TrumpApproval's)
+        "anomaly.GaussianScorer": Spec("TrumpApproval", lambda: anomaly.GaussianScorer()),
+        "anomaly.StandardAbsoluteDeviation": Spec("TrumpApproval", lambda: (
+            anomaly.StandardAbsoluteDeviation())),
         "cluster.DenStream": Spec("Bananas", lambda: cluster.DenStream(
             decaying_factor=0.01, beta=0.5, mu=2.5, epsilon=0.8, n_samples_init=200)),
+        **_task_specs(),
         "neighbors.KNNClassifier": Spec("Phishing", lambda: compose.Select(
             *PHISHING_KEYS) | _default(neighbors.KNNClassifier)),
         "neighbors.KNNRegressor": Spec("TrumpApproval", lambda: compose.Select(
             *TRUMP_KEYS) | _default(neighbors.KNNRegressor)),
+    }
+
+
+def _task_specs() -> dict[str, Spec]:
+    """Forecasters, recommenders and multi-output models: the datasets their tasks learn
+    (AirlinePassengers; estuary.streams' seeded Ratings and multi-target Phishing / Trump)."""
+    from river import linear_model, multioutput, optim, reco, time_series, tree
+
+    def chain(cls, model, **kw):
+        return lambda: cls(_scaled(model()), **kw)
+
+    return {
+        "time_series.HoltWinters": Spec("AirlinePassengers", lambda: time_series.HoltWinters(
+            alpha=0.3, beta=0.1, gamma=0.6, seasonality=12, multiplicative=True)),
+        "time_series.SNARIMAX": Spec("AirlinePassengers", lambda: time_series.SNARIMAX(
+            p=12, d=1, q=12, m=12, sd=1, regressor=_scaled(linear_model.LinearRegression(
+                intercept_init=110, optimizer=optim.SGD(0.01), intercept_lr=0.3)))),
+        "reco.Baseline": Spec("Ratings", lambda: reco.Baseline(optimizer=optim.SGD(0.05))),
+        "reco.BiasedMF": Spec("Ratings", lambda: reco.BiasedMF(n_factors=8, seed=1)),
+        "reco.FunkMF": Spec("Ratings", lambda: reco.FunkMF(n_factors=8, seed=1)),
+        "reco.RandomNormal": Spec("Ratings", lambda: reco.RandomNormal(seed=1)),
+        "multioutput.ClassifierChain": Spec("MultiLabelPhishing", chain(
+            multioutput.ClassifierChain, _logreg, order=["phishing", "popup", "ip"])),
+        "multioutput.ProbabilisticClassifierChain": Spec("MultiLabelPhishing", chain(
+            multioutput.ProbabilisticClassifierChain, _logreg)),
+        "multioutput.MonteCarloClassifierChain": Spec("MultiLabelPhishing", chain(
+            multioutput.MonteCarloClassifierChain, _logreg, seed=1)),
+        "multioutput.MultiClassEncoder": Spec("MultiLabelPhishing", lambda: (
+            multioutput.MultiClassEncoder(_scaled(linear_model.SoftmaxRegression())))),
+        "multioutput.PerOutputClassifier": Spec("MultiLabelPhishing", chain(
+            multioutput.PerOutputClassifier, _logreg)),
+        "multioutput.PerOutputRegressor": Spec("MultiTargetTrump", chain(
+            multioutput.PerOutputRegressor, _linreg)),
+        "multioutput.RegressorChain": Spec("MultiTargetTrump", chain(
+            multioutput.RegressorChain, _linreg, order=["approval", "gallup"])),
+        "tree.ISOUPTreeRegressor": Spec("MultiTargetTrump", lambda: tree.ISOUPTreeRegressor()),
     }
 
 
@@ -323,11 +394,17 @@ def _reason(e: BaseException) -> str:
 def learn(spec: Spec) -> tuple[Any, list[dict]]:
     from river import datasets
 
+    from . import streams
+    from .converters.river_to_ir.learning import learn as learn_event
+    from .converters.river_to_ir.learning import learning_mode, scored_row
+
     model = spec.build()
+    mode = learning_mode(model)  # River's learn_one per task; a forecaster's rows are steps
+    source = getattr(streams, spec.dataset, None) or getattr(datasets, spec.dataset)
     rows = []
-    for x, y in getattr(datasets, spec.dataset)():  # clusterers learn without labels
-        model.learn_one(dict(x), y) if model._supervised else model.learn_one(dict(x))
-        rows.append(dict(x))
+    for x, y in source():
+        learn_event(model, dict(x), y, mode)
+        rows.append(scored_row(mode, dict(x), y))
         if len(rows) >= N_LEARN:
             break
     return model, rows

@@ -1,5 +1,6 @@
 """Chains of estimators, one per target, as an IR estimator, and its numpy evaluation: River's
-`multioutput.ClassifierChain` and `RegressorChain`.
+`multioutput.ClassifierChain` and `RegressorChain` (and, with `feeds` off, the independent
+members of `PerOutputClassifier` and `PerOutputRegressor`).
 
 Member k reads the chain's input columns plus one column per earlier target, named after that
 target, holding what River writes into the row: the earlier member's P(True) (a binary
@@ -35,6 +36,7 @@ class EstimatorChain(Estimator):
     transforms: tuple[Chain, ...]
     estimators: tuple[Estimator, ...]
     kind: str  # "probabilities" (binary members: [P(False), P(True)] each) | "value"
+    feeds: bool = True  # False: independent members (River's PerOutputClassifier / Regressor)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -51,7 +53,7 @@ class EstimatorChain(Estimator):
             if missing:
                 raise IRError(f"EstimatorChain: the member for {target!r} reads columns no "
                               f"step produces: {missing}")
-            inputs = inputs + (target,)
+            inputs = inputs + (target,) if self.feeds else inputs
 
     @property
     def width(self) -> int:
@@ -73,5 +75,6 @@ def _estimator_chain(est: EstimatorChain, Z: np.ndarray) -> np.ndarray:
         out = ESTIMATOR_EVALUATORS[type(member)](member, gather(inner, member.columns))
         out = out.reshape(len(Z), est.width)
         outputs.append(out)
-        block = (np.hstack([block[0], fed(est.kind, out)]), block[1] + (target,))
+        if est.feeds:
+            block = (np.hstack([block[0], fed(est.kind, out)]), block[1] + (target,))
     return np.hstack(outputs)

@@ -146,7 +146,8 @@ def _targets(model: Any, classes: Sequence) -> list:
     chain = model
     while isinstance(getattr(chain, "steps", None), Mapping) and chain.steps:
         chain = list(chain.steps.values())[-1]  # a pipeline's last step
-    by_name = {str(t): t for t in chain.order}
+    order = chain.order if hasattr(chain, "order") else list(chain.data)  # PerOutput*: dict
+    by_name = {str(t): t for t in order}
     return [by_name.get(str(c), c) for c in classes]
 
 

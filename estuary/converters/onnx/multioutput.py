@@ -24,6 +24,7 @@ def estimator_chain(est: EstimatorChain, ctx: Context) -> dict[str, str]:
         if est.kind == "value":
             out = g.op("Reshape", out, g.const([-1, 1], np.int64))
         outputs.append(out)
-        fed = g.gather_columns(out, [1]) if est.kind == "probabilities" else out
-        x, columns = g.op("Concat", x, fed, axis=1), columns + (target,)
+        if est.feeds:
+            fed = g.gather_columns(out, [1]) if est.kind == "probabilities" else out
+            x, columns = g.op("Concat", x, fed, axis=1), columns + (target,)
     return {est.kind: g.op("Concat", *outputs, axis=1) if len(outputs) > 1 else outputs[0]}

@@ -28,6 +28,16 @@ CLASSIFIER_CHAIN_CASES = (
         preprocessing.StandardScaler()
         | multioutput.ClassifierChain(linear_model.LogisticRegression()))),
 )
+PER_OUTPUT_CLASSIFIER_CASES = (
+    Case("per-output(scaler|logreg)", "MultiLabelPhishing", lambda: (
+        multioutput.PerOutputClassifier(
+            preprocessing.StandardScaler() | linear_model.LogisticRegression()))),
+)
+PER_OUTPUT_REGRESSOR_CASES = (
+    Case("per-output(scaler|linreg)", "MultiTargetTrump", lambda: (
+        multioutput.PerOutputRegressor(
+            preprocessing.StandardScaler() | linear_model.LinearRegression()))),
+)
 REGRESSOR_CHAIN_CASES = (
     Case("regressor-chain(scaler|linreg)", "MultiTargetTrump", lambda: (
         multioutput.RegressorChain(
@@ -44,9 +54,9 @@ def _inputs(m: Any) -> dict:
     """The raw keys the members know, without the targets the chain itself writes."""
     from .compose import merge_inputs
 
-    targets = set(m.order)
+    targets = set(_order(m))
     found: dict = {}
-    for o in m.order:
+    for o in _order(m):
         member = m[o] if o in m.data else None
         if member is not None:
             merge_inputs(found, {k: v for k, v in extractor_for(member).inputs(member).items()
@@ -54,9 +64,16 @@ def _inputs(m: Any) -> dict:
     return found
 
 
+def _order(m: Any) -> list:
+    """The targets in River's prediction order: a chain's `order`; the PerOutput models' dict
+    order (`self.items()`)."""
+    return list(m.order) if hasattr(m, "order") else list(m.data)
+
+
 def _targets(m: Any) -> tuple[str, ...]:
-    require_learned(bool(m.order) and all(o in m.data for o in m.order), type(m).__name__)
-    names = tuple(key_name(plain(o)) for o in m.order)
+    order = _order(m)
+    require_learned(bool(order) and all(o in m.data for o in order), type(m).__name__)
+    names = tuple(key_name(plain(o)) for o in order)
     if len(set(names)) != len(names):
         raise _refuse(m, "two targets have the same name once written as strings")
     return names
@@ -70,19 +87,19 @@ def _member_ctx(ctx, extra: tuple[str, ...]):
     return member_ctx
 
 
-def _chain(m: Any, columns: tuple[str, ...], ctx, task: str) -> EstimatorIR:
+def _chain(m: Any, columns: tuple[str, ...], ctx, task: str, feeds: bool = True) -> EstimatorIR:
     targets = _targets(m)
     read = set(columns)  # raw keys the chain, or a member before the target is fed, reads
-    for k, o in enumerate(m.order):
+    for k, o in enumerate(_order(m) if feeds else ()):
         read |= {key_name(key) for key in extractor_for(m[o]).inputs(m[o])} & set(targets[k:])
     clash = sorted(set(targets) & read)
     if clash:
         raise _refuse(m, f"target {clash[0]!r} is also an input key: River's chain overwrites "
                       "it in the row; rename the target")
     transforms, members = [], []
-    for k, o in enumerate(m.order):
+    for k, o in enumerate(_order(m)):
         member = m[o]
-        fed = targets[:k]
+        fed = targets[:k] if feeds else ()
         result = extractor_for(member).extract(member, columns + fed, _member_ctx(ctx, fed))
         chain, est = result if isinstance(result, tuple) else (ir.Chain(()), result)
         if task == "multilabel" and (est.task != "classification" or tuple(est.classes) != (
@@ -95,7 +112,7 @@ def _chain(m: Any, columns: tuple[str, ...], ctx, task: str) -> EstimatorIR:
         transforms.append(chain)
         members.append(est.estimator)
     kind = "probabilities" if task == "multilabel" else "value"
-    est = EstimatorChain(columns, targets, tuple(transforms), tuple(members), kind)
+    est = EstimatorChain(columns, targets, tuple(transforms), tuple(members), kind, feeds)
     return EstimatorIR(est, task, targets)
 
 
@@ -114,3 +131,17 @@ def classifier_chain(m: multioutput.ClassifierChain, columns, ctx) -> EstimatorI
 def regressor_chain(m: multioutput.RegressorChain, columns, ctx) -> EstimatorIR:
     """Each member's prediction feeds the next (River's `x[o] = y_pred[o]`)."""
     return _chain(m, columns, ctx, "multitarget")
+
+
+@register_extractor(multioutput.PerOutputClassifier, inputs=_inputs, kind="estimator",
+                    produces=(EstimatorChain,), cases=PER_OUTPUT_CLASSIFIER_CASES)
+def per_output_classifier(m: multioutput.PerOutputClassifier, columns, ctx) -> EstimatorIR:
+    """One independent binary classifier per target (nothing fed forward)."""
+    return _chain(m, columns, ctx, "multilabel", feeds=False)
+
+
+@register_extractor(multioutput.PerOutputRegressor, inputs=_inputs, kind="estimator",
+                    produces=(EstimatorChain,), cases=PER_OUTPUT_REGRESSOR_CASES)
+def per_output_regressor(m: multioutput.PerOutputRegressor, columns, ctx) -> EstimatorIR:
+    """One independent regressor per target (nothing fed forward)."""
+    return _chain(m, columns, ctx, "multitarget", feeds=False)
