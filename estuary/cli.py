@@ -433,7 +433,7 @@ def learn(
     every: Annotated[int, typer.Option("--every", min=1, help="Snapshot every N events.", rich_help_panel=_SNAPSHOTS)] = 1000,
     every_seconds: Annotated[float | None, typer.Option("--every-seconds", help="Also every T seconds.", rich_help_panel=_SNAPSHOTS)] = None,
     drift: Annotated[bool, typer.Option("--drift", help="Also on drift (ADWIN on the error).", rich_help_panel=_SNAPSHOTS)] = False,
-    formats: Annotated[str | None, typer.Option("--formats", help="Comma-separated formats (default: all).", rich_help_panel=_SNAPSHOTS)] = None,
+    formats: Annotated[str | None, typer.Option("--formats", help="Comma-separated formats (default: all but ort, which is published only when named: onnx,ort).", rich_help_panel=_SNAPSHOTS)] = None,
     keep: Annotated[int, typer.Option("--keep", min=1, help="Versions to keep.", rich_help_panel=_SNAPSHOTS)] = 10,
     max_events: Annotated[int | None, typer.Option("--max-events", min=1, help="Stop after N events.")] = None,
     checkpoint_dir: Annotated[Path | None, typer.Option("--checkpoint-dir", help="Training checkpoints (signed with $ESTUARY_CHECKPOINT_KEY; outside the store): resume from the newest valid one, and checkpoint at each snapshot.", rich_help_panel=_CHECKPOINTS)] = None,
