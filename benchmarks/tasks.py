@@ -29,7 +29,7 @@ from typing import Any
 
 import onnxruntime
 import river
-from river import cluster, datasets, preprocessing
+from river import anomaly, cluster, datasets, preprocessing
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -48,6 +48,13 @@ MODELS: list[tuple[str, str, Callable[[], Any]]] = [
     ("STREAMKMeans (k=3)", "Phishing", lambda: cluster.STREAMKMeans(
         chunk_size=10, n_clusters=3, halflife=0.3, seed=1, mu=0.5, sigma=0.2)),
     ("DBSTREAM", "Phishing", lambda: cluster.DBSTREAM()),
+    # anomaly detectors learn without labels too (Phishing's features lie in [0, 1], HST's
+    # default limits; Bananas' do not: MinMaxScaler in front)
+    ("HalfSpaceTrees (10 trees, height 8)", "Phishing",
+     lambda: anomaly.HalfSpaceTrees(n_trees=10, height=8, window_size=250, seed=42)),
+    ("MinMaxScaler → HalfSpaceTrees (25 trees, height 6)", "Bananas",
+     lambda: preprocessing.MinMaxScaler() | anomaly.HalfSpaceTrees(n_trees=25, height=6,
+                                                                   window_size=250, seed=1)),
 ]
 
 
