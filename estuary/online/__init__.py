@@ -9,6 +9,7 @@ Starlette + uvicorn) import their optional libraries only when used (`pip instal
 ...         learner.learn_one(x, y)
 """
 
+from .catalog import ModelNameError, model_names, named_store
 from .checkpoint import (
     Checkpoint,
     CheckpointDir,
@@ -27,5 +28,6 @@ from .store import Store, StoreError, Version
 __all__ = [
     "AnyOf", "Checkpoint", "CheckpointDir", "CheckpointError", "CheckpointIntegrityError",
     "CheckpointKeyError", "EveryN", "EveryT", "Frozen", "Learner", "Manifest", "ManifestError", "Manual",
-    "OnDrift", "Policy", "PublishResult", "Store", "StoreError", "Version", "compare_reference", "freeze", "publish",
+    "ModelNameError", "OnDrift", "Policy", "PublishResult", "Store", "StoreError", "Version",
+    "compare_reference", "freeze", "model_names", "named_store", "publish",
 ]
