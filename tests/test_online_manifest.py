@@ -140,6 +140,9 @@ BAD = [
     (_set(["n_events"], "300"), "n_events", "n_events"),
     (_set(["version"], True), "version", "version"),
     (_set(["status"], "draft"), "status", "status"),
+    (_set(["task"], "clustering"), "task", "task"),  # a task of ir.tasks, or refused
+    (_set(["formats", "onnx", "report", "task"], "score"), "formats.onnx.report.task",
+     "formats.onnx.report.task"),
     (_set(["surprise"], 1), "surprise", None),
     (_set(["files", "model.onnx", "sha256"], "0" * 63), "files.model.onnx.sha256",
      "files.model.onnx.sha256"),

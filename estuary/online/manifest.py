@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import ArtifactError
+from ..ir.tasks import TASKS
 
 SCHEMA_VERSION = 1
 SCHEMA_FILE = Path(__file__).with_name("manifest.schema.json")
@@ -82,7 +83,7 @@ class ParitySummary:
     runtime: str
     model: str
     ir_hash: str
-    task: str
+    task: str = field(metadata=_rule(enum=list(TASKS)))  # `ir.tasks`
     n_rows: int = field(metadata=_rule(minimum=0))
     label_agreement: float | None
     max_abs_diff: float
@@ -143,7 +144,7 @@ class Manifest:
     ir_hash: str = field(metadata=_rule(pattern=SHA256))
     snapshot_id: str
     source: str  # the River model, e.g. "river.linear_model.LogisticRegression"
-    task: str
+    task: str = field(metadata=_rule(enum=list(TASKS)))  # `ir.tasks`
     created_at: str
     n_events: int = field(metadata=_rule(minimum=0))
     reason: str
@@ -305,6 +306,8 @@ def _check_rules(rules: dict[str, Any], value: Any, path: str) -> None:
     if "const" in rules and value != rules["const"]:
         raise ManifestError(path, f"expected {rules['const']}, got {value!r} (this estuary "
                                   f"reads schema version {SCHEMA_VERSION})")
+    if "enum" in rules and value not in rules["enum"]:
+        raise ManifestError(path, f"must be one of {rules['enum']}, got {value!r}")
     if "minimum" in rules and value < rules["minimum"]:
         raise ManifestError(path, f"must be >= {rules['minimum']}, got {value!r}")
     if "pattern" in rules and not re.search(rules["pattern"], value):
