@@ -20,9 +20,11 @@ ROOT = Path(__file__).resolve().parents[1]
 # lays out node_modules and the bundle as `npm ci` does, and records its arguments
 FAKE_NPM = """#!/bin/sh
 echo "$@" > "$(dirname "$0")/npm-args.txt"
-mkdir -p node_modules/@tensorflow/tfjs node_modules/onnxruntime-web dist
+echo "$ONNXRUNTIME_NODE_INSTALL_CUDA" > "$(dirname "$0")/npm-cuda.txt"
+mkdir -p node_modules/@tensorflow/tfjs node_modules/onnxruntime-web node_modules/onnxruntime-node dist
 echo '{}' > node_modules/@tensorflow/tfjs/package.json
 echo '{}' > node_modules/onnxruntime-web/package.json
+echo '{}' > node_modules/onnxruntime-node/package.json
 echo '// bundle' > dist/tfjs-cpu.mjs
 """
 
@@ -50,7 +52,7 @@ def test_a_missing_js_home_names_the_command(tmp_path, monkeypatch):
     with pytest.raises(JsSetupError, match="Run `estuary setup-js --dir ") as e:
         assets.require_js_home()
     assert isinstance(e.value, UnknownFormatError)  # as a missing runtime extra is
-    assert "@tensorflow/tfjs, onnxruntime-web are not installed" in str(e.value)
+    assert "@tensorflow/tfjs, onnxruntime-web, onnxruntime-node are not installed" in str(e.value)
 
 
 def test_setup_js_copies_the_package_runs_npm_ci_and_stamps_it(tmp_path, monkeypatch, fake_npm):
@@ -59,6 +61,8 @@ def test_setup_js_copies_the_package_runs_npm_ci_and_stamps_it(tmp_path, monkeyp
     assert assets.setup_js(prefer_offline=True, npm=fake_npm) == home
     assert (tmp_path / "npm-args.txt").read_text().split() == [
         "ci", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error", "--prefer-offline"]
+    # onnxruntime-node's install script must not try to download CUDA libraries
+    assert (tmp_path / "npm-cuda.txt").read_text().strip() == "skip"
     for name in ("package.json", "package-lock.json", "src/estuary.js", "src/runner.js",
                  "types/estuary.d.ts"):
         assert (home / name).read_bytes() == (ROOT / "js" / name).read_bytes()
