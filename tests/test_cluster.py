@@ -7,19 +7,22 @@ from __future__ import annotations
 
 import collections
 import copy
+import functools
 import sys
 
 import numpy as np
 import pytest
 from conftest import learned
-from river import cluster
+from river import cluster, compose, datasets
 
 import estuary
+from estuary.converters.river_to_ir.base import PHISHING_KEYS
 from estuary.converters.river_to_ir.cluster import CLUSTREAM_REFUSAL
 from estuary.errors import EmptyModelError, UnsupportedModelError
 from estuary.parity.reference import CLUSTER_DISTANCES
 
-FORMATS = {"onnx": ".onnx", "pmml": ".pmml", "tfjs": ".tfjs"}
+FORMATS = {"onnx": ".onnx", "pmml": ".pmml", "tfjs": ".tfjs", "coreml": ".mlmodel"}
+FLOAT32 = {"tfjs", "coreml"}  # Core ML: float32 neural-network layers
 # dyadic centres: every difference, square and sum below is exact in float32 and float64
 CENTRES = ({"a": 0.0, "b": 0.0}, {"a": 2.0, "b": 0.0}, {"a": 0.0, "b": 2.0})
 TIES = [{"a": 1.0, "b": 0.0}, {"a": 1.0, "b": 1.0}, {"a": 2.0, "b": 2.0}, {"a": 0.0, "b": 1.0}]
@@ -49,7 +52,7 @@ def test_the_first_centre_wins_a_tie_in_every_format(make, fmt, tmp_path):
     assert loaded.predict_many(TIES) == FIRST_OF_TIE
     river = [CLUSTER_DISTANCES[type(model).__name__](model, x, (0, 1, 2)) for x in TIES]
     got = loaded.distances_many(TIES)
-    if fmt == "tfjs":  # sums of squares exact in float32; the root is float32's
+    if fmt in FLOAT32:  # sums of squares exact in float32; the root is float32's
         assert np.allclose(got, river, rtol=1e-7, atol=0)
     else:
         assert np.array_equal(got, np.array(river))
@@ -70,6 +73,32 @@ def test_denstream_answers_minus_one_when_every_distance_overflows(fmt, tmp_path
     assert loaded.distances_many([far])[0, 0] == sys.float_info.max  # the pseudo-centre
 
 
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "pmml", "tfjs"])
+def test_manhattan_kmeans(fmt, tmp_path):
+    """p = 1 (Core ML refuses it: no exact rank in its float32 layers)."""
+    model, rows = manhattan()
+    path = tmp_path / f"model{FORMATS[fmt]}"
+    estuary.export(model, path, sample=rows[:50], format=fmt)
+    report = estuary.verify(model, path, rows)
+    assert report.passed and report.label_agreement == 1.0, report.to_text()
+    assert len(set(estuary.load(path).predict_many(rows))) == 3
+
+
+@functools.cache
+def _manhattan() -> tuple:
+    model = compose.Select(*PHISHING_KEYS) | cluster.KMeans(n_clusters=3, p=1, seed=1, mu=0.5,
+                                                            sigma=0.3, halflife=0.1)
+    rows = [x for x, _ in datasets.Phishing()]
+    for x in rows:
+        model.learn_one(dict(x))
+    return model, rows
+
+
+def manhattan() -> tuple:
+    model, rows = _manhattan()
+    return model, [dict(x) for x in rows]
 
 
 def test_rows_with_keys_no_centre_holds_are_skipped_and_river_keeps_its_centres(tmp_path):
@@ -121,9 +150,12 @@ def test_refusals_say_why(tmp_path):
     with pytest.raises(UnsupportedModelError) as e:
         estuary.export(stream, tmp_path / "d.onnx")
     assert CLUSTREAM_REFUSAL in str(e.value)
-    model, rows = learned("kmeans")
-    with pytest.raises(UnsupportedModelError, match="Core ML"):
+    model, rows = manhattan()
+    with pytest.raises(UnsupportedModelError, match="p=1 has no exact rank"):
         estuary.export(model, tmp_path / "e.mlmodel", sample=rows[:5])
+    denstream = learned("denstream")[0]
     with pytest.raises(UnsupportedModelError, match="float32 cannot hold"):
-        estuary.export(learned("denstream")[0], tmp_path / "f.tfjs")
+        estuary.export(denstream, tmp_path / "f.tfjs")
+    with pytest.raises(UnsupportedModelError, match="float32 layers cannot hold"):
+        estuary.export(denstream, tmp_path / "g.mlmodel")
     assert not any(tmp_path.iterdir())

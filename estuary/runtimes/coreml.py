@@ -68,8 +68,7 @@ def read_metadata(spec: Any, path: Path) -> ArtifactMetadata:
 def _check_interface(spec: Any, meta: ArtifactMetadata, path: Path) -> None:
     inputs = [d.name for d in spec.description.input]
     outputs = {d.name for d in spec.description.output}
-    wanted = ({"label", "probabilities"} if meta.task == "classification"
-              else {TASKS[meta.task].output})  # value, score or forecast
+    wanted = set(TASKS[meta.task].outputs)  # label + probabilities, cluster + distances, value
     if inputs != [INPUT] or not wanted <= outputs:
         raise ArtifactError(f"{path}: inputs {inputs} / outputs {sorted(outputs)} are not the "
                             f"estuary contract ({INPUT!r} → {sorted(wanted)}): re-export it")
@@ -96,6 +95,9 @@ class SpecEvaluatorBackend:
     def run(self, X: np.ndarray) -> dict[str, np.ndarray]:
         out = self.outputs(np.asarray(X, dtype=np.float64))
         name = TASKS[self.metadata.task].output
+        if self.metadata.task == "cluster":
+            return {"distances": np.asarray(out["distances"], dtype=np.float64).reshape(len(X), -1),
+                    "cluster": np.asarray(out["cluster"], dtype=np.int64)}
         if self.metadata.task != "classification":  # value, score or forecast
             return {name: np.asarray(out[name], dtype=np.float64).reshape(-1)}
         scores = out["probabilities"]
@@ -121,6 +123,10 @@ class NativeBackend:
         C = len(self.metadata.classes)
         outs = [self.model.predict({INPUT: row}) for row in np.asarray(X, dtype=np.float64)]
         name = TASKS[self.metadata.task].output
+        if self.metadata.task == "cluster":
+            return {"distances": np.array([np.ravel(o["distances"]) for o in outs], np.float64
+                                          ).reshape(len(outs), -1),
+                    "cluster": np.array([o["cluster"] for o in outs], np.int64)}
         if self.metadata.task != "classification":  # value, score or forecast
             return {name: np.array([o[name] for o in outs], dtype=np.float64)}
         probs = np.array([[o["probabilities"][k] for k in range(C)] for o in outs]).reshape(-1, C)

@@ -14,6 +14,7 @@ compute in float32 on device: an artifact that uses them says `precision: float3
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from ... import ir
 from ..._coremltools import Model_pb2
@@ -59,6 +60,9 @@ def to_coreml(snapshot: ir.Snapshot) -> Model_pb2.Model:
     emit("coreml", model.estimator, Context(s, x, model.estimator.columns))
 
     spec = Model_pb2.Model(specificationVersion=SPEC_VERSION)
+    if model.task == "cluster":  # the emitter's NeuralNetworkClassifier names both outputs
+        return _finish(spec, snapshot, s, _cluster_interface(spec, len(columns),
+                                                             len(model.classes)))
     classifier = model.task == "classification"
     outputs = ([("label", int64_type()), ("probabilities", scores_type())] if classifier
                else [("value", double_type())])
@@ -66,6 +70,21 @@ def to_coreml(snapshot: ir.Snapshot) -> Model_pb2.Model:
     if not classifier:
         spec.description.predictedFeatureName = "value"
     pipeline = (spec.pipelineClassifier if classifier else spec.pipelineRegressor).pipeline
+    return _finish(spec, snapshot, s, pipeline)
+
+
+def _cluster_interface(spec: Model_pb2.Model, n_columns: int, n_centres: int) -> Any:
+    """`cluster` (int64, the first minimum's index) and `distances` [K]: a PipelineClassifier."""
+    describe(spec.description, [(INPUT, array_type(n_columns))],
+             [("cluster", int64_type()), ("distances", array_type(n_centres))])
+    spec.description.predictedFeatureName = "cluster"
+    return spec.pipelineClassifier.pipeline
+
+
+def _finish(spec: Model_pb2.Model, snapshot: ir.Snapshot, s: Stages, pipeline: Any
+            ) -> Model_pb2.Model:
+    """The stages into the pipeline, and the metadata."""
+    model = snapshot.model
     pipeline.models.extend(s.models)
     pipeline.names.extend(f"stage_{i}_{m.WhichOneof('Type')}" for i, m in enumerate(s.models))
 

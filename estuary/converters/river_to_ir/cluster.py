@@ -25,7 +25,7 @@ from ...errors import UnsupportedModelError
 from ...ir.cluster import FARTHEST, NearestCentre, NearestCentreOrElse
 from ...parity.reference import CLUSTER_DISTANCES
 from ..registry import Case, register_extractor, supported_models
-from .base import PHISHING_KEYS, EstimatorIR, key_name, plain, require_learned
+from .base import EstimatorIR, key_name, plain, require_learned
 
 # TrumpApproval's polls, without ordinal_date (~737k, 0.06 apart in float32: 2e-4 once scaled,
 # so in TF.js a row at a centre is 1e-4 from it, the float32 tolerance; 1e-13 in River)
@@ -35,8 +35,6 @@ KMEANS_CASES = (
     Case("kmeans", "Phishing", lambda: cluster.KMeans(n_clusters=4, halflife=0.3, seed=7)),
     Case("scaler|kmeans", "TrumpApproval", lambda: preprocessing.StandardScaler()
          | cluster.KMeans(n_clusters=5, seed=3)),
-    Case("select|kmeans-manhattan", "Phishing", lambda: compose.Select(*PHISHING_KEYS)
-         | cluster.KMeans(n_clusters=3, p=1, seed=1, mu=0.5, sigma=0.3, halflife=0.1)),
 )
 STREAMKMEANS_CASES = (
     Case("streamkmeans", "Phishing", lambda: cluster.STREAMKMeans(

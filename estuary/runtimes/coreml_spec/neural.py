@@ -164,4 +164,8 @@ def _neural_network_classifier(params, description, inputs):
     if probs.shape[1] != len(labels):
         raise SpecError(f"neuralNetworkClassifier: {probs.shape[1]} scores for {len(labels)} "
                         "classes")
-    return classifier_outputs(description, labels, probs)
+    out = classifier_outputs(description, labels, probs)
+    # other declared outputs are blobs of the network (a clusterer's distances)
+    out.update({d.name: blobs[d.name].astype(np.float64) for d in description.output
+                if d.name not in out and d.name in blobs})
+    return out
