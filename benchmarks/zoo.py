@@ -1,12 +1,13 @@
-"""River zoo benchmarks: ARF(10), ~1k-node Hoeffding trees and the vote ensembles of issue 13
-(SRP, AdaBoost, BOLE, ADWIN / leveraging bagging) exported to ONNX.
+"""River zoo benchmarks: ARF(10), ~1k-node Hoeffding trees, the vote ensembles of issue 13
+(SRP, AdaBoost, BOLE, ADWIN / leveraging bagging), KNN and AMF exported to ONNX.
 
     python benchmarks/zoo.py           # ~1 min on 2 shared cores
     python benchmarks/zoo.py --quick   # fewer repeats
 
 Measures export+verify to ONNX (sample = 200 rows + adversarial probes), artifact size, and
-predict time per row: River `predict_proba_one` row by row vs the ONNX artifact in onnxruntime
-(`predict_proba_many` on 1000 dict rows, encoding included). Medians after a warm-up. Prints a
+predict time per row: River `predict_proba_one` (regressors `predict_one`) row by row vs the
+ONNX artifact in onnxruntime (`predict_proba_many` / `predict_many` on 1000 dict rows, encoding
+included). Medians after a warm-up. Prints a
 markdown table and writes benchmarks/results_zoo.json. Only River's bundled datasets are used.
 """
 
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import onnxruntime
 import river
-from river import datasets, ensemble, forest, linear_model, preprocessing, tree
+from river import compose, datasets, ensemble, forest, linear_model, neighbors, preprocessing, tree
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -70,12 +71,16 @@ def measure(name: str, model, rows: list[dict], repeats: int) -> dict:
     loaded = estuary.load(path)
     batch = (rows * (N_PREDICT // len(rows) + 1))[:N_PREDICT]
 
+    regressor = isinstance(model, river.base.Regressor)
+    river_predict = model.predict_one if regressor else model.predict_proba_one
+    ort_predict = loaded.predict_many if regressor else loaded.predict_proba_many
+
     def river_one():
         for x in batch:
-            model.predict_proba_one(x)
+            river_predict(x)
 
     river_us = _median_ms(river_one, repeats) * 1000 / N_PREDICT
-    ort_us = _median_ms(lambda: loaded.predict_proba_many(batch), repeats) * 1000 / N_PREDICT
+    ort_us = _median_ms(lambda: ort_predict(batch), repeats) * 1000 / N_PREDICT
     return {
         "model": name, "nodes": _nodes(model),
         "export_ms": export_ms, "verify_ms": verify_ms, "export_verify_ms": export_ms + verify_ms,
@@ -117,6 +122,26 @@ def main() -> None:
             ensemble.LeveragingBaggingClassifier(
                 preprocessing.StandardScaler() | linear_model.LogisticRegression(), n_models=5,
                 seed=1), phishing), xs),
+    ]
+    trump = _rows(datasets.TrumpApproval)
+    phishing_keys, trump_keys = tuple(phishing[0][0]), tuple(trump[0][0])
+    cases += [
+        ("KNN clf (k=5, LazySearch 50) Phishing", _learn(compose.Select(*phishing_keys)
+         | preprocessing.StandardScaler() | neighbors.KNNClassifier(
+             engine=neighbors.LazySearch(window_size=50)), phishing), xs),
+        ("KNN clf (SWINN before warm-up, 500 points) Phishing", _learn(
+            compose.Select(*phishing_keys) | preprocessing.StandardScaler()
+            | neighbors.KNNClassifier(engine=neighbors.SWINN(maxlen=500, warm_up=500)),
+            phishing), xs),
+        ("KNN reg (weighted, LazySearch 50) TrumpApproval", _learn(
+            compose.Select(*trump_keys) | preprocessing.StandardScaler()
+            | neighbors.KNNRegressor(engine=neighbors.LazySearch(window_size=50),
+                                     aggregation_method="weighted_mean"), trump),
+         [x for x, _ in trump]),
+        ("AMF clf(10) Phishing", _learn(forest.AMFClassifier(n_estimators=10, seed=1),
+                                        phishing), xs),
+        ("AMF reg(10) TrumpApproval", _learn(forest.AMFRegressor(n_estimators=10, seed=1),
+                                             trump), [x for x, _ in trump]),
     ]
     results = [measure(name, model, rows, repeats) for name, model, rows in cases]
     lines = ["| model | tree nodes | export ms | verify ms | export+verify ms | parity (rows, max diff) "
