@@ -6,7 +6,7 @@
 For each model in MODELS (one line per model; the anomaly detectors sit beside the clusterers):
 learn its bundled dataset once, then measure, side by side in one run,
 - export+verify to ONNX (sample = 200 rows + adversarial probes, verify on every row), and the
-  same for PMML and TF.js where the model exports there;
+  same for PMML, TF.js and Core ML (its spec evaluator off macOS) where the model exports there;
 - River's own answer row by row (`predict_one` for a clusterer, `score_one` for a detector) on
   1000 rows, against the ONNX artifact in onnxruntime: the same 1000 dict rows in one call
   (`predict_many` / `score_many`, encoding included) and one row per call.
@@ -38,7 +38,7 @@ import estuary  # noqa: E402
 
 N_SAMPLE = 200
 N_PREDICT = 1000
-FORMATS = {"onnx": ".onnx", "pmml": ".pmml", "tfjs": ".tfjs"}
+FORMATS = {"onnx": ".onnx", "pmml": ".pmml", "tfjs": ".tfjs", "coreml": ".mlmodel"}
 
 # (name, bundled dataset, factory): clusterers learn without labels
 MODELS: list[tuple[str, str, Callable[[], Any]]] = [
@@ -119,7 +119,7 @@ def bench(name: str, dataset: str, factory: Callable[[], Any], repeats: int,
 
 
 def table(results: list[dict]) -> str:
-    lines = ["| model | rows | export+verify ONNX / PMML / TF.js (s) | River µs/row | ORT batch "
+    lines = ["| model | rows | export+verify ONNX / PMML / TF.js / Core ML (s) | River µs/row | ORT batch "
              "µs/row | ORT one row µs | speed-up batch / one row |",
              "|---|---|---|---|---|---|---|"]
     for r in results:
