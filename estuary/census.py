@@ -75,8 +75,6 @@ WHY: dict[str, str] = {
                        "one: no per-category routing of transforms in the IR",
     "ensemble.StackingClassifier": "its meta-classifier reads the members' probabilities as "
                                    "features: no IR node feeds an estimator's output to another",
-    "ensemble.VotingClassifier": "River gives it no predict_proba_one (only predict_one's "
-                                 "Counter vote), so probabilities have no reference to match",
     "facto.FMClassifier": "River draws a random latent vector for a key it never learned, at "
                           "predict time: a row with an unseen key changes at random",
     "feature_extraction.BagOfWords": "it tokenises a string; artifacts take a float tensor",
@@ -90,15 +88,10 @@ WHY: dict[str, str] = {
                                           "(its state changes at predict time)",
     "multiclass.OutputCodeClassifier": "it predicts the class whose code is nearest to the "
                                        "members' outputs: no argmin over distances in the IR",
-    "multiclass.OneVsOneClassifier": "it counts pairwise wins: no vote counting in the IR",
     "preprocessing.PreviousImputer": "it fills a key present with None but leaves an absent "
                                      "key absent; an artifact reads both as missing (NaN), so "
                                      "it cannot tell which River fills",
     "rules.AMRules": "rule sets, each with its own linear model, voted in order: new IR",
-    "multioutput.MultiClassEncoder": "it gives every target the probability of the most "
-                                     "probable label combination (or 1 minus it, by the "
-                                     "combination's value): needs a first-arg-max table lookup, "
-                                     "not built yet",
     "multioutput.ProbabilisticClassifierChain": "it searches all 2^L label combinations for "
                                                 "the largest product of chained probabilities: "
                                                 "no such search in the IR",

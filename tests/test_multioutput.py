@@ -65,7 +65,35 @@ def test_the_second_member_reads_the_first_targets_probability():
     assert weight == model["popup"]["LogisticRegression"].weights["phishing"]
 
 
-@pytest.mark.parametrize("fmt", ["pmml", "tfjs", "coreml"])
+@pytest.mark.parametrize("case_id", ["classifier-chain(scaler|logreg)",
+                                     "regressor-chain(scaler|linreg)", "per-output(scaler|logreg)"])
+def test_pmml_chains_linear_members_exactly(case_id, tmp_path):
+    """JPMML: each member's link as DerivedFields, P(True) or the value fed forward by name;
+    its ModelVerification re-runs the golden rows on load."""
+    model, rows = learned(case_id)
+    path, loaded = _export(model, rows, tmp_path, "pmml")
+    got, want = loaded.predict_many(rows), [model.predict_one(x) for x in rows]
+    assert got == want if loaded.metadata.task == "multilabel" else all(
+        abs(g[t] - w[t]) <= 1e-12 * max(1.0, abs(w[t])) for g, w in zip(got, want) for t in w)
+    report = estuary.verify(model, path, rows)
+    assert report.passed and report.max_scaled_diff <= 1e-12
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "pmml"])
+def test_multiclass_encoder_gives_the_most_probable_combination(fmt, tmp_path):
+    """Every target gets the first most probable code's value with that probability (or 1
+    minus it), as River's MultiClassEncoder.predict_proba_one."""
+    model, rows = learned("multiclass-encoder(scaler|softmax)")
+    path, loaded = _export(model, rows, tmp_path, fmt)
+    assert loaded.classes == ("ip", "phishing", "popup")  # River's sorted combinations
+    worst = max(abs(loaded.predict_proba_one(x)[t][v] - model.predict_proba_one(x)[t][v])
+                for x in rows[:300] for t in loaded.classes for v in (False, True))
+    assert worst <= 1e-12
+    assert loaded.predict_many(rows) == [model.predict_one(x) for x in rows]
+    assert estuary.verify(model, path, rows).passed
+
+
+@pytest.mark.parametrize("fmt", ["tfjs", "coreml"])
 def test_other_formats_refuse_chains_with_their_reason(fmt, tmp_path):
     model, rows = learned("classifier-chain(scaler|logreg)")
     with pytest.raises(UnsupportedModelError, match="export to ONNX"):

@@ -417,6 +417,32 @@ def factorization_score(o: Ops, users: Any, items: Any, mean: float | None,
     return dot if mean is None else o.add(mean, dot)
 
 
+# --------------------------------------------------------------------------------- multi-output
+
+
+def encoded_labels(o: Ops, p: Any, values: np.ndarray) -> Any:
+    """River's `MultiClassEncoder.predict_proba_one`: the label combination whose code has the
+    highest probability p (`max(enc_probas, key=get)`: the first maximum in class order) gives
+    each target {bool(v): p, not bool(v): 1 - p}. `p` [N, K] are the codes' probabilities,
+    `values` [K, T] 1.0 where the code's value for the target is truthy. Returns [P(False),
+    P(True)] per target, side by side. The first maximum is picked exactly: a code is the first
+    if it is a maximum and no earlier code is (a strictly upper-triangular count)."""
+    p = o.keep(p, "p(code)")
+    top = o.keep(o.max_classes(p), "p(max)")
+    is_max = o.keep(o.where(o.equal(p, top), o.const(1.0), o.const(0.0)), "is_max")
+    k = values.shape[0]
+    earlier = o.matmul(is_max, np.triu(np.ones((k, k)), 1))
+    first = o.keep(o.where(o.equal(earlier, o.const(0.0)), is_max, o.const(0.0)), "first")
+    rest = o.keep(o.sub(o.const(1.0), top), "1 - p(max)")
+    out = []
+    for t in range(values.shape[1]):
+        column = values[:, t:t + 1]
+        truthy = (bool(column.all()) if column.all() or not column.any() else  # known here
+                  o.keep(o.greater(o.matmul(first, column), o.const(0.5)), "v"))
+        out += [o.where(truthy, rest, top), o.where(truthy, top, rest)]
+    return o.concat_classes(out)
+
+
 # --------------------------------------------------------------------------------- clusters
 
 

@@ -78,3 +78,40 @@ def _estimator_chain(est: EstimatorChain, Z: np.ndarray) -> np.ndarray:
         if est.feeds:
             block = (np.hstack([block[0], fed(est.kind, out)]), block[1] + (target,))
     return np.hstack(outputs)
+
+
+@ir_node
+@dataclass(frozen=True)
+class EncodedLabels(Estimator):
+    """River's `MultiClassEncoder`: one multi-class `member` (after its `transform`) over the
+    label combinations' codes, in its class order; `values[k][t]` is 1.0 where code k's value for
+    target t is truthy. Output: [P(False), P(True)] per target (`arithmetic.encoded_labels`)."""
+
+    columns: tuple[str, ...]
+    targets: tuple[str, ...]
+    transform: Chain
+    member: Estimator
+    values: tuple[tuple[float, ...], ...]  # [K][T]
+
+    def __post_init__(self) -> None:
+        if not self.targets or any(len(r) != len(self.targets) for r in self.values):
+            raise IRError("EncodedLabels: one value per target for every code")
+        if any(v not in (0.0, 1.0) for r in self.values for v in r):
+            raise IRError("EncodedLabels: values are 0.0 or 1.0")
+        out = self.transform.output_columns(self.columns)
+        missing = [c for c in self.member.columns if c not in out]
+        if missing:
+            raise IRError(f"EncodedLabels: its member reads columns no step produces: {missing}")
+
+    @property
+    def table(self) -> np.ndarray:
+        return np.asarray(self.values, dtype=np.float64).reshape(len(self.values), -1)
+
+
+@evaluates(EncodedLabels)
+def _encoded_labels(est: EncodedLabels, Z: np.ndarray) -> np.ndarray:
+    from . import arithmetic
+
+    inner = transform(est.transform, (Z, est.columns))
+    p = ESTIMATOR_EVALUATORS[type(est.member)](est.member, gather(inner, est.member.columns))
+    return arithmetic.encoded_labels(arithmetic.NUMPY, p, est.table)

@@ -146,7 +146,8 @@ def _targets(model: Any, classes: Sequence) -> list:
     chain = model
     while isinstance(getattr(chain, "steps", None), Mapping) and chain.steps:
         chain = list(chain.steps.values())[-1]  # a pipeline's last step
-    order = chain.order if hasattr(chain, "order") else list(chain.data)  # PerOutput*: dict
+    order = (chain.order if hasattr(chain, "order") else list(chain.data)  # PerOutput*: dict
+             if hasattr(chain, "data") else sorted(chain._labels))  # MultiClassEncoder
     by_name = {str(t): t for t in order}
     return [by_name.get(str(c), c) for c in classes]
 

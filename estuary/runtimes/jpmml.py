@@ -130,7 +130,10 @@ class JpmmlBackend:
     def _check_outputs(self, outputs: list[str], path: Path) -> None:
         if not outputs:
             raise ArtifactError(f"{path}: the PMML model declares no output fields: re-export it")
-        if self.is_cluster:  # cluster (the index), then a distance per centre
+        spec = TASKS[self.metadata.task]
+        if spec.per_target:  # label.<t>, probability.<t>(False|True) / value.<t> per target
+            self.target_fields = _target_fields(spec, self.metadata.classes, outputs, path)
+        elif self.is_cluster:  # cluster (the index), then a distance per centre
             self.label_field, self.probability_fields = outputs[0], outputs[1:]
             if len(self.probability_fields) != len(self.metadata.classes):
                 raise ArtifactError(f"{path}: {len(self.probability_fields)} distance outputs "
@@ -152,6 +155,10 @@ class JpmmlBackend:
 
         X = np.asarray(X, dtype=np.float64)
         n = X.shape[0]
+        if n == 0 and TASKS[self.metadata.task].per_target:
+            return {name: np.empty((0, len(fields)) if what == "probabilities" else 0,
+                                   dtype=np.int64 if what == "label" else np.float64)
+                    for name, (what, fields) in self.target_fields.items()}
         if n == 0:
             empty = np.empty((0, len(self.metadata.classes)))
             return ({"probabilities": empty, "label": np.empty(0, np.int64)}
@@ -176,6 +183,12 @@ class JpmmlBackend:
         def column(name: str) -> list:
             return result["data"][columns[name]]
 
+        if TASKS[self.metadata.task].per_target:
+            return {name: (np.array([int(v) for v in column(fields[0])], dtype=np.int64)
+                           if what == "label" else np.stack(
+                               [_floats(column(f), n) for f in fields], axis=1).reshape(n, -1)
+                           if what == "probabilities" else _floats(column(fields[0]), n))
+                    for name, (what, fields) in self.target_fields.items()}
         if self.is_cluster:
             return {"distances": np.stack([_floats(column(f), n) for f in self.probability_fields],
                                           axis=1).reshape(n, -1),
@@ -221,3 +234,21 @@ def load_pmml(path: Path) -> LoadedModel:
     """`runtimes.LOADERS` entry for `.pmml`: River's predict API over JPMML-Evaluator."""
     backend = JpmmlBackend(path)
     return LoadedModel(backend, backend.metadata, path, "pmml")
+
+
+def _target_fields(spec, targets: tuple, outputs: list[str],
+                   path: Path) -> dict[str, tuple[str, list[str]]]:
+    """Each per-target output (`Task.target_outputs`) → (what, the PMML output fields that make
+    it), read from the fields the writer names `label.<t>`, `probability.<t>(False|True)`,
+    `value.<t>` (a `~k` suffix keeps a name unique)."""
+    by_name = {f.split("~")[0]: f for f in outputs}
+    wanted = {}
+    for name, what, _ in spec.target_outputs(targets):
+        t = name.split(".", 1)[1]
+        names = ([f"probability.{t}(False)", f"probability.{t}(True)"] if what == "probabilities"
+                 else [name])
+        if not all(n in by_name for n in names):
+            raise ArtifactError(f"{path}: the PMML model has no output fields {names}: "
+                                "re-export it")
+        wanted[name] = (what, [by_name[n] for n in names])
+    return wanted

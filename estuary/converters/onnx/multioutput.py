@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...ir.multioutput import EstimatorChain
+from ...ir import arithmetic
+from ...ir.multioutput import EncodedLabels, EstimatorChain
 from ..registry import emit, register_emitter
+from .graph import OnnxOps
 from .transforms import Context, emit_transform, take
 
 
@@ -28,3 +30,15 @@ def estimator_chain(est: EstimatorChain, ctx: Context) -> dict[str, str]:
             fed = g.gather_columns(out, [1]) if est.kind == "probabilities" else out
             x, columns = g.op("Concat", x, fed, axis=1), columns + (target,)
     return {est.kind: g.op("Concat", *outputs, axis=1) if len(outputs) > 1 else outputs[0]}
+
+
+@register_emitter("onnx", EncodedLabels)
+def encoded_labels(est: EncodedLabels, ctx: Context) -> dict[str, str]:
+    """River's MultiClassEncoder: the member's code probabilities, then
+    `ir.arithmetic.encoded_labels` (the first most probable code's combination)."""
+    g = ctx.graph
+    y, y_columns = emit_transform(est.transform, ctx.at(take(g, ctx.x, ctx.columns, est.columns),
+                                                        est.columns))
+    p = emit("onnx", est.member, ctx.at(take(g, y, y_columns, est.member.columns),
+                                        est.member.columns))["probabilities"]
+    return {"probabilities": arithmetic.encoded_labels(OnnxOps(g), p, est.table)}

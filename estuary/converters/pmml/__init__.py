@@ -18,6 +18,7 @@ from xml.etree.ElementTree import Element, SubElement, indent, tostring
 from ... import ir
 from ...errors import UnsupportedModelError
 from ...ir.artifact import METADATA_KEY, ArtifactMetadata
+from ...ir.tasks import TASKS, Task
 from ..registry import emit, register_format
 from . import (  # noqa: F401  (registration)
     cluster,
@@ -133,6 +134,8 @@ def to_pmml(snapshot: ir.Snapshot) -> Element:
                                                "value": label})
     elif distances is not None:
         _cluster_outputs(output, outputs, distances, head.nearest)
+    elif TASKS[model.task].per_target:
+        outputs = _target_outputs(output, doc, TASKS[model.task], model.classes, head.targets)
     else:
         SubElement(output, "OutputField", {"name": outputs[0], "optype": "continuous",
                                            "dataType": "double", "feature": "predictedValue"})
@@ -157,6 +160,30 @@ def _cluster_outputs(output: Element, names: tuple[str, ...], distances: list[st
         SubElement(output, "OutputField", {"name": name, "optype": "continuous",
                                            "dataType": "double", "feature": "transformedValue"}
                    ).append(ref(field))
+
+
+def _target_outputs(output: Element, doc: Document, spec: Task, targets: tuple,
+                    fields: list[str]) -> tuple[str, ...]:
+    """A per-target task's OutputFields: `label.<t>` (1 where P(True) > P(False): the first
+    maximum, False on a tie, as River's `max`), then `probability.<t>(False|True)` or
+    `value.<t>`; returns the probability / value names, the golden rows' order."""
+    width, names = spec.target_width, []
+    for k, t in enumerate(targets):
+        own = fields[k * width:(k + 1) * width]
+        if spec.kind == "probabilities":
+            SubElement(output, "OutputField", {
+                "name": doc.name(f"label.{t}"), "optype": "continuous", "dataType": "double",
+                "feature": "transformedValue"}).append(if_else(
+                    apply("greaterThan", ref(own[1]), ref(own[0])), const(1.0), const(0.0)))
+            parts = [(f"probability.{t}(False)", own[0]), (f"probability.{t}(True)", own[1])]
+        else:
+            parts = [(f"value.{t}", own[0])]
+        for name, field in parts:
+            names.append(doc.name(name))
+            SubElement(output, "OutputField", {"name": names[-1], "optype": "continuous",
+                                               "dataType": "double",
+                                               "feature": "transformedValue"}).append(ref(field))
+    return tuple(names)
 
 
 def _output_names(doc: Document, classifier: bool, model: ir.Model) -> tuple[str, ...]:

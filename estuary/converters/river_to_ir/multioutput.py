@@ -15,7 +15,7 @@ from river import linear_model, multioutput, preprocessing
 
 from ... import ir
 from ...errors import UnsupportedModelError
-from ...ir.multioutput import EstimatorChain
+from ...ir.multioutput import EncodedLabels, EstimatorChain
 from ..registry import Case, extractor_for, register_extractor, supported_models
 from .base import EstimatorIR, key_name, plain, require_learned
 
@@ -37,6 +37,11 @@ PER_OUTPUT_REGRESSOR_CASES = (
     Case("per-output(scaler|linreg)", "MultiTargetTrump", lambda: (
         multioutput.PerOutputRegressor(
             preprocessing.StandardScaler() | linear_model.LinearRegression()))),
+)
+ENCODER_CASES = (
+    Case("multiclass-encoder(scaler|softmax)", "MultiLabelPhishing", lambda: (
+        multioutput.MultiClassEncoder(
+            preprocessing.StandardScaler() | linear_model.SoftmaxRegression()))),
 )
 REGRESSOR_CHAIN_CASES = (
     Case("regressor-chain(scaler|linreg)", "MultiTargetTrump", lambda: (
@@ -145,3 +150,27 @@ def per_output_classifier(m: multioutput.PerOutputClassifier, columns, ctx) -> E
 def per_output_regressor(m: multioutput.PerOutputRegressor, columns, ctx) -> EstimatorIR:
     """One independent regressor per target (nothing fed forward)."""
     return _chain(m, columns, ctx, "multitarget", feeds=False)
+
+
+@register_extractor(multioutput.MultiClassEncoder, inputs=lambda m: extractor_for(m.model).inputs(
+                        m.model), kind="estimator", produces=(EncodedLabels,),
+                    cases=ENCODER_CASES)
+def multiclass_encoder(m: multioutput.MultiClassEncoder, columns, ctx) -> EstimatorIR:
+    """River's `predict_proba_one`: the most probable code's combination, {bool(v): p,
+    not bool(v): 1 - p} per target; targets in the combinations' (sorted) order."""
+    require_learned(bool(m._r_label_map), "MultiClassEncoder")
+    result = extractor_for(m.model).extract(m.model, columns, ctx)
+    chain, est = result if isinstance(result, tuple) else (ir.Chain(()), result)
+    if est.task != "classification":
+        raise _refuse(m, "its model is not a classifier")
+    combos = [m._r_label_map.get(code) for code in est.classes]
+    if None in combos:
+        raise _refuse(m, "its model knows a class that is no label combination's code")
+    targets = [t for t, _ in combos[0]]
+    if any([t for t, _ in c] != targets for c in combos):
+        raise _refuse(m, "its label combinations do not all name the same targets (a target "
+                      "missing from some rows): River's answer then lacks that target")
+    names = tuple(key_name(plain(t)) for t in targets)
+    values = tuple(tuple(1.0 if bool(v) else 0.0 for _, v in c) for c in combos)
+    return EstimatorIR(EncodedLabels(columns, names, chain, est.estimator, values),
+                       "multilabel", names)
