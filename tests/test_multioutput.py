@@ -114,3 +114,20 @@ def test_a_target_that_is_also_an_input_key_is_refused():
         model.learn_one(x, {**y, "ipsos": x["ipsos"]})
     with pytest.raises(UnsupportedModelError, match="'ipsos' is also an input key"):
         to_ir(model)
+
+
+@pytest.mark.parametrize("case_id", ["classifier-chain(scaler|logreg)",
+                                     "regressor-chain(scaler|linreg)",
+                                     "multiclass-encoder(scaler|softmax)"])
+def test_onnxruntime_web_reads_the_per_target_outputs(case_id, tmp_path):
+    """The JS client names the per-target outputs from the metadata's targets, checks the golden
+    rows side by side and answers as onnxruntime does (onnxruntime-web, wasm, under Node)."""
+    model, rows = learned(case_id)
+    path, native = _export(model, rows, tmp_path)
+    web = estuary.load(path, runtime="onnxruntime-web-node")
+    assert web.runtime.name.startswith("onnxruntime-web")
+    X = web.encoder.encode_many(rows[:200])
+    assert (abs(web.outputs_matrix(X) - native.outputs_matrix(X)) <= 1e-12 * abs(
+        native.outputs_matrix(X)).clip(1.0)).all()  # wasm's MatMul: an ulp apart at most
+    if web.metadata.task == "multilabel":
+        assert web.predict_many(rows[:200]) == native.predict_many(rows[:200])

@@ -168,6 +168,29 @@ export function rowFromForm(schema, entries) {
 const TASK_OUTPUTS = { classification: ['probabilities', 'label'], regression: ['value'], cluster: ['distances', 'cluster'], anomaly: ['score'], forecast: ['forecast'], reco: ['score'] };
 const INDEX_OUTPUTS = new Set(['label', 'cluster', 'is_anomaly']); // int64: indices into `classes` (is_anomaly: 0/1)
 const PER_CLASS_OUTPUTS = new Set(['probabilities', 'distances']); // one column per class / centre
+// per-target tasks: `<output>.<target>` for each target in `classes` (estuary/ir/tasks.py)
+const PER_TARGET = { multilabel: ['label', 'probabilities'], multitarget: ['value'] };
+
+/** The artifact's output names for the metadata's task. */
+function outputNames(metadata) {
+  const per = PER_TARGET[metadata.task];
+  if (per) return metadata.classes.flatMap((t) => per.map((o) => `${o}.${t}`));
+  return TASK_OUTPUTS[metadata.task] || ['value'];
+}
+
+/** A per-target task's golden layout: every target's probabilities (2) or value (1) side by
+ * side, row by row, as [values, width]. */
+function targetRows(metadata, out, n) {
+  const kind = PER_TARGET[metadata.task].includes('probabilities') ? 'probabilities' : 'value';
+  const w = kind === 'probabilities' ? 2 : 1;
+  const width = metadata.classes.length * w;
+  const got = new Float64Array(n * width);
+  metadata.classes.forEach((t, k) => {
+    const a = out[`${kind}.${t}`];
+    for (let i = 0; i < n; i++) for (let j = 0; j < w; j++) got[i * width + k * w + j] = a[i * w + j];
+  });
+  return [got, width];
+}
 
 function within(got, expected, tol) {
   if (Number.isNaN(got) && Number.isNaN(expected)) return true;
@@ -213,6 +236,12 @@ export class EstuaryModel {
     }
     if (this.metadata.task === 'forecast') return Array.from(out.forecast, (forecast) => ({ forecast }));
     if (this.metadata.task === 'reco') return Array.from(out.score, (score) => ({ score }));
+    if (PER_TARGET[this.metadata.task]) { // River's {target: label or value} per row
+      const labels = this.metadata.task === 'multilabel';
+      return Array.from({ length: rows.length }, (_, i) => Object.fromEntries(this.classes.map((t) => [t,
+        labels ? { label: out[`label.${t}`][i] === 1, probabilities: Array.from(out[`probabilities.${t}`].subarray(2 * i, 2 * i + 2)) }
+          : { value: out[`value.${t}`][i] }])));
+    }
     if (!this.isClassifier) return Array.from(out.value, (value) => ({ value }));
     const C = this.classes.length;
     return Array.from(out.label, (j, i) => ({
@@ -241,8 +270,8 @@ export class EstuaryModel {
     inputs.forEach((r, i) => r.forEach((v, j) => { X[i * F + j] = v === null ? NaN : v; }));
     const out = await this.runMatrix(X, inputs.length);
     const main = (TASK_OUTPUTS[this.metadata.task] || ['value'])[0];
-    const got = out[main];
-    const width = PER_CLASS_OUTPUTS.has(main) ? this.classes.length : 1;
+    const [got, width] = PER_TARGET[this.metadata.task] ? targetRows(this.metadata, out, inputs.length)
+      : [out[main], PER_CLASS_OUTPUTS.has(main) ? this.classes.length : 1];
     let maxDiff = 0;
     let ok = got.length === inputs.length * width;
     for (let i = 0; ok && i < inputs.length; i++) {
@@ -476,7 +505,7 @@ export async function loadTfjs(tf, read, { check = true, trustedKey = null, requ
   } catch (e) {
     throw new ArtifactError(`TF.js cannot load the graph model (${e.message}): the artifact is corrupt, re-export it`);
   }
-  const outputs = TASK_OUTPUTS[metadata.task] || ['value'];
+  const outputs = outputNames(metadata);
   const nColumns = new RowEncoder(metadata.schema).nColumns;
   const model = new EstuaryModel(new TfjsBackend(tf, graphModel, outputs, nColumns), metadata, 'tfjs');
   model.rawMetadata = udm[METADATA_KEY];
