@@ -47,10 +47,11 @@ def split_rows(model) -> list[dict]:
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_hst_on_split_points_far_rows_and_missing_keys(fmt, tmp_path):
     model, rows = hst()
-    probes = split_rows(model) + [{"a": 1e9, "b": -1e9}, {"a": -1e300}, {}, {"b": 0.5}]
     path = tmp_path / f"hst.{fmt if fmt != 'coreml' else 'mlmodel'}"
     estuary.export(model, path, sample=rows[:50], format=fmt)
     loaded = estuary.load(path)
+    far = -1e300 if loaded.metadata.precision == "float64" else -1e30  # float32: ±3.4e38 at most
+    probes = split_rows(model) + [{"a": 1e9, "b": -1e9}, {"a": far}, {}, {"b": 0.5}]
     got = loaded.score_many(probes)
     want = np.array([model.score_one(x) for x in probes])
     if loaded.metadata.precision == "float64":
@@ -169,14 +170,55 @@ def test_filters_are_refused_in_float32_formats(fmt, reason, tmp_path):
     assert reason in str(e.value)
 
 
-@pytest.mark.parametrize("model, reason", [
-    (anomaly.LocalOutlierFactor(), "LocalOutlierFactor is not exported yet"),
-    (anomaly.LODA(seed=1), "LODA is not exported yet")])
-def test_lof_and_loda_are_refused_with_the_reason(model, reason, tmp_path):
+def test_lof_is_refused_with_the_reason(tmp_path):
+    model = anomaly.LocalOutlierFactor()
     model.learn_one({"a": 0.1, "b": 0.2})
     with pytest.raises(estuary.UnsupportedModelError) as e:
         estuary.export(model, tmp_path / "m.onnx", format="onnx")
-    assert reason in str(e.value)
+    assert "LocalOutlierFactor is not exported yet" in str(e.value)
+
+
+def edge_rows(model) -> list[dict]:
+    """Rows whose projection lands exactly on a histogram's bin edge and one ulp of x either
+    side (Bananas' two features: LODA projects one feature per cut, z = w * x)."""
+    out = []
+    for projection, h in zip(model.projections_, model.histograms_):
+        (feature, w), = projection.items()
+        for b in h.data:
+            for edge in (b.left, b.right):
+                x0 = edge / w
+                near = [x0, *(float(np.nextafter(x0, d)) for d in (-np.inf, np.inf))]
+                hit = [x for x in near if w * x == edge]
+                for x in hit[:1]:
+                    out += [{feature: x}, {feature: float(np.nextafter(x, -np.inf))},
+                            {feature: float(np.nextafter(x, np.inf))}]
+    return out
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "pmml"])
+def test_loda_on_bin_edges_is_rivers_to_the_bit(fmt, tmp_path):
+    model = anomaly.LODA(n_bins=8, n_random_cuts=20, seed=3)
+    rows = [x for x, _ in datasets.Bananas()][:1500]
+    for x in rows:
+        model.learn_one(x)
+    probes = edge_rows(model)
+    assert len(probes) > 100
+    probes += [{"1": 1e9, "2": -1e9}, {}, {"1": 0.0}]
+    path = tmp_path / f"m.{fmt}"
+    estuary.export(model, path, sample=rows[:30], format=fmt)
+    got = estuary.load(path).score_many(probes)
+    want = [model.score_one(x) for x in probes]
+    assert got.tolist() == want
+    assert len(set(want)) > 20  # the edges do move rows between bins
+
+
+@pytest.mark.parametrize("fmt", ["tfjs", "coreml"])
+def test_loda_is_refused_in_float32_formats(fmt, tmp_path):
+    model = anomaly.LODA(seed=1)
+    model.learn_one({"a": 0.1, "b": 0.2})
+    with pytest.raises(estuary.UnsupportedModelError) as e:
+        estuary.export(model, tmp_path / "m", format=fmt)
+    assert "moves rows across River's bin edges" in str(e.value)
 
 
 def test_learner_snapshots_a_detector_that_learns_without_labels(tmp_path):

@@ -71,6 +71,38 @@ def anomaly_flag(o: Ops, score: Any, threshold: float | None) -> Any:
     return o.where(o.is_nan(score), o.const(0.0), below)
 
 
+def ordered_projection(o: Ops, x: Any, terms: tuple[tuple[int, float], ...]) -> Any:
+    """River's LODA projection `sum(w * x.get(f, 0.0) for f, w in projection.items())`: the
+    products added left to right in the projection's own order (a missing key is 0.0).
+    `x` is a list of per-column values (`column(o, x, j)` picks them)."""
+    z = None
+    for j, w in terms:
+        xj = o.keep(x[j], f"x{j}")
+        term = o.mul(o.const(w), o.where(o.is_nan(xj), o.const(0.0), xj))
+        z = term if z is None else o.add(z, term)
+    return z
+
+
+def bin_log_density(o: Ops, z: Any, bins: tuple[tuple[float, float, float], ...],
+                    outside: float) -> Any:
+    """River's `LODA._density` then `log(max(p, 1e-12))`: the first bin (in River's order) with
+    z <= right gives its value if z >= left, else `outside` (a gap); past every bin `outside`."""
+    z = o.keep(z, "z")
+    value = o.const(outside)
+    for left, right, log_p in reversed(bins):
+        inside = o.where(o.less(z, o.const(left)), o.const(outside), o.const(log_p))
+        value = o.where(o.greater(z, o.const(right)), value, inside)
+    return value
+
+
+def loda_score(o: Ops, logs: list[Any], n_cuts: int) -> Any:
+    """River's `score = 0.0; score -= log(...)` over the cuts, then `score / n_random_cuts`."""
+    total = o.const(0.0)
+    for v in logs:
+        total = o.sub(total, v)
+    return o.div(total, o.const(float(n_cuts)))
+
+
 # --------------------------------------------------------------------------------- nodes
 
 
@@ -152,6 +184,26 @@ class AnomalyFilter(Estimator):
         return member_split_probes((self.detector,), self.columns, Z)
 
 
+@ir_node
+@dataclass(frozen=True)
+class Loda(Estimator):
+    """River's LODA.score_one: per cut, the projection (`terms`: (column, weight) in River's
+    dict order), then the log of its histogram's density (`bins`: (left, right, log density)
+    in River's order; `outside` = log(1e-12) for a gap or beyond), summed as River subtracts
+    them, over the number of cuts."""
+
+    columns: tuple[str, ...]
+    terms: tuple[tuple[tuple[int, float], ...], ...]
+    bins: tuple[tuple[tuple[float, float, float], ...], ...]
+    outside: float
+
+    def __post_init__(self) -> None:
+        if not self.terms or len(self.terms) != len(self.bins):
+            raise IRError("Loda: no cuts, or cuts and histograms differ in number")
+        if any(not 0 <= j < len(self.columns) for cut in self.terms for j, _ in cut):
+            raise IRError("Loda: a projection reads a column that is not there")
+
+
 # --------------------------------------------------------------------------------- numpy
 
 
@@ -185,3 +237,11 @@ def _linear_score(est: LinearScore, Z: np.ndarray) -> np.ndarray:
 def _filter(est: AnomalyFilter, Z: np.ndarray) -> dict[str, np.ndarray]:
     score = _score(member_output(est.detector, est.columns, Z))
     return {"value": score, "is_anomaly": anomaly_flag(NUMPY, score, est.threshold)}
+
+
+@evaluates(Loda)
+def _loda(est: Loda, Z: np.ndarray) -> np.ndarray:
+    x = [Z[:, j] for j in range(Z.shape[1])]
+    logs = [bin_log_density(NUMPY, ordered_projection(NUMPY, x, terms), bins, est.outside)
+            for terms, bins in zip(est.terms, est.bins, strict=True)]
+    return loda_score(NUMPY, logs, len(est.terms))

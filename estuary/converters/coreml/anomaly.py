@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...ir.anomaly import AnomalyFilter, HalfSpaceTrees, LinearScore, UnivariateScore
+from ...ir.anomaly import AnomalyFilter, HalfSpaceTrees, LinearScore, Loda, UnivariateScore
 from ..registry import register_emitter, register_refusal
 from .transforms import Context, impute
 from .trees import leaf_one_hot, split_signs
@@ -44,3 +44,6 @@ register_refusal("coreml", UnivariateScore, "Core ML's double-precision classic 
 register_refusal("coreml", AnomalyFilter, "is_anomaly compares the score with River's float64 "
                  "threshold, and Core ML's float32 stages could flip rows within float32 "
                  "rounding of it; export to ONNX or PMML")
+register_refusal("coreml", Loda, "LODA's density is a step function of each projection: a "
+                 "projection computed in float32 moves rows across River's bin edges; export to "
+                 "ONNX or PMML")

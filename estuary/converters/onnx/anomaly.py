@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...ir import anomaly
-from ...ir.anomaly import AnomalyFilter, HalfSpaceTrees, LinearScore, UnivariateScore
+from ...ir.anomaly import AnomalyFilter, HalfSpaceTrees, LinearScore, Loda, UnivariateScore
 from ..registry import emit, register_emitter
 from .ensembles import member_output
 from .graph import OnnxOps
@@ -46,3 +46,15 @@ def anomaly_filter(est: AnomalyFilter, ctx: Context) -> dict[str, str]:
     score = _flat(ctx, member_output(est.detector, ctx.graph, ctx.x, est.columns)["value"])
     flag = anomaly.anomaly_flag(OnnxOps(ctx.graph), score, est.threshold)
     return {"value": score, "is_anomaly": flag}
+
+
+@register_emitter("onnx", Loda)
+def loda(est: Loda, ctx: Context) -> dict[str, str]:
+    """Each projection added up in River's order, column by column (no MatMul: its order of
+    summation is onnxruntime's), then the bins as nested Where in River's order."""
+    g, o = ctx.graph, OnnxOps(ctx.graph)
+    x = [_flat(ctx, g.gather_columns(ctx.x, [j])) for j in range(len(est.columns))]
+    logs = [anomaly.bin_log_density(o, anomaly.ordered_projection(o, x, terms), bins,
+                                    est.outside)
+            for terms, bins in zip(est.terms, est.bins, strict=True)]
+    return {"value": anomaly.loda_score(o, logs, len(est.terms))}

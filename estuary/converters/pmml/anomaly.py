@@ -5,7 +5,7 @@ flag is one more DerivedField, which the output stage exposes as `is_anomaly` (`
 from __future__ import annotations
 
 from ...ir import anomaly
-from ...ir.anomaly import AnomalyFilter, HalfSpaceTrees, LinearScore, UnivariateScore
+from ...ir.anomaly import AnomalyFilter, HalfSpaceTrees, LinearScore, Loda, UnivariateScore
 from ...ir.ensembles import Member
 from ..registry import emit, register_emitter
 from .document import Document, Head, PmmlOps, add_all, const, ref, regression_table
@@ -83,3 +83,17 @@ def anomaly_filter(est: AnomalyFilter, ctx: Context) -> Head:
     flag = _field(doc, o, anomaly.anomaly_flag(o, ref(score), est.threshold), "is_anomaly")
     head = value_head(score)
     return FlaggedHead(head.normalization, head.tables, {"is_anomaly": flag})
+
+
+@register_emitter("pmml", Loda)
+def loda(est: Loda, ctx: Context) -> Head:
+    """Each projection a DerivedField added up in River's order, then each cut's log density
+    as nested `if`s over the bins in River's order, subtracted as River does."""
+    doc, o = ctx.doc, PmmlOps(ctx.doc)
+    x = [ref(ctx.fields[c]) for c in est.columns]
+    logs = []
+    for k, (terms, bins) in enumerate(zip(est.terms, est.bins, strict=True)):
+        z = ref(_field(doc, o, anomaly.ordered_projection(o, x, terms), f"projection{k}"))
+        logs.append(ref(_field(doc, o, anomaly.bin_log_density(o, z, bins, est.outside),
+                               f"log_density{k}")))
+    return value_head(_field(doc, o, anomaly.loda_score(o, logs, len(est.terms)), "score"))

@@ -20,7 +20,7 @@ from river import anomaly, preprocessing
 
 from ... import ir
 from ...errors import UnsupportedModelError
-from ...ir.anomaly import AnomalyFilter, HalfSpaceTrees, LinearScore, UnivariateScore
+from ...ir.anomaly import AnomalyFilter, HalfSpaceTrees, LinearScore, Loda, UnivariateScore
 from ...ir.ensembles import Member
 from ...ir.trees import TreeRegressor, TreeStructure
 from ..registry import Case, extractor_for, register_extractor, supported_models
@@ -241,9 +241,6 @@ LOF_REFUSAL = ("LocalOutlierFactor is not exported yet: its state could be froze
                "stored points with their k-distances and densities), but its score needs the k "
                "nearest stored points of each row with River's distance-0 self-match rule and "
                "summation order, which no estuary format block computes yet")
-LODA_REFUSAL = ("LODA is not exported yet: its density is a step function of each projection, so "
-                "a projection summed in another order than River's moves rows across bin edges; "
-                "estuary has no exact ordered-sum block for it yet")
 
 
 @register_extractor(anomaly.LocalOutlierFactor, inputs=lambda m: {}, kind="estimator",
@@ -253,10 +250,37 @@ def local_outlier_factor(m: Any, columns, ctx) -> EstimatorIR:
     raise UnsupportedModelError(m, supported_models(), reason=LOF_REFUSAL)
 
 
-@register_extractor(anomaly.LODA, inputs=lambda m: {}, kind="estimator", refusal=LODA_REFUSAL,
-                    cases=(Case("loda", "Phishing", lambda: anomaly.LODA(n_random_cuts=10,
-                                                                         seed=42)),))
-def loda(m: Any, columns, ctx) -> EstimatorIR:
-    raise UnsupportedModelError(m, supported_models(), reason=LODA_REFUSAL)
+def _loda_inputs(m: anomaly.LODA) -> dict:
+    return numeric_inputs(sorted({f for p in m.projections_ for f in p}, key=key_name))
+
+
+def _loda_bins(m: anomaly.LODA, h: Any) -> tuple:
+    """(left, right, log density) of each bin, in River's order: River's own `_density` at the
+    bin's right edge (its density is one value over the bin) through `log(max(p, 1e-12))`."""
+    return tuple((float(b.left), float(b.right),
+                  math.log(max(m._density(h, b.right), 1e-12))) for b in h.data)
+
+
+LODA_CASES = (
+    Case("loda", "Phishing", lambda: anomaly.LODA(n_random_cuts=10, seed=42)),
+    Case("minmax|loda", "Bananas", lambda: preprocessing.MinMaxScaler()
+         | anomaly.LODA(n_bins=8, n_random_cuts=25, seed=1)),
+)
+
+
+@register_extractor(anomaly.LODA, inputs=_loda_inputs, kind="estimator", produces=(Loda,),
+                    cases=LODA_CASES)
+def loda(m: anomaly.LODA, columns, ctx) -> EstimatorIR:
+    require_learned(bool(m.projections_), "LODA")
+    names = tuple(key_name(k) for k in _loda_inputs(m))
+    missing = [n for n in names if n not in columns]
+    if missing:
+        raise UnsupportedModelError(m, supported_models(), reason=f"its projections read "
+                                    f"{missing}, which no earlier step of the pipeline produces")
+    index = {n: j for j, n in enumerate(names)}
+    terms = tuple(tuple((index[key_name(f)], float(w)) for f, w in p.items())
+                  for p in m.projections_)
+    bins = tuple(_loda_bins(m, h) for h in m.histograms_)
+    return EstimatorIR(Loda(names, terms, bins, math.log(1e-12)), "anomaly")
 
 

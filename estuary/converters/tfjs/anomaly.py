@@ -13,7 +13,7 @@ import numpy as np
 
 from ... import ir
 from ...ir import anomaly
-from ...ir.anomaly import AnomalyFilter, HalfSpaceTrees, LinearScore, UnivariateScore
+from ...ir.anomaly import AnomalyFilter, HalfSpaceTrees, LinearScore, Loda, UnivariateScore
 from ..registry import register_emitter, register_refusal
 from .graph import TfjsOps
 from .transforms import FORMAT, Context, emit_model
@@ -57,3 +57,6 @@ def linear_score(est: LinearScore, ctx: Context) -> dict[str, str]:
 
 
 register_refusal(FORMAT, AnomalyFilter, FLOAT32_FLAG)
+register_refusal(FORMAT, Loda, "LODA's density is a step function of each projection: a "
+                 "projection computed in float32 moves rows across River's bin edges; export to "
+                 "ONNX or PMML")
