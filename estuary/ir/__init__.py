@@ -15,6 +15,7 @@ from . import (  # noqa: F401
     projection,
     reco,
     trees,
+    votes,
 )
 from .evaluate import evaluate
 from .nodes import (

@@ -529,6 +529,50 @@ def knn_outputs(o: Ops, d: Any, targets: np.ndarray, k: int, weighted: bool,
     return o.where(exact, at, out)
 
 
+# --------------------------------------------------------------------------------- votes
+
+
+def first_max(o: Ops, v: Any, width: int) -> Any:
+    """1.0 at the first maximum of each row of v [N, K] (River's `max(d, key=d.get)` keeps the
+    first), 0.0 elsewhere: a maximum is first when the maxima up to it number exactly one."""
+    is_max = o.where(o.equal(v, o.max_classes(o.keep(v, "v"))), o.const(1.0), o.const(0.0))
+    upto = np.triu(np.ones((width, width)))  # [i, k] = 1 where i <= k: whole counts, exact
+    count = o.matmul(o.keep(is_max, "is_max"), upto)
+    return o.where(o.equal(count, o.const(1.0)), is_max, o.const(0.0))
+
+
+def vote_count(o: Ops, probs: Sequence[Any], places: Sequence[np.ndarray], soft: bool) -> Any:
+    """River's OneVsOne / Voting vote (`ir.votes.VoteCount`), one-hot [N, C]. Hard: each
+    member's label (first maximum of its probabilities) is one vote, placed among the C classes
+    by `places[j]` [K_j, C]; the key votes · (J + 1) + (J - first voter) makes the most voted
+    class win and, on a tie, the one voted first (River's insertion-ordered dict and Counter).
+    Soft: the placed probabilities are added member by member (River's `Counter.update`) and
+    the first maximum in class order wins."""
+    total, first, seen = None, None, None
+    n_members = len(probs)
+    for j, (p, place) in enumerate(zip(probs, places, strict=True)):
+        ballot = o.matmul(p if soft else first_max(o, p, place.shape[0]), place)  # exact
+        ballot = o.keep(ballot, f"ballot{j}")
+        total = ballot if total is None else o.add(total, ballot)
+        if soft:
+            continue
+        if first is None:  # the first member votes first for its class
+            first = o.where(o.greater(ballot, o.const(0.0)), o.const(0.0),
+                            o.const(float(n_members)))
+            seen = ballot
+            continue
+        fresh = o.where(o.greater(seen, o.const(0.0)), o.const(0.0), ballot)
+        first = o.keep(o.where(o.greater(fresh, o.const(0.0)), o.const(float(j)), first),
+                       f"first{j}")
+        seen = o.keep(o.add(seen, ballot), f"seen{j}")
+    width = places[0].shape[1]
+    if soft:
+        return first_max(o, total, width)
+    key = o.add(o.mul(total, o.const(float(n_members + 1))),
+                o.sub(o.const(float(n_members)), first))
+    return first_max(o, key, width)
+
+
 # --------------------------------------------------------------------------------- graph targets
 
 

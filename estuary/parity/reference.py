@@ -34,6 +34,18 @@ def reads_label_from_proba(model: Any) -> bool:
             and getattr(fn, "__module__", "") == "river.base.classifier")
 
 
+def label_only(model: Any) -> bool:
+    """True when River gives the classifier no `predict_proba_one` (its `predict_one` votes:
+    OneVsOneClassifier, VotingClassifier), directly or as a pipeline's last step: the reference
+    is then the one-hot of River's label (the label-only contract, README "Artifact contract")."""
+    last = model
+    if type(model).__name__ == "Pipeline" and hasattr(model, "steps"):
+        last = list(model.steps.values())[-1]
+    fn = getattr(type(last), "predict_proba_one", None)
+    return (getattr(fn, "__qualname__", "") == "Classifier.predict_proba_one"
+            and getattr(fn, "__module__", "") == "river.base.classifier")
+
+
 def river_outputs(model: Any, rows: Sequence[Mapping], task: str, classes: Sequence,
                   progress: Callable[[int, int], None] | None = None) -> Reference:
     """River's own answer on each row, as the task's contract shapes it (`ANSWERS`):
@@ -44,6 +56,8 @@ def river_outputs(model: Any, rows: Sequence[Mapping], task: str, classes: Seque
     answer = ANSWERS[task]
     if task == "classification" and reads_label_from_proba(model):
         answer = _classification_from_proba
+    if task == "classification" and label_only(model):
+        answer = _classification_votes
     labels: list[Any] = []
     errors: list[str | None] = []
     for i, x in enumerate(rows):
@@ -75,6 +89,12 @@ def _classification_from_proba(model: Any, x: Mapping,
     proba = model.predict_proba_one(dict(x))
     return ([float(proba.get(c, 0.0)) for c in classes],
             max(proba, key=proba.get) if proba else None)
+
+
+def _classification_votes(model: Any, x: Mapping,
+                          classes: Sequence) -> tuple[list[float], Any]:
+    label = model.predict_one(dict(x))
+    return [1.0 if c == label else 0.0 for c in classes], label
 
 
 def _regression(model: Any, x: Mapping, classes: Sequence) -> tuple[list[float], Any]:

@@ -37,6 +37,7 @@ from . import (  # noqa: F401  (registration)
     projection,
     reco,
     trees,
+    votes,
 )
 from .graph import DEFAULT_OPSET, DOUBLE, INT64, ML_DOMAIN, Graph
 from .transforms import Context, emit_transform, take

@@ -35,6 +35,7 @@ from . import (  # noqa: F401  (registration)
     projection,
     reco,
     trees,
+    votes,
 )
 from .document import (
     NAMESPACE,

@@ -31,6 +31,7 @@ from . import (  # noqa: F401
     reco,
     time_series,
     tree,
+    votes,
     wrappers,
 )
 from .base import EstimatorIR, key_name, plain

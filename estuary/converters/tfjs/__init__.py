@@ -53,6 +53,7 @@ from . import (  # noqa: F401  (registration)
     projection,
     reco,
     trees,
+    votes,
 )
 from .graph import Graph
 from .transforms import FORMAT, emit_model
