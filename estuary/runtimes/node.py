@@ -252,6 +252,11 @@ class NodeBackend:
         return out
 
     def _empty(self) -> dict[str, np.ndarray]:
+        spec = TASKS[self.metadata.task]
+        if spec.per_target:
+            return {name: np.zeros((0, 2) if what == "probabilities" else 0,
+                                   np.int64 if what == "label" else np.float64)
+                    for name, what, _ in spec.target_outputs(self.metadata.classes)}
         if self.metadata.task == "cluster":
             return {"distances": np.zeros((0, len(self.metadata.classes))),
                     "cluster": np.zeros(0, np.int64)}

@@ -24,16 +24,17 @@ the keys route exactly (tree_routing.py); ensembles combine their members as Riv
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 
 from ... import ir
-from ...errors import ArtifactError
+from ...errors import ArtifactError, UnsupportedModelError
 from ...ir.artifact import METADATA_KEY, ArtifactMetadata
 from ...ir.features import Polynomial
-from ...ir.tasks import TASKS
+from ...ir.tasks import TASKS, Task
 from ..registry import register_format, register_refusal
 from . import (  # noqa: F401  (registration)
     anomaly,
@@ -70,6 +71,8 @@ def build_graph(model: ir.Model) -> tuple[Graph, list[str]]:
     g = Graph()
     outs = emit_model(model, g, g.placeholder(INPUT, len(model.schema.columns)))
     spec = TASKS[model.task]
+    if spec.per_target:  # label.<t>, probabilities.<t> / value.<t> (`ir.tasks`)
+        return g, _target_outputs(g, spec, outs[spec.kind], model.classes)
     if not spec.per_class:  # value, score, forecast: [N] under the task's name (`ir.tasks`)
         g.op("Reshape", outs[spec.kind], g.const([-1], np.int32, "shape"), name=spec.output)
         return g, [spec.output]
@@ -84,6 +87,29 @@ def build_graph(model: ir.Model) -> tuple[Graph, list[str]]:
     for name in ("probabilities", "label"):
         _name_output(g, outs[name], name)
     return g, ["probabilities", "label"]
+
+
+TARGET_NAME = re.compile(r"[A-Za-z0-9_./-]+")
+
+
+def _target_outputs(g: Graph, spec: Task, main: str, targets: tuple) -> list[str]:
+    """Each target's columns of the side-by-side main output under its contract name; a label
+    is the ArgMax of the target's two probabilities (TF.js keeps the first maximum: False on a
+    tie, as River's `max`)."""
+    names = []
+    for name, what, start in spec.target_outputs(targets):
+        if not TARGET_NAME.fullmatch(name):
+            raise UnsupportedModelError(name, [], reason="TF.js node names allow letters, "
+                                        "digits and _ . - / only: rename the target")
+        part = g.gather_columns(main, list(range(start, start + spec.target_width)))
+        if what == "label":
+            g.op("ArgMax", part, g.const(1, np.int32, "axis"), name=name)
+        elif what == "probabilities":
+            g.op("Identity", part, name=name)
+        else:
+            g.op("Reshape", part, g.const([-1], np.int32, "shape"), name=name)
+        names.append(name)
+    return names
 
 
 def _name_output(g: Graph, node: str, name: str) -> None:
