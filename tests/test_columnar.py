@@ -232,3 +232,20 @@ def test_columns_a_dict_row_would_refuse_are_refused(exported):
         loaded.predict_proba_many(pd.DataFrame({"x": ["0.5"]}))
     with pytest.raises(InvalidInputError, match="expected a list of dict rows or a table"):
         loaded.predict_proba_many({"x": 1.0})
+
+
+def test_an_all_number_frame_is_read_as_one_matrix_with_the_same_numbers():
+    """int64, float64 (NaN = missing), float32 and bool columns: pandas' one-matrix copy gives
+    what the per-column path and dict rows give."""
+    schema = FeatureSchema((Feature("i", "i"), Feature("f", "f"), Feature("h", "h"),
+                            Feature("b", "b"), Feature("gone", "gone")))
+    frame = pd.DataFrame({"i": np.array([1, -2, 2**53 + 1], dtype=np.int64),
+                          "f": [0.5, np.nan, -0.0], "h": np.array([0.1, 2, 3], np.float32),
+                          "b": [True, False, True], "extra": [9.0, 9.0, 9.0]})
+    rows = [{k: v for k, v in r.items() if not (isinstance(v, float) and v != v)}
+            for r in frame.astype(object).to_dict("records")]
+    for r, h in zip(rows, frame["h"]):
+        r["h"] = float(h)
+    expected = RowEncoder(schema).encode_many(rows)
+    _same_bits(ColumnarEncoder(schema).encode(frame), expected)
+    _same_bits(ColumnarEncoder(schema).encode(frame, aliases={"x": "y"}), expected)  # per column
