@@ -125,10 +125,13 @@ class HalfSpaceTrees(Estimator):
             raise IRError("HalfSpaceTrees: a tree reads other columns or has model leaves")
 
     def thresholds(self) -> dict[str, tuple[float, ...]]:
+        """Each split as River writes it (t) and as the IR does (prev(t)): the probes one ulp
+        around both cover River's split point and one ulp either side."""
         out: dict[str, set[float]] = {}
         for t in self.trees:
             for c, values in t.thresholds().items():
-                out.setdefault(c, set()).update(values)
+                out.setdefault(c, set()).update(
+                    v for p in values for v in (p, float(np.nextafter(p, np.inf))))
         return {c: tuple(sorted(v)) for c, v in out.items()}
 
     def split_probes(self, Z: np.ndarray) -> list[tuple[str, float, int]]:
