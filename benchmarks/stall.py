@@ -60,7 +60,8 @@ def run(name: str, model, events, n_events: int, every: int, probe: list,
         gc_freeze: bool = False) -> dict:
     events = [next(events) for _ in range(n_events)]
     bare = copy.deepcopy(model)
-    learner = Learner(model, store=tempfile.mkdtemp(), policy=Manual(), probe=probe)
+    learner = Learner(model, store=tempfile.mkdtemp(), policy=Manual(), probe=probe,
+                      gc_freeze=gc_freeze)
     bare_pause, learner_pause, stalls = [], [], []
     bare_total = learner_total = 0.0
     gc.collect()
@@ -79,11 +80,9 @@ def run(name: str, model, events, n_events: int, every: int, probe: list,
             frozen = learner.freeze()
             stalls.append((time.perf_counter() - t3) * 1e3)
             del frozen  # a worker would publish it and let it go
-            if gc_freeze:  # the opt-in policy: the model leaves every later full collection
-                gc.freeze()
-    gc.unfreeze()
+    gc.unfreeze()  # Learner(gc_freeze=True) froze the collector's view: undo it for the next run
     n = len(events)
-    return {"model": name + (" + gc.freeze() after each snapshot" if gc_freeze else ""),
+    return {"model": name + (" + Learner(gc_freeze=True)" if gc_freeze else ""),
             "events": n, "every": every, "snapshots": len(stalls),
             "probes": len(learner.freeze().probes),
             "stall_ms": {"p50": statistics.median(stalls), "p99": _pct(stalls, 0.99),

@@ -43,3 +43,28 @@ def test_unchanged_leaves_share_their_tables_by_identity():
     changed = sum(a is not b for a, b in zip(second.mu, third.mu))
     assert changed == 1 and len(third.mu) == len(second.mu) > 10
     assert ir.content_hash(to_ir(model)) == ir.content_hash(_fresh(model))
+
+
+def test_gc_freeze_policy_moves_live_objects_out_of_the_collector(tmp_path):
+    import gc
+
+    from river import datasets, linear_model, preprocessing
+
+    from estuary.online import Learner
+
+    gc.unfreeze()
+    learner = Learner(preprocessing.StandardScaler() | linear_model.LogisticRegression(),
+                      store=tmp_path, gc_freeze=True)
+    try:
+        for x, y in datasets.Phishing().take(100):
+            learner.learn_one(x, y)
+        assert gc.get_freeze_count() == 0
+        learner.freeze()
+        assert gc.get_freeze_count() > 1000  # the process's live objects, the model's included
+    finally:
+        gc.unfreeze()
+    plain = Learner(preprocessing.StandardScaler() | linear_model.LogisticRegression(),
+                    store=tmp_path)
+    plain.learn_one({"a": 1.0}, True)
+    plain.freeze()
+    assert gc.get_freeze_count() == 0  # off by default: process-wide, so opt-in

@@ -13,6 +13,7 @@ the probe rows, see `freeze`) and hands it to a worker that exports, verifies an
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections import deque
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
@@ -44,6 +45,13 @@ class Learner:
     the model is checkpointed every `checkpoint_every` events, every `checkpoint_seconds`, and
     (`checkpoint_on_snapshot`) at each snapshot; `position()` (set by the loop) gives the
     source offsets stored beside it. `resume()` loads the newest checkpoint that verifies.
+
+    `gc_freeze=True`: after each freeze, `gc.freeze()` moves every live object (the model's
+    included) out of CPython's collector generations, so later full collections, which walk
+    a big tree's ~200k objects (100+ ms, in bare River's learn_one as much as in a snapshot),
+    skip them (`benchmarks/stall.py`). Process-wide and never undone: for a process that keeps
+    one long-lived model; objects frozen this way are still freed by reference counting, but
+    never by the cycle collector.
     """
 
     def __init__(self, model: Any, *, store: Store | str | Path | None = None,
@@ -52,13 +60,15 @@ class Learner:
                  metric: Any = None, executor: str | Executor = "thread", keep: int = 10,
                  on_result: Callable[[PublishResult], None] | None = None,
                  checkpoints: CheckpointDir | None = None, checkpoint_every: int | None = None,
-                 checkpoint_seconds: float | None = None, checkpoint_on_snapshot: bool = True):
+                 checkpoint_seconds: float | None = None, checkpoint_on_snapshot: bool = True,
+                 gc_freeze: bool = False):
         self.model = model
         self.policy = policy or Manual()
         self.store = store if isinstance(store, Store) or store is None else Store(store, keep)
         self.formats = list(formats) if formats else None
         self.probe = [dict(r) for r in probe]
         self.generated = generated
+        self.gc_freeze = gc_freeze
         self.metric = metric
         self.n_events = 0
         self.n_snapshots = 0
@@ -172,6 +182,8 @@ class Learner:
         frozen = freeze(self.model, self.probe + self.recent(), budget=self.generated,
                         n_events=self.n_events, reason=reason, rotation=self.n_snapshots,
                         metrics=self._metrics())
+        if self.gc_freeze:  # the class docstring: out of every later full collection
+            gc.freeze()
         self.n_snapshots += 1
         self.history.append((self.n_events, reason, frozen.stall_ms))
         self.policy.reset(self.n_events)
