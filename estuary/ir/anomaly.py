@@ -135,7 +135,9 @@ class HalfSpaceTrees(Estimator):
         return {c: tuple(sorted(v)) for c, v in out.items()}
 
     def split_probes(self, Z: np.ndarray) -> list[tuple[str, float, int]]:
-        return [p for t in self.trees for p in split_probes(t.tree, self.columns, Z)]
+        """Every split at the IR's prev(t) and at River's t (probes go one ulp around each)."""
+        return [(c, v, row) for t in self.trees for c, p, row in split_probes(t.tree, self.columns, Z)
+                for v in (p, float(np.nextafter(p, np.inf)))]
 
 
 @ir_node
