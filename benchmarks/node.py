@@ -2,8 +2,8 @@
 
     python benchmarks/node.py [--n 2000]
 
-For each model: TF.js (@tensorflow/tfjs, cpu backend) and ONNX (onnxruntime-web, wasm, one
-thread) through estuary's JS client library (js/src/estuary.js: object → tensor → model →
+For each model: TF.js (@tensorflow/tfjs, cpu backend), ONNX (onnxruntime-web, wasm, one
+thread) and ONNX / ONNX Runtime Mobile's .ort in onnxruntime-node (native) through estuary's JS client library (js/src/estuary.js: object → tensor → model →
 {label, probabilities}), timed inside Node so the Python↔Node pipe is not counted; River's
 `predict_proba_one` timed in Python. "first" is a cold start: a new Node process imports the
 runtime, loads the artifact, checks its golden vectors and answers one row.
@@ -69,8 +69,11 @@ def main() -> None:
             snap = take_snapshot(model, rows[:20])
             p50, p99 = river_us(model, row, args.n)
             print(f"{case:28s} {'River predict_proba_one':30s} {'':>9s} {p50:8.1f} {p99:8.1f}")
-            artifacts = [("onnx", "onnxruntime-web (Node wasm)",
-                          estuary.write_snapshot(snap, Path(tmp) / f"{len(rows)}.onnx").path)]
+            onnx = estuary.write_snapshot(snap, Path(tmp) / f"{len(rows)}.onnx").path
+            ort = estuary.write_snapshot(snap, Path(tmp) / f"{len(rows)}.ort").path
+            artifacts = [("onnx", "onnxruntime-web (Node wasm)", onnx),
+                         ("onnx-node", "onnxruntime-node .onnx", onnx),
+                         ("onnx-node", "onnxruntime-node .ort", ort)]
             try:
                 artifacts.append(("tfjs", "@tensorflow/tfjs (Node cpu)",
                                   write_tfjs(snap, Path(tmp) / f"{case}.tfjs".replace("|", "_"))))
