@@ -121,3 +121,22 @@ def test_node_reads_the_ort_metadata_itself(ort_file):
     assert json.loads(reply["metadata"]) == json.loads(estuary.load(ort_file).metadata.to_json())
     assert reply["runtime"]["name"] == "onnxruntime-node" and reply["golden_max_diff"] < 1e-12
     assert METADATA_KEY == "estuary"
+
+
+def test_publishing_includes_ort_when_named(tmp_path):
+    from estuary.online.freeze import freeze
+    from estuary.online.publish import publish
+    from estuary.online.store import Store
+
+    model, rows = learned("scaler|logreg")
+    store = Store(tmp_path / "store")
+    default = publish(freeze(model, rows[:100]), store)
+    assert "ort" not in default.reports  # published only when named
+    named = publish(freeze(model, rows[:100]), store, formats=("onnx", "ort"))
+    assert named.published and named.reports["ort"].passed
+    version = store.open()  # every file checked against the manifest
+    assert version.number == named.version
+    assert {"model.ort", "model.required_operators.config"} <= set(version.manifest.files)
+    loaded = estuary.load(version.file_for("ort"))
+    assert loaded.predict_many(rows[:50]) == estuary.load(version.file_for("onnx")).predict_many(
+        rows[:50]) == [model.predict_one(x) for x in rows[:50]]
