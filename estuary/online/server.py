@@ -380,7 +380,7 @@ def _predictions(served: Served, rows: list) -> dict[str, Any]:
     result = model.run(X)
     spec = model.task  # the task's outputs (`ir.tasks`): each is answered by name
     floats = [np.asarray(v, dtype=np.float64).reshape(len(rows), -1) for k, v in result.items()
-              if v.dtype.kind == "f"]
+              if v.dtype.kind == "f"] if rows else []  # no row: nothing to check (no 500)
     _check_finite(np.hstack(floats) if rows and floats else np.empty((0, 0)), X, served.columns)
     if spec.per_target:  # one output per target: `label.<t>`, `probabilities.<t>`, `value.<t>`
         out["targets"] = list(model.classes)
