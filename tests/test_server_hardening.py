@@ -103,11 +103,11 @@ def test_reload_survives_any_exception_and_serves_the_next_good_version(store, m
               4: _OrtFail("[ONNXRuntimeError] : 1 : FAIL : Load model failed"),
               5: MemoryError("std::bad_alloc")}
 
-    def load(path: Path):
+    def load(path: Path, *rest):
         number = int(path.parent.name)
         if number in raises:
             raise raises[number]
-        return real(path)
+        return real(path, *rest)
 
     monkeypatch.setattr(server, "_load_artifact", load)
     with running_server(create_app(store, poll=0.02)) as url, httpx.Client(base_url=url) as http:
@@ -132,10 +132,10 @@ def test_reload_survives_any_exception_and_serves_the_next_good_version(store, m
 def test_a_load_that_hangs_is_refused_after_load_timeout(store, monkeypatch):
     real = server._load_artifact
 
-    def load(path: Path):
+    def load(path: Path, *rest):
         if path.parent.name == "2":
             time.sleep(3)  # a runtime that hangs (the thread is left behind, the watcher is not)
-        return real(path)
+        return real(path, *rest)
 
     monkeypatch.setattr(server, "_load_artifact", load)
     app = create_app(store, poll=0.02, load_timeout=0.3)
