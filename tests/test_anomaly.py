@@ -170,12 +170,47 @@ def test_filters_are_refused_in_float32_formats(fmt, reason, tmp_path):
     assert reason in str(e.value)
 
 
-def test_lof_is_refused_with_the_reason(tmp_path):
-    model = anomaly.LocalOutlierFactor()
-    model.learn_one({"a": 0.1, "b": 0.2})
+def lof(window: int = 60, k: int = 6):
+    from river import compose, neighbors, utils
+
+    model = compose.Select("1", "2") | anomaly.LocalOutlierFactor(
+        n_neighbors=k, engine=neighbors.LazySearch(window_size=window,
+                                                   dist_func=utils.math._euclidean_distance))
+    rows = [x for x, _ in datasets.Bananas()][:400]
+    for x in rows:
+        model.learn_one(x)
+    return model, rows
+
+
+def test_lof_in_onnx_stored_points_duplicates_and_far_rows(tmp_path):
+    model, rows = lof()
+    last = model["LocalOutlierFactor"]
+    stored = [entry[0][0] for entry in last._nn.window]
+    probes = (stored[:20]  # distance 0 to a stored point: River drops it from the neighbours
+              + rows[:40] + [{"1": 1e6, "2": -1e6}, {"1": 0.0, "2": 0.0}, {"1": 3.0, "2": 3.0}])
+    path = tmp_path / "m.onnx"
+    estuary.export(model, path, sample=rows[:30], format="onnx")
+    got = estuary.load(path).score_many(probes)
+    want = np.array([model.score_one(dict(x)) for x in probes])
+    assert np.abs(got - want).max() <= 1e-12 * np.abs(want).max()
+    assert estuary.verify(model, path, rows).passed
+
+
+@pytest.mark.parametrize("fmt", ["pmml", "tfjs", "coreml"])
+def test_lof_elsewhere_is_refused_with_the_reason(fmt, tmp_path):
+    model, rows = lof()
+    with pytest.raises(estuary.UnsupportedModelError) as e:
+        estuary.export(model, tmp_path / "m", sample=rows[:5], format=fmt)
+    assert "needs the k nearest stored points of each row" in str(e.value)
+
+
+def test_lof_on_an_open_row_is_refused(tmp_path):
+    model = anomaly.LocalOutlierFactor()  # no Select in front: River's distance reads any key
+    for x in ({"a": 0.1}, {"a": 0.3}, {"a": 0.2}):
+        model.learn_one(x)
     with pytest.raises(estuary.UnsupportedModelError) as e:
         estuary.export(model, tmp_path / "m.onnx", format="onnx")
-    assert "LocalOutlierFactor is not exported yet" in str(e.value)
+    assert "put compose.Select(<keys>) in front of it" in str(e.value)
 
 
 def edge_rows(model) -> list[dict]:

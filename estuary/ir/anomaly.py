@@ -103,6 +103,28 @@ def loda_score(o: Ops, logs: list[Any], n_cuts: int) -> Any:
     return o.div(total, o.const(float(n_cuts)))
 
 
+def lof_score(o: Ops, d: Any, k: int, kdist: np.ndarray, lrd: np.ndarray) -> Any:
+    """River's LocalOutlierFactor.score_one from the distances d [N, W] to the stored points:
+    the k + 1 nearest, the first dropped when it is at distance 0 (else the first k); their
+    reach distances max(d, k-distance); lrd(x) = 1 / (mean reach + 1e-10); score = Σ lrd(o) /
+    (n · lrd(x)), 0 where that is not finite (as River, also with no neighbour at all).
+    `kdist`, `lrd` [W]: River's own k-distance and density of each stored point."""
+    d = o.keep(d, "distance")
+    exact = o.keep(o.equal(o.max_classes(o.sub(o.const(0.0), d)), o.const(0.0)), "exact")
+    chosen = o.keep(o.where(exact, o.sub(o.nearest(d, k + 1), o.nearest(d, 1)),
+                            o.nearest(d, k)), "chosen")
+    kd = o.const(np.asarray(kdist, dtype=np.float64).reshape(1, -1))
+    reach = o.where(o.greater(d, kd), d, kd)
+    picked = o.keep(o.greater(chosen, o.const(0.0)), "picked")
+    n = o.keep(o.sum_classes(chosen), "n")
+    total = o.sum_classes(o.where(picked, reach, o.const(0.0)))
+    lrd_x = o.div(o.const(1.0), o.add(o.div(total, n), o.const(1e-10)))
+    neighbours = o.matmul(chosen, np.asarray(lrd, dtype=np.float64).reshape(-1, 1))
+    score = o.keep(o.div(neighbours, o.mul(n, lrd_x)), "lof")
+    finite = o.equal(o.sub(score, score), o.const(0.0))  # NaN and ±inf give NaN
+    return o.where(finite, score, o.const(0.0))
+
+
 # --------------------------------------------------------------------------------- nodes
 
 
@@ -209,6 +231,30 @@ class Loda(Estimator):
             raise IRError("Loda: a projection reads a column that is not there")
 
 
+@ir_node
+@dataclass(frozen=True)
+class LocalOutlierFactor(Estimator):
+    """River's LocalOutlierFactor over its window at snapshot time: `points` [W][F] in window
+    order (an absent key 0.0), each point's k-distance and density computed by River itself,
+    and `lof_score` on the Euclidean distances (`arithmetic.knn_distances`)."""
+
+    columns: tuple[str, ...]
+    points: tuple[tuple[float, ...], ...]
+    k: int
+    kdist: tuple[float, ...]
+    lrd: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        W = len(self.points)
+        if not W or len(self.kdist) != W or len(self.lrd) != W or self.k < 1:
+            raise IRError("LocalOutlierFactor: no points, or their tables differ in length")
+
+
+def lof_outputs(o: Ops, est: LocalOutlierFactor, x: Any) -> Any:
+    d = arithmetic.knn_distances(o, x, np.asarray(est.points, dtype=np.float64))
+    return lof_score(o, d, est.k, np.asarray(est.kdist), np.asarray(est.lrd))
+
+
 # --------------------------------------------------------------------------------- numpy
 
 
@@ -250,3 +296,9 @@ def _loda(est: Loda, Z: np.ndarray) -> np.ndarray:
     logs = [bin_log_density(NUMPY, ordered_projection(NUMPY, x, terms), bins, est.outside)
             for terms, bins in zip(est.terms, est.bins, strict=True)]
     return loda_score(NUMPY, logs, len(est.terms))
+
+
+@evaluates(LocalOutlierFactor)
+def _lof(est: LocalOutlierFactor, Z: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return lof_outputs(NUMPY, est, Z).reshape(-1)

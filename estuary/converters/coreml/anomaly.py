@@ -11,7 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...ir.anomaly import AnomalyFilter, HalfSpaceTrees, LinearScore, Loda, UnivariateScore
+from ...ir.anomaly import (
+    AnomalyFilter,
+    HalfSpaceTrees,
+    LinearScore,
+    LocalOutlierFactor,
+    Loda,
+    UnivariateScore,
+)
 from ..registry import register_emitter, register_refusal
 from .transforms import Context, impute
 from .trees import leaf_one_hot, split_signs
@@ -47,3 +54,6 @@ register_refusal("coreml", AnomalyFilter, "is_anomaly compares the score with Ri
 register_refusal("coreml", Loda, "LODA's density is a step function of each projection: a "
                  "projection computed in float32 moves rows across River's bin edges; export to "
                  "ONNX or PMML")
+register_refusal("coreml", LocalOutlierFactor, "LocalOutlierFactor needs the k nearest stored "
+                 "points of each row (a top-k search with River's tie and distance-0 rules), "
+                 "which this format has no exact block for; export to ONNX")

@@ -7,7 +7,14 @@ from __future__ import annotations
 import numpy as np
 
 from ...ir import anomaly
-from ...ir.anomaly import AnomalyFilter, HalfSpaceTrees, LinearScore, Loda, UnivariateScore
+from ...ir.anomaly import (
+    AnomalyFilter,
+    HalfSpaceTrees,
+    LinearScore,
+    LocalOutlierFactor,
+    Loda,
+    UnivariateScore,
+)
 from ..registry import emit, register_emitter
 from .ensembles import member_output
 from .graph import OnnxOps
@@ -58,3 +65,9 @@ def loda(est: Loda, ctx: Context) -> dict[str, str]:
                                     est.outside)
             for terms, bins in zip(est.terms, est.bins, strict=True)]
     return {"value": anomaly.loda_score(o, logs, len(est.terms))}
+
+
+@register_emitter("onnx", LocalOutlierFactor)
+def local_outlier_factor(est: LocalOutlierFactor, ctx: Context) -> dict[str, str]:
+    """The window as constants; the k (+ 1) nearest by TopK (`OnnxOps.nearest`)."""
+    return {"value": _flat(ctx, anomaly.lof_outputs(OnnxOps(ctx.graph), est, ctx.x))}

@@ -5,9 +5,16 @@ flag is one more DerivedField, which the output stage exposes as `is_anomaly` (`
 from __future__ import annotations
 
 from ...ir import anomaly
-from ...ir.anomaly import AnomalyFilter, HalfSpaceTrees, LinearScore, Loda, UnivariateScore
+from ...ir.anomaly import (
+    AnomalyFilter,
+    HalfSpaceTrees,
+    LinearScore,
+    LocalOutlierFactor,
+    Loda,
+    UnivariateScore,
+)
 from ...ir.ensembles import Member
-from ..registry import emit, register_emitter
+from ..registry import emit, register_emitter, register_refusal
 from .document import Document, Head, PmmlOps, add_all, const, ref, regression_table
 from .linear import decision_fields
 from .transforms import Context, emit_transform
@@ -97,3 +104,6 @@ def loda(est: Loda, ctx: Context) -> Head:
         logs.append(ref(_field(doc, o, anomaly.bin_log_density(o, z, bins, est.outside),
                                f"log_density{k}")))
     return value_head(_field(doc, o, anomaly.loda_score(o, logs, len(est.terms)), "score"))
+register_refusal("pmml", LocalOutlierFactor, "LocalOutlierFactor needs the k nearest stored "
+                 "points of each row (a top-k search with River's tie and distance-0 rules), "
+                 "which this format has no exact block for; export to ONNX")

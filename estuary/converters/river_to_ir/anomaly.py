@@ -16,17 +16,25 @@ import math
 from typing import Any
 
 import numpy as np
-from river import anomaly, preprocessing
+from river import anomaly, compose, neighbors, preprocessing, utils
 
 from ... import ir
 from ...errors import UnsupportedModelError
-from ...ir.anomaly import AnomalyFilter, HalfSpaceTrees, LinearScore, Loda, UnivariateScore
+from ...ir.anomaly import (
+    AnomalyFilter,
+    HalfSpaceTrees,
+    LinearScore,
+    LocalOutlierFactor,
+    Loda,
+    UnivariateScore,
+)
 from ...ir.ensembles import Member
 from ...ir.trees import TreeRegressor, TreeStructure
 from ..registry import Case, extractor_for, register_extractor, supported_models
-from .base import EstimatorIR, key_name, numeric_inputs, require_learned
+from .base import PHISHING_KEYS, EstimatorIR, key_name, numeric_inputs, require_learned
 from .ensemble import member_ir
 from .linear_model import weight_row
+from .neighbors import _points, _window
 
 TARGET = "y"  # the one input of the detectors that score the target
 
@@ -237,17 +245,49 @@ def quantile_filter(m: anomaly.QuantileFilter, columns, ctx) -> EstimatorIR:
 
 # ------------------------------------------------------------------ refused, with the reason
 
-LOF_REFUSAL = ("LocalOutlierFactor is not exported yet: its state could be frozen (the window of "
-               "stored points with their k-distances and densities), but its score needs the k "
-               "nearest stored points of each row with River's distance-0 self-match rule and "
-               "summation order, which no estuary format block computes yet")
+
+def _lof_window(m: anomaly.LocalOutlierFactor) -> list[dict]:
+    """The stored rows, oldest first (LOF stores each x as a 1-tuple in its engine)."""
+    from river import neighbors as river_neighbors
+
+    if not isinstance(m._nn, river_neighbors.LazySearch):
+        raise UnsupportedModelError(m, supported_models(), reason=(
+            f"its search engine {type(m._nn).__name__} is not LazySearch (an exact scan): "
+            "an approximate search's neighbours depend on its graph and random state"))
+    _window(m)  # refuses a custom distance function
+    return [entry[0][0] for entry in m._nn.window]
 
 
-@register_extractor(anomaly.LocalOutlierFactor, inputs=lambda m: {}, kind="estimator",
-                    refusal=LOF_REFUSAL, cases=(Case("lof", "Phishing", lambda: (
-                        anomaly.LocalOutlierFactor(n_neighbors=5))),))
-def local_outlier_factor(m: Any, columns, ctx) -> EstimatorIR:
-    raise UnsupportedModelError(m, supported_models(), reason=LOF_REFUSAL)
+def _lof_inputs(m: anomaly.LocalOutlierFactor) -> dict:
+    return numeric_inputs(dict.fromkeys(k for x in _lof_window(m) for k in x))
+
+
+LOF_CASES = (
+    Case("select|scaler|lof", "Phishing", lambda: compose.Select(*PHISHING_KEYS)
+         | preprocessing.StandardScaler() | anomaly.LocalOutlierFactor(
+             n_neighbors=8, engine=neighbors.LazySearch(
+                 window_size=120, dist_func=utils.math._euclidean_distance))),
+    Case("select|lof", "Bananas", lambda: compose.Select("1", "2") | anomaly.LocalOutlierFactor(
+        n_neighbors=5, engine=neighbors.LazySearch(window_size=80,
+                                                   dist_func=utils.math._euclidean_distance))),
+)
+
+
+@register_extractor(anomaly.LocalOutlierFactor, inputs=_lof_inputs, kind="estimator",
+                    produces=(LocalOutlierFactor,), cases=LOF_CASES)
+def local_outlier_factor(m: anomaly.LocalOutlierFactor, columns, ctx) -> EstimatorIR:
+    window = _lof_window(m)
+    require_learned(len(window) >= 2, "LocalOutlierFactor (two stored points at least)")
+    points = _points(m, [(x, None) for x in window], tuple(columns), ctx)
+    cache: dict = {}
+    kdist = tuple(float(m._k_distance(x, cache)) for x in window)  # River's own, per point
+    lrd = tuple(float(m._local_reachability_density(*m._neighborhood(x, cache), cache))
+                for x in window)
+    if not all(math.isfinite(v) for v in (*kdist, *lrd)):
+        raise UnsupportedModelError(m, supported_models(), reason=(
+            "a stored point has no neighbour of its own yet (infinite density): learn more rows"))
+    return EstimatorIR(LocalOutlierFactor(tuple(columns), points, m.n_neighbors, kdist, lrd),
+                       "anomaly")
 
 
 def _loda_inputs(m: anomaly.LODA) -> dict:

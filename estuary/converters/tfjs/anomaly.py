@@ -13,7 +13,14 @@ import numpy as np
 
 from ... import ir
 from ...ir import anomaly
-from ...ir.anomaly import AnomalyFilter, HalfSpaceTrees, LinearScore, Loda, UnivariateScore
+from ...ir.anomaly import (
+    AnomalyFilter,
+    HalfSpaceTrees,
+    LinearScore,
+    LocalOutlierFactor,
+    Loda,
+    UnivariateScore,
+)
 from ..registry import register_emitter, register_refusal
 from .graph import TfjsOps
 from .transforms import FORMAT, Context, emit_model
@@ -60,3 +67,6 @@ register_refusal(FORMAT, AnomalyFilter, FLOAT32_FLAG)
 register_refusal(FORMAT, Loda, "LODA's density is a step function of each projection: a "
                  "projection computed in float32 moves rows across River's bin edges; export to "
                  "ONNX or PMML")
+register_refusal(FORMAT, LocalOutlierFactor, "LocalOutlierFactor needs the k nearest stored "
+                 "points of each row (a top-k search with River's tie and distance-0 rules), "
+                 "which this format has no exact block for; export to ONNX")
