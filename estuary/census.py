@@ -300,6 +300,9 @@ def _specs() -> dict[str, Spec]:
         "anomaly.GaussianScorer": Spec("TrumpApproval", lambda: anomaly.GaussianScorer()),
         "anomaly.StandardAbsoluteDeviation": Spec("TrumpApproval", lambda: (
             anomaly.StandardAbsoluteDeviation())),
+        # River's distance reads every key of the row: closed by a Select (as KNN below)
+        "anomaly.LocalOutlierFactor": Spec("Phishing", lambda: compose.Select(
+            *PHISHING_KEYS) | _default(anomaly.LocalOutlierFactor)),
         "cluster.DenStream": Spec("Bananas", lambda: cluster.DenStream(
             decaying_factor=0.01, beta=0.5, mu=2.5, epsilon=0.8, n_samples_init=200)),
         **_task_specs(),
