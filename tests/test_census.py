@@ -29,6 +29,7 @@ def test_the_census_covers_rivers_inventory():
     assert {r.qualname: r.kind for r in ROWS} == {q: k for q, (_, k) in CLASSES.items()}
     kinds = [r.kind for r in ROWS]
     assert (kinds.count("predictor"), kinds.count("transformer")) == (73, 36)
+    assert kinds.count("clusterer") == 7  # River's cluster module (issue 14)
     assert all(set(r.cells) == set(matrix_formats()) for r in ROWS)
 
 
