@@ -53,11 +53,13 @@ class ColumnarEncoder:
         n, column = _source(data, columns)
         numbers = _pandas_numbers(data) if type(data).__name__ == "DataFrame" else None
         out = np.full((n, self.n_columns), np.nan)
+        starts, sources = [], []  # numeric features read from the frame's one matrix
         for key, name, categorical, start, width, categories in self._plan:
             if numbers is not None and not categorical and not aliases:
                 j = numbers[1].get(key, numbers[1].get(name)) if _hashable(key) else None
                 if j is not None:
-                    out[:, start] = numbers[0][:, j]
+                    starts.append(start)
+                    sources.append(j)
                     continue
             found = column(aliases[name]) if aliases and name in aliases else column(key)
             if found is None and name != key:
@@ -69,6 +71,8 @@ class ColumnarEncoder:
                 _one_hot(name, values, missing, categories, out[:, start:start + width])
             else:
                 out[:, start] = _numbers(name, values, missing)
+        if starts:
+            out[:, starts] = numbers[0][:, sources]  # one copy for all of them
         return out
 
 

@@ -3,90 +3,73 @@
 `RowEncoder.encode_into` walks a plan tuple per feature and writes numpy scalars (~0.2 µs a
 feature); a one-row call through onnxruntime costs ~4–5 µs in all, so the walk alone was a third
 of it. `compile_row_encoder` writes, once per schema, one statement block per feature into a
-Python function that stores floats into a `memoryview` of the row: plain floats take one type
-check and one store, everything else goes through the same rules and errors as `RowEncoder`
-(tests/test_onnx_one_row.py checks both on random rows). Every column is written on every
+Python function that stores into a `memoryview` of the row. Only the common values take this
+fast path: a plain float or int within the encoder's range (`RowEncoder.max_abs`), None or an
+absent key (missing), a str category. Any other value sends the whole row to
+`RowEncoder.encode_into` itself, so rules and errors stay RowEncoder's, whatever they become
+(tests/test_onnx_one_row.py compares both on random rows). Every column is written on every
 call, so the buffer needs no reset.
 
->>> encode = compile_row_encoder(schema)
->>> row = np.empty(len(schema.columns)); encode({"x": 1.0}, memoryview(row))
+>>> encode = compile_row_encoder(RowEncoder(schema), row)  # row: np.ndarray [F]
+>>> encode({"x": 1.0}, memoryview(row))
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
 
-from .errors import InvalidInputError
-from .ir import FeatureSchema
-from .rows import _ABSENT, _number, _too_large
+import numpy as np
+
+from .rows import _ABSENT, RowEncoder
 
 NAN = float("nan")
-_CONTAINERS = (list, dict, set, tuple)
+FLOAT64_MAX = float(np.finfo(np.float64).max)
 
 
-def _numeric(name: str, key: Any, row: Mapping, value: Any) -> float:
-    """The slow half of a numeric feature: absent, None, ints, bools, numpy numbers, errors."""
-    if value is _ABSENT and name != key:
-        value = row.get(name, _ABSENT)
-    if value is _ABSENT or value is None:
-        return NAN
-    kind = type(value)
-    if kind is float or kind is int:
-        if value != value:
-            raise InvalidInputError(name, "NaN is not a value: leave the key out to mark it missing")
-        try:
-            return float(value)
-        except OverflowError:
-            raise _too_large(name, value) from None
-    return _number(name, value)
+def compile_row_encoder(encoder: RowEncoder,
+                        row: np.ndarray) -> Callable[[Mapping, memoryview], None]:
+    """A function `encode(x, out)` writing `x`'s input columns into `out` (a memoryview of
+    `row`, len(schema.columns) float64), exactly as `encoder.encode_into(x, row)` would."""
 
+    def slow(x: Mapping) -> None:
+        row[:] = np.nan
+        encoder.encode_into(x, row)
 
-def _category(name: str, key: Any, row: Mapping, value: Any, lookup: dict[str, int],
-              out: memoryview, start: int, width: int) -> None:
-    """A categorical feature's one-hot block: NaN if missing, zeros and a 1 at its category."""
-    if value is _ABSENT and name != key:
-        value = row.get(name, _ABSENT)
-    if value is _ABSENT or value is None:
-        for i in range(start, start + width):
-            out[i] = NAN
-        return
-    if isinstance(value, _CONTAINERS):
-        raise InvalidInputError(name, f"expected a category, got {type(value).__name__}")
-    for i in range(start, start + width):
-        out[i] = 0.0
-    try:
-        hit = lookup.get(str(value))
-    except ValueError:  # an int too long for str() (Python's digit limit) is no category
-        hit = None
-    if hit is not None:
-        out[start + hit] = 1.0
-
-
-def compile_row_encoder(schema: FeatureSchema) -> Callable[[Mapping, memoryview], None]:
-    """A function `encode(row, out)` writing `row`'s input columns into `out` (a memoryview of
-    len(schema.columns) float64), exactly as `RowEncoder.encode_into` would."""
-    names: dict[str, Any] = {"_A": _ABSENT, "_numeric": _numeric, "_category": _category,
-                             "Mapping": Mapping, "InvalidInputError": InvalidInputError}
-    lines = ["def encode(row, out):",
-             "    if not isinstance(row, Mapping):",
-             "        raise InvalidInputError('<row>', 'a row must be a dict, not ' + "
-             "type(row).__name__)",
-             "    get = row.get"]
+    names: dict = {"_A": _ABSENT, "_slow": slow, "NAN": NAN,
+                   "L": float(getattr(encoder, "max_abs", FLOAT64_MAX))}
+    lines = ["def encode(x, out):",
+             "    if x.__class__ is not dict:",
+             "        return _slow(x)",
+             "    get = x.get"]
     start = 0
-    for i, f in enumerate(schema.features):
-        names[f"K{i}"], names[f"N{i}"] = f.key, f.name
+    for i, f in enumerate(encoder.schema.features):
+        names[f"K{i}"] = f.key
         width = len(f.columns)
+        missing = "v is None" if f.name != f.key else "v is _A or v is None"
         lines.append(f"    v = get(K{i}, _A)")
         if f.kind == "numeric":
-            lines += [f"    if v.__class__ is float and v == v: out[{start}] = v",
-                      f"    else: out[{start}] = _numeric(N{i}, K{i}, row, v)"]
+            lines += ["    c = v.__class__",
+                      f"    if (c is float or c is int) and -L <= v <= L: out[{start}] = v if c "
+                      f"is float else float(v)",
+                      f"    elif {missing}: out[{start}] = NAN",
+                      "    else: return _slow(x)"]
         else:
             names[f"L{i}"] = {str(c): j for j, c in enumerate(f.categories)}  # last wins
-            lines.append(f"    _category(N{i}, K{i}, row, v, L{i}, out, {start}, {width})")
+            block = range(start, start + width)
+            zeros = "; ".join(f"out[{j}] = 0.0" for j in block)
+            nans = "; ".join(f"out[{j}] = NAN" for j in block)
+            lines += ["    if v.__class__ is str:",
+                      f"        {zeros}",
+                      f"        h = L{i}.get(v)",
+                      "        if h is not None:",
+                      f"            out[{start} + h] = 1.0",
+                      f"    elif {missing}:",
+                      f"        {nans}",
+                      "    else:",
+                      "        return _slow(x)"]
         start += width
-    exec(compile("\n".join(lines), f"<estuary row encoder {len(schema.features)} features>",
-                 "exec"), names)  # the source holds no user text: keys are bound by name
+    exec(compile("\n".join(lines), f"<estuary row encoder {len(encoder.schema.features)} "
+                 "features>", "exec"), names)  # the source holds no user text: keys by name
     return names["encode"]
 
 

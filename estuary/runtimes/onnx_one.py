@@ -4,7 +4,8 @@
 input dict, output lists, the output contract check in numpy reductions: ~4× the raw
 `session.run` on one row. Here each thread keeps one input row and its outputs pre-bound to the
 session (`IOBinding` over `OrtValue`s that share memory with numpy arrays), and a row encoder
-specialised for the schema (`estuary.rows_one`) writes straight into the bound input, so a call
+specialised for the schema (`estuary.rows_one`, falling back to `RowEncoder` for any value
+off its fast path) writes straight into the bound input, so a call
 is: encode, `run_with_iobinding`, read the bound outputs. The outputs are checked against the
 artifact contract as the batch path checks them (shape by the binding, label index in range).
 Tasks other than classification and regression, and artifacts whose outputs are not the plain
@@ -21,6 +22,7 @@ import numpy as np
 import onnxruntime as ort
 
 from ..errors import ArtifactError, EstuaryError
+from ..rows import RowEncoder
 from ..rows_one import compile_row_encoder
 from .base import LoadedModel
 
@@ -30,10 +32,11 @@ _DTYPES = {"tensor(double)": np.float64, "tensor(int64)": np.int64}
 class _Bound:
     """One thread's input row and outputs, bound once to the session."""
 
-    def __init__(self, session: ort.InferenceSession, n_columns: int,
+    def __init__(self, session: ort.InferenceSession, encoder: RowEncoder,
                  shapes: dict[str, tuple[tuple[int, ...], type]]):
-        self.row = np.full((1, n_columns), np.nan)
+        self.row = np.full((1, encoder.n_columns), np.nan)
         self.view = memoryview(self.row.reshape(-1))
+        self.encode = compile_row_encoder(encoder, self.row.reshape(-1))
         self.outputs = {name: np.empty(shape, dtype) for name, (shape, dtype) in shapes.items()}
         self.binding = session.io_binding()
         self.binding.bind_ortvalue_input("input", ort.OrtValue.ortvalue_from_numpy(self.row))
@@ -50,7 +53,6 @@ class OnnxModel(LoadedModel):
         super().__init__(backend, metadata, path, fmt)
         self._shapes = self._bindable()
         self._threads = threading.local()
-        self._encode = compile_row_encoder(metadata.schema) if self._shapes else None
 
     def _bindable(self) -> dict[str, tuple[tuple[int, ...], type]] | None:
         """Output name → (shape for one row, dtype), or None when the outputs are not plain
@@ -76,13 +78,13 @@ class OnnxModel(LoadedModel):
     def _bound(self) -> _Bound:
         bound = getattr(self._threads, "bound", None)
         if bound is None:
-            bound = self._threads.bound = _Bound(self.backend.session,
-                                                 self.encoder.n_columns, self._shapes)
+            bound = self._threads.bound = _Bound(self.backend.session, self.encoder,
+                                                 self._shapes)
         return bound
 
     def _run_one(self, x: Mapping) -> dict[str, np.ndarray]:
         bound = self._bound()
-        self._encode(x, bound.view)
+        bound.encode(x, bound.view)
         try:
             bound.run(bound.native, None)
         except EstuaryError:
