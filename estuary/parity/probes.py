@@ -308,6 +308,8 @@ MAX_PAIRS = 100_000
 def reco_probes(model: ir.Model) -> list[Probe]:
     """A recommender's most extreme scores: the user-item pairs the model scores highest and
     lowest (found by the numpy evaluator over every known pair), tagged "extreme"."""
+    if getattr(model, "estimator", None) is None:  # the online freeze's estimator-less probes
+        return []
     users, items = model.schema.feature("user"), model.schema.feature("item")
     pairs = [{"user": u, "item": i} for u in users.categories for i in items.categories]
     if not pairs or len(pairs) > MAX_PAIRS:
