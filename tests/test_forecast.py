@@ -13,7 +13,12 @@ from river import datasets, linear_model, preprocessing, time_series, tree
 import estuary
 from estuary.converters.river_to_ir import time_series as ts_extractors
 from estuary.converters.river_to_ir import to_ir
-from estuary.errors import EmptyModelError, UnsupportedModelError, WrongTaskError
+from estuary.errors import (
+    EmptyModelError,
+    InvalidInputError,
+    UnsupportedModelError,
+    WrongTaskError,
+)
 
 HOLT_WINTERS = ["holt-winters(mul)", "holt-winters(add)", "holt-winters(level)",
                 "holt-winters(trend,mul)"]
@@ -59,9 +64,12 @@ def test_snarimax_beyond_the_unrolled_horizon_is_nan(tmp_path):
     model, _ = learned(SNARIMAX[0])
     loaded = _export(model, tmp_path)
     horizon = ts_extractors.SNARIMAX_HORIZON
-    out = loaded.forecast(horizon + 2)
-    assert out[:horizon] == pytest.approx(model.forecast(horizon), rel=1e-12)
+    out = loaded.outputs_matrix(loaded.encoder.encode_many(
+        [{"step": s} for s in range(1, horizon + 3)]))[:, 0]
+    assert list(out[:horizon]) == pytest.approx(model.forecast(horizon), rel=1e-12)
     assert math.isnan(out[horizon]) and math.isnan(out[horizon + 1])
+    with pytest.raises(InvalidInputError, match="forecasts 37 steps ahead at most"):
+        loaded.forecast(horizon + 2)
 
 
 @pytest.mark.parametrize("fmt", ["pmml", "tfjs"])

@@ -262,7 +262,14 @@ class LoadedModel:
             raise InvalidInputError(f"xs has {len(xs)} rows for a horizon of {horizon}: give "
                                     "one row of exogenous features per step")
         rows = [{**(xs[i] if xs else {}), "step": i + 1} for i in range(horizon)]
-        return self.run(self.encoder.encode_many(rows))["forecast"].tolist()
+        out = self.run(self.encoder.encode_many(rows))["forecast"]
+        if horizon > 1 and np.isnan(out[-1]) and not np.isnan(out[0]):
+            # a forecast unrolled at export (SNARIMAX) has no step beyond its horizon: NaN there
+            unrolled = int(np.argmax(np.isnan(out)))
+            raise InvalidInputError("horizon", f"{horizon} steps asked; this artifact forecasts "
+                                    f"{unrolled} steps ahead at most (the horizon unrolled at "
+                                    "export): ask for fewer")
+        return out.tolist()
 
     def _need(self, tasks: str | tuple[str, ...], what: str) -> None:
         tasks = (tasks,) if isinstance(tasks, str) else tasks
