@@ -420,7 +420,7 @@ def _print_learned(run: Any, target: str, as_json: bool) -> None:
 def learn(
     source: Annotated[str, typer.Option("--source", help="redis://host:port/db, kafka://host:port, or a .csv/.jsonl file.", rich_help_panel=_SOURCE)],
     store: Annotated[Path, typer.Option("--store", help="The versioned store directory.", rich_help_panel=_SNAPSHOTS)],
-    model: Annotated[str, typer.Option("--model", help="logreg, linreg, hoeffding, gaussiannb or MODEL.pkl.")] = "logreg",
+    model: Annotated[str, typer.Option("--model", help="logreg, linreg, hoeffding, gaussiannb, hst (MinMaxScaler | HalfSpaceTrees: anomaly scores), kmeans (StandardScaler | KMeans) or MODEL.pkl.")] = "logreg",
     name: Annotated[str | None, typer.Option("--name", help="Publish as the named model STORE/NAME (one store root, many models: `estuary serve STORE` serves them all).", rich_help_panel=_SNAPSHOTS)] = None,
     stream: Annotated[str, typer.Option("--stream", help="Redis Stream key.", rich_help_panel=_SOURCE)] = "events",
     group: Annotated[str, typer.Option("--group", help="Redis or Kafka consumer group.", rich_help_panel=_SOURCE)] = "estuary",
@@ -522,7 +522,7 @@ def serve(
     poll: Annotated[float, typer.Option("--poll", help="Seconds between looks at `latest`.")] = 0.25,
     max_body_mb: Annotated[float, typer.Option("--max-body-mb", min=0.001, help="Largest request body in MB (413 beyond it, refused while reading).")] = 10.0,
     allow_learn: Annotated[bool, typer.Option("--allow-learn", help="Accept POST /learn events, with `Authorization: Bearer $ESTUARY_LEARN_TOKEN`, for a fresh --model that publishes into STORE every --every events. Off by default.")] = False,
-    model: Annotated[str, typer.Option("--model", help="With --allow-learn: logreg, linreg, hoeffding or gaussiannb.")] = "logreg",
+    model: Annotated[str, typer.Option("--model", help="With --allow-learn: logreg, linreg, hoeffding, gaussiannb, hst or kmeans.")] = "logreg",
     every: Annotated[int, typer.Option("--every", min=1, help="With --allow-learn: snapshot every N events.")] = 1000,
     log_format: Annotated[str, typer.Option("--log-format", help="text, or json: swaps, refusals and failed requests as JSON lines on stderr.")] = "text",
     trusted_key: Annotated[Path | None, typer.Option("--trusted-key", help="Ed25519 public key file (`estuary keygen`): serve only versions whose manifest and artifact it signed; others are refused and the previous one keeps serving (default $ESTUARY_TRUSTED_KEY).")] = None,

@@ -30,11 +30,25 @@ def _gaussiannb() -> Any:
     return naive_bayes.GaussianNB()
 
 
+def _hst() -> Any:
+    from river import anomaly, preprocessing
+
+    return preprocessing.MinMaxScaler() | anomaly.HalfSpaceTrees(seed=42)
+
+
+def _kmeans() -> Any:
+    from river import cluster, preprocessing
+
+    return preprocessing.StandardScaler() | cluster.KMeans(n_clusters=5, seed=42)
+
+
 MODELS: dict[str, Callable[[], Any]] = {
     "logreg": _logreg,  # StandardScaler | LogisticRegression
     "linreg": _linreg,  # StandardScaler | LinearRegression
     "hoeffding": _hoeffding,  # HoeffdingTreeClassifier
     "gaussiannb": _gaussiannb,
+    "hst": _hst,  # MinMaxScaler | HalfSpaceTrees: learns without the target (anomaly scores)
+    "kmeans": _kmeans,  # StandardScaler | KMeans: learns without the target (cluster ids)
 }
 
 __all__ = ["MODELS"]
