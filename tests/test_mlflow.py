@@ -33,22 +33,33 @@ ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = Path(__file__).with_name("mlflow_scenario.py")
 
 
-def _extra_line() -> str:
+def _requirements() -> str:
+    """estuary's own dependencies and its [mlflow] extra, as pyproject.toml states them."""
     text = (ROOT / "pyproject.toml").read_text()
-    found = re.search(r"^mlflow = \[.*\]$", text, re.M)
-    assert found, "pyproject.toml lost its [mlflow] extra"
-    return found.group(0)
+    extra = re.search(r"^mlflow = \[.*\]$", text, re.M)
+    core = re.search(r"^dependencies = \[.*?\]$", text, re.M | re.S)
+    assert extra and core, "pyproject.toml lost its dependencies or its [mlflow] extra"
+    return core.group(0) + "\n" + extra.group(0)
 
 
 @pytest.fixture(scope="session")
 def mlflow_venv() -> Path:
-    """A venv with estuary (editable: this checkout) and its [mlflow] extra."""
+    """A venv with estuary (editable: this checkout) and its [mlflow] extra. Rebuilt when
+    estuary's dependencies or the extra change; pointed at another checkout (CI's fresh clone) with a --no-deps install."""
     home = Path(os.environ.get("ESTUARY_MLFLOW_VENV",
                                Path.home() / ".cache" / "estuary" / "mlflow-venv"))
-    stamp = home / "estuary-stamp"
-    want = hashlib.sha256(f"{ROOT}\n{_extra_line()}".encode()).hexdigest()
+    stamp, checkout = home / "estuary-stamp", home / "estuary-checkout"
+    want = hashlib.sha256(_requirements().encode()).hexdigest()
     python = home / "bin" / "python"
-    if not (python.exists() and stamp.exists() and stamp.read_text() == want):
+    if python.exists() and stamp.exists() and stamp.read_text() == want:
+        if not checkout.exists() or checkout.read_text() != str(ROOT):
+            done = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps",
+                                   "-e", str(ROOT)], capture_output=True, text=True, timeout=600)
+            if done.returncode != 0:
+                pytest.fail(f"estuary could not be installed into {home}: "
+                            f"{(done.stderr or done.stdout)[-3000:]}")
+            checkout.write_text(str(ROOT))
+    else:
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(home)], check=True)
         # the dev venv's versions, but for the three mlflow needs older: the same river,
         # numpy and onnxruntime, and pip resolves in minutes instead of backtracking
@@ -65,6 +76,7 @@ def mlflow_venv() -> Path:
             pytest.fail(f"the MLflow venv could not be built in {home}: "
                         f"{(done.stderr or done.stdout)[-3000:]}")
         stamp.write_text(want)
+        checkout.write_text(str(ROOT))
     return home
 
 
