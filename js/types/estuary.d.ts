@@ -70,7 +70,8 @@ export interface Metadata {
 /** A River-style row: feature name → value; absent, null or undefined means missing. */
 export type Row = Record<string, number | string | boolean | bigint | null | undefined>;
 
-export type Prediction = ClassPrediction | RegressionPrediction;
+export type Prediction = ClassPrediction | RegressionPrediction | AnomalyPrediction |
+  ClusterPrediction | ForecastPrediction;
 export interface ClassPrediction {
   label: Category;
   /** In `model.classes` order. */
@@ -79,12 +80,31 @@ export interface ClassPrediction {
 export interface RegressionPrediction {
   value: number;
 }
+/** An anomaly detector: River's `score_one`; an anomaly filter also its `classify`. */
+export interface AnomalyPrediction {
+  score: number;
+  is_anomaly?: boolean;
+}
+/** A clusterer: River's cluster id and the distance to each centre (in `model.classes` order). */
+export interface ClusterPrediction {
+  cluster: Category;
+  distances: number[];
+}
+/** A forecaster: the forecast for the row's `step` ahead. */
+export interface ForecastPrediction {
+  forecast: number;
+}
 
-/** Outputs of `runMatrix`: classifiers give label + probabilities [n * C], regressors value [n]. */
+/** Outputs of `runMatrix`, named as the task's artifact outputs (estuary/ir/tasks.py). */
 export interface MatrixOutputs {
   label?: Int32Array;
   probabilities?: Float64Array;
   value?: Float64Array;
+  score?: Float64Array;
+  is_anomaly?: Int32Array;
+  distances?: Float64Array;
+  cluster?: Int32Array;
+  forecast?: Float64Array;
 }
 
 export interface RuntimeInfo {
@@ -111,6 +131,8 @@ export interface LoadOptions {
   trustedKey?: string | Uint8Array | null;
   /** loadOnnx: the bytes of model.onnx.sig (null: unsigned). */
   signature?: Uint8Array | ArrayBuffer | null;
+  /** loadOnnx: 'wasm' for onnxruntime-web (default), 'cpu' for onnxruntime-node. */
+  provider?: 'wasm' | 'cpu';
 }
 
 /** Parse and check the estuary metadata JSON embedded in an artifact. */
@@ -196,7 +218,14 @@ export declare function loadTfjs(tf: TfjsLike, read: Reader, options?: LoadOptio
 /** ModelProto.metadata_props of ONNX bytes, read straight from the protobuf. */
 export declare function onnxMetadataProps(bytes: Uint8Array): Record<string, string>;
 
-/** Load ONNX bytes with onnxruntime-web (wasm); checks the golden vectors unless told not to.
+/** True for ONNX Runtime Mobile's `.ort` bytes (FlatBuffers, identifier "ORTM"). */
+export declare function isOrtFormat(bytes: Uint8Array): boolean;
+
+/** The Model's metadata_props of `.ort` bytes, read straight from the FlatBuffers file. */
+export declare function ortMetadataProps(bytes: Uint8Array): Record<string, string>;
+
+/** Load ONNX (or `.ort`) bytes with onnxruntime-web (wasm), or onnxruntime-node with
+ * `provider: 'cpu'`; checks the golden vectors unless told not to.
  *
  *     const model = await loadOnnx(ort, await httpReader('/models/latest/')('model.onnx'));
  *     await model.predict({ x: 1.5, colour: 'red' });
