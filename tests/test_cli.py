@@ -217,3 +217,20 @@ def test_python_m_estuary_demo(tmp_path):
     assert [r["format"] for r in result["runs"]] == sorted(estuary.converters.registry.FORMATS)
     assert all(Path(r["path"]).exists() and r["report"]["passed"] for r in result["runs"])
     assert "estuary demo" in proc.stderr  # the table goes to stderr with --json
+
+
+def test_demo_task_anomaly_runs_end_to_end(tmp_path):
+    """`estuary demo --task anomaly`: HalfSpaceTrees on the seeded synthetic stream, every
+    format exported and verified, then the Learner publishes to OUT/store."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
+    proc = subprocess.run([sys.executable, "-m", "estuary", "demo", "--task", "anomaly",
+                           "--out", str(tmp_path), "--json"], capture_output=True, text=True,
+                          env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["ok"] is True and result["dataset"] == "anomalies"
+    assert {r["format"] for r in result["runs"]} >= {"onnx", "pmml", "tfjs", "coreml"}
+    assert all(r["report"]["passed"] and r["report"]["task"] == "anomaly" for r in result["runs"])
+    assert result["versions"] and all(v["published"] for v in result["versions"])
+    assert run("demo", "--task", "clustering").exit_code == 2  # the tasks are named
