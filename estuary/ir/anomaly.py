@@ -11,6 +11,10 @@
 - `AnomalyFilter`: a detector (its own transforms and estimator) and River's `classify`
   (`score >= threshold`, the threshold frozen at snapshot time): outputs the score and
   `is_anomaly` (1.0 / 0.0).
+- `Loda`: per cut, a projection added up in River's order and its histogram's bins in River's
+  order (`ordered_projection`, `bin_log_density`, `loda_score`).
+- `LocalOutlierFactor`: the stored window with River's own k-distances and densities; the k (+1)
+  nearest by `Ops.nearest` with River's distance-0 rule (`lof_score`).
 
 The formulas are written once here over `arithmetic.Ops`, like those of `ir.arithmetic`.
 """

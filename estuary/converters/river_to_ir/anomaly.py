@@ -8,6 +8,10 @@
 - OneClassSVM: `_raw_dot_one(x) - intercept`.
 - ThresholdFilter, QuantileFilter: the wrapped detector plus River's `classify` with its
   threshold frozen (QuantileFilter: `quantile.get() or inf`, River's own falsy rule).
+- LODA: each cut's projection terms in River's dict order and its histogram's bins with River's
+  own density per bin.
+- LocalOutlierFactor: its LazySearch window, with River's own k-distance and density of every
+  stored point (the row must arrive closed: `compose.Select` in front).
 """
 
 from __future__ import annotations
