@@ -158,4 +158,21 @@ def test_an_out_of_range_label_is_an_artifact_error(models):
     model._check_label(len(model.classes) - 1)
     with pytest.raises(ArtifactError, match="label index outside"):
         model._check_label(len(model.classes))
-    assert bound is model._bound()  # one binding per thread, reused
+    assert bound is not None and bound is model._bound()  # one binding per thread, reused
+
+
+def test_a_replaced_backend_run_takes_the_batch_path(models):
+    """A wrapper (or a test standing in for a broken runtime) that replaces `backend.run` is
+    honoured: its outputs go through the batch path's contract checks."""
+    loaded, rows = models
+    model = loaded["clf"]
+    expected = model.predict_proba_one(rows[0])
+    model.backend.run = lambda X: {"probabilities": np.array([[0.5, 0.5]]),
+                                   "label": np.array([2])}
+    try:
+        assert model._bound() is None
+        with pytest.raises(ArtifactError, match=r"outside 0\.\.1"):
+            model.predict_proba_one(rows[0])
+    finally:
+        del model.backend.run
+    assert model.predict_proba_one(rows[0]) == expected
