@@ -64,8 +64,8 @@ def test_parity_in_jpmml(case, tmp_path):
     assert loaded.runtime.name == "jpmml-evaluator"
     assert loaded.metadata.ir_hash == exported.ir_hash
     report = compare(model, loaded, probe_rows(to_ir(model), rows))
-    assert report.passed, report.to_text()  # every row within 1e-6 (relative above 1)
-    assert report.tolerance == 1e-6 and report.precision == "float64"
+    assert report.passed, report.to_text()  # every row within 1e-9 (relative above 1)
+    assert report.tolerance == 1e-9 and report.precision == "float64"
     if report.task == "classification":
         assert report.label_agreement == 1.0
 

@@ -153,7 +153,7 @@ def test_the_html_report_draws_the_worst_rows(tmp_path):
         assert_parity(_model(1000), artifact, ROWS[:200], reports=tmp_path, name="bad")
     page = (tmp_path / "bad.html").read_text()
     svg = _worst_rows_svg(page)
-    assert svg.count("<rect") == 5 and "tolerance 1e-06" in svg
+    assert svg.count("<rect") == 5 and "tolerance 1e-09" in svg
     assert svg.count("fill='#cf222e'") >= 1  # failed rows are red
     ET.fromstring(svg + "</svg>")  # well-formed
     model = _model(300)

@@ -507,12 +507,20 @@ def knn_outputs(o: Ops, d: Any, targets: np.ndarray, k: int, weighted: bool,
     - "mean": the neighbours' mean target, or with `weighted` Σ (y/d) / Σ (1/d) (the mean when
       Σ (1/d) is 0)."""
     d = o.keep(d, "distance")
+
+    def total(weights: Any) -> Any:
+        """weights [N, W] · targets; into one column as a sum of products: that MatMul came
+        out 1.2e-6 off in onnxruntime-web 1.30 (wasm) on TrumpApproval's targets."""
+        if targets.shape[1] == 1:
+            return o.sum_classes(o.mul(weights, o.const(targets.reshape(1, -1))))
+        return o.matmul(weights, targets)
+
     exact = o.keep(o.equal(o.max_classes(o.sub(o.const(0.0), d)), o.const(0.0)), "exact")
-    at = o.matmul(o.nearest(d, 1), targets)  # a 0/1 row picks one target exactly
+    at = total(o.nearest(d, 1))  # a 0/1 row picks one target exactly
     chosen = o.keep(o.greater(o.nearest(d, k), o.const(0.0)), "chosen")
     inverse = o.keep(o.where(chosen, o.div(o.const(1.0), d), o.const(0.0)), "1/d")
     if aggregation == "mean":
-        out = o.keep(o.div(o.matmul(o.where(chosen, o.const(1.0), o.const(0.0)), targets),
+        out = o.keep(o.div(total(o.where(chosen, o.const(1.0), o.const(0.0))),
                            o.const(float(k))), "mean")
     if aggregation == "mean" and weighted:
         # River falls back to the mean when Σ 1/d is 0 (every distance overflowed to inf)
@@ -521,8 +529,7 @@ def knn_outputs(o: Ops, d: Any, targets: np.ndarray, k: int, weighted: bool,
         out = o.where(o.equal(total, o.const(0.0)), out,
                       o.div(o.sum_classes(o.where(chosen, y_over_d, o.const(0.0))), total))
     elif aggregation != "mean":
-        votes = o.matmul(inverse if weighted else o.where(chosen, o.const(1.0), o.const(0.0)),
-                         targets)
+        votes = total(inverse if weighted else o.where(chosen, o.const(1.0), o.const(0.0)))
         scores = (softmax_link(o, votes) if aggregation == "softmax"
                   else Scores("probabilities", votes, normalise=True))
         out = normalised(o, scores)

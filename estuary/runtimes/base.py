@@ -27,7 +27,10 @@ from ..ir.evaluate import main_matrix
 from ..ir.tasks import TASKS
 from ..rows import RowEncoder
 
-TOLERANCE = {"float64": 1e-6, "float32": 1e-4}
+# float64: issue 13's 1e-9 (relative above 1); measured worst over the catalogue 1.6e-13 (PMML),
+# 9.5e-14 (ONNX), 2.8e-14 (Core ML float64), benchmarks/parity_tolerance.py. float32 stays 1e-4:
+# Core ML's float32 trees reach 2.9e-5 and TF.js more, above the issue's 1e-5 (see that script).
+TOLERANCE = {"float64": 1e-9, "float32": 1e-4}
 
 
 @dataclass(frozen=True)

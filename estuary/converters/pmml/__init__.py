@@ -52,7 +52,7 @@ from .document import (
 from .transforms import Context, emit_transform
 
 PMML_VERSION = "4.4"
-TOLERANCE = 1e-6  # ModelVerification: relative precision and zero threshold, as the contract
+TOLERANCE = 1e-9  # ModelVerification: relative precision and zero threshold, as the contract
 
 
 def class_labels(classes: tuple) -> tuple[str, ...]:
