@@ -2,6 +2,7 @@
 
 # registers their node types and evaluators
 from . import (  # noqa: F401
+    anomaly,
     cluster,
     elementwise,
     ensembles,

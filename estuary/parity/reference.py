@@ -102,7 +102,20 @@ def _regression(model: Any, x: Mapping, classes: Sequence) -> tuple[list[float],
 
 
 def _anomaly(model: Any, x: Mapping, classes: Sequence) -> tuple[list[float], Any]:
-    return [float(model.score_one(dict(x)))], None
+    """River's `score_one` (the detectors that score the target read the row's `y`:
+    `score_one(x, y)`), and for an anomaly filter its `classify(score)` as the label."""
+    from ..converters.river_to_ir.anomaly import TARGET
+    from ..converters.river_to_ir.learning import final_step
+
+    x = dict(x)
+    if model._supervised:
+        y = x.pop(TARGET)  # a row without y: River cannot score it (KeyError, skipped)
+        score = model.score_one(x, y)
+    else:
+        score = model.score_one(x)
+    last = final_step(model)
+    flag = bool(last.classify(score)) if hasattr(last, "classify") else None
+    return [float(score)], flag
 
 
 def _forecast(model: Any, x: Mapping, classes: Sequence) -> tuple[list[float], Any]:

@@ -19,8 +19,10 @@ from typing import Any
 from ... import ir
 from ..._coremltools import Model_pb2
 from ...ir.artifact import METADATA_KEY, ArtifactMetadata
+from ...ir.tasks import TASKS
 from ..registry import emit, register_format
 from . import (  # noqa: F401  (registration)
+    anomaly,
     cluster,
     elementwise,
     ensembles,
@@ -46,6 +48,7 @@ from .builder import (
     int64_type,
     scores_type,
 )
+from .ensembles import _rename
 from .transforms import Context, emit_transform, take
 
 INPUT = "input"
@@ -65,11 +68,14 @@ def to_coreml(snapshot: ir.Snapshot) -> Model_pb2.Model:
         return _finish(spec, snapshot, s, _cluster_interface(spec, len(columns),
                                                              len(model.classes)))
     classifier = model.task == "classification"
+    name = TASKS[model.task].output  # value, score or forecast (`ir.tasks`)
+    if not classifier and name != "value":  # every value emitter's last stage writes `value`
+        _rename(s.models[-1], "value", name)
     outputs = ([("label", int64_type()), ("probabilities", scores_type())] if classifier
-               else [("value", double_type())])
+               else [(name, double_type())])
     describe(spec.description, [(INPUT, array_type(len(columns)))], outputs, classifier)
     if not classifier:
-        spec.description.predictedFeatureName = "value"
+        spec.description.predictedFeatureName = name
     pipeline = (spec.pipelineClassifier if classifier else spec.pipelineRegressor).pipeline
     return _finish(spec, snapshot, s, pipeline)
 

@@ -21,6 +21,7 @@ from ...ir.artifact import METADATA_KEY, ArtifactMetadata
 from ...ir.tasks import TASKS, Task
 from ..registry import emit, register_format
 from . import (  # noqa: F401  (registration)
+    anomaly,
     cluster,
     elementwise,
     ensembles,
@@ -140,6 +141,10 @@ def to_pmml(snapshot: ir.Snapshot) -> Element:
     else:
         SubElement(output, "OutputField", {"name": outputs[0], "optype": "continuous",
                                            "dataType": "double", "feature": "predictedValue"})
+        for name, field in getattr(head, "outputs", {}).items():  # a filter's is_anomaly (0/1)
+            SubElement(output, "OutputField", {"name": doc.name(name), "optype": "continuous",
+                                               "dataType": "double",
+                                               "feature": "transformedValue"}).append(ref(field))
     reg.extend(head.tables or [regression_table(0.0)])  # a clusterer predicts nothing itself
     if snapshot.golden_inputs:
         reg.append(_verification(snapshot, columns, outputs[1:] if indexed else outputs))
@@ -190,8 +195,8 @@ def _target_outputs(output: Element, doc: Document, spec: Task, targets: tuple,
 def _output_names(doc: Document, classifier: bool, model: ir.Model) -> tuple[str, ...]:
     if model.task == "cluster":  # cluster, then distance(<id>) per centre
         return (doc.name("cluster"), *[doc.name(f"distance({c})") for c in model.classes])
-    if not classifier:
-        return (doc.name("value"),)
+    if not classifier:  # value, score or forecast (`ir.tasks`)
+        return (doc.name(TASKS[model.task].output),)
     return (doc.name("label"), *[doc.name(f"probability({label})") for label in doc.labels])
 
 
