@@ -12,6 +12,7 @@ import estuary
 from estuary import streams
 from estuary.converters.river_to_ir import to_ir
 from estuary.errors import UnsupportedModelError, WrongTaskError
+from estuary.runtimes import coreml
 
 TARGETS = ("phishing", "popup", "ip")
 
@@ -106,10 +107,50 @@ def test_tfjs_chains_in_float32(case_id, tmp_path):
         assert loaded.predict_many(rows) == [model.predict_one(x) for x in rows]
 
 
-def test_core_ml_refuses_chains_with_its_reason(tmp_path):
-    model, rows = learned("classifier-chain(scaler|logreg)")
-    with pytest.raises(UnsupportedModelError, match="export to ONNX"):
-        _export(model, rows, tmp_path, "coreml")
+@pytest.mark.parametrize("case_id", ["classifier-chain(scaler|logreg)",
+                                     "scaler|classifier-chain(logreg)",
+                                     "regressor-chain(scaler|linreg)"])
+def test_core_ml_chains_in_double(case_id, tmp_path):
+    """Every member a float64 classic Core ML model fed P(True) (or the value) through a
+    FeatureVectorizer: River's numbers within 1e-12 in the spec evaluator, every label River's."""
+    model, rows = learned(case_id)
+    path, loaded = _export(model, rows, tmp_path, "coreml")
+    report = estuary.verify(model, path, rows)
+    assert report.passed and report.precision == "float64" and report.max_scaled_diff <= 1e-12
+    outputs = [o.name for o in coreml.read_spec(path).description.output]
+    assert outputs == [name for name, _, _ in loaded.task.target_outputs(loaded.classes)]
+    if loaded.metadata.task == "multilabel":
+        assert loaded.predict_many(rows) == [model.predict_one(x) for x in rows]
+        got = [loaded.predict_proba_one(x) for x in rows]
+        want = [model.predict_proba_one(x) for x in rows]
+        assert max(abs(g[t][v] - w[t][v]) for g, w in zip(got, want) for t in TARGETS
+                   for v in (False, True)) <= 1e-12
+
+
+def test_core_ml_chain_label_is_rivers_max_without_rounding():
+    """The label stages on [P(False), P(True)] one ulp apart, tied, at 0/1, denormal and NaN:
+    River's `max` over {False: .., True: ..} (the first on a tie), in the spec evaluator."""
+    import math
+
+    import numpy as np
+
+    from estuary._coremltools import Model_pb2
+    from estuary.converters.coreml import multioutput as cm
+    from estuary.converters.coreml.builder import Stages, array_type, describe, int64_type
+    from estuary.runtimes.coreml_spec import evaluate
+
+    s = Stages()
+    cm._label(s, "p", "label.t")
+    spec = Model_pb2.Model(specificationVersion=4)
+    describe(spec.description, [("p", array_type(2))], [("label.t", int64_type())])
+    spec.pipeline.models.extend(s.models)
+    half = 0.5
+    pairs = [(half, half), (half, math.nextafter(half, 1)), (math.nextafter(half, 1), half),
+             (1 - math.nextafter(half, 0), math.nextafter(half, 0)), (0.0, 1.0), (1.0, 0.0),
+             (0.0, 5e-324), (5e-324, 0.0), (0.0, 0.0), (math.nan, math.nan), (0.3, 0.7)]
+    got = evaluate(spec, {"p": np.array(pairs)})["label.t"].tolist()
+    want = [int(max({False: f, True: t}.items(), key=lambda kv: kv[1])[0]) for f, t in pairs]
+    assert got == want
 
 
 def test_multiclass_members_are_refused():

@@ -68,7 +68,10 @@ def read_metadata(spec: Any, path: Path) -> ArtifactMetadata:
 def _check_interface(spec: Any, meta: ArtifactMetadata, path: Path) -> None:
     inputs = [d.name for d in spec.description.input]
     outputs = {d.name for d in spec.description.output}
-    wanted = set(TASKS[meta.task].outputs)  # label + probabilities, cluster + distances, value
+    spec_task = TASKS[meta.task]
+    wanted = set(spec_task.outputs) | {  # label + probabilities, cluster + distances, value
+        name for name, _, _ in (spec_task.target_outputs(tuple(meta.classes))
+                                if spec_task.per_target else ())}
     if inputs != [INPUT] or not wanted <= outputs:
         raise ArtifactError(f"{path}: inputs {inputs} / outputs {sorted(outputs)} are not the "
                             f"estuary contract ({INPUT!r} → {sorted(wanted)}): re-export it")
@@ -95,6 +98,8 @@ class SpecEvaluatorBackend:
     def run(self, X: np.ndarray) -> dict[str, np.ndarray]:
         out = self.outputs(np.asarray(X, dtype=np.float64))
         name = TASKS[self.metadata.task].output
+        if TASKS[self.metadata.task].per_target:
+            return per_target(self.metadata, out, len(X))
         if self.metadata.task == "cluster":
             return {"distances": np.asarray(out["distances"], dtype=np.float64).reshape(len(X), -1),
                     "cluster": np.asarray(out["cluster"], dtype=np.int64)}
@@ -123,6 +128,9 @@ class NativeBackend:
         C = len(self.metadata.classes)
         outs = [self.model.predict({INPUT: row}) for row in np.asarray(X, dtype=np.float64)]
         name = TASKS[self.metadata.task].output
+        if TASKS[self.metadata.task].per_target:
+            return per_target(self.metadata, {name: [o[name] for o in outs] for name in outs[0]}
+                              if outs else {}, len(outs))
         if self.metadata.task == "cluster":
             return {"distances": np.array([np.ravel(o["distances"]) for o in outs], np.float64
                                           ).reshape(len(outs), -1),
@@ -131,6 +139,23 @@ class NativeBackend:
             return {name: np.array([o[name] for o in outs], dtype=np.float64)}
         probs = np.array([[o["probabilities"][k] for k in range(C)] for o in outs]).reshape(-1, C)
         return {"probabilities": probs, "label": np.array([o["label"] for o in outs], np.int64)}
+
+
+def per_target(meta: ArtifactMetadata, out: dict[str, Any], n: int) -> dict[str, np.ndarray]:
+    """A multi-label / multi-target model's outputs (`label.<t>` int64, `probabilities.<t>`
+    [N, 2], `value.<t>` [N]) from Core ML's per-row or per-batch values."""
+    got = {}
+    for name, what, _ in TASKS[meta.task].target_outputs(tuple(meta.classes)):
+        if name not in out:
+            continue  # LoadedModel reports the missing output
+        if what == "label":
+            got[name] = np.asarray(out[name], dtype=np.int64).reshape(n)
+        else:
+            got[name] = np.asarray(out[name], dtype=np.float64).reshape(n, -1 if what ==
+                                                                          "probabilities" else 1)
+            if what == "value":
+                got[name] = got[name].reshape(n)
+    return got
 
 
 def _ct_version() -> str:

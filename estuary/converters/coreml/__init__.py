@@ -67,6 +67,8 @@ def to_coreml(snapshot: ir.Snapshot) -> Model_pb2.Model:
     if model.task == "cluster":  # the emitter's NeuralNetworkClassifier names both outputs
         return _finish(spec, snapshot, s, _cluster_interface(spec, len(columns),
                                                              len(model.classes)))
+    if TASKS[model.task].per_target:
+        return _finish(spec, snapshot, s, _targets_interface(spec, len(columns), model))
     classifier = model.task == "classification"
     name = TASKS[model.task].output  # value, score or forecast (`ir.tasks`)
     if not classifier and name != "value":  # every value emitter's last stage writes `value`
@@ -86,6 +88,16 @@ def _cluster_interface(spec: Model_pb2.Model, n_columns: int, n_centres: int) ->
              [("cluster", int64_type()), ("distances", array_type(n_centres))])
     spec.description.predictedFeatureName = "cluster"
     return spec.pipelineClassifier.pipeline
+
+
+def _targets_interface(spec: Model_pb2.Model, n_columns: int, model: ir.Model) -> Any:
+    """`label.<t>` (int64) and `probabilities.<t>` [2], or `value.<t>` [1], per target: a plain
+    Pipeline (the emitter names its stages' outputs so)."""
+    types = {"label": int64_type(), "probabilities": array_type(2), "value": array_type(1)}
+    outputs = [(name, types[what]) for name, what, _ in
+               TASKS[model.task].target_outputs(tuple(model.classes))]
+    describe(spec.description, [(INPUT, array_type(n_columns))], outputs)
+    return spec.pipeline
 
 
 def _finish(spec: Model_pb2.Model, snapshot: ir.Snapshot, s: Stages, pipeline: Any
