@@ -49,13 +49,23 @@ class Frozen:
     metrics: Mapping[str, Any]
 
 
-def _threshold_probes(model: ir.Model, bases: Sequence[dict]) -> list[Probe]:
-    out = []
-    for raw, values in threshold_values(model).items():
-        key = model.schema.feature(raw).key
-        for i, v in enumerate(values):
-            out.append(Probe({**bases[i % len(bases)], key: v}, "threshold"))
-    return out
+class _ThresholdProbes(Sequence):
+    """The threshold probes of a model, made only when picked: a 1k-node tree has thousands
+    (each threshold and one ulp either side) and a freeze keeps a few of them, so building a
+    row dict for each was most of `bounded_probes`' time on the loop."""
+
+    def __init__(self, model: ir.Model, bases: Sequence[dict]):
+        self.bases = bases
+        self.points = [(model.schema.feature(raw).key, i, v)
+                       for raw, values in threshold_values(model).items()
+                       for i, v in enumerate(values)]
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def __getitem__(self, k):  # type: ignore[override]
+        key, i, v = self.points[k]
+        return Probe({**self.bases[i % len(self.bases)], key: v}, "threshold")
 
 
 def bounded_probes(model: ir.Model, sample: Sequence[Mapping], budget: int,
@@ -67,8 +77,8 @@ def bounded_probes(model: ir.Model, sample: Sequence[Mapping], budget: int,
                               task=model.task)
     generated = probe_rows(untreed, list(sample[:2]), max_missing=2)
     bases = [dict(r) for r in sample[:3]] or [p.row for p in generated if p.tag == "zeros"]
-    generated += _threshold_probes(model, bases)
     by_kind = {k: [p for p in generated if p.tag == k] for k in GENERATED_KINDS}
+    by_kind["threshold"] = _ThresholdProbes(model, bases)  # `generated` has none: no estimator
     picked: list[Probe] = []
     depth = 0
     while len(picked) < budget and any(len(v) > depth for v in by_kind.values()):
