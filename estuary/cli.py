@@ -487,20 +487,23 @@ def learn(
 
 @app.command(help="Score a table (Parquet or CSV) with a published version: adds prediction "
                   "(and probabilities) columns. --engine spark runs the same scoring in Spark "
-                  "(pip install estuary-ml[spark]) and writes Spark's output directory.")
+                  "(pip install estuary-ml[spark]) and writes Spark's output directory; "
+                  "--engine spark-sql compiles the model to Spark SQL (no Python workers; "
+                  "linear models and majority-class trees of a store).")
 def score(
     input: Annotated[Path, typer.Argument(metavar="INPUT", help="rows.parquet or rows.csv")],
     output: Annotated[Path, typer.Argument(metavar="OUTPUT", help="scored.parquet or scored.csv")],
     model: Annotated[str, typer.Option("--model", help="A store directory, or an .onnx file.")],
     version: Annotated[int | None, typer.Option("--version", min=1, help="Default: latest.")] = None,
-    engine: Annotated[str, typer.Option("--engine", help="local or spark.")] = "local",
+    engine: Annotated[str, typer.Option("--engine", help="local, spark or spark-sql.")
+                      ] = "local",
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")] = False,
 ) -> None:
     from .scale.score import score as score_table
 
     with _handled(as_json):
-        if engine not in ("local", "spark"):
-            raise BadInput(f"--engine {engine!r}: use local or spark")
+        if engine not in ("local", "spark", "spark-sql"):
+            raise BadInput(f"--engine {engine!r}: use local, spark or spark-sql")
         with _status(f"scoring {input} ({engine})", as_json):
             rows = score_table(input, output, model, version, engine)
     if as_json:

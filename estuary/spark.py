@@ -15,12 +15,25 @@ from typing import Any
 from .scale.spark import local_session, score_batch
 
 
-def predict(df: Any, store_or_artifact: Any, version: int | str = "latest") -> Any:
-    """`df` with `prediction` (and, for a classifier, `probabilities`) columns, scored on the
-    executors by the version's ONNX artifact (checked by SHA-256 and golden vectors there)."""
+def predict(df: Any, store_or_artifact: Any, version: int | str = "latest",
+            engine: str = "arrow") -> Any:
+    """`df` with `prediction` (and, for a classifier, `probabilities`) columns. engine="arrow":
+    scored on the executors by the version's ONNX artifact (checked by SHA-256 and golden
+    vectors there), any model. engine="sql": the version's IR compiled to Spark SQL expressions
+    (`estuary.scale.spark_sql`: no Python worker; linear models and majority-class trees; exp
+    may differ from onnxruntime's by an ulp), a store only."""
+    v = None if version == "latest" else version
+    if engine == "sql":
+        from .scale import spark_sql
+
+        return spark_sql.predict(df, store_or_artifact, v)
+    if engine != "arrow":
+        from .errors import InvalidOptionError
+
+        raise InvalidOptionError(f"engine must be 'arrow' or 'sql', not {engine!r}")
     from .scale import spark as _spark
 
-    return _spark.predict(df, store_or_artifact, None if version == "latest" else version)
+    return _spark.predict(df, store_or_artifact, v)
 
 
 __all__ = ["local_session", "predict", "score_batch"]

@@ -1,4 +1,5 @@
-"""`estuary score INPUT OUTPUT --model STORE [--engine local|spark]`: a table scored in one go.
+"""`estuary score INPUT OUTPUT --model STORE [--engine local|spark|spark-sql]`: a table scored in
+one go (spark-sql: the model compiled to Spark SQL expressions, `estuary.scale.spark_sql`).
 
 Both engines run `spark.score_batch` on the same Arrow columns (no per-row dicts), so their
 predictions are the same numbers. Input: Parquet or CSV (a header row). The local engine reads
@@ -38,10 +39,11 @@ def score(input: Path, output: Path, model: Any, version: int | None = None,
     kind_in, kind_out = _kind(input), _kind(output)
     if not input.exists():
         raise DataFileError(f"{input} does not exist")
-    if engine == "spark":
-        return _score_spark(input, output, model, version, kind_in, kind_out)
+    if engine in ("spark", "spark-sql"):
+        return _score_spark(input, output, model, version, kind_in, kind_out,
+                            "sql" if engine == "spark-sql" else "arrow")
     if engine != "local":
-        raise ValueError(f"engine must be 'local' or 'spark', not {engine!r}")
+        raise ValueError(f"engine must be 'local', 'spark' or 'spark-sql', not {engine!r}")
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -91,12 +93,17 @@ def _empty(arrow_schema: Any) -> list:
 
 
 def _score_spark(input: Path, output: Path, model: Any, version: int | None, kind_in: str,
-                 kind_out: str) -> int:
+                 kind_out: str, engine: str = "arrow") -> int:
     session = _spark.local_session()
     reader = session.read
     df = reader.parquet(str(input)) if kind_in == ".parquet" else \
         reader.csv(str(input), header=True, inferSchema=True)
-    scored = _spark.predict(df, model, version)
+    if engine == "sql":
+        from . import spark_sql
+
+        scored = spark_sql.predict(df, model, version)
+    else:
+        scored = _spark.predict(df, model, version)
     if kind_out == ".csv" and "probabilities" in scored.columns:
         from pyspark.sql import functions as F
 
