@@ -19,6 +19,7 @@ from estuary.errors import (
     UnsupportedModelError,
     WrongTaskError,
 )
+from estuary.runtimes import coreml
 
 HOLT_WINTERS = ["holt-winters(mul)", "holt-winters(add)", "holt-winters(level)",
                 "holt-winters(trend,mul)"]
@@ -130,8 +131,31 @@ def test_unfitted_forecasters_are_refused():
         to_ir(time_series.SNARIMAX(p=1, d=0, q=0, regressor=linear_model.LinearRegression()))
 
 
-def test_core_ml_refuses_forecasters_with_reasons(tmp_path):
-    model, _ = learned("holt-winters(mul)")
-    with pytest.raises(UnsupportedModelError, match="season lookup"):
+@pytest.mark.parametrize("case_id", ["holt-winters(mul)", "holt-winters(add)",
+                                     "holt-winters(level)", "holt-winters(trend,mul)"])
+def test_core_ml_holt_winters_is_rivers_forecast_in_double(case_id, tmp_path):
+    """Classic float64 stages only (no floor, no comparison layer): River's forecast bit for bit
+    at every step of a long horizon; a step that is not whole gives NaN, as the ONNX graph."""
+    model, _ = learned(case_id)
+    path = tmp_path / "m.mlmodel"
+    estuary.export(model, path, sample=[{"step": 1}], format="coreml")
+    loaded = estuary.load(path)
+    assert loaded.metadata.precision == "float64"
+    kinds = {m.WhichOneof("Type") for m in coreml.read_spec(path).pipelineRegressor.pipeline.models}
+    assert kinds <= {"scaler", "glmRegressor", "featureVectorizer", "imputer"}
+    H = 10007
+    assert loaded.forecast(H) == model.forecast(H)
+    odd = np.array([[2.5], [0.5], [-0.25], [1e-9 + 1]])
+    onnx_path = tmp_path / "m.onnx"
+    estuary.export(model, onnx_path, sample=[{"step": 1}], format="onnx")
+    want = estuary.load(onnx_path).run(odd)["forecast"]
+    got = loaded.run(odd)["forecast"]
+    np.testing.assert_array_equal(got, want)  # NaN where ONNX says NaN, else the same bits
+    assert np.isnan(got).all() == bool(to_ir(model).estimator.season)
+
+
+def test_core_ml_refuses_snarimax_with_its_reason(tmp_path):
+    model, _ = learned("snarimax(p=3,d=2)|linreg")
+    with pytest.raises(UnsupportedModelError, match="recursion"):
         estuary.export(model, tmp_path / "m.mlmodel", sample=[{"step": 1}], format="coreml")
     assert not (tmp_path / "m.mlmodel").exists()
