@@ -37,6 +37,12 @@ class InvalidInputError(EstuaryError, ValueError):
         super().__init__(f"feature {field!r}: {message}")
 
 
+class OutOfRangeError(InvalidInputError):
+    """A number no artifact computes with as River does: ±infinity, beyond float64, or, for a
+    format that computes in float32 (TF.js, Core ML's float32 models), beyond ±3.4e38. Refused
+    before any runtime sees it, so that every format answers such a row the same way."""
+
+
 class ArtifactError(EstuaryError, ValueError):
     """An artifact file is missing, corrupt, truncated or not what its suffix says."""
 

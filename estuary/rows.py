@@ -4,6 +4,13 @@ Absent key → NaN (missing). Unknown keys are ignored, as River ignores keys a 
 A categorical value matches a category by its string, as River's `OneHotEncoder` names its keys
 (`f"{key}_{value}"`); an unseen category gives all-zero columns. Bad values raise
 `InvalidInputError` naming the feature.
+
+Range policy (issue 18): the formats disagreed on ±inf and ±1e308 rows (NaN in ONNX and Core ML,
+an error in PMML, a confident wrong label in TF.js). A numeric value must be finite, within
+float64, and for an artifact that computes in float32 (`max_abs=FLOAT32_MAX`) within ±3.4e38;
+anything else raises `OutOfRangeError` naming the feature before a runtime sees it. Finite
+values the format holds are computed as River computes them (an overflow inside the model is
+the model's answer, NaN included: the server answers it with 422).
 """
 
 from __future__ import annotations
@@ -15,19 +22,28 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InvalidInputError
+from .errors import InvalidInputError, OutOfRangeError
 from .ir import FeatureSchema
+
+FLOAT64_MAX = float(np.finfo(np.float64).max)
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # 3.4028234663852886e38
 
 
 class RowEncoder:
-    """Turns dict rows into float64 matrices for one schema; built once per loaded artifact."""
+    """Turns dict rows into float64 matrices for one schema; built once per loaded artifact.
+    `max_abs`: the largest magnitude a numeric value may have (FLOAT32_MAX for a float32
+    artifact); beyond it, or not finite, is `OutOfRangeError`."""
 
-    def __init__(self, schema: FeatureSchema):
+    def __init__(self, schema: FeatureSchema, max_abs: float = FLOAT64_MAX):
         self.schema = schema
         self.n_columns = len(schema.columns)
+        self.max_abs = max_abs
         self._plan = []
+        self._numeric: list[tuple[int, str]] = []  # (column, feature name) of numeric features
         start = 0
         for f in schema.features:
+            if f.kind != "categorical":
+                self._numeric.append((start, f.name))
             width = len(f.columns)
             lookup = {str(c): i for i, c in enumerate(f.categories)}
             self._plan.append((f.key, f.name, f.kind == "categorical", start, width, lookup))
@@ -49,7 +65,7 @@ class RowEncoder:
                 from .columnar import ColumnarEncoder  # imports this module
 
                 self._columnar = ColumnarEncoder(self.schema)
-            return self._columnar.encode(rows, columns)
+            return self._in_range(self._columnar.encode(rows, columns))
         if isinstance(rows, (Mapping, str, bytes)) or not isinstance(rows, Iterable):
             raise InvalidInputError("<rows>", f"expected a list of dict rows or a table of "
                                     f"columns, not {type(rows).__name__}: use predict_one for "
@@ -65,6 +81,7 @@ class RowEncoder:
         if not isinstance(row, Mapping):
             raise InvalidInputError("<row>", f"a row must be a dict, not {type(row).__name__}")
         get = row.get
+        limit = self.max_abs
         for key, name, categorical, start, width, lookup in self._plan:
             value = get(key, _ABSENT)
             if value is _ABSENT and name != key:
@@ -74,18 +91,27 @@ class RowEncoder:
             kind = type(value)
             if kind is float or kind is int:
                 if not categorical:
-                    if value != value:
-                        raise InvalidInputError(
-                            name, "NaN is not a value: leave the key out to mark it missing")
-                    try:
-                        out[start] = value
-                    except OverflowError:
-                        raise _too_large(name, value) from None
+                    if not -limit <= value <= limit:  # NaN, ±inf, too large: one comparison
+                        raise _refused(name, value, limit)
+                    out[start] = value
                     continue
             if categorical:
                 self._encode_category(name, value, out, start, width, lookup)
             else:
-                out[start] = _number(name, value)
+                v = _number(name, value)
+                if not -limit <= v <= limit:
+                    raise _refused(name, value, limit)
+                out[start] = v
+
+    def _in_range(self, X: np.ndarray) -> np.ndarray:
+        """The range policy on a whole matrix (the columnar path; NaN there is missing)."""
+        for column, name in self._numeric:
+            values = X[:, column]
+            with np.errstate(invalid="ignore"):
+                bad = np.abs(values) > self.max_abs
+            if bad.any():
+                raise _refused(name, float(values[np.argmax(bad)]), self.max_abs)
+        return X
 
     @staticmethod
     def _encode_category(name: str, value: object, out: np.ndarray, start: int, width: int,
@@ -119,14 +145,33 @@ def _number(name: str, value: object) -> float:
     raise InvalidInputError(name, f"expected a number, got {type(value).__name__} {value!r}")
 
 
+def _refused(name: str, value: object, limit: float) -> InvalidInputError:
+    """Why a number the range policy refuses is refused (NaN: the missing-value rule)."""
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except OverflowError:
+        return _too_large(name, value)
+    if v != v:
+        return InvalidInputError(name, "NaN is not a value: leave the key out to mark it missing")
+    if math.isinf(v):
+        return OutOfRangeError(name, f"{v} is not a value the formats agree on (each would "
+                               "answer it differently): send a finite number, or leave the key "
+                               "out to mark it missing")
+    if abs(v) > FLOAT64_MAX:  # pragma: no cover  (float() above would have overflowed)
+        return _too_large(name, value)
+    return OutOfRangeError(name, f"{v:.3g} is beyond ±{limit:.3g}, the float32 range this "
+                           "format computes in (it would be infinity there): scale it, or use a "
+                           "float64 format (ONNX, PMML) for such values")
+
+
 def _is_number(value: object) -> bool:
     return isinstance(value, (Real, np.number)) and not isinstance(value, (str, bytes))
 
 
 def _too_large(name: str, value: object) -> InvalidInputError:
     kind = type(value).__name__
-    return InvalidInputError(name, f"this {kind} is beyond the float64 range (±1.8e308) every "
-                             "artifact computes in: scale it or leave the key out")
+    return OutOfRangeError(name, f"this {kind} is beyond the float64 range (±1.8e308) every "
+                           "artifact computes in: scale it or leave the key out")
 
 
 def is_columnar(data: Any) -> bool:

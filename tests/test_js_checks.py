@@ -133,3 +133,33 @@ def test_js_does_not_follow_a_shard_symlinked_out_of_the_directory(exported, tmp
     shard.symlink_to(outside)
     with pytest.raises(ArtifactError, match="resolves outside"):
         js_load(path)
+
+
+def test_js_row_encoder_applies_the_range_policy():
+    # ±Infinity cannot travel in the runner's JSON: the JS encoder is run in Node directly
+    import subprocess
+
+    from estuary.runtimes.node import _node_binary, js_dir
+
+    script = """
+    const lib = await import(process.argv[1]);
+    const schema = {features: [{name: 'x', key: 'x', kind: 'numeric', categories: []}]};
+    const out = [];
+    for (const [v, maxAbs] of [[Infinity], [-Infinity], [1e300], [1e300, lib.FLOAT32_MAX],
+                               [3e38, lib.FLOAT32_MAX], [2n ** 1100n]]) {
+      try {
+        out.push(Array.from(new lib.RowEncoder(schema, maxAbs ? {maxAbs} : {}).encode({x: v})));
+      } catch (e) { out.push(`${e.name}:${e.field}:${e.message}`); }
+    }
+    console.log(JSON.stringify(out));
+    """
+    done = subprocess.run([_node_binary(), "--input-type=module", "-e", script,
+                           str(js_dir() / "src" / "estuary.js")],
+                          capture_output=True, text=True, timeout=60, check=True)
+    got = json.loads(done.stdout)
+    assert got[0].startswith("OutOfRangeError:x:feature 'x': inf is not a value")
+    assert got[1].startswith("OutOfRangeError:x:feature 'x': -inf is not a value")
+    assert got[2] == [1e300]  # a float64 artifact computes with it
+    assert got[3].startswith("OutOfRangeError:x:feature 'x': 1e+300 is beyond ±3.4e+38")
+    assert got[4] == [3e38]
+    assert got[5].startswith("OutOfRangeError:x:feature 'x': inf is not a value")

@@ -14,7 +14,13 @@ from conftest import learned
 import estuary
 from estuary.converters.river_to_ir import to_ir
 from estuary.converters.tfjs import MODEL_JSON, to_tfjs, write_tfjs
-from estuary.errors import ArtifactError, GoldenCheckError, UnsupportedModelError
+from estuary.errors import (
+    ArtifactError,
+    GoldenCheckError,
+    InvalidInputError,
+    OutOfRangeError,
+    UnsupportedModelError,
+)
 from estuary.ir.artifact import METADATA_KEY, ArtifactMetadata
 from estuary.parity import compare
 from estuary.parity.probes import probe_rows
@@ -90,8 +96,19 @@ def test_regressor_parity_and_overflow_is_inf(case_id, tmp_path):
     loaded.check_golden()
     probes = [p.row for p in probe_rows(to_ir(model), rows)]
     probes = [r for r in probes if _river_accepts(model, r)]  # compose.Select needs every key
-    got = np.array(loaded.predict_many(probes))
+    # the range policy (rows.py): a row with a value float32 cannot hold (the ±1e300 probes) is
+    # refused as a dict row; the input matrix still computes River's sign, ±inf
+    beyond = [any(isinstance(v, float) and abs(v) > FLOAT32_MAX for v in r.values())
+              for r in probes]
+    assert any(beyond)
+    with pytest.raises(OutOfRangeError, match="float32 range"):
+        loaded.predict_one(next(r for r, b in zip(probes, beyond) if b))
+    X = RowEncoder(loaded.metadata.schema, max_abs=math.inf).encode_many(probes)
+    got = loaded.run(X)["value"]
     ref = np.array([model.predict_one(r) for r in probes])
+    kept = [i for i, b in enumerate(beyond) if not b]  # dict rows within range: the same
+    assert np.array_equal(np.array(loaded.predict_many([probes[i] for i in kept])), got[kept],
+                          equal_nan=True)
     huge = np.abs(ref) > FLOAT32_MAX  # River's value has no float32: the artifact says ±inf
     assert huge.any() and np.array_equal(got[huge], np.sign(ref[huge]) * np.inf)
     scaled = np.abs(got[~huge] - ref[~huge]) / np.maximum(1.0, np.abs(ref[~huge]))
@@ -279,13 +296,24 @@ def test_js_row_encoding_matches_estuary_rows(tmp_path):
     probes = [p.row for p in probe_rows(to_ir(model), rows[:30])]
     bad = [{"time": "abc", "diet": 1}, {"time": 1.0, "diet": [1]}, {"time": True, "diet": 2},
            {"time": None, "diet": None}]
+    bad += [{"time": 3.5e38, "diet": 1}]  # the range policy (±inf: test_js_checks, no JSON)
     encoded = loaded.backend.encode(probes + bad)
-    encoder = RowEncoder(loaded.metadata.schema)
-    for row, js in zip(probes + bad[2:], encoded[:len(probes)] + encoded[-2:]):
-        py = encoder.encode(row)
+    encoder = loaded.encoder  # float32 artifact: the same range policy as the JS client
+    refused = 0
+    for row, js in zip(probes + bad, encoded):
+        try:
+            py = encoder.encode(row)
+        except OutOfRangeError as e:  # ±inf, or beyond float32 (the ±1e300 probes): both refuse
+            assert js["error"]["field"] == e.field, (row, js)
+            assert js["error"]["message"] == str(e), (row, js)
+            refused += 1
+            continue
+        except InvalidInputError:
+            continue  # checked below
         assert "vector" in js, js
         vec = np.array([float(v) for v in js["vector"]])  # non-finite numbers come as "NaN"
         assert np.array_equal(vec, py, equal_nan=True), row
+    assert refused >= 3
     assert encoded[len(probes)]["error"]["field"] == "time"
     assert "expected a number" in encoded[len(probes)]["error"]["message"]
     assert encoded[len(probes) + 1]["error"]["field"] == "diet"

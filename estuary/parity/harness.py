@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import ir
 from ..converters.river_to_ir.reuse import ir_of
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, OutOfRangeError
 from ..runtimes import LoadedModel, load
 from ..runtimes.base import TOLERANCE, within
 from .probes import Probe, probe_rows
@@ -46,18 +46,25 @@ def float32_ties(distances: np.ndarray, chosen: np.ndarray, tol: float) -> np.nd
     return within(at, d.min(axis=1), tol)
 
 
-def _encode(loaded: LoadedModel, probes: Sequence[Probe]) -> tuple[np.ndarray, list[str | None]]:
+def _encode(loaded: LoadedModel, probes: Sequence[Probe]
+            ) -> tuple[np.ndarray, list[str | None], dict[int, str]]:
+    """(matrix, encode error per row, rows the range policy refuses: rows.py)."""
     X = np.full((len(probes), loaded.encoder.n_columns), np.nan)
     errors: list[str | None] = []
+    policy: dict[int, str] = {}
     encode_into = loaded.encoder.encode_into  # into the matrix: no array per probe row
     for i, p in enumerate(probes):
         try:
             encode_into(p.row, X[i])
             errors.append(None)
+        except OutOfRangeError as e:  # beyond what this format holds: refused, not compared
+            X[i] = np.nan
+            errors.append(None)
+            policy[i] = f"refused by the input range policy ({e})"
         except InvalidInputError as e:
             X[i] = np.nan  # as if never written: a row the encoder refuses stays missing
             errors.append(str(e))
-    return X, errors
+    return X, errors, policy
 
 
 def _skip_nan_on_unknown_keys(ref, probes: Sequence[Probe], schema: ir.FeatureSchema) -> None:
@@ -71,6 +78,26 @@ def _skip_nan_on_unknown_keys(ref, probes: Sequence[Probe], schema: ir.FeatureSc
             if unknown:
                 ref.errors[i] = (f"River returns NaN for a row with keys it never learned "
                                  f"({', '.join(unknown)}); the artifact ignores unknown keys")
+
+
+def not_a_distribution(outputs: np.ndarray) -> np.ndarray:
+    """Rows of River probabilities that sum to more than 1: River's log-sum-exp absorbs
+    log(2) when two classes' joint log-likelihoods are equal past ~1e16 (naive Bayes at
+    |x| ≈ 1e9), and says 1 and 1. Policy (issue 18): such a row is no reference to match (a
+    float32 format cannot follow it, ONNX does by accident): parity skips it, golden vectors
+    leave it out. River's empty answer (all 0) stays a reference."""
+    with np.errstate(invalid="ignore"):
+        return np.asarray(outputs, dtype=np.float64).sum(axis=1) > 1.0 + 1e-6
+
+
+def _skip_non_distributions(ref, task: str) -> None:
+    if task != "classification" or not len(ref.outputs):
+        return
+    for i in np.flatnonzero(not_a_distribution(ref.outputs)):
+        if ref.errors[i] is None:
+            ref.errors[i] = (f"River's probabilities sum to {ref.outputs[i].sum():.3g}, not 1 "
+                             "(its log-sum-exp absorbs at this magnitude): not a distribution "
+                             "to match")
 
 
 def compare(model: Any, loaded: LoadedModel, probes: Sequence[Probe], ir_hash: str = "",
@@ -88,7 +115,10 @@ def compare(model: Any, loaded: LoadedModel, probes: Sequence[Probe], ir_hash: s
             raise ValueError(f"{len(reference.errors)} reference rows for {len(probes)} probes")
         ref = Reference(reference.outputs, list(reference.labels), list(reference.errors))
     _skip_nan_on_unknown_keys(ref, probes, meta.schema)
-    X, encode_errors = _encode(loaded, probes)
+    _skip_non_distributions(ref, meta.task)
+    X, encode_errors, policy = _encode(loaded, probes)
+    for i, why in policy.items():  # skipped as a row River refuses is skipped
+        ref.errors[i] = ref.errors[i] or why
     keep = [i for i, e in enumerate(ref.errors) if e is None]
     got = loaded.outputs_matrix(X[keep]) if keep else np.empty((0, ref.outputs.shape[1]))
     index = loaded.task.index_output

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..assets import js_home, require_js_home
-from ..errors import ArtifactError, EstuaryError, InvalidInputError, UnknownFormatError
+from ..errors import ArtifactError, EstuaryError, UnknownFormatError
 from ..ir.tasks import TASKS
 from .base import LoadedModel, RuntimeInfo, parse_metadata
 
@@ -189,8 +189,10 @@ def request(op: str, **fields: Any) -> dict:
         from .. import errors
 
         raise getattr(errors, kind)(message)
-    if kind == "InvalidInputError":
-        raise InvalidInputError(err.get("field") or "<row>", message.split(": ", 1)[-1])
+    if kind in ("InvalidInputError", "OutOfRangeError"):
+        from .. import errors
+
+        raise getattr(errors, kind)(err.get("field") or "<row>", message.split(": ", 1)[-1])
     if op in ("load", "run") and fields.get("path", fields.get("model")) is not None:
         # the runner is alive and answered: what failed is this artifact (a JS TypeError or
         # RangeError on a corrupt model.json or weights), not the runtime

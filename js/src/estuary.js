@@ -41,6 +41,9 @@ export class NoGoldenVectorsError extends ArtifactError {}
 export class InvalidInputError extends EstuaryError {
   constructor(field, message) { super(`feature '${field}': ${message}`); this.field = field; }
 }
+/** ±Infinity, or beyond ±3.4e38 for a float32 artifact: refused before the runtime sees it. */
+export class OutOfRangeError extends InvalidInputError {}
+export const FLOAT32_MAX = 3.4028234663852886e38;
 /** A store version's manifest.json, checked field by field (ManifestError names the field). */
 export { checkManifest, ManifestError, MANIFEST_SCHEMA_VERSION } from './manifest.js';
 export { artifactSha256, integrityProblem, signatureProblem, keyId, publicKeyBytes } from './verify.js';
@@ -81,7 +84,10 @@ function describe(v) {
 
 /** Turns River-style objects into the artifact's input matrix, following the schema. */
 export class RowEncoder {
-  constructor(schema) {
+  // maxAbs: the largest magnitude a number may have (FLOAT32_MAX for a float32 artifact);
+  // beyond it, or not finite, is OutOfRangeError (the range policy of estuary/rows.py)
+  constructor(schema, { maxAbs = Number.MAX_VALUE } = {}) {
+    this.maxAbs = maxAbs;
     this.plan = [];
     let start = 0;
     for (const f of schema.features) {
@@ -118,7 +124,7 @@ export class RowEncoder {
         const hit = p.lookup.get(pyStr(value));
         if (hit !== undefined) out[at + hit] = 1;
       } else {
-        out[at] = toNumber(p.name, value);
+        out[at] = toNumber(p.name, value, this.maxAbs);
       }
     }
     return out;
@@ -132,7 +138,7 @@ export class RowEncoder {
   }
 }
 
-function toNumber(name, value) {
+function toNumber(name, value, maxAbs = Number.MAX_VALUE) {
   let v;
   if (typeof value === 'number') v = value;
   else if (typeof value === 'boolean') v = value ? 1 : 0;
@@ -140,6 +146,14 @@ function toNumber(name, value) {
   else throw new InvalidInputError(name, `expected a number, got ${describe(value)} ${JSON.stringify(value)}`);
   if (Number.isNaN(v)) {
     throw new InvalidInputError(name, 'NaN is not a value: leave the key out to mark it missing');
+  }
+  if (!Number.isFinite(v)) {
+    throw new OutOfRangeError(name, `${v > 0 ? 'inf' : '-inf'} is not a value the formats agree on ` +
+      '(each would answer it differently): send a finite number, or leave the key out to mark it missing');
+  }
+  if (Math.abs(v) > maxAbs) {
+    throw new OutOfRangeError(name, `${Number(v.toPrecision(3))} is beyond ±3.4e+38, the float32 range this ` +
+      'format computes in (it would be infinity there): scale it, or use a float64 format (ONNX, PMML) for such values');
   }
   return v;
 }
@@ -203,7 +217,8 @@ export class EstuaryModel {
     this.backend = backend; // {info: {name, version}, run(Float64Array, n) → Promise<outputs>}
     this.metadata = metadata;
     this.format = format;
-    this.encoder = new RowEncoder(metadata.schema);
+    this.encoder = new RowEncoder(metadata.schema,
+      { maxAbs: metadata.precision === 'float32' ? FLOAT32_MAX : Number.MAX_VALUE });
     this.classes = metadata.classes;
     this.isClassifier = metadata.task === 'classification';
     this.goldenMaxDiff = null;

@@ -15,7 +15,12 @@ from .transforms import Context
 def linear(est: ir.Linear, ctx: Context) -> dict[str, str]:
     g, x = ctx.graph, ctx.x
     W = np.asarray(est.weights, dtype=np.float64).reshape(len(est.intercepts), len(est.columns))
-    z = g.op("Add", g.op("MatMul", g.nan_to_zero(x), g.const(W.T)), g.const(est.intercepts))
+    # River rounds each product w·x on its own (one beyond ±1.8e308 is ±inf, and +inf + -inf is
+    # NaN); onnxruntime's MatMul fuses multiply-adds, so an overflowing product can vanish into
+    # the running sum (-inf where River says NaN: a polynomial of a huge input). Mul, then sum.
+    x3 = g.op("Unsqueeze", g.nan_to_zero(x), g.const([1], np.int64))  # [N, 1, F]
+    dot = g.reduce("ReduceSum", g.op("Mul", x3, g.const(W)), 2, False)  # [N, K]
+    z = g.op("Add", dot, g.const(est.intercepts))
     o = OnnxOps(g)
     scores = arithmetic.link(o, est.link, z)
     return {scores.kind: arithmetic.normalised(o, scores)}
