@@ -14,7 +14,7 @@ from .converters.registry import format_for
 from .errors import InvalidOptionError
 from .parity import verify as _verify_river
 from .runtimes import load
-from .signing import signature_path
+from .signing import sign_artifact, signature_path
 from .signing import signing_key as resolve_signing_key
 from .sklearn.model import is_sklearn_model
 from .snapshot import take_snapshot
@@ -81,8 +81,8 @@ def export(model: Any, path: str | Path, sample: Sequence[Mapping] = (), format:
            signing_key: Any = None) -> ExportedArtifact:
     """Export a River model (or a fitted scikit-learn estimator / pipeline, through skl2onnx,
     sklearn2pmml or coremltools) to `path`; the format comes from `format` or the suffix, its
-    `options` (River models only) override the format's defaults. River exports are signed
-    with `signing_key` (a key file path or key; default $ESTUARY_SIGNING_KEY): `path`.sig.
+    `options` (River models only) override the format's defaults. Exports are signed with
+    `signing_key` (a key file path or key; default $ESTUARY_SIGNING_KEY): `path`.sig.
 
     >>> export(model, "model.onnx", sample=rows, options={"opset": 17}).size_bytes
     """
@@ -92,7 +92,13 @@ def export(model: Any, path: str | Path, sample: Sequence[Mapping] = (), format:
     if is_sklearn_model(model):  # duck-typed: scikit-learn is imported only for its models
         from .sklearn import export_sklearn
 
-        return export_sklearn(model, path, sample, format, check)
+        key = resolve_signing_key(signing_key)  # a bad key fails before anything is written
+        exported = export_sklearn(model, path, sample, format, check)
+        if key is not None:
+            sign_artifact(exported.path, key)
+        else:  # a signature an earlier export left is of other bytes now
+            remove(signature_path(exported.path))
+        return exported
     return write_snapshot(take_snapshot(model, sample), path, format, check, options,
                           signing_key)
 

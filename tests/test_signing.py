@@ -281,3 +281,17 @@ def _wait(predicate, timeout: float = 30.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
+
+
+def test_a_scikit_learn_export_is_signed_too(keys, tmp_path):
+    from sklearn.linear_model import LogisticRegression
+
+    X = [[float(i), float(i % 3)] for i in range(60)]
+    y = [i % 2 for i in range(60)]
+    path = estuary.export(LogisticRegression().fit(X, y), tmp_path / "sk.onnx", sample=X[:10],
+                          signing_key=keys["private"]).path
+    assert estuary.load(path, trusted_key=keys["public"]).predict_one({"x0": 1.0, "x1": 2.0}) \
+        in (0, 1)
+    flip_a_byte(path)
+    with pytest.raises(SignatureError, match="changed after it was signed"):
+        estuary.load(path, trusted_key=keys["public"])
