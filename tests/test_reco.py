@@ -106,9 +106,27 @@ def test_refusals():
         to_ir(mf)
 
 
-def test_core_ml_refuses_the_latent_product(tmp_path):
+@pytest.mark.parametrize("case_id", ["reco-biased-mf", "reco-biased-mf(zeros)", "reco-funk-mf"])
+def test_core_ml_matrix_factorization_in_double(case_id, tmp_path):
+    """Lookups, products by gating and sums in float64 classic stages: River's predict_one within
+    1e-12 on every known pair, an unknown user and an unknown item (their default vectors)."""
+    model, rows = learned(case_id)
+    _, loaded = _export(model, rows, tmp_path, "coreml")
+    assert loaded.metadata.precision == "float64"
+    pairs = _pairs(to_ir(model))
+    if "funk" not in case_id and "zeros" in case_id:  # River's Constant initialiser: no draw
+        pairs += [("new user", pairs[0][1]), (pairs[0][0], "new item")]
+    got = np.array(loaded.predict_many([{"user": u, "item": i} for u, i in pairs]))
+    want = np.array([model.predict_one(u, i) for u, i in pairs])
+    assert (np.abs(got - want) <= 1e-12 * np.maximum(1.0, np.abs(want))).all()
+
+
+def test_core_ml_refuses_factorisations_whose_gating_is_too_big(tmp_path, monkeypatch):
+    from estuary.converters.coreml import reco as coreml_reco
+
     model, rows = learned("reco-biased-mf")
-    with pytest.raises(UnsupportedModelError, match="multiplies two looked-up latent"):
+    monkeypatch.setattr(coreml_reco, "MAX_GATE_WEIGHTS", 100)
+    with pytest.raises(UnsupportedModelError, match="combines two computed arrays is the dense"):
         _export(model, rows, tmp_path, "coreml")
 
 
