@@ -3,13 +3,16 @@ onnxruntime-web (wasm, 1 thread) and @tensorflow/tfjs (cpu), beside the same run
 (benchmarks/node.py) and River's `predict_proba_one` in Python, measured side by side.
 
     python benchmarks/browser.py [--n 2000] [--visits 5] [--cases scaler|logreg ...] [--no-node]
+        [--pages onnx-ort onnx tfjs progressive]
 
 Per model: the model is published to a temporary store (`publish`, as a Learner would) and
 served by `estuary serve` in its own process (uvicorn, as in production). Debian's chromium
 (headless, a fresh on-disk profile, like a real browser with an HTTP cache) opens the page
 (`&stream=0` each time) three ways:
 
-- `?runtime=onnx&progressive=0`: onnxruntime-web only;
+- `?runtime=onnx&progressive=0`: onnxruntime-web only; and the same page with `&precompile=0`
+  (`onnx-ort`: ORT fetches and compiles its wasm itself, once its module is imported, as before
+  issue 17; the page's steps, performance marks `estuary:*`, say where the time goes);
 - `?runtime=tfjs`: @tensorflow/tfjs only;
 - `?runtime=onnx` (the page's default), when the model has a TF.js artifact: the progressive page,
   TF.js answers first while onnxruntime-web starts, then ONNX (checked) replaces it: both times
@@ -55,7 +58,14 @@ ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 READY = """async () => { await window.estuary.ready; const s = window.estuary.state();
   const nav = performance.getEntriesByType('navigation')[0];
-  return {...s.timings, load: nav.loadEventEnd, dcl: nav.domContentLoadedEventEnd}; }"""
+  const marks = Object.fromEntries(performance.getEntriesByType('mark')
+    .filter((m) => m.name.startsWith('estuary:')).map((m) => [m.name.slice(8), m.startTime]));
+  const wasm = performance.getEntriesByType('resource').find((r) => r.name.endsWith('.wasm'));
+  if (wasm) marks['wasm-fetched'] = wasm.responseEnd;
+  return {...s.timings, ...marks, load: nav.loadEventEnd, dcl: nav.domContentLoadedEventEnd}; }"""
+# runtimes.js's performance marks (ms since navigation start), in the order they happen
+MARKS = ("wasm-fetch-start", "ort-imported", "wasm-fetched", "wasm-compiled", "ort-session",
+         "ort-ready")
 
 
 def publish_model(model, rows, store: Path) -> tuple[list[str], Path]:
@@ -138,7 +148,7 @@ def browser_figures(pw, url: str, query: str, row: dict | None, n: int, visits: 
             context.close()
     med = lambda runs, k: statistics.median(r[k] for r in runs)  # noqa: E731
     # per runtime (a progressive page has both), then the page's `load` event
-    keys = ["appStarted"]
+    keys = ["appStarted", *(k for k in MARKS if all(k in r for r in warm + cold))]
     keys += [f"{k}.{rt}" for rt in ("tfjs", "onnx") for k in STEPS[1:] if f"{k}.{rt}" in warm[0]]
     keys += ["load"]
     out = {"cold": med(cold, "firstPrediction"), "warm": med(warm, "firstPrediction"),
@@ -159,6 +169,9 @@ def main() -> None:
     parser.add_argument("--visits", type=int, default=5)
     parser.add_argument("--cases", nargs="*", default=CASES)
     parser.add_argument("--no-node", action="store_true")
+    parser.add_argument("--pages", nargs="*",
+                        default=["onnx-ort", "onnx", "tfjs", "progressive"],
+                        help="which of the three pages to open (default: all)")
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright
@@ -193,22 +206,29 @@ def main() -> None:
                           f"{early['p99_us']:<8.0f}", flush=True)
                 runner().close()
             server = Server(store)
-            pages = [("onnx", "onnxruntime-web (Chromium wasm)", "runtime=onnx&progressive=0"),
+            pages = [("onnx-ort", "ORT-web, wasm compiled by ORT (before)",
+                      "runtime=onnx&progressive=0&precompile=0"),
+                     ("onnx", "onnxruntime-web (Chromium wasm)", "runtime=onnx&progressive=0"),
                      ("tfjs", "@tensorflow/tfjs (Chromium cpu)", "runtime=tfjs"),
                      ("progressive", "TF.js first, then ONNX (default)", "runtime=onnx")]
             try:
                 for kind, name, query in pages:
-                    if kind != "onnx" and "tfjs" not in formats:
+                    if kind not in args.pages:
+                        continue
+                    if kind not in ("onnx", "onnx-ort") and "tfjs" not in formats:
                         if kind == "tfjs":
                             print(f"{case:28s} {name:34s} not available: TF.js refuses "
                                   "this model")
                         continue
                     f = browser_figures(pw, server.url, query,
-                                        None if kind == "progressive" else row, args.n, args.visits)
+                                        None if kind in ("progressive", "onnx-ort") else row,
+                                        args.n, args.visits)
                     line = f"{case:28s} {name:34s} {f['cold']:13.0f} {f['warm']:13.0f} "
                     if kind == "progressive":
                         line += (f"  (then ONNX: cold {f['cold_onnx']:.0f}, "
                                  f"warm {f['warm_onnx']:.0f})")
+                    elif kind == "onnx-ort":
+                        line += " " * 43
                     else:
                         line += (f"{f['p50_us']:8.1f} {f['p99_us']:8.1f} {f['mean_us']:8.1f} "
                                  f"{f['early']['p50_us']:8.0f}/{f['early']['p99_us']:<8.0f}")

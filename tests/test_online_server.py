@@ -197,3 +197,33 @@ def test_page_loads_the_cpu_only_tfjs_bundle_first_on_a_progressive_page(tmp_pat
         config = json.loads(re.search(r'id="estuary-config">(.*?)</script>', page).group(1))
         assert "@tensorflow/tfjs" in config["missing"]
         assert "estuary setup-js" in config["install"] and "npm ci" in config["install"]
+
+
+def test_ort_wasm_is_served_for_streaming_compile_gzipped_with_a_strong_etag(learned_store,
+                                                                             tmp_path):
+    """WebAssembly.compileStreaming needs application/wasm; the versioned URL is cached for
+    good, gzip when asked (14 MB → 3.7 MB), and an ETag of the content answers a revalidation."""
+    import hashlib
+
+    with running_server(create_app(tmp_path, poll=0.05)) as url, \
+            httpx.Client(base_url=url) as http:
+        page = http.get("/?progressive=0").text
+        wasm_url = next(u for u in re.findall(r'href="([^"]+)"', page)
+                        if u.endswith("/ort-wasm-simd-threaded.wasm"))
+        assert re.fullmatch(r"/vendor/onnxruntime-web@1\.30\.0/ort-wasm-simd-threaded\.wasm",
+                            wasm_url)
+        raw = (web_assets._js_dir() / web_assets._ORT / "ort-wasm-simd-threaded.wasm").read_bytes()
+        etag = f'"{hashlib.sha256(raw).hexdigest()[:32]}"'
+        packed = http.get(wasm_url, headers={"Accept-Encoding": "gzip"})
+        assert packed.status_code == 200 and packed.headers["content-type"] == "application/wasm"
+        assert packed.headers["content-encoding"] == "gzip" and packed.headers["etag"] == etag
+        assert packed.headers["cache-control"] == "public, max-age=31536000, immutable"
+        assert packed.headers["vary"] == "Accept-Encoding"
+        # httpx decodes the body: what came over the wire is num_bytes_downloaded
+        assert packed.content == raw and packed.num_bytes_downloaded < len(raw) // 3
+        plain = http.get(wasm_url, headers={"Accept-Encoding": "identity"})
+        assert plain.status_code == 200 and "content-encoding" not in plain.headers
+        assert plain.content == raw and plain.headers["etag"] == etag
+        assert plain.headers["content-type"] == "application/wasm"
+        again = http.get(wasm_url, headers={"If-None-Match": etag, "Accept-Encoding": "gzip"})
+        assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag

@@ -50,21 +50,62 @@ export const plan = (() => {
 })();
 
 let promise = null;
+// onnxruntime-web's wasm (1 thread), next to its module, served by `estuary serve` as
+// application/wasm: no CDN
+const ORT_DIR = new URL('./', import.meta.resolve('onnxruntime-web')).href;
+const ORT_WASM = `${ORT_DIR}ort-wasm-simd-threaded.wasm`;
+let compiled = null; // Promise<WebAssembly.Module>
+
+/** Fetch and compile ORT's wasm now (streaming: it compiles while it downloads), in parallel
+ * with ORT's module, the app and the artifact: otherwise ORT starts it only once its module
+ * is imported and evaluated. ?precompile=0 leaves it to ORT (to measure the difference). The
+ * same fetch as the server's preload, which it takes over; V8 caches the compiled code. */
+function compileOrtWasm() {
+  if (compiled || params.get('precompile') === '0' || !WebAssembly.compileStreaming) return;
+  performance.mark('estuary:wasm-fetch-start');
+  compiled = WebAssembly.compileStreaming(fetch(ORT_WASM, { credentials: 'same-origin' }))
+    .then((m) => { performance.mark('estuary:wasm-compiled'); return m; });
+  compiled.catch(() => {}); // then ORT fetches and compiles it itself
+}
+
+/** ORT instantiates its wasm with WebAssembly.instantiateStreaming(fetch(url)) and has no hook
+ * for a module compiled elsewhere: for the duration of its start, that call gets the module
+ * compiled above (its own fetch is dropped); if that compile failed, ORT's call as it was. */
+async function withCompiled(start) {
+  const module = compiled && await compiled.catch(() => null);
+  if (!module) return start();
+  const original = WebAssembly.instantiateStreaming;
+  WebAssembly.instantiateStreaming = async (source, imports) => {
+    const res = await source;
+    if (!res?.url?.endsWith('/ort-wasm-simd-threaded.wasm')) return original(res, imports);
+    res.body?.cancel().catch(() => {});
+    return { module, instance: await WebAssembly.instantiate(module, imports) };
+  };
+  try {
+    return await start();
+  } finally {
+    WebAssembly.instantiateStreaming = original;
+  }
+}
 
 /** onnxruntime-web, configured (local wasm, one thread, no proxy worker) and initialised. */
 export function getOrt() {
+  compileOrtWasm();
   promise ??= (async () => {
     const ort = await import('onnxruntime-web');
+    performance.mark('estuary:ort-imported');
     ort.env.wasm.numThreads = 1;
     ort.env.wasm.proxy = false;
-    // the .wasm next to the module, served by `estuary serve` as application/wasm: no CDN
-    ort.env.wasm.wasmPaths = new URL('./', import.meta.resolve('onnxruntime-web')).href;
+    ort.env.wasm.wasmPaths = ORT_DIR;
     ort.env.logLevel = 'error';
-    // a 77-byte Identity model, created and run: compiles and initialises the wasm now
+    // a 77-byte Identity model, created and run: instantiates and initialises the wasm now
     const bytes = Uint8Array.from(atob(TINY), (c) => c.charCodeAt(0));
     let session;
     try {
-      session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+      await withCompiled(async () => {
+        session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+      });
+      performance.mark('estuary:ort-session');
       await session.run({ x: new ort.Tensor('float64', Float64Array.of(0), [1]) });
     } catch (e) {
       throw new Error(`onnxruntime-web could not start its wasm (${e.message || e}); ` +

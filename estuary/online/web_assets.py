@@ -93,11 +93,12 @@ class _Gzipped:
     downloads a quarter of the bytes, and the browser's HTTP cache keeps the small copy."""
 
     def __init__(self) -> None:
-        self._done: dict[Path, tuple[float, bytes]] = {}
+        self._done: dict[Path, tuple[float, bytes, str]] = {}
         self._lock = threading.Lock()
 
-    def get(self, path: Path) -> bytes | None:
-        """The compressed bytes of `path` (compressed now if needed), or None if unreadable."""
+    def get(self, path: Path) -> tuple[bytes, str] | None:
+        """The compressed bytes of `path` (compressed now if needed) and a strong ETag of its
+        content (the same for the plain file), or None if unreadable."""
         try:
             mtime = path.stat().st_mtime
         except OSError:
@@ -105,9 +106,11 @@ class _Gzipped:
         with self._lock:
             hit = self._done.get(path)
             if hit is None or hit[0] != mtime:
-                hit = (mtime, gzip.compress(path.read_bytes(), 6, mtime=0))
+                raw = path.read_bytes()
+                hit = (mtime, gzip.compress(raw, 6, mtime=0),
+                       f'"{hashlib.sha256(raw).hexdigest()[:32]}"')
                 self._done[path] = hit
-            return hit[1]
+            return hit[1], hit[2]
 
     def warm(self, paths: list[Path]) -> None:
         """Compress `paths` in a background thread (before the first visitor asks)."""
@@ -218,14 +221,17 @@ class Vendored:
         fresh = path not in self.built or \
             await asyncio.to_thread(_file_hash, path) == self.built[path]
         cache = IMMUTABLE if fresh else NO_CACHE
-        if "gzip" not in request.headers.get("accept-encoding", "") or not path.is_file():
+        packed = await asyncio.to_thread(_GZIPPED.get, path) if path.is_file() else None
+        if packed is None:
             return _file(path, cache)
-        body = await asyncio.to_thread(_GZIPPED.get, path)
-        if body is None:
-            return _file(path, cache)
-        return Response(body, media_type=MEDIA.get(path.suffix, "application/octet-stream"),
-                        headers={**cache, **SAME_ORIGIN, "Content-Encoding": "gzip",
-                                 "Vary": "Accept-Encoding"})
+        body, etag = packed
+        media = MEDIA.get(path.suffix, "application/octet-stream")  # .wasm: application/wasm
+        headers = {**cache, **SAME_ORIGIN, "ETag": etag, "Vary": "Accept-Encoding"}
+        if etag in request.headers.get("if-none-match", ""):
+            return Response(status_code=304, headers=headers)
+        if "gzip" not in request.headers.get("accept-encoding", ""):
+            return FileResponse(path, media_type=media, headers=headers)
+        return Response(body, media_type=media, headers={**headers, "Content-Encoding": "gzip"})
 
 
 class PageState(Protocol):
