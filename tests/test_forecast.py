@@ -154,8 +154,23 @@ def test_core_ml_holt_winters_is_rivers_forecast_in_double(case_id, tmp_path):
     assert np.isnan(got).all() == bool(to_ir(model).estimator.season)
 
 
-def test_core_ml_refuses_snarimax_with_its_reason(tmp_path):
-    model, _ = learned("snarimax(p=3,d=2)|linreg")
-    with pytest.raises(UnsupportedModelError, match="recursion"):
-        estuary.export(model, tmp_path / "m.mlmodel", sample=[{"step": 1}], format="coreml")
-    assert not (tmp_path / "m.mlmodel").exists()
+@pytest.mark.parametrize("case_id", ["snarimax(p=12,d=1,q=12,m=12,sd=1)",
+                                     "snarimax(p=2,q=1,m=12,sp=1,sq=1)",
+                                     "snarimax(p=3,d=2)|linreg"])
+def test_core_ml_snarimax_unrolls_rivers_recursion_in_double(case_id, tmp_path):
+    """The recursion in float64 classic stages (the scaled lags an ulp from River's division):
+    River's forecast within 1e-12 at every step of the unrolled horizon, NaN beyond it and for a
+    step that is not whole, as the ONNX graph."""
+    model, _ = learned(case_id)
+    path = tmp_path / "m.mlmodel"
+    estuary.export(model, path, sample=[{"step": 1}], format="coreml")
+    loaded = estuary.load(path)
+    assert loaded.metadata.precision == "float64"
+    kinds = {m.WhichOneof("Type") for m in coreml.read_spec(path).pipelineRegressor.pipeline.models}
+    assert kinds <= {"scaler", "glmRegressor", "featureVectorizer", "imputer",
+                     "arrayFeatureExtractor"}
+    H = to_ir(model).estimator.horizon
+    got, want = np.array(loaded.forecast(H)), np.array(model.forecast(H))
+    assert (np.abs(got - want) <= 1e-12 * np.maximum(1.0, np.abs(want))).all()
+    beyond = loaded.run(np.array([[H + 1.0], [1e6], [1.5], [0.0]]))["forecast"]
+    assert np.isnan(beyond).all()
