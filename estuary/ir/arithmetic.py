@@ -488,9 +488,7 @@ def knn_distances(o: Ops, x: Any, points: np.ndarray) -> Any:
     n_features = points.shape[1]
     total = None
     for f in range(n_features):
-        pick = np.zeros((n_features, 1))
-        pick[f, 0] = 1.0  # x · e_f is x_f exactly (the other products are 0.0)
-        diff = o.keep(o.sub(o.matmul(x, pick), o.const(points[:, f].reshape(1, -1))), "diff")
+        diff = o.keep(o.sub(o.column(x, f), o.const(points[:, f].reshape(1, -1))), "diff")
         term = o.mul(diff, diff)
         total = term if total is None else o.add(total, term)
     return o.sqrt(total)
