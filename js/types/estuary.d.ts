@@ -22,6 +22,20 @@ export declare class IntegrityError extends ArtifactError {}
 export declare class SignatureError extends ArtifactError {}
 /** The artifact embeds no golden vectors (load with {requireGolden: false} to accept that). */
 export declare class NoGoldenVectorsError extends ArtifactError {}
+/** ±Infinity, or beyond ±3.4e38 for a float32 artifact: refused before the runtime sees it. */
+export declare class OutOfRangeError extends InvalidInputError {}
+/** float32's largest value: a float32 artifact's RowEncoder refuses numbers beyond it. */
+export declare const FLOAT32_MAX: number;
+/** SHA-256 (hex) of an artifact: a file's bytes, or model.json and its [name, bytes] shards. */
+export declare function artifactSha256(main: Uint8Array, shards?: [string, Uint8Array][]): Promise<string>;
+/** null when the embedded `integrity` digest matches the bytes (or there is none), else why not. */
+export declare function integrityProblem(main: Uint8Array, shards: [string, Uint8Array][], claimed: string | undefined): Promise<string | null>;
+/** null when the .sig file's Ed25519 signature of `sha256` verifies with the trusted key. */
+export declare function signatureProblem(sha256: string, signature: Uint8Array | ArrayBuffer | null, trustedKey: string | Uint8Array): Promise<string | null>;
+/** First 16 hex digits of the SHA-256 of a raw public key (what a .sig file names). */
+export declare function keyId(raw: Uint8Array): Promise<string>;
+/** The raw 32-byte Ed25519 key of a PEM public key (or raw bytes, checked). */
+export declare function publicKeyBytes(key: string | Uint8Array | ArrayBuffer): Uint8Array;
 /** A row has a bad value; `field` names the feature. */
 export declare class InvalidInputError extends EstuaryError {
   constructor(field: string, message: string);
@@ -140,7 +154,7 @@ export declare function parseMetadata(text: string | object, where?: string): Me
 
 /** Turns River-style rows into the artifact's input matrix, following the schema. */
 export declare class RowEncoder {
-  constructor(schema: Schema);
+  constructor(schema: Schema, options?: { maxAbs?: number });
   readonly nColumns: number;
   readonly columns: string[];
   encode(row: Row, out?: Float64Array, offset?: number): Float64Array;
