@@ -64,8 +64,8 @@ READY = """async () => { await window.estuary.ready; const s = window.estuary.st
   if (wasm) marks['wasm-fetched'] = wasm.responseEnd;
   return {...s.timings, ...marks, load: nav.loadEventEnd, dcl: nav.domContentLoadedEventEnd}; }"""
 # runtimes.js's performance marks (ms since navigation start), in the order they happen
-MARKS = ("wasm-fetch-start", "ort-imported", "wasm-fetched", "wasm-compiled", "ort-session",
-         "ort-ready")
+MARKS = ("wasm-fetch-start", "ort-imported", "wasm-fetched", "wasm-compiled",
+         "wasm-instantiated", "ort-session", "ort-ready")
 
 
 def publish_model(model, rows, store: Path) -> tuple[list[str], Path]:

@@ -59,8 +59,11 @@ let compiled = null; // Promise<WebAssembly.Module>
 /** Fetch and compile ORT's wasm now (streaming: it compiles while it downloads), in parallel
  * with ORT's module, the app and the artifact: otherwise ORT starts it only once its module
  * is imported and evaluated. ?precompile=0 leaves it to ORT (to measure the difference). The
- * same fetch as the server's preload, which it takes over; V8 caches the compiled code. */
+ * same fetch as the server's preload, which it takes over; V8 caches the compiled code (no
+ * service worker needed: Chrome keeps a streamed module's code in its HTTP cache entry). */
 function compileOrtWasm() {
+  // on an ONNX-only page, `estuary serve` has started it already, from the page's head
+  if (!compiled && window.estuaryOrtWasm instanceof Promise) compiled = window.estuaryOrtWasm;
   if (compiled || params.get('precompile') === '0' || !WebAssembly.compileStreaming) return;
   performance.mark('estuary:wasm-fetch-start');
   compiled = WebAssembly.compileStreaming(fetch(ORT_WASM, { credentials: 'same-origin' }))
@@ -79,7 +82,9 @@ async function withCompiled(start) {
     const res = await source;
     if (!res?.url?.endsWith('/ort-wasm-simd-threaded.wasm')) return original(res, imports);
     res.body?.cancel().catch(() => {});
-    return { module, instance: await WebAssembly.instantiate(module, imports) };
+    const instance = await WebAssembly.instantiate(module, imports);
+    performance.mark('estuary:wasm-instantiated');
+    return { module, instance };
   };
   try {
     return await start();

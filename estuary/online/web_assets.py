@@ -194,7 +194,7 @@ class Vendored:
                    built=built,
                    missing=sorted(p for p, v in versions.items() if v is None))
 
-    def preloads(self, runtimes: list[str]) -> str:
+    def preloads(self, runtimes: list[str], compile_wasm: bool = True) -> str:
         """Fetched at once, while the page is parsed: the runtime the page answers with first.
         A progressive page (TF.js first, then ONNX) preloads TF.js only: fetching, unpacking
         and parsing ORT's 14 MB wasm at the same time delays TF.js's first answer by 100+ ms
@@ -207,9 +207,11 @@ class Vendored:
             wasm = ort.rsplit("/", 1)[0] + "/ort-wasm-simd-threaded.wasm"
             # the wasm too: its download (warm: its read from the HTTP cache) starts now, not when
             # onnxruntime-web asks for it (as=fetch + crossorigin: what its fetch() matches)
-            links += [f'<link rel="modulepreload" href="{ort}">',
-                      f'<link rel="modulepreload" href="{wasm.removesuffix(".wasm")}.mjs">',
-                      f'<link rel="preload" href="{wasm}" as="fetch" crossorigin>']
+            links += [f'<link rel="preload" href="{wasm}" as="fetch" crossorigin>',
+                      f'<link rel="modulepreload" href="{ort}">',
+                      f'<link rel="modulepreload" href="{wasm.removesuffix(".wasm")}.mjs">']
+            if compile_wasm:  # and compiled as it arrives, from here (web_demo/runtimes.js)
+                links.append(_COMPILE_WASM.replace("URL", json.dumps(wasm)))
         return "\n".join(links)
 
     async def serve(self, request: Request, name: str) -> Response:
@@ -232,6 +234,15 @@ class Vendored:
         if "gzip" not in request.headers.get("accept-encoding", ""):
             return FileResponse(path, media_type=media, headers=headers)
         return Response(body, media_type=media, headers={**headers, "Content-Encoding": "gzip"})
+
+
+# Started while the page's head is parsed (~100-250 ms before a module could), taking the
+# preload's response over; web_demo/runtimes.js hands the module to onnxruntime-web.
+_COMPILE_WASM = """<script>performance.mark('estuary:wasm-fetch-start');
+window.estuaryOrtWasm = WebAssembly.compileStreaming && WebAssembly.compileStreaming(
+  fetch(URL, {credentials: 'same-origin'})).then((m) => {
+  performance.mark('estuary:wasm-compiled'); return m; });
+window.estuaryOrtWasm && window.estuaryOrtWasm.catch(() => {});</script>"""
 
 
 class PageState(Protocol):
@@ -295,7 +306,8 @@ def render_page(html: str, state: PageState, vendored: Vendored, query: Any, *,
               "model": model, "models": models or [], "trusted_key": _trusted_pem(state)}
     html = html.replace("<!--IMPORTMAP-->", '<script type="importmap">'
                         f"{json.dumps(import_map)}</script>\n"
-                        + vendored.preloads(_first_runtimes(query, manifest)))
+                        + vendored.preloads(_first_runtimes(query, manifest),
+                                            compile_wasm=query.get("precompile") != "0"))
     return html.replace("<!--CONFIG-->", '<script type="application/json" id="estuary-config">'
                         f"{_script_json(config)}</script>")
 
