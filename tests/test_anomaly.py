@@ -110,22 +110,34 @@ def gaussian_rows() -> list[dict]:
                                      lambda: anomaly.GaussianScorer(window_size=50),
                                      anomaly.StandardAbsoluteDeviation],
                          ids=["gaussian", "gaussian-window", "sad"])
-@pytest.mark.parametrize("fmt", ["onnx", "pmml"])
+@pytest.mark.parametrize("fmt", ["onnx", "pmml", "coreml"])
 def test_detectors_of_y(factory, fmt, tmp_path):
     model = factory()
     rows = gaussian_rows()
     assert learning_mode(model) == "target"
     for r in rows:
         learn(model, {}, r["y"])
-    path = tmp_path / f"m.{fmt}"
+    path = tmp_path / f"m{estuary.converters.registry.FORMATS[fmt].suffix}"
     estuary.export(model, path, sample=rows[:30], format=fmt)
     loaded = estuary.load(path)
     assert [f.name for f in loaded.metadata.schema.features] == ["y"]
     far = [{"y": 1e6}, {"y": -1e6}, {"y": 0.0}]
     got = loaded.score_many(rows + far)
-    want = [model.score_one(None, r["y"]) for r in rows + far]
-    assert np.abs(got - np.array(want)).max() <= 1e-12
+    want = np.array([model.score_one(None, r["y"]) for r in rows + far])
+    # Core ML's Scaler multiplies by 1/scale: an ulp from River's division, relative
+    scale = np.maximum(1.0, np.abs(want)) if fmt == "coreml" else 1.0
+    assert (np.abs(got - want) <= 1e-12 * scale).all()
     assert loaded.score_one({"y": 40.0}) == pytest.approx(model.score_one(None, 40.0), abs=1e-12)
+    if fmt == "coreml":  # |.| without a comparison: River's sign around the centre, exactly 0
+        assert loaded.metadata.precision == "float64"
+        centre = float(to_ir(model).estimator.center)
+        near = [{"y": float(v)} for v in (centre, *(np.nextafter(centre, d) for d in (-np.inf, np.inf)),
+                                          centre + 1e-9, centre - 1e-9, 1e300, -1e300)]
+        got = loaded.score_many(near)
+        want = np.array([model.score_one(None, r["y"]) for r in near])
+        assert (got >= 0).all()
+        assert (np.abs(got - want) <= 1e-12 * np.maximum(1.0, np.abs(want))).all()
+        assert (got[want == 0.0] == 0.0).all()
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "pmml"])
