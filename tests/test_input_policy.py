@@ -110,6 +110,13 @@ def test_tfjs_golden_check_says_float32_overflows_not_corrupt(tmp_path):
         estuary.export(model, tmp_path / "m.tfjs", sample=sample)
     assert not (tmp_path / "m.tfjs").exists()
     estuary.export(model, tmp_path / "m.onnx", sample=sample)  # float64 follows River there
+    # the JS client (the page) says the same: written unchecked, loaded by Node with its check
+    from estuary.converters.registry import format_for
+    from estuary.runtimes.node import request
+
+    format_for("tfjs").write(take_snapshot(model, sample), tmp_path / "raw.tfjs")
+    with pytest.raises(GoldenCheckError, match="a golden input of 1e\\+150 overflows float32"):
+        request("load", kind="tfjs", path=str(tmp_path / "raw.tfjs"), check=True)
 
 
 def test_river_probabilities_that_are_not_a_distribution_are_skipped_and_never_golden(logreg):

@@ -298,9 +298,15 @@ export class EstuaryModel {
       }
     }
     if (!ok) {
+      // a float32 artifact whose golden rows hold values its arithmetic overflows on (an input
+      // near 1e150) is not corrupt: say so (estuary/runtimes/base.py's _why_not_golden)
+      const big = Math.max(0, ...inputs.flat().filter((v) => v !== null).map(Math.abs));
+      const why = precision === 'float32' && big > 1.8e19
+        ? `a golden input of ${Number(big.toPrecision(3))} overflows float32, which this format ` +
+          'computes in: it cannot follow River on such rows; export a float64 format (ONNX, PMML) for them'
+        : 'the artifact is corrupt or the runtime computes differently; do not serve it, re-export it';
       throw new GoldenCheckError(`the embedded golden vectors do not reproduce in ` +
-        `${this.runtime.name} ${this.runtime.version} (max diff ${maxDiff}, tolerance ${tol}): ` +
-        'the artifact is corrupt or the runtime computes differently; do not serve it, re-export it');
+        `${this.runtime.name} ${this.runtime.version} (max diff ${maxDiff}, tolerance ${tol}): ${why}`);
     }
     if (this.isClassifier && out.label) this.checkGoldenLabels(out.label, tol);
     this.goldenMaxDiff = maxDiff;
