@@ -89,6 +89,7 @@ class SparkOps:
 
     def __init__(self) -> None:
         self.F = _F()
+        self.stages: list[tuple[str, Any]] = []  # kept values, in order: see `keep`
 
     def _col(self, v: Any) -> Any:
         return v if not isinstance(v, (int, float)) else self.F.lit(float(v))
@@ -202,7 +203,21 @@ class SparkOps:
         return [e for p in parts for e in (p if isinstance(p, list) else [p])]
 
     def keep(self, v: Any, hint: str) -> Any:
-        return v  # Spark's common subexpression elimination computes a repeated one once
+        """A value used more than once becomes a column of its own (`apply` adds it with one
+        projection each): inlined, every use would copy its whole expression (a sigmoid reads
+        z five times), and the copies multiply down the formula until Spark's generated
+        method is too large to compile and it falls back to interpreting them (30k rows/s)."""
+        if isinstance(v, list):
+            return [self.keep(e, hint) for e in v]
+        name = f"__estuary_sql_{len(self.stages)}"
+        self.stages.append((name, self._col(v)))
+        return self.F.col(name)
+
+    def apply(self, df: Any) -> Any:
+        """`df` with every kept value as a column, in the order they were kept."""
+        for name, expr in self.stages:
+            df = df.withColumn(name, expr)
+        return df
 
 
 def _sum(terms: list) -> Any:
@@ -285,16 +300,17 @@ def _tree(est: Any, block: Block, o: SparkOps) -> arithmetic.Scores:
                                                                       for m in est.means])])
     if any(est.naive_bayes):
         raise _refuse(est, "naive-Bayes leaves (leaf_prediction 'nb' / 'nba')")
-    leaf = _leaf_values(est.tree, x, [F.lit(i) for i in range(est.tree.n_leaves)])
+    leaf = o.keep(_leaf_values(est.tree, x, [F.lit(i) for i in range(est.tree.n_leaves)]),
+                  "leaf")
     probs = [F.element_at(F.array(*[F.lit(float(p[k])) for p in est.class_probs]), leaf + 1)
              for k in range(len(est.class_probs[0]))]
     return arithmetic.Scores("probabilities", probs)
 
 
-def compile_outputs(model: ir.Model, inputs: Block) -> list[Any]:
-    """The model's main output as Column expressions: class probabilities (one per class) or
-    [value]. Raises `UnsupportedModelError` naming the first node not compiled."""
-    o = SparkOps()
+def compile_outputs(model: ir.Model, inputs: Block, o: SparkOps) -> list[Any]:
+    """The model's main output as Column expressions over the values `o` keeps (`o.apply`
+    adds them to the DataFrame): class probabilities (one per class) or [value]. Raises
+    `UnsupportedModelError` naming the first node not compiled."""
     if model.task not in ("classification", "regression"):
         raise UnsupportedModelError(f"task {model.task}", SUPPORTED, ARROW_HINT)
     block = _transform(model.transform, inputs, o)
@@ -371,13 +387,15 @@ def predict(df: Any, model: Any, version: int | str | None = None) -> Any:
 
     m = load_model(model, None if version == "latest" else version)
     _check_columns(df, m.schema)
-    outputs = compile_outputs(m, input_columns(df, m.schema))
+    o = SparkOps()
+    outputs = o.keep(compile_outputs(m, input_columns(df, m.schema), o), "outputs")
     F = _F()
+    scored, keep = o.apply(df), [F.col(_quoted(c)) for c in df.columns]
     if m.task == "classification":
         label_type = _spark_label_type(tuple(m.classes))
-        return df.select("*", _label(outputs, tuple(m.classes), label_type).alias("prediction"),
-                         F.array(*outputs).alias("probabilities"))
-    return df.select("*", outputs[0].alias("prediction"))
+        return scored.select(*keep, _label(outputs, tuple(m.classes), label_type)
+                             .alias("prediction"), F.array(*outputs).alias("probabilities"))
+    return scored.select(*keep, outputs[0].alias("prediction"))
 
 
 __all__ = ["SparkOps", "compile_outputs", "input_columns", "load_model", "predict"]
