@@ -3,7 +3,7 @@ onnxruntime-web (wasm, 1 thread) and @tensorflow/tfjs (cpu), beside the same run
 (benchmarks/node.py) and River's `predict_proba_one` in Python, measured side by side.
 
     python benchmarks/browser.py [--n 2000] [--visits 5] [--cases scaler|logreg ...] [--no-node]
-        [--pages onnx-ort onnx tfjs progressive]
+        [--pages onnx-ort onnx tfjs progressive] [--ab N]
 
 Per model: the model is published to a temporary store (`publish`, as a Learner would) and
 served by `estuary serve` in its own process (uvicorn, as in production). Debian's chromium
@@ -163,6 +163,47 @@ def browser_figures(pw, url: str, query: str, row: dict | None, n: int, visits: 
     return out
 
 
+def cold_ab(pw, url: str, pages: dict[str, str], rounds: int) -> dict[str, dict[str, float]]:
+    """Cold visits (a new profile each) to each page in turn, `rounds` times: interleaved, so
+    the load of a shared machine falls on every page alike. Per page, median ms of each step."""
+    runs: dict[str, list[dict]] = {kind: [] for kind in pages}
+    for _ in range(rounds):
+        for kind, query in pages.items():
+            with tempfile.TemporaryDirectory(prefix="estuary-chromium-") as profile:
+                context = pw.chromium.launch_persistent_context(profile, args=ARGS,
+                                                                executable_path=CHROMIUM)
+                try:
+                    runs[kind].append(visit(context, f"{url}/?{query}&stream=0"))
+                finally:
+                    context.close()
+    keys = ["appStarted", *MARKS, "manifestFetched", "runtimeReady", "modelLoaded",
+            "firstPrediction", "load"]
+    return {kind: {k: statistics.median(r[k] for r in rs) for k in keys if all(k in r for r in rs)}
+            for kind, rs in runs.items()}
+
+
+def ab_main(cases: list[str], rounds: int) -> None:
+    """`--ab N`: ORT's wasm compiled from the page's head (now) vs by ORT itself (before issue
+    17's item 5: `&precompile=0`), ONNX-only pages, N interleaved cold visits each."""
+    from playwright.sync_api import sync_playwright
+
+    pages = {"before (precompile=0)": "runtime=onnx&progressive=0&precompile=0",
+             "now": "runtime=onnx&progressive=0"}
+    with sync_playwright() as pw, tempfile.TemporaryDirectory() as tmp:
+        for case in cases:
+            model, rows = learned(case)
+            store = Path(tmp) / case.replace("|", "_")
+            publish_model(model, rows, store)
+            server = Server(store)
+            try:
+                figures = cold_ab(pw, server.url, pages, rounds)
+            finally:
+                server.close()
+            for kind, steps in figures.items():
+                print(f"{case:28s} {kind:22s} first {steps['firstPrediction']:5.0f} ms cold  "
+                      + "  ".join(f"{k} {v:.0f}" for k, v in steps.items()), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=2000)
@@ -172,7 +213,12 @@ def main() -> None:
     parser.add_argument("--pages", nargs="*",
                         default=["onnx-ort", "onnx", "tfjs", "progressive"],
                         help="which of the three pages to open (default: all)")
+    parser.add_argument("--ab", type=int, default=0, metavar="N",
+                        help="only the cold A/B of the ONNX-only page, N interleaved rounds")
     args = parser.parse_args()
+    if args.ab:
+        ab_main(args.cases, args.ab)
+        return
 
     from playwright.sync_api import sync_playwright
 
