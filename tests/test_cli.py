@@ -13,7 +13,7 @@ from xml.etree import ElementTree as ET
 
 import onnx
 import pytest
-from river import cluster, datasets, linear_model, preprocessing
+from river import datasets, linear_model, preprocessing, rules
 from typer.testing import CliRunner
 
 import estuary
@@ -140,13 +140,13 @@ def test_corrupted_golden_vectors(files, tmp_path):
 
 
 def test_unsupported_model_lists_supported(tmp_path):
-    model = cluster.KMeans(seed=1)
-    for x, _ in datasets.Phishing().take(100):
-        model.learn_one(x)
-    (tmp_path / "kmeans.pkl").write_bytes(pickle.dumps(model))
-    result = run("export", tmp_path / "kmeans.pkl", "--out", tmp_path)
+    model = rules.AMRules()
+    for x, y in datasets.TrumpApproval().take(100):
+        model.learn_one(x, y)
+    (tmp_path / "amrules.pkl").write_bytes(pickle.dumps(model))
+    result = run("export", tmp_path / "amrules.pkl", "--out", tmp_path)
     assert result.exit_code == 2, result.output
-    assert "KMeans" in result.stderr and "Supported:" in result.stderr
+    assert "AMRules" in result.stderr and "Supported:" in result.stderr
     assert "river.linear_model.LogisticRegression" in result.stderr
     assert "Traceback" not in result.output and not list(tmp_path.glob("*.onnx"))
 

@@ -9,7 +9,14 @@ import numpy as np
 import onnx
 import pytest
 from conftest import learned as learned_case
-from river import cluster, compose, datasets, linear_model, neighbors, preprocessing
+from river import (
+    compose,
+    datasets,
+    feature_extraction,
+    linear_model,
+    preprocessing,
+    rules,
+)
 
 import estuary
 from estuary import ir
@@ -30,7 +37,7 @@ def artifact(phishing_model, tmp_path):
     return estuary.export(model, tmp_path / "m.onnx", sample=rows[:20]).path
 
 
-@pytest.mark.parametrize("model", [cluster.KMeans(), neighbors.KNNClassifier()])
+@pytest.mark.parametrize("model", [rules.AMRules(), feature_extraction.BagOfWords()])
 def test_unsupported_model_lists_supported(model):
     with pytest.raises(estuary.UnsupportedModelError) as e:
         to_ir(model)

@@ -47,7 +47,7 @@ def test_learn_from_file_and_bad_input(tmp_path):
     assert "latest version" in result.stdout
     assert Store(tmp_path / "m").open().manifest.n_events == 300
     bad = runner.invoke(app, ["learn", "--source", str(rows), "--store", str(tmp_path / "m"),
-                              "--model", "kmeans"])
+                              "--model", "no-such-model"])
     assert bad.exit_code == 2 and "logreg" in bad.stderr
     bad = runner.invoke(app, ["learn", "--source", str(rows), "--store", str(tmp_path / "m"),
                               "--formats", "tflite"])
