@@ -13,7 +13,8 @@ GLMRegressor gives 2^1000 · P(True) - 2^1000 · P(False) (exact products, so th
 rounded sum is exact), a Scaler · 2^1000 makes any non-zero difference at least 2^-74 · 2^1000,
 and a GLMClassifier's Logit of that is exactly 0 or 1 (0.5 and 0.5 on a tie: the first class).
 
-EncodedLabels (River's MultiClassEncoder) is refused (reason below).
+EncodedLabels (River's MultiClassEncoder) is refused: the exact sign above would give
+its first maximum, but its multi-class member's probabilities are float32 in Core ML.
 """
 
 from __future__ import annotations
@@ -77,5 +78,8 @@ def estimator_chain(est: EstimatorChain, ctx: Context) -> None:
             _named(s, out, 1, f"value.{target}")
 
 
-register_refusal("coreml", EncodedLabels, "Core ML has no float64 first-arg-max over a "
-                 "classifier's probabilities next to them; export to ONNX or PMML")
+register_refusal("coreml", EncodedLabels, "its multi-class member's code probabilities come "
+                 "from Core ML's float32 neural-network layers (a softmax or one-vs-rest "
+                 "normalisation: no float64 classic model divides by a computed sum), and River's "
+                 "first maximum over float64 ones can be another code when two are within "
+                 "float32 rounding; export to ONNX or PMML")
