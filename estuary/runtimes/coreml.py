@@ -5,7 +5,10 @@ Apple's Core ML specification (not the IR: it would run any `.mlmodel` of the ty
 Artifact contract read here: input `input`, a DOUBLE multiArray [F] in schema column order
 (NaN = missing); classifiers output `label` (int64, the index into the metadata's classes) and
 `probabilities` (a dictionary int64 → double over the same indices); regressors output `value`
-(double). `user_defined_metadata["estuary"]` holds the artifact metadata JSON.
+(double), anomaly detectors `score`, forecasters `forecast`, recommenders `score`, clusterers
+`cluster` and `distances`; multi-label / multi-target models (a plain Pipeline) `label.<t>`
+(int64), `probabilities.<t>` [2] or `value.<t>` [1] per target (`ir.tasks`).
+`user_defined_metadata["estuary"]` holds the artifact metadata JSON.
 """
 
 from __future__ import annotations

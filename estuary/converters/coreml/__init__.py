@@ -4,7 +4,10 @@ Artifact contract: input `input`, a DOUBLE multiArray [F] in schema column order
 missing). Classifiers are a PipelineClassifier whose outputs are `label` (int64: the index of
 the class in the metadata's `classes`) and `probabilities` (a dictionary int64 → double over
 the same indices: Core ML classifiers return dictionaries); regressors are a PipelineRegressor
-with output `value` (double). `user_defined_metadata["estuary"]` holds the artifact metadata.
+with output `value` (double; `score` / `forecast` for anomaly detectors, recommenders and
+forecasters); multi-label / multi-target chains a plain Pipeline with `label.<t>`,
+`probabilities.<t>` [2] or `value.<t>` [1] per target. `user_defined_metadata["estuary"]` holds
+the artifact metadata.
 
 Precision: transforms and linear models are classic Core ML models holding doubles (Scaler,
 Imputer, GLMRegressor, GLMClassifier): float64. Tree ensembles and neural-network layers
