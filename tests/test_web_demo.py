@@ -290,6 +290,17 @@ def test_a_model_tfjs_refuses_runs_in_onnx_and_the_page_says_why(browser, tmp_pa
         s = state(page)
         assert (s["version"], s["runtime"], s["tfjsAvailable"]) == (1, "onnx", False)
         assert "float32 products" in s["tfjsNote"] and "ONNX" in s["tfjsNote"]
+        # ONNX only: the page's head fetched and compiled ORT's wasm, and ORT started on that
+        # module (runtimes.js)
+        marks = page.evaluate("""() => performance.getEntriesByType('mark')
+          .filter((m) => m.name.startsWith('estuary:')).map((m) => m.name)""")
+        assert marks[:1] == ["estuary:wasm-fetch-start"] and [m for m in marks if m in (
+            "estuary:wasm-compiled", "estuary:wasm-instantiated", "estuary:ort-ready")] == [
+            "estuary:wasm-compiled", "estuary:wasm-instantiated", "estuary:ort-ready"]
+        # downloaded once (3.7 MB gzipped); ORT's own fetch of it, dropped, comes from the cache
+        sizes = page.evaluate("""() => performance.getEntriesByType('resource')
+          .filter((r) => r.name.endsWith('.wasm')).map((r) => r.transferSize)""")
+        assert len(sizes) == 2 and sizes[0] > 3_000_000 and sizes[1] == 0, sizes
         assert page.is_visible("#tfjs-note") and page.is_disabled("input[value=tfjs]")
         assert page.evaluate("window.estuary.switchRuntime('tfjs')") is False
         assert state(page)["runtime"] == "onnx"
