@@ -40,10 +40,10 @@ N_ROWS = 1000
 HORIZON = 36
 # (catalogue case, formats it exports to)
 CASES = [
-    ("holt-winters(mul)", ("onnx", "pmml", "tfjs")),
-    ("snarimax(p=12,d=1,q=12,m=12,sd=1)", ("onnx", "pmml", "tfjs")),
-    ("reco-biased-mf", ("onnx", "pmml", "tfjs")),
-    ("classifier-chain(scaler|logreg)", ("onnx", "pmml", "tfjs")),
+    ("holt-winters(mul)", ("onnx", "pmml", "tfjs", "coreml")),
+    ("snarimax(p=12,d=1,q=12,m=12,sd=1)", ("onnx", "pmml", "tfjs", "coreml")),
+    ("reco-biased-mf", ("onnx", "pmml", "tfjs", "coreml")),
+    ("classifier-chain(scaler|logreg)", ("onnx", "pmml", "tfjs", "coreml")),
 ]
 
 
@@ -98,11 +98,13 @@ def main() -> None:
     repeats = 3 if args.quick else 9
     tmp = Path(tempfile.mkdtemp(prefix="estuary-bench-"))
     results = [measure(c, f, repeats, tmp) for c, f in CASES]
-    print("| model | task | export+verify onnx / pmml / tfjs (s) | River (ms) | ONNX (ms) | "
+    shown = ("onnx", "pmml", "tfjs", "coreml")
+    print(f"| model | task | export+verify {' / '.join(shown)} (s) | River (ms) | ONNX (ms) | "
           "River / ONNX |")
     print("|---|---|---|---|---|---|")
     for r in results:
-        ev = " / ".join(f"{r['export_verify_s'][f]:.2f}" for f in ("onnx", "pmml", "tfjs"))
+        ev = " / ".join(f"{r['export_verify_s'][f]:.2f}" if f in r["export_verify_s"] else "-"
+                        for f in shown)
         case = r["case"].replace("|", "\\|")  # a markdown cell
         print(f"| {case} | {r['task']} | {ev} | {1e3 * r['river_s']:.2f} | "
               f"{1e3 * r['onnx_s']:.2f} | {r['river_s'] / r['onnx_s']:.1f}x |")
