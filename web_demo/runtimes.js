@@ -3,8 +3,8 @@
 // index.html loads this module `async`, so it runs before the app and the model are even
 // fetched. `estuary serve` has already asked the browser (link preloads in <head>) for the
 // module of the runtime that answers first (on an ONNX-only page, onnxruntime-web's wasm too:
-// 14 MB, 3.7 MB gzipped), and inlined the latest version's manifest in the page's config, from
-// which `plan` is decided:
+// 14 MB, 3.7 MB gzipped, fetched and compiled from the head; handed to ORT below), and inlined
+// the latest version's manifest in the page's config, from which `plan` is decided:
 //
 // - ?runtime=tfjs: @tensorflow/tfjs (cpu backend) only.
 // - ONNX (the default): onnxruntime-web. Its start-up is most of the time to a first answer

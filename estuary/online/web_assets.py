@@ -4,8 +4,10 @@ GET / (web_demo/index.html with its import map, config and preloads inlined), /w
 (the page's own modules and style), /js/estuary.js and /js/manifest.js (the JS client), and
 /vendor/<package>@<version>/<file>: onnxruntime-web's wasm build and our cpu-only bundle of
 @tensorflow/tfjs, from js/node_modules and js/dist (no CDN). Vendored files are gzip-compressed
-once, in memory, and cached for good by browsers (the version is in the URL; for a bundle we
-build, its content hash too); the page's own files likewise, under content-hashed URLs.
+once, in memory, carry a strong ETag of their content, and are cached for good by browsers (the
+version is in the URL; for a bundle we build, its content hash too); the page's own files
+likewise, under content-hashed URLs. On an ONNX-only page the head starts fetching and compiling
+ORT's wasm itself (`_COMPILE_WASM`).
 
 Where the files are is decided in one place (`_web_demo_dir`, `_js_dir` below).
 
