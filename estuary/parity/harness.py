@@ -100,6 +100,21 @@ def _skip_non_distributions(ref, task: str) -> None:
                              "to match")
 
 
+def target_labels(loaded: LoadedModel, X: np.ndarray, river: list) -> np.ndarray:
+    """Per row: whether every target's `label.<t>` (1 = True) is River's `predict_one` label
+    for that target (River's dict, its keys matched to `classes` by name)."""
+    out = loaded.run(X)
+    ok = np.ones(len(X), bool)
+    for (name, _, _), target in zip(
+            [o for o in loaded.task.target_outputs(loaded.classes) if o[1] == "label"],
+            loaded.classes):
+        got = out[name]
+        for i, labels in enumerate(river):
+            by_name = {str(k): v for k, v in (labels or {}).items()}
+            ok[i] &= str(target) in by_name and bool(got[i]) == bool(by_name[str(target)])
+    return ok
+
+
 def compare(model: Any, loaded: LoadedModel, probes: Sequence[Probe], ir_hash: str = "",
             progress: Callable[[int, int], None] | None = None,
             reference: Reference | None = None) -> ParityReport:
@@ -145,6 +160,10 @@ def compare(model: Any, loaded: LoadedModel, probes: Sequence[Probe], ir_hash: s
     if flags is not None:  # a filter's is_anomaly: River's classify(score), 100 % equal
         label_ok = np.array([ref.labels[i] is not None and bool(f) == ref.labels[i]
                              for i, f in zip(keep, flags)])
+    targets = target_labels(loaded, X[keep], [ref.labels[i] for i in keep]) if (
+        keep and meta.task == "multilabel") else None
+    if targets is not None:  # every target's label.<t>: River's predict_one, 100 % equal
+        label_ok = targets
     encode_failed = np.array([encode_errors[i] is not None for i in keep], bool)
     tie = (float32_ties(expected, labels, tol) if (labels is not None and loaded.task.index ==
            "argmin" and meta.precision == "float32") else np.zeros(len(keep), bool))
@@ -164,7 +183,8 @@ def compare(model: Any, loaded: LoadedModel, probes: Sequence[Probe], ir_hash: s
         ir_hash=ir_hash or meta.ir_hash,
         task=meta.task,
         n_rows=len(keep),
-        label_agreement=(float(label_ok.mean()) if ((index or flags is not None) and keep)
+        label_agreement=(float(label_ok.mean()) if ((index or flags is not None
+                                                      or targets is not None) and keep)
                          else None),
         max_abs_diff=float(row_diff.max()) if keep else 0.0,
         max_scaled_diff=float(row_scaled.max()) if keep else 0.0,
