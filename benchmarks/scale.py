@@ -14,7 +14,9 @@ cached, in 2 partitions, and counted first; each Spark run writes to the `noop` 
 no collect). The first Spark run also starts the Python workers and loads the model in each
 (`cold`); the best of the next runs is `warm`. Spark's floors, measured alike: the `noop`
 write of the cached DataFrame (no Python), and an identity `mapInArrow` (JVM → Arrow → Python →
-Arrow → JVM, no scoring). onnxruntime runs one thread per session everywhere.
+Arrow → JVM, no scoring). onnxruntime runs one thread per session everywhere. The Spark SQL
+engine (`estuary.spark.predict(..., engine="sql")`: the IR compiled to Column expressions, no
+Python worker) is measured on the same cached DataFrame; its per-core ratio is beside Spark's.
 """
 
 from __future__ import annotations
@@ -111,6 +113,22 @@ def _spark(frame: pd.DataFrame, root: Path, batches: list[int], runs: int) -> di
                 "identity_mapInArrow_rows_per_s": round(len(frame) / floor),
                 "rows_per_s_cold": round(len(frame) / times[0]),
                 "rows_per_s_warm": round(len(frame) / min(times[1:]))}
+        times = []  # the SQL engine: no Python worker, no Arrow batches (one figure for all);
+        for _ in range(max(runs, 6)):  # more runs: the JVM's JIT warms up over the first ones
+            start = time.perf_counter()
+            _noop(es.predict(df, root, engine="sql"))
+            times.append(time.perf_counter() - start)
+        start = time.perf_counter()  # the driver's part: verify the version, compile, plan
+        scored = es.predict(df, root, engine="sql")
+        plan = time.perf_counter() - start
+        out["sql_engine"] = {"rows_per_s_cold": round(len(frame) / times[0]),
+                             "rows_per_s_warm": round(len(frame) / min(times[1:])),
+                             "driver_s_per_call": round(plan, 3),
+                             # the same scored DataFrame written again: the executors' part
+                             "prepared_rows_per_s_warm": round(
+                                 len(frame) / _best(lambda: _noop(scored), repeat=4))}
+        # Spark's floor again, now that the JVM is warm: what the SQL engine is compared with
+        out["noop_sink_rows_per_s_warm"] = round(len(frame) / _best(lambda: _noop(df)))
     finally:
         spark.stop()
     return out
@@ -138,7 +156,14 @@ def main() -> None:
             "plain_ort": plain, "estuary_local_columnar": local[str(b)][
                 "estuary_local_columnar_rows_per_s"],
             "spark_local2_warm": warm, "spark_per_core": warm // 2,
-            "spark_per_core_vs_plain_ort": round(warm / 2 / plain, 3)}
+            "spark_per_core_vs_plain_ort": round(warm / 2 / plain, 3),
+            "spark_sql_local2_warm": spark["sql_engine"]["rows_per_s_warm"],
+            "spark_sql_per_core_vs_plain_ort": round(
+                spark["sql_engine"]["rows_per_s_warm"] / 2 / plain, 3),
+            "spark_sql_prepared_per_core_vs_plain_ort": round(
+                spark["sql_engine"]["prepared_rows_per_s_warm"] / 2 / plain, 3),
+            "spark_noop_floor_per_core_vs_plain_ort": round(
+                spark["noop_sink_rows_per_s_warm"] / 2 / plain, 3)}
     out = {"date": datetime.now(UTC).strftime("%Y-%m-%d"), "machine": platform.machine(),
            "cpus": os.cpu_count(), "load_average": [round(v, 2) for v in os.getloadavg()],
            "python": platform.python_version(), "pyspark": pyspark.__version__,
@@ -146,11 +171,12 @@ def main() -> None:
            "rows": args.rows, "side_by_side": side_by_side, "spark_local2": spark}
     args.out.write_text(json.dumps(out, indent=2) + "\n")
     print(f"{'batch':>8} {'plain ORT':>11} {'local columnar':>15} {'Spark local[2]':>15} "
-          f"{'Spark/core':>11} {'per-core ratio':>15}")
+          f"{'Spark/core':>11} {'per-core ratio':>15} {'Spark SQL':>11} {'SQL ratio':>10}")
     for b, row in side_by_side.items():
         print(f"{b:>8} {row['plain_ort']:>11,} {row['estuary_local_columnar']:>15,} "
               f"{row['spark_local2_warm']:>15,} {row['spark_per_core']:>11,} "
-              f"{row['spark_per_core_vs_plain_ort']:>15}")
+              f"{row['spark_per_core_vs_plain_ort']:>15} {row['spark_sql_local2_warm']:>11,} "
+              f"{row['spark_sql_per_core_vs_plain_ort']:>10}")
     print(json.dumps(out, indent=2))
 
 
