@@ -193,10 +193,12 @@ def _target_outputs(output: Element, doc: Document, spec: Task, targets: tuple,
 
 
 def _output_names(doc: Document, classifier: bool, model: ir.Model) -> tuple[str, ...]:
-    if model.task == "cluster":  # cluster, then distance(<id>) per centre
-        return (doc.name("cluster"), *[doc.name(f"distance({c})") for c in model.classes])
+    spec = TASKS[model.task]
+    if spec.kind == "distances":  # cluster, then distance(<id>) per centre
+        return (doc.name(spec.index_output),
+                *[doc.name(f"distance({c})") for c in model.classes])
     if not classifier:  # value, score or forecast (`ir.tasks`)
-        return (doc.name(TASKS[model.task].output),)
+        return (doc.name(spec.output),)
     return (doc.name("label"), *[doc.name(f"probability({label})") for label in doc.labels])
 
 
