@@ -18,7 +18,10 @@ from .errors import (  # noqa: E402
     InvalidInputError,
     InvalidOptionError,
     NoGoldenVectorsError,
+    OutOfRangeError,
     RegistrationError,
+    SignatureError,
+    SigningKeyError,
     UnknownFormatError,
     UnsupportedModelError,
     WrongTaskError,
@@ -26,7 +29,8 @@ from .errors import (  # noqa: E402
 
 __all__ = [
     "ArtifactError", "EmptyModelError", "EstuaryError", "ExportedArtifact", "GoldenCheckError",
-    "IntegrityError", "InvalidInputError", "InvalidOptionError", "NoGoldenVectorsError", "RegistrationError",
+    "IntegrityError", "InvalidInputError", "InvalidOptionError", "NoGoldenVectorsError",
+    "OutOfRangeError", "RegistrationError", "SignatureError", "SigningKeyError",
     "UnknownFormatError", "UnsupportedModelError", "WrongTaskError",
     "__version__", "export", "load", "verify", "write_snapshot",
 ]
