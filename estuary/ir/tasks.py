@@ -45,6 +45,7 @@ class Task:
     optional: tuple[str, ...] = ()
     has_classes: bool = False  # classes (or cluster ids) in the metadata
     noun: str = ""  # what a model of the task is called in messages ("a classifier")
+    api: str = "predict_one"  # the LoadedModel call to name when another task's is asked for
     per_target: bool = False  # one output per target (`classes` are the targets)
 
     def __post_init__(self) -> None:
@@ -97,14 +98,16 @@ TASKS: dict[str, Task] = {
     t.name: t
     for t in (
         Task("classification", "probabilities", "probabilities", "argmax", "label",
-             has_classes=True, noun="classifier"),
+             has_classes=True, noun="classifier", api="predict_one or predict_proba_one"),
         Task("regression", "value", "value", noun="regressor"),
-        Task("anomaly", "value", "score", optional=("is_anomaly",)),
+        Task("anomaly", "value", "score", optional=("is_anomaly",), api="score_one"),
         Task("cluster", "distances", "distances", "argmin", "cluster", has_classes=True),
-        Task("forecast", "value", "forecast"),
-        Task("reco", "value", "score", noun="recommender"),
+        Task("forecast", "value", "forecast", api="forecast(horizon)"),
+        Task("reco", "value", "score", noun="recommender",
+             api="predict_one(user, item) or rank(user, items)"),
         Task("multilabel", "probabilities", "probabilities", has_classes=True,
-             noun="multi-label classifier", per_target=True),
+             noun="multi-label classifier", per_target=True,
+             api="predict_one or predict_proba_one"),
         Task("multitarget", "value", "value", has_classes=True, noun="multi-target regressor",
              per_target=True),
     )

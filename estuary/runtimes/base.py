@@ -280,10 +280,7 @@ class LoadedModel:
         tasks = (tasks,) if isinstance(tasks, str) else tasks
         if self.metadata.task not in tasks:
             raise WrongTaskError(f"{what} is for {' or '.join(tasks)} models; this artifact is "
-                                 f"a {self.metadata.task} model: use {_API[self.metadata.task]}")
-
-    def _need_classifier(self, what: str) -> None:
-        self._need("classification", what)
+                                 f"a {self.metadata.task} model: use {self.task.api}")
 
     def outputs_matrix(self, X: np.ndarray) -> np.ndarray:
         """The task's main output as [N, width]: the shape golden vectors use."""
@@ -343,13 +340,6 @@ class LoadedModel:
                     f"{self.path}: golden row {i} gives the label {got!r} in {self.runtime} "
                     f"where River predicted {river!r}; the artifact's labels or classes were "
                     "altered: do not serve it, re-export it")
-
-
-# what to call instead, per task, when a caller asks for another task's API
-_API = {"classification": "predict_one or predict_proba_one", "regression": "predict_one",
-        "anomaly": "score_one", "cluster": "predict_one", "forecast": "forecast(horizon)",
-        "reco": "predict_one(user, item) or rank(user, items)",
-        "multilabel": "predict_one or predict_proba_one", "multitarget": "predict_one"}
 
 
 FLOAT32_OVERFLOW = 1.8e19  # a float32 product of two values this large is infinite
