@@ -10,7 +10,12 @@ gathered instead.
 Classifiers: every leaf is written as naive Bayes. A naive-Bayes leaf has River's Gaussian
 parameters and priors; a majority-class leaf none, and the log of its class probabilities as
 priors (softmax gives them back). Votes: per (column, class), -t = ((x - mu) / sqrt(2 var))² +
-log(sqrt(2π) sigma), with 1 / sqrt(2 var) and mu / sqrt(2 var) folded in float64; a missing or
+log(sqrt(2π) sigma). Where every column the tree reads is a raw input through Select / Scale
+(the usual case), x - mu is taken at float64 precision from the `keys` input (exact_inputs.py,
+mu and the scaler folded into a raw-space centre in float64): the float32 input's own rounding,
+which a leaf's small sigma magnifies, moved Bananas' probabilities 2-7e-5 past the 1e-5 float32
+tolerance (a per-format rewrite of `arithmetic.leaf_gaussian_term`). Otherwise x is the float32
+column, with 1 / sqrt(2 var) and mu / sqrt(2 var) folded in float64; a missing or
 non-finite input adds nothing (River skips NaN, and beyond 1e154 its term is -inf, skipped too);
 the terms are summed per class by a MatMul (TF.js's cpu kernel adds in double) and taken from
 the priors; a class the leaf has not seen votes float32's lowest number. Probabilities are the
@@ -40,9 +45,11 @@ import numpy as np
 
 from ... import ir
 from ...errors import UnsupportedModelError
+from ...ir.affine import Affine, fold
 from ...ir.trees import TreeClassifier, TreeRegressor
 from ..registry import EMITTERS, register_emitter
 from . import order_keys
+from .exact_inputs import centred, raw_pieces, split3
 from .graph import FLOAT32_MAX, Graph
 from .transforms import FORMAT, Context, emit_transform, take
 from .tree_routing import NotRoutable, leaf_indicator, tree_splits
@@ -100,6 +107,15 @@ class Inputs:
             self._columns[key] = take(self.g, z, cols, member.tree.columns)
         return self._columns[key]
 
+    def exact(self, members: list[TreeMember], repeat: Callable[[int], int]) -> tuple[str, str, str]:
+        """The raw inputs of `members`' columns (each repeated as in `gathered`) at float64
+        precision as three float32 pieces (exact_inputs.py); every member must be `affine`."""
+        index: list[int] = []
+        for m, member in enumerate(members):
+            src = [f.src for f in affine(member)]  # type: ignore[union-attr]
+            index += np.repeat(src, repeat(m)).tolist()
+        return raw_pieces(self.g, self.keys, self.n_raw, index)
+
     def gathered(self, members: list[TreeMember], repeat: Callable[[int], int]) -> str:
         """[N, Σ F_m·repeat(m)]: each member's columns, each repeated `repeat(m)` times in a row
         (a gather: a missing input stays NaN in its own places only)."""
@@ -114,6 +130,19 @@ class Inputs:
         source = tensors[0] if len(tensors) == 1 else self.g.op(
             "ConcatV2", *tensors, self.g.axis(1), N=len(tensors))
         return self.g.gather_columns(source, index)
+
+
+def affine(member: TreeMember) -> list[Affine] | None:
+    """Each column the tree reads as a·x + d of one raw input x (a > 0; missing when x is),
+    float64, or None where some column is not (Fill, OneHot's fill, a zero divisor...)."""
+    raw = {c: Affine(j, 1.0, 0.0, np.nan) for j, c in enumerate(member.model.schema.columns)}
+    try:
+        view = fold(member.model.transform, raw)
+        cols = [view[c] for c in member.tree.columns]
+    except (TypeError, KeyError):
+        return None
+    ok = all(np.isfinite(f.a) and f.a > 0 and np.isfinite(f.d) and np.isnan(f.miss) for f in cols)
+    return cols if ok else None
 
 
 @dataclass(frozen=True)
@@ -189,6 +218,7 @@ def placed_naive_bayes(member: TreeMember, C: int) -> dict[str, np.ndarray]:
                            np.asarray(nb.prior, dtype=np.float64), -np.inf)
     return {
         "s": scale.reshape(L, F * C),
+        "mu": np.where(on, placed(nb.mu, 0.0), 0.0).reshape(L, -1),
         "ms": (np.where(on, placed(nb.mu, 0.0), 0.0) * scale).reshape(L, -1),
         "off": -np.where(on, nb.half_log_tau + placed(nb.log_sd, 0.0), 0.0).reshape(L, -1),
         "cat": -np.where(cat_on, placed(nb.cat_log, 0.0), 0.0).reshape(L, -1),
@@ -210,11 +240,24 @@ def leaf_votes(member: TreeMember, C: int) -> tuple[dict[str, np.ndarray] | None
     return nb, np.where(use_nb[:, None], nb["prior"], prior)
 
 
-def vote_tables(members: list[TreeMember], C: int, bonus: bool) -> VoteTables:
+def raw_space(nb: dict[str, np.ndarray], cols: list[Affine], C: int) -> dict[str, np.ndarray]:
+    """The leaves' Gaussians over the raw inputs: z = a·x + d, so (z - mu)·s = (x - m)·(a·s)
+    with m = (mu - d) / a (float64), m cut into three float32 pieces (exact_inputs.split3)."""
+    a = np.repeat([f.a for f in cols], C)[None, :]
+    d = np.repeat([f.d for f in cols], C)[None, :]
+    on = nb["s"] != 0
+    m = np.where(on, (nb["mu"] - d) / a, 0.0)
+    m1, m2, m3 = (p.astype(np.float64) for p in split3(m))
+    return {**nb, "s": nb["s"] * a, "m1": m1, "m2": m2, "m3": m3}
+
+
+def vote_tables(members: list[TreeMember], C: int, bonus: bool, exact: bool = False) -> VoteTables:
+    """`exact`: the Gaussians as raw-space centres (raw_space) for exact_inputs' pieces."""
     L = sum(m.tree.tree.n_leaves for m in members)
     P = sum(len(m.tree.columns) for m in members) * C
     M = len(members)
-    blocks = {name: np.zeros((L, P)) for name in ("s", "ms", "off", "cat")}
+    gauss = ("s", "m1", "m2", "m3") if exact else ("s", "ms")
+    blocks = {name: np.zeros((L, P)) for name in (*gauss, "off", "cat")}
     prior = np.zeros((L, M * C))
     bonus_t = np.zeros((L, C))
     row = pos = 0
@@ -227,12 +270,14 @@ def vote_tables(members: list[TreeMember], C: int, bonus: bool) -> VoteTables:
         majority = ~np.asarray(est.naive_bayes, dtype=bool)
         labels = np.argmax(placed_probabilities(member, C), axis=1)
         bonus_t[row + np.flatnonzero(majority), labels[majority]] = LABEL_BONUS
+        if nb is not None and exact:
+            nb = raw_space(nb, affine(member), C)  # type: ignore[arg-type]
         if nb is not None:
             for name, block in blocks.items():
                 block[rows, pos:pos + width] = nb[name]
         row, pos = row + Lm, pos + width
     has_cat = bool(blocks["cat"].any())
-    names = ["s", "ms", "off"] + (["cat"] if has_cat else [])
+    names = [*gauss, "off"] + (["cat"] if has_cat else [])
     seen = np.isfinite(prior)  # [L, M·C]; a row's other trees' slots are 0 there: finite
     owner = np.repeat(np.arange(M), [m.tree.tree.n_leaves for m in members])
     empty = ~seen.reshape(L, M, C)[np.arange(L), owner].any(axis=1)  # its own tree's slots
@@ -259,15 +304,17 @@ def normalised(g: Graph, total: str) -> dict[str, str]:
     return {"probabilities": p, "label": g.op("ArgMax", total, g.axis(1))}
 
 
-def vote_terms(g: Graph, wide: str, scale: str, mu_scaled: str, off: str, cat: str | None,
-               width: int, n_columns: int) -> str:
+def vote_terms(g: Graph, wide: str, scale: str, mu_scaled: str | None, off: str,
+               cat: str | None, width: int, n_columns: int, diff: str | None = None) -> str:
     """-t per (column, class) position: ((x - mu) / sqrt(2 var))² + log(sqrt(2π) sigma), plus
     -cat_log where a one-hot column is 1.0. Where the square overflows float32 it is held at the
     largest share of float32 one of `n_columns` terms can have (River's float64 term is finite
     and huge there: the class is all but out, not skipped); a missing or non-finite input adds
     nothing (River skips NaN, and beyond 1e154 its term is -inf, skipped too). `width`: the
-    positions' count, the last axis of every operand."""
-    square = g.op("SquaredDifference", g.op("Mul", wide, scale), mu_scaled)
+    positions' count, the last axis of every operand. `diff`: x - mu taken at float64 precision
+    (exact_inputs.centred, raw-space `scale`), in place of x · s - mu · s."""
+    square = (g.op("Square", g.op("Mul", diff, scale)) if diff is not None else
+              g.op("SquaredDifference", g.op("Mul", wide, scale), mu_scaled))
     minus_t = g.op("Sub", g.op("Minimum", square, g.const(VOTE_ROOM / (n_columns + 1))), off)
     terms = g.where(g.op("IsFinite", wide), minus_t, g.op("ZerosLike", minus_t))
     if cat is None:
@@ -287,14 +334,17 @@ def trees_classifier(members: list[TreeMember], C: int, g: Graph, inputs: Inputs
             return {"probabilities": p, "label": g.op("ArgMax", p, g.axis(1))}
         weighted = np.vstack([m.weight * placed_probabilities(m, C) for m in members])
         return normalised(g, leaf_rows(g, leaves, weighted))
-    tables = vote_tables(members, C, bonus=one)
+    exact = all(affine(m) is not None for m in members)
+    tables = vote_tables(members, C, bonus=one, exact=exact)
     parts = split_columns(g, leaf_rows(g, leaves, tables.table), tables.widths)
-    scale, mu_scaled, off = parts[:3]
-    prior = parts[3 + tables.has_cat]
+    gauss = 4 if exact else 2  # s, m1, m2, m3 or s, ms
+    off, prior = parts[gauss], parts[gauss + 1 + tables.has_cat]
+    cat = parts[gauss + 1] if tables.has_cat else None
     wide = inputs.gathered(members, lambda m: C)
     P = sum(len(m.tree.columns) for m in members) * C
-    terms = vote_terms(g, wide, scale, mu_scaled, off, parts[3] if tables.has_cat else None,
-                       P, max(len(m.tree.columns) for m in members))
+    diff = centred(g, inputs.exact(members, lambda m: C), parts[1:4]) if exact else None
+    terms = vote_terms(g, wide, parts[0], None if exact else parts[1], off, cat, P,
+                       max(len(m.tree.columns) for m in members), diff)
     slot = np.concatenate([m * C + np.tile(np.arange(C), len(mb.tree.columns))
                            for m, mb in enumerate(members)])
     per_slot = np.zeros((P, len(members) * C))
@@ -303,7 +353,7 @@ def trees_classifier(members: list[TreeMember], C: int, g: Graph, inputs: Inputs
     mask = parts[-1] if tables.has_mask else None
     if one:
         p = g.op("Softmax", votes)
-        bonus = parts[4 + tables.has_cat]
+        bonus = parts[gauss + 2 + tables.has_cat]
         return {"probabilities": p if mask is None else g.op("Mul", p, mask),
                 "label": g.op("ArgMax", g.op("AddV2", votes, bonus), g.axis(1))}
     M = len(members)
