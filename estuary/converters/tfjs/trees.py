@@ -32,7 +32,12 @@ class order), a softmax per tree, then one MatMul adds them with the members' we
 total is normalised, as River's `Counter` sum and `proba / total`. Ensembles of naive-Bayes trees
 take forest.py's batched form instead (same arithmetic, no block-diagonal matrices).
 
-Regressors: a leaf's mean, or its linear model (float32 products, added in double by MatMul);
+Regressors: a leaf's mean, or its linear model. A single tree whose columns are raw inputs
+through Select / Scale takes its linear leaves exactly (exact_linear_leaves: every input at
+float64 precision from the keys, every weight in 12-bit pieces, every float32 product exact, one
+Sum in double): River's leaf models hold weights that cancel (TrumpApproval: terms ~1e13 summing
+to 1e9), and the float32 input's rounding alone (0.03 on a date of ~737k) moved outputs 2-8e-5
+past the 1e-5 float32 tolerance. Otherwise float32 products, added in double by MatMul;
 ensembles add the members' values with their weights over the divisor, or take their median.
 """
 
@@ -51,6 +56,7 @@ from ..registry import EMITTERS, register_emitter
 from . import order_keys
 from .exact_inputs import centred, raw_pieces, split3
 from .graph import FLOAT32_MAX, Graph
+from .linear import pieces, split12
 from .transforms import FORMAT, Context, emit_transform, take
 from .tree_routing import NotRoutable, leaf_indicator, tree_splits
 
@@ -392,6 +398,8 @@ def trees_regressor_values(members: list[TreeMember], g: Graph, inputs: Inputs,
         row, pos = row + Lm, pos + F
     if not flag.any():
         return leaf_rows(g, leaves, means if combine is None else means.sum(axis=1, keepdims=True))
+    if M == 1 and affine(members[0]) is not None:
+        return exact_linear_leaves(members[0], g, inputs, leaves, W, means, b, flag)
     w, mean, bias, is_model = split_columns(
         g, leaf_rows(g, leaves, np.hstack([W, means, b, flag])), [P, M, M, M])
     x = inputs.gathered(members, lambda m: 1)
@@ -399,6 +407,42 @@ def trees_regressor_values(members: list[TreeMember], g: Graph, inputs: Inputs,
     z = g.op("AddV2", per_tree_sums(g, products, [len(m.tree.columns) for m in members]), bias)
     values = g.where(g.op("Greater", is_model, g.const(0.5)), z, mean)
     return values if combine is None else g.reduce("Sum", values, 1, True)
+
+
+EXPONENT_SAFE = 1e30  # |x| beyond: the float32 product (x · 4097 must stay finite in split12)
+
+
+def exact_linear_leaves(member: TreeMember, g: Graph, inputs: Inputs, leaves: Leaves,
+                        W: np.ndarray, means: np.ndarray, b: np.ndarray,
+                        flag: np.ndarray) -> str:
+    """[N, 1] one tree's values, its linear leaves summed exactly: z = b + Σ_j [x_j present]
+    (A_j · x_j + D_j) over the raw inputs (z_j = a_j x_j + d_j folded: A = w·a, D = w·d in
+    float64). x_j comes as five pieces of <= 12 bits (exact_inputs' a, b and c, the last two
+    split by Veltkamp), A, D and b as four 12-bit pieces, so each float32 product is exact and
+    one Sum (TF.js's cpu kernel adds in double) rounds z once. An input beyond ±1e30 or ±inf
+    takes the plain float32 product, as before."""
+    cols = affine(member)
+    a = np.array([f.a for f in cols])  # type: ignore[union-attr]
+    d = np.array([f.d for f in cols])  # type: ignore[union-attr]
+    P = len(cols)  # type: ignore[arg-type]
+    A, D = pieces(W * a, 4, 12), pieces(W * d, 4, 12)
+    B = pieces(b, 4, 12)
+    table = np.hstack([*A, *D, means, *B, flag]).astype(np.float64)
+    parts = split_columns(g, leaf_rows(g, leaves, table), [P] * 8 + [1] * 6)
+    A_t, D_t, mean, B_t, is_model = parts[:4], parts[4:8], parts[8], parts[9:13], parts[13]
+    x = g.gather_columns(inputs.x, [f.src for f in cols])  # type: ignore[union-attr]
+    missing = g.op("IsNan", x)
+    small = g.op("Less", g.op("Abs", x), g.const(EXPONENT_SAFE))
+    zero = g.op("ZerosLike", x)
+    xa, xb, xc = inputs.exact([member], lambda m: 1)
+    x_pieces = [xa, *split12(g, xb), *split12(g, xc)]
+    x_pieces = [g.where(small, p, zero) for p in x_pieces]
+    present = g.where(missing, zero, g.op("OnesLike", x))
+    big = g.where(small, zero, g.where(missing, zero, g.op("Mul", x, g.op("AddV2", A_t[0], A_t[1]))))
+    terms = ([g.op("Mul", p, w) for p in x_pieces for w in A_t]
+             + [g.op("Mul", present, w) for w in D_t] + [big] + B_t)
+    z = g.reduce("Sum", g.op("ConcatV2", *terms, g.axis(1), N=len(terms)), 1, True)
+    return g.where(g.op("Greater", is_model, g.const(0.5)), z, mean)
 
 
 def per_tree_sums(g: Graph, products: str, widths: list[int]) -> str:
