@@ -19,8 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ... import ir
+from ...ir.affine import Affine, fold
 from .graph import Graph
 
+EXACT_BELOW = 1e30  # |x| beyond: callers take the float32 input (x · 4097 stays finite)
 TOP = float(1 << 21)  # the first word's sign bit (set for positive numbers)
 LOW = float((1 << 21) - 1)  # an all-ones 21-bit word
 EXPONENT_BIAS = 1023.0
@@ -68,3 +71,17 @@ def centred(g: Graph, pieces: tuple[str, str, str], m: list[str]) -> str:
     a, b, c = pieces
     tail = g.op("AddV2", g.op("Sub", b, m[1]), g.op("Sub", c, m[2]))
     return g.op("AddV2", g.op("Sub", a, m[0]), tail)
+
+
+def affine_columns(model: ir.Model, columns: tuple[str, ...]) -> list[Affine] | None:
+    """Each of `columns` (the estimator's) as a·x + d of one raw input x, a > 0, missing
+    exactly when x is (float64, `ir.affine.fold`), or None where some column is not (Fill,
+    OneHot's fill, a zero divisor, a transform with no affine view)."""
+    raw = {c: Affine(j, 1.0, 0.0, np.nan) for j, c in enumerate(model.schema.columns)}
+    try:
+        view = fold(model.transform, raw)
+        cols = [view[c] for c in columns]
+    except (TypeError, KeyError):
+        return None
+    ok = all(np.isfinite(f.a) and f.a > 0 and np.isfinite(f.d) and np.isnan(f.miss) for f in cols)
+    return cols if ok else None

@@ -50,11 +50,11 @@ import numpy as np
 
 from ... import ir
 from ...errors import UnsupportedModelError
-from ...ir.affine import Affine, fold
+from ...ir.affine import Affine
 from ...ir.trees import TreeClassifier, TreeRegressor
 from ..registry import EMITTERS, register_emitter
 from . import order_keys
-from .exact_inputs import centred, raw_pieces, split3
+from .exact_inputs import EXACT_BELOW, affine_columns, centred, raw_pieces, split3
 from .graph import FLOAT32_MAX, Graph
 from .linear import pieces, split12
 from .transforms import FORMAT, Context, emit_transform, take
@@ -139,16 +139,8 @@ class Inputs:
 
 
 def affine(member: TreeMember) -> list[Affine] | None:
-    """Each column the tree reads as a·x + d of one raw input x (a > 0; missing when x is),
-    float64, or None where some column is not (Fill, OneHot's fill, a zero divisor...)."""
-    raw = {c: Affine(j, 1.0, 0.0, np.nan) for j, c in enumerate(member.model.schema.columns)}
-    try:
-        view = fold(member.model.transform, raw)
-        cols = [view[c] for c in member.tree.columns]
-    except (TypeError, KeyError):
-        return None
-    ok = all(np.isfinite(f.a) and f.a > 0 and np.isfinite(f.d) and np.isnan(f.miss) for f in cols)
-    return cols if ok else None
+    """The tree's columns over the raw inputs (exact_inputs.affine_columns), or None."""
+    return affine_columns(member.model, member.tree.columns)
 
 
 @dataclass(frozen=True)
@@ -409,9 +401,6 @@ def trees_regressor_values(members: list[TreeMember], g: Graph, inputs: Inputs,
     return values if combine is None else g.reduce("Sum", values, 1, True)
 
 
-EXPONENT_SAFE = 1e30  # |x| beyond: the float32 product (x · 4097 must stay finite in split12)
-
-
 def exact_linear_leaves(member: TreeMember, g: Graph, inputs: Inputs, leaves: Leaves,
                         W: np.ndarray, means: np.ndarray, b: np.ndarray,
                         flag: np.ndarray) -> str:
@@ -432,7 +421,7 @@ def exact_linear_leaves(member: TreeMember, g: Graph, inputs: Inputs, leaves: Le
     A_t, D_t, mean, B_t, is_model = parts[:4], parts[4:8], parts[8], parts[9:13], parts[13]
     x = g.gather_columns(inputs.x, [f.src for f in cols])  # type: ignore[union-attr]
     missing = g.op("IsNan", x)
-    small = g.op("Less", g.op("Abs", x), g.const(EXPONENT_SAFE))
+    small = g.op("Less", g.op("Abs", x), g.const(EXACT_BELOW))
     zero = g.op("ZerosLike", x)
     xa, xb, xc = inputs.exact([member], lambda m: 1)
     x_pieces = [xa, *split12(g, xb), *split12(g, xc)]
