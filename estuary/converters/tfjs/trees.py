@@ -68,6 +68,28 @@ VOTE_ROOM = 3e38  # a class's naive-Bayes terms, held below float32's largest in
 TREES = (TreeClassifier, TreeRegressor)
 
 
+ROUTING_LIMIT = 1_000_000  # dense routing products per row (4 MB of float32 path weights)
+
+
+def check_routing_size(model: ir.Model, members: list[TreeMember], products: int) -> None:
+    """Refuse, at export, trees whose dense routing (tree_routing.py: every split against every
+    leaf of its tree, per row) exceeds ROUTING_LIMIT products a row. River's AMFRegressor with
+    its defaults keeps splitting until every learned row has a leaf of its own (10 trees × 500
+    leaves after 500 rows: 2.5M products a row batched, ~16 ms a row in TF.js's cpu backend, and
+    the verify's split probes, one per threshold and ulp, took minutes: the census's 120 s
+    timeout)."""
+    if products <= ROUTING_LIMIT:
+        return
+    leaves = sum(m.tree.tree.n_leaves for m in members)
+    name = model.source or type(model.estimator).__name__
+    raise UnsupportedModelError(name, [], reason=(
+        f"TF.js routes trees by dense matrices: {len(members)} tree(s) with {leaves} leaves in "
+        f"all take {products:,} products a row, above {ROUTING_LIMIT:,} (River's trees grew a "
+        "leaf for almost every learned row); bound the trees (AMF's max_nodes, a Hoeffding "
+        "tree's max_depth / grace_period) or export to ONNX, whose TreeEnsemble routes "
+        "exactly at any size"))
+
+
 def refusal(est: ir.Estimator, reason: str) -> UnsupportedModelError:
     have = sorted(t.__name__ for f, t in EMITTERS if f == FORMAT)
     return UnsupportedModelError(type(est).__name__, have, reason=reason)
@@ -472,6 +494,7 @@ def emit_tree(model: ir.Model, g: Graph, x: str) -> dict[str, str]:
     C = len(est.class_probs[0]) if isinstance(est, TreeClassifier) else 0
     member = TreeMember(model, 1.0, tuple(range(C)))
     inputs = Inputs(g, x, model.schema)
+    check_routing_size(model, [member], len(est.tree.branches) * est.tree.n_leaves)
     indicator = leaf_indicator([est.tree], _splits([member]), g, inputs.keys, inputs.n_raw,
                                lambda: inputs.columns(member))
     leaves = Leaves(indicator, (est.tree.n_leaves,))
@@ -484,14 +507,28 @@ def emit_forest(model: ir.Model, members: list[TreeMember], g: Graph,
                 x: str) -> dict[str, str]:
     """An ensemble whose members are all trees (ARF, bagging of Hoeffding trees): every tree
     routed at once, every leaf's parameters by one MatMul."""
-    from .forest import batched_fits, forest_classifier  # forest.py builds on this module
+    from .forest import (  # forest.py builds on this module
+        batched_fits,
+        batched_means_fit,
+        forest_classifier,
+        forest_means,
+    )
 
     est = model.estimator
     inputs = Inputs(g, x, model.schema)
     counts = tuple(m.tree.tree.n_leaves for m in members)
     splits = _splits(members)
+    B = [len(m.tree.tree.branches) for m in members]
+    batched = (batched_fits(members, splits) if model.task == "classification" else
+               est.combine != "median" and batched_means_fit(members, splits))
+    check_routing_size(model, members, len(members) * max(B) * max(counts) if batched
+                       else sum(B) * sum(counts))
     if model.task == "classification" and batched_fits(members, splits):
         return forest_classifier(members, splits, est.n_classes, g, inputs)
+    if (model.task != "classification" and est.combine != "median"
+            and batched_means_fit(members, splits)):
+        weights = np.asarray(est.weights, dtype=np.float64) / est.divisor
+        return {"value": forest_means(members, splits, weights, g, inputs)}
     try:
         indicator = leaf_indicator([m.tree.tree for m in members], splits, g, inputs.keys,
                                    inputs.n_raw)
