@@ -67,7 +67,7 @@ def test_tfjs_refuses_trees_too_big_to_route_at_export(tmp_path):
                        check=False)
     message = str(e.value)
     assert e.value.model_type == "river.forest.AMFRegressor"
-    assert "max_nodes" in message and "ONNX" in message and "above 1,000,000" in message
+    assert "max_nodes" in message and "ONNX" in message and "above 2,000,000" in message
     assert not (tmp_path / "amf.tfjs").exists()
 
 
@@ -87,3 +87,22 @@ def test_a_bounded_amf_regressor_still_exports_to_tfjs(tmp_path):
     got = np.array(estuary.load(path).predict_many(rows[:5]))
     want = np.array([model.predict_one(x) for x in rows[:5]])
     assert np.abs(got - want).max() <= 1e-5 * np.abs(want).max()
+
+
+def test_a_diverged_linear_regressor_is_within_1e_5_in_tfjs(tmp_path):
+    """The census's BanditRegressor (River's defaults around StandardScaler | LinearRegression)
+    picks a linear model whose weights diverged to ~1e11: its terms cancel to ~1e9, and the
+    float32 input's rounding alone was 1e-4 of the value; TF.js now reads the input exactly
+    from its `keys` input."""
+    from river import model_selection
+
+    from estuary import census
+
+    spec = census.spec_for("model_selection", "BanditRegressor",
+                           model_selection.BanditRegressor, "predictor")
+    model, rows = census.learn(spec)
+    path = tmp_path / "bandit.tfjs"
+    estuary.export(model, path, sample=rows[:50], format="tfjs", check=False)
+    report = estuary.verify(model, path, rows[:200])
+    assert report.passed, report.to_text()
+    assert report.max_scaled_diff <= 1e-6

@@ -57,10 +57,10 @@ from . import order_keys
 from .exact_inputs import EXACT_BELOW, affine_columns, centred, raw_pieces, split3
 from .graph import FLOAT32_MAX, Graph
 from .linear import pieces, split12
+from .order_keys import KEYS
 from .transforms import FORMAT, Context, emit_transform, take
 from .tree_routing import NotRoutable, leaf_indicator, tree_splits
 
-KEYS = "keys"
 GATHER_LEAVES = 128  # leaves above which one tree's leaf row is gathered (K elements at ~0.1
 # µs each) rather than multiplied out (L·K products at ~1 ns)
 LABEL_BONUS = 1e6  # above any log-probability gap of a majority-class leaf (>= -745)
@@ -68,7 +68,7 @@ VOTE_ROOM = 3e38  # a class's naive-Bayes terms, held below float32's largest in
 TREES = (TreeClassifier, TreeRegressor)
 
 
-ROUTING_LIMIT = 1_000_000  # dense routing products per row (4 MB of float32 path weights)
+ROUTING_LIMIT = 2_000_000  # dense routing products per row (8 MB of float32 path weights)
 
 
 def check_routing_size(model: ir.Model, members: list[TreeMember], products: int) -> None:
@@ -82,7 +82,8 @@ def check_routing_size(model: ir.Model, members: list[TreeMember], products: int
         return
     leaves = sum(m.tree.tree.n_leaves for m in members)
     name = model.source or type(model.estimator).__name__
-    raise UnsupportedModelError(name, [], reason=(
+    have = sorted(t.__name__ for f, t in EMITTERS if f == FORMAT)
+    raise UnsupportedModelError(name, have, reason=(
         f"TF.js routes trees by dense matrices: {len(members)} tree(s) with {leaves} leaves in "
         f"all take {products:,} products a row, above {ROUTING_LIMIT:,} (River's trees grew a "
         "leaf for almost every learned row); bound the trees (AMF's max_nodes, a Hoeffding "
