@@ -66,6 +66,7 @@ def test_tfjs_refuses_trees_too_big_to_route_at_export(tmp_path):
         estuary.export(model, tmp_path / "amf.tfjs", sample=rows[:20], format="tfjs",
                        check=False)
     message = str(e.value)
+    assert type(e.value) is UnsupportedModelError
     assert e.value.model_type == "river.forest.AMFRegressor"
     assert "max_nodes" in message and "ONNX" in message and "above 2,000,000" in message
     assert not (tmp_path / "amf.tfjs").exists()
