@@ -78,7 +78,7 @@ def test_holt_winters_in_pmml_and_tfjs(fmt, tmp_path):
     model, _ = learned("holt-winters(mul)")
     loaded = _export(model, tmp_path, fmt)
     got, want = np.array(loaded.forecast(3 * M + 1)), np.array(model.forecast(3 * M + 1))
-    tol = 1e-12 if fmt == "pmml" else 1e-4  # TF.js computes in float32
+    tol = 1e-12 if fmt == "pmml" else 1e-5  # TF.js computes in float32
     assert (np.abs(got - want) <= tol * np.maximum(1.0, np.abs(want))).all()
 
 

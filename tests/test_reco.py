@@ -85,7 +85,7 @@ def test_unknown_users_with_random_latents_are_skipped_with_the_reason(tmp_path)
 
 def test_baseline_exports_to_core_ml_and_tfjs(tmp_path):
     model, rows = learned("reco-baseline")
-    for fmt, tol in (("coreml", 1e-12), ("tfjs", 1e-4)):
+    for fmt, tol in (("coreml", 1e-12), ("tfjs", 1e-5)):
         _, loaded = _export(model, rows, tmp_path, fmt)
         pairs = _pairs(to_ir(model))[:200]
         got = np.array(loaded.predict_many([{"user": u, "item": i} for u, i in pairs]))

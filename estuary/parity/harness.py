@@ -36,7 +36,7 @@ def float32_ties(distances: np.ndarray, chosen: np.ndarray, tol: float) -> np.nd
     tolerance of River's nearest: the two are one number in float32, which cannot break River's
     float64 tie (or near tie) River's way.
 
-    >>> float32_ties(np.array([[1e9, 1e9 + 1.0]]), np.array([1]), 1e-4)
+    >>> float32_ties(np.array([[1e9, 1e9 + 1.0]]), np.array([1]), 1e-5)
     array([ True])
     """
     d = np.asarray(distances, dtype=np.float64)

@@ -22,7 +22,7 @@ import { artifactSha256, integrityProblem, signatureProblem } from './verify.js'
 
 export const METADATA_KEY = 'estuary';
 export const METADATA_VERSION = 1;
-export const TOLERANCE = { float64: 1e-9, float32: 1e-4 };  // as estuary/runtimes/base.py
+export const TOLERANCE = { float64: 1e-9, float32: 1e-5 };  // as estuary/runtimes/base.py
 
 export class EstuaryError extends Error {
   constructor(message) { super(message); this.name = this.constructor.name; }

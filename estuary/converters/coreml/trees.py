@@ -6,7 +6,10 @@ two moves tiny differences into float32's range and overflows only to ±inf), so
 
 - majority-class leaves only: TreeEnsembleClassifier, class probabilities per leaf (float32);
 - naive-Bayes leaves (River's `do_naive_bayes_prediction`): the tree outputs a one-hot leaf
-  vector [L] (exact 0/1) and a NeuralNetwork (float32) reads the leaf's parameters from it;
+  vector [L] (exact 0/1) and a NeuralNetwork (float32) reads the leaf's parameters from it; the
+  differences x - mu come in from a float64 GLMRegressor (`leaf_differences`), not from x and mu
+  rounded to float32 apart: a leaf's small sigma magnified that rounding (Bananas: sigma 0.002
+  at mu 1.66 moved probabilities 2.9e-5, above the 1e-5 float32 tolerance);
 - regressors (mean, model and adaptive leaves): the exact one-hot leaf vector, then only float64
   classic models (GLMRegressor, Scaler, Imputer, ...) select the leaf's value: see
   `tree_regressor`. The tree ensemble itself runs in float32 (routing only), so the artifact
@@ -145,12 +148,33 @@ def tree_classifier(est: TreeClassifier, ctx: Context) -> None:
     e = leaf_one_hot(est.tree, s, signs, width)
     present = presence(s, x, F)
     xi = impute(s, x, F)
+    d = leaf_differences(est, s, xi, e)
     net = Layers()
-    probs = naive_bayes_leaves(est, net, e, net.clip(xi), present)
-    net.classifier(s, [(e, est.tree.n_leaves), (xi, F), (present, F)], probs, C)
+    probs = naive_bayes_leaves(est, net, e, net.clip(xi), present, net.clip(d))
+    net.classifier(s, [(e, est.tree.n_leaves), (xi, F), (present, F), (d, F * C)], probs, C)
 
 
-def naive_bayes_leaves(est: TreeClassifier, net: Layers, e: str, x: str, present: str) -> str:
+FAR = 1e300  # ±inf inputs become this before a GLM (0 · inf is NaN); float32 clips it anyway
+
+
+def leaf_differences(est: TreeClassifier, s: Stages, xi: str, e: str) -> str:
+    """[F·C] x_j - mu_(leaf, j, c) in float64: one GLMRegressor over [x, e] (e the exact one-hot
+    leaf vector: of the leaf terms only the active one is non-zero), so the float32 network
+    gets each difference rounded once, where x and mu rounded apart cost |x| · 2^-24 each. A
+    position off the Gaussians gets x_j (mu 0), which the network zeroes."""
+    nb = est.nb
+    L, C, F = len(nb.prior), len(nb.prior[0]), len(est.columns)
+    mu = np.where(np.asarray(nb.gauss_on, dtype=bool), np.asarray(nb.mu, dtype=np.float64),
+                  0.0).reshape(L, F * C)
+    mu = np.where(np.asarray(est.naive_bayes, dtype=bool)[:, None], mu, 0.0)
+    inf = math.inf
+    xr = s.replace(s.replace(xi, F, inf, FAR, "no_pos_inf"), F, -inf, -FAR, "bounded")
+    W = np.hstack([np.repeat(np.eye(F), C, axis=0), -mu.T])  # [F·C, F + L]
+    return s.glm(s.vectorize([(xr, F), (e, L)], "x_and_leaf"), W, hint="x_minus_mu")
+
+
+def naive_bayes_leaves(est: TreeClassifier, net: Layers, e: str, x: str, present: str,
+                       diff: str) -> str:
     nb = est.nb
     L, C, F = len(nb.prior), len(nb.prior[0]), len(est.columns)
     FC = F * C
@@ -164,7 +188,6 @@ def naive_bayes_leaves(est: TreeClassifier, net: Layers, e: str, x: str, present
         const = np.where(gauss, -nb.half_log_tau - table(nb.log_sd), 0.0)
     cat = table(nb.cat_on, bool)
     cat_log = np.where(cat, table(nb.cat_log), 0.0)
-    mu = np.where(gauss, table(nb.mu), 0.0)
     is_nb = np.asarray(est.naive_bayes, dtype=bool)
     present_cls = np.where(is_nb[:, None], np.asarray(nb.present, dtype=float), 1.0)
 
@@ -175,7 +198,7 @@ def naive_bayes_leaves(est: TreeClassifier, net: Layers, e: str, x: str, present
     rep[np.arange(FC), np.repeat(np.arange(F), C)] = 1.0  # row (j, c) reads column j
     xr, pr = net.inner(x, rep, hint="x_jc"), net.inner(present, rep, hint="present_jc")
     g = pick(gauss, "gauss_on")
-    d = net.add(net.mul(xr, g), net.mul(pick(mu, "mu"), alpha=-1.0))  # 0 off the Gaussians
+    d = net.mul(diff, g)  # x - mu (leaf_differences), 0 off the Gaussians
     t = net.add(net.mul(d, d, pick(inv_n2v, "inv_neg2var")), pick(const, "log_norm"))
     finite = net.greater_equal(t, -FLT_MAX)  # River keeps a log-density only when finite
     gterm = net.mul(net.clip(t), finite, g, pr)

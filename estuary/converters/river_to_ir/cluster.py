@@ -27,8 +27,9 @@ from ...parity.reference import CLUSTER_DISTANCES
 from ..registry import Case, register_extractor, supported_models
 from .base import EstimatorIR, key_name, plain, require_learned
 
-# TrumpApproval's polls, without ordinal_date (~737k, 0.06 apart in float32: 2e-4 once scaled,
-# so in TF.js a row at a centre is 1e-4 from it, the float32 tolerance; 1e-13 in River)
+# TrumpApproval's polls, without ordinal_date (~737k, 0.06 apart in float32: 2e-4 once scaled;
+# TF.js now takes x - c at float64 precision from its keys input, tfjs/cluster.py, and the
+# `scaler|kmeans` case keeps ordinal_date)
 POLLS = ("gallup", "ipsos", "morning_consult", "rasmussen", "you_gov")
 
 KMEANS_CASES = (

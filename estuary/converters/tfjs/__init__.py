@@ -18,7 +18,9 @@ Trees route on a second input, `keys` float32 [N, 4F + 1]: each input as the thr
 words of its float64 order key (order_keys.py), which the client writes from the float64 row. A
 float32 threshold would route rows within float32 rounding of a split differently from River;
 the keys route exactly (tree_routing.py); ensembles combine their members as River does
-(ensembles.py).
+(ensembles.py). Where the input's own float32 rounding would be magnified past the 1e-5 float32
+tolerance, graphs read `keys` for the float64 value too (exact_inputs.py): naive-Bayes and
+linear tree leaves, centre distances, linear regressors.
 """
 
 from __future__ import annotations

@@ -1,8 +1,12 @@
 """TF.js for IR NearestCentre (River's KMeans, STREAMKMeans, ...).
 
-`distances`: `ir.arithmetic.centre_distances` in float32 (input and centres rounded once to
-float32, each difference, power and sum rounded in float32): within the float32 tolerance of
-River's float64 distances.
+`distances`: `ir.arithmetic.centre_distances`, with one per-format rewrite of the difference:
+where every column the centres live in is a raw input through Select / Scale, x_j - c_kj is
+taken at float64 precision from the `keys` input (exact_inputs.py; the centre and the scaler
+folded into a raw-space centre in float64), then powered and summed in float32. A scaler with
+a large mean magnifies the float32 input's rounding (an ordinal date of ~737k is 0.06 apart in
+float32: 5e-5 of River's distance, above the 1e-5 float32 tolerance); this way a row at a centre
+is ~1e-9 from it, as in River. Other columns (and inputs beyond ±1e30) use the float32 column.
 
 `cluster` is not read from those distances: on a row far from every centre (1e9 away) they all
 round to the same float32 number, where River's float64 ones still differ, and the first
@@ -17,18 +21,21 @@ A row holding a value beyond float32 (1e300 becomes inf) is assigned the first c
 float64 distances all overflow to inf there (or KMeans raises), and `min` keeps the first.
 Rows whose two nearest centres are within float32 rounding of each other may still be assigned
 the other one (River's float64 may differ in the last bits; the parity harness reports such a
-row as a float32 tie). A large raw value (a date of ~737k is 0.06 apart in float32) loses what
-a scaler in front magnifies: a row at a centre is then ~1e-4 from it here, ~1e-13 in River.
+row as a float32 tie).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ...ir.arithmetic import minkowski_term
 from ...ir.cluster import NearestCentre, NearestCentreOrElse, distances
 from ..registry import register_emitter, register_refusal
+from . import order_keys
+from .exact_inputs import EXACT_BELOW, affine_columns, centred, raw_pieces, split3
 from .graph import Graph, TfjsOps
 from .transforms import FORMAT, Context
+from .trees import KEYS  # the client writes `keys` for any graph that takes it
 
 
 @register_emitter(FORMAT, NearestCentre)
@@ -36,7 +43,7 @@ def nearest_centre(est: NearestCentre, ctx: Context) -> dict[str, str]:
     g = ctx.graph
     x = ctx.transformed()
     o = TfjsOps(g)
-    d = distances(o, est, x)
+    d = exact_distances(ctx, est, x) or distances(o, est, x)
     present = g.nan_to_zero(x)
     if est.p == 2:
         rank = _euclidean_rank(g, present, est.table())
@@ -49,6 +56,32 @@ def nearest_centre(est: NearestCentre, ctx: Context) -> dict[str, str]:
     first = g.const(np.arange(len(est.centres), dtype=np.float64).reshape(1, -1))
     rank = g.where(overflow, first, rank)
     return {"distances": d, "cluster": g.op("ArgMin", rank, g.axis(1))}
+
+
+def exact_distances(ctx: Context, est: NearestCentre, x: str) -> str | None:
+    """`arithmetic.centre_distances` with each difference at float64 precision (see the module
+    docstring), or None where a column is not a raw input through Select / Scale."""
+    cols = affine_columns(ctx.model, est.columns)
+    if cols is None or type(est) is not NearestCentre:
+        return None
+    g, o = ctx.graph, TfjsOps(ctx.graph)
+    n_raw = len(ctx.model.schema.columns)
+    keys = g.placeholder(KEYS, order_keys.width(n_raw))
+    src = [f.src for f in cols]
+    pieces = raw_pieces(g, keys, n_raw, src)
+    raw = g.gather_columns(ctx.x, src)
+    exact = g.op("Less", g.op("Abs", raw), g.const(EXACT_BELOW))  # False for NaN too
+    present = g.nan_to_zero(x)
+    centres = est.table()
+    total = None
+    for j, f in enumerate(cols):
+        m = [g.const(v.reshape(1, -1)) for v in split3((centres[:, j] - f.d) / f.a)]
+        diff = g.op("Mul", centred(g, tuple(g.gather_columns(p, [j]) for p in pieces), m),
+                    g.const(f.a))  # x_j - c_kj: the sign does not matter to |d|^p
+        plain = g.op("Sub", g.const(centres[:, j].reshape(1, -1)), g.gather_columns(present, [j]))
+        term = minkowski_term(o, g.where(g.gather_columns(exact, [j]), diff, plain), est.p)
+        total = term if total is None else g.op("AddV2", total, term)
+    return g.op("Sqrt", total) if est.root else total
 
 
 def _euclidean_rank(g: Graph, x: str, centres: np.ndarray) -> str:

@@ -98,3 +98,32 @@ def forest_classifier(members: list[TreeMember], splits: list[Splits], C: int, g
     weights = np.vstack([m.weight * np.eye(C) for m in members])  # [M·C, C]
     flat_each = g.op("Reshape", each, g.const([-1, M * C], np.int32, "shape"))
     return normalised(g, g.op("MatMul", flat_each, g.const(weights)))
+
+
+def batched_means_fit(members: list[TreeMember], splits: list[Splits]) -> bool:
+    """Whether a regression forest takes the batched form: several trees, every split on raw
+    keys, every leaf a mean (AMFRegressor, bagged mean-leaf trees)."""
+    return (len(members) > 1 and all(s.keyed.all() for s in splits)
+            and not any(any(m.tree.model) for m in members))
+
+
+def forest_means(members: list[TreeMember], splits: list[Splits], weights: np.ndarray,
+                 g: Graph, inputs: Inputs) -> str:
+    """[N, 1] Σ_m weights[m] · mean of tree m's leaf, routed tree by tree in batched ops: the
+    block-diagonal form of trees.py holds (Σ splits) × (Σ leaves) weights, 100 MB for River's
+    default AMFRegressor (10 trees of ~500 leaves each), too slow for TF.js to verify on its
+    split probes (census: over 120 s); here M · B · L (10 MB). Each tree's mean times its
+    weight is folded in float64 and picked exactly (a 1.0 at its leaf), then summed."""
+    M = len(members)
+    every, paths, bias = _padded_routing(members, splits)
+    B, L = paths.shape[1], paths.shape[2]
+    sides = g.op("Reshape", keyed_sides(every, g, inputs.keys, inputs.n_raw),
+                 g.const([-1, M, 1, B], np.int32, "shape"))
+    leaf = g.op("Relu", g.op("AddV2", g.op("BatchMatMulV2", sides, g.const(paths)),
+                             g.const(bias)))  # [N, M, 1, L]: 1.0 at each tree's leaf
+    means = np.zeros((M, L, 1))
+    for m, member in enumerate(members):
+        values = np.asarray(member.tree.means, dtype=np.float64) * weights[m]
+        means[m, :len(values), 0] = values
+    picked = g.op("BatchMatMulV2", leaf, g.const(np.clip(means, -FLOAT32_MAX, FLOAT32_MAX)))
+    return g.reduce("Sum", g.op("Reshape", picked, g.const([-1, M], np.int32, "shape")), 1, True)

@@ -22,6 +22,15 @@ flat), more than the arithmetic of a one-row model. Two ways to sum exactly:
 Either way z is the float64 sum rounded once to float32, so labels follow River's even at
 z = 1e-9, where float32 probabilities already read 0.5; only the input is rounded to float32.
 
+Regressors (the identity link) read the input exactly too, a per-format rewrite: a regression
+value is compared relatively, and River's diverged linear models (the census's BanditRegressor:
+weights ~1e11 on scaled polls, terms cancelling to ~1e9) magnify the float32 input's rounding to
+1e-4 of the value, above the 1e-5 float32 tolerance. The graph then also takes the `keys` input
+(order_keys.py, as trees do) and rebuilds each input as five pieces of <= 12 bits
+(exact_inputs.raw_pieces, then Veltkamp), so every product with a 12-bit coefficient piece is
+exact and the one Sum rounds z once: the float64 sum over the float64 input. An input beyond
+±1e30 takes its float32 value instead.
+
 Inputs beyond ±1e20 (float32 has no 1e300) are saturated there: a huge value still pushes z the
 way it does in River, and probabilities saturate as River's do (beyond -SIGMOID_CLAMP River's sigmoid is
 exactly 0 and float32's at most 9.4e-14). A regression output beyond float32's range cannot be
@@ -36,8 +45,11 @@ from ... import ir
 from ...ir import arithmetic
 from ...ir.affine import coefficients
 from ..registry import emitter_for, register_emitter
+from .exact_inputs import EXACT_BELOW, raw_pieces
 from .features import emit_unfoldable_prefix
 from .graph import FLOAT32_MAX, Graph, TfjsOps
+from .order_keys import KEYS
+from .order_keys import width as keys_width
 from .transforms import FORMAT, Context
 
 SATURATE = 1e20  # classifiers: huge inputs only need to push z the right way
@@ -77,14 +89,17 @@ def folded(model: ir.Model, negate_first: bool = False) -> np.ndarray:
 
 
 def decision_values(model: ir.Model, g: Graph, x: str, bound: float,
-                    negate_first: bool = False) -> str:
-    """z [N, K] from the raw input `x` [N, F]: the float64 sum rounded once to float32."""
+                    negate_first: bool = False, exact: bool = False) -> str:
+    """z [N, K] from the raw input `x` [N, F]: the float64 sum rounded once to float32 (of the
+    float64 input too with `exact`: see the module docstring)."""
     W = folded(model, negate_first)
     K, width = W.shape
     present = g.op("Equal", x, x)  # false for NaN only
     zeros = g.const(np.zeros(width // 2))  # not a scalar: TF.js would tile it on every call
     x0 = g.op("ClipByValue", g.where(present, x, zeros), g.const(-bound), g.const(bound))
     p = g.op("Cast", present, SrcT=np.bool_, DstT=np.float32)
+    if exact:
+        return exact_sums(g, x, x0, p, W)
     both = g.op("ConcatV2", x0, p, g.axis(1), N=2)  # [N, 2F]
     if width <= MATMUL_BLOCK:
         # [x0, p, 1, …] exactly one block wide, twice: the first block gets the low pieces of
@@ -106,6 +121,31 @@ def decision_values(model: ir.Model, g: Graph, x: str, bound: float,
     return g.reduce("Sum", shaped, 2, False)
 
 
+X_PIECES = 5  # exact_inputs' a (11 bits), then b and c (21 bits each) split in two
+
+
+def exact_sums(g: Graph, x: str, x0: str, p: str, W: np.ndarray) -> str:
+    """z [N, K] = Σ over [x (five exact pieces), x0 where |x| >= 1e30, p, 1] of the folded
+    coefficients [A ×6, D, c] in four 12-bit pieces: every product exact, one Sum in double."""
+    F = (W.shape[1] - 1) // 2
+    A, D, c = W[:, :F], W[:, F:2 * F], W[:, 2 * F:]
+    keys = g.placeholder(KEYS, keys_width(F))
+    xa, xb, xc = raw_pieces(g, keys, F, list(range(F)))
+    small = g.op("Less", g.op("Abs", x), g.const(EXACT_BELOW))  # false for NaN
+    zero = g.op("ZerosLike", x0)
+    parts = [g.where(small, piece, zero) for piece in (xa, *split12(g, xb), *split12(g, xc))]
+    big = g.where(small, zero, x0)
+    u = g.op("PadV2", g.op("ConcatV2", *parts, big, p, g.axis(1), N=X_PIECES + 2),
+             g.const([[0, 0], [0, 1]], np.int32, "pad"), g.const(1.0))
+    K = W.shape[0]
+    flat = np.stack(pieces(np.hstack([A] * (X_PIECES + 1) + [D, c]), SUM_PIECES, 12),
+                    axis=1).reshape(-1)
+    every = g.op("ConcatV2", *[u] * (SUM_PIECES * K), g.axis(1), N=SUM_PIECES * K)
+    products = g.op("Mul", every, g.const(flat))
+    shaped = g.op("Reshape", products, g.const([-1, K, flat.size // K], np.int32, "shape"))
+    return g.reduce("Sum", shaped, 2, False)
+
+
 def beyond_float32(model: ir.Model, g: Graph, x: str, z: str) -> str:
     """±inf where an input that counts was beyond float32's range (it arrives as ±inf): the
     true value is then beyond it too, and a finite number would be a wrong one."""
@@ -122,8 +162,9 @@ def argmax(g: Graph, z: str) -> str:
     return g.op("ArgMax", z, g.const(1, np.int32, "axis"))
 
 
-def _value(model: ir.Model, g: Graph, x: str) -> dict[str, str]:
-    return {"value": beyond_float32(model, g, x, decision_values(model, g, x, SATURATE_VALUE))}
+def _value(model: ir.Model, g: Graph, x: str, exact: bool = False) -> dict[str, str]:
+    z = decision_values(model, g, x, SATURATE_VALUE, exact=exact)
+    return {"value": beyond_float32(model, g, x, z)}
 
 
 def _binary(model: ir.Model, g: Graph, x: str) -> dict[str, str]:
@@ -157,7 +198,19 @@ def emit_linear(model: ir.Model, g: Graph, x: str) -> dict[str, str]:
     link = model.estimator.link
     if link not in LINKS:
         raise ValueError(f"TF.js has no rule for the link {link!r}; it knows {sorted(LINKS)}")
+    if link == "identity":
+        return _value(model, g, x, exact=reads_the_graph_input(g, x, model))
     return LINKS[link](model, g, x)
+
+
+def reads_the_graph_input(g: Graph, x: str, model: ir.Model) -> bool:
+    """Whether `x` is the graph's raw input placeholder, in `model`'s schema (the `keys` input
+    then holds the same columns at float64 precision)."""
+    node = next((n for n in g.nodes if n["name"] == x), None)
+    if node is None or node["op"] != "Placeholder" or x == KEYS:
+        return False
+    dims = node["attr"]["shape"]["shape"].get("dim", [])
+    return len(dims) == 2 and int(dims[1]["size"]) == len(model.schema.columns)
 
 
 @register_emitter(FORMAT, ir.Linear)

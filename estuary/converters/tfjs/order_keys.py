@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+KEYS = "keys"  # the graph input's name (the JavaScript client writes it when a graph takes it)
 SIGN = np.uint64(1 << 63)
 WIDTHS = (22, 21, 21)  # bits of the three words, most significant first
 

@@ -10,7 +10,12 @@ gathered instead.
 Classifiers: every leaf is written as naive Bayes. A naive-Bayes leaf has River's Gaussian
 parameters and priors; a majority-class leaf none, and the log of its class probabilities as
 priors (softmax gives them back). Votes: per (column, class), -t = ((x - mu) / sqrt(2 var))² +
-log(sqrt(2π) sigma), with 1 / sqrt(2 var) and mu / sqrt(2 var) folded in float64; a missing or
+log(sqrt(2π) sigma). Where every column the tree reads is a raw input through Select / Scale
+(the usual case), x - mu is taken at float64 precision from the `keys` input (exact_inputs.py,
+mu and the scaler folded into a raw-space centre in float64): the float32 input's own rounding,
+which a leaf's small sigma magnifies, moved Bananas' probabilities 2-7e-5 past the 1e-5 float32
+tolerance (a per-format rewrite of `arithmetic.leaf_gaussian_term`). Otherwise x is the float32
+column, with 1 / sqrt(2 var) and mu / sqrt(2 var) folded in float64; a missing or
 non-finite input adds nothing (River skips NaN, and beyond 1e154 its term is -inf, skipped too);
 the terms are summed per class by a MatMul (TF.js's cpu kernel adds in double) and taken from
 the priors; a class the leaf has not seen votes float32's lowest number. Probabilities are the
@@ -27,7 +32,12 @@ class order), a softmax per tree, then one MatMul adds them with the members' we
 total is normalised, as River's `Counter` sum and `proba / total`. Ensembles of naive-Bayes trees
 take forest.py's batched form instead (same arithmetic, no block-diagonal matrices).
 
-Regressors: a leaf's mean, or its linear model (float32 products, added in double by MatMul);
+Regressors: a leaf's mean, or its linear model. A single tree whose columns are raw inputs
+through Select / Scale takes its linear leaves exactly (exact_linear_leaves: every input at
+float64 precision from the keys, every weight in 12-bit pieces, every float32 product exact, one
+Sum in double): River's leaf models hold weights that cancel (TrumpApproval: terms ~1e13 summing
+to 1e9), and the float32 input's rounding alone (0.03 on a date of ~737k) moved outputs 2-8e-5
+past the 1e-5 float32 tolerance. Otherwise float32 products, added in double by MatMul;
 ensembles add the members' values with their weights over the divisor, or take their median.
 """
 
@@ -40,19 +50,45 @@ import numpy as np
 
 from ... import ir
 from ...errors import UnsupportedModelError
+from ...ir.affine import Affine
 from ...ir.trees import TreeClassifier, TreeRegressor
 from ..registry import EMITTERS, register_emitter
 from . import order_keys
+from .exact_inputs import EXACT_BELOW, affine_columns, centred, raw_pieces, split3
 from .graph import FLOAT32_MAX, Graph
+from .linear import pieces, split12
+from .order_keys import KEYS
 from .transforms import FORMAT, Context, emit_transform, take
 from .tree_routing import NotRoutable, leaf_indicator, tree_splits
 
-KEYS = "keys"
 GATHER_LEAVES = 128  # leaves above which one tree's leaf row is gathered (K elements at ~0.1
 # µs each) rather than multiplied out (L·K products at ~1 ns)
 LABEL_BONUS = 1e6  # above any log-probability gap of a majority-class leaf (>= -745)
 VOTE_ROOM = 3e38  # a class's naive-Bayes terms, held below float32's largest in total
 TREES = (TreeClassifier, TreeRegressor)
+
+
+ROUTING_LIMIT = 2_000_000  # dense routing products per row (8 MB of float32 path weights)
+
+
+def check_routing_size(model: ir.Model, members: list[TreeMember], products: int) -> None:
+    """Refuse, at export, trees whose dense routing (tree_routing.py: every split against every
+    leaf of its tree, per row) exceeds ROUTING_LIMIT products a row. River's AMFRegressor with
+    its defaults keeps splitting until every learned row has a leaf of its own (10 trees × 500
+    leaves after 500 rows: 2.5M products a row batched, ~16 ms a row in TF.js's cpu backend, and
+    the verify's split probes, one per threshold and ulp, took minutes: the census's 120 s
+    timeout)."""
+    if products <= ROUTING_LIMIT:
+        return
+    leaves = sum(m.tree.tree.n_leaves for m in members)
+    name = model.source or type(model.estimator).__name__
+    have = sorted(t.__name__ for f, t in EMITTERS if f == FORMAT)
+    raise UnsupportedModelError(name, have, reason=(
+        f"TF.js routes trees by dense matrices: {len(members)} tree(s) with {leaves} leaves in "
+        f"all take {products:,} products a row, above {ROUTING_LIMIT:,} (River's trees grew a "
+        "leaf for almost every learned row); bound the trees (AMF's max_nodes, a Hoeffding "
+        "tree's max_depth / grace_period) or export to ONNX, whose TreeEnsemble routes "
+        "exactly at any size"))
 
 
 def refusal(est: ir.Estimator, reason: str) -> UnsupportedModelError:
@@ -100,6 +136,15 @@ class Inputs:
             self._columns[key] = take(self.g, z, cols, member.tree.columns)
         return self._columns[key]
 
+    def exact(self, members: list[TreeMember], repeat: Callable[[int], int]) -> tuple[str, str, str]:
+        """The raw inputs of `members`' columns (each repeated as in `gathered`) at float64
+        precision as three float32 pieces (exact_inputs.py); every member must be `affine`."""
+        index: list[int] = []
+        for m, member in enumerate(members):
+            src = [f.src for f in affine(member)]  # type: ignore[union-attr]
+            index += np.repeat(src, repeat(m)).tolist()
+        return raw_pieces(self.g, self.keys, self.n_raw, index)
+
     def gathered(self, members: list[TreeMember], repeat: Callable[[int], int]) -> str:
         """[N, Σ F_m·repeat(m)]: each member's columns, each repeated `repeat(m)` times in a row
         (a gather: a missing input stays NaN in its own places only)."""
@@ -114,6 +159,11 @@ class Inputs:
         source = tensors[0] if len(tensors) == 1 else self.g.op(
             "ConcatV2", *tensors, self.g.axis(1), N=len(tensors))
         return self.g.gather_columns(source, index)
+
+
+def affine(member: TreeMember) -> list[Affine] | None:
+    """The tree's columns over the raw inputs (exact_inputs.affine_columns), or None."""
+    return affine_columns(member.model, member.tree.columns)
 
 
 @dataclass(frozen=True)
@@ -189,6 +239,7 @@ def placed_naive_bayes(member: TreeMember, C: int) -> dict[str, np.ndarray]:
                            np.asarray(nb.prior, dtype=np.float64), -np.inf)
     return {
         "s": scale.reshape(L, F * C),
+        "mu": np.where(on, placed(nb.mu, 0.0), 0.0).reshape(L, -1),
         "ms": (np.where(on, placed(nb.mu, 0.0), 0.0) * scale).reshape(L, -1),
         "off": -np.where(on, nb.half_log_tau + placed(nb.log_sd, 0.0), 0.0).reshape(L, -1),
         "cat": -np.where(cat_on, placed(nb.cat_log, 0.0), 0.0).reshape(L, -1),
@@ -210,11 +261,24 @@ def leaf_votes(member: TreeMember, C: int) -> tuple[dict[str, np.ndarray] | None
     return nb, np.where(use_nb[:, None], nb["prior"], prior)
 
 
-def vote_tables(members: list[TreeMember], C: int, bonus: bool) -> VoteTables:
+def raw_space(nb: dict[str, np.ndarray], cols: list[Affine], C: int) -> dict[str, np.ndarray]:
+    """The leaves' Gaussians over the raw inputs: z = a·x + d, so (z - mu)·s = (x - m)·(a·s)
+    with m = (mu - d) / a (float64), m cut into three float32 pieces (exact_inputs.split3)."""
+    a = np.repeat([f.a for f in cols], C)[None, :]
+    d = np.repeat([f.d for f in cols], C)[None, :]
+    on = nb["s"] != 0
+    m = np.where(on, (nb["mu"] - d) / a, 0.0)
+    m1, m2, m3 = (p.astype(np.float64) for p in split3(m))
+    return {**nb, "s": nb["s"] * a, "m1": m1, "m2": m2, "m3": m3}
+
+
+def vote_tables(members: list[TreeMember], C: int, bonus: bool, exact: bool = False) -> VoteTables:
+    """`exact`: the Gaussians as raw-space centres (raw_space) for exact_inputs' pieces."""
     L = sum(m.tree.tree.n_leaves for m in members)
     P = sum(len(m.tree.columns) for m in members) * C
     M = len(members)
-    blocks = {name: np.zeros((L, P)) for name in ("s", "ms", "off", "cat")}
+    gauss = ("s", "m1", "m2", "m3") if exact else ("s", "ms")
+    blocks = {name: np.zeros((L, P)) for name in (*gauss, "off", "cat")}
     prior = np.zeros((L, M * C))
     bonus_t = np.zeros((L, C))
     row = pos = 0
@@ -227,12 +291,14 @@ def vote_tables(members: list[TreeMember], C: int, bonus: bool) -> VoteTables:
         majority = ~np.asarray(est.naive_bayes, dtype=bool)
         labels = np.argmax(placed_probabilities(member, C), axis=1)
         bonus_t[row + np.flatnonzero(majority), labels[majority]] = LABEL_BONUS
+        if nb is not None and exact:
+            nb = raw_space(nb, affine(member), C)  # type: ignore[arg-type]
         if nb is not None:
             for name, block in blocks.items():
                 block[rows, pos:pos + width] = nb[name]
         row, pos = row + Lm, pos + width
     has_cat = bool(blocks["cat"].any())
-    names = ["s", "ms", "off"] + (["cat"] if has_cat else [])
+    names = [*gauss, "off"] + (["cat"] if has_cat else [])
     seen = np.isfinite(prior)  # [L, M·C]; a row's other trees' slots are 0 there: finite
     owner = np.repeat(np.arange(M), [m.tree.tree.n_leaves for m in members])
     empty = ~seen.reshape(L, M, C)[np.arange(L), owner].any(axis=1)  # its own tree's slots
@@ -259,15 +325,17 @@ def normalised(g: Graph, total: str) -> dict[str, str]:
     return {"probabilities": p, "label": g.op("ArgMax", total, g.axis(1))}
 
 
-def vote_terms(g: Graph, wide: str, scale: str, mu_scaled: str, off: str, cat: str | None,
-               width: int, n_columns: int) -> str:
+def vote_terms(g: Graph, wide: str, scale: str, mu_scaled: str | None, off: str,
+               cat: str | None, width: int, n_columns: int, diff: str | None = None) -> str:
     """-t per (column, class) position: ((x - mu) / sqrt(2 var))² + log(sqrt(2π) sigma), plus
     -cat_log where a one-hot column is 1.0. Where the square overflows float32 it is held at the
     largest share of float32 one of `n_columns` terms can have (River's float64 term is finite
     and huge there: the class is all but out, not skipped); a missing or non-finite input adds
     nothing (River skips NaN, and beyond 1e154 its term is -inf, skipped too). `width`: the
-    positions' count, the last axis of every operand."""
-    square = g.op("SquaredDifference", g.op("Mul", wide, scale), mu_scaled)
+    positions' count, the last axis of every operand. `diff`: x - mu taken at float64 precision
+    (exact_inputs.centred, raw-space `scale`), in place of x · s - mu · s."""
+    square = (g.op("Square", g.op("Mul", diff, scale)) if diff is not None else
+              g.op("SquaredDifference", g.op("Mul", wide, scale), mu_scaled))
     minus_t = g.op("Sub", g.op("Minimum", square, g.const(VOTE_ROOM / (n_columns + 1))), off)
     terms = g.where(g.op("IsFinite", wide), minus_t, g.op("ZerosLike", minus_t))
     if cat is None:
@@ -287,14 +355,17 @@ def trees_classifier(members: list[TreeMember], C: int, g: Graph, inputs: Inputs
             return {"probabilities": p, "label": g.op("ArgMax", p, g.axis(1))}
         weighted = np.vstack([m.weight * placed_probabilities(m, C) for m in members])
         return normalised(g, leaf_rows(g, leaves, weighted))
-    tables = vote_tables(members, C, bonus=one)
+    exact = all(affine(m) is not None for m in members)
+    tables = vote_tables(members, C, bonus=one, exact=exact)
     parts = split_columns(g, leaf_rows(g, leaves, tables.table), tables.widths)
-    scale, mu_scaled, off = parts[:3]
-    prior = parts[3 + tables.has_cat]
+    gauss = 4 if exact else 2  # s, m1, m2, m3 or s, ms
+    off, prior = parts[gauss], parts[gauss + 1 + tables.has_cat]
+    cat = parts[gauss + 1] if tables.has_cat else None
     wide = inputs.gathered(members, lambda m: C)
     P = sum(len(m.tree.columns) for m in members) * C
-    terms = vote_terms(g, wide, scale, mu_scaled, off, parts[3] if tables.has_cat else None,
-                       P, max(len(m.tree.columns) for m in members))
+    diff = centred(g, inputs.exact(members, lambda m: C), parts[1:4]) if exact else None
+    terms = vote_terms(g, wide, parts[0], None if exact else parts[1], off, cat, P,
+                       max(len(m.tree.columns) for m in members), diff)
     slot = np.concatenate([m * C + np.tile(np.arange(C), len(mb.tree.columns))
                            for m, mb in enumerate(members)])
     per_slot = np.zeros((P, len(members) * C))
@@ -303,7 +374,7 @@ def trees_classifier(members: list[TreeMember], C: int, g: Graph, inputs: Inputs
     mask = parts[-1] if tables.has_mask else None
     if one:
         p = g.op("Softmax", votes)
-        bonus = parts[4 + tables.has_cat]
+        bonus = parts[gauss + 2 + tables.has_cat]
         return {"probabilities": p if mask is None else g.op("Mul", p, mask),
                 "label": g.op("ArgMax", g.op("AddV2", votes, bonus), g.axis(1))}
     M = len(members)
@@ -342,6 +413,8 @@ def trees_regressor_values(members: list[TreeMember], g: Graph, inputs: Inputs,
         row, pos = row + Lm, pos + F
     if not flag.any():
         return leaf_rows(g, leaves, means if combine is None else means.sum(axis=1, keepdims=True))
+    if M == 1 and affine(members[0]) is not None:
+        return exact_linear_leaves(members[0], g, inputs, leaves, W, means, b, flag)
     w, mean, bias, is_model = split_columns(
         g, leaf_rows(g, leaves, np.hstack([W, means, b, flag])), [P, M, M, M])
     x = inputs.gathered(members, lambda m: 1)
@@ -349,6 +422,39 @@ def trees_regressor_values(members: list[TreeMember], g: Graph, inputs: Inputs,
     z = g.op("AddV2", per_tree_sums(g, products, [len(m.tree.columns) for m in members]), bias)
     values = g.where(g.op("Greater", is_model, g.const(0.5)), z, mean)
     return values if combine is None else g.reduce("Sum", values, 1, True)
+
+
+def exact_linear_leaves(member: TreeMember, g: Graph, inputs: Inputs, leaves: Leaves,
+                        W: np.ndarray, means: np.ndarray, b: np.ndarray,
+                        flag: np.ndarray) -> str:
+    """[N, 1] one tree's values, its linear leaves summed exactly: z = b + Σ_j [x_j present]
+    (A_j · x_j + D_j) over the raw inputs (z_j = a_j x_j + d_j folded: A = w·a, D = w·d in
+    float64). x_j comes as five pieces of <= 12 bits (exact_inputs' a, b and c, the last two
+    split by Veltkamp), A, D and b as four 12-bit pieces, so each float32 product is exact and
+    one Sum (TF.js's cpu kernel adds in double) rounds z once. An input beyond ±1e30 or ±inf
+    takes the plain float32 product, as before."""
+    cols = affine(member)
+    a = np.array([f.a for f in cols])  # type: ignore[union-attr]
+    d = np.array([f.d for f in cols])  # type: ignore[union-attr]
+    P = len(cols)  # type: ignore[arg-type]
+    A, D = pieces(W * a, 4, 12), pieces(W * d, 4, 12)
+    B = pieces(b, 4, 12)
+    table = np.hstack([*A, *D, means, *B, flag]).astype(np.float64)
+    parts = split_columns(g, leaf_rows(g, leaves, table), [P] * 8 + [1] * 6)
+    A_t, D_t, mean, B_t, is_model = parts[:4], parts[4:8], parts[8], parts[9:13], parts[13]
+    x = g.gather_columns(inputs.x, [f.src for f in cols])  # type: ignore[union-attr]
+    missing = g.op("IsNan", x)
+    small = g.op("Less", g.op("Abs", x), g.const(EXACT_BELOW))
+    zero = g.op("ZerosLike", x)
+    xa, xb, xc = inputs.exact([member], lambda m: 1)
+    x_pieces = [xa, *split12(g, xb), *split12(g, xc)]
+    x_pieces = [g.where(small, p, zero) for p in x_pieces]
+    present = g.where(missing, zero, g.op("OnesLike", x))
+    big = g.where(small, zero, g.where(missing, zero, g.op("Mul", x, g.op("AddV2", A_t[0], A_t[1]))))
+    terms = ([g.op("Mul", p, w) for p in x_pieces for w in A_t]
+             + [g.op("Mul", present, w) for w in D_t] + [big] + B_t)
+    z = g.reduce("Sum", g.op("ConcatV2", *terms, g.axis(1), N=len(terms)), 1, True)
+    return g.where(g.op("Greater", is_model, g.const(0.5)), z, mean)
 
 
 def per_tree_sums(g: Graph, products: str, widths: list[int]) -> str:
@@ -389,6 +495,7 @@ def emit_tree(model: ir.Model, g: Graph, x: str) -> dict[str, str]:
     C = len(est.class_probs[0]) if isinstance(est, TreeClassifier) else 0
     member = TreeMember(model, 1.0, tuple(range(C)))
     inputs = Inputs(g, x, model.schema)
+    check_routing_size(model, [member], len(est.tree.branches) * est.tree.n_leaves)
     indicator = leaf_indicator([est.tree], _splits([member]), g, inputs.keys, inputs.n_raw,
                                lambda: inputs.columns(member))
     leaves = Leaves(indicator, (est.tree.n_leaves,))
@@ -401,14 +508,28 @@ def emit_forest(model: ir.Model, members: list[TreeMember], g: Graph,
                 x: str) -> dict[str, str]:
     """An ensemble whose members are all trees (ARF, bagging of Hoeffding trees): every tree
     routed at once, every leaf's parameters by one MatMul."""
-    from .forest import batched_fits, forest_classifier  # forest.py builds on this module
+    from .forest import (  # forest.py builds on this module
+        batched_fits,
+        batched_means_fit,
+        forest_classifier,
+        forest_means,
+    )
 
     est = model.estimator
     inputs = Inputs(g, x, model.schema)
     counts = tuple(m.tree.tree.n_leaves for m in members)
     splits = _splits(members)
+    B = [len(m.tree.tree.branches) for m in members]
+    batched = (batched_fits(members, splits) if model.task == "classification" else
+               est.combine != "median" and batched_means_fit(members, splits))
+    check_routing_size(model, members, len(members) * max(B) * max(counts) if batched
+                       else sum(B) * sum(counts))
     if model.task == "classification" and batched_fits(members, splits):
         return forest_classifier(members, splits, est.n_classes, g, inputs)
+    if (model.task != "classification" and est.combine != "median"
+            and batched_means_fit(members, splits)):
+        weights = np.asarray(est.weights, dtype=np.float64) / est.divisor
+        return {"value": forest_means(members, splits, weights, g, inputs)}
     try:
         indicator = leaf_indicator([m.tree.tree for m in members], splits, g, inputs.keys,
                                    inputs.n_raw)
