@@ -12,6 +12,7 @@ import numpy as np
 from . import __version__, ir
 from .converters.river_to_ir.reuse import ir_of
 from .ir.tasks import TASKS
+from .parity import handoff
 from .parity.probes import Probe, probe_rows
 from .parity.reference import Reference, river_outputs
 from .rows import RowEncoder
@@ -91,5 +92,6 @@ def take_snapshot(model: Any, sample: Sequence[Mapping] = (), *, n_events: int |
     picked = golden_candidates(probes)
     rows = [probes[i].row for i in picked]
     ref = river_outputs(model, rows, model_ir.task, model_ir.classes)
+    handoff.keep(model, rows, ref, model_ir.task, model_ir.classes)  # verify of this state
     return snapshot_from_reference(model_ir, rows, ref, n_events=n_events, created_at=created_at,
                                    tags=[probes[i].tag for i in picked])
