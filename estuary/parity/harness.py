@@ -16,8 +16,8 @@ from ..errors import InvalidInputError, OutOfRangeError
 from ..ir.evaluate import main_matrix
 from ..runtimes import LoadedModel, load
 from ..runtimes.base import TOLERANCE, within
-from .probes import Probe, probe_rows
 from .handoff import river_outputs_reusing
+from .probes import Probe, probe_rows
 from .reference import Reference
 from .report import DIFF_DECADES, ParityReport, WorstRow
 
