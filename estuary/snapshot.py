@@ -14,7 +14,7 @@ from .converters.river_to_ir.reuse import ir_of
 from .ir.tasks import TASKS
 from .parity import handoff
 from .parity.probes import Probe, probe_rows
-from .parity.reference import Reference, river_outputs
+from .parity.reference import Reference
 from .rows import RowEncoder
 
 N_GOLDEN = 8
@@ -94,7 +94,9 @@ def take_snapshot(model: Any, sample: Sequence[Mapping] = (), *, n_events: int |
     probes = probe_rows(model_ir, list(sample)[:N_GOLDEN])
     picked = golden_candidates(probes)
     rows = [probes[i].row for i in picked]
-    ref = river_outputs(model, rows, model_ir.task, model_ir.classes)
-    handoff.keep(model, rows, ref, model_ir.task, model_ir.classes)  # verify of this state
+    # River once per row and state: a re-export of an unchanged state reuses the leaf rows'
+    # answers, and verify of this state reuses what is asked here (parity/handoff.py)
+    ref = handoff.river_outputs_reusing(model, rows, model_ir.task, model_ir.classes)
+    handoff.keep(model, rows, ref, model_ir.task, model_ir.classes)
     return snapshot_from_reference(model_ir, rows, ref, n_events=n_events, created_at=created_at,
                                    tags=[probes[i].tag for i in picked])

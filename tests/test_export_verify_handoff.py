@@ -52,6 +52,7 @@ def test_verify_asks_river_only_about_rows_export_did_not(tmp_path, asked):
     probes = probe_rows(ir_of(model), rows[:200])
     leaves = sum(p.tag == "leaf" for p in probes)
     assert leaves > 50
+    asked.clear()
     shared = estuary.verify(model, path, rows[:200])
     assert sum(asked) <= len(probes) - leaves  # every leaf row's answer came from export
     handoff.forget(model)
@@ -71,6 +72,18 @@ def test_no_answer_outlives_a_learn_one(tmp_path, asked):
     n = len(probe_rows(ir_of(model), rows[:200]))
     estuary.verify(model, tmp_path / "m.onnx", rows[:200])  # the old artifact, the new state
     assert sum(asked) == n  # the state moved: River is asked about every row again
+
+
+def test_a_re_export_of_the_same_state_asks_river_only_about_new_rows(tmp_path, asked):
+    model, rows = _nba_tree()
+    first = estuary.export(model, tmp_path / "a.onnx", sample=rows[:200])
+    n_first = sum(asked)
+    asked.clear()
+    again = estuary.export(model, tmp_path / "b.onnx", sample=rows[:200])
+    leaves = sum(p.tag == "leaf" for p in probe_rows(ir_of(model), rows[:8]))
+    assert sum(asked) == n_first - leaves  # the leaf rows' answers were held
+    assert again.snapshot.golden_outputs == first.snapshot.golden_outputs
+    assert (tmp_path / "a.onnx").read_bytes() == (tmp_path / "b.onnx").read_bytes()
 
 
 def test_leaf_rows_are_built_once_per_ir_and_base_row():
