@@ -5,8 +5,7 @@ verify re-checks the golden vectors of any bytes export did not check itself."""
 from __future__ import annotations
 
 import pytest
-from river import tree
-from river.datasets import synth
+from test_export_verify_reuse import _nba_tree  # the same mixed-leaf tree
 
 import estuary
 from estuary.converters.river_to_ir.reuse import ir_of
@@ -14,16 +13,6 @@ from estuary.errors import IntegrityError
 from estuary.parity import handoff
 from estuary.parity.probes import probe_rows, same_row
 from estuary.runtimes import base as runtime_base
-
-
-def _nba_tree():
-    model = tree.HoeffdingTreeClassifier(grace_period=10, delta=0.9, tau=0.5,
-                                         leaf_prediction="nba")
-    rows = []
-    for x, y in synth.Agrawal(seed=4, classification_function=2).take(3000):
-        model.learn_one(x, y)
-        rows.append(x)
-    return model, rows
 
 
 @pytest.fixture
