@@ -4,11 +4,14 @@
 
 `estuary.export(model, path, sample=rows[:200])` then `estuary.verify(model, path, rows[:200])`
 (adversarial probes added) on Scaler|LogReg Phishing and the 861-node nba Hoeffding tree on
-ImageSegments (`run.py`'s cases). "cold" clears, before each round, what a second export or a
-verify reuses: the IR of an unchanged model state (`reuse.ir_of`, with its hash), the
-onnxruntime sessions (keyed by the artifact's bytes) and the tree's per-leaf naive-Bayes tables
-(versioned by leaf weight); "warm" keeps them, as `export` then `verify` of
-one model state do. Rounds alternate cold/warm. Targets: < 5 ms (linear), < 50 ms (tree).
+ImageSegments (`run.py`'s cases). "cold" clears, before each round, everything a second export
+or a verify reuses: the IR of an unchanged model state (`reuse.ir_of`, with its hash and its
+leaf probe rows), the onnxruntime sessions and metadata (keyed by the artifact's bytes), the
+golden checks passed (same key), River's answers export handed over (`parity/handoff.py`) and
+the tree's per-leaf naive-Bayes tables (versioned by leaf weight): one export + verify of a
+fresh state, which is what a user's `export` then `verify` costs. "warm" keeps them from the
+round before (a re-export of an unchanged state). Rounds alternate cold/warm. Targets: < 5 ms
+(linear), < 50 ms (tree).
 Writes benchmarks/results_export_verify.json.
 """
 
@@ -27,6 +30,8 @@ from run import CASES, N_SAMPLE, environment, train
 import estuary  # after run (coremltools drops sys.path entries)
 from estuary.converters.river_to_ir import reuse
 from estuary.converters.river_to_ir import tree as tree_ir
+from estuary.parity import handoff
+from estuary.runtimes import base as runtime_base
 from estuary.runtimes import onnxruntime as ort_runtime
 
 HERE = Path(__file__).resolve().parent
@@ -35,6 +40,9 @@ TARGETS = {"Scaler|LogReg Phishing": 5.0, "HT clf ImageSegments": 50.0}
 
 def _cold() -> None:
     ort_runtime._SESSIONS.clear()
+    ort_runtime._METADATA.clear()
+    runtime_base._GOLDEN_PASSED.clear()
+    handoff.forget()
     tree_ir._LEAF_TABLES.clear()
     reuse._LAST.clear()
 

@@ -42,7 +42,7 @@ def write_snapshot(snapshot: ir.Snapshot, path: str | Path, format: str | None =
     path = Path(path)
     fmt = format_for(format, str(path))
     key = resolve_signing_key(signing_key)
-    with staged(path, fmt.suffix) as tmp:
+    with staged(path, fmt.suffix, fmt.companions) as tmp:
         try:
             fmt.write(snapshot, tmp, options, signing_key=key or False)
             if check:  # no golden row (River answered none): written, and every load says so

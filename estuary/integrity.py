@@ -78,13 +78,18 @@ def _digest(main: bytes, others: list[Path]) -> str:
 
 def stamp(path: str | Path) -> bool:
     """Replace the placeholder in a freshly written artifact by its digest; False (and nothing
-    written) when the artifact has no placeholder (a writer that embeds no estuary metadata)."""
+    written) when the artifact has no placeholder (a writer that embeds no estuary metadata).
+    The digest is written over the placeholder in place (same length): rewriting the whole file
+    through a truncate made ext4 flush it on close (~2 ms a 4 kB artifact here)."""
     main, others = _parts(Path(path))
     data = main.read_bytes()
     marker = PLACEHOLDER.encode()
     if data.count(marker) != 1:
         return False
-    main.write_bytes(data.replace(marker, (PREFIX + _digest(data, others)).encode()))
+    digest = (PREFIX + _digest(data, others)).encode()
+    with main.open("r+b") as f:
+        f.seek(data.index(marker))
+        f.write(digest)
     return True
 
 

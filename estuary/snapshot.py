@@ -12,8 +12,9 @@ import numpy as np
 from . import __version__, ir
 from .converters.river_to_ir.reuse import ir_of
 from .ir.tasks import TASKS
+from .parity import handoff
 from .parity.probes import Probe, probe_rows
-from .parity.reference import Reference, river_outputs
+from .parity.reference import Reference
 from .rows import RowEncoder
 
 N_GOLDEN = 8
@@ -45,20 +46,23 @@ def snapshot_from_reference(model_ir: ir.Model, rows: Sequence[Mapping], ref: Re
     """The snapshot of `model_ir` whose golden vectors are the first `N_GOLDEN` of `rows` that
     River answered with finite outputs (`ref`, aligned with `rows`), plus every row tagged
     "leaf" (`tags`, aligned with `rows`: one row per tree leaf) River answered so."""
-    encoder = RowEncoder(model_ir.schema)
-    inputs, outputs, labels = [], [], []
+    outs = np.asarray(ref.outputs, dtype=np.float64)
+    finite = np.isfinite(outs).all(axis=1) if outs.ndim == 2 else np.ones(len(rows), bool)
+    # River's probabilities summing past 1 (log-sum-exp absorbed) are no golden row
+    distribution = (outs.sum(axis=1) <= 1.0 + 1e-6 if model_ir.task == "classification"
+                    and outs.ndim == 2 else np.ones(len(rows), bool))
+    kept: list[int] = []
     plain = 0
-    for i, (row, out, label, err) in enumerate(zip(rows, ref.outputs, ref.labels, ref.errors)):
+    for i, err in enumerate(ref.errors):
         leaf = i < len(tags) and tags[i] == "leaf"
-        # River's probabilities summing past 1 (log-sum-exp absorbed) are no golden row
-        distribution = model_ir.task != "classification" or out.sum() <= 1.0 + 1e-6
-        if (leaf or plain < N_GOLDEN) and err is None and np.isfinite(out).all() \
-                and distribution:
-            vec = encoder.encode(row)
-            inputs.append(tuple(None if np.isnan(v) else float(v) for v in vec))
-            outputs.append(tuple(float(v) for v in out))
-            labels.append(_as_class(label, model_ir.classes))
+        if (leaf or plain < N_GOLDEN) and err is None and finite[i] and distribution[i]:
+            kept.append(i)
             plain += not leaf
+    # one matrix and one tolist, not numpy scalars one by one (~20 µs a row for a tree's rows)
+    encoded = RowEncoder(model_ir.schema).encode_many([rows[i] for i in kept]).tolist()
+    inputs = [tuple(None if v != v else v for v in vec) for vec in encoded]
+    outputs = [tuple(out) for out in outs[kept].tolist()] if kept else []
+    labels = [_as_class(ref.labels[i], model_ir.classes) for i in kept]
     provenance = ir.Provenance(
         river_version=_river_version(),
         estuary_version=__version__,
@@ -90,6 +94,9 @@ def take_snapshot(model: Any, sample: Sequence[Mapping] = (), *, n_events: int |
     probes = probe_rows(model_ir, list(sample)[:N_GOLDEN])
     picked = golden_candidates(probes)
     rows = [probes[i].row for i in picked]
-    ref = river_outputs(model, rows, model_ir.task, model_ir.classes)
+    # River once per row and state: a re-export of an unchanged state reuses the leaf rows'
+    # answers, and verify of this state reuses what is asked here (parity/handoff.py)
+    ref = handoff.river_outputs_reusing(model, rows, model_ir.task, model_ir.classes)
+    handoff.keep(model, rows, ref, model_ir.task, model_ir.classes)
     return snapshot_from_reference(model_ir, rows, ref, n_events=n_events, created_at=created_at,
                                    tags=[probes[i].tag for i in picked])

@@ -13,10 +13,12 @@ import numpy as np
 from .. import ir
 from ..converters.river_to_ir.reuse import ir_of
 from ..errors import InvalidInputError, OutOfRangeError
+from ..ir.evaluate import main_matrix
 from ..runtimes import LoadedModel, load
 from ..runtimes.base import TOLERANCE, within
+from .handoff import river_outputs_reusing
 from .probes import Probe, probe_rows
-from .reference import Reference, river_outputs
+from .reference import Reference
 from .report import DIFF_DECADES, ParityReport, WorstRow
 
 N_WORST = 5
@@ -71,10 +73,13 @@ def _skip_nan_on_unknown_keys(ref, probes: Sequence[Probe], schema: ir.FeatureSc
     """River answers NaN for some rows with a key it never learned (MinMaxScaler scales such a key
     to NaN, and NaN reaches the model's dot product). The artifact contract ignores unknown keys,
     so such a row has no River answer to match: report it as skipped, like a row River rejects."""
+    if not len(ref.outputs):
+        return
+    nan_rows = np.flatnonzero(np.isnan(ref.outputs).any(axis=1))  # one pass, not one per row
     known = {f.key for f in schema.features} | {f.name for f in schema.features}
-    for i, p in enumerate(probes):
-        if ref.errors[i] is None and np.isnan(ref.outputs[i]).any():
-            unknown = sorted(str(k) for k in p.row if k not in known)
+    for i in nan_rows.tolist():
+        if ref.errors[i] is None:
+            unknown = sorted(str(k) for k in probes[i].row if k not in known)
             if unknown:
                 ref.errors[i] = (f"River returns NaN for a row with keys it never learned "
                                  f"({', '.join(unknown)}); the artifact ignores unknown keys")
@@ -100,10 +105,12 @@ def _skip_non_distributions(ref, task: str) -> None:
                              "to match")
 
 
-def target_labels(loaded: LoadedModel, X: np.ndarray, river: list) -> np.ndarray:
+def target_labels(loaded: LoadedModel, X: np.ndarray, river: list,
+                  out: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
     """Per row: whether every target's `label.<t>` (1 = True) is River's `predict_one` label
-    for that target (River's dict, its keys matched to `classes` by name)."""
-    out = loaded.run(X)
+    for that target (River's dict, its keys matched to `classes` by name); `out`: the
+    runtime's outputs on `X` when the caller has them already."""
+    out = loaded.run(X) if out is None else out
     ok = np.ones(len(X), bool)
     for (name, _, _), target in zip(
             [o for o in loaded.task.target_outputs(loaded.classes) if o[1] == "label"],
@@ -124,7 +131,9 @@ def compare(model: Any, loaded: LoadedModel, probes: Sequence[Probe], ir_hash: s
     start = time.perf_counter()
     meta = loaded.metadata
     if reference is None:
-        ref = river_outputs(model, [p.row for p in probes], meta.task, meta.classes, progress)
+        # River once per row: answers export took on this same state are reused (handoff.py)
+        ref = river_outputs_reusing(model, [p.row for p in probes], meta.task, meta.classes,
+                                    progress)
     else:
         if len(reference.errors) != len(probes):
             raise ValueError(f"{len(reference.errors)} reference rows for {len(probes)} probes")
@@ -135,9 +144,11 @@ def compare(model: Any, loaded: LoadedModel, probes: Sequence[Probe], ir_hash: s
     for i, why in policy.items():  # skipped as a row River refuses is skipped
         ref.errors[i] = ref.errors[i] or why
     keep = [i for i, e in enumerate(ref.errors) if e is None]
-    got = loaded.outputs_matrix(X[keep]) if keep else np.empty((0, ref.outputs.shape[1]))
+    out = loaded.run(X[keep]) if keep else {}  # one run gives every output compared below
+    got = main_matrix(loaded.task, out, loaded.classes) if keep else np.empty(
+        (0, ref.outputs.shape[1]))
     index = loaded.task.index_output
-    labels = loaded.run(X[keep])[index] if (keep and index) else None
+    labels = out[index] if (keep and index) else None
     expected = ref.outputs[keep]
     tol = TOLERANCE[meta.precision]
     elem_ok = within(got, expected, tol) if keep else np.ones((0, 1), bool)
@@ -156,11 +167,11 @@ def compare(model: Any, loaded: LoadedModel, probes: Sequence[Probe], ir_hash: s
     label_ok = np.ones(len(keep), bool)
     if labels is not None:
         label_ok = np.array([meta.classes[j] == ref.labels[i] for i, j in zip(keep, labels)])
-    flags = loaded.run(X[keep]).get("is_anomaly") if (keep and meta.task == "anomaly") else None
+    flags = out.get("is_anomaly") if (keep and meta.task == "anomaly") else None
     if flags is not None:  # a filter's is_anomaly: River's classify(score), 100 % equal
         label_ok = np.array([ref.labels[i] is not None and bool(f) == ref.labels[i]
                              for i, f in zip(keep, flags)])
-    targets = target_labels(loaded, X[keep], [ref.labels[i] for i in keep]) if (
+    targets = target_labels(loaded, X[keep], [ref.labels[i] for i in keep], out) if (
         keep and meta.task == "multilabel") else None
     if targets is not None:  # every target's label.<t>: River's predict_one, 100 % equal
         label_ok = targets
@@ -171,7 +182,7 @@ def compare(model: Any, loaded: LoadedModel, probes: Sequence[Probe], ir_hash: s
     badness = np.where(~label_ok | encode_failed, np.inf, row_diff)
     order = np.argsort(-badness, kind="stable")
     worst = tuple(
-        WorstRow(keep[k], probes[keep[k]].tag, probes[keep[k]].row, expected[k].tolist(),
+        WorstRow(keep[k], probes[keep[k]].tag, dict(probes[keep[k]].row), expected[k].tolist(),
                  got[k].tolist(), float(row_diff[k]), bool(label_ok[k]))
         for k in order[:N_WORST])
     skipped = [e for e in ref.errors if e is not None]
@@ -222,7 +233,8 @@ def verify(model: Any, path: str | Path, rows: Sequence[Mapping] = (), *,
 
     >>> report = verify(model, "model.onnx", rows); report.passed
     """
-    loaded = load(path, require_golden=False)  # the model itself is the reference here
+    loaded = load(path, check=False)
+    loaded.check_golden_once(require=False)  # the model itself is the reference here
     model_ir = ir_of(model)  # export just froze this state: its IR (and hash) is reused
     rows = list(rows)
     probes = probe_rows(model_ir, rows) if adversarial else [Probe(dict(r), "sample") for r in rows]

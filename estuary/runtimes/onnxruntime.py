@@ -11,7 +11,7 @@ import numpy as np
 import onnxruntime as ort
 
 from ..errors import ArtifactError
-from ..ir.artifact import METADATA_KEY
+from ..ir.artifact import METADATA_KEY, ArtifactMetadata
 from ..ir.tasks import TASKS
 from .base import LoadedModel, RuntimeInfo, parse_metadata
 from .onnx_one import OnnxModel
@@ -20,13 +20,20 @@ INPUT = "input"
 
 
 _SESSIONS: OrderedDict[str, ort.InferenceSession] = OrderedDict()  # sha256 of bytes → session
+_METADATA: dict[str, ArtifactMetadata] = {}  # sha256 of bytes → their parsed estuary metadata
 _MAX_SESSIONS = 16
 
 
 def _session(data: bytes) -> ort.InferenceSession:
-    """The session of these exact bytes: made once, then reused (export loads its artifact to
-    check it, verify loads it again; the bytes' SHA-256 is the key, so a changed file is a new
-    session). Sessions run concurrently; the last `_MAX_SESSIONS` are kept."""
+    """The session of these exact bytes (`_digest_session`)."""
+    return _digest_session(data)[1]
+
+
+def _digest_session(data: bytes) -> tuple[str, ort.InferenceSession]:
+    """(SHA-256 of `data`, the session of these exact bytes): made once, then reused (export
+    loads its artifact to check it, verify loads it again; the bytes' SHA-256 is the key, so a
+    changed file is a new session). Sessions run concurrently; the last `_MAX_SESSIONS` are
+    kept, with the metadata parsed from the same bytes."""
     digest = hashlib.sha256(data).hexdigest()
     session = _SESSIONS.get(digest)
     if session is None:
@@ -36,10 +43,10 @@ def _session(data: bytes) -> ort.InferenceSession:
         session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
         _SESSIONS[digest] = session
         while len(_SESSIONS) > _MAX_SESSIONS:
-            _SESSIONS.popitem(last=False)
+            _METADATA.pop(_SESSIONS.popitem(last=False)[0], None)
     else:
         _SESSIONS.move_to_end(digest)
-    return session
+    return digest, session
 
 
 class OnnxRuntimeBackend:
@@ -51,7 +58,7 @@ class OnnxRuntimeBackend:
         except OSError as e:
             raise ArtifactError(f"cannot read {path}: {e.strerror}") from e
         try:
-            self.session = _session(data)
+            self.digest, self.session = _digest_session(data)
         except Exception as e:  # onnxruntime raises its own untyped errors
             raise ArtifactError(
                 f"{path} is not a loadable ONNX model ({type(e).__name__}: {str(e)[:200]}); "
@@ -64,7 +71,11 @@ class OnnxRuntimeBackend:
                                 f"{str(e)[:200]}); it is corrupt: re-export it") from e
         if METADATA_KEY not in props:
             raise ArtifactError(f"{path} has no estuary metadata: export it with `estuary export`")
-        self.metadata = parse_metadata(props[METADATA_KEY], path)
+        self.metadata = _METADATA.get(self.digest)  # the same bytes parse the same (frozen)
+        if self.metadata is None:
+            self.metadata = parse_metadata(props[METADATA_KEY], path)
+            if self.digest in _SESSIONS:
+                _METADATA[self.digest] = self.metadata
         self.output_names = [o.name for o in self.session.get_outputs()]
         inputs = [i.name for i in self.session.get_inputs()]
         wanted = set(TASKS[self.metadata.task].outputs)

@@ -1,0 +1,90 @@
+"""River's answers that `export` took on its golden rows, handed to `verify` of the same state.
+
+`export` asks River about its golden candidates (a few rows of each kind and one row per tree
+leaf); `verify` then asks about every probe row, the leaf rows among them, which are the same row
+objects (`probes.probe_rows` memoises a tree's leaf rows on its IR). While the model's state
+fingerprint (`river_to_ir.reuse.fingerprint`: it moves with every `learn_one`) is unchanged,
+`verify` takes those answers instead of asking River again, so each row costs one River call per
+export + verify and every answer is still River's own output on that very state. Only the last
+export's rows are held, per model object (weakly); models without a fingerprint are always
+asked afresh.
+
+>>> keep(model, rows, ref, "classification", classes)  # export
+>>> river_outputs_reusing(model, probe_rows_, "classification", classes)  # verify: no re-ask
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..converters.river_to_ir.reuse import fingerprint
+from .reference import Reference, river_outputs
+
+# model → (state key, {id(row): (row, outputs, label, error)}); the row is held so its id
+# cannot be reused by another dict while the entry lives
+_HELD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _state(model: Any, task: str, classes: Sequence) -> tuple | None:
+    key = fingerprint(model)
+    return None if key is None else (key, task, tuple(map(repr, classes)))
+
+
+def keep(model: Any, rows: Sequence[Mapping], ref: Reference, task: str,
+         classes: Sequence) -> None:
+    """Hold River's answers `ref` (aligned with `rows`) for a verify of this same state."""
+    state = _state(model, task, classes)
+    if state is None:
+        return
+    answers = {id(r): (r, ref.outputs[i], ref.labels[i], ref.errors[i])
+               for i, r in enumerate(rows)}
+    try:
+        _HELD[model] = (state, answers)
+    except TypeError:  # not weak-referenceable: nothing to hand over
+        pass
+
+
+def river_outputs_reusing(model: Any, rows: Sequence[Mapping], task: str, classes: Sequence,
+                          progress: Callable[[int, int], None] | None = None) -> Reference:
+    """`reference.river_outputs`, taking River's answers held by `keep` for rows that are the
+    very objects it was given, while the model's state is the one they were taken on."""
+    try:
+        held = _HELD.get(model)
+    except TypeError:
+        held = None
+    if held is None or held[0] != _state(model, task, classes):
+        return river_outputs(model, rows, task, classes, progress)
+    answers = held[1]
+    found = [answers.get(id(r)) for r in rows]
+    hits = [i for i, a in enumerate(found) if a is not None and a[0] is rows[i]]
+    if not hits:
+        return river_outputs(model, rows, task, classes, progress)
+    hit = set(hits)
+    asked = [i for i in range(len(rows)) if i not in hit]
+    fresh = river_outputs(model, [rows[i] for i in asked], task, classes, progress)
+    width = found[hits[0]][1].shape[0]
+    outputs = np.full((len(rows), width), np.nan)
+    labels: list[Any] = [None] * len(rows)
+    errors: list[str | None] = [None] * len(rows)
+    for i in hits:
+        _, outputs[i], labels[i], errors[i] = found[i]
+    if asked:
+        outputs[asked] = fresh.outputs
+    for k, i in enumerate(asked):
+        labels[i], errors[i] = fresh.labels[k], fresh.errors[k]
+    return Reference(outputs, labels, errors)
+
+
+def forget(model: Any | None = None) -> None:
+    """Drop the held answers (of one model, or of all): a benchmark's cold round."""
+    if model is None:
+        _HELD.clear()
+    else:
+        _HELD.pop(model, None)
+
+
+__all__ = ["forget", "keep", "river_outputs_reusing"]

@@ -1,0 +1,108 @@
+"""Export then verify of one model state: River answers each probe row once (export's golden rows
+are handed to verify while the state fingerprint holds), the leaf rows are built once per IR, and
+verify re-checks the golden vectors of any bytes export did not check itself."""
+
+from __future__ import annotations
+
+import pytest
+from test_export_verify_reuse import _nba_tree  # the same mixed-leaf tree
+
+import estuary
+from estuary.converters.river_to_ir.reuse import ir_of
+from estuary.errors import IntegrityError
+from estuary.parity import handoff
+from estuary.parity.probes import probe_rows, same_row
+from estuary.runtimes import base as runtime_base
+
+
+@pytest.fixture
+def asked(monkeypatch):
+    """Rows River is asked about by verify (handoff's calls of river_outputs)."""
+    seen: list[int] = []
+    real = handoff.river_outputs
+
+    def counting(model, rows, *args, **kwargs):
+        seen.append(len(rows))
+        return real(model, rows, *args, **kwargs)
+
+    monkeypatch.setattr(handoff, "river_outputs", counting)
+    return seen
+
+
+def _summary(report):
+    return (report.passed, report.n_rows, report.n_skipped, report.max_abs_diff,
+            report.label_agreement, report.rows_by_tag, report.diff_counts)
+
+
+def test_verify_asks_river_only_about_rows_export_did_not(tmp_path, asked):
+    model, rows = _nba_tree()
+    path = tmp_path / "m.onnx"
+    estuary.export(model, path, sample=rows[:200])
+    probes = probe_rows(ir_of(model), rows[:200])
+    leaves = sum(p.tag == "leaf" for p in probes)
+    assert leaves > 50
+    asked.clear()
+    shared = estuary.verify(model, path, rows[:200])
+    assert sum(asked) <= len(probes) - leaves  # every leaf row's answer came from export
+    handoff.forget(model)
+    asked.clear()
+    fresh = estuary.verify(model, path, rows[:200])
+    assert sum(asked) == len(probes)  # nothing held: River answers every row
+    assert shared.passed and _summary(shared) == _summary(fresh)
+
+
+def test_no_answer_outlives_a_learn_one(tmp_path, asked):
+    model, rows = _nba_tree()
+    path = tmp_path / "m.onnx"
+    estuary.export(model, path, sample=rows[:200])
+    for x in rows[:300]:
+        model.learn_one(x, 1)
+    asked.clear()
+    n = len(probe_rows(ir_of(model), rows[:200]))
+    estuary.verify(model, tmp_path / "m.onnx", rows[:200])  # the old artifact, the new state
+    assert sum(asked) == n  # the state moved: River is asked about every row again
+
+
+def test_a_re_export_of_the_same_state_asks_river_only_about_new_rows(tmp_path, asked):
+    model, rows = _nba_tree()
+    first = estuary.export(model, tmp_path / "a.onnx", sample=rows[:200])
+    n_first = sum(asked)
+    asked.clear()
+    again = estuary.export(model, tmp_path / "b.onnx", sample=rows[:200])
+    leaves = sum(p.tag == "leaf" for p in probe_rows(ir_of(model), rows[:8]))
+    assert sum(asked) == n_first - leaves  # the leaf rows' answers were held
+    assert again.snapshot.golden_outputs == first.snapshot.golden_outputs
+    assert (tmp_path / "a.onnx").read_bytes() == (tmp_path / "b.onnx").read_bytes()
+
+
+def test_leaf_rows_are_built_once_per_ir_and_base_row():
+    model, rows = _nba_tree()
+    model_ir = ir_of(model)
+    first = [p.row for p in probe_rows(model_ir, rows[:8]) if p.tag == "leaf"]
+    again = [p.row for p in probe_rows(model_ir, rows[:200]) if p.tag == "leaf"]
+    assert first and all(a is b for a, b in zip(first, again)) and len(first) == len(again)
+    other = [p.row for p in probe_rows(model_ir, rows[5:200]) if p.tag == "leaf"]
+    assert not any(a is b for a, b in zip(first, other))  # another first row: rebuilt
+
+
+def test_same_row_tells_apart_what_river_could_answer_differently():
+    assert same_row({"x": 1.0, "c": "a"}, {"c": "a", "x": 1.0})
+    assert same_row({"x": float("nan")}, {"x": float("nan")})
+    assert not same_row({"x": 0.0}, {"x": -0.0})
+    assert not same_row({"x": 1}, {"x": 1.0})
+    assert not same_row({"x": True}, {"x": 1})
+    assert not same_row({"x": 1.0}, {"x": 1.0, "y": 2.0})
+
+
+def test_verify_rechecks_bytes_export_did_not_check(tmp_path):
+    model, rows = _nba_tree()
+    path = tmp_path / "m.onnx"
+    estuary.export(model, path, sample=rows[:50])
+    assert estuary.verify(model, path, rows[:50]).passed
+    data = bytearray(path.read_bytes())
+    marker = data.index(b"sha256:") + len(b"sha256:")
+    data[marker] = ord("0") if data[marker] != ord("0") else ord("1")  # another digest
+    path.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError):
+        estuary.verify(model, path, rows[:50])
+    assert len(runtime_base._GOLDEN_PASSED) <= runtime_base.MAX_GOLDEN_PASSED
