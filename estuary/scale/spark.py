@@ -95,12 +95,14 @@ def _spark_label_type(classes: tuple) -> Any:
     return T.StringType()
 
 
-def _check_columns(df: Any, schema: Any) -> None:
+def _check_columns(df: Any, schema: Any, types: dict[str, Any] | None = None) -> None:
     """Check each feature's Spark column type before scoring (Arrow keeps a nullable integer
-    column integral, so a category `1` is read as `1`, never `1.0`)."""
+    column integral, so a category `1` is read as `1`, never `1.0`). `types`: df's column
+    types when the caller already has them (reading `df.schema` is a JVM round trip)."""
     from pyspark.sql import types as T
 
-    types = {f.name: f.dataType for f in df.schema.fields}
+    if types is None:
+        types = {f.name: f.dataType for f in df.schema.fields}
     for f in schema.features:
         kind = types.get(f.name)
         if kind is None:
