@@ -139,6 +139,8 @@ class Sql(NamedTuple):
     layer: int = 0
     cost: int = 2
     prec: int = 3
+    nan_of: str = ""  # a cheaper expression that is NaN exactly when this one is
+    value: float | None = None  # a literal's
 
     def at(self, prec: int) -> str:
         """The text as an operand that must bind at least as tightly as `prec`."""
@@ -165,7 +167,7 @@ class SqlOps:
 
     @staticmethod
     def _sql(v: Any) -> Sql:
-        return v if isinstance(v, Sql) else Sql(_num(v), 0, 0)
+        return v if isinstance(v, Sql) else Sql(_num(v), 0, 0, value=float(v))
 
     def _map(self, fn: Callable[..., str], *args: Any, prec: int = 3) -> Any:
         """fn over `Sql` operands (element-wise over class vectors). prec < 3: `fn` is one
@@ -223,11 +225,18 @@ class SqlOps:
         raise UnsupportedModelError("nearest", SUPPORTED, f"not compiled to SQL; {ARROW_HINT}")
 
     def sigmoid(self, z):
-        return arithmetic.reference_sigmoid(self, z)
+        """1 / (1 + exp(0 - z)), River's order; 1 + exp(.) is never 0, so no zero guard (Spark
+        does not share an expression between CASE branches: the guard computed exp twice)."""
+        return self._map(lambda x: f"1.0D / (1.0D + EXP(0.0D - {x.at(2)}))", z, prec=2)
 
     def _compare(self, op: str, a: Any, b: Any) -> Any:
-        return self._map(lambda x, y: f"CASE WHEN isnan({x}) OR isnan({y}) THEN false "
-                         f"ELSE {x} {op} {y} END", a, b)
+        def guarded(x: Sql, y: Sql) -> str:
+            nans = [f"isnan({v.nan_of or v})" for v in (x, y)
+                    if v.value is None or math.isnan(v.value)]
+            test = f"{x} {op} {y}"
+            return f"CASE WHEN {' OR '.join(nans)} THEN false ELSE {test} END" if nans else test
+
+        return self._map(guarded, a, b)
 
     def less(self, a, b):
         return self._compare("<", a, b)
@@ -239,7 +248,7 @@ class SqlOps:
         return self._compare("=", a, b)
 
     def is_nan(self, a):
-        return self._map(lambda x: f"isnan({x})", a)
+        return self._map(lambda x: f"isnan({x.nan_of or x})", a)
 
     def where(self, condition, a, b):
         if isinstance(condition, bool):
@@ -364,8 +373,7 @@ def _transform(step: Any, block: Block, o: SqlOps) -> Block:
         for c, offset, divisor in zip(step.columns, step.offset, step.divisor):
             x = block[c]
             out[c] = (o.where(o.is_nan(x), x, 0.0) if divisor == 0  # divisor ≠ 0: Spark's /
-                      else Sql(f"({x.at(1)} - {_num(offset)}) / {_num(divisor)}", x.layer,
-                               2, 2))
+                      else _scaled(x, offset, divisor))
         return out
     if isinstance(step, ir.OneHot):
         fill = math.nan if step.missing_as_nan else 0.0
@@ -378,6 +386,14 @@ def _transform(step: Any, block: Block, o: SqlOps) -> Block:
                 out.setdefault(c, v)
         return out
     raise _refuse(step)
+
+
+def _scaled(x: Sql, offset: float, divisor: float) -> Sql:
+    """(x - offset) / divisor; with both finite and divisor ≠ 0 it is NaN exactly when x is
+    (±inf stays ±inf), so a missing-value test reads x instead of recomputing it."""
+    finite = math.isfinite(offset) and math.isfinite(divisor)
+    return Sql(f"({x.at(1)} - {_num(offset)}) / {_num(divisor)}", x.layer, 2, 2,
+               (x.nan_of or x.text) if finite else "")
 
 
 def _linear(est: ir.Linear, block: Block, o: SqlOps) -> arithmetic.Scores:
