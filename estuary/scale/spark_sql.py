@@ -1,22 +1,27 @@
 """Batch scoring that never leaves the JVM: a published version's frozen IR compiled into Spark
-SQL Column expressions (`estuary.spark.predict(..., engine="sql")`).
+SQL (`estuary.spark.predict(..., engine="sql")`).
 
 The Arrow engine (`estuary.scale.spark`) ships every row JVM → Python → JVM; that trip costs
-more than scoring (benchmarks/scale.py). Here the model becomes one `select`: Spark's
-whole-stage code generation turns it into Java, and no Python worker runs.
+more than scoring (benchmarks/scale.py). Here the model becomes a few projections: Spark's
+whole-stage code generation turns them into Java, and no Python worker runs.
+
+The driver's part is kept small because it is paid on every call: the model is compiled to SQL
+text in Python (no JVM call per operation), the text is kept per snapshot SHA-256 and input
+schema, parsed once per JVM (Spark's parser is slow on long expressions), and each projection
+is handed to the JVM in one call; the version's files are still checked on every call.
 
 The model comes from the version's `snapshot.json` (the IR the artifacts were written from):
 `Store.open` checks it against the manifest's SHA-256, and its content hash must equal the
 manifest's `ir_hash`. Never pickle. A bare `.onnx` file has no IR beside it: score it with
 the Arrow engine.
 
-River's arithmetic is `ir.arithmetic`'s, run over `SparkOps` (Column expressions). Java's +,
+River's arithmetic is `ir.arithmetic`'s, run over `SqlOps` (SQL text). Java's +,
 -, *, /, sqrt and comparisons are IEEE-754 double, as numpy's and onnxruntime's are, so what is
 computed in the same order is equal bit for bit: trees (comparisons only) equal the Arrow
 engine's outputs exactly. Not exact, measured in tests/test_spark_sql.py on 12k rows: a linear
 model's w·x is summed left to right here (River's order over the schema), while the ONNX
 artifact's ReduceSum is vectorised (another order of the same additions), and `exp` is
-`java.lang.Math.exp`, which differs from numpy's / onnxruntime's exp by an ulp on some rows.
+`java.lang.StrictMath.exp`, which differs from numpy's / onnxruntime's exp by an ulp on some rows.
 So linear probabilities and values equal the Arrow engine's within 1e-15 (absolute for
 probabilities, relative for values; measured max 2.2e-16 and 6.7e-16), not bit for bit, and
 labels are equal; a linear regression equals the IR summed in this order exactly.
