@@ -19,7 +19,9 @@ engine (`estuary.spark.predict(..., engine="sql")`: the IR compiled to Column ex
 Python worker) is measured on the same cached DataFrame; its per-core ratio is beside Spark's.
 Last, `sql_engine_interleaved`: rounds of one whole SQL-engine call (verify the version, the
 compiled text from its cache, plan, run) and one plain-onnxruntime pass over the same rows,
-one after the other, so both see the same load on a shared machine; medians.
+one after the other, so both see the same load on a shared machine; medians, and rows per
+CPU-second of each (the JVM's CPU time from /proc: Spark's threads seldom get two whole cores
+on a shared machine, so wall time / 2 understates it per core).
 """
 
 from __future__ import annotations
@@ -112,25 +114,42 @@ def _timed(fn) -> float:
     return time.perf_counter() - start
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, every thread) process `pid` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _sql_rounds(df, root: Path, plain, n: int, rounds: int) -> dict:
     """The SQL engine (verify + compile or cache hit + plan + run, written to `noop`) and plain
-    onnxruntime, one after the other in each round, so both see the same load; medians."""
+    onnxruntime, one after the other in each round, so both see the same load; medians. Also
+    rows per CPU-second: the JVM's (driver and executors) plus this process's (py4j) for the
+    SQL engine, this process's for onnxruntime. On a shared machine Spark's two threads seldom
+    get two whole cores, so wall time / 2 understates Spark per core; CPU time does not."""
     for _ in range(3):  # the JVM's JIT warms up over the first calls
         _noop(es.predict(df, root, engine="sql"))
-    sql, ort, driver = [], [], []
+    jvm = df.sparkSession.sparkContext._jvm.ProcessHandle.current().pid()
+    sql, ort, driver, sql_cpu, ort_cpu = [], [], [], 0.0, 0.0
     for _ in range(rounds):
+        cpu = time.process_time()
         ort.append(_timed(plain))
+        ort_cpu += time.process_time() - cpu
+        cpu, jvm_cpu = time.process_time(), _cpu_s(jvm)
         start = time.perf_counter()
         scored = es.predict(df, root, engine="sql")
         driver.append(time.perf_counter() - start)
         _noop(scored)
         sql.append(time.perf_counter() - start)
+        sql_cpu += time.process_time() - cpu + _cpu_s(jvm) - jvm_cpu
     ratios = sorted(o / s / 2 for o, s in zip(ort, sql))  # per core: (n/s/2) / (n/o)
     return {"rounds": rounds, "sql_rows_per_s_median": round(n / float(np.median(sql))),
             "plain_ort_rows_per_s_median": round(n / float(np.median(ort))),
             "driver_s_per_call_median": round(float(np.median(driver)), 4),
             "per_core_vs_plain_ort_median": round(float(np.median(ratios)), 3),
-            "per_core_vs_plain_ort_range": [round(ratios[0], 3), round(ratios[-1], 3)]}
+            "per_core_vs_plain_ort_range": [round(ratios[0], 3), round(ratios[-1], 3)],
+            "sql_rows_per_cpu_s": round(n * rounds / sql_cpu),
+            "plain_ort_rows_per_cpu_s": round(n * rounds / ort_cpu),
+            "per_cpu_s_vs_plain_ort": round(ort_cpu / sql_cpu, 3)}
 
 
 def _spark(frame: pd.DataFrame, root: Path, batches: list[int], runs: int,
