@@ -6,7 +6,7 @@ Bit-exact where both sides compute the same IEEE operations in the same order: t
 comparisons) against the local engine; a linear regression against the IR in numpy summed in
 the SQL engine's order. Against the local engine linear models are not bit-exact, and the test
 prints by how much: onnxruntime sums w·x with a vectorised ReduceSum (another order of the
-same additions), and for sigmoid / softmax java.lang.Math.exp differs from numpy's exp by an
+same additions), and for sigmoid / softmax java.lang.StrictMath.exp differs from numpy's exp by an
 ulp on some rows. Needs Java 17 and pyspark (the `spark` extra): a missing runtime fails.
 """
 
@@ -117,7 +117,7 @@ def test_linear_classifiers_within_an_ulp_and_labels_equal(spark, frame, stores,
     assert got.shape == expected.shape and np.isfinite(got).all()
     assert diff.max() <= 1e-15  # probabilities in [0, 1]: a few ulps of 1 at most
     assert sql["prediction"].tolist() == local["prediction"].tolist()
-    # in the SQL engine's own summation order only exp differs (java.lang.Math.exp vs numpy's)
+    # in the SQL engine's own summation order only exp differs (java.lang.StrictMath.exp vs numpy's)
     ref = _same_order(stores[name], frame)
     print(f"{name} vs numpy in the same order: max |diff| {np.abs(got - ref).max():.3g}, "
           f"rows bit-exact {np.mean((got == ref).all(axis=1)):.3f}")
