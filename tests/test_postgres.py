@@ -302,6 +302,55 @@ def test_a_regressor_with_a_categorical_text_column(deployment, cluster, tmp_pat
         assert prediction == loaded.predict_one(x)
 
 
+def _sync_case(case_id: str, home: Path, tmp_path: Path, name: str):
+    """Publish a catalogue case to a store, copy it into the deployment: (loaded, rows)."""
+    from conftest import learned
+
+    model, rows = learned(case_id)
+    store = tmp_path / name
+    assert publish(freeze(model, rows[:40]), Store(store), formats=["onnx"]).published
+    assert pg.sync(store, home, name) == 1
+    return estuary.load(Store(store).open().file_for("onnx")), rows
+
+
+def test_an_anomaly_filter_scores_by_the_task_table(deployment, cluster, tmp_path):
+    """An anomaly filter's artifact (outputs `score`, `is_anomaly`) is scored under the task
+    table's names: `prediction` = River's score_one, `is_anomaly`; in a trigger the extras
+    column gets {"is_anomaly": ...}."""
+    _, home, _ = deployment
+    loaded, rows = _sync_case("minmax|quantile-filter(hst)", home, tmp_path, "outliers")
+    features = sorted({k for r in rows for k in r})
+    rows = rows[:300]
+    flags = loaded.run(loaded.encoder.encode_many(rows))["is_anomaly"].astype(bool).tolist()
+    assert 0 < sum(flags) < len(flags)
+    with psycopg.connect(cluster.dsn, autocommit=True) as conn:
+        got = conn.execute("SELECT estuary_predict('outliers', %s::jsonb)",
+                           [json.dumps(rows[0])]).fetchone()[0]
+        assert got["prediction"] == loaded.score_one(rows[0])
+        assert got["is_anomaly"] is flags[0] and "probabilities" not in got
+        cols = ", ".join(f'"{f}" double precision' for f in features)
+        conn.execute(f"CREATE TABLE odd (id serial, {cols}, prediction double precision, "
+                     "extras jsonb)")
+        conn.execute("SELECT estuary_add_trigger('odd', 'outliers', 'prediction', 'extras')")
+        quoted = ", ".join(f'"{f}"' for f in features)
+        with conn.cursor() as cur, cur.copy(f"COPY odd ({quoted}) FROM STDIN") as cp:
+            for r in rows:
+                cp.write_row([r.get(f) for f in features])
+        stored = conn.execute("SELECT prediction, extras FROM odd ORDER BY id").fetchall()
+    assert [p for p, _ in stored] == loaded.score_many(rows).tolist()
+    assert [e for _, e in stored] == [{"is_anomaly": f} for f in flags]
+
+
+def test_a_per_target_model_is_refused_naming_what_to_use(deployment, cluster, tmp_path):
+    _, home, _ = deployment
+    _, rows = _sync_case("regressor-chain(scaler|linreg)", home, tmp_path, "chain")
+    with psycopg.connect(cluster.dsn, autocommit=True) as conn:
+        e = _error(conn, "SELECT estuary_predict('chain', %s::jsonb)", [json.dumps(rows[0])])
+    assert e.sqlstate == "0A000"
+    assert "multitarget" in e.diag.message_primary
+    assert "predict_many" in e.diag.message_primary
+
+
 def test_a_missing_postgresql_names_the_install_command(monkeypatch, tmp_path):
     from estuary.integrations import pgcluster
 

@@ -147,3 +147,52 @@ def test_estuary_spark_predict_is_the_issue_api(spark, store):
         assert np.array_equal(np.vstack(scored["probabilities"].to_numpy()), expected)
     with pytest.raises(ArtifactError, match="version 7"):
         public.predict(df, store, version=7)
+
+
+def _exported(case_id: str, tmp_path) -> tuple[object, list[dict]]:
+    """(loaded ONNX artifact, rows) of a catalogue case."""
+    from conftest import learned
+
+    model, rows = learned(case_id)
+    path = tmp_path / f"{case_id.replace('|', '_')}.onnx"
+    estuary.export(model, path, sample=rows[:20], format="onnx")
+    return path, rows
+
+
+def test_anomaly_filter_and_clusterer_score_by_the_task_table(spark, tmp_path):
+    """Other tasks' artifacts gain the columns the task table names (estuary.scale.outputs):
+    an anomaly filter `prediction` (River's score_one) and `is_anomaly`; a clusterer
+    `prediction` (the cluster id) and `distances`; equal to estuary.load's, row for row."""
+    path, rows = _exported("minmax|quantile-filter(hst)", tmp_path)
+    loaded = estuary.load(path)
+    frame = pd.DataFrame(rows[:3000]).assign(id=np.arange(min(3000, len(rows))))
+    scored = es.predict(spark.createDataFrame(frame).repartition(3), path).toPandas()
+    scored = scored.sort_values("id").reset_index(drop=True)
+    dicts = frame.drop(columns="id").to_dict("records")
+    out = loaded.run(loaded.encoder.encode_many(dicts))
+    assert scored.columns.tolist() == [*frame.columns, "prediction", "is_anomaly"]
+    assert np.array_equal(scored["prediction"].to_numpy(), loaded.score_many(dicts))
+    assert scored["is_anomaly"].tolist() == out["is_anomaly"].astype(bool).tolist()
+    assert 0 < scored["is_anomaly"].sum() < len(scored)
+
+    path, rows = _exported("scaler|kmeans", tmp_path)
+    loaded = estuary.load(path)
+    frame = pd.DataFrame(rows[:2000]).assign(id=np.arange(min(2000, len(rows))))
+    scored = es.predict(spark.createDataFrame(frame), path).toPandas().sort_values("id")
+    dicts = frame.drop(columns="id").to_dict("records")
+    assert scored["prediction"].tolist() == loaded.predict_many(dicts)
+    assert np.array_equal(np.vstack(scored["distances"].to_numpy()),
+                          loaded.distances_many(dicts))
+
+
+def test_per_target_models_are_refused_naming_what_to_use(spark, tmp_path):
+    from estuary.errors import WrongTaskError
+
+    path, rows = _exported("regressor-chain(scaler|linreg)", tmp_path)
+    df = spark.createDataFrame(pd.DataFrame(rows[:10]))
+    with pytest.raises(WrongTaskError, match="multitarget.*predict_many"):
+        es.predict(df, path)
+    import pyarrow as pa
+
+    with pytest.raises(WrongTaskError, match="multitarget.*predict_many"):
+        es.score_batch(estuary.load(path), pa.RecordBatch.from_pylist(rows[:10]))

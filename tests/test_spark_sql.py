@@ -6,7 +6,7 @@ Bit-exact where both sides compute the same IEEE operations in the same order: t
 comparisons) against the local engine; a linear regression against the IR in numpy summed in
 the SQL engine's order. Against the local engine linear models are not bit-exact, and the test
 prints by how much: onnxruntime sums w·x with a vectorised ReduceSum (another order of the
-same additions), and for sigmoid / softmax java.lang.Math.exp differs from numpy's exp by an
+same additions), and for sigmoid / softmax java.lang.StrictMath.exp differs from numpy's exp by an
 ulp on some rows. Needs Java 17 and pyspark (the `spark` extra): a missing runtime fails.
 """
 
@@ -117,7 +117,7 @@ def test_linear_classifiers_within_an_ulp_and_labels_equal(spark, frame, stores,
     assert got.shape == expected.shape and np.isfinite(got).all()
     assert diff.max() <= 1e-15  # probabilities in [0, 1]: a few ulps of 1 at most
     assert sql["prediction"].tolist() == local["prediction"].tolist()
-    # in the SQL engine's own summation order only exp differs (java.lang.Math.exp vs numpy's)
+    # in the SQL engine's own summation order only exp differs (java.lang.StrictMath.exp vs numpy's)
     ref = _same_order(stores[name], frame)
     print(f"{name} vs numpy in the same order: max |diff| {np.abs(got - ref).max():.3g}, "
           f"rows bit-exact {np.mean((got == ref).all(axis=1)):.3f}")
@@ -196,3 +196,51 @@ def test_score_command_spark_sql(stores, frame, tmp_path):
     rows = [{k: v for k, v in r.items() if k in ("x1", "x2", "x3", "c") and v is not None
              and v == v} for r in frame.head(2000).to_dict("records")]
     assert np.array_equal(_probabilities(got), local.predict_proba_many(rows))
+
+
+def test_user_columns_named_like_the_helpers_are_kept(spark, frame, stores):
+    """The engine's helper columns take a prefix none of the user's columns starts with (Spark
+    matches names ignoring case): the user's columns pass through untouched."""
+    root = stores["scaler_logreg"]
+    clashing = frame.assign(__estuary_sql_0=-1.0, __ESTUARY_SQL1_0="mine")
+    local, _ = _both(spark, frame, root)
+    df = spark.createDataFrame(clashing).repartition(4)
+    scored = public.predict(df, root, engine="sql").toPandas().sort_values("id")
+    assert scored.columns.tolist() == [*clashing.columns, "prediction", "probabilities"]
+    assert (scored["__estuary_sql_0"] == -1.0).all()
+    assert (scored["__ESTUARY_SQL1_0"] == "mine").all()
+    assert scored["prediction"].tolist() == local["prediction"].tolist()
+
+
+def test_categories_with_quotes_and_backslashes(spark, tmp_path):
+    """Category text reaches Spark's parser as hex bytes unless it is plain, so quotes,
+    backslashes and non-ASCII match exactly as in the local engine."""
+    categories = ["it's", "back\\slash", 'say "hi"', "naïve", "plain"]
+    rng = random.Random(3)
+    with Learner(compose.Select("c") | preprocessing.OneHotEncoder()
+                 | linear_model.LogisticRegression(), store=Store(tmp_path),
+                 formats=["onnx"]) as learner:
+        for _ in range(2000):
+            c = rng.choice(categories)
+            learner.learn_one({"c": c}, c in ("it's", "naïve"))
+        assert learner.snapshot().result().published
+    rows = pd.DataFrame({"c": categories * 20, "id": np.arange(100)})
+    local, sql = _both(spark, rows, tmp_path)
+    assert sql["prediction"].tolist() == local["prediction"].tolist()
+    assert sql["prediction"].tolist() == [c in ("it's", "naïve") for c in rows["c"]]
+    assert np.abs(_probabilities(sql) - _probabilities(local)).max() <= 1e-15
+
+
+def test_two_scored_frames_join(spark, frame, stores):
+    """Each call names its columns afresh (the parsed expressions are reused, their aliases
+    are not), so two scored DataFrames join like any two."""
+    df = spark.createDataFrame(frame.head(500))
+    a = public.predict(df, stores["softmax"], engine="sql").select("id", "prediction")
+    b = public.predict(df, stores["hoeffding_tree"], engine="sql").select(
+        "id", "prediction")
+    joined = a.alias("a").join(b.alias("b"), "id").toPandas().sort_values("id")
+    assert len(joined) == 500
+    local_a, _ = _both(spark, frame.head(500), stores["softmax"])
+    local_b, _ = _both(spark, frame.head(500), stores["hoeffding_tree"])
+    assert joined.iloc[:, 1].tolist() == local_a["prediction"].tolist()
+    assert joined.iloc[:, 2].tolist() == local_b["prediction"].tolist()

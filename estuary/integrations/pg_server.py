@@ -24,9 +24,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ..errors import EstuaryError, InvalidInputError
+from ..errors import EstuaryError, InvalidInputError, WrongTaskError
 from ..online.store import LATEST, Store
 from ..runtimes import load
+from ..scale.outputs import output_columns
 
 MODEL_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$")
 NUMERIC_TYPES = {"smallint", "integer", "bigint", "real", "double precision", "numeric",
@@ -34,6 +35,7 @@ NUMERIC_TYPES = {"smallint", "integer", "bigint", "real", "double precision", "n
 BAD_VALUE = "22023"  # invalid_parameter_value
 NO_COLUMN = "42703"  # undefined_column
 NO_MODEL = "58P01"  # undefined_file
+NOT_SUPPORTED = "0A000"  # feature_not_supported
 
 
 @dataclass
@@ -113,32 +115,41 @@ class Scorer:
             row[column] = value
         return row
 
-    def _predict(self, loaded: _Loaded, name: str, row: dict) -> tuple[Any, dict | None]:
-        """What `estuary.load(...)` gives for `row`: predict_one (and predict_proba_one), from
-        one run of the artifact."""
+    def _predict(self, loaded: _Loaded, name: str, row: dict) -> dict[str, Any]:
+        """What `estuary.load(...)` gives for `row`, from one run of the artifact, under the
+        names the task table gives (`estuary.scale.outputs`): `prediction` (class, cluster id,
+        value, anomaly score, forecast) and the per-class output (`probabilities`,
+        `distances`) as {class: number}, a filter's `is_anomaly` as a boolean."""
         m = loaded.model
         try:
             out = m.run(m.encoder.encode_many([row]))
+            columns = output_columns(m.task, out)
         except InvalidInputError as e:
             self._error(f"estuary: model {name!r}, column {e.field!r}: {e}", BAD_VALUE,
                         column=e.field)
-        if not m.is_classifier:
-            return float(out["value"][0]), None
-        proba = out["probabilities"][0]
-        return (m.classes[int(out["label"][0])],
-                {str(c): float(p) for c, p in zip(m.classes, proba)})
+        except WrongTaskError as e:
+            self._error(f"estuary: model {name!r}: {e}", NOT_SUPPORTED)
+        values: dict[str, Any] = {}
+        for c in columns:
+            v = out[c.source][0]
+            if c.kind == "class":
+                values[c.name] = m.classes[int(v)]
+            elif c.kind == "per_class":
+                values[c.name] = {str(k): float(p) for k, p in zip(m.classes, v)}
+            else:
+                values[c.name] = bool(v) if c.kind == "flag" else float(v)
+        return values
 
     def predict(self, name: str, row: Any) -> dict:
-        """{"prediction", "probabilities" (classifiers), "model", "version"} for a dict row."""
+        """{"prediction", the task's other outputs ("probabilities" for classifiers,
+        "distances" for clusterers, "is_anomaly" for anomaly filters), "model", "version"} for
+        a dict row."""
         if not isinstance(row, dict):
             self._error(f"estuary_predict: row must be a JSON object, not {type(row).__name__}",
                         BAD_VALUE)
         loaded = self.model(name)
-        label, proba = self._predict(loaded, name, self._row(loaded, name, row, "row"))
-        out = {"prediction": label, "model": name, "version": loaded.version}
-        if proba is not None:
-            out["probabilities"] = proba
-        return out
+        values = self._predict(loaded, name, self._row(loaded, name, row, "row"))
+        return {**values, "model": name, "version": loaded.version}
 
     def predict_json(self, name: str, row_json: str | None) -> str | None:
         if row_json is None:
@@ -146,15 +157,20 @@ class Scorer:
         return json.dumps(self.predict(name, json.loads(row_json)), allow_nan=False)
 
     def score_trigger(self, td: dict) -> str:
-        """BEFORE INSERT: fill the prediction (and probabilities / version) columns of NEW."""
+        """BEFORE INSERT: fill the prediction (and extras / version) columns of NEW. The extras
+        column gets the task's other outputs as JSON: {class: probability} of a classifier,
+        {cluster: distance} of a clusterer, {"is_anomaly": ...} of an anomaly filter; else
+        null."""
         name, prediction, proba, version = (list(td["args"]) + ["", "", ""])[:4]
         loaded = self.model(name)
         new = td["new"]
         table = f'table "{td["table_schema"]}"."{td["table_name"]}"'
-        label, probabilities = self._predict(loaded, name, self._row(loaded, name, new, table))
-        new[prediction] = label
+        values = self._predict(loaded, name, self._row(loaded, name, new, table))
+        new[prediction] = values.pop("prediction")
         if proba:
-            new[proba] = None if probabilities is None else json.dumps(probabilities)
+            per_class = [v for v in values.values() if isinstance(v, dict)]
+            extras = per_class[0] if per_class else values
+            new[proba] = json.dumps(extras) if extras else None
         if version:
             new[version] = loaded.version
         return "MODIFY"

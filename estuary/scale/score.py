@@ -62,9 +62,10 @@ def score(input: Path, output: Path, model: Any, version: int | None = None,
         pq.write_table(result, output)
     else:
         frame = result.to_pandas()
-        if "probabilities" in frame:
-            frame["probabilities"] = [json.dumps(p) for p in
-                                      result.column("probabilities").to_pylist()]
+        for field in result.schema:  # probabilities, distances: a JSON list per row
+            if pa.types.is_list(field.type):
+                frame[field.name] = [json.dumps(p) for p in
+                                     result.column(field.name).to_pylist()]
         frame.to_csv(output, index=False)
     return result.num_rows
 
@@ -104,10 +105,14 @@ def _score_spark(input: Path, output: Path, model: Any, version: int | None, kin
         scored = spark_sql.predict(df, model, version)
     else:
         scored = _spark.predict(df, model, version)
-    if kind_out == ".csv" and "probabilities" in scored.columns:
+    if kind_out == ".csv":  # probabilities, distances: a JSON list per row
         from pyspark.sql import functions as F
+        from pyspark.sql import types as T
 
-        scored = scored.withColumn("probabilities", F.to_json("probabilities"))
+        for field in scored.schema.fields:
+            if isinstance(field.dataType, T.ArrayType):
+                quoted = "`" + field.name.replace("`", "``") + "`"
+                scored = scored.withColumn(field.name, F.to_json(F.col(quoted)))
     writer = scored.write.mode("overwrite")
     if kind_out == ".parquet":
         writer.parquet(str(output))

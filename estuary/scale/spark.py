@@ -10,9 +10,10 @@ missing column, a null and a NaN are "missing". The output columns are built as 
 `mapInPandas` spent most of its time converting to and from pandas (benchmarks/scale.py).
 Column types are checked on the driver, before any row is scored.
 
-Output columns: `prediction` (the class, typed like the model's classes, or the regression
-value) and, for classifiers, `probabilities` (array<double> in the classes' order: see
-`classes(...)`), after the input columns.
+Output columns, after the input columns, from the task table (`estuary.scale.outputs`):
+`prediction` (the class, typed like the model's classes, or the regression value / anomaly
+score / forecast) and, for classifiers, `probabilities` (array<double> in the classes' order),
+for clusterers `distances`, for anomaly filters `is_anomaly`.
 
 >>> spark = local_session()  # or your cluster's session; pip install estuary-ml[spark]
 >>> scored = predict(spark.read.parquet("rows.parquet"), "models")  # latest version of a store
@@ -32,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ArtifactError, InvalidInputError
+from .outputs import output_columns
 
 _WORKER_MODELS: dict[str, Any] = {}  # sha256 → LoadedModel, one per Python worker process
 _ENCODERS: dict[int, tuple[Any, Any]] = {}  # id(model) → (model, its ColumnarEncoder)
@@ -95,12 +97,14 @@ def _spark_label_type(classes: tuple) -> Any:
     return T.StringType()
 
 
-def _check_columns(df: Any, schema: Any) -> None:
+def _check_columns(df: Any, schema: Any, types: dict[str, Any] | None = None) -> None:
     """Check each feature's Spark column type before scoring (Arrow keeps a nullable integer
-    column integral, so a category `1` is read as `1`, never `1.0`)."""
+    column integral, so a category `1` is read as `1`, never `1.0`). `types`: df's column
+    types when the caller already has them (reading `df.schema` is a JVM round trip)."""
     from pyspark.sql import types as T
 
-    types = {f.name: f.dataType for f in df.schema.fields}
+    if types is None:
+        types = {f.name: f.dataType for f in df.schema.fields}
     for f in schema.features:
         kind = types.get(f.name)
         if kind is None:
@@ -115,8 +119,10 @@ def _check_columns(df: Any, schema: Any) -> None:
 
 
 def predict(df: Any, model: Any, version: int | str | None = None) -> Any:
-    """`df` with `prediction` (and, for a classifier, `probabilities`) columns, scored by the
-    ONNX artifact of `model`: a store (its `latest`, or `version`) or an `.onnx` file.
+    """`df` with the task's output columns (`estuary.scale.outputs`: `prediction`, and
+    `probabilities` for a classifier, `distances` for a clusterer, `is_anomaly` for an anomaly
+    filter), scored by the ONNX artifact of `model`: a store (its `latest`, or `version`) or an
+    `.onnx` file.
 
     >>> predict(spark.createDataFrame(pandas_rows), "models", version=3).toPandas()
     """
@@ -128,38 +134,52 @@ def predict(df: Any, model: Any, version: int | str | None = None) -> Any:
     with tempfile.TemporaryDirectory(prefix="estuary-") as tmp:  # the driver checks it too
         path = Path(tmp) / "model.onnx"
         path.write_bytes(artifact.data)
-        meta = load(path).metadata
-    _check_columns(df, meta.schema)
-    fields = list(df.schema.fields)
-    if meta.task == "classification":
-        fields += [T.StructField("prediction", _spark_label_type(tuple(meta.classes))),
-                   T.StructField("probabilities", T.ArrayType(T.DoubleType(), False))]
-    else:
-        fields += [T.StructField("prediction", T.DoubleType())]
+        loaded = load(path)
+        columns = output_columns(loaded.task, _output_names(loaded))
+    _check_columns(df, loaded.metadata.schema)
+    types = {"class": _spark_label_type(tuple(loaded.classes or ())), "value": T.DoubleType(),
+             "per_class": T.ArrayType(T.DoubleType(), False), "flag": T.BooleanType()}
+    fields = list(df.schema.fields) + [T.StructField(c.name, types[c.kind]) for c in columns]
     blob = df.sparkSession.sparkContext.broadcast(artifact.data)
     score = _scorer(blob, artifact.sha256, [f.name for f in df.schema.fields])
     return df.mapInArrow(score, T.StructType(fields))
 
 
+def _output_names(model: Any) -> list[str]:
+    """The artifact's output names, from one run of its first golden row (optional outputs
+    such as `is_anomaly` exist only in some artifacts of a task)."""
+    if not model.task.optional:
+        return []
+    golden = model.metadata.golden_inputs[:1]
+    X = (np.array([[np.nan if v is None else v for v in r] for r in golden], dtype=np.float64)
+         if golden else np.full((1, len(model.metadata.schema.columns)), np.nan))
+    return list(model.run(X))
+
+
 def score_batch(model: Any, batch: Any, keep: list[str] | None = None) -> Any:
     """One Arrow RecordBatch scored by a loaded artifact: the `keep` columns (default: all),
-    untouched, then `prediction` (and `probabilities`), built as Arrow arrays. The local engine
-    of `estuary score` and every Spark worker run this same function."""
+    untouched, then the task's output columns (`estuary.scale.outputs`), built as Arrow
+    arrays. The local engine of `estuary score` and every Spark worker run this same
+    function. A per-target model raises `WrongTaskError`."""
     import pyarrow as pa
 
     out = model.run(_encoder(model).encode(batch))
     keep = batch.schema.names if keep is None else keep
     columns, names = [batch.column(name) for name in keep], list(keep)
-    if model.is_classifier:
-        probabilities = np.ascontiguousarray(out["probabilities"], dtype=np.float64)
-        n, c = probabilities.shape
-        offsets = pa.array(np.arange(0, n * c + 1, c, dtype=np.int32))
-        columns += [pa.array(_class_array(tuple(model.classes))[out["label"]]),
-                    pa.ListArray.from_arrays(offsets, pa.array(probabilities.ravel()))]
-        names += ["prediction", "probabilities"]
-    else:
-        columns.append(pa.array(np.asarray(out["value"], dtype=np.float64)))
-        names.append("prediction")
+    for c in output_columns(model.task, out):
+        values = out[c.source]
+        if c.kind == "class":
+            columns.append(pa.array(_class_array(tuple(model.classes))[values]))
+        elif c.kind == "per_class":
+            matrix = np.ascontiguousarray(values, dtype=np.float64)
+            n, k = matrix.shape
+            offsets = pa.array(np.arange(0, n * k + 1, k, dtype=np.int32))
+            columns.append(pa.ListArray.from_arrays(offsets, pa.array(matrix.ravel())))
+        elif c.kind == "flag":
+            columns.append(pa.array(np.asarray(values) != 0))
+        else:
+            columns.append(pa.array(np.asarray(values, dtype=np.float64)))
+        names.append(c.name)
     return pa.RecordBatch.from_arrays(columns, names=names)
 
 

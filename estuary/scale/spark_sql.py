@@ -1,22 +1,27 @@
 """Batch scoring that never leaves the JVM: a published version's frozen IR compiled into Spark
-SQL Column expressions (`estuary.spark.predict(..., engine="sql")`).
+SQL (`estuary.spark.predict(..., engine="sql")`).
 
 The Arrow engine (`estuary.scale.spark`) ships every row JVM → Python → JVM; that trip costs
-more than scoring (benchmarks/scale.py). Here the model becomes one `select`: Spark's
-whole-stage code generation turns it into Java, and no Python worker runs.
+more than scoring (benchmarks/scale.py). Here the model becomes a few projections: Spark's
+whole-stage code generation turns them into Java, and no Python worker runs.
+
+The driver's part is kept small because it is paid on every call: the model is compiled to SQL
+text in Python (no JVM call per operation), the text is kept per snapshot SHA-256 and input
+schema, parsed once per JVM (Spark's parser is slow on long expressions), and each projection
+is handed to the JVM in one call; the version's files are still checked on every call.
 
 The model comes from the version's `snapshot.json` (the IR the artifacts were written from):
 `Store.open` checks it against the manifest's SHA-256, and its content hash must equal the
 manifest's `ir_hash`. Never pickle. A bare `.onnx` file has no IR beside it: score it with
 the Arrow engine.
 
-River's arithmetic is `ir.arithmetic`'s, run over `SparkOps` (Column expressions). Java's +,
+River's arithmetic is `ir.arithmetic`'s, run over `SqlOps` (SQL text). Java's +,
 -, *, /, sqrt and comparisons are IEEE-754 double, as numpy's and onnxruntime's are, so what is
 computed in the same order is equal bit for bit: trees (comparisons only) equal the Arrow
 engine's outputs exactly. Not exact, measured in tests/test_spark_sql.py on 12k rows: a linear
 model's w·x is summed left to right here (River's order over the schema), while the ONNX
 artifact's ReduceSum is vectorised (another order of the same additions), and `exp` is
-`java.lang.Math.exp`, which differs from numpy's / onnxruntime's exp by an ulp on some rows.
+`java.lang.StrictMath.exp`, which differs from numpy's / onnxruntime's exp by an ulp on some rows.
 So linear probabilities and values equal the Arrow engine's within 1e-15 (absolute for
 probabilities, relative for values; measured max 2.2e-16 and 6.7e-16), not bit for bit, and
 labels are equal; a linear regression equals the IR summed in this order exactly.
@@ -32,8 +37,11 @@ majority-class leaves (classifier) and mean leaves (regressor). Anything else is
 from __future__ import annotations
 
 import math
+import re
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from .. import ir
 from ..errors import ArtifactError, InvalidInputError, UnsupportedModelError
@@ -46,18 +54,16 @@ SUPPORTED = ["Select", "Scale", "OneHot", "Chain", "Union", "Linear (identity, s
              "TreeRegressor (mean leaves)"]
 
 
-def _F() -> Any:
-    from pyspark.sql import functions
-
-    return functions
-
-
 # --------------------------------------------------------------------------------- the model
 
+_MODELS: OrderedDict[str, ir.Model] = OrderedDict()  # snapshot.json SHA-256 → its checked IR
+_PROGRAMS: OrderedDict[tuple, Program] = OrderedDict()  # (SHA-256, input types, prefix) → SQL
+_CACHED = 16  # versions kept compiled per process (a model is a few kB of SQL text)
 
-def load_model(model: Any, version: int | None = None) -> ir.Model:
-    """The frozen IR of a store's version (latest by default), from its `snapshot.json`:
-    checked against the manifest's SHA-256 (by `Store.open`) and its `ir_hash`."""
+
+def _open(model: Any, version: int | None) -> tuple[Any, Any]:
+    """(store, opened version): every file, snapshot.json included, checked by `Store.open`
+    against the manifest's SHA-256 on every call (a few ms), so a changed file is never used."""
     from pathlib import Path
 
     from ..online.store import Store
@@ -66,84 +72,153 @@ def load_model(model: Any, version: int | None = None) -> ir.Model:
         raise UnsupportedModelError(str(model), SUPPORTED, "an .onnx file carries no IR; give "
                                     f"the store it was published to, or {ARROW_HINT}")
     store = model if isinstance(model, Store) else Store(model)
-    v = store.open(version)  # every file, snapshot.json included, checked against the manifest
+    v = store.open(version)
     if "snapshot.json" not in v.manifest.files:
         raise ArtifactError(f"{store.root} version {v.number} has no hashed snapshot.json: "
                             f"republish it, or {ARROW_HINT}")
-    snap = ir.from_json((v.path / "snapshot.json").read_text(encoding="utf-8"))
-    if ir.content_hash(snap.model) != v.manifest.ir_hash:
-        raise ArtifactError(f"{store.root} version {v.number}: snapshot.json's model does not "
-                            "hash to the manifest's ir_hash: do not score with it")
-    return snap.model
+    return store, v
 
 
-# --------------------------------------------------------------------------------- SparkOps
+def _checked_model(store: Any, v: Any) -> tuple[str, ir.Model]:
+    """(snapshot.json's SHA-256, its IR). The IR is parsed and its content hash compared with
+    the manifest's `ir_hash` once per SHA-256: the bytes were just checked against it."""
+    sha = v.manifest.files["snapshot.json"].sha256
+    m = _MODELS.get(sha)
+    if m is None:
+        snap = ir.from_json((v.path / "snapshot.json").read_text(encoding="utf-8"))
+        if ir.content_hash(snap.model) != v.manifest.ir_hash:
+            raise ArtifactError(f"{store.root} version {v.number}: snapshot.json's model does "
+                                "not hash to the manifest's ir_hash: do not score with it")
+        m = _remember(_MODELS, sha, snap.model)
+    return sha, m
 
 
-class SparkOps:
-    """`ir.arithmetic.Ops` over Spark Column expressions (double). A class vector is a list of
-    Columns, one per class; a plain number becomes a literal. Missing is NaN, as in the
-    artifact: Spark orders NaN above every number and says NaN = NaN, so comparisons are
-    guarded to be false on a NaN operand (IEEE, as numpy and onnxruntime compare); a division
-    by zero is IEEE's (Spark's `/` would answer null)."""
+def _remember(cache: OrderedDict, key: Any, value: Any) -> Any:
+    cache[key] = value
+    while len(cache) > _CACHED:
+        cache.popitem(last=False)
+    return value
 
-    def __init__(self) -> None:
-        self.F = _F()
-        self.stages: list[tuple[str, Any]] = []  # kept values, in order: see `keep`
 
-    def _col(self, v: Any) -> Any:
-        return v if not isinstance(v, (int, float)) else self.F.lit(float(v))
+def load_model(model: Any, version: int | None = None) -> ir.Model:
+    """The frozen IR of a store's version (latest by default), from its `snapshot.json`:
+    checked against the manifest's SHA-256 (by `Store.open`) and its `ir_hash`."""
+    return _checked_model(*_open(model, version))[1]
 
-    def _map(self, fn: Callable[..., Any], *args: Any) -> Any:
+
+# --------------------------------------------------------------------------------- SQL text
+
+
+def _num(v: float) -> str:
+    """A double literal that parses back to exactly `v` (repr is the shortest round trip)."""
+    v = float(v)
+    if math.isnan(v):
+        return "CAST('NaN' AS DOUBLE)"
+    if math.isinf(v):
+        return f"CAST('{'-' if v < 0 else ''}Infinity' AS DOUBLE)"
+    return f"({v!r}D)" if math.copysign(1.0, v) < 0 else f"{v!r}D"
+
+
+def _text(s: str) -> str:
+    """A string literal whatever the parser's escaping settings: plain when it is plain,
+    otherwise its UTF-8 bytes in hex."""
+    if re.fullmatch(r"[A-Za-z0-9 _.\-]*", s):
+        return f"'{s}'"
+    return f"CAST(X'{s.encode('utf-8').hex().upper()}' AS STRING)"
+
+
+def quoted(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+class Sql(NamedTuple):
+    """A double (or boolean) SQL expression and the projection it needs: 0 reads only the
+    input columns, n the values kept by projection n. `cost` 0: a literal or a kept value;
+    1: one +, -, * of those (cheaper to repeat than to keep); 2: anything else. `prec`: how
+    tightly its text binds (3: an atom, a call, a CASE; 2: * or /; 1: + or -), so that only
+    the parentheses the order of operations needs are written: Spark's parser looks ahead to
+    the closing parenthesis of each one, and a sum of n terms nested in n parentheses took
+    25-55 ms to parse (9 features)."""
+
+    text: str
+    layer: int = 0
+    cost: int = 2
+    prec: int = 3
+    nan_of: str = ""  # a cheaper expression that is NaN exactly when this one is
+    value: float | None = None  # a literal's
+
+    def at(self, prec: int) -> str:
+        """The text as an operand that must bind at least as tightly as `prec`."""
+        return self.text if self.prec >= prec else f"({self.text})"
+
+    def __str__(self) -> str:
+        return self.text
+
+
+# --------------------------------------------------------------------------------- SqlOps
+
+
+class SqlOps:
+    """`ir.arithmetic.Ops` over Spark SQL text (double). A class vector is a list of `Sql`, one
+    per class; a plain number becomes a literal. Missing is NaN, as in the artifact: Spark
+    orders NaN above every number and says NaN = NaN, so comparisons are guarded to be false on
+    a NaN operand (IEEE, as numpy and onnxruntime compare); a division by zero is IEEE's
+    (Spark's `/` would answer null). Text, not Column objects: building a Column costs a JVM
+    call per operation and literal (half the driver's time per call, benchmarks/scale.py)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.layers: list[list[tuple[str, str]]] = []  # kept values (name, text) per layer
+
+    @staticmethod
+    def _sql(v: Any) -> Sql:
+        return v if isinstance(v, Sql) else Sql(_num(v), 0, 0, value=float(v))
+
+    def _map(self, fn: Callable[..., str], *args: Any, prec: int = 3) -> Any:
+        """fn over `Sql` operands (element-wise over class vectors). prec < 3: `fn` is one
+        arithmetic operator, its result binds as tightly as `prec`."""
         lists = [a for a in args if isinstance(a, list)]
         if not lists:
-            return fn(*[self._col(a) for a in args])
-        return [fn(*[self._col(a[k] if isinstance(a, list) else a) for a in args])
+            vs = [self._sql(a) for a in args]
+            cost = 1 if prec < 3 and all(v.cost == 0 for v in vs) else 2
+            return Sql(fn(*vs), max(v.layer for v in vs), cost, prec)
+        return [self._map(fn, *[a[k] if isinstance(a, list) else a for a in args], prec=prec)
                 for k in range(len(lists[0]))]
 
     def const(self, value: Any) -> Any:
         import numpy as np
 
         if np.ndim(value) > 0:
-            return [self.F.lit(float(v)) for v in np.ravel(value)]
-        return self.F.lit(float(value))
+            return [self._sql(float(v)) for v in np.ravel(value)]
+        return self._sql(float(value))
 
+    # left to right: a right operand of the same precedence keeps its parentheses
     def add(self, a, b):
-        return self._map(lambda x, y: x + y, a, b)
+        return self._map(lambda x, y: f"{x.at(1)} + {y.at(2)}", a, b, prec=1)
 
     def sub(self, a, b):
-        return self._map(lambda x, y: x - y, a, b)
+        return self._map(lambda x, y: f"{x.at(1)} - {y.at(2)}", a, b, prec=1)
 
     def mul(self, a, b):
-        return self._map(lambda x, y: x * y, a, b)
+        return self._map(lambda x, y: f"{x.at(2)} * {y.at(3)}", a, b, prec=2)
 
-    def div(self, a, b):
-        def divide(x: Any, y: Any) -> Any:  # x / ±0 is x · inf (a -0.0 divisor reads as +0.0)
-            return self.F.when(y == 0.0, x * self.F.lit(math.inf)).otherwise(x / y)
-
-        return self._map(divide, a, b)
+    def div(self, a, b):  # x / ±0 is x · inf (a -0.0 divisor reads as +0.0)
+        return self._map(lambda x, y: f"CASE WHEN {y} = 0.0D THEN {x.at(2)} * "
+                         f"{_num(math.inf)} ELSE {x.at(2)} / {y.at(3)} END", a, b)
 
     def exp(self, a):
-        return self._map(self.F.exp, a)
+        return self._map(lambda x: f"EXP({x})", a)
 
-    def log(self, a):
-        def ln(x: Any) -> Any:  # Spark's ln answers null at or below 0
-            F = self.F
-            return (F.when(x > 0.0, F.log(x)).when(x == 0.0, F.lit(-math.inf))
-                    .otherwise(F.lit(math.nan)))
-
-        return self._map(ln, a)
+    def log(self, a):  # Spark's ln answers null at or below 0
+        return self._map(lambda x: f"CASE WHEN {x} > 0.0D THEN LN({x}) WHEN {x} = 0.0D THEN "
+                         f"{_num(-math.inf)} ELSE {_num(math.nan)} END", a)
 
     def log1p(self, a):
-        def ln1p(x: Any) -> Any:
-            F = self.F
-            return (F.when(x > -1.0, F.log1p(x)).when(x == -1.0, F.lit(-math.inf))
-                    .otherwise(F.lit(math.nan)))
-
-        return self._map(ln1p, a)
+        return self._map(lambda x: f"CASE WHEN {x} > -1.0D THEN LOG1P({x}) WHEN {x} = -1.0D "
+                         f"THEN {_num(-math.inf)} ELSE {_num(math.nan)} END", a)
 
     def sqrt(self, a):
-        return self._map(self.F.sqrt, a)
+        return self._map(lambda x: f"SQRT({x})", a)
 
     def floor(self, a):
         raise UnsupportedModelError("floor", SUPPORTED, f"not compiled to SQL; {ARROW_HINT}")
@@ -155,82 +230,133 @@ class SparkOps:
         raise UnsupportedModelError("nearest", SUPPORTED, f"not compiled to SQL; {ARROW_HINT}")
 
     def sigmoid(self, z):
-        return arithmetic.reference_sigmoid(self, z)
+        """1 / (1 + exp(0 - z)), River's order; 1 + exp(.) is never 0, so no zero guard (Spark
+        does not share an expression between CASE branches: the guard computed exp twice)."""
+        return self._map(lambda x: f"1.0D / (1.0D + EXP(0.0D - {x.at(2)}))", z, prec=2)
 
-    def _compare(self, fn: Callable[[Any, Any], Any], a: Any, b: Any) -> Any:
-        F = self.F
-
-        def guarded(x: Any, y: Any) -> Any:
-            return F.when(F.isnan(x) | F.isnan(y), F.lit(False)).otherwise(fn(x, y))
+    def _compare(self, op: str, a: Any, b: Any) -> Any:
+        def guarded(x: Sql, y: Sql) -> str:
+            nans = [f"isnan({v.nan_of or v})" for v in (x, y)
+                    if v.value is None or math.isnan(v.value)]
+            test = f"{x} {op} {y}"
+            return f"CASE WHEN {' OR '.join(nans)} THEN false ELSE {test} END" if nans else test
 
         return self._map(guarded, a, b)
 
     def less(self, a, b):
-        return self._compare(lambda x, y: x < y, a, b)
+        return self._compare("<", a, b)
 
     def greater(self, a, b):
-        return self._compare(lambda x, y: x > y, a, b)
+        return self._compare(">", a, b)
 
     def equal(self, a, b):
-        return self._compare(lambda x, y: x == y, a, b)
+        return self._compare("=", a, b)
 
     def is_nan(self, a):
-        return self._map(self.F.isnan, a)
+        return self._map(lambda x: f"isnan({x.nan_of or x})", a)
 
     def where(self, condition, a, b):
         if isinstance(condition, bool):
             return a if condition else b
-        return self._map(lambda c, x, y: self.F.when(c, x).otherwise(y), condition, a, b)
+        return self._map(lambda c, x, y: f"CASE WHEN {c} THEN {x} ELSE {y} END",
+                         condition, a, b)
 
     def matmul(self, x: list, W: Any) -> list:
         """x · W as one sum per column of W, left to right over every row of W."""
         import numpy as np
 
         W = np.asarray(W, dtype=np.float64)
-        return [_sum([x[s] * self.F.lit(float(W[s, t])) for s in range(W.shape[0])])
+        return [_sum([self.mul(x[s], float(W[s, t])) for s in range(W.shape[0])], self)
                 for t in range(W.shape[1])]
 
     def column(self, x: list, j: int) -> Any:
         return x[j]
 
-    def max_classes(self, v: list) -> Any:
-        return v[0] if len(v) == 1 else self.F.greatest(*v)  # NaN on top, as np.max
+    def max_classes(self, v: list) -> Any:  # NaN on top, as np.max
+        if len(v) == 1:
+            return v[0]
+        return self._map(lambda *xs: f"greatest({', '.join(map(str, xs))})", *v)
 
     def sum_classes(self, v: list) -> Any:
-        return _sum(list(v))
+        return _sum(list(v), self)
 
     def concat_classes(self, parts: Sequence[Any]) -> list:
         return [e for p in parts for e in (p if isinstance(p, list) else [p])]
 
-    def keep(self, v: Any, hint: str) -> Any:
-        """A value used more than once becomes a column of its own (`apply` adds it with one
-        projection each): inlined, every use would copy its whole expression (a sigmoid reads
-        z five times), and the copies multiply down the formula until Spark's generated
-        method is too large to compile and it falls back to interpreting them (30k rows/s)."""
+    def keep(self, v: Any, hint: str = "") -> Any:
+        """A value used more than once becomes a column of its own, in the projection after
+        the last value it reads (`apply`): inlined, every use would copy its whole expression
+        (a sigmoid reads z five times), and the copies multiply down the formula until Spark's
+        generated method is too large to compile and it falls back to interpreting them (30k
+        rows/s). A literal, a kept value or one +, -, * of them is repeated instead: one
+        projection less for Spark to analyse."""
         if isinstance(v, list):
             return [self.keep(e, hint) for e in v]
-        name = f"__estuary_sql_{len(self.stages)}"
-        self.stages.append((name, self._col(v)))
-        return self.F.col(name)
+        v = self._sql(v)
+        if v.cost < 2:
+            return v
+        while len(self.layers) <= v.layer:
+            self.layers.append([])
+        name = f"{self.prefix}{sum(map(len, self.layers))}"
+        self.layers[v.layer].append((name, v.text))
+        return Sql(quoted(name), v.layer + 1, 0)
 
-    def apply(self, df: Any) -> Any:
-        """`df` with every kept value as a column, in the order they were kept."""
-        for name, expr in self.stages:
-            df = df.withColumn(name, expr)
-        return df
 
-
-def _sum(terms: list) -> Any:
+def _sum(terms: list, o: SqlOps) -> Any:
     total = terms[0]
     for t in terms[1:]:
-        total = total + t
+        total = o.add(total, t)
     return total
+
+
+@dataclass(frozen=True)
+class Program:
+    """A model compiled for one input schema: the kept values, projection by projection, and
+    the output columns' SQL over the last of them. Spark's parser takes ~2 ms per linear term,
+    so each text is parsed once per JVM and its (unresolved, unaliased) Column kept; every call
+    names them afresh (a new alias, a new attribute id: two scored DataFrames never share
+    one) and hands each projection to the JVM in one `select`."""
+
+    layers: tuple[tuple[tuple[str, str], ...], ...]  # (kept value's column, SQL)
+    outputs: tuple[tuple[str, str], ...]  # (output column, SQL)
+    keep: tuple[str, ...]  # the input DataFrame's columns, passed through
+    _parsed: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def _columns(self, sc: Any) -> list[list[tuple[str, Any]]]:
+        """Each projection's (name, Java Column) in this JVM (parsed on first use)."""
+        gateway = sc._gateway
+        parsed = self._parsed.get(id(gateway))
+        if parsed is None or parsed[0] is not gateway:
+            functions = sc._jvm.org.apache.spark.sql.functions
+            steps = [*self.layers, tuple((c, quoted(c)) for c in self.keep) + self.outputs]
+            parsed = (gateway, [[(name, functions.expr(text)) for name, text in step]
+                                for step in steps])
+            self._parsed.clear()  # one JVM at a time
+            self._parsed[id(gateway)] = parsed
+        return parsed[1]
+
+    def apply(self, df: Any) -> Any:
+        """`df` with the output columns after its own: one `select` a projection."""
+        from pyspark.sql import DataFrame
+
+        sc = df.sparkSession.sparkContext
+        *layers, last = self._columns(sc)
+        star = sc._jvm.org.apache.spark.sql.functions.col("*")
+        jdf = df._jdf
+        for layer in layers:
+            jdf = jdf.select(sc._jvm.PythonUtils.toSeq(
+                [star] + [column.alias(name) for name, column in layer]))
+        n = len(self.keep)
+        jdf = jdf.select(sc._jvm.PythonUtils.toSeq(
+            [column for _, column in last[:n]]
+            + [column.alias(name) for name, column in last[n:]]))
+        return DataFrame(jdf, df.sparkSession)
 
 
 # --------------------------------------------------------------------------------- compiler
 
 
-Block = dict[str, Any]  # column name → Column (double, NaN = missing), in order
+Block = dict[str, Any]  # column name → Sql (double, NaN = missing), in order
 
 
 def _refuse(node: Any, why: str = "") -> UnsupportedModelError:
@@ -240,8 +366,7 @@ def _refuse(node: Any, why: str = "") -> UnsupportedModelError:
     return UnsupportedModelError(f"estuary.ir.{name}", SUPPORTED, reason)
 
 
-def _transform(step: Any, block: Block, o: SparkOps) -> Block:
-    F = o.F
+def _transform(step: Any, block: Block, o: SqlOps) -> Block:
     if isinstance(step, ir.Chain):
         for s in step.steps:
             block = _transform(s, block, o)
@@ -252,12 +377,12 @@ def _transform(step: Any, block: Block, o: SparkOps) -> Block:
         out = {}
         for c, offset, divisor in zip(step.columns, step.offset, step.divisor):
             x = block[c]
-            out[c] = (F.when(F.isnan(x), x).otherwise(F.lit(0.0)) if divisor == 0
-                      else (x - F.lit(float(offset))) / F.lit(float(divisor)))
+            out[c] = (o.where(o.is_nan(x), x, 0.0) if divisor == 0  # divisor ≠ 0: Spark's /
+                      else _scaled(x, offset, divisor))
         return out
     if isinstance(step, ir.OneHot):
-        fill = F.lit(math.nan if step.missing_as_nan else 0.0)
-        return {t: F.when(F.isnan(block[s]), fill).otherwise(block[s])
+        fill = math.nan if step.missing_as_nan else 0.0
+        return {t: o.where(o.is_nan(block[s]), fill, block[s])
                 for s, t in zip(step.source, step.target)}
     if isinstance(step, ir.Union):  # River's union: on a repeated name the first branch wins
         out: Block = {}
@@ -268,49 +393,54 @@ def _transform(step: Any, block: Block, o: SparkOps) -> Block:
     raise _refuse(step)
 
 
-def _linear(est: ir.Linear, block: Block, o: SparkOps) -> arithmetic.Scores:
-    F = o.F
-    x = [F.when(F.isnan(block[c]), F.lit(0.0)).otherwise(block[c]) for c in est.columns]
-    z = [_sum([x[j] * F.lit(float(w)) for j, w in enumerate(row)]) + F.lit(float(b))
+def _scaled(x: Sql, offset: float, divisor: float) -> Sql:
+    """(x - offset) / divisor; with both finite and divisor ≠ 0 it is NaN exactly when x is
+    (±inf stays ±inf), so a missing-value test reads x instead of recomputing it."""
+    finite = math.isfinite(offset) and math.isfinite(divisor)
+    return Sql(f"({x.at(1)} - {_num(offset)}) / {_num(divisor)}", x.layer, 2, 2,
+               (x.nan_of or x.text) if finite else "")
+
+
+def _linear(est: ir.Linear, block: Block, o: SqlOps) -> arithmetic.Scores:
+    x = [o.where(o.is_nan(block[c]), 0.0, block[c]) for c in est.columns]
+    z = [o.add(_sum([o.mul(x[j], float(w)) for j, w in enumerate(row)], o), float(b))
          for row, b in zip(est.weights, est.intercepts)]
     return arithmetic.link(o, est.link, z)
 
 
-def _leaf_values(tree: TreeStructure, block: list, values: list[Any], node: int = 0) -> Any:
+def _leaf_values(tree: TreeStructure, x: list, values: list[str], node: int = 0) -> str:
     """Nested CASE WHEN down the tree from `node`: `x <= threshold` left, NaN to the recorded
     side; a leaf gives values[leaf]."""
-    F = _F()
     if tree.leaf[node] >= 0:
         return values[tree.leaf[node]]
-    x, t = block[tree.feature[node]], F.lit(float(tree.threshold[node]))
-    go_left = (x <= t) & ~F.isnan(x)  # Spark's NaN <= t is false too; kept explicit
+    f = x[tree.feature[node]].text
+    go_left = f"{f} <= {_num(tree.threshold[node])} AND NOT isnan({f})"  # Spark: NaN <= t false
     if tree.missing_left[node]:
-        go_left = go_left | F.isnan(x)
-    return F.when(go_left, _leaf_values(tree, block, values, tree.left[node])).otherwise(
-        _leaf_values(tree, block, values, tree.right[node]))
+        go_left = f"{go_left} OR isnan({f})"  # AND binds first
+    return (f"CASE WHEN {go_left} THEN {_leaf_values(tree, x, values, tree.left[node])} "
+            f"ELSE {_leaf_values(tree, x, values, tree.right[node])} END")
 
 
-def _tree(est: Any, block: Block, o: SparkOps) -> arithmetic.Scores:
-    F = o.F
-    x = [block[c] for c in est.columns]
+def _tree(est: Any, block: Block, o: SqlOps) -> arithmetic.Scores:
+    x = [block[c] for c in est.columns]  # inlined: a comparison each, no arithmetic
+    layer = max((v.layer for v in x), default=0)
     if isinstance(est, TreeRegressor):
         if any(est.model):
             raise _refuse(est, "linear-model leaves")
-        return arithmetic.Scores("value", [_leaf_values(est.tree, x, [F.lit(float(m))
-                                                                      for m in est.means])])
+        value = _leaf_values(est.tree, x, [_num(m) for m in est.means])
+        return arithmetic.Scores("value", [Sql(value, layer)])
     if any(est.naive_bayes):
         raise _refuse(est, "naive-Bayes leaves (leaf_prediction 'nb' / 'nba')")
-    leaf = o.keep(_leaf_values(est.tree, x, [F.lit(i) for i in range(est.tree.n_leaves)]),
-                  "leaf")
-    probs = [F.element_at(F.array(*[F.lit(float(p[k])) for p in est.class_probs]), leaf + 1)
-             for k in range(len(est.class_probs[0]))]
+    leaf = o.keep(Sql(_leaf_values(est.tree, x, [str(i) for i in range(est.tree.n_leaves)]),
+                      layer), "leaf")
+    probs = [Sql(f"element_at(array({', '.join(_num(p[k]) for p in est.class_probs)}), "
+                 f"{leaf.text} + 1)", leaf.layer) for k in range(len(est.class_probs[0]))]
     return arithmetic.Scores("probabilities", probs)
 
 
-def compile_outputs(model: ir.Model, inputs: Block, o: SparkOps) -> list[Any]:
-    """The model's main output as Column expressions over the values `o` keeps (`o.apply`
-    adds them to the DataFrame): class probabilities (one per class) or [value]. Raises
-    `UnsupportedModelError` naming the first node not compiled."""
+def compile_outputs(model: ir.Model, inputs: Block, o: SqlOps) -> list[Sql]:
+    """The model's main output as SQL over the values `o` keeps: class probabilities (one per
+    class) or [value]. Raises `UnsupportedModelError` naming the first node not compiled."""
     if model.task not in ("classification", "regression"):
         raise UnsupportedModelError(f"task {model.task}", SUPPORTED, ARROW_HINT)
     block = _transform(model.transform, inputs, o)
@@ -328,74 +458,111 @@ def compile_outputs(model: ir.Model, inputs: Block, o: SparkOps) -> list[Any]:
 # --------------------------------------------------------------------------------- inputs
 
 
-def _quoted(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
-def input_columns(df: Any, schema: ir.FeatureSchema) -> Block:
-    """The artifact's input columns as double Columns (NaN = missing) read from `df` by the
-    schema, with `estuary.columnar`'s rules: a null or NaN is missing, a missing column makes
-    the feature missing on every row, a category matches by its text, an unseen one gives 0s."""
+def input_columns(types: dict[str, Any], schema: ir.FeatureSchema) -> Block:
+    """The artifact's input columns as double SQL (NaN = missing) read by the schema from
+    columns of these Spark `types`, with `estuary.columnar`'s rules: a null or NaN is missing,
+    a missing column makes the feature missing on every row, a category matches by its text,
+    an unseen one gives 0s."""
     from pyspark.sql import types as T
 
-    F = _F()
-    types = {f.name: f.dataType for f in df.schema.fields}
+    nan = _num(math.nan)
     out: Block = {}
     for f in schema.features:
         name = f.key if isinstance(f.key, str) and f.key in types else f.name
         kind = types.get(name)
         if kind is None:
-            out.update({c: F.lit(math.nan) for c in f.columns})
+            out.update({c: Sql(nan, 0, 0) for c in f.columns})
             continue
-        col = F.col(_quoted(name))
+        col = quoted(name)
         if f.kind == "numeric":
-            value = col.cast("double")
-            out[f.name] = F.when(value.isNull(), F.lit(math.nan)).otherwise(value)
+            out[f.name] = Sql(f"coalesce(CAST({col} AS DOUBLE), {nan})")
             continue
         if isinstance(kind, (T.FloatType, T.DoubleType, T.DecimalType)):
             raise InvalidInputError(f.name, f"Spark column of {kind.simpleString()} for a "
                                     "categorical feature: the SQL engine matches categories by "
                                     f"text; cast it to string or integer, or {ARROW_HINT}")
-        text = (F.when(col, F.lit("True")).otherwise(F.lit("False"))
-                if isinstance(kind, T.BooleanType) else col.cast("string"))
+        text = (f"CASE WHEN {col} THEN 'True' ELSE 'False' END"
+                if isinstance(kind, T.BooleanType) else f"CAST({col} AS STRING)")
         lookup = {str(c): i for i, c in enumerate(f.categories)}  # RowEncoder's: last wins
         for i, (c, column) in enumerate(zip(f.categories, f.columns)):
-            hit = (text == F.lit(str(c))) if lookup[str(c)] == i else F.lit(False)
-            out[column] = (F.when(col.isNull(), F.lit(math.nan))
-                           .when(hit, F.lit(1.0)).otherwise(F.lit(0.0)))
+            hit = f"{text} = {_text(str(c))}" if lookup[str(c)] == i else "false"
+            out[column] = Sql(f"CASE WHEN {col} IS NULL THEN {nan} WHEN {hit} THEN 1.0D "
+                              "ELSE 0.0D END")
     return out
 
 
-def _label(probabilities: list, classes: tuple, label_type: Any) -> Any:
-    """The first class of highest probability (River's max over its dict; ArgMax's first)."""
-    F = _F()
-    top = F.greatest(*probabilities)
-    lits = [F.lit(c).cast(label_type) for c in classes]
-    label = lits[0]
-    for k in range(len(classes) - 1, 0, -1):
-        label = F.when(probabilities[k] == top, lits[k]).otherwise(label)
-    return F.when(probabilities[0] == top, lits[0]).otherwise(label)
+def _class_literal(c: Any, label_type: Any) -> str:
+    from pyspark.sql import types as T
+
+    if isinstance(label_type, T.BooleanType):
+        return "true" if c else "false"
+    if isinstance(label_type, T.LongType):
+        return f"CAST({int(c)} AS BIGINT)"
+    if isinstance(label_type, T.DoubleType):
+        return _num(c)
+    return _text(str(c))
+
+
+def _label(probabilities: list[Sql], classes: tuple, label_type: Any) -> str:
+    """The first class of highest probability (River's max over its dict; ArgMax's first).
+    Spark's NaN is above every number and equal to itself; with two classes `p1 > p0` picks as
+    the general form does then too."""
+    p = [v.text for v in probabilities]
+    lits = [_class_literal(c, label_type) for c in classes]
+    if len(classes) == 2:
+        return f"CASE WHEN {p[1]} > {p[0]} THEN {lits[1]} ELSE {lits[0]} END"
+    top = f"greatest({', '.join(p)})"
+    cases = " ".join(f"WHEN {p[k]} = {top} THEN {lits[k]}" for k in range(len(classes)))
+    return f"CASE {cases} ELSE {lits[0]} END"
+
+
+def _prefix(columns: list[str]) -> str:
+    """A helper-column prefix no column of `df` starts with (Spark compares names ignoring
+    case): the kept values never shadow or clash with the user's columns."""
+    taken = [c.lower() for c in columns]
+    prefix, n = "__estuary_sql_", 0
+    while any(c.startswith(prefix) for c in taken):
+        n += 1
+        prefix = f"__estuary_sql{n}_"
+    return prefix
+
+
+def compile_program(model: ir.Model, types: dict[str, Any], prefix: str) -> Program:
+    """The model as SQL text for input columns of these Spark `types`: what `predict` runs."""
+    from .spark import _spark_label_type
+
+    o = SqlOps(prefix)
+    outputs = o.keep(compile_outputs(model, input_columns(types, model.schema), o), "outputs")
+    if model.task == "classification":
+        label_type = _spark_label_type(tuple(model.classes))
+        named = (("prediction", _label(outputs, tuple(model.classes), label_type)),
+                 ("probabilities", f"array({', '.join(v.text for v in outputs)})"))
+    else:
+        named = (("prediction", outputs[0].text),)
+    return Program(tuple(tuple(layer) for layer in o.layers), named, tuple(types))
 
 
 def predict(df: Any, model: Any, version: int | str | None = None) -> Any:
     """`df` with `prediction` (and, for a classifier, `probabilities`) columns computed by Spark
     SQL expressions compiled from the version's IR: the Arrow engine's output columns and types.
+    The compiled text is kept per snapshot SHA-256 and input types: a repeated call only
+    checks the version's files and hands Spark a few `selectExpr`s.
 
     >>> predict(spark.read.parquet("rows.parquet"), "models", version=3).show()
     """
-    from .spark import _check_columns, _spark_label_type
+    from .spark import _check_columns
 
-    m = load_model(model, None if version == "latest" else version)
-    _check_columns(df, m.schema)
-    o = SparkOps()
-    outputs = o.keep(compile_outputs(m, input_columns(df, m.schema), o), "outputs")
-    F = _F()
-    scored, keep = o.apply(df), [F.col(_quoted(c)) for c in df.columns]
-    if m.task == "classification":
-        label_type = _spark_label_type(tuple(m.classes))
-        return scored.select(*keep, _label(outputs, tuple(m.classes), label_type)
-                             .alias("prediction"), F.array(*outputs).alias("probabilities"))
-    return scored.select(*keep, outputs[0].alias("prediction"))
+    sha, m = _checked_model(*_open(model, None if version == "latest" else version))
+    fields = df.schema.fields
+    types = {f.name: f.dataType for f in fields}
+    _check_columns(df, m.schema, types)
+    prefix = _prefix(list(types))
+    key = (sha, tuple((f.name, f.dataType.simpleString()) for f in fields), prefix)
+    program = _PROGRAMS.get(key)
+    if program is None:
+        program = _remember(_PROGRAMS, key, compile_program(m, types, prefix))
+    return program.apply(df)
 
 
-__all__ = ["SparkOps", "compile_outputs", "input_columns", "load_model", "predict"]
+__all__ = ["Program", "SqlOps", "compile_outputs", "compile_program", "input_columns",
+           "load_model", "predict"]
