@@ -44,6 +44,7 @@ class ColumnarEncoder:
             self._plan.append((f.key, f.name, f.kind == "categorical", start, width,
                                _Categories(lookup)))
             start += width
+        self._plans: dict[tuple, tuple[list, list, list]] = {}  # by column layout
 
     def encode(self, data: Any, columns: Sequence[str] | None = None,
                aliases: dict[str, str] | None = None) -> np.ndarray:
@@ -51,29 +52,59 @@ class ColumnarEncoder:
         are `columns`, or an Arrow Table/RecordBatch; `aliases` maps a feature's name to
         another column to read it from."""
         n, column = _source(data, columns)
-        numbers = _pandas_numbers(data) if type(data).__name__ == "DataFrame" else None
+        matrix = None if aliases else _number_matrix(data, columns)
+        if matrix is not None:  # numeric features copied from one matrix in one go
+            values, names = matrix
+            starts, sources, rest = self._matrix_plan(names, type(data) is not np.ndarray)
+            if not rest and starts == list(range(self.n_columns)):  # every column from it
+                if sources == starts and values.shape[1] == self.n_columns:
+                    return np.array(values, dtype=np.float64, order="C")  # the one copy
+                return np.ascontiguousarray(values[:, sources], dtype=np.float64)
+        else:
+            starts, sources, rest = [], [], self._plan
         out = np.full((n, self.n_columns), np.nan)
-        starts, sources = [], []  # numeric features read from the frame's one matrix
-        for key, name, categorical, start, width, categories in self._plan:
-            if numbers is not None and not categorical and not aliases:
-                j = numbers[1].get(key, numbers[1].get(name)) if _hashable(key) else None
-                if j is not None:
-                    starts.append(start)
-                    sources.append(j)
-                    continue
+        for key, name, categorical, start, width, categories in rest:
             found = column(aliases[name]) if aliases and name in aliases else column(key)
             if found is None and name != key:
                 found = column(name)
             if found is None:
                 continue
-            values, missing = found
+            values_, missing = found
             if categorical:
-                _one_hot(name, values, missing, categories, out[:, start:start + width])
+                _one_hot(name, values_, missing, categories, out[:, start:start + width])
             else:
-                out[:, start] = _numbers(name, values, missing)
+                out[:, start] = _numbers(name, values_, missing)
         if starts:
-            out[:, starts] = numbers[0][:, sources]  # one copy for all of them
+            out[:, starts] = values[:, sources]  # one copy for all of them
         return out
+
+    def _matrix_plan(self, names: tuple, any_key: bool) -> tuple[list, list, list]:
+        """For a matrix whose columns are `names`: the output columns of the numeric features
+        it holds, their positions in it, and the plan of every other feature (read column by
+        column). Made once per column layout (a batch job sends the same layout every call).
+        `any_key`: a feature's key of any hashable type matches a column (pandas), else only
+        a str key does (numpy names its columns by str)."""
+        made = self._plans.get((names, any_key))
+        if made is None:
+            position = {c: i for i, c in enumerate(names)}
+            starts, sources, rest = [], [], []
+            for step in self._plan:
+                key, name, categorical, start = step[:4]
+                j = None
+                if not categorical and (isinstance(key, str) or any_key and _hashable(key)):
+                    j = position.get(key)
+                if not categorical and j is None and name != key:
+                    j = position.get(name)
+                if j is None:
+                    rest.append(step)
+                else:
+                    starts.append(start)
+                    sources.append(j)
+            made = (starts, sources, rest)
+            if len(self._plans) >= 8:
+                self._plans.pop(next(iter(self._plans)))
+            self._plans[(names, any_key)] = made
+        return made
 
 
 class _Categories:
@@ -163,17 +194,24 @@ def _is_null(v: Any) -> bool:
     return type(v).__name__ in ("NAType", "NaTType")
 
 
-def _pandas_numbers(frame: Any) -> tuple[np.ndarray, dict] | None:
-    """The whole frame as one float64 matrix and column → position, when every column holds
-    plain numbers (pandas converts them as `astype(float64)` would): one copy instead of a
-    Series per feature (8 µs instead of 60 for 1k x 9). None otherwise (text, nullable,
-    categorical or repeated columns: the per-column path)."""
-    if not frame.columns.is_unique or not frame.shape[1]:
+def _number_matrix(data: Any, columns: Sequence[str] | None) -> tuple[Any, tuple] | None:
+    """The data as one matrix of plain numbers (int, uint, float, bool) and its column names,
+    when it is one: a 2-D numeric array with `columns`, or a DataFrame whose columns are all
+    plain numbers (pandas converts them as `astype(float64)` would: 15 µs for 1k x 9 instead
+    of 60 for a Series per feature). None otherwise (text, nullable, categorical or repeated
+    columns, structured arrays, Arrow: the per-column path)."""
+    if isinstance(data, np.ndarray):
+        if data.ndim != 2 or data.dtype.kind not in "fiub" or columns is None:
+            return None
+        return data, tuple(str(c) for c in columns)
+    if type(data).__name__ != "DataFrame":
         return None
-    values = frame.to_numpy()
+    if not data.columns.is_unique or not data.shape[1]:
+        return None
+    values = data.to_numpy()
     if values.dtype.kind not in "fiub":
         return None
-    return values, {c: i for i, c in enumerate(frame.columns.tolist())}
+    return values, tuple(data.columns.tolist())
 
 
 def _hashable(key: Any) -> bool:
