@@ -57,6 +57,10 @@ class ColumnarEncoder:
             values, names = matrix
             starts, sources, rest = self._matrix_plan(names, type(data) is not np.ndarray)
             if not rest and starts == list(range(self.n_columns)):  # every column from it
+                if isinstance(values, _Blocks):
+                    out = np.empty((n, self.n_columns))
+                    values.copy_into(out, starts, sources)
+                    return out
                 if sources == starts and values.shape[1] == self.n_columns:
                     return np.array(values, dtype=np.float64, order="C")  # the one copy
                 return np.ascontiguousarray(values[:, sources], dtype=np.float64)
@@ -74,7 +78,9 @@ class ColumnarEncoder:
                 _one_hot(name, values_, missing, categories, out[:, start:start + width])
             else:
                 out[:, start] = _numbers(name, values_, missing)
-        if starts:
+        if starts and isinstance(values, _Blocks):
+            values.copy_into(out, starts, sources)
+        elif starts:
             out[:, starts] = values[:, sources]  # one copy for all of them
         return out
 
@@ -195,11 +201,10 @@ def _is_null(v: Any) -> bool:
 
 
 def _number_matrix(data: Any, columns: Sequence[str] | None) -> tuple[Any, tuple] | None:
-    """The data as one matrix of plain numbers (int, uint, float, bool) and its column names,
-    when it is one: a 2-D numeric array with `columns`, or a DataFrame whose columns are all
-    plain numbers (pandas converts them as `astype(float64)` would: 15 µs for 1k x 9 instead
-    of 60 for a Series per feature). None otherwise (text, nullable, categorical or repeated
-    columns, structured arrays, Arrow: the per-column path)."""
+    """The data's columns of plain numbers (int, uint, float, bool) in one go, and its column
+    names, when every column is one: a 2-D numeric array with `columns`, or a DataFrame (its
+    blocks, else `to_numpy`, which converts as `astype(float64)` would). None otherwise (text,
+    nullable, categorical or repeated columns, structured arrays, Arrow: column by column)."""
     if isinstance(data, np.ndarray):
         if data.ndim != 2 or data.dtype.kind not in "fiub" or columns is None:
             return None
@@ -208,10 +213,64 @@ def _number_matrix(data: Any, columns: Sequence[str] | None) -> tuple[Any, tuple
         return None
     if not data.columns.is_unique or not data.shape[1]:
         return None
+    names = tuple(data.columns.tolist())
+    blocks = _Blocks.of(data)
+    if blocks is not None:
+        return blocks, names
     values = data.to_numpy()
     if values.dtype.kind not in "fiub":
         return None
-    return values, tuple(data.columns.tolist())
+    return values, names
+
+
+class _Blocks:
+    """A DataFrame's columns as pandas holds them: one C-contiguous [k, N] array per dtype
+    (int64, float64, ...) and the frame positions of its k columns. Copying from them straight
+    into the input matrix skips `to_numpy`'s interleaved copy and its dtype resolution: 1k x 9
+    (float64 + int64 columns) 10 µs instead of 33, and onnxruntime's run right after it is
+    faster too (less memory moved between them). The block manager is pandas' private API:
+    anything but plain 2-D numeric numpy blocks, or a pandas without it, takes `to_numpy`."""
+
+    def __init__(self, parts: list[tuple[np.ndarray, np.ndarray]], n_columns: int):
+        self.parts = parts
+        self.n_columns = n_columns
+
+    @classmethod
+    def of(cls, frame: Any) -> _Blocks | None:
+        try:
+            blocks = frame._mgr.blocks
+            parts = [(b.values, np.asarray(b.mgr_locs.as_array, dtype=np.intp)) for b in blocks]
+        except AttributeError:
+            return None
+        n, width = frame.shape
+        for values, locs in parts:
+            if not (isinstance(values, np.ndarray) and values.ndim == 2
+                    and values.dtype.kind in "fiub" and values.shape == (len(locs), n)):
+                return None
+        if sum(len(locs) for _, locs in parts) != width:
+            return None
+        return cls(parts, width)
+
+    def copy_into(self, out: np.ndarray, starts: list[int], sources: list[int]) -> None:
+        """out[:, starts[i]] = frame column sources[i] as float64, a block at a time (its
+        transposed rows written straight into their output columns)."""
+        if len(set(sources)) != len(sources):  # a column read twice: one column at a time
+            for start, source in zip(starts, sources):
+                for values, locs in self.parts:
+                    hit = np.flatnonzero(locs == source)
+                    if len(hit):
+                        out[:, start] = values[hit[0]]
+            return
+        to = np.full(self.n_columns, -1, dtype=np.intp)  # frame column → output column
+        to[sources] = starts
+        for values, locs in self.parts:
+            where = to[locs]
+            if where.min() >= 0:
+                out[:, where] = values.T
+            else:
+                used = where >= 0
+                if used.any():
+                    out[:, where[used]] = values[used].T
 
 
 def _hashable(key: Any) -> bool:
