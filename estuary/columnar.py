@@ -107,8 +107,8 @@ class ColumnarEncoder:
                     starts.append(start)
                     sources.append(j)
             made = (starts, sources, rest)
-            if len(self._plans) >= 8:
-                self._plans.pop(next(iter(self._plans)))
+            if len(self._plans) >= 8:  # a few layouts at a time (clear: safe across threads)
+                self._plans.clear()
             self._plans[(names, any_key)] = made
         return made
 
