@@ -299,3 +299,19 @@ def test_beyond_float32_is_refused_by_a_float32_encoder_only():
     assert e.value.field == "b"
     everything_missing = pd.DataFrame({"a": [np.nan], "b": [np.nan]})
     assert np.isnan(RowEncoder(schema, max_abs=FLOAT32_MAX).encode_many(everything_missing)).all()
+
+
+def test_one_encoder_reads_many_column_layouts():
+    """The column plan is kept per layout (a few at a time): every layout still reads right."""
+    schema = FeatureSchema(tuple(Feature(f"n{i}", f"n{i}") for i in range(4)))
+    rows = [{f"n{i}": float(10 * r + i) for i in range(4)} for r in range(5)]
+    expected = RowEncoder(schema).encode_many(rows)
+    encoder = ColumnarEncoder(schema)
+    rng = random.Random(5)
+    for _ in range(3):
+        for k in range(12):
+            names = [f"n{i}" for i in range(4)] + [f"extra{j}" for j in range(k % 3)]
+            rng.shuffle(names)
+            frame = pd.DataFrame({c: [r.get(c, -1.0) for r in rows] for c in names})
+            _same_bits(encoder.encode(frame), expected)
+            _same_bits(encoder.encode(frame.to_numpy(), columns=names), expected)
