@@ -17,7 +17,8 @@ shape is not inferred is left alone.
 
 from __future__ import annotations
 
-import numpy as np
+import math
+
 import onnx
 from onnx import helper, numpy_helper
 
@@ -39,14 +40,14 @@ def _dims(value: onnx.ValueInfoProto) -> Dims | None:
 def _repeats(const: tuple[int, ...], other: Dims) -> bool:
     """True when a constant of shape `const` (other's rank) repeats along an axis `other` spans
     and holds more than one value (a one-value constant is already on the fast path)."""
-    return (int(np.prod(const)) > 1 and len(const) == len(other)
+    return (math.prod(const) > 1 and len(const) == len(other)
             and any(c == 1 and o != 1 for c, o in zip(const, other)))
 
 
 class _Rewriter:
     def __init__(self, model: onnx.ModelProto):
         graph = model.graph
-        inferred = onnx.shape_inference.infer_shapes(model).graph
+        inferred = _inferred(model)
         self.shapes = {v.name: _dims(v) for v in (*inferred.input, *inferred.value_info,
                                                   *inferred.output)}
         self.consts = {t.name: t for t in graph.initializer}
@@ -100,8 +101,10 @@ class _Rewriter:
         """The nodes to insert before `node`, after rewriting its constant inputs in place
         (expanded only against an operand of the output's own shape: [N, F] with [1, F])."""
         before: list = []
+        if node.op_type not in RANKED or node.domain not in ("", "ai.onnx"):
+            return before
         out = self.shapes.get(node.output[0])
-        if node.domain not in ("", "ai.onnx") or node.op_type not in RANKED or out is None:
+        if out is None:
             return before
         for i, name in enumerate(node.input):
             if name not in self.consts:
@@ -117,20 +120,39 @@ class _Rewriter:
         return before
 
 
+SMALL = 64  # constants up to this many values stay constants for shape inference
+
+
+def _inferred(model: onnx.ModelProto) -> onnx.GraphProto:
+    """The graph with inferred shapes, from a light copy: large constants (tree tables, weight
+    matrices) enter as typed inputs of their shape, so inference does not copy their data
+    (a 1.5 MB tree's export took 20 ms more the plain way); small ones (axes, shapes, scalars)
+    stay constants, which shape-dependent nodes such as Reshape need."""
+    graph = model.graph
+    small = [t for t in graph.initializer if math.prod(t.dims) <= SMALL]
+    typed = [helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
+             for t in graph.initializer if math.prod(t.dims) > SMALL]
+    light = helper.make_model(
+        helper.make_graph(list(graph.node), graph.name, [*graph.input, *typed],
+                          list(graph.output), initializer=small),
+        opset_imports=list(model.opset_import), ir_version=model.ir_version)
+    return onnx.shape_inference.infer_shapes(light).graph
+
+
 def prebroadcast(model: onnx.ModelProto) -> onnx.ModelProto:
     """Rewrite `model`'s graph in place for onnxruntime's fast loops (same results) and return
-    it; initializers no node reads any more are dropped."""
+    it; the constants it replaced, no longer read, are dropped."""
     graph = model.graph
     rewriter = _Rewriter(model)
-    nodes = []
-    for node in graph.node:
-        nodes.extend(rewriter.node(node))
-        nodes.append(node)
-    del graph.node[:]
-    graph.node.extend(nodes)
+    i = 0
+    while i < len(graph.node):  # in place: a tree's large nodes are not copied
+        before = rewriter.node(graph.node[i])
+        for k, node in enumerate(before):
+            graph.node.insert(i + k, node)
+        i += len(before) + 1
     graph.initializer.extend(rewriter.added)
     read = {n for node in graph.node for n in node.input} | {o.name for o in graph.output}
-    kept = [t for t in graph.initializer if t.name in read]
-    del graph.initializer[:]
-    graph.initializer.extend(kept)
+    for k in reversed(range(len(graph.initializer))):
+        if graph.initializer[k].name not in read:
+            del graph.initializer[k]
     return model
