@@ -44,6 +44,7 @@ class ColumnarEncoder:
             self._plan.append((f.key, f.name, f.kind == "categorical", start, width,
                                _Categories(lookup)))
             start += width
+        self._plans: dict[tuple, tuple[list, list, list]] = {}  # by column layout
 
     def encode(self, data: Any, columns: Sequence[str] | None = None,
                aliases: dict[str, str] | None = None) -> np.ndarray:
@@ -51,29 +52,65 @@ class ColumnarEncoder:
         are `columns`, or an Arrow Table/RecordBatch; `aliases` maps a feature's name to
         another column to read it from."""
         n, column = _source(data, columns)
-        numbers = _pandas_numbers(data) if type(data).__name__ == "DataFrame" else None
+        matrix = None if aliases else _number_matrix(data, columns)
+        if matrix is not None:  # numeric features copied from one matrix in one go
+            values, names = matrix
+            starts, sources, rest = self._matrix_plan(names, type(data) is not np.ndarray)
+            if not rest and starts == list(range(self.n_columns)):  # every column from it
+                if isinstance(values, _Blocks):
+                    out = np.empty((n, self.n_columns))
+                    values.copy_into(out, starts, sources)
+                    return out
+                if sources == starts and values.shape[1] == self.n_columns:
+                    return np.array(values, dtype=np.float64, order="C")  # the one copy
+                return np.ascontiguousarray(values[:, sources], dtype=np.float64)
+        else:
+            starts, sources, rest = [], [], self._plan
         out = np.full((n, self.n_columns), np.nan)
-        starts, sources = [], []  # numeric features read from the frame's one matrix
-        for key, name, categorical, start, width, categories in self._plan:
-            if numbers is not None and not categorical and not aliases:
-                j = numbers[1].get(key, numbers[1].get(name)) if _hashable(key) else None
-                if j is not None:
-                    starts.append(start)
-                    sources.append(j)
-                    continue
+        for key, name, categorical, start, width, categories in rest:
             found = column(aliases[name]) if aliases and name in aliases else column(key)
             if found is None and name != key:
                 found = column(name)
             if found is None:
                 continue
-            values, missing = found
+            values_, missing = found
             if categorical:
-                _one_hot(name, values, missing, categories, out[:, start:start + width])
+                _one_hot(name, values_, missing, categories, out[:, start:start + width])
             else:
-                out[:, start] = _numbers(name, values, missing)
-        if starts:
-            out[:, starts] = numbers[0][:, sources]  # one copy for all of them
+                out[:, start] = _numbers(name, values_, missing)
+        if starts and isinstance(values, _Blocks):
+            values.copy_into(out, starts, sources)
+        elif starts:
+            out[:, starts] = values[:, sources]  # one copy for all of them
         return out
+
+    def _matrix_plan(self, names: tuple, any_key: bool) -> tuple[list, list, list]:
+        """For a matrix whose columns are `names`: the output columns of the numeric features
+        it holds, their positions in it, and the plan of every other feature (read column by
+        column). Made once per column layout (a batch job sends the same layout every call).
+        `any_key`: a feature's key of any hashable type matches a column (pandas), else only
+        a str key does (numpy names its columns by str)."""
+        made = self._plans.get((names, any_key))
+        if made is None:
+            position = {c: i for i, c in enumerate(names)}
+            starts, sources, rest = [], [], []
+            for step in self._plan:
+                key, name, categorical, start = step[:4]
+                j = None
+                if not categorical and (isinstance(key, str) or any_key and _hashable(key)):
+                    j = position.get(key)
+                if not categorical and j is None and name != key:
+                    j = position.get(name)
+                if j is None:
+                    rest.append(step)
+                else:
+                    starts.append(start)
+                    sources.append(j)
+            made = (starts, sources, rest)
+            if len(self._plans) >= 8:  # a few layouts at a time (clear: safe across threads)
+                self._plans.clear()
+            self._plans[(names, any_key)] = made
+        return made
 
 
 class _Categories:
@@ -163,17 +200,77 @@ def _is_null(v: Any) -> bool:
     return type(v).__name__ in ("NAType", "NaTType")
 
 
-def _pandas_numbers(frame: Any) -> tuple[np.ndarray, dict] | None:
-    """The whole frame as one float64 matrix and column → position, when every column holds
-    plain numbers (pandas converts them as `astype(float64)` would): one copy instead of a
-    Series per feature (8 µs instead of 60 for 1k x 9). None otherwise (text, nullable,
-    categorical or repeated columns: the per-column path)."""
-    if not frame.columns.is_unique or not frame.shape[1]:
+def _number_matrix(data: Any, columns: Sequence[str] | None) -> tuple[Any, tuple] | None:
+    """The data's columns of plain numbers (int, uint, float, bool) in one go, and its column
+    names, when every column is one: a 2-D numeric array with `columns`, or a DataFrame (its
+    blocks, else `to_numpy`, which converts as `astype(float64)` would). None otherwise (text,
+    nullable, categorical or repeated columns, structured arrays, Arrow: column by column)."""
+    if isinstance(data, np.ndarray):
+        if data.ndim != 2 or data.dtype.kind not in "fiub" or columns is None:
+            return None
+        return data, tuple(str(c) for c in columns)
+    if type(data).__name__ != "DataFrame":
         return None
-    values = frame.to_numpy()
+    if not data.columns.is_unique or not data.shape[1]:
+        return None
+    names = tuple(data.columns.tolist())
+    blocks = _Blocks.of(data)
+    if blocks is not None:
+        return blocks, names
+    values = data.to_numpy()
     if values.dtype.kind not in "fiub":
         return None
-    return values, {c: i for i, c in enumerate(frame.columns.tolist())}
+    return values, names
+
+
+class _Blocks:
+    """A DataFrame's columns as pandas holds them: one C-contiguous [k, N] array per dtype
+    (int64, float64, ...) and the frame positions of its k columns. Copying from them straight
+    into the input matrix skips `to_numpy`'s interleaved copy and its dtype resolution: 1k x 9
+    (float64 + int64 columns) 10 µs instead of 33, and onnxruntime's run right after it is
+    faster too (less memory moved between them). The block manager is pandas' private API:
+    anything but plain 2-D numeric numpy blocks, or a pandas without it, takes `to_numpy`."""
+
+    def __init__(self, parts: list[tuple[np.ndarray, np.ndarray]], n_columns: int):
+        self.parts = parts
+        self.n_columns = n_columns
+
+    @classmethod
+    def of(cls, frame: Any) -> _Blocks | None:
+        try:
+            blocks = frame._mgr.blocks
+            parts = [(b.values, np.asarray(b.mgr_locs.as_array, dtype=np.intp)) for b in blocks]
+        except AttributeError:
+            return None
+        n, width = frame.shape
+        for values, locs in parts:
+            if not (isinstance(values, np.ndarray) and values.ndim == 2
+                    and values.dtype.kind in "fiub" and values.shape == (len(locs), n)):
+                return None
+        if sum(len(locs) for _, locs in parts) != width:
+            return None
+        return cls(parts, width)
+
+    def copy_into(self, out: np.ndarray, starts: list[int], sources: list[int]) -> None:
+        """out[:, starts[i]] = frame column sources[i] as float64, a block at a time (its
+        transposed rows written straight into their output columns)."""
+        if len(set(sources)) != len(sources):  # a column read twice: one column at a time
+            for start, source in zip(starts, sources):
+                for values, locs in self.parts:
+                    hit = np.flatnonzero(locs == source)
+                    if len(hit):
+                        out[:, start] = values[hit[0]]
+            return
+        to = np.full(self.n_columns, -1, dtype=np.intp)  # frame column → output column
+        to[sources] = starts
+        for values, locs in self.parts:
+            where = to[locs]
+            if where.min() >= 0:
+                out[:, where] = values.T
+            else:
+                used = where >= 0
+                if used.any():
+                    out[:, where[used]] = values[used].T
 
 
 def _hashable(key: Any) -> bool:

@@ -104,14 +104,21 @@ class RowEncoder:
                 out[start] = v
 
     def _in_range(self, X: np.ndarray) -> np.ndarray:
-        """The range policy on a whole matrix (the columnar path; NaN there is missing)."""
+        """The range policy on a whole matrix (the columnar path; NaN there is missing): one
+        pass for the largest and smallest value (one-hot columns hold only 0, 1 and NaN); the
+        per-column pass runs only to name the feature of a value out of range."""
+        if not self._numeric or not X.size:
+            return X
+        limit = self.max_abs
+        if np.fmax.reduce(X, axis=None) <= limit and np.fmin.reduce(X, axis=None) >= -limit:
+            return X
         for column, name in self._numeric:
             values = X[:, column]
             with np.errstate(invalid="ignore"):
-                bad = np.abs(values) > self.max_abs
+                bad = np.abs(values) > limit
             if bad.any():
-                raise _refused(name, float(values[np.argmax(bad)]), self.max_abs)
-        return X
+                raise _refused(name, float(values[np.argmax(bad)]), limit)
+        return X  # every value NaN (missing)
 
     @staticmethod
     def _encode_category(name: str, value: object, out: np.ndarray, start: int, width: int,

@@ -16,9 +16,9 @@ from river import compose, linear_model, preprocessing
 
 import estuary
 from estuary.columnar import ColumnarEncoder
-from estuary.errors import InvalidInputError
+from estuary.errors import InvalidInputError, OutOfRangeError
 from estuary.ir import Feature, FeatureSchema
-from estuary.rows import RowEncoder
+from estuary.rows import FLOAT32_MAX, RowEncoder
 from estuary.scale.columns import encode_frame
 
 CATEGORY_KINDS = {
@@ -249,3 +249,69 @@ def test_an_all_number_frame_is_read_as_one_matrix_with_the_same_numbers():
     expected = RowEncoder(schema).encode_many(rows)
     _same_bits(ColumnarEncoder(schema).encode(frame), expected)
     _same_bits(ColumnarEncoder(schema).encode(frame, aliases={"x": "y"}), expected)  # per column
+
+
+@pytest.mark.parametrize("order", ["schema", "reversed", "extra"])
+def test_a_numeric_matrix_in_any_column_order_gives_the_dict_rows_matrix(order):
+    """Every feature numeric and present: the matrix is the frame's (or array's) columns
+    gathered in one copy, whatever their order; an extra column is ignored."""
+    rng = random.Random(order)
+    schema = FeatureSchema(tuple(Feature(f"n{i}", f"n{i}") for i in range(6)))
+    special = [0.0, -0.0, 1.0, -1.5, 5e-324, 0.1, 1e-7, 3.0, 2.0**53 + 2, 1e15]
+    rows = [{f"n{i}": rng.choice(special) if rng.random() < 0.5 else rng.uniform(-9, 9)
+             for i in range(6)} for _ in range(50)]
+    names = [f"n{i}" for i in range(6)]
+    names = names[::-1] if order == "reversed" else names + ["zz"] if order == "extra" else names
+    values = np.array([[r.get(k, 7.0) for k in names] for r in rows])
+    expected = RowEncoder(schema).encode_many(rows)
+    frame = pd.DataFrame(values, columns=names)
+    frame["n1"] = frame["n1"].round().astype(np.int64)  # two blocks: pandas interleaves
+    expected[:, 1] = frame["n1"].to_numpy().astype(np.float64)
+    encoder = ColumnarEncoder(schema)
+    got = encoder.encode(frame)
+    _same_bits(got, expected)
+    assert got.flags["C_CONTIGUOUS"] and not np.shares_memory(got, frame.to_numpy())
+    two_d = frame.to_numpy()
+    _same_bits(encoder.encode(two_d, columns=names), expected)
+    assert not np.shares_memory(encoder.encode(two_d, columns=names), two_d)
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf])
+def test_infinity_in_a_column_is_refused_naming_its_feature(exported, bad):
+    """Issue 18's range policy on the columnar path (one pass over the whole matrix, then the
+    feature named): ±inf is OutOfRangeError, as in a dict row; NaN stays missing."""
+    loaded, rows = exported
+    frame = pd.DataFrame(rows[:20])
+    frame.loc[7, "x"] = bad
+    with pytest.raises(OutOfRangeError, match="is not a value the formats agree on") as e:
+        loaded.predict_proba_many(frame)
+    assert e.value.field == "x"
+    frame.loc[7, "x"] = np.nan
+    assert np.isfinite(loaded.predict_proba_many(frame)).all()
+
+
+def test_beyond_float32_is_refused_by_a_float32_encoder_only():
+    schema = FeatureSchema((Feature("a", "a"), Feature("b", "b")))
+    frame = pd.DataFrame({"a": [1.0, np.nan], "b": [2.0, -1e39]})
+    assert RowEncoder(schema).encode_many(frame)[1, 1] == -1e39
+    with pytest.raises(OutOfRangeError, match="float32 range") as e:
+        RowEncoder(schema, max_abs=FLOAT32_MAX).encode_many(frame)
+    assert e.value.field == "b"
+    everything_missing = pd.DataFrame({"a": [np.nan], "b": [np.nan]})
+    assert np.isnan(RowEncoder(schema, max_abs=FLOAT32_MAX).encode_many(everything_missing)).all()
+
+
+def test_one_encoder_reads_many_column_layouts():
+    """The column plan is kept per layout (a few at a time): every layout still reads right."""
+    schema = FeatureSchema(tuple(Feature(f"n{i}", f"n{i}") for i in range(4)))
+    rows = [{f"n{i}": float(10 * r + i) for i in range(4)} for r in range(5)]
+    expected = RowEncoder(schema).encode_many(rows)
+    encoder = ColumnarEncoder(schema)
+    rng = random.Random(5)
+    for _ in range(3):
+        for k in range(12):
+            names = [f"n{i}" for i in range(4)] + [f"extra{j}" for j in range(k % 3)]
+            rng.shuffle(names)
+            frame = pd.DataFrame({c: [r.get(c, -1.0) for r in rows] for c in names})
+            _same_bits(encoder.encode(frame), expected)
+            _same_bits(encoder.encode(frame.to_numpy(), columns=names), expected)

@@ -173,7 +173,8 @@ class LoadedModel:
                 raise ArtifactError(f"{self.path}: a label that is not a class index; the "
                                     "artifact is corrupt: re-export it")
             label = label.astype(np.int64)
-        if label.size and (label.min() < 0 or label.max() >= c):
+        if label.size and (label.view(np.uint64).max() >= c if label.dtype == np.int64
+                           else label.min() < 0 or label.max() >= c):  # negative: >= 2**63
             raise ArtifactError(f"{self.path}: a label index outside 0..{c - 1}; the artifact "
                                 "is corrupt: re-export it")
         return label

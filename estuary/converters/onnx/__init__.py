@@ -39,6 +39,7 @@ from . import (  # noqa: F401  (registration)
     trees,
     votes,
 )
+from .broadcast import prebroadcast
 from .graph import DEFAULT_OPSET, DOUBLE, INT64, ML_DOMAIN, Graph
 from .transforms import Context, emit_transform, take
 
@@ -78,6 +79,7 @@ def to_onnx(snapshot: ir.Snapshot, opset: int = DEFAULT_OPSET,
         producer_version=snapshot.provenance.estuary_version,
         doc_string=f"{model.source} exported by estuary",
     )
+    prebroadcast(proto)
     meta = ArtifactMetadata.from_snapshot(snapshot)
     helper.set_model_props(proto, {METADATA_KEY: meta.to_json(), "estuary.ir_hash": meta.ir_hash})
     onnx.checker.check_model(proto, full_check=True)
@@ -89,8 +91,9 @@ def _output_stage(g: Graph, spec: Task, outs: dict[str, str], n_classes: int) ->
     its arg-max/arg-min index (first extremum, River's max/min) and any optional outputs."""
     main = outs[spec.kind]
     if spec.per_class:
-        g.nodes.append(helper.make_node("Identity", [main], [spec.output],
-                                        name=f"n_{spec.output}"))
+        if not g.rename(main, spec.output):
+            g.nodes.append(helper.make_node("Identity", [main], [spec.output],
+                                            name=f"n_{spec.output}"))
         op = "ArgMax" if spec.index == "argmax" else "ArgMin"
         g.nodes.append(helper.make_node(op, [spec.output], [spec.index_output], axis=1,
                                         keepdims=0, select_last_index=0,
@@ -121,7 +124,9 @@ def _target_outputs(g: Graph, spec: Task, outs: dict[str, str], targets: tuple) 
                                             select_last_index=0, name=g.name("n_label")))
             outputs.append(helper.make_tensor_value_info(name, INT64, ["N"]))
         elif what == "probabilities":
-            g.nodes.append(helper.make_node("Identity", [columns], [name], name=g.name("n_p")))
+            if not g.rename(columns, name):
+                g.nodes.append(helper.make_node("Identity", [columns], [name],
+                                                name=g.name("n_p")))
             outputs.append(helper.make_tensor_value_info(name, DOUBLE, ["N", 2]))
         else:
             g.nodes.append(helper.make_node("Reshape", [columns, g.const([-1], np.int64)],

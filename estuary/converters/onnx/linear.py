@@ -18,8 +18,12 @@ def linear(est: ir.Linear, ctx: Context) -> dict[str, str]:
     # River rounds each product w·x on its own (one beyond ±1.8e308 is ±inf, and +inf + -inf is
     # NaN); onnxruntime's MatMul fuses multiply-adds, so an overflowing product can vanish into
     # the running sum (-inf where River says NaN: a polynomial of a huge input). Mul, then sum.
-    x3 = g.op("Unsqueeze", g.nan_to_zero(x), g.const([1], np.int64))  # [N, 1, F]
-    dot = g.reduce("ReduceSum", g.op("Mul", x3, g.const(W)), 2, False)  # [N, K]
+    present = g.nan_to_zero(x)
+    if len(W) == 1:  # one output: [N, F] · [1, F] summed over F is already [N, 1]
+        dot = g.reduce("ReduceSum", g.op("Mul", present, g.const(W)), 1, True)
+    else:
+        x3 = g.op("Unsqueeze", present, g.const([1], np.int64))  # [N, 1, F]
+        dot = g.reduce("ReduceSum", g.op("Mul", x3, g.const(W)), 2, False)  # [N, K]
     z = g.op("Add", dot, g.const(est.intercepts))
     o = OnnxOps(g)
     scores = arithmetic.link(o, est.link, z)
