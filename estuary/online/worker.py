@@ -7,27 +7,61 @@ The lock here is taken once per snapshot, never per event.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 
-from .freeze import Frozen
+from .freeze import Captured, Frozen, complete
 from .publish import PublishResult, publish
 from .store import Store
 
 log = logging.getLogger(__name__)
+
+GIL_SLICE_S = 0.0005  # while a job runs in a thread: how long it may hold the GIL the loop wants
+_slices_lock = threading.Lock()
+_slices_users = 0
+_slices_saved = 0.0
+
+
+@contextlib.contextmanager
+def gil_slices(seconds: float = GIL_SLICE_S) -> Iterator[None]:
+    """A worker thread's Python work (freeze completion, export, verify) holds the GIL the
+    loop needs: CPython hands it over only after `sys.getswitchinterval()` (5 ms by default),
+    so every event the loop learns while a job runs could wait that long. While the block
+    runs, the interval is `seconds`, so the loop waits at most about that per hand-over;
+    restored after the last block ends. Process-wide, like the interval itself."""
+    global _slices_users, _slices_saved
+    with _slices_lock:
+        if _slices_users == 0:
+            _slices_saved = sys.getswitchinterval()
+            sys.setswitchinterval(min(seconds, _slices_saved))
+        _slices_users += 1
+    try:
+        yield
+    finally:
+        with _slices_lock:
+            _slices_users -= 1
+            if _slices_users == 0:
+                sys.setswitchinterval(_slices_saved)
 
 
 def _warm_up() -> None:  # in a worker process: register the formats before the first job
     from ..converters import formats  # noqa: F401
 
 
+def _publish(job: Captured | Frozen, *args):
+    """The worker's half: finish the freeze of a captured state, then publish it."""
+    return publish(complete(job) if isinstance(job, Captured) else job, *args)
+
+
 def _publish_in_thread(*args):
     try:
-        return publish(*args)
+        with gil_slices():
+            return _publish(*args)
     finally:
         _detach_jvm()
 
@@ -63,15 +97,15 @@ class Publisher:
         self.executor = make_executor(executor) if isinstance(executor, str) else executor
         self._lock = threading.RLock()  # a job may finish inside submit
         self._running = False
-        self._pending: tuple[Frozen, list[Future]] | None = None
+        self._pending: tuple[Captured | Frozen, list[Future]] | None = None
         self._idle = threading.Event()
         self._idle.set()
         self.submitted = self.coalesced = self.published = self.rejected = self.failed = 0
         self.last: PublishResult | None = None
         self.on_result = on_result  # called in the worker's callback thread
 
-    def submit(self, frozen: Frozen) -> Future:
-        """Publish `frozen` now, or after the running one (replacing any that waits)."""
+    def submit(self, frozen: Captured | Frozen) -> Future:
+        """Publish `frozen` (or a captured state, frozen first in the worker) now, or after the running one (replacing any that waits)."""
         fut: Future = Future()
         with self._lock:
             self.submitted += 1
@@ -86,12 +120,12 @@ class Publisher:
                 self._pending = (frozen, self._pending[1] + [fut])
         return fut
 
-    def _start(self, frozen: Frozen, waiters: list[Future]) -> None:
+    def _start(self, frozen: Captured | Frozen, waiters: list[Future]) -> None:
         if isinstance(self.executor, ThreadPoolExecutor):
             job = self.executor.submit(_publish_in_thread, frozen, self.store, self.formats,
                                        self.store.keep)
         else:
-            job = self.executor.submit(publish, frozen, self.store.root, self.formats,
+            job = self.executor.submit(_publish, frozen, self.store.root, self.formats,
                                        self.store.keep)
         job.add_done_callback(lambda done: self._finished(done, waiters))
 
@@ -138,6 +172,6 @@ class Publisher:
             self.executor.shutdown(wait=wait, cancel_futures=not wait)
 
 
-__all__ = ["Publisher", "make_executor"]
+__all__ = ["Publisher", "gil_slices", "make_executor"]
 
 
