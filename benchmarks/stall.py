@@ -9,7 +9,8 @@ it: `Learner.capture` on the loop (the stall), then `freeze.complete` (IR, probe
 reference on the captured copy) in a worker thread that competes with the loop for the GIL
 while the loop learns on (one job at a time, a newer capture replaces a waiting one, as in
 `Publisher`; exporting and publishing are `export_verify.py`'s). Reported side by side from that
-one run: the stall (p50, p99, max), every event's pause for both (p99, max: a CPython full
+one run: the stall (p50, p99, max; and the loop thread's CPU time in it, which preemption by
+other processes does not inflate), every event's pause for both (p99, max: a CPython full
 collection lands in either), the loop's worst event pause while a worker job ran (per job: p50,
 p99; the GIL interference), the worker's time per job, and `learn_one` time per event outside
 the captures (Learner ÷ bare). Targets (issue 17): stall p99 ≤ 5 ms for the tree, ≤ 1 ms for
@@ -126,7 +127,7 @@ def run(name: str, model, events, n_events: int, every: int, probe: list,
     learner = Learner(model, store=tempfile.mkdtemp(), policy=Manual(), probe=probe,
                       gc_freeze=gc_freeze)
     worker = _Worker(slice_s)
-    bare_pause, learner_pause, stalls, during = [], [], [], []
+    bare_pause, learner_pause, stalls, stalls_cpu, during = [], [], [], [], []
     bare_total = learner_total = 0.0
     worst = None  # the loop's worst pause while a worker job runs
     gc.collect()
@@ -146,9 +147,10 @@ def run(name: str, model, events, n_events: int, every: int, probe: list,
                 during.append(worst)
                 worst = None
         if (i + 1) % every == 0:
-            t3 = time.perf_counter()
+            c3, t3 = time.thread_time(), time.perf_counter()
             captured = learner.capture()
             stalls.append((time.perf_counter() - t3) * 1e3)
+            stalls_cpu.append((time.thread_time() - c3) * 1e3)  # this thread's CPU: no preemption
             worker.submit(captured)
             worst = worst or 0.0
     worker.close()
@@ -161,6 +163,8 @@ def run(name: str, model, events, n_events: int, every: int, probe: list,
             "probes": len(learner.freeze().probes),
             "stall_ms": {"p50": statistics.median(stalls), "p99": _pct(stalls, 0.99),
                          "max": max(stalls)},
+            "stall_cpu_ms": {"p50": statistics.median(stalls_cpu), "p99": _pct(stalls_cpu, 0.99),
+                             "max": max(stalls_cpu)},
             "bare_pause_ms": {"p99": _pct(bare_pause, 0.99), "max": max(bare_pause)},
             "learner_pause_ms": {"p99": _pct(learner_pause, 0.99), "max": max(learner_pause)},
             "pause_while_worker_ms": {"p50": statistics.median(during or [0.0]),
@@ -173,14 +177,16 @@ def run(name: str, model, events, n_events: int, every: int, probe: list,
 
 def table(results: list[dict]) -> str:
     lines = ["| model | snapshots (every N events) | probes | stall p50 / p99 / max ms | "
+             "its CPU p50 / p99 ms | "
              "bare River worst pause ms (p99) | Learner worst pause ms (p99) | loop's worst "
              "pause per worker job p50 / p99 ms | worker ms per job (jobs, coalesced) | "
-             "learn_one µs bare → Learner |", "|---|---:|---:|---|---|---|---|---|---|"]
+             "learn_one µs bare → Learner |", "|---|---:|---:|---|---|---|---|---|---|---|"]
     for r in results:
         s, b, p, u = r["stall_ms"], r["bare_pause_ms"], r["learner_pause_ms"], r["learn_one_us"]
-        d, w = r["pause_while_worker_ms"], r["worker_ms"]
+        d, w, c = r["pause_while_worker_ms"], r["worker_ms"], r["stall_cpu_ms"]
         lines.append(f"| {r['model']} | {r['snapshots']} ({r['every']}) | {r['probes']} | "
-                     f"{s['p50']:.2f} / **{s['p99']:.2f}** / {s['max']:.2f} | {b['max']:.2f} "
+                     f"{s['p50']:.2f} / **{s['p99']:.2f}** / {s['max']:.2f} | {c['p50']:.2f} / "
+                     f"{c['p99']:.2f} | {b['max']:.2f} "
                      f"({b['p99']:.3f}) | {p['max']:.2f} ({p['p99']:.3f}) | {d['p50']:.2f} / "
                      f"{d['p99']:.2f} | {w['p50']:.1f} ({w['jobs']}, {w['coalesced']}) | "
                      f"{u['bare']:.2f} → {u['learner']:.2f} (**{u['ratio']:.3f}×**) |")

@@ -97,15 +97,22 @@ class Capturer:
     def __init__(self) -> None:
         self._leaves: dict[int, tuple] = {}  # id(live leaf) → (leaf, version, state)
         self._branches: dict[int, tuple] = {}  # id(live branch) → (branch, child captures, copy)
+        self._dropped: list = []
 
     def capture(self, model: Any) -> Any:
         """A copy of `model`'s state now, for `materialize`; the live model may learn on."""
         trees = [self._tree(t) for t in _steps(model)
                  if type(t) is tree.HoeffdingTreeClassifier]
         if len(trees) == 1 and trees[0].live is model:
-            return Capture(trees[0].shell, trees)
+            return Capture(trees[0].shell, trees, self._drop())
         memo = {id(t.live): t.shell for t in trees}  # deepcopy takes the captured tree as is
-        return Capture(copy.deepcopy(model, memo), trees)
+        return Capture(copy.deepcopy(model, memo), trees, self._drop())
+
+    def _drop(self) -> list:
+        """What the last capture held and this one no longer needs (the states of leaves that
+        learned or split since): freed with the capture, in the worker, not on the loop."""
+        dropped, self._dropped = self._dropped, []
+        return dropped
 
     def _tree(self, model: Any) -> Any:
         leaves, branches = {}, {}
@@ -114,23 +121,29 @@ class Capturer:
         shell.__dict__.update(model.__dict__)
         shell.classes = set(model.classes)
         shell._root = None if root is None else self._node(root, leaves, branches)
-        self._leaves, self._branches = leaves, branches  # forget nodes no longer in the tree
+        # forget nodes no longer in the tree (freeing them is left to the capture's holder)
+        self._dropped += (self._leaves, self._branches)
+        self._leaves, self._branches = leaves, branches
         return _CapturedTree(model, shell)
 
     def _node(self, node: Any, leaves: dict, branches: dict) -> Any:
         if not isinstance(node, DTBranch):
             return self._leaf(node, leaves)
-        node_ = self._node
-        kids = tuple([None if c is None else node_(c, leaves, branches) for c in node.children])
+        kids = []
+        add, node_, leaf_ = kids.append, self._node, self._leaf
+        for c in node.children:  # one level inline: most children of a big tree are leaves
+            add(None if c is None else node_(c, leaves, branches) if isinstance(c, DTBranch)
+                else leaf_(c, leaves))
+        kids_t = tuple(kids)
         held = self._branches.get(id(node))
         mapping = "_mapping" in node.__dict__  # a nominal multiway branch grows on new values
-        if held is None or held[0] is not node or held[1] != kids or mapping:
+        if held is None or held[0] is not node or held[1] != kids_t or mapping:
             clone = node.__class__.__new__(node.__class__)
             clone.__dict__.update(node.__dict__)
-            clone.children = list(kids)
+            clone.children = kids
             if mapping:
                 clone._mapping = dict(node._mapping)
-            held = (node, kids, clone)
+            held = (node, kids_t, clone)
         branches[id(node)] = held
         return held[2]
 
@@ -140,10 +153,10 @@ class Capturer:
             state.built = copy.deepcopy(leaf)
             leaves[id(leaf)] = (leaf, None, state)
             return state
-        sp = leaf.splitters
-        version = (sum(leaf.stats.values()), len(leaf.stats), id(sp),
-                   -1 if sp is None else len(sp), leaf.__dict__.get("_mc_correct_weight"),
-                   leaf.__dict__.get("_nb_correct_weight"))
+        # what learn_one moves: the weight seen (any positive weight), a class's first count,
+        # the splitters (deactivated, reactivated, a poor attribute dropped)
+        stats, sp = leaf.stats, leaf.splitters
+        version = (sum(stats.values()), len(stats), id(sp), -1 if sp is None else len(sp))
         held = self._leaves.get(id(leaf))
         if held is None or held[0] is not leaf or held[1] != version:
             held = (leaf, version, _LeafState(leaf))
@@ -177,16 +190,16 @@ class _CapturedTree:
 class Capture:
     """A model's captured state: `model` is River's model once `materialize` has run."""
 
-    __slots__ = ("model", "trees")
+    __slots__ = ("model", "trees", "dropped")
 
-    def __init__(self, model: Any, trees: list[_CapturedTree]):
-        self.model, self.trees = model, trees
+    def __init__(self, model: Any, trees: list[_CapturedTree], dropped: list):
+        self.model, self.trees, self.dropped = model, trees, dropped
 
     def __getstate__(self):
         return (self.model, self.trees)
 
     def __setstate__(self, state) -> None:
-        self.model, self.trees = state
+        (self.model, self.trees), self.dropped = state, []
 
 
 def _build(node: Any) -> Any:
@@ -204,6 +217,7 @@ def _build(node: Any) -> Any:
 
 def materialize(captured: Capture) -> Any:
     """The River model a capture stands for (off the loop): its trees' leaves rebuilt."""
+    captured.dropped = []  # the previous capture's leftovers: freed here, off the loop
     for t in captured.trees:
         t.materialize()
     return captured.model

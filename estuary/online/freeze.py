@@ -1,8 +1,8 @@
-"""The on-loop half of a snapshot: the frozen IR and River's own outputs on a bounded probe set.
+"""A snapshot's frozen IR and River's own outputs on a bounded probe set.
 
-Everything else (artifact writing, runtime checks, publishing) runs in a worker from the
-`Frozen` value, which holds plain numbers only: the model may keep learning meanwhile.
-The cost on the loop is `to_ir` plus one River prediction per probe row, so the probe set is
+Artifact writing, runtime checks and publishing run in a worker from the `Frozen` value, which
+holds plain numbers only: the model may keep learning meanwhile. `freeze(model, ...)` costs
+`to_ir` plus one River prediction per probe row on the caller's thread, so the probe set is
 bounded: the recent events (a ring buffer), the user's fixed rows, and at most `budget`
 generated adversarial rows picked evenly across kinds (thresholds, missing keys, extremes, ...),
 rotated from one snapshot to the next so that, over time, every threshold gets probed.
@@ -15,11 +15,12 @@ which the live model never touches again: the reference is River's answer on the
 Incremental: `to_ir` reuses a tree leaf's naive-Bayes tables while the leaf has not learned
 (versioned by its weight; `river_to_ir.tree`), so a freeze reads only what changed.
 GC: a CPython full collection walks every object of a big tree (100+ ms) and lands in bare
-River's learn_one as often as in a freeze; pausing the collector during the freeze was measured
-and dropped (the young objects it deferred made one long collection on the next event). A
-process that keeps one big model for good may call `gc.freeze()` after a snapshot, which takes
-the model out of every later full collection: `benchmarks/stall.py` measures both against bare
-River; estuary does not call it, as it is process-wide.
+River's learn_one as often as in a snapshot; pausing the collector during the freeze was measured
+and dropped (the young objects it deferred made one long collection on the next event). The
+capture keeps a leaf's numbers in an `array('d')` (not tracked by the collector) and leaves the
+freeing of the states it replaced to the worker. A process that keeps one big model for good may
+use `Learner(gc_freeze=True)`: `gc.freeze()` after each capture takes the model out of every
+later full collection (`benchmarks/stall.py` measures both against bare River).
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """`Learner`: a River model that snapshots itself into a versioned store as it learns.
 
 `learn_one` is River's `learn_one` plus a counter, a ring-buffer append and a policy check: no
-locks and no I/O. When the policy says so, the loop freezes the model (IR + River's outputs on
-the probe rows, see `freeze`) and hands it to a worker that exports, verifies and publishes.
+locks and no I/O. When the policy says so, the loop captures the model's state (`capture`:
+only what changed since the last snapshot is copied) and hands it to a worker that freezes it
+(IR + River's own outputs on the probe rows, from the captured copy), exports, verifies and
+publishes.
 
 >>> learner = Learner(model, store=Store("models"), policy=EveryN(1000))
 >>> for x, y in stream:
@@ -47,9 +49,9 @@ class Learner:
     (`checkpoint_on_snapshot`) at each snapshot; `position()` (set by the loop) gives the
     source offsets stored beside it. `resume()` loads the newest checkpoint that verifies.
 
-    `gc_freeze=True`: after each freeze, `gc.freeze()` moves every live object (the model's
-    included) out of CPython's collector generations, so later full collections, which walk
-    a big tree's ~200k objects (100+ ms, in bare River's learn_one as much as in a snapshot),
+    `gc_freeze=True`: after each capture (each snapshot), `gc.freeze()` moves every live
+    object (the model's included) out of CPython's collector generations, so later full
+    collections, which walk a big tree's ~200k objects (100+ ms, in bare River's learn_one as much as in a snapshot),
     skip them (`benchmarks/stall.py`). Process-wide and never undone: for a process that keeps
     one long-lived model; objects frozen this way are still freed by reference counting, but
     never by the cycle collector.
