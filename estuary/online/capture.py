@@ -138,12 +138,8 @@ class Capturer:
         held = self._branches.get(id(node))
         mapping = "_mapping" in node.__dict__  # a nominal multiway branch grows on new values
         if held is None or held[0] is not node or held[1] != kids_t or mapping:
-            clone = node.__class__.__new__(node.__class__)
-            clone.__dict__.update(node.__dict__)
-            clone.children = kids
-            if mapping:
-                clone._mapping = dict(node._mapping)
-            held = (node, kids_t, clone)
+            held = (node, kids_t, _BranchState(node, kids_t,
+                                               dict(node._mapping) if mapping else None))
         branches[id(node)] = held
         return held[2]
 
@@ -162,6 +158,37 @@ class Capturer:
             held = (leaf, version, _LeafState(leaf))
         leaves[id(leaf)] = held
         return held[2]
+
+
+class _BranchState:
+    """A branch with its children's captures; `build()` (off the loop) copies River's branch.
+
+    Of a Hoeffding tree classifier's branch, learning changes only the children (a leaf that
+    splits, a nominal branch's new value) and a multiway branch's value mapping: those are
+    captured here; its test (feature, threshold, value) and statistics are set once, when the
+    branch is made, so the copy may read them later."""
+
+    __slots__ = ("node", "kids", "mapping", "built")
+
+    def __init__(self, node: Any, kids: tuple, mapping: dict | None):
+        self.node, self.kids, self.mapping, self.built = node, kids, mapping, None
+
+    def build(self) -> Any:
+        if self.built is None:
+            node = self.node
+            clone = node.__class__.__new__(node.__class__)
+            clone.__dict__.update(node.__dict__)
+            clone.children = [None if k is None else k.build() for k in self.kids]
+            if self.mapping is not None:
+                clone._mapping = self.mapping
+            self.built = clone
+        return self.built
+
+    def __getstate__(self):  # to a worker process: the built copy, never the live branch
+        return (None, (), None, self.build())
+
+    def __setstate__(self, state) -> None:
+        self.node, self.kids, self.mapping, self.built = state
 
 
 def _steps(model: Any) -> list:
@@ -183,7 +210,8 @@ class _CapturedTree:
         self.live, self.shell = state
 
     def materialize(self) -> None:
-        self.shell._root = _build(self.shell._root)
+        root = self.shell._root
+        self.shell._root = None if root is None else root.build()
         self.live = None
 
 
