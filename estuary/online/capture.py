@@ -127,13 +127,26 @@ class Capturer:
         return _CapturedTree(model, shell)
 
     def _node(self, node: Any, leaves: dict, branches: dict) -> Any:
-        if not isinstance(node, DTBranch):
+        if not _is_branch(type(node)):
             return self._leaf(node, leaves)
-        kids = []
-        add, node_, leaf_ = kids.append, self._node, self._leaf
-        for c in node.children:  # one level inline: most children of a big tree are leaves
-            add(None if c is None else node_(c, leaves, branches) if isinstance(c, DTBranch)
-                else leaf_(c, leaves))
+        kids: list = []
+        add, old = kids.append, self._leaves
+        for c in node.children:  # leaves inline: most nodes of a big tree are leaves
+            kind = type(c)
+            if c is None:
+                add(None)
+            elif _is_branch(kind):
+                add(self._node(c, leaves, branches))
+            elif kind in _LEAVES:  # what `_leaf` does, without a call per leaf
+                stats, sp = c.stats, c.splitters
+                version = (sum(stats.values()), len(stats), id(sp), -1 if sp is None else len(sp))
+                held = old.get(id(c))
+                if held is None or held[0] is not c or held[1] != version:
+                    held = (c, version, _LeafState(c))
+                leaves[id(c)] = held
+                add(held[2])
+            else:
+                add(self._leaf(c, leaves))
         kids_t = tuple(kids)
         held = self._branches.get(id(node))
         mapping = "_mapping" in node.__dict__  # a nominal multiway branch grows on new values
@@ -189,6 +202,17 @@ class _BranchState:
 
     def __setstate__(self, state) -> None:
         self.node, self.kids, self.mapping, self.built = state
+
+
+_BRANCH_KINDS: dict[type, bool] = {}
+
+
+def _is_branch(kind: type) -> bool:
+    """`issubclass(kind, DTBranch)`, memoised: DTBranch is an ABC, whose check costs a call."""
+    known = _BRANCH_KINDS.get(kind)
+    if known is None:
+        known = _BRANCH_KINDS[kind] = issubclass(kind, DTBranch)
+    return known
 
 
 def _steps(model: Any) -> list:
