@@ -159,6 +159,7 @@ def run(name: str, model, events, n_events: int, every: int, probe: list,
     tags = (["gc_freeze"] if gc_freeze else []) + (
         [f"GIL slices {slice_s * 1e3:g} ms"] if slice_s else ["GIL switch 5 ms"])
     return {"model": f"{name} ({', '.join(tags)})", "gil_slice_s": slice_s,
+            "nodes_at_end": getattr(learner.model, "n_nodes", None),
             "events": n, "every": every, "snapshots": len(stalls),
             "probes": len(learner.freeze().probes),
             "stall_ms": {"p50": statistics.median(stalls), "p99": _pct(stalls, 0.99),
@@ -187,7 +188,8 @@ def table(results: list[dict]) -> str:
     for r in results:
         s, b, p, u = r["stall_ms"], r["bare_pause_ms"], r["learner_pause_ms"], r["learn_one_us"]
         d, w, c = r["pause_while_worker_ms"], r["worker_ms"], r["stall_cpu_ms"]
-        lines.append(f"| {r['model']} | {r['snapshots']} ({r['every']}) | {r['probes']} | "
+        end = f", {r['nodes_at_end']} nodes at end" if r.get("nodes_at_end") else ""
+        lines.append(f"| {r['model']}{end} | {r['snapshots']} ({r['every']}) | {r['probes']} | "
                      f"{s['p50']:.2f} / **{s['p99']:.2f}** / {s['max']:.2f} | {c['p50']:.2f} / "
                      f"{c['p99']:.2f} | {b['max']:.2f} "
                      f"({b['p99']:.3f}) | {p['max']:.2f} ({p['p99']:.3f}) | {d['p50']:.2f} / "
