@@ -1,4 +1,4 @@
-"""The on-loop capture (`estuary.online.capture`): what the worker completes later, after the live
+"""The on-loop capture (`river_to_ir.capture`): what the worker completes later, after the live
 model learned on, is what a freeze of the live model gave at the capture's instant (IR hash for
 hash, River's reference value for value), and a capture copies only the leaves that learned."""
 
@@ -10,7 +10,7 @@ from river.datasets import synth
 
 from estuary import ir
 from estuary.online import Learner
-from estuary.online.capture import Capturer
+from estuary.converters.river_to_ir.capture import Capturer
 from estuary.online.freeze import capture, complete, freeze
 from estuary.online.testing import logreg, phishing
 

@@ -8,7 +8,7 @@ generated adversarial rows picked evenly across kinds (thresholds, missing keys,
 rotated from one snapshot to the next so that, over time, every threshold gets probed.
 
 A `Learner` splits this in two: `capture` (on the loop: the model's state at that instant,
-copying only what changed since the last capture, `estuary.online.capture`) and `complete`
+copying only what changed since the last capture, `river_to_ir.capture`) and `complete`
 (in the worker: the IR, the probes, and River's own outputs on them, from the captured copy,
 which the live model never touches again: the reference is River's answer on the frozen state).
 
@@ -37,7 +37,7 @@ from ..converters.river_to_ir import to_ir
 from ..parity.probes import Probe, leaf_probes, probe_rows, threshold_values
 from ..parity.reference import Reference, river_outputs
 from ..snapshot import golden_candidates, snapshot_from_reference
-from .capture import Capture, Capturer, materialize
+from ..converters.river_to_ir.capture import Capture, Capturer, materialize
 
 GENERATED_KINDS = ("threshold", "missing", "extreme", "unseen", "category", "zeros")
 
@@ -119,7 +119,7 @@ class Captured:
 def capture(capturer: Capturer, model: Any, sample: Sequence[Mapping], *, budget: int = 64,
             n_events: int = 0, reason: str = "manual", rotation: int = 0,
             metrics: Mapping[str, Any] | None = None) -> Captured:
-    """The on-loop part: `model`'s state now (see `estuary.online.capture`), nothing derived."""
+    """The on-loop part: `model`'s state now (see `river_to_ir.capture`), nothing derived."""
     start = time.perf_counter()
     state = capturer.capture(model)
     stall_ms = (time.perf_counter() - start) * 1000

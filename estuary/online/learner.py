@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..converters.river_to_ir.learning import final_step, learn, learning_mode, scored_row
-from .capture import Capturer
+from ..converters.river_to_ir.capture import Capturer
 from .checkpoint import Checkpoint, CheckpointDir
 from .freeze import Captured, Frozen, capture, complete
 from .policy import EveryN, EveryT, Manual, Policy
@@ -188,7 +188,7 @@ class Learner:
 
     def capture(self, reason: str = "manual") -> Captured:
         """The on-loop part of a snapshot: the model's state now, copying only what changed
-        since the last capture (`estuary.online.capture`); `snapshot` hands it to the worker."""
+        since the last capture (`river_to_ir.capture`); `snapshot` hands it to the worker."""
         captured = capture(self._capturer, self.model, self.probe + self.recent(),
                            budget=self.generated, n_events=self.n_events, reason=reason,
                            rotation=self.n_snapshots, metrics=self._metrics())
