@@ -9,8 +9,8 @@ from river import preprocessing, tree
 from river.datasets import synth
 
 from estuary import ir
-from estuary.online import Learner
 from estuary.converters.river_to_ir.capture import Capturer
+from estuary.online import Learner
 from estuary.online.freeze import capture, complete, freeze
 from estuary.online.testing import logreg, phishing
 

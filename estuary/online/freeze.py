@@ -34,10 +34,10 @@ from typing import Any
 
 from .. import ir
 from ..converters.river_to_ir import to_ir
+from ..converters.river_to_ir.capture import Capture, Capturer, materialize
 from ..parity.probes import Probe, leaf_probes, probe_rows, threshold_values
 from ..parity.reference import Reference, river_outputs
 from ..snapshot import golden_candidates, snapshot_from_reference
-from ..converters.river_to_ir.capture import Capture, Capturer, materialize
 
 GENERATED_KINDS = ("threshold", "missing", "extreme", "unseen", "category", "zeros")
 

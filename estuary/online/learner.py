@@ -23,8 +23,8 @@ from concurrent.futures import Executor, Future
 from pathlib import Path
 from typing import Any
 
-from ..converters.river_to_ir.learning import final_step, learn, learning_mode, scored_row
 from ..converters.river_to_ir.capture import Capturer
+from ..converters.river_to_ir.learning import final_step, learn, learning_mode, scored_row
 from .checkpoint import Checkpoint, CheckpointDir
 from .freeze import Captured, Frozen, capture, complete
 from .policy import EveryN, EveryT, Manual, Policy
