@@ -36,7 +36,6 @@ from river.datasets import synth
 from estuary.online import Learner, Manual
 from estuary.online.freeze import complete
 from estuary.online.models import MODELS
-from estuary.online.worker import GIL_SLICE_S, gil_slices
 
 HERE = Path(__file__).resolve().parent
 
@@ -68,8 +67,7 @@ def _logreg():
 class _Worker:
     """`freeze.complete` of captures on one thread; a newer capture replaces a waiting one."""
 
-    def __init__(self, slice_s: float | None):
-        self.slice_s = slice_s
+    def __init__(self):
         self.lock, self.wake = threading.Lock(), threading.Event()
         self.waiting = None
         self.busy = False
@@ -97,11 +95,7 @@ class _Worker:
                     continue
                 self.busy = True
             t = time.perf_counter()
-            if self.slice_s is None:
-                complete(job)
-            else:
-                with gil_slices(self.slice_s):  # as `Publisher`'s thread does
-                    complete(job)
+            complete(job)
             self.seconds.append(time.perf_counter() - t)
             self.jobs += 1
             with self.lock:
@@ -121,12 +115,12 @@ class _Worker:
 
 
 def run(name: str, model, events, n_events: int, every: int, probe: list,
-        gc_freeze: bool = False, slice_s: float | None = None) -> dict:
+        gc_freeze: bool = False) -> dict:
     events = [next(events) for _ in range(n_events)]
     bare = copy.deepcopy(model)
     learner = Learner(model, store=tempfile.mkdtemp(), policy=Manual(), probe=probe,
                       gc_freeze=gc_freeze)
-    worker = _Worker(slice_s)
+    worker = _Worker()
     bare_pause, learner_pause, stalls, stalls_cpu, during = [], [], [], [], []
     bare_total = learner_total = 0.0
     worst = None  # the loop's worst pause while a worker job runs
@@ -156,9 +150,7 @@ def run(name: str, model, events, n_events: int, every: int, probe: list,
     worker.close()
     gc.unfreeze()  # Learner(gc_freeze=True) froze the collector's view: undo it for the next run
     n = len(events)
-    tags = (["gc_freeze"] if gc_freeze else []) + (
-        [f"GIL slices {slice_s * 1e3:g} ms"] if slice_s else ["GIL switch 5 ms"])
-    return {"model": f"{name} ({', '.join(tags)})", "gil_slice_s": slice_s,
+    return {"model": name + (" + Learner(gc_freeze=True)" if gc_freeze else ""),
             "nodes_at_end": getattr(learner.model, "n_nodes", None),
             "events": n, "every": every, "snapshots": len(stalls),
             "probes": len(learner.freeze().probes),
@@ -208,18 +200,16 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     n = 10_000 if args.quick else 50_000
     results = []
-    # (gc_freeze, GIL slice): the default Learner (its Publisher thread runs in GIL slices),
-    # with the gc.freeze policy, and that without the slices (CPython's 5 ms switch interval)
-    for gc_freeze, slice_s in ((False, GIL_SLICE_S), (True, GIL_SLICE_S), (True, None)):
+    for gc_freeze in (False, True):
         if "logreg" in args.models:
             model, events = _logreg()
             results.append(run("scaler\\|logreg", model, events, n, args.every,
-                               [x for x, _ in datasets.Phishing().take(32)], gc_freeze, slice_s))
+                               [x for x, _ in datasets.Phishing().take(32)], gc_freeze))
         if "tree" in args.models:
             ht, events = _tree()
             name = f"nba Hoeffding tree ({ht.n_nodes} nodes at start)"
             sample = [x for x, _ in synth.Agrawal(seed=2, classification_function=4).take(32)]
-            results.append(run(name, ht, events, n, args.every, sample, gc_freeze, slice_s))
+            results.append(run(name, ht, events, n, args.every, sample, gc_freeze))
     text = table(results)
     print(text)
     args.out.write_text(json.dumps({"results": results, "markdown": text}, indent=2) + "\n")

@@ -7,12 +7,11 @@ The lock here is taken once per snapshot, never per event.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import multiprocessing
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 
 from .freeze import Captured, Frozen, complete
@@ -20,34 +19,6 @@ from .publish import PublishResult, publish
 from .store import Store
 
 log = logging.getLogger(__name__)
-
-GIL_SLICE_S = 0.0005  # while a job runs in a thread: how long it may hold the GIL the loop wants
-_slices_lock = threading.Lock()
-_slices_users = 0
-_slices_saved = 0.0
-
-
-@contextlib.contextmanager
-def gil_slices(seconds: float = GIL_SLICE_S) -> Iterator[None]:
-    """A worker thread's Python work (freeze completion, export, verify) holds the GIL the
-    loop needs: CPython hands it over only after `sys.getswitchinterval()` (5 ms by default),
-    so every event the loop learns while a job runs could wait that long. While the block
-    runs, the interval is `seconds`, so the loop waits at most about that per hand-over;
-    restored after the last block ends. Process-wide, like the interval itself."""
-    global _slices_users, _slices_saved
-    with _slices_lock:
-        if _slices_users == 0:
-            _slices_saved = sys.getswitchinterval()
-            sys.setswitchinterval(min(seconds, _slices_saved))
-        _slices_users += 1
-    try:
-        yield
-    finally:
-        with _slices_lock:
-            _slices_users -= 1
-            if _slices_users == 0:
-                sys.setswitchinterval(_slices_saved)
-
 
 def _warm_up() -> None:  # in a worker process: register the formats before the first job
     from ..converters import formats  # noqa: F401
@@ -60,8 +31,7 @@ def _publish(job: Captured | Frozen, *args):
 
 def _publish_in_thread(*args):
     try:
-        with gil_slices():
-            return _publish(*args)
+        return _publish(*args)
     finally:
         _detach_jvm()
 
@@ -172,6 +142,6 @@ class Publisher:
             self.executor.shutdown(wait=wait, cancel_futures=not wait)
 
 
-__all__ = ["Publisher", "gil_slices", "make_executor"]
+__all__ = ["Publisher", "make_executor"]
 
 
