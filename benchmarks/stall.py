@@ -33,6 +33,7 @@ from pathlib import Path
 from river import datasets, tree
 from river.datasets import synth
 
+from estuary.converters.river_to_ir.capture import Capturer
 from estuary.online import Learner, Manual
 from estuary.online.freeze import complete
 from estuary.online.models import MODELS
@@ -171,6 +172,33 @@ def run(name: str, model, events, n_events: int, every: int, probe: list,
                              / statistics.median(bare_pause)}}
 
 
+def capture_only(every: int, gc_freeze: bool) -> dict:
+    """The tree's capture alone, near 1,001 nodes (no worker, no bare model; the tree learns
+    only max(10 * every, 3,000) events): wall and thread-CPU ms per capture, leaves read."""
+    rounds = max(10, 3000 // every)
+    ht, events = _tree()
+    capturer = Capturer()
+    keep = capturer.capture(ht)
+    wall, cpu, changed = [], [], []
+    for _ in range(rounds):
+        for _ in range(every):
+            ht.learn_one(*next(events))
+        before = {id(held[2]) for held in capturer._leaves.values()}
+        c0, t0 = time.thread_time(), time.perf_counter()
+        keep = capturer.capture(ht)
+        wall.append((time.perf_counter() - t0) * 1e3)
+        cpu.append((time.thread_time() - c0) * 1e3)
+        changed.append(sum(id(h[2]) not in before for h in capturer._leaves.values()))
+        del keep  # as the worker would, after completing it
+        if gc_freeze:  # as Learner(gc_freeze=True) does after each capture
+            gc.freeze()
+    gc.unfreeze()
+    return {"every": every, "gc_freeze": gc_freeze, "rounds": rounds, "nodes_at_end": ht.n_nodes,
+            "leaves_read_median": statistics.median(changed),
+            "wall_ms": {"p50": statistics.median(wall), "p99": _pct(wall, 0.99)},
+            "cpu_ms": {"p50": statistics.median(cpu), "p99": _pct(cpu, 0.99)}}
+
+
 def table(results: list[dict]) -> str:
     lines = ["| model | snapshots (every N events) | probes | stall p50 / p99 / max ms | "
              "its CPU p50 / p99 ms | "
@@ -196,8 +224,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--every", type=int, default=500)
     parser.add_argument("--models", default="logreg,tree", help="comma-separated: logreg, tree")
+    parser.add_argument("--capture-only", action="store_true",
+                        help="only the tree's capture near 1,001 nodes, every 100 and 500 events")
     parser.add_argument("--out", type=Path, default=HERE / "results_stall.json")
     args = parser.parse_args(argv)
+    if args.capture_only:
+        for every in (100, 500):
+            for gc_freeze in (False, True):
+                print(json.dumps(capture_only(every, gc_freeze)))
+        return
     n = 10_000 if args.quick else 50_000
     results = []
     for gc_freeze in (False, True):
