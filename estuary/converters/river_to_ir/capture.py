@@ -4,14 +4,16 @@ The model mutates with the next `learn_one`, so whatever a snapshot reads of it 
 loop; everything derived from that state (IR, probes, River's reference) can then run elsewhere
 (`freeze.complete`) on a copy the live model never touches again. `Capturer.capture(model)`:
 
-- Hoeffding tree classifiers (exact class, alone or as a pipeline's step): the branches are
-  copied (a leaf that splits changes its parent's children list); a leaf is read only if it
-  learned since the last capture (versioned by its weight, classes and splitters), otherwise
-  its previous capture is reused by identity. A leaf's Gaussian statistics go into one
-  `array('d')`: no collector-tracked object per number, and a few µs per changed leaf.
-  Off the loop, `materialize` rebuilds River's own leaf, splitter and `Gaussian` objects from
-  them, once per leaf version, so River's own prediction code answers the reference rows.
-- anything else: `copy.deepcopy` (a scaler and a linear model are a few dicts, ~0.1 ms).
+- Hoeffding tree classifiers (exact class, alone or as a pipeline's step): each branch is
+  recorded with its children's captures (a leaf that splits changes its parent's children
+  list); a leaf is read only if it learned since the last capture (versioned by its weight,
+  class count and splitters), otherwise its previous capture is reused by identity, and so is
+  a branch whose children's captures are all the same. A leaf's Gaussian statistics go into
+  one `array('d')`: no collector-tracked object per number, ~10 µs per changed leaf.
+  Off the loop, `materialize` rebuilds River's own branch, leaf, splitter and `Gaussian`
+  objects from them, once per version, so River's own prediction code answers the reference
+  rows. Cost on the loop: ~1 µs per node walked plus the leaves that learned.
+- anything else: `copy.deepcopy` (a scaler and a linear model are a few dicts, ~0.2 ms).
 """
 
 from __future__ import annotations
@@ -235,7 +237,8 @@ class _CapturedTree:
 
     def materialize(self) -> None:
         root = self.shell._root
-        self.shell._root = None if root is None else root.build()
+        if isinstance(root, (_LeafState, _BranchState)):  # not yet built
+            self.shell._root = root.build()
         self.live = None
 
 
@@ -252,19 +255,6 @@ class Capture:
 
     def __setstate__(self, state) -> None:
         (self.model, self.trees), self.dropped = state, []
-
-
-def _build(node: Any) -> Any:
-    if isinstance(node, _LeafState):
-        return node.build()
-    if isinstance(node, DTBranch):
-        kids = node.children
-        for i, c in enumerate(kids):
-            if isinstance(c, _LeafState):
-                kids[i] = c.build()
-            elif isinstance(c, DTBranch):
-                _build(c)
-    return node
 
 
 def materialize(captured: Capture) -> Any:
