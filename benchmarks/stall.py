@@ -118,7 +118,9 @@ class _Worker:
 def run(name: str, model, events, n_events: int, every: int, probe: list,
         gc_freeze: bool = False) -> dict:
     events = [next(events) for _ in range(n_events)]
-    bare = copy.deepcopy(model)
+    # both sides get a fresh copy: a model's objects laid out by copying are faster to walk
+    # than the learned original's (scaler|logreg: 1.07x for a plain wrapper over the original)
+    bare, model = copy.deepcopy(model), copy.deepcopy(model)
     learner = Learner(model, store=tempfile.mkdtemp(), policy=Manual(), probe=probe,
                       gc_freeze=gc_freeze)
     worker = _Worker()
