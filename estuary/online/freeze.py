@@ -1,20 +1,26 @@
-"""The on-loop half of a snapshot: the frozen IR and River's own outputs on a bounded probe set.
+"""A snapshot's frozen IR and River's own outputs on a bounded probe set.
 
-Everything else (artifact writing, runtime checks, publishing) runs in a worker from the
-`Frozen` value, which holds plain numbers only: the model may keep learning meanwhile.
-The cost on the loop is `to_ir` plus one River prediction per probe row, so the probe set is
+Artifact writing, runtime checks and publishing run in a worker from the `Frozen` value, which
+holds plain numbers only: the model may keep learning meanwhile. `freeze(model, ...)` costs
+`to_ir` plus one River prediction per probe row on the caller's thread, so the probe set is
 bounded: the recent events (a ring buffer), the user's fixed rows, and at most `budget`
 generated adversarial rows picked evenly across kinds (thresholds, missing keys, extremes, ...),
 rotated from one snapshot to the next so that, over time, every threshold gets probed.
 
+A `Learner` splits this in two: `capture` (on the loop: the model's state at that instant,
+copying only what changed since the last capture, `river_to_ir.capture`) and `complete`
+(in the worker: the IR, the probes, and River's own outputs on them, from the captured copy,
+which the live model never touches again: the reference is River's answer on the frozen state).
+
 Incremental: `to_ir` reuses a tree leaf's naive-Bayes tables while the leaf has not learned
 (versioned by its weight; `river_to_ir.tree`), so a freeze reads only what changed.
 GC: a CPython full collection walks every object of a big tree (100+ ms) and lands in bare
-River's learn_one as often as in a freeze; pausing the collector during the freeze was measured
-and dropped (the young objects it deferred made one long collection on the next event). A
-process that keeps one big model for good may call `gc.freeze()` after a snapshot, which takes
-the model out of every later full collection: `benchmarks/stall.py` measures both against bare
-River; estuary does not call it, as it is process-wide.
+River's learn_one as often as in a snapshot; pausing the collector during the freeze was measured
+and dropped (the young objects it deferred made one long collection on the next event). The
+capture keeps a leaf's numbers in an `array('d')` (not tracked by the collector) and leaves the
+freeing of the states it replaced to the worker. A process that keeps one big model for good may
+use `Learner(gc_freeze=True)`: `gc.freeze()` after each capture takes the model out of every
+later full collection (`benchmarks/stall.py` measures both against bare River).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from typing import Any
 
 from .. import ir
 from ..converters.river_to_ir import to_ir
+from ..converters.river_to_ir.capture import Capture, Capturer, materialize
 from ..parity.probes import Probe, leaf_probes, probe_rows, threshold_values
 from ..parity.reference import Reference, river_outputs
 from ..snapshot import golden_candidates, snapshot_from_reference
@@ -90,6 +97,47 @@ def bounded_probes(model: ir.Model, sample: Sequence[Mapping], budget: int,
     return [Probe(dict(r), "sample") for r in sample] + picked + leaf_probes(model, bases)
 
 
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Captured:
+    """The loop's part of a snapshot: the model's captured state and what `freeze` takes."""
+
+    state: Capture
+    sample: tuple
+    budget: int
+    n_events: int
+    created_at: str
+    reason: str
+    rotation: int
+    stall_ms: float  # how long capturing held the loop
+    metrics: Mapping[str, Any]
+
+
+def capture(capturer: Capturer, model: Any, sample: Sequence[Mapping], *, budget: int = 64,
+            n_events: int = 0, reason: str = "manual", rotation: int = 0,
+            metrics: Mapping[str, Any] | None = None) -> Captured:
+    """The on-loop part: `model`'s state now (see `river_to_ir.capture`), nothing derived."""
+    start = time.perf_counter()
+    state = capturer.capture(model)
+    stall_ms = (time.perf_counter() - start) * 1000
+    return Captured(state, tuple(sample), budget, n_events, _now(), reason, rotation, stall_ms,
+                    dict(metrics or {}))
+
+
+def complete(captured: Captured) -> Frozen:
+    """`freeze` of a captured state, off the loop: IR, probes and River's outputs on them,
+    all from the captured copy. `stall_ms` stays the capture's."""
+    model = materialize(captured.state)
+    model_ir = to_ir(model)
+    probes = bounded_probes(model_ir, captured.sample, captured.budget, captured.rotation)
+    ref = river_outputs(model, [p.row for p in probes], model_ir.task, model_ir.classes)
+    return Frozen(model_ir, tuple(probes), ref, captured.n_events, captured.created_at,
+                  captured.reason, captured.stall_ms, captured.metrics)
+
+
 def freeze(model: Any, sample: Sequence[Mapping], *, budget: int = 64, n_events: int = 0,
            reason: str = "manual", rotation: int = 0,
            metrics: Mapping[str, Any] | None = None) -> Frozen:
@@ -101,7 +149,7 @@ def freeze(model: Any, sample: Sequence[Mapping], *, budget: int = 64, n_events:
     model_ir = to_ir(model)
     probes = bounded_probes(model_ir, sample, budget, rotation)
     ref = river_outputs(model, [p.row for p in probes], model_ir.task, model_ir.classes)
-    created_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    created_at = _now()
     stall_ms = (time.perf_counter() - start) * 1000
     return Frozen(model_ir, tuple(probes), ref, n_events, created_at, reason, stall_ms,
                   dict(metrics or {}))
@@ -118,4 +166,4 @@ def to_snapshot(frozen: Frozen) -> ir.Snapshot:
                                    tags=[frozen.probes[i].tag for i in picked])
 
 
-__all__ = ["Frozen", "bounded_probes", "freeze", "to_snapshot"]
+__all__ = ["Captured", "Frozen", "bounded_probes", "capture", "complete", "freeze", "to_snapshot"]

@@ -1,8 +1,10 @@
 """`Learner`: a River model that snapshots itself into a versioned store as it learns.
 
 `learn_one` is River's `learn_one` plus a counter, a ring-buffer append and a policy check: no
-locks and no I/O. When the policy says so, the loop freezes the model (IR + River's outputs on
-the probe rows, see `freeze`) and hands it to a worker that exports, verifies and publishes.
+locks and no I/O. When the policy says so, the loop captures the model's state (`capture`:
+only what changed since the last snapshot is copied) and hands it to a worker that freezes it
+(IR + River's own outputs on the probe rows, from the captured copy), exports, verifies and
+publishes.
 
 >>> learner = Learner(model, store=Store("models"), policy=EveryN(1000))
 >>> for x, y in stream:
@@ -21,9 +23,10 @@ from concurrent.futures import Executor, Future
 from pathlib import Path
 from typing import Any
 
+from ..converters.river_to_ir.capture import Capturer
 from ..converters.river_to_ir.learning import final_step, learn, learning_mode, scored_row
 from .checkpoint import Checkpoint, CheckpointDir
-from .freeze import Frozen, freeze
+from .freeze import Captured, Frozen, capture, complete
 from .policy import EveryN, EveryT, Manual, Policy
 from .publish import PublishResult
 from .store import Store
@@ -46,9 +49,9 @@ class Learner:
     (`checkpoint_on_snapshot`) at each snapshot; `position()` (set by the loop) gives the
     source offsets stored beside it. `resume()` loads the newest checkpoint that verifies.
 
-    `gc_freeze=True`: after each freeze, `gc.freeze()` moves every live object (the model's
-    included) out of CPython's collector generations, so later full collections, which walk
-    a big tree's ~200k objects (100+ ms, in bare River's learn_one as much as in a snapshot),
+    `gc_freeze=True`: after each capture (each snapshot), `gc.freeze()` moves every live
+    object (the model's included) out of CPython's collector generations, so later full
+    collections, which walk a big tree's ~200k objects (100+ ms, in bare River's learn_one as much as in a snapshot),
     skip them (`benchmarks/stall.py`). Process-wide and never undone: for a process that keeps
     one long-lived model; objects frozen this way are still freed by reference counting, but
     never by the cycle collector.
@@ -89,6 +92,7 @@ class Learner:
         if self.policy.needs_prediction or metric is not None:
             self.learn_one = self._learn_predicting  # type: ignore[method-assign]
         self._started = time.monotonic()
+        self._capturer = Capturer()
         self._executor = executor
         self._publisher: Publisher | None = None
         self.on_result = on_result
@@ -178,24 +182,30 @@ class Learner:
         return self._snapshot(reason)
 
     def freeze(self, reason: str = "manual") -> Frozen:
-        """Only the on-loop part: IR + River's outputs on the probe rows."""
-        frozen = freeze(self.model, self.probe + self.recent(), budget=self.generated,
-                        n_events=self.n_events, reason=reason, rotation=self.n_snapshots,
-                        metrics=self._metrics())
+        """`capture` then, on this thread too, what the worker does with it: the IR and River's
+        outputs on the probe rows (`Frozen.stall_ms` is the capture's part)."""
+        return complete(self.capture(reason))
+
+    def capture(self, reason: str = "manual") -> Captured:
+        """The on-loop part of a snapshot: the model's state now, copying only what changed
+        since the last capture (`river_to_ir.capture`); `snapshot` hands it to the worker."""
+        captured = capture(self._capturer, self.model, self.probe + self.recent(),
+                           budget=self.generated, n_events=self.n_events, reason=reason,
+                           rotation=self.n_snapshots, metrics=self._metrics())
         if self.gc_freeze:  # the class docstring: out of every later full collection
             gc.freeze()
         self.n_snapshots += 1
-        self.history.append((self.n_events, reason, frozen.stall_ms))
+        self.history.append((self.n_events, reason, captured.stall_ms))
         self.policy.reset(self.n_events)
         if self.checkpoint_on_snapshot:
             self.checkpoint()
         self._check_at = self._next_check(self.n_events)
-        return frozen
+        return captured
 
     def _snapshot(self, reason: str) -> Future:
         if self.store is None:
             raise ValueError("this Learner has no store: pass store=Store(path) to publish")
-        return self._worker().submit(self.freeze(reason))
+        return self._worker().submit(self.capture(reason))
 
     # ---------------------------------------------------------------------------- checkpoints
 

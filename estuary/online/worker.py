@@ -14,20 +14,24 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 
-from .freeze import Frozen
+from .freeze import Captured, Frozen, complete
 from .publish import PublishResult, publish
 from .store import Store
 
 log = logging.getLogger(__name__)
 
-
 def _warm_up() -> None:  # in a worker process: register the formats before the first job
     from ..converters import formats  # noqa: F401
 
 
+def _publish(job: Captured | Frozen, *args):
+    """The worker's half: finish the freeze of a captured state, then publish it."""
+    return publish(complete(job) if isinstance(job, Captured) else job, *args)
+
+
 def _publish_in_thread(*args):
     try:
-        return publish(*args)
+        return _publish(*args)
     finally:
         _detach_jvm()
 
@@ -63,15 +67,15 @@ class Publisher:
         self.executor = make_executor(executor) if isinstance(executor, str) else executor
         self._lock = threading.RLock()  # a job may finish inside submit
         self._running = False
-        self._pending: tuple[Frozen, list[Future]] | None = None
+        self._pending: tuple[Captured | Frozen, list[Future]] | None = None
         self._idle = threading.Event()
         self._idle.set()
         self.submitted = self.coalesced = self.published = self.rejected = self.failed = 0
         self.last: PublishResult | None = None
         self.on_result = on_result  # called in the worker's callback thread
 
-    def submit(self, frozen: Frozen) -> Future:
-        """Publish `frozen` now, or after the running one (replacing any that waits)."""
+    def submit(self, frozen: Captured | Frozen) -> Future:
+        """Publish `frozen` (or a captured state, frozen first in the worker) now, or after the running one (replacing any that waits)."""
         fut: Future = Future()
         with self._lock:
             self.submitted += 1
@@ -86,12 +90,12 @@ class Publisher:
                 self._pending = (frozen, self._pending[1] + [fut])
         return fut
 
-    def _start(self, frozen: Frozen, waiters: list[Future]) -> None:
+    def _start(self, frozen: Captured | Frozen, waiters: list[Future]) -> None:
         if isinstance(self.executor, ThreadPoolExecutor):
             job = self.executor.submit(_publish_in_thread, frozen, self.store, self.formats,
                                        self.store.keep)
         else:
-            job = self.executor.submit(publish, frozen, self.store.root, self.formats,
+            job = self.executor.submit(_publish, frozen, self.store.root, self.formats,
                                        self.store.keep)
         job.add_done_callback(lambda done: self._finished(done, waiters))
 
