@@ -149,7 +149,10 @@ def _file(path: Path, headers: dict[str, str]) -> Response:
 def _own(request: Request, path: Path) -> Response:
     """A page file: cached for good under its content-hashed URL, else revalidated."""
     fresh = request.query_params.get("v") == _file_hash(path)
-    return _file(path, IMMUTABLE if fresh else NO_CACHE)
+    # a worker's script sets its own embedder policy: the page's, so that it may start
+    worker = {"Cross-Origin-Embedder-Policy": "require-corp"} if path.name.endswith("-worker.js") \
+        else {}
+    return _file(path, {**(IMMUTABLE if fresh else NO_CACHE), **worker})
 
 
 def _own_files() -> dict[str, Path]:
@@ -196,17 +199,21 @@ class Vendored:
                    built=built,
                    missing=sorted(p for p, v in versions.items() if v is None))
 
-    def preloads(self, runtimes: list[str], compile_wasm: bool = True) -> str:
+    def preloads(self, runtimes: list[str], compile_wasm: bool = True,
+                 worker: str | None = None, wasm_query: str = "") -> str:
         """Fetched at once, while the page is parsed: the runtime the page answers with first.
         A progressive page (TF.js first, then ONNX) preloads TF.js only: fetching, unpacking
         and parsing ORT's 14 MB wasm at the same time delays TF.js's first answer by 100+ ms
-        on a cold visit; onnxruntime-web is fetched once TF.js has answered."""
+        on a cold visit; onnxruntime-web is fetched once TF.js has answered. On an ONNX-only
+        page, `worker` (web_demo/ort-worker.js's URL) is started instead, from here: it fetches
+        and compiles the wasm and starts ORT off the main thread (a worker cannot use the
+        page's preloads)."""
         links = []
         if "tfjs" in runtimes and "@tensorflow/tfjs" not in self.missing:
             links.append(f'<link rel="modulepreload" href="{self.entry["@tensorflow/tfjs"]}">')
         if runtimes == ["onnx"] and "onnxruntime-web" not in self.missing:
             ort = self.entry["onnxruntime-web"]
-            wasm = ort.rsplit("/", 1)[0] + "/ort-wasm-simd-threaded.wasm"
+            wasm = ort.rsplit("/", 1)[0] + "/ort-wasm-simd-threaded.wasm" + wasm_query
             # the wasm too: its download (warm: its read from the HTTP cache) starts now, not when
             # onnxruntime-web asks for it (as=fetch + crossorigin: what its fetch() matches)
             links += [f'<link rel="preload" href="{wasm}" as="fetch" crossorigin>',
@@ -214,6 +221,9 @@ class Vendored:
                       f'<link rel="modulepreload" href="{wasm.removesuffix(".wasm")}.mjs">']
             if compile_wasm:  # and compiled as it arrives, from here (web_demo/runtimes.js)
                 links.append(_COMPILE_WASM.replace("URL", json.dumps(wasm)))
+            if worker:  # which runs ORT on it, off the main thread
+                links.append(_START_WORKER.replace("WORKER_URL", json.dumps(worker)).replace(
+                    "START_MESSAGE", json.dumps({"type": "start", "ort": ort})))
         return "\n".join(links)
 
     async def serve(self, request: Request, name: str) -> Response:
@@ -233,7 +243,8 @@ class Vendored:
         headers = {**cache, **SAME_ORIGIN, "ETag": etag, "Vary": "Accept-Encoding"}
         if etag in request.headers.get("if-none-match", ""):
             return Response(status_code=304, headers=headers)
-        if "gzip" not in request.headers.get("accept-encoding", ""):
+        if "gzip" not in request.headers.get("accept-encoding", "") or \
+                request.query_params.get("encoding") == "identity":
             return FileResponse(path, media_type=media, headers=headers)
         return Response(body, media_type=media, headers={**headers, "Content-Encoding": "gzip"})
 
@@ -245,6 +256,23 @@ window.estuaryOrtWasm = WebAssembly.compileStreaming && WebAssembly.compileStrea
   fetch(URL, {credentials: 'same-origin'})).then((m) => {
   performance.mark('estuary:wasm-compiled'); return m; });
 window.estuaryOrtWasm && window.estuaryOrtWasm.catch(() => {});</script>"""
+
+
+# onnxruntime-web's own worker (web_demo/ort-worker.js), started while the page's head is parsed,
+# and given the wasm module compiled above (a WebAssembly.Module is shared, not copied);
+# web_demo/runtimes.js talks to it (web_demo/ort-remote.js).
+_START_WORKER = """<script>window.estuaryOrtWorker = (() => {
+  try {
+    const w = new Worker(WORKER_URL, {type: 'module', name: 'estuary-ort'});
+    const start = START_MESSAGE;
+    start.ort = new URL(start.ort, location.href).href;
+    w.postMessage(start);
+    const compiled = window.estuaryOrtWasm || Promise.reject(new Error('not compiled here'));
+    compiled.then((module) => w.postMessage({type: 'module', module}),
+      () => w.postMessage({type: 'module', module: null}));
+    return w;
+  } catch (e) { return null; }
+})();</script>"""
 
 
 class PageState(Protocol):
@@ -306,10 +334,16 @@ def render_page(html: str, state: PageState, vendored: Vendored, query: Any, *,
     config = {"missing": vendored.missing, "install": _install_hint(), "head": head,
               "manifest": manifest.to_dict() if manifest else None,
               "model": model, "models": models or [], "trusted_key": _trusted_pem(state)}
+    # ?ortworker=0: ORT on the main thread, as before (benchmarks/browser.py --ab compares);
+    # ?wasm=identity: its wasm not gzipped (idem)
+    worker = None if query.get("ortworker") == "0" else versioned["/web_demo/ort-worker.js"]
     html = html.replace("<!--IMPORTMAP-->", '<script type="importmap">'
                         f"{json.dumps(import_map)}</script>\n"
                         + vendored.preloads(_first_runtimes(query, manifest),
-                                            compile_wasm=query.get("precompile") != "0"))
+                                            compile_wasm=query.get("precompile") != "0",
+                                            worker=worker,
+                                            wasm_query="?encoding=identity"
+                                            if query.get("wasm") == "identity" else ""))
     return html.replace("<!--CONFIG-->", '<script type="application/json" id="estuary-config">'
                         f"{_script_json(config)}</script>")
 
