@@ -3,7 +3,7 @@ onnxruntime-web (wasm, 1 thread) and @tensorflow/tfjs (cpu), beside the same run
 (benchmarks/node.py) and River's `predict_proba_one` in Python, measured side by side.
 
     python benchmarks/browser.py [--n 2000] [--visits 5] [--cases scaler|logreg ...] [--no-node]
-        [--pages onnx-ort onnx tfjs progressive] [--ab N]
+        [--pages onnx-ort onnx tfjs progressive] [--ab N [--ab-pages now identity ort-itself]]
 
 Per model: the model is published to a temporary store (`publish`, as a Learner would) and
 served by `estuary serve` in its own process (uvicorn, as in production). Debian's chromium
@@ -17,6 +17,9 @@ served by `estuary serve` in its own process (uvicorn, as in production). Debian
 - `?runtime=onnx` (the page's default), when the model has a TF.js artifact: the progressive page,
   TF.js answers first while onnxruntime-web starts, then ONNX (checked) replaces it: both times
   are reported (the first answer, and the first ONNX answer).
+
+`--ab N` only opens the ONNX-only page cold, N interleaved rounds of the variants `--ab-pages`
+names (AB_PAGES: ORT's wasm from the head, not gzipped, or fetched by ORT itself).
 
 - first ms, cold: a new profile (empty cache: the ORT wasm, 14 MB (3.7 MB gzipped), is downloaded
   and compiled); median over 3 browsers. Warm: the same profile visiting again (HTTP cache + V8's
@@ -62,18 +65,17 @@ READY = """async () => { await window.estuary.ready; const s = window.estuary.st
   const marks = Object.fromEntries(performance.getEntriesByType('mark')
     .filter((m) => m.name.startsWith('estuary:')).map((m) => [m.name.slice(8), m.startTime]));
   const wasm = performance.getEntriesByType('resource').find((r) => r.name.includes('.wasm'));
-  if (wasm) marks['wasm-fetched'] = wasm.responseEnd;
+  if (wasm) Object.assign(marks, {'wasm-first-byte': wasm.responseStart, 'wasm-fetched': wasm.responseEnd});
   return {...s.timings, ...marks, load: nav.loadEventEnd, dcl: nav.domContentLoadedEventEnd}; }"""
 # runtimes.js's performance marks (ms since navigation start), in the order they happen
-MARKS = ("wasm-fetch-start", "ort-imported", "wasm-fetched", "wasm-compiled",
-         "wasm-instantiated", "ort-session", "ort-ready", "ort-ready-page")
-# --ab: the ONNX-only page, each way it can start onnxruntime-web (issue 17, item 5)
+MARKS = ("wasm-fetch-start", "wasm-first-byte", "ort-imported", "wasm-fetched", "wasm-compiled",
+         "wasm-instantiated", "ort-session", "ort-ready")
+# --ab: the ONNX-only page, each way it can fetch and start onnxruntime-web (issue 17, item 5;
+# commit 735d398 also had ORT in a module worker started from the head: measured, not kept)
 AB_PAGES = {
-    "main": "runtime=onnx&progressive=0&ortworker=0",  # ORT on the main thread, wasm from the head
-    "main-identity": "runtime=onnx&progressive=0&ortworker=0&wasm=identity",
-    "ort-itself": "runtime=onnx&progressive=0&ortworker=0&precompile=0",  # before issue 17
-    "worker": "runtime=onnx&progressive=0",  # the page now: ORT in a worker started by the head
-    "worker-identity": "runtime=onnx&progressive=0&wasm=identity",
+    "now": "runtime=onnx&progressive=0",  # the wasm fetched and compiled from the page's head
+    "identity": "runtime=onnx&progressive=0&wasm=identity",  # ... not gzipped
+    "ort-itself": "runtime=onnx&progressive=0&precompile=0",  # ORT fetches it (before issue 17)
 }
 
 
@@ -111,7 +113,7 @@ class Server:
             time.sleep(0.1)
         # the server gzips the vendored files once, in the background: not on a measured visit
         for encoding in ("gzip", "identity"):
-            page = httpx.get(f"{self.url}/?runtime=onnx&progressive=0&ortworker=0").text
+            page = httpx.get(f"{self.url}/?runtime=onnx&progressive=0").text
             wasm = re.search(r'href="([^"]+\.wasm)"', page).group(1)
             httpx.get(self.url + wasm, headers={"Accept-Encoding": encoding}, timeout=120)
 
@@ -235,7 +237,7 @@ def main() -> None:
                         help="which of the three pages to open (default: all)")
     parser.add_argument("--ab", type=int, default=0, metavar="N",
                         help="only the cold A/B of the ONNX-only page, N interleaved rounds")
-    parser.add_argument("--ab-pages", nargs="*", default=["main", "worker"], choices=AB_PAGES,
+    parser.add_argument("--ab-pages", nargs="*", default=["ort-itself", "now"], choices=AB_PAGES,
                         help="with --ab: which ways of starting ORT to compare")
     args = parser.parse_args()
     if args.ab:

@@ -16,7 +16,6 @@
 //   ?progressive=0 turns this off (ONNX only).
 
 import { checkManifest } from '/js/manifest.js';
-import { remoteOrt } from './ort-remote.js';
 
 const TINY = 'CAgSB2VzdHVhcnk6OgoQCgF4EgF5IghJZGVudGl0eRIEd2FybVoPCgF4EgoKCAgLEgQKAggBYg8KAXkSCgoICAsSBAoCCAFCBAoAEA0=';
 
@@ -94,25 +93,10 @@ async function withCompiled(start) {
   }
 }
 
-/** onnxruntime-web, configured (local wasm, one thread, no proxy worker) and initialised: in
- * the worker `estuary serve` started from an ONNX-only page's head (web_demo/ort-worker.js),
- * else (or if that worker fails) here, on the main thread. */
+/** onnxruntime-web, configured (local wasm, one thread, no proxy worker) and initialised. */
 export function getOrt() {
-  const worker = window.estuaryOrtWorker;
-  promise ??= worker instanceof Worker
-    ? remoteOrt(worker).then((ort) => { performance.mark('estuary:ort-ready-page'); return ort; },
-      (e) => {
-        console.warn(`estuary: onnxruntime-web runs on the main thread: ${e.message}`);
-        worker.terminate();
-        return startLocalOrt();
-      })
-    : startLocalOrt();
-  return promise;
-}
-
-function startLocalOrt() {
   compileOrtWasm();
-  return (async () => {
+  promise ??= (async () => {
     const ort = await import('onnxruntime-web');
     performance.mark('estuary:ort-imported');
     ort.env.wasm.numThreads = 1;
@@ -137,6 +121,7 @@ function startLocalOrt() {
     performance.mark('estuary:ort-ready');
     return ort;
   })();
+  return promise;
 }
 
 let tfPromise = null;

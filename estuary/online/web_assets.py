@@ -149,10 +149,7 @@ def _file(path: Path, headers: dict[str, str]) -> Response:
 def _own(request: Request, path: Path) -> Response:
     """A page file: cached for good under its content-hashed URL, else revalidated."""
     fresh = request.query_params.get("v") == _file_hash(path)
-    # a worker's script sets its own embedder policy: the page's, so that it may start
-    worker = {"Cross-Origin-Embedder-Policy": "require-corp"} if path.name.endswith("-worker.js") \
-        else {}
-    return _file(path, {**(IMMUTABLE if fresh else NO_CACHE), **worker})
+    return _file(path, IMMUTABLE if fresh else NO_CACHE)
 
 
 def _own_files() -> dict[str, Path]:
@@ -200,14 +197,11 @@ class Vendored:
                    missing=sorted(p for p, v in versions.items() if v is None))
 
     def preloads(self, runtimes: list[str], compile_wasm: bool = True,
-                 worker: str | None = None, wasm_query: str = "") -> str:
+                 wasm_query: str = "") -> str:
         """Fetched at once, while the page is parsed: the runtime the page answers with first.
         A progressive page (TF.js first, then ONNX) preloads TF.js only: fetching, unpacking
         and parsing ORT's 14 MB wasm at the same time delays TF.js's first answer by 100+ ms
-        on a cold visit; onnxruntime-web is fetched once TF.js has answered. On an ONNX-only
-        page, `worker` (web_demo/ort-worker.js's URL) is started instead, from here: it fetches
-        and compiles the wasm and starts ORT off the main thread (a worker cannot use the
-        page's preloads)."""
+        on a cold visit; onnxruntime-web is fetched once TF.js has answered."""
         links = []
         if "tfjs" in runtimes and "@tensorflow/tfjs" not in self.missing:
             links.append(f'<link rel="modulepreload" href="{self.entry["@tensorflow/tfjs"]}">')
@@ -221,9 +215,6 @@ class Vendored:
                       f'<link rel="modulepreload" href="{wasm.removesuffix(".wasm")}.mjs">']
             if compile_wasm:  # and compiled as it arrives, from here (web_demo/runtimes.js)
                 links.append(_COMPILE_WASM.replace("URL", json.dumps(wasm)))
-            if worker:  # which runs ORT on it, off the main thread
-                links.append(_START_WORKER.replace("WORKER_URL", json.dumps(worker)).replace(
-                    "START_MESSAGE", json.dumps({"type": "start", "ort": ort})))
         return "\n".join(links)
 
     async def serve(self, request: Request, name: str) -> Response:
@@ -256,23 +247,6 @@ window.estuaryOrtWasm = WebAssembly.compileStreaming && WebAssembly.compileStrea
   fetch(URL, {credentials: 'same-origin'})).then((m) => {
   performance.mark('estuary:wasm-compiled'); return m; });
 window.estuaryOrtWasm && window.estuaryOrtWasm.catch(() => {});</script>"""
-
-
-# onnxruntime-web's own worker (web_demo/ort-worker.js), started while the page's head is parsed,
-# and given the wasm module compiled above (a WebAssembly.Module is shared, not copied);
-# web_demo/runtimes.js talks to it (web_demo/ort-remote.js).
-_START_WORKER = """<script>window.estuaryOrtWorker = (() => {
-  try {
-    const w = new Worker(WORKER_URL, {type: 'module', name: 'estuary-ort'});
-    const start = START_MESSAGE;
-    start.ort = new URL(start.ort, location.href).href;
-    w.postMessage(start);
-    const compiled = window.estuaryOrtWasm || Promise.reject(new Error('not compiled here'));
-    compiled.then((module) => w.postMessage({type: 'module', module}),
-      () => w.postMessage({type: 'module', module: null}));
-    return w;
-  } catch (e) { return null; }
-})();</script>"""
 
 
 class PageState(Protocol):
@@ -334,14 +308,11 @@ def render_page(html: str, state: PageState, vendored: Vendored, query: Any, *,
     config = {"missing": vendored.missing, "install": _install_hint(), "head": head,
               "manifest": manifest.to_dict() if manifest else None,
               "model": model, "models": models or [], "trusted_key": _trusted_pem(state)}
-    # ?ortworker=0: ORT on the main thread, as before (benchmarks/browser.py --ab compares);
-    # ?wasm=identity: its wasm not gzipped (idem)
-    worker = None if query.get("ortworker") == "0" else versioned["/web_demo/ort-worker.js"]
+    # ?wasm=identity: ORT's wasm not gzipped (benchmarks/browser.py --ab compares)
     html = html.replace("<!--IMPORTMAP-->", '<script type="importmap">'
                         f"{json.dumps(import_map)}</script>\n"
                         + vendored.preloads(_first_runtimes(query, manifest),
                                             compile_wasm=query.get("precompile") != "0",
-                                            worker=worker,
                                             wasm_query="?encoding=identity"
                                             if query.get("wasm") == "identity" else ""))
     return html.replace("<!--CONFIG-->", '<script type="application/json" id="estuary-config">'
