@@ -3,7 +3,7 @@ onnxruntime-web (wasm, 1 thread) and @tensorflow/tfjs (cpu), beside the same run
 (benchmarks/node.py) and River's `predict_proba_one` in Python, measured side by side.
 
     python benchmarks/browser.py [--n 2000] [--visits 5] [--cases scaler|logreg ...] [--no-node]
-        [--pages onnx-ort onnx tfjs progressive] [--ab N]
+        [--pages onnx-ort onnx tfjs progressive] [--ab N [--ab-pages now identity ort-itself]]
 
 Per model: the model is published to a temporary store (`publish`, as a Learner would) and
 served by `estuary serve` in its own process (uvicorn, as in production). Debian's chromium
@@ -17,6 +17,9 @@ served by `estuary serve` in its own process (uvicorn, as in production). Debian
 - `?runtime=onnx` (the page's default), when the model has a TF.js artifact: the progressive page,
   TF.js answers first while onnxruntime-web starts, then ONNX (checked) replaces it: both times
   are reported (the first answer, and the first ONNX answer).
+
+`--ab N` only opens the ONNX-only page cold, N interleaved rounds of the variants `--ab-pages`
+names (AB_PAGES: ORT's wasm from the head, not gzipped, or fetched by ORT itself).
 
 - first ms, cold: a new profile (empty cache: the ORT wasm, 14 MB (3.7 MB gzipped), is downloaded
   and compiled); median over 3 browsers. Warm: the same profile visiting again (HTTP cache + V8's
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import statistics
 import subprocess
 import sys
@@ -60,12 +64,19 @@ READY = """async () => { await window.estuary.ready; const s = window.estuary.st
   const nav = performance.getEntriesByType('navigation')[0];
   const marks = Object.fromEntries(performance.getEntriesByType('mark')
     .filter((m) => m.name.startsWith('estuary:')).map((m) => [m.name.slice(8), m.startTime]));
-  const wasm = performance.getEntriesByType('resource').find((r) => r.name.endsWith('.wasm'));
-  if (wasm) marks['wasm-fetched'] = wasm.responseEnd;
+  const wasm = performance.getEntriesByType('resource').find((r) => r.name.includes('.wasm'));
+  if (wasm) Object.assign(marks, {'wasm-first-byte': wasm.responseStart, 'wasm-fetched': wasm.responseEnd});
   return {...s.timings, ...marks, load: nav.loadEventEnd, dcl: nav.domContentLoadedEventEnd}; }"""
 # runtimes.js's performance marks (ms since navigation start), in the order they happen
-MARKS = ("wasm-fetch-start", "ort-imported", "wasm-fetched", "wasm-compiled",
+MARKS = ("wasm-fetch-start", "wasm-first-byte", "ort-imported", "wasm-fetched", "wasm-compiled",
          "wasm-instantiated", "ort-session", "ort-ready")
+# --ab: the ONNX-only page, each way it can fetch and start onnxruntime-web (issue 17, item 5;
+# commit 735d398 also had ORT in a module worker started from the head: measured, not kept)
+AB_PAGES = {
+    "now": "runtime=onnx&progressive=0",  # the wasm fetched and compiled from the page's head
+    "identity": "runtime=onnx&progressive=0&wasm=identity",  # ... not gzipped
+    "ort-itself": "runtime=onnx&progressive=0&precompile=0",  # ORT fetches it (before issue 17)
+}
 
 
 def publish_model(model, rows, store: Path) -> tuple[list[str], Path]:
@@ -100,6 +111,11 @@ class Server:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"estuary serve did not start: {self.proc.stderr.read()[:500]!r}")
             time.sleep(0.1)
+        # the server gzips the vendored files once, in the background: not on a measured visit
+        for encoding in ("gzip", "identity"):
+            page = httpx.get(f"{self.url}/?runtime=onnx&progressive=0").text
+            wasm = re.search(r'href="([^"]+\.wasm)"', page).group(1)
+            httpx.get(self.url + wasm, headers={"Accept-Encoding": encoding}, timeout=120)
 
     def close(self) -> None:
         self.proc.terminate()
@@ -108,8 +124,15 @@ class Server:
 
 def visit(context, url: str) -> dict:
     page = context.new_page()
+    said: list[str] = []
+    page.on("console", lambda m: said.append(m.text))
+    page.on("pageerror", lambda e: said.append(str(e)))
     try:
         page.goto(url)
+        try:  # a page that never answers fails the run, saying what it logged
+            page.wait_for_function("window.estuary?.state().timings.firstPrediction", timeout=60_000)
+        except Exception as e:
+            raise RuntimeError(f"{url}: no first prediction in 60 s; the page said {said}") from e
         return page.evaluate(READY)
     finally:
         page.close()
@@ -182,13 +205,12 @@ def cold_ab(pw, url: str, pages: dict[str, str], rounds: int) -> dict[str, dict[
             for kind, rs in runs.items()}
 
 
-def ab_main(cases: list[str], rounds: int) -> None:
-    """`--ab N`: ORT's wasm compiled from the page's head (now) vs by ORT itself (before issue
-    17's item 5: `&precompile=0`), ONNX-only pages, N interleaved cold visits each."""
+def ab_main(cases: list[str], rounds: int, kinds: list[str]) -> None:
+    """`--ab N`: the ONNX-only page started each way of `kinds` (AB_PAGES), N interleaved cold
+    visits each."""
     from playwright.sync_api import sync_playwright
 
-    pages = {"before (precompile=0)": "runtime=onnx&progressive=0&precompile=0",
-             "now": "runtime=onnx&progressive=0"}
+    pages = {kind: AB_PAGES[kind] for kind in kinds}
     with sync_playwright() as pw, tempfile.TemporaryDirectory() as tmp:
         for case in cases:
             model, rows = learned(case)
@@ -200,7 +222,7 @@ def ab_main(cases: list[str], rounds: int) -> None:
             finally:
                 server.close()
             for kind, steps in figures.items():
-                print(f"{case:28s} {kind:22s} first {steps['firstPrediction']:5.0f} ms cold  "
+                print(f"{case:28s} {kind:16s} first {steps['firstPrediction']:5.0f} ms cold  "
                       + "  ".join(f"{k} {v:.0f}" for k, v in steps.items()), flush=True)
 
 
@@ -215,9 +237,11 @@ def main() -> None:
                         help="which of the three pages to open (default: all)")
     parser.add_argument("--ab", type=int, default=0, metavar="N",
                         help="only the cold A/B of the ONNX-only page, N interleaved rounds")
+    parser.add_argument("--ab-pages", nargs="*", default=["ort-itself", "now"], choices=AB_PAGES,
+                        help="with --ab: which ways of starting ORT to compare")
     args = parser.parse_args()
     if args.ab:
-        ab_main(args.cases, args.ab)
+        ab_main(args.cases, args.ab, args.ab_pages)
         return
 
     from playwright.sync_api import sync_playwright

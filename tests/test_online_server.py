@@ -225,5 +225,9 @@ def test_ort_wasm_is_served_for_streaming_compile_gzipped_with_a_strong_etag(lea
         assert plain.status_code == 200 and "content-encoding" not in plain.headers
         assert plain.content == raw and plain.headers["etag"] == etag
         assert plain.headers["content-type"] == "application/wasm"
+        # ?encoding=identity (the page's ?wasm=identity, benchmarks/browser.py --ab): not gzipped
+        asked = http.get(f"{wasm_url}?encoding=identity", headers={"Accept-Encoding": "gzip"})
+        assert "content-encoding" not in asked.headers and asked.content == raw
+        assert "?encoding=identity" in http.get("/?progressive=0&wasm=identity").text
         again = http.get(wasm_url, headers={"If-None-Match": etag, "Accept-Encoding": "gzip"})
         assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag

@@ -196,7 +196,8 @@ class Vendored:
                    built=built,
                    missing=sorted(p for p, v in versions.items() if v is None))
 
-    def preloads(self, runtimes: list[str], compile_wasm: bool = True) -> str:
+    def preloads(self, runtimes: list[str], compile_wasm: bool = True,
+                 wasm_query: str = "") -> str:
         """Fetched at once, while the page is parsed: the runtime the page answers with first.
         A progressive page (TF.js first, then ONNX) preloads TF.js only: fetching, unpacking
         and parsing ORT's 14 MB wasm at the same time delays TF.js's first answer by 100+ ms
@@ -206,7 +207,7 @@ class Vendored:
             links.append(f'<link rel="modulepreload" href="{self.entry["@tensorflow/tfjs"]}">')
         if runtimes == ["onnx"] and "onnxruntime-web" not in self.missing:
             ort = self.entry["onnxruntime-web"]
-            wasm = ort.rsplit("/", 1)[0] + "/ort-wasm-simd-threaded.wasm"
+            wasm = ort.rsplit("/", 1)[0] + "/ort-wasm-simd-threaded.wasm" + wasm_query
             # the wasm too: its download (warm: its read from the HTTP cache) starts now, not when
             # onnxruntime-web asks for it (as=fetch + crossorigin: what its fetch() matches)
             links += [f'<link rel="preload" href="{wasm}" as="fetch" crossorigin>',
@@ -233,7 +234,8 @@ class Vendored:
         headers = {**cache, **SAME_ORIGIN, "ETag": etag, "Vary": "Accept-Encoding"}
         if etag in request.headers.get("if-none-match", ""):
             return Response(status_code=304, headers=headers)
-        if "gzip" not in request.headers.get("accept-encoding", ""):
+        if "gzip" not in request.headers.get("accept-encoding", "") or \
+                request.query_params.get("encoding") == "identity":
             return FileResponse(path, media_type=media, headers=headers)
         return Response(body, media_type=media, headers={**headers, "Content-Encoding": "gzip"})
 
@@ -306,10 +308,13 @@ def render_page(html: str, state: PageState, vendored: Vendored, query: Any, *,
     config = {"missing": vendored.missing, "install": _install_hint(), "head": head,
               "manifest": manifest.to_dict() if manifest else None,
               "model": model, "models": models or [], "trusted_key": _trusted_pem(state)}
+    # ?wasm=identity: ORT's wasm not gzipped (benchmarks/browser.py --ab compares)
     html = html.replace("<!--IMPORTMAP-->", '<script type="importmap">'
                         f"{json.dumps(import_map)}</script>\n"
                         + vendored.preloads(_first_runtimes(query, manifest),
-                                            compile_wasm=query.get("precompile") != "0"))
+                                            compile_wasm=query.get("precompile") != "0",
+                                            wasm_query="?encoding=identity"
+                                            if query.get("wasm") == "identity" else ""))
     return html.replace("<!--CONFIG-->", '<script type="application/json" id="estuary-config">'
                         f"{_script_json(config)}</script>")
 
