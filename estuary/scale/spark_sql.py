@@ -460,6 +460,12 @@ def compile_outputs(model: ir.Model, inputs: Block, o: SqlOps) -> list[Sql]:
 # --------------------------------------------------------------------------------- inputs
 
 
+def _column_of(feature: Any, types: dict[str, Any]) -> str:
+    """The column a feature is read from: named like its key, else like its name."""
+    key = feature.key
+    return key if isinstance(key, str) and key in types else feature.name
+
+
 def input_columns(types: dict[str, Any], schema: ir.FeatureSchema) -> Block:
     """The artifact's input columns as double SQL (NaN = missing) read by the schema from
     columns of these Spark `types`, with `estuary.columnar`'s rules: a null or NaN is missing,
@@ -470,7 +476,7 @@ def input_columns(types: dict[str, Any], schema: ir.FeatureSchema) -> Block:
     nan = _num(math.nan)
     out: Block = {}
     for f in schema.features:
-        name = f.key if isinstance(f.key, str) and f.key in types else f.name
+        name = _column_of(f, types)
         kind = types.get(name)
         if kind is None:
             out.update({c: Sql(nan, 0, 0) for c in f.columns})
@@ -503,7 +509,7 @@ def range_check(types: dict[str, Any], schema: ir.FeatureSchema) -> str | None:
 
     inf, cases = _num(math.inf), []
     for f in schema.features:
-        name = f.key if isinstance(f.key, str) and f.key in types else f.name
+        name = _column_of(f, types)
         if f.kind != "numeric" or not isinstance(types.get(name), (T.FloatType, T.DoubleType)):
             continue
         col = quoted(name)
