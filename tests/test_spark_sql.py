@@ -12,17 +12,25 @@ ulp on some rows. Needs Java 17 and pyspark (the `spark` extra): a missing runti
 
 from __future__ import annotations
 
+import math
 import random
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from py4j.protocol import Py4JJavaError
+from pyspark.errors import PythonException
 from river import compose, linear_model, preprocessing, tree
 
 import estuary
 from estuary import spark as public
-from estuary.errors import InvalidInputError, InvalidOptionError, UnsupportedModelError
+from estuary.errors import (
+    InvalidInputError,
+    InvalidOptionError,
+    OutOfRangeError,
+    UnsupportedModelError,
+)
 from estuary.online import Learner, Store
 from estuary.scale import spark as es
 
@@ -244,3 +252,86 @@ def test_two_scored_frames_join(spark, frame, stores):
     local_b, _ = _both(spark, frame.head(500), stores["hoeffding_tree"])
     assert joined.iloc[:, 1].tolist() == local_a["prediction"].tolist()
     assert joined.iloc[:, 2].tolist() == local_b["prediction"].tolist()
+
+
+# ----------------------------------------------------------------------- the range policy
+# Issue 18's policy in every batch engine: ±inf in a numeric feature's column is refused with
+# `OutOfRangeError` naming the feature, as `predict_many` refuses it; NaN and null stay missing.
+# Spark re-raises a worker's exception (Arrow) or `raise_error` (SQL) as text on the driver:
+# the message names the error and the feature, and `es.refusal` types it again.
+# x3 is a feature the tree never splits on (the local engine refuses it all the same).
+
+ENGINE_ERRORS = {"arrow": PythonException, "sql": Py4JJavaError}
+
+
+def _with(frame: pd.DataFrame, column: str, value: float) -> pd.DataFrame:
+    out = frame.head(600).copy()
+    out.loc[321, column] = value
+    return out
+
+
+def _local(root, frame: pd.DataFrame) -> pd.DataFrame:
+    model = es.worker_model(es.resolve(root).data, es.resolve(root).sha256)
+    batch = pa.RecordBatch.from_pandas(frame, preserve_index=False)
+    return es.score_batch(model, batch).to_pandas()
+
+
+@pytest.mark.parametrize("name", ["hoeffding_tree", "scaler_logreg"])
+@pytest.mark.parametrize("column", ["x1", "x3"])
+def test_infinity_is_refused_by_every_engine_naming_the_feature(spark, frame, stores, name,
+                                                                 column):
+    root = stores[name]
+    for value in (math.inf, -math.inf):
+        bad = _with(frame, column, value)
+        with pytest.raises(OutOfRangeError, match="is not a value the formats agree on") as e:
+            _local(root, bad)
+        assert e.value.field == column
+        expected = str(e.value)
+        df = spark.createDataFrame(bad).repartition(2)
+        for engine, kind in ENGINE_ERRORS.items():
+            with pytest.raises(Exception) as e:
+                public.predict(df, root, engine=engine).select("prediction").collect()
+            assert isinstance(e.value, kind), engine
+            assert f"estuary.errors.OutOfRangeError: {expected}" in str(e.value), engine
+            typed = es.refusal(e.value)
+            assert isinstance(typed, OutOfRangeError) and typed.field == column, engine
+            assert str(typed) == expected, engine
+        assert es.refusal(ValueError("something else")) is None
+
+
+def test_nan_stays_missing_and_huge_finite_values_are_scored_as_locally(spark, frame, stores):
+    rows = frame.head(600).copy()
+    rows.loc[::7, "x1"] = float("nan")
+    rows.loc[::5, "x2"] = None
+    rows.loc[3::11, "x3"] = 1e300
+    rows.loc[4::11, "x3"] = -1.7e308
+    rows.loc[5::11, "x1"] = 1e308
+    df = spark.createDataFrame(rows).repartition(2)
+    for name in ("hoeffding_tree", "scaler_logreg"):
+        local = _local(stores[name], rows)
+        for engine in ENGINE_ERRORS:
+            got = public.predict(df, stores[name], engine=engine).toPandas().sort_values("id")
+            assert got["prediction"].tolist() == local["prediction"].tolist(), (name, engine)
+            if engine == "arrow" or name == "hoeffding_tree":  # SQL linear: exp within an ulp
+                assert np.array_equal(_probabilities(got), _probabilities(local)), (name, engine)
+            else:
+                assert np.abs(_probabilities(got) - _probabilities(local)).max() <= 1e-15
+
+
+@pytest.mark.parametrize("engine", ["local", "spark", "spark-sql"])
+def test_score_command_refuses_infinity_with_every_engine(stores, frame, tmp_path, engine):
+    import json
+
+    from typer.testing import CliRunner
+
+    from estuary.cli import app
+
+    _with(frame, "x3", -math.inf).to_parquet(tmp_path / "rows.parquet", index=False)
+    result = CliRunner().invoke(app, ["score", str(tmp_path / "rows.parquet"),
+                                      str(tmp_path / "out.parquet"), "--model",
+                                      str(stores["hoeffding_tree"]), "--engine", engine,
+                                      "--json"])
+    assert result.exit_code == 2, result.output
+    report = json.loads(result.stdout)
+    assert report["error_type"] == "OutOfRangeError"
+    assert report["error"].startswith("feature 'x3': -inf is not a value the formats agree on")

@@ -6,7 +6,8 @@ predictions are the same numbers. Input: Parquet or CSV (a header row). The loca
 the whole table with Arrow (CSV through pandas, whose type inference Spark's CSV reader
 shares), scores it in batches of BATCH rows and writes one file (Parquet, or CSV with
 `probabilities` as a JSON list); the Spark engine reads with Spark and writes Spark's output
-directory at OUTPUT.
+directory at OUTPUT. Every engine refuses a ±inf value with `OutOfRangeError` naming the
+feature (the range policy of `estuary.rows`; NaN and null are missing), before writing.
 
 >>> score(Path("rows.parquet"), Path("scored.parquet"), "models")
 10000
@@ -114,10 +115,16 @@ def _score_spark(input: Path, output: Path, model: Any, version: int | None, kin
                 quoted = "`" + field.name.replace("`", "``") + "`"
                 scored = scored.withColumn(field.name, F.to_json(F.col(quoted)))
     writer = scored.write.mode("overwrite")
-    if kind_out == ".parquet":
-        writer.parquet(str(output))
-    else:
-        writer.csv(str(output), header=True)
+    try:
+        if kind_out == ".parquet":
+            writer.parquet(str(output))
+        else:
+            writer.csv(str(output), header=True)
+    except Exception as e:  # a refused row fails the job: the local engine's error, typed
+        refused = _spark.refusal(e)
+        if refused is None:
+            raise
+        raise refused from None
     return df.count()
 
 

@@ -22,8 +22,10 @@ for clusterers `distances`, for anomaly filters `is_anomaly`.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import os
+import re
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -32,11 +34,16 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ArtifactError, InvalidInputError
+from ..errors import ArtifactError, InvalidInputError, OutOfRangeError
 from .outputs import output_columns
 
 _WORKER_MODELS: dict[str, Any] = {}  # sha256 → LoadedModel, one per Python worker process
-_ENCODERS: dict[int, tuple[Any, Any]] = {}  # id(model) → (model, its ColumnarEncoder)
+# How a refused row reaches the driver: Spark re-raises a Python worker's exception as text
+# (PythonException: its traceback, whose last line starts with this) and the SQL engine's
+# `raise_error` as a Java RuntimeException with this text; neither keeps the Python type
+REFUSED = f"{OutOfRangeError.__module__}.{OutOfRangeError.__name__}: "
+_REFUSAL = re.compile(re.escape(REFUSED) + r"feature ('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|"
+                      r"\\.)*\"): ([^\n]*)")
 
 
 @dataclass(frozen=True)
@@ -160,10 +167,13 @@ def score_batch(model: Any, batch: Any, keep: list[str] | None = None) -> Any:
     """One Arrow RecordBatch scored by a loaded artifact: the `keep` columns (default: all),
     untouched, then the task's output columns (`estuary.scale.outputs`), built as Arrow
     arrays. The local engine of `estuary score` and every Spark worker run this same
-    function. A per-target model raises `WrongTaskError`."""
+    function. The artifact's own encoder reads the columns (`estuary.columnar`) and applies
+    the range policy (`estuary.rows`): ±inf raises `OutOfRangeError` naming the feature, as
+    `predict_many` does; in a Spark worker it fails the job (`refusal` retypes it).
+    A per-target model raises `WrongTaskError`."""
     import pyarrow as pa
 
-    out = model.run(_encoder(model).encode(batch))
+    out = model.run(model.encoder.encode_many(batch))
     keep = batch.schema.names if keep is None else keep
     columns, names = [batch.column(name) for name in keep], list(keep)
     for c in output_columns(model.task, out):
@@ -183,16 +193,6 @@ def score_batch(model: Any, batch: Any, keep: list[str] | None = None) -> Any:
     return pa.RecordBatch.from_arrays(columns, names=names)
 
 
-def _encoder(model: Any) -> Any:
-    """The columnar encoder of a loaded artifact, made once per model."""
-    encoder = _ENCODERS.get(id(model))
-    if encoder is None or encoder[0] is not model:
-        from ..columnar import ColumnarEncoder
-
-        encoder = _ENCODERS[id(model)] = (model, ColumnarEncoder(model.metadata.schema))
-    return encoder[1]
-
-
 def _scorer(blob: Any, sha256: str, keep: list[str]):
     def score(batches):
         model = worker_model(blob.value, sha256)
@@ -200,6 +200,22 @@ def _scorer(blob: Any, sha256: str, keep: list[str]):
             yield score_batch(model, batch, keep)
 
     return score
+
+
+def refusal(error: BaseException) -> OutOfRangeError | None:
+    """The `OutOfRangeError` a failed Spark job carries as text (a Python worker's, or the SQL
+    engine's `raise_error`), retyped on the driver; None when it carries none.
+
+    >>> try:
+    ...     predict(df, "models").write.parquet("scored")
+    ... except Exception as e:
+    ...     raise (refusal(e) or e) from None
+    """
+    found = _REFUSAL.search(str(error))
+    if found is None:
+        return None
+    field, message = found.groups()
+    return OutOfRangeError(ast.literal_eval(field), message.strip())
 
 
 def _class_array(classes: tuple) -> np.ndarray:
@@ -230,4 +246,5 @@ def local_session(master: str = "local[2]", app: str = "estuary") -> Any:
             .getOrCreate())
 
 
-__all__ = ["Artifact", "local_session", "predict", "resolve", "score_batch", "worker_model"]
+__all__ = ["Artifact", "local_session", "predict", "refusal", "resolve", "score_batch",
+           "worker_model"]

@@ -47,6 +47,8 @@ from .. import ir
 from ..errors import ArtifactError, InvalidInputError, UnsupportedModelError
 from ..ir import arithmetic
 from ..ir.trees import TreeClassifier, TreeRegressor, TreeStructure
+from ..rows import FLOAT64_MAX, _refused
+from .spark import REFUSED
 
 ARROW_HINT = "score it with engine='arrow' (estuary score --engine spark)"
 SUPPORTED = ["Select", "Scale", "OneHot", "Chain", "Union", "Linear (identity, sigmoid, softmax, "
@@ -458,6 +460,12 @@ def compile_outputs(model: ir.Model, inputs: Block, o: SqlOps) -> list[Sql]:
 # --------------------------------------------------------------------------------- inputs
 
 
+def _column_of(feature: Any, types: dict[str, Any]) -> str:
+    """The column a feature is read from: named like its key, else like its name."""
+    key = feature.key
+    return key if isinstance(key, str) and key in types else feature.name
+
+
 def input_columns(types: dict[str, Any], schema: ir.FeatureSchema) -> Block:
     """The artifact's input columns as double SQL (NaN = missing) read by the schema from
     columns of these Spark `types`, with `estuary.columnar`'s rules: a null or NaN is missing,
@@ -468,7 +476,7 @@ def input_columns(types: dict[str, Any], schema: ir.FeatureSchema) -> Block:
     nan = _num(math.nan)
     out: Block = {}
     for f in schema.features:
-        name = f.key if isinstance(f.key, str) and f.key in types else f.name
+        name = _column_of(f, types)
         kind = types.get(name)
         if kind is None:
             out.update({c: Sql(nan, 0, 0) for c in f.columns})
@@ -489,6 +497,27 @@ def input_columns(types: dict[str, Any], schema: ir.FeatureSchema) -> Block:
             out[column] = Sql(f"CASE WHEN {col} IS NULL THEN {nan} WHEN {hit} THEN 1.0D "
                               "ELSE 0.0D END")
     return out
+
+
+def range_check(types: dict[str, Any], schema: ir.FeatureSchema) -> str | None:
+    """SQL that is null, or fails the job on the first ±inf of a numeric feature's float or
+    double column (integer, decimal and boolean columns cannot hold one) with the message of
+    the `OutOfRangeError` the local and Arrow engines raise (`estuary.rows`' range policy);
+    None when no column can. Spark's `raise_error` carries only text to the driver:
+    `estuary.scale.spark.refusal` turns it back into the error."""
+    from pyspark.sql import types as T
+
+    inf, cases = _num(math.inf), []
+    for f in schema.features:
+        name = _column_of(f, types)
+        if f.kind != "numeric" or not isinstance(types.get(name), (T.FloatType, T.DoubleType)):
+            continue
+        col = quoted(name)
+        message = {sign: _text(f"{REFUSED}{_refused(f.name, sign * math.inf, FLOAT64_MAX)}")
+                   for sign in (1, -1)}
+        cases.append(f"WHEN abs({col}) = {inf} THEN raise_error(CASE WHEN {col} > 0 THEN "
+                     f"{message[1]} ELSE {message[-1]} END)")
+    return f"CASE {' '.join(cases)} END" if cases else None
 
 
 def _class_literal(c: Any, label_type: Any) -> str:
@@ -532,6 +561,8 @@ def compile_program(model: ir.Model, types: dict[str, Any], prefix: str) -> Prog
     from .spark import _spark_label_type
 
     o = SqlOps(prefix)
+    check = range_check(types, model.schema)  # kept: once a row, never pruned from an output
+    check = o.keep(Sql(check), "range") if check else None
     outputs = o.keep(compile_outputs(model, input_columns(types, model.schema), o), "outputs")
     if model.task == "classification":
         label_type = _spark_label_type(tuple(model.classes))
@@ -539,6 +570,8 @@ def compile_program(model: ir.Model, types: dict[str, Any], prefix: str) -> Prog
                  ("probabilities", f"array({', '.join(v.text for v in outputs)})"))
     else:
         named = (("prediction", outputs[0].text),)
+    if check is not None:  # null unless it fails the job: each output is its own value
+        named = tuple((name, f"coalesce({check.text}, {text})") for name, text in named)
     return Program(tuple(tuple(layer) for layer in o.layers), named, tuple(types))
 
 
@@ -565,4 +598,4 @@ def predict(df: Any, model: Any, version: int | str | None = None) -> Any:
 
 
 __all__ = ["Program", "SqlOps", "compile_outputs", "compile_program", "input_columns",
-           "load_model", "predict"]
+           "load_model", "predict", "range_check"]
