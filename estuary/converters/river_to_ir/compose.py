@@ -41,9 +41,46 @@ def pipeline_inputs(p: compose.Pipeline) -> dict:
         if type(step) in KEY_RENAMERS:
             back = _through(back, KEY_RENAMERS[type(step)][1], step)
             continue
+        if isinstance(step, compose.TransformerUnion):  # read through its key-keeping branches
+            back = _through(back, _union_source, step)
+            continue
         if ex.renames:
             break
     return found
+
+
+def _branch_source(steps: list, key: Any) -> Any:
+    """The raw key a union branch passes on as `key`, unchanged in value, or None. Only a branch
+    of key routing (Select, Discard, renamers) that selects the key by name counts: a scaler or
+    encoder branch makes its keys from values, and a branch that passes every key would claim
+    keys another branch makes (the IR's union resolves a duplicate name once, not per row)."""
+    selected = False
+    for step in reversed(flatten(steps)):
+        if isinstance(step, compose.Select):
+            if key not in step.keys:
+                return None
+            selected = True
+        elif isinstance(step, compose.Discard):
+            if key in step.keys:
+                return None
+        elif type(step) in KEY_RENAMERS:
+            key = KEY_RENAMERS[type(step)][1](step, key)
+            if key is None:
+                return None
+        else:
+            return None
+    return key if selected else None
+
+
+def _union_source(u: compose.TransformerUnion, key: Any) -> Any:
+    """The raw key a key behind a union comes from, as River's union builds its dict (the first
+    branch that emits the key wins): a string a union passes on reaches the model as a string,
+    so the model's categories for it are the raw key's categories."""
+    for t in u.transformers.values():
+        raw = _branch_source([t], key)
+        if raw is not None:
+            return raw
+    return None
 
 
 def _through(back: Callable, inverse: Callable, step: Any) -> Callable:
