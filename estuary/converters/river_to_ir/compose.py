@@ -150,10 +150,21 @@ def _chick_union(model_factory):
                     + (compose.Select("diet") | preprocessing.OneHotEncoder())) | model_factory()
 
 
+def _chick_tree(**options):
+    return tree.HoeffdingTreeRegressor(grace_period=10, delta=0.5, tau=0.5,
+                                       leaf_prediction="mean", **options)
+
+
 UNION_CASES = (
     Case("union(scaler,onehot)|linreg", "ChickWeights", _chick_union(linear_model.LinearRegression)),
     Case("union(scaler,onehot)|scaler|pa-reg", "ChickWeights",
          lambda: _chick_union(preprocessing.StandardScaler)() | linear_model.PARegressor()),
+    # the tree splits on the encoder's `diet_<n>` columns
+    Case("union(scaler,onehot)|htr", "ChickWeights", _chick_union(_chick_tree)),
+    # the union passes the raw `diet` on: the tree's nominal split reads the raw categories
+    Case("union(scaler,select)|htr-nominal-diet", "ChickWeights",
+         lambda: ((compose.Select("time") | preprocessing.StandardScaler()) + compose.Select("diet"))
+         | _chick_tree(nominal_attributes=["diet"])),
 )
 DISCARD_CASES = (Case("discard|scaler|linreg", "TrumpApproval",
                       lambda: compose.Discard("ordinal_date") | preprocessing.StandardScaler()
