@@ -94,7 +94,7 @@ def test_onnx(form, tmp_path):
 @pytest.mark.parametrize("form", ["plus-raw", "plus-onehot"])
 def test_other_formats(form, fmt, tmp_path):
     model, rows = learned(form)
-    check(model, rows, fmt, tmp_path / f"model{FORMATS[fmt]}")
+    check(model, rows, fmt, tmp_path / f"model{FORMATS[fmt].suffixes[0]}")
 
 
 def encoder_over_every_key(numeric_branch) -> tuple:
