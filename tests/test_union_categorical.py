@@ -48,6 +48,10 @@ UNIONS = {
     "prefixed-raw": lambda: numeric() + (compose.Select("car") | compose.Prefixer("p_")),
     "raw-and-onehot": lambda: compose.TransformerUnion(
         numeric(), compose.Select("car"), compose.Select("car") | preprocessing.OneHotEncoder()),
+    # the encoder knows fewer categories than the raw key passed next to it carries to the tree
+    "fixed-onehot-and-raw": lambda: compose.TransformerUnion(
+        numeric(), compose.Select("car") | preprocessing.OneHotEncoder(
+            categories={"car": {"c1", "c3", "c10", "never"}}), compose.Select("car")),
 }
 
 
