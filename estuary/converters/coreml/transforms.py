@@ -116,8 +116,34 @@ def union(step: ir.Union, ctx: Context) -> Block:
     for i, c in enumerate(joined):
         first.setdefault(c, i)  # River's union: the first transformer wins a duplicate key
     columns = step.output_columns(block[1])
-    if list(first.values()) == list(range(len(joined))):
-        return out, columns
     index = [first[c] for c in columns]
-    return s.array("arrayFeatureExtractor", out, width, len(columns),
-                   lambda p: p.extractIndex.extend(index), "union_columns"), columns
+    if index != list(range(len(joined))):
+        out = s.array("arrayFeatureExtractor", out, width, len(columns),
+                      lambda p: p.extractIndex.extend(index), "union_columns")
+    if any(name in s.affine for name, _ in parts):
+        s.affine[out] = _union_affine(s, parts, index)
+    return out, columns
+
+
+def _union_affine(s: Stages, parts: list[Block], index: list[int]) -> tuple:
+    """The union's columns as (raw block, offset, divisor), as `scale` records them, so that a
+    tree behind the union tests a scaled branch's splits exactly as it does right behind a
+    Scale; an unscaled branch's columns are themselves (offset 0, divisor 1: x <= t as is)."""
+    raws, offset, divisor = [], [], []
+    for name, cols in parts:
+        raw, o, d = s.affine.get(name, (name, np.zeros(len(cols)), np.ones(len(cols))))
+        raws.append((raw, len(cols)))
+        offset.extend(o.tolist())
+        divisor.extend(d.tolist())
+    out, width = s.name("union_raw"), len(offset)
+
+    def fill(p) -> None:
+        for name, n in raws:
+            p.inputList.add(inputColumn=name, inputDimensions=n)
+
+    s.add("featureVectorizer", [(name, array_type(n)) for name, n in raws],
+          [(out, array_type(width))], fill)
+    if index != list(range(width)):
+        out = s.array("arrayFeatureExtractor", out, width, len(index),
+                      lambda p: p.extractIndex.extend(index), "union_raw_columns")
+    return out, np.asarray(offset, dtype=np.float64)[index], np.asarray(divisor, dtype=np.float64)[index]

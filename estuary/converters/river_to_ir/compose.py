@@ -41,9 +41,46 @@ def pipeline_inputs(p: compose.Pipeline) -> dict:
         if type(step) in KEY_RENAMERS:
             back = _through(back, KEY_RENAMERS[type(step)][1], step)
             continue
+        if isinstance(step, compose.TransformerUnion):  # read through its key-keeping branches
+            back = _through(back, _union_source, step)
+            continue
         if ex.renames:
             break
     return found
+
+
+def _branch_source(steps: list, key: Any) -> Any:
+    """The raw key a union branch passes on as `key`, unchanged in value, or None. Only a branch
+    of key routing (Select, Discard, renamers) that selects the key by name counts: a scaler or
+    encoder branch makes its keys from values, and a branch that passes every key would claim
+    keys another branch makes (the IR's union resolves a duplicate name once, not per row)."""
+    selected = False
+    for step in reversed(flatten(steps)):
+        if isinstance(step, compose.Select):
+            if key not in step.keys:
+                return None
+            selected = True
+        elif isinstance(step, compose.Discard):
+            if key in step.keys:
+                return None
+        elif type(step) in KEY_RENAMERS:
+            key = KEY_RENAMERS[type(step)][1](step, key)
+            if key is None:
+                return None
+        else:
+            return None
+    return key if selected else None
+
+
+def _union_source(u: compose.TransformerUnion, key: Any) -> Any:
+    """The raw key a key behind a union comes from, as River's union builds its dict (the first
+    branch that emits the key wins): a string a union passes on reaches the model as a string,
+    so the model's categories for it are the raw key's categories."""
+    for t in u.transformers.values():
+        raw = _branch_source([t], key)
+        if raw is not None:
+            return raw
+    return None
 
 
 def _through(back: Callable, inverse: Callable, step: Any) -> Callable:
@@ -113,10 +150,21 @@ def _chick_union(model_factory):
                     + (compose.Select("diet") | preprocessing.OneHotEncoder())) | model_factory()
 
 
+def _chick_tree(**options):
+    return tree.HoeffdingTreeRegressor(grace_period=10, delta=0.5, tau=0.5,
+                                       leaf_prediction="mean", **options)
+
+
 UNION_CASES = (
     Case("union(scaler,onehot)|linreg", "ChickWeights", _chick_union(linear_model.LinearRegression)),
     Case("union(scaler,onehot)|scaler|pa-reg", "ChickWeights",
          lambda: _chick_union(preprocessing.StandardScaler)() | linear_model.PARegressor()),
+    # the tree splits on the encoder's `diet_<n>` columns
+    Case("union(scaler,onehot)|htr", "ChickWeights", _chick_union(_chick_tree)),
+    # the union passes the raw `diet` on: the tree's nominal split reads the raw categories
+    Case("union(scaler,select)|htr-nominal-diet", "ChickWeights",
+         lambda: ((compose.Select("time") | preprocessing.StandardScaler()) + compose.Select("diet"))
+         | _chick_tree(nominal_attributes=["diet"])),
 )
 DISCARD_CASES = (Case("discard|scaler|linreg", "TrumpApproval",
                       lambda: compose.Discard("ordinal_date") | preprocessing.StandardScaler()

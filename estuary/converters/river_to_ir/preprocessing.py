@@ -24,8 +24,9 @@ def _numeric_only(s, columns: tuple[str, ...], ctx) -> None:
     if hit:
         raise UnsupportedModelError(
             s, supported_models(),
-            reason=f"it receives {hit}, which a later encoder treats as categories; put the "
-            "encoder in front of the scaler, or compose.Select the numeric keys for it")
+            reason=f"it receives {hit}, which an encoder treats as categories; put the "
+            "encoder in front of the scaler, or compose.Select the numeric keys for the scaler "
+            "and the string keys for the encoder")
 
 
 def _scaler_keys(s: preprocessing.StandardScaler) -> dict:

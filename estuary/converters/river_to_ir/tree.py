@@ -143,8 +143,19 @@ class _Flattener:
 
     def column(self, name: str) -> int:
         if name not in self.pos:
-            raise self.refuse(f"the tree reads column {name!r}, which no step in front produces")
+            raise self.refuse(self._unproduced(name))
         return self.pos[name]
+
+    def _unproduced(self, name: str) -> str:
+        """Why River's steps in front give the tree `name` but the exported ones do not."""
+        if any(c.startswith(f"{name}=") for c in self.pos):
+            return (f"River passes {name!r} to the tree as a number, and a OneHotEncoder in "
+                    f"front also encodes {name!r} as categories (it encodes every key it "
+                    "receives); put compose.Select(<string keys>) in front of the encoder")
+        return (f"the tree reads {name!r}, which the exported steps in front of it do not "
+                "produce under that name; compose.Select the keys each step should receive "
+                "(numeric keys for scalers, string keys for a OneHotEncoder), or open an issue "
+                "with the pipeline")
 
     def new(self) -> int:
         self.rows.append([0, 0.0, -1, -1, False, -1, False])
