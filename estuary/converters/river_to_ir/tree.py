@@ -594,18 +594,91 @@ def _leaf_linear(m: Any, leaf: Any, columns, ctx) -> tuple[tuple[float, ...], fl
     return est.weights[0], est.intercepts[0]
 
 
+def _unseen_reaches(flat: _Flattener, node: Any, key: Any) -> set[int]:
+    """ids of the leaves a value of nominal `key` that no split knows can reach, by River's
+    routing: `≠ value` at a binary test, the most common child at a multiway one (KeyError)."""
+    found: set[int] = set()
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, DTBranch):
+            found.add(id(node))
+        elif isinstance(node, NominalBinaryBranch) and node.feature == key:
+            stack.append(node.children[1])
+        elif isinstance(node, NominalMultiwayBranch) and node.feature == key:
+            stack.append(node.children[flat.most_common_child(node)])
+        else:
+            stack.extend(c for c in node.children if c is not None)
+    return found
+
+
+class _NominalNumbers:
+    """River hands a model leaf the raw row: its LinearRegression multiplies a nominal attribute
+    (`diet` = 4) by a weight, while the splits and the schema see that attribute as one-hot
+    columns, which drop the weight. Folded back here, weight · category into each category's
+    column, that is exact for every known category (a missing value adds nothing in River and
+    NaN → 0 here); an unknown number reaching such a leaf cannot be carried, so it is refused."""
+
+    def __init__(self, m: Any, flat: _Flattener, columns: tuple[str, ...], ctx: Any):
+        self.m, self.flat, self.columns = m, flat, tuple(columns)
+        self.pos = {c: i for i, c in enumerate(self.columns)}
+        self.features = {f.name: f for f in ctx.schema.features
+                         if f.kind == "categorical" and f.name not in self.pos}
+        self._reach: dict[Any, set[int]] = {}
+
+    def fold(self, leaf: Any, w: tuple[float, ...]) -> tuple[float, ...]:
+        lm = leaf._leaf_model
+        read = [k for k in extractor_for(lm).inputs(lm) if key_name(k) in self.features]
+        if not read:
+            return w
+        raw = getattr(lm, "_weights", None)
+        if raw is None:
+            raise self.flat.refuse(f"its leaf model {type(lm).__name__} reads the nominal "
+                                   f"attribute {key_name(read[0])!r} as a number; use "
+                                   "linear_model.LinearRegression leaves or leaf_prediction='mean'")
+        out = list(w)
+        for key in read:
+            coef = float(raw.get(key, 0.0))
+            if coef != 0.0:
+                self._fold_one(leaf, key, coef, out)
+        return tuple(out)
+
+    def _fold_one(self, leaf: Any, key: Any, coef: float, out: list[float]) -> None:
+        f = self.features[key_name(key)]
+        if key not in self._reach:
+            self._reach[key] = _unseen_reaches(self.flat, self.m._root, key)
+        numeric = all(isinstance(c, (int, float)) for c in f.categories)
+        if id(leaf) in self._reach[key] or not numeric:
+            raise self.flat.refuse(
+                f"its leaf models multiply the nominal attribute {f.name!r} by a weight "
+                f"({coef:.6g}: River's {type(leaf._leaf_model).__name__} reads the raw value as "
+                "a number) and a value outside the known categories "
+                f"{list(f.categories)} reaches such a leaf, whose answer the one-hot "
+                f"{f.name!r} columns cannot carry; use leaf_prediction='mean', or leave "
+                f"{f.name!r} out of nominal_attributes so that it is a numeric feature")
+        for c in f.categories:
+            col = ir.category_column(f.name, c)
+            if col not in self.pos:
+                raise self.flat.refuse(f"the leaf models read {f.name!r}, whose column {col!r} "
+                                       "no step in front produces")
+            out[self.pos[col]] += coef * c
+
+
 @register_extractor(tree.HoeffdingTreeRegressor, inputs=tree_inputs, kind="estimator",
                     produces=(TreeRegressor,), cases=HTR_CASES)
 def hoeffding_tree_regressor(m: tree.HoeffdingTreeRegressor, columns, ctx) -> EstimatorIR:
     """Leaves: `mean` → the target mean; `model` → its linear model; `adaptive` → whichever of the
     two the leaf picks now (mean when its faded MSE is strictly lower)."""
     flat = _flatten(m, columns)
+    nominal = _NominalNumbers(m, flat, columns, ctx)
     means, use_model, weights, intercepts = [], [], [], []
     for leaf in flat.leaves:
         on = _uses_model(m, leaf)
         means.append(float(leaf.stats.mean.get()))
         use_model.append(on)
         w, b = _leaf_linear(m, leaf, columns, ctx) if on else (tuple(0.0 for _ in columns), 0.0)
+        if on:
+            w = nominal.fold(leaf, w)
         weights.append(tuple(w))
         intercepts.append(float(b))
     any_model = any(use_model)
