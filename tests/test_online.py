@@ -237,8 +237,9 @@ KILL_SCRIPT = textwrap.dedent("""
     registry.register_format(registry.Format("slow", ".onnx", slow_write))
     learner = Learner(logreg(), store=Store(sys.argv[1], keep=50), policy=EveryN(20),
                       formats=["onnx", "slow"])
-    for x, y in phishing() * 20:
-        learner.learn_one(x, y)
+    while True:  # learns until the test kills it: the loop no longer waits on exports
+        for x, y in phishing():
+            learner.learn_one(x, y)
 """)
 
 
@@ -258,6 +259,7 @@ def test_sigkill_mid_export_leaves_no_torn_version(tmp_path, delay):
                 not marker.exists() or len(Store(store_dir).version_numbers()) < round_ + 2):
             time.sleep(0.005)
         time.sleep(delay / 2)
+        assert proc.poll() is None, "the learner ended before it was killed: nothing was tested"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
         assert_store_sound(store_dir)
