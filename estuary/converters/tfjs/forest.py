@@ -72,17 +72,25 @@ def _tables(members: list[TreeMember], C: int, L: int) -> dict[str, np.ndarray]:
     return {k: np.clip(v, -FLOAT32_MAX, FLOAT32_MAX) for k, v in out.items()}
 
 
+def _leaf_indicator(members: list[TreeMember], splits: list[Splits], g: Graph,
+                    inputs: Inputs) -> tuple[str, int]:
+    """([N, M, 1, L] with 1.0 at each tree's leaf, L): every tree padded to the same splits and
+    leaves and routed by batched MatMuls on the keys."""
+    every, paths, bias = _padded_routing(members, splits)
+    B, L = paths.shape[1], paths.shape[2]
+    sides = g.op("Reshape", keyed_sides(every, g, inputs.keys, inputs.n_raw),
+                 g.const([-1, len(members), 1, B], np.int32, "shape"))
+    leaf = g.op("Relu", g.op("AddV2", g.op("BatchMatMulV2", sides, g.const(paths)),
+                             g.const(bias)))
+    return leaf, L
+
+
 def forest_classifier(members: list[TreeMember], splits: list[Splits], C: int, g: Graph,
                       inputs: Inputs) -> dict[str, str]:
     """Everything stays [N, M, 1, ·]: one batched MatMul per leaf table (a SplitV of a rank-3
     tensor costs TF.js's cpu backend ~0.6 µs an element; a MatMul product ~1 ns)."""
     M, F = len(members), len(members[0].tree.columns)
-    every, paths, bias = _padded_routing(members, splits)
-    B, L = paths.shape[1], paths.shape[2]
-    sides = g.op("Reshape", keyed_sides(every, g, inputs.keys, inputs.n_raw),
-                 g.const([-1, M, 1, B], np.int32, "shape"))
-    leaf = g.op("Relu", g.op("AddV2", g.op("BatchMatMulV2", sides, g.const(paths)),
-                             g.const(bias)))  # [N, M, 1, L]: 1.0 at each tree's leaf
+    leaf, L = _leaf_indicator(members, splits, g, inputs)
     tables = {k: g.op("BatchMatMulV2", leaf, g.const(v)) for k, v in _tables(members, C, L).items()}
     wide = g.op("Reshape", inputs.gathered(members, lambda m: C),
                 g.const([-1, M, 1, F * C], np.int32, "shape"))
@@ -115,12 +123,7 @@ def forest_means(members: list[TreeMember], splits: list[Splits], weights: np.nd
     split probes (census: over 120 s); here M · B · L (10 MB). Each tree's mean times its
     weight is folded in float64 and picked exactly (a 1.0 at its leaf), then summed."""
     M = len(members)
-    every, paths, bias = _padded_routing(members, splits)
-    B, L = paths.shape[1], paths.shape[2]
-    sides = g.op("Reshape", keyed_sides(every, g, inputs.keys, inputs.n_raw),
-                 g.const([-1, M, 1, B], np.int32, "shape"))
-    leaf = g.op("Relu", g.op("AddV2", g.op("BatchMatMulV2", sides, g.const(paths)),
-                             g.const(bias)))  # [N, M, 1, L]: 1.0 at each tree's leaf
+    leaf, L = _leaf_indicator(members, splits, g, inputs)
     means = np.zeros((M, L, 1))
     for m, member in enumerate(members):
         values = np.asarray(member.tree.means, dtype=np.float64) * weights[m]
