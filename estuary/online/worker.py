@@ -70,6 +70,7 @@ class Publisher:
         self._pending: tuple[Captured | Frozen, list[Future]] | None = None
         self._idle = threading.Event()
         self._idle.set()
+        self._closed = False
         self.submitted = self.coalesced = self.published = self.rejected = self.failed = 0
         self.last: PublishResult | None = None
         self.on_result = on_result  # called in the worker's callback thread
@@ -91,13 +92,31 @@ class Publisher:
         return fut
 
     def _start(self, frozen: Captured | Frozen, waiters: list[Future]) -> None:
-        if isinstance(self.executor, ThreadPoolExecutor):
-            job = self.executor.submit(_publish_in_thread, frozen, self.store, self.formats,
-                                       self.store.keep)
-        else:
-            job = self.executor.submit(_publish, frozen, self.store.root, self.formats,
-                                       self.store.keep)
+        try:
+            job = self._submit(frozen)
+        except RuntimeError:
+            if self._closed:
+                raise
+            # The interpreter is exiting: the executor takes no new job, but the snapshot the
+            # user took last must still be published. Run it here, in the thread that
+            # finished the previous one, which the interpreter joins before it exits.
+            job = self._run_here(frozen)
         job.add_done_callback(lambda done: self._finished(done, waiters))
+
+    def _submit(self, frozen: Captured | Frozen) -> Future:
+        if isinstance(self.executor, ThreadPoolExecutor):
+            return self.executor.submit(_publish_in_thread, frozen, self.store, self.formats,
+                                        self.store.keep)
+        return self.executor.submit(_publish, frozen, self.store.root, self.formats,
+                                    self.store.keep)
+
+    def _run_here(self, frozen: Captured | Frozen) -> Future:
+        job: Future = Future()
+        try:
+            job.set_result(_publish_in_thread(frozen, self.store, self.formats, self.store.keep))
+        except BaseException as error:  # reported through the future, as the executor would
+            job.set_exception(error)
+        return job
 
     def _finished(self, done: Future, waiters: list[Future]) -> None:
         error = done.exception()
@@ -123,6 +142,10 @@ class Publisher:
             else:
                 w.set_exception(error)
         with self._lock:
+            if self._pending is not None and self._closed:
+                for w in self._pending[1]:
+                    w.cancel()
+                self._pending = None
             if self._pending is not None:
                 frozen, next_waiters = self._pending
                 self._pending = None
@@ -136,8 +159,11 @@ class Publisher:
         return self._idle.wait(timeout)
 
     def close(self, wait: bool = True) -> None:
+        """Stop the worker: after every snapshot taken so far is published (`wait`), or at
+        once, cancelling the one that waits."""
         if wait:
             self.wait()
+        self._closed = True
         if self._own:
             self.executor.shutdown(wait=wait, cancel_futures=not wait)
 
