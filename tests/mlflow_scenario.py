@@ -79,7 +79,21 @@ def pyfunc(registry: MlflowRegistry, store: Store) -> dict:
     artifact = estuary.load(store.open().file_for("onnx"))
     proba = artifact.predict_proba_many(rows)
     labels = artifact.predict_many(rows)
+    signature = loaded.metadata.signature
+    first = rows[0].keys().__iter__().__next__()
+    short = [{k: v for k, v in r.items() if k != first} for r in rows]  # one column absent
+    try:
+        loaded.predict(pd.DataFrame([{**rows[0], first: "high"}]))
+        wrong_type = "accepted"
+    except mlflow.exceptions.MlflowException as e:
+        wrong_type = str(e)
     return {"columns": list(frame.columns),
+            "signature_inputs": [[c.name, c.type.name, c.required] for c in signature.inputs],
+            "signature_outputs": [[c.name, c.type.name] for c in signature.outputs],
+            "absent_column_equal": (
+                loaded.predict(pd.DataFrame(short))["probabilities[True]"].tolist()
+                == artifact.predict_proba_many(short)[:, artifact.classes.index(True)].tolist()),
+            "wrong_type": wrong_type, "first_feature": first,
             "labels_equal": frame["label"].tolist() == labels,
             "proba_equal": all(frame[f"probabilities[{c}]"].tolist() == proba[:, j].tolist()
                                for j, c in enumerate(artifact.classes)),

@@ -142,6 +142,18 @@ def test_champion_as_pyfunc_equals_the_artifact_exactly(scenario):
     assert pyfunc["labels_equal"] and pyfunc["proba_equal"] and pyfunc["finite"]
 
 
+def test_champion_has_the_artifacts_signature_and_mlflow_enforces_it(scenario):
+    pyfunc = scenario["pyfunc"]
+    features = sorted({k for r in scenario["rows"] for k in r})
+    assert sorted(pyfunc["signature_inputs"]) == [[f, "double", False] for f in features]
+    assert pyfunc["signature_outputs"] == [["label", "boolean"],
+                                           ["probabilities[False]", "double"],
+                                           ["probabilities[True]", "double"]]
+    assert pyfunc["absent_column_equal"] is True  # an optional column: a missing value
+    assert pyfunc["wrong_type"] != "accepted"
+    assert pyfunc["first_feature"] in pyfunc["wrong_type"]
+
+
 def test_mlflow_models_serve_answers(scenario, mlflow_venv):
     port = free_port()
     env = {**os.environ, "MLFLOW_TRACKING_URI": scenario["tracking_uri"],

@@ -198,8 +198,11 @@ def _log_pyfunc(mlflow: Any, version: Any, name: str) -> Any:
     except EstuaryError as e:
         raise MlflowError(f"store version {version.number} has no ONNX artifact, which the "
                           "MLflow pyfunc model predicts with: publish with the onnx format") from e
+    from .. import load
+    from .mlflow_signature import signature_of
+
     return mlflow.pyfunc.log_model(
         name="model", python_model=mlflow_pyfunc.__file__,
-        artifacts={mlflow_pyfunc.ARTIFACT: str(onnx)},
+        artifacts={mlflow_pyfunc.ARTIFACT: str(onnx)}, signature=signature_of(load(onnx)),
         pip_requirements=[f"estuary-ml[mlflow]=={__version__}"],
         registered_model_name=name)
