@@ -142,6 +142,33 @@ def test_string_classes_onnx(tmp_path):
     assert estuary.verify(model, path, X).passed
 
 
+@pytest.mark.parametrize("fmt", list(FORMATS))
+@pytest.mark.parametrize("kind", ["logistic", "tree", "boosting"])
+def test_boolean_classes(kind, fmt, tmp_path):
+    """A boolean target (PMML writes its classes as `true`/`false`): labels come back as
+    Python's bools, probabilities in scikit-learn's class order, parity in the runtime."""
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = data("cancer")
+    make = {"logistic": lambda: LogisticRegression(max_iter=5000),
+            "tree": lambda: DecisionTreeClassifier(max_depth=4, random_state=0),
+            "boosting": lambda: GradientBoostingClassifier(n_estimators=5, random_state=0)}[kind]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = make().fit(X, y == 1)
+    path = tmp_path / f"cancer{FORMATS[fmt]}"
+    estuary.export(model, path, sample=X[:20])
+    loaded = estuary.load(path)
+    assert loaded.classes == (False, True)
+    rows = [dict(zip(loaded.metadata.schema.columns, r)) for r in X[:40].tolist()]
+    assert loaded.predict_many(rows) == model.predict(X[:40]).tolist()
+    report = estuary.verify(model, path, X)
+    assert report.passed, report
+    assert report.label_agreement == 1.0
+
+
 def test_exports_are_deterministic(tmp_path):
     model, X = fitted("forest_classifier")
     for suffix in (".onnx", ".pmml", ".mlmodel"):
