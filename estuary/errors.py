@@ -80,3 +80,12 @@ class UnknownFormatError(EstuaryError, ValueError):
 
 class InvalidOptionError(EstuaryError, ValueError):
     """A format option the format does not have, or a value of the wrong type for it."""
+
+
+class ColumnClashError(EstuaryError, ValueError):
+    """A table given to batch scoring already has a column scoring adds (`prediction`, ...);
+    `column` names it. Refused before any row is scored instead of shadowing it."""
+
+    def __init__(self, column: str, message: str):
+        self.column = column
+        super().__init__(f"column {column!r}: {message}")

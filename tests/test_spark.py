@@ -13,7 +13,7 @@ import pytest
 from river import tree
 
 import estuary
-from estuary.errors import ArtifactError, InvalidInputError
+from estuary.errors import ArtifactError, ColumnClashError, InvalidInputError
 from estuary.online import Learner, Store
 from estuary.scale import spark as es
 from estuary.scale.columns import encode_frame
@@ -196,3 +196,25 @@ def test_per_target_models_are_refused_naming_what_to_use(spark, tmp_path):
 
     with pytest.raises(WrongTaskError, match="multitarget.*predict_many"):
         es.score_batch(estuary.load(path), pa.RecordBatch.from_pylist(rows[:10]))
+
+
+def test_a_column_scoring_adds_is_refused_before_any_row_is_scored(spark, store, tmp_path):
+    """A table scored before (it has `prediction`) is refused naming the column, by the Spark
+    engine and by `estuary score`; nothing is written."""
+    from typer.testing import CliRunner
+
+    from estuary.cli import app
+
+    frame = _frame(200)
+    frame["Prediction"] = 1.0  # Spark resolves names case-insensitively
+    with pytest.raises(ColumnClashError, match="'Prediction'.*drop or rename") as e:
+        es.predict(spark.createDataFrame(frame), store)
+    assert e.value.column == "Prediction"
+    frame.to_parquet(tmp_path / "scored_before.parquet", index=False)
+    for engine in ("local", "spark"):
+        out = tmp_path / f"{engine}.parquet"
+        result = CliRunner().invoke(app, ["score", str(tmp_path / "scored_before.parquet"),
+                                          str(out), "--model", str(store), "--engine", engine])
+        assert result.exit_code == 2, result.output
+        assert "column 'Prediction'" in result.stderr
+        assert not out.exists()

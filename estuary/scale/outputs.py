@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..errors import WrongTaskError
+from ..errors import ColumnClashError, WrongTaskError
 from ..ir.tasks import Task
 
 
@@ -53,4 +53,16 @@ def output_columns(task: Task, outputs: Iterable[str]) -> list[OutputColumn]:
                       if name in present]
 
 
-__all__ = ["OutputColumn", "output_columns"]
+def refuse_clashes(existing: Iterable[str], columns: Iterable[OutputColumn]) -> None:
+    """Raise `ColumnClashError` when the input already has a column scoring would add (any
+    case: Spark resolves names case-insensitively), e.g. a table scored before."""
+    have = {name.casefold(): name for name in existing}
+    for c in columns:
+        if c.name.casefold() in have:
+            raise ColumnClashError(have[c.name.casefold()],
+                                   f"the input already has this column, and scoring adds "
+                                   f"{c.name!r}: drop or rename it before scoring (a table "
+                                   "scored before: select its input columns)")
+
+
+__all__ = ["OutputColumn", "output_columns", "refuse_clashes"]

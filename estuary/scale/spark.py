@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ArtifactError, InvalidInputError, OutOfRangeError
-from .outputs import output_columns
+from .outputs import output_columns, refuse_clashes
 
 _WORKER_MODELS: dict[str, Any] = {}  # sha256 → LoadedModel, one per Python worker process
 # How a refused row reaches the driver: Spark re-raises a Python worker's exception as text
@@ -144,6 +144,7 @@ def predict(df: Any, model: Any, version: int | str | None = None) -> Any:
         loaded = load(path)
         columns = output_columns(loaded.task, _output_names(loaded))
     _check_columns(df, loaded.metadata.schema)
+    refuse_clashes(df.columns, columns)
     types = {"class": _spark_label_type(tuple(loaded.classes or ())), "value": T.DoubleType(),
              "per_class": T.ArrayType(T.DoubleType(), False), "flag": T.BooleanType()}
     fields = list(df.schema.fields) + [T.StructField(c.name, types[c.kind]) for c in columns]
@@ -176,7 +177,9 @@ def score_batch(model: Any, batch: Any, keep: list[str] | None = None) -> Any:
     out = model.run(model.encoder.encode_many(batch))
     keep = batch.schema.names if keep is None else keep
     columns, names = [batch.column(name) for name in keep], list(keep)
-    for c in output_columns(model.task, out):
+    added = output_columns(model.task, out)
+    refuse_clashes(keep, added)
+    for c in added:
         values = out[c.source]
         if c.kind == "class":
             columns.append(pa.array(_class_array(tuple(model.classes))[values]))
