@@ -76,6 +76,11 @@ AB_PAGES = {
     "now": "runtime=onnx&progressive=0",  # the wasm fetched and compiled from the page's head
     "identity": "runtime=onnx&progressive=0&wasm=identity",  # ... not gzipped
     "ort-itself": "runtime=onnx&progressive=0&precompile=0",  # ORT fetches it (before issue 17)
+    # the default (progressive) page: its first answer after 4 golden rows (the rest right
+    # after it), or after all of them (before issue 17 item 5's second pass)
+    "progressive": "runtime=onnx",
+    "progressive-golden-all": "runtime=onnx&golden=all",
+    "onnx-golden-all": "runtime=onnx&progressive=0&golden=all",
 }
 
 
