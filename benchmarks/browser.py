@@ -18,8 +18,9 @@ served by `estuary serve` in its own process (uvicorn, as in production). Debian
   TF.js answers first while onnxruntime-web starts, then ONNX (checked) replaces it: both times
   are reported (the first answer, and the first ONNX answer).
 
-`--ab N` only opens the ONNX-only page cold, N interleaved rounds of the variants `--ab-pages`
-names (AB_PAGES: ORT's wasm from the head, not gzipped, or fetched by ORT itself).
+`--ab N` only opens pages cold, N interleaved rounds of the variants `--ab-pages` names
+(AB_PAGES: the ONNX-only page with ORT's wasm from the head, not gzipped, or fetched by ORT
+itself; the default page and the ONNX-only page with the first answer after all golden rows).
 
 - first ms, cold: a new profile (empty cache: the ORT wasm, 14 MB (3.7 MB gzipped), is downloaded
   and compiled); median over 3 browsers. Warm: the same profile visiting again (HTTP cache + V8's
@@ -204,8 +205,8 @@ def cold_ab(pw, url: str, pages: dict[str, str], rounds: int) -> dict[str, dict[
                     runs[kind].append(visit(context, f"{url}/?{query}&stream=0"))
                 finally:
                     context.close()
-    keys = ["appStarted", *MARKS, "manifestFetched", "runtimeReady", "modelLoaded",
-            "firstPrediction", "load"]
+    keys = ["tfjs-ready", "appStarted", *MARKS, "manifestFetched", "runtimeReady", "modelLoaded",
+            "firstPrediction", "goldenChecked", "load"]
     return {kind: {k: statistics.median(r[k] for r in rs) for k in keys if all(k in r for r in rs)}
             for kind, rs in runs.items()}
 
