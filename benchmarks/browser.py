@@ -18,8 +18,9 @@ served by `estuary serve` in its own process (uvicorn, as in production). Debian
   TF.js answers first while onnxruntime-web starts, then ONNX (checked) replaces it: both times
   are reported (the first answer, and the first ONNX answer).
 
-`--ab N` only opens the ONNX-only page cold, N interleaved rounds of the variants `--ab-pages`
-names (AB_PAGES: ORT's wasm from the head, not gzipped, or fetched by ORT itself).
+`--ab N` only opens pages cold, N interleaved rounds of the variants `--ab-pages` names
+(AB_PAGES: the ONNX-only page with ORT's wasm from the head, not gzipped, or fetched by ORT
+itself; the default page and the ONNX-only page with the first answer after all golden rows).
 
 - first ms, cold: a new profile (empty cache: the ORT wasm, 14 MB (3.7 MB gzipped), is downloaded
   and compiled); median over 3 browsers. Warm: the same profile visiting again (HTTP cache + V8's
@@ -76,6 +77,11 @@ AB_PAGES = {
     "now": "runtime=onnx&progressive=0",  # the wasm fetched and compiled from the page's head
     "identity": "runtime=onnx&progressive=0&wasm=identity",  # ... not gzipped
     "ort-itself": "runtime=onnx&progressive=0&precompile=0",  # ORT fetches it (before issue 17)
+    # the default (progressive) page: its first answer after 4 golden rows (the rest right
+    # after it), or after all of them (before issue 17 item 5's second pass)
+    "progressive": "runtime=onnx",
+    "progressive-golden-all": "runtime=onnx&golden=all",
+    "onnx-golden-all": "runtime=onnx&progressive=0&golden=all",
 }
 
 
@@ -199,8 +205,8 @@ def cold_ab(pw, url: str, pages: dict[str, str], rounds: int) -> dict[str, dict[
                     runs[kind].append(visit(context, f"{url}/?{query}&stream=0"))
                 finally:
                     context.close()
-    keys = ["appStarted", *MARKS, "manifestFetched", "runtimeReady", "modelLoaded",
-            "firstPrediction", "load"]
+    keys = ["tfjs-ready", "appStarted", *MARKS, "manifestFetched", "runtimeReady", "modelLoaded",
+            "firstPrediction", "goldenChecked", "load"]
     return {kind: {k: statistics.median(r[k] for r in rs) for k in keys if all(k in r for r in rs)}
             for kind, rs in runs.items()}
 

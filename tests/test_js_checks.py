@@ -163,3 +163,39 @@ def test_js_row_encoder_applies_the_range_policy():
     assert got[3].startswith("OutOfRangeError:x:feature 'x': 1e+300 is beyond ±3.4e+38")
     assert got[4] == [3e38]
     assert got[5].startswith("OutOfRangeError:x:feature 'x': inf is not a value")
+
+
+def _one_golden_row_altered(src: Path, fmt: str, dst: Path, row: int) -> Path:
+    """A copy whose golden output `row` is 1 - River's (re-stamped: only the golden check sees it)."""
+    path = fresh(src, dst)
+    meta = json.loads(am.read_meta(path, fmt))
+    meta["golden_outputs"][row] = [1 - v for v in meta["golden_outputs"][row]]
+    am.write_meta(path, fmt, json.dumps(meta, sort_keys=True, separators=(",", ":")))
+    am._restamp(path)
+    return path
+
+
+@pytest.mark.parametrize("fmt", list(KINDS))
+def test_js_golden_check_in_two_parts_refuses_a_bad_row_in_either(exported, fmt, tmp_path):
+    # the page's first answer waits for 4 golden rows spread over the set (the first and the
+    # last included); check_rest runs the others: a wrong row fails the part it falls in
+    meta = json.loads(am.read_meta(exported[fmt], fmt))
+    n = len(meta["golden_inputs"])
+    assert n >= 8  # spread(n, 4) leaves row 1 out
+    first = request("load", kind=KINDS[fmt], path=str(exported[fmt]), check=True, golden_first=4)
+    assert first["golden_pending"] == n - 4
+    rest = request("check_rest", model=first["model"])
+    assert rest["golden_pending"] == 0 and rest["golden_max_diff"] <= 1e-5
+    request("unload", model=first["model"])
+    for row in (0, n - 1):  # in the first part: refused on load
+        bad = _one_golden_row_altered(exported[fmt], fmt, tmp_path / f"{row}{exported[fmt].name}", row)
+        with pytest.raises(GoldenCheckError, match="do not reproduce"):
+            request("load", kind=KINDS[fmt], path=str(bad), check=True, golden_first=4)
+    bad = _one_golden_row_altered(exported[fmt], fmt, tmp_path / exported[fmt].name, 1)
+    loaded = request("load", kind=KINDS[fmt], path=str(bad), check=True, golden_first=4)
+    assert loaded["golden_pending"] == n - 4
+    with pytest.raises(GoldenCheckError, match="do not reproduce"):
+        request("check_rest", model=loaded["model"])
+    request("unload", model=loaded["model"])
+    with pytest.raises(GoldenCheckError, match="do not reproduce"):  # all rows on load: as before
+        js_load(bad)

@@ -276,6 +276,63 @@ def test_a_tree_answers_first_in_tfjs_then_onnx_both_as_river(browser, tmp_path)
     learner.close()
 
 
+def golden_row_altered(row: int) -> Callable[[Path], None]:
+    """TF.js golden output `row` changed (1 - River's) and the SHA-256 stamped again."""
+    def alter(d: Path) -> None:
+        path = d / "model.tfjs" / "model.json"
+        doc = json.loads(path.read_text())
+        meta = json.loads(doc["userDefinedMetadata"]["estuary"])
+        meta["golden_outputs"][row] = [1 - v for v in meta["golden_outputs"][row]]
+        meta["integrity"] = integrity.PLACEHOLDER
+        doc["userDefinedMetadata"]["estuary"] = json.dumps(meta)
+        path.write_text(json.dumps(doc))
+        assert integrity.stamp(d / "model.tfjs")
+    return alter
+
+
+def test_the_first_answer_waits_for_four_golden_rows_and_the_rest_withdraws_it(browser, tmp_path):
+    # the page's first model answers once 4 golden rows spread over the set (first and last
+    # included) reproduce; the others run right after that answer: a wrong one there withdraws
+    # the model (refused, its answer cleared) and ONNX answers instead
+    store = Store(tmp_path)
+    model = logreg()
+    learner = Learner(model, store=store, formats=["onnx", "tfjs"])
+    for x, y in phishing()[:300]:
+        learner.learn_one(x, y)
+    assert learner.snapshot().result().published
+    learner.close()
+    v1 = store.open(1)
+    with running_server(create_app(store, poll=0.05)) as url:
+        page, errors = open_page(browser, url, "?stream=0")
+        s = wait_for(page, lambda s: s["runtime"] == "onnx", "onnxruntime-web to take over")
+        n = int(page.inner_text("#golden").split()[0])
+        assert n >= 8 and s["goldenPending"] == 0  # row 1 is not among the first 4 (0, ~n/3, ..)
+        assert s["timings"]["goldenChecked.tfjs"] < s["timings"]["firstPrediction.onnx"]
+        page.close()
+
+        bad = publish_altered(store, v1, golden_row_altered(1))  # in the rest: answers, withdrawn
+        page, errors = open_page(browser, url, "?stream=0")
+        s = wait_for(page, lambda s: s["runtime"] == "onnx" and s["version"] == bad.number,
+                     "ONNX to answer after TF.js was withdrawn")
+        assert "firstPrediction.tfjs" in s["timings"] and "goldenChecked.tfjs" not in s["timings"]
+        assert "golden vectors do not reproduce" in s["refused"][f"{bad.number}/tfjs"]
+        assert s["goldenPending"] == 0
+        assert_matches_river(page, model, "onnx", 1e-6)
+        assert not errors, errors
+        page.close()
+
+        worse = publish_altered(store, v1, golden_row_altered(0))  # in the first 4: no answer
+        page, errors = open_page(browser, url, "?stream=0")
+        s = wait_for(page, lambda s: s["runtime"] == "onnx" and s["version"] == worse.number,
+                     "ONNX to answer instead of TF.js")
+        assert "firstPrediction.tfjs" not in s["timings"], s["timings"]
+        assert "could not answer first" in page.inner_text("#log")
+        assert "golden vectors do not reproduce" in page.inner_text("#log")
+        assert_matches_river(page, model, "onnx", 1e-6)
+        assert not errors, errors
+        page.close()
+
+
 def test_a_model_tfjs_refuses_runs_in_onnx_and_the_page_says_why(browser, tmp_path):
     from river import feature_extraction, linear_model, preprocessing
 

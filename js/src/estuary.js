@@ -222,6 +222,7 @@ export class EstuaryModel {
     this.classes = metadata.classes;
     this.isClassifier = metadata.task === 'classification';
     this.goldenMaxDiff = null;
+    this.goldenPending = []; // golden rows not yet run (checkGolden({first}))
   }
 
   get runtime() { return this.backend.info; }
@@ -270,16 +271,38 @@ export class EstuaryModel {
     return (await this.predictMany([row]))[0];
   }
 
-  /** Re-run the embedded golden vectors; throws GoldenCheckError if they do not reproduce. */
-  async checkGolden({ requireGolden = true } = {}) {
-    const { golden_inputs: inputs, golden_outputs: expected, precision } = this.metadata;
-    const tol = TOLERANCE[precision];
-    if (tol === undefined) throw new ArtifactError(`unknown precision '${precision}'`);
-    if (!inputs.length && requireGolden) {
+  /** Re-run the embedded golden vectors; throws GoldenCheckError if they do not reproduce.
+   * `first: k` runs only k of them, spread over the set (the first and the last included), so a
+   * page can show a first answer sooner; `checkGoldenRest()` then runs the others, and until it
+   * has, `goldenPending` lists them. Returns the largest difference seen so far. */
+  async checkGolden({ requireGolden = true, first = null } = {}) {
+    const n = this.metadata.golden_inputs.length;
+    if (!n && requireGolden) {
       throw new NoGoldenVectorsError('the artifact embeds no golden vectors, so nothing shows ' +
         'that it computes what was exported: re-export it, or load it with {requireGolden: false}');
     }
-    if (!inputs.length) { this.goldenMaxDiff = 0; return 0; }
+    const now = first === null || first >= n ? Array.from({ length: n }, (_, i) => i) : spread(n, first);
+    const picked = new Set(now);
+    this.goldenPending = Array.from({ length: n }, (_, i) => i).filter((i) => !picked.has(i));
+    this.goldenMaxDiff = null;
+    return this.runGolden(now);
+  }
+
+  /** The golden rows a `checkGolden({first})` left (GoldenCheckError if they do not reproduce). */
+  async checkGoldenRest() {
+    const rows = this.goldenPending || [];
+    const diff = await this.runGolden(rows);
+    this.goldenPending = [];
+    return diff;
+  }
+
+  async runGolden(rows) {
+    const { golden_inputs: all, golden_outputs: allExpected, precision } = this.metadata;
+    const tol = TOLERANCE[precision];
+    if (tol === undefined) throw new ArtifactError(`unknown precision '${precision}'`);
+    const inputs = rows.map((i) => all[i]);
+    const expected = rows.map((i) => allExpected[i]);
+    if (!inputs.length) { this.goldenMaxDiff ??= 0; return this.goldenMaxDiff; }
     const F = this.encoder.nColumns;
     const X = new Float64Array(inputs.length * F);
     inputs.forEach((r, i) => r.forEach((v, j) => { X[i * F + j] = v === null ? NaN : v; }));
@@ -287,7 +310,7 @@ export class EstuaryModel {
     const main = (TASK_OUTPUTS[this.metadata.task] || ['value'])[0];
     const [got, width] = PER_TARGET[this.metadata.task] ? targetRows(this.metadata, out, inputs.length)
       : [out[main], PER_CLASS_OUTPUTS.has(main) ? this.classes.length : 1];
-    let maxDiff = 0;
+    let maxDiff = this.goldenMaxDiff ?? 0;
     let ok = got.length === inputs.length * width;
     for (let i = 0; ok && i < inputs.length; i++) {
       for (let k = 0; k < width; k++) {
@@ -308,16 +331,18 @@ export class EstuaryModel {
       throw new GoldenCheckError(`the embedded golden vectors do not reproduce in ` +
         `${this.runtime.name} ${this.runtime.version} (max diff ${maxDiff}, tolerance ${tol}): ${why}`);
     }
-    if (this.isClassifier && out.label) this.checkGoldenLabels(out.label, tol);
+    if (this.isClassifier && out.label) this.checkGoldenLabels(out.label, tol, rows);
     this.goldenMaxDiff = maxDiff;
     return maxDiff;
   }
 
   /** Each golden row's label is River's own (`golden_labels`; else the arg-max of its golden
-   * probabilities), except on rows whose top two probabilities tie within the tolerance. */
-  checkGoldenLabels(labels, tol) {
+   * probabilities), except on rows whose top two probabilities tie within the tolerance.
+   * `rows`: the golden rows `labels` are for (default: all, in order). */
+  checkGoldenLabels(labels, tol, rows = null) {
     const { golden_outputs: expected, golden_labels: wanted } = this.metadata;
-    labels.forEach((index, i) => {
+    labels.forEach((index, r) => {
+      const i = rows ? rows[r] : r;
       const top = [...expected[i]].sort((a, b) => a - b).slice(-2);
       if (top.length === 2 && Math.abs(top[1] - top[0]) <= tol * Math.max(1, Math.abs(top[1]))) return;
       const river = wanted && wanted.length ? wanted[i]
@@ -330,6 +355,13 @@ export class EstuaryModel {
       }
     });
   }
+}
+
+/** `k` of the row indices 0..n-1, spread evenly, the first and the last included. */
+export function spread(n, k) {
+  if (k <= 0) return [];
+  if (k === 1 || n === 1) return [0];
+  return [...new Set(Array.from({ length: Math.min(k, n) }, (_, j) => Math.round((j * (n - 1)) / (Math.min(k, n) - 1))))];
 }
 
 /** The artifact's bytes against its embedded SHA-256 (IntegrityError), then, with a trusted
@@ -510,7 +542,9 @@ class TfjsBackend {
 }
 
 /** Load a `.tfjs` directory with @tensorflow/tfjs; checks the golden vectors. */
-export async function loadTfjs(tf, read, { check = true, trustedKey = null, requireGolden = true } = {}) {
+export async function loadTfjs(tf, read, {
+  check = true, trustedKey = null, requireGolden = true, goldenFirst = null,
+} = {}) {
   const artifacts = await readTfjsArtifacts(read);
   const udm = artifacts.userDefinedMetadata || {};
   if (!(METADATA_KEY in udm)) {
@@ -530,7 +564,7 @@ export async function loadTfjs(tf, read, { check = true, trustedKey = null, requ
   const nColumns = new RowEncoder(metadata.schema).nColumns;
   const model = new EstuaryModel(new TfjsBackend(tf, graphModel, outputs, nColumns), metadata, 'tfjs');
   model.rawMetadata = udm[METADATA_KEY];
-  if (check) await model.checkGolden({ requireGolden });
+  if (check) await model.checkGolden({ requireGolden, first: goldenFirst });
   return model;
 }
 
@@ -668,6 +702,7 @@ class OnnxBackend {
  * `provider` is 'cpu'; checks the golden vectors. */
 export async function loadOnnx(ort, bytes, {
   check = true, provider = 'wasm', trustedKey = null, signature = null, requireGolden = true,
+  goldenFirst = null,
 } = {}) {
   const data = new Uint8Array(bytes);
   const format = isOrtFormat(data) ? 'ort' : 'onnx';
@@ -689,6 +724,6 @@ export async function loadOnnx(ort, bytes, {
   const nColumns = new RowEncoder(metadata.schema).nColumns;
   const model = new EstuaryModel(new OnnxBackend(ort, session, nColumns, provider), metadata, format);
   model.rawMetadata = props[METADATA_KEY];
-  if (check) await model.checkGolden({ requireGolden });
+  if (check) await model.checkGolden({ requireGolden, first: goldenFirst });
   return model;
 }

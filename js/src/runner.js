@@ -5,7 +5,7 @@
 // Response {"id": 1, "ok": true, "model": 3, "runtime": {...}, "metadata": "<json>", "golden_max_diff": 0}
 //          {"id": 1, "ok": false, "error": {"type": "ArtifactError", "message": "...", "field": null}}
 // Other ops: run {model, rows: [[number|null]]} → outputs; encode / predict {model, rows: [{...}]};
-// unload {model}; versions; any request may carry "release": [handles] to free; bench {model, row, n, warm} (one-row latency inside Node).
+// unload {model}; check_rest {model} (the golden rows a load with golden_first: k left); versions; any request may carry "release": [handles] to free; bench {model, row, n, warm} (one-row latency inside Node).
 // Non-finite numbers travel as the strings "NaN", "Infinity", "-Infinity" (JSON has none).
 //
 // It uses the same client library as the browser (estuary.js); only file reading is Node's.
@@ -105,10 +105,14 @@ const ops = {
   },
 
   // trusted_key: PEM text of an Ed25519 public key: the artifact must be signed by it
-  async load({ kind, path: p, check = true, trusted_key: trustedKey = null, require_golden: requireGolden = true }) {
+  // golden_first: k: only k golden rows on load (as the page's first answer), check_rest the others
+  async load({
+    kind, path: p, check = true, trusted_key: trustedKey = null, require_golden: requireGolden = true,
+    golden_first: goldenFirst = null,
+  }) {
     let model;
     if (kind === 'tfjs') {
-      model = await lib.loadTfjs(await getTf(), insideReader(p), { check, trustedKey, requireGolden });
+      model = await lib.loadTfjs(await getTf(), insideReader(p), { check, trustedKey, requireGolden, goldenFirst });
     } else if (kind === 'onnx' || kind === 'onnx-node') {
       let bytes;
       try {
@@ -117,7 +121,7 @@ const ops = {
         throw new lib.ArtifactError(`cannot read ${p}: ${e.code}`);
       }
       const signature = trustedKey ? await fs.readFile(`${p}.sig`).catch(() => null) : null;
-      const options = { check, trustedKey, signature, requireGolden };
+      const options = { check, trustedKey, signature, requireGolden, goldenFirst };
       model = kind === 'onnx'
         ? await lib.loadOnnx(await getOrt(), bytes, options)
         : await lib.loadOnnx(await getOrtNode(), bytes, { ...options, provider: 'cpu' });
@@ -126,7 +130,16 @@ const ops = {
     }
     const handle = nextHandle++;
     models.set(handle, model);
-    return { model: handle, runtime: model.runtime, metadata: model.rawMetadata, golden_max_diff: model.goldenMaxDiff };
+    return {
+      model: handle, runtime: model.runtime, metadata: model.rawMetadata, golden_max_diff: model.goldenMaxDiff,
+      golden_pending: model.goldenPending.length,
+    };
+  },
+
+  async check_rest({ model }) {
+    const m = models.get(model);
+    if (!m) throw new lib.EstuaryError(`no model ${model}`);
+    return { golden_max_diff: await m.checkGoldenRest(), golden_pending: m.goldenPending.length };
   },
 
   async unload({ model }) {

@@ -147,6 +147,9 @@ export interface LoadOptions {
   signature?: Uint8Array | ArrayBuffer | null;
   /** loadOnnx: 'wasm' for onnxruntime-web (default), 'cpu' for onnxruntime-node. */
   provider?: 'wasm' | 'cpu';
+  /** Run only this many golden rows on load, spread over the set (a page's first answer);
+   * `model.checkGoldenRest()` runs the others (default null: all of them on load). */
+  goldenFirst?: number | null;
 }
 
 /** Parse and check the estuary metadata JSON embedded in an artifact. */
@@ -181,9 +184,17 @@ export declare class EstuaryModel {
   runMatrix(X: Float64Array, n?: number): Promise<MatrixOutputs>;
   predictMany(rows: Row[]): Promise<Prediction[]>;
   predict(row: Row): Promise<Prediction>;
-  /** Throws GoldenCheckError if the golden vectors do not reproduce; returns the max diff. */
-  checkGolden(options?: { requireGolden?: boolean }): Promise<number>;
+  /** Golden rows a `checkGolden({first})` left for `checkGoldenRest` (indices). */
+  goldenPending: number[];
+  /** Throws GoldenCheckError if the golden vectors do not reproduce; returns the max diff.
+   * `first: k` runs only k rows, spread over the set (the first and last included). */
+  checkGolden(options?: { requireGolden?: boolean; first?: number | null }): Promise<number>;
+  /** Runs the golden rows `checkGolden({first})` left; throws GoldenCheckError. */
+  checkGoldenRest(): Promise<number>;
 }
+
+/** `k` of the indices 0..n-1, spread evenly, the first and the last included. */
+export declare function spread(n: number, k: number): number[];
 
 /** read(name) over HTTP relative to `base` (browser, or Node's global fetch). */
 export declare function httpReader(base: string): Reader;
