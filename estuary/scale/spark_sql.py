@@ -339,7 +339,8 @@ class Program:
             jvm = (functions, sc._jvm.PythonUtils)
             parsed = (gateway, jvm, [[(name, functions.expr(text)) for name, text in step]
                                      for step in steps])
-            self._parsed.clear()  # one JVM at a time
+            self._parsed.clear()  # one JVM at a time: its scored DataFrames too
+            self._applied.clear()
             self._parsed[id(gateway)] = parsed
         return parsed[1], parsed[2]
 
