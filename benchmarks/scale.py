@@ -21,7 +21,11 @@ Last, `sql_engine_interleaved`: rounds of one whole SQL-engine call (verify the 
 compiled text from its cache, plan, run) and one plain-onnxruntime pass over the same rows,
 one after the other, so both see the same load on a shared machine; medians, and rows per
 CPU-second of each (the JVM's CPU time from /proc: Spark's threads seldom get two whole cores
-on a shared machine, so wall time / 2 understates it per core).
+on a shared machine, so wall time / 2 understates it per core), the CPU per call split into
+the executors' tasks (Spark's task metrics) and the rest of the JVM (driver: optimise, plan,
+schedule; JIT, GC), and the `noop` write of the input DataFrame in the same rounds (the floor);
+then the same rounds again after 40 more calls (the JIT's compiler threads still spend CPU on
+Spark's driver code after the first few calls: a long-running job's steady state).
 """
 
 from __future__ import annotations
@@ -120,16 +124,29 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _sql_rounds(df, root: Path, plain, n: int, rounds: int) -> dict:
+def _last_stage_cpu_s(sc) -> float:
+    """CPU seconds the executors' tasks spent in the last job's last stage (Spark's own
+    task metrics): the executors' part of a call, without the driver's planning."""
+    tracker = sc.statusTracker()
+    stage = max(tracker.getJobInfo(max(tracker.getJobIdsForGroup(None))).stageIds)
+    return sc._jsc.sc().statusStore().lastStageAttempt(stage).executorCpuTime() / 1e9
+
+
+def _sql_rounds(df, root: Path, plain, n: int, rounds: int, warm: int = 3) -> dict:
     """The SQL engine (verify + compile or cache hit + plan + run, written to `noop`) and plain
     onnxruntime, one after the other in each round, so both see the same load; medians. Also
     rows per CPU-second: the JVM's (driver and executors) plus this process's (py4j) for the
     SQL engine, this process's for onnxruntime. On a shared machine Spark's two threads seldom
-    get two whole cores, so wall time / 2 understates Spark per core; CPU time does not."""
-    for _ in range(3):  # the JVM's JIT warms up over the first calls
+    get two whole cores, so wall time / 2 understates Spark per core; CPU time does not.
+    Where a call's CPU goes: the executors' task CPU (Spark's task metrics) and the rest (the
+    driver: planning, scheduling; the JVM's JIT and GC), beside the same split for the `noop`
+    write of the input DataFrame, measured in the same rounds."""
+    for _ in range(warm):  # the JVM's JIT warms up over the first calls
         _noop(es.predict(df, root, engine="sql"))
-    jvm = df.sparkSession.sparkContext._jvm.ProcessHandle.current().pid()
-    sql, ort, driver, sql_cpu, ort_cpu = [], [], [], 0.0, 0.0
+    sc = df.sparkSession.sparkContext
+    jvm = sc._jvm.ProcessHandle.current().pid()
+    sql, ort, driver, floor, sql_cpu, ort_cpu, floor_cpu = [], [], [], [], 0.0, 0.0, 0.0
+    task_cpu, floor_task_cpu = 0.0, 0.0
     for _ in range(rounds):
         cpu = time.process_time()
         ort.append(_timed(plain))
@@ -141,6 +158,11 @@ def _sql_rounds(df, root: Path, plain, n: int, rounds: int) -> dict:
         _noop(scored)
         sql.append(time.perf_counter() - start)
         sql_cpu += time.process_time() - cpu + _cpu_s(jvm) - jvm_cpu
+        task_cpu += _last_stage_cpu_s(sc)
+        cpu, jvm_cpu = time.process_time(), _cpu_s(jvm)
+        floor.append(_timed(lambda: _noop(df)))
+        floor_cpu += time.process_time() - cpu + _cpu_s(jvm) - jvm_cpu
+        floor_task_cpu += _last_stage_cpu_s(sc)
     ratios = sorted(o / s / 2 for o, s in zip(ort, sql))  # per core: (n/s/2) / (n/o)
     return {"rounds": rounds, "sql_rows_per_s_median": round(n / float(np.median(sql))),
             "plain_ort_rows_per_s_median": round(n / float(np.median(ort))),
@@ -149,7 +171,15 @@ def _sql_rounds(df, root: Path, plain, n: int, rounds: int) -> dict:
             "per_core_vs_plain_ort_range": [round(ratios[0], 3), round(ratios[-1], 3)],
             "sql_rows_per_cpu_s": round(n * rounds / sql_cpu),
             "plain_ort_rows_per_cpu_s": round(n * rounds / ort_cpu),
-            "per_cpu_s_vs_plain_ort": round(ort_cpu / sql_cpu, 3)}
+            "per_cpu_s_vs_plain_ort": round(ort_cpu / sql_cpu, 3),
+            "cpu_s_per_call": {"sql": round(sql_cpu / rounds, 4),
+                               "sql_executor_tasks": round(task_cpu / rounds, 4),
+                               "noop_floor": round(floor_cpu / rounds, 4),
+                               "noop_floor_executor_tasks": round(floor_task_cpu / rounds, 4),
+                               "plain_ort": round(ort_cpu / rounds, 4)},
+            "noop_floor_rows_per_s_median": round(n / float(np.median(floor))),
+            "noop_floor_per_core_vs_plain_ort_median": round(float(np.median(
+                [o / f / 2 for o, f in zip(ort, floor)])), 3)}
 
 
 def _spark(frame: pd.DataFrame, root: Path, batches: list[int], runs: int,
@@ -181,9 +211,17 @@ def _spark(frame: pd.DataFrame, root: Path, batches: list[int], runs: int,
         start = time.perf_counter()  # the driver's part: verify the version, compile, plan
         scored = es.predict(df, root, engine="sql")
         plan = time.perf_counter() - start
+        fresh = []  # the same on a new input DataFrame (its plan analysed, not reused)
+        for _ in range(5):
+            new_input = df.select("*")
+            start = time.perf_counter()
+            es.predict(new_input, root, engine="sql")
+            fresh.append(time.perf_counter() - start)
         out["sql_engine"] = {"rows_per_s_cold": round(len(frame) / times[0]),
                              "rows_per_s_warm": round(len(frame) / min(times[1:])),
                              "driver_s_per_call": round(plan, 3),
+                             "driver_s_per_call_new_input_median": round(
+                                 float(np.median(fresh)), 3),
                              # the same scored DataFrame written again: the executors' part
                              "prepared_rows_per_s_warm": round(
                                  len(frame) / _best(lambda: _noop(scored), repeat=4))}
@@ -191,6 +229,10 @@ def _spark(frame: pd.DataFrame, root: Path, batches: list[int], runs: int,
         out["noop_sink_rows_per_s_warm"] = round(len(frame) / _best(lambda: _noop(df)))
         if plain is not None:
             out["sql_engine_interleaved"] = _sql_rounds(df, root, plain, len(frame), 2 * runs)
+            # the same after 40 more calls: the JIT compiler threads were still busy compiling
+            # Spark's driver code (Catalyst) after the first few calls
+            out["sql_engine_interleaved_after_40_more_calls"] = _sql_rounds(
+                df, root, plain, len(frame), 2 * runs, warm=40)
     finally:
         spark.stop()
     return out
@@ -243,6 +285,8 @@ def main() -> None:
               f"{row['spark_sql_per_core_vs_plain_ort']:>10}")
     print("SQL engine interleaved with plain onnxruntime:",
           json.dumps(spark.get("sql_engine_interleaved")))
+    print("the same after 40 more calls:",
+          json.dumps(spark.get("sql_engine_interleaved_after_40_more_calls")))
     print(json.dumps(out, indent=2))
 
 

@@ -335,3 +335,59 @@ def test_score_command_refuses_infinity_with_every_engine(stores, frame, tmp_pat
     report = json.loads(result.stdout)
     assert report["error_type"] == "OutOfRangeError"
     assert report["error"].startswith("feature 'x3': -inf is not a value the formats agree on")
+
+
+def test_inf_beside_nan_an_overflowing_sum_and_float_columns(spark, frame, stores):
+    """The range check's first test (the sum of |x| at most the largest double) lets every
+    ordinary row through at once; a row that fails it is tested column by column: ±inf is
+    refused beside a NaN in another column, two huge finite values whose sum overflows are
+    scored as locally, and a float column is read as a double."""
+    root = stores["scaler_logreg"]
+    rows = frame.head(600).copy()
+    rows.loc[7, ["x1", "x2"]] = [1e308, 1e308]
+    rows.loc[8, ["x1", "x3"]] = [float("nan"), -1.5e308]
+    df = spark.createDataFrame(rows).repartition(2)
+    local = _local(root, rows)
+    got = public.predict(df, root, engine="sql").toPandas().sort_values("id")
+    assert got["prediction"].tolist() == local["prediction"].tolist()
+    assert np.abs(_probabilities(got) - _probabilities(local)).max() <= 1e-15
+    bad = rows.copy()
+    bad.loc[9, ["x1", "x2"]] = [float("nan"), -math.inf]
+    with pytest.raises(Py4JJavaError) as e:
+        public.predict(spark.createDataFrame(bad), root, engine="sql").collect()
+    typed = es.refusal(e.value)
+    assert isinstance(typed, OutOfRangeError) and typed.field == "x2"
+    floats = bad.drop(index=7).astype({"x1": "float32", "x2": "float32"})  # 1e308: inf
+    typed_df = spark.createDataFrame(floats)
+    assert dict(typed_df.dtypes)["x2"] == "float"
+    with pytest.raises(Py4JJavaError) as e:
+        public.predict(typed_df, root, engine="sql").collect()
+    typed = es.refusal(e.value)
+    assert isinstance(typed, OutOfRangeError) and typed.field == "x2"
+    assert "-inf is not a value" in str(typed)
+
+
+def test_scoring_the_same_frame_again_reuses_its_plan_but_rechecks_the_files(spark, frame,
+                                                                             stores, tmp_path):
+    """A second call on the same DataFrame hands back the plan analysed the first time, after
+    the version's files are checked again: a file changed in between is refused."""
+    import shutil
+
+    from estuary.online.store import StoreError
+
+    root = tmp_path / "store"
+    shutil.copytree(stores["hoeffding_tree"], root)
+    df = spark.createDataFrame(frame.head(300))
+    first = public.predict(df, root, engine="sql")
+    again = public.predict(df, root, engine="sql")
+    assert again._jdf is first._jdf
+    assert public.predict(spark.createDataFrame(frame.head(300)), root,
+                          engine="sql")._jdf is not first._jdf
+    joined = first.alias("a").join(again.alias("b"), "id").select("a.prediction",
+                                                                   "b.prediction")
+    assert joined.count() == 300
+    snapshot = Store(root).open().path / "snapshot.json"
+    snapshot.chmod(0o644)
+    snapshot.write_text(snapshot.read_text().replace('"', "'", 1))
+    with pytest.raises(StoreError, match="does not match its SHA-256"):
+        public.predict(df, root, engine="sql")

@@ -8,7 +8,8 @@ whole-stage code generation turns them into Java, and no Python worker runs.
 The driver's part is kept small because it is paid on every call: the model is compiled to SQL
 text in Python (no JVM call per operation), the text is kept per snapshot SHA-256 and input
 schema, parsed once per JVM (Spark's parser is slow on long expressions), and each projection
-is handed to the JVM in one call; the version's files are still checked on every call.
+is handed to the JVM in one call; the analysed plan is kept per input DataFrame (analysing the
+projections again cost 25-90 ms a call); the version's files are still checked on every call.
 
 The model comes from the version's `snapshot.json` (the IR the artifacts were written from):
 `Store.open` checks it against the manifest's SHA-256, and its content hash must equal the
@@ -315,43 +316,56 @@ def _sum(terms: list, o: SqlOps) -> Any:
 class Program:
     """A model compiled for one input schema: the kept values, projection by projection, and
     the output columns' SQL over the last of them. Spark's parser takes ~2 ms per linear term,
-    so each text is parsed once per JVM and its (unresolved, unaliased) Column kept; every call
-    names them afresh (a new alias, a new attribute id: two scored DataFrames never share
-    one) and hands each projection to the JVM in one `select`."""
+    so each text is parsed once per JVM and its (unresolved, unaliased) Column kept; a call on
+    a new input DataFrame names them afresh (a new alias, a new attribute id: scored
+    DataFrames of two inputs never share one) and hands each projection to the JVM in one
+    `select`; a call on the same input DataFrame again gets the same scored one (it joins
+    with itself as any DataFrame does, through aliases)."""
 
     layers: tuple[tuple[tuple[str, str], ...], ...]  # (kept value's column, SQL)
     outputs: tuple[tuple[str, str], ...]  # (output column, SQL)
     keep: tuple[str, ...]  # the input DataFrame's columns, passed through
     _parsed: dict = field(default_factory=dict, compare=False, repr=False)
+    _applied: list = field(default_factory=list, compare=False, repr=False)  # (df, scored)
 
-    def _columns(self, sc: Any) -> list[list[tuple[str, Any]]]:
-        """Each projection's (name, Java Column) in this JVM (parsed on first use)."""
+    def _columns(self, sc: Any) -> tuple[Any, list[list[tuple[str, Any]]]]:
+        """(the JVM's `functions` and `PythonUtils`, each projection's (name, Java Column)) in
+        this JVM, parsed on first use: py4j resolves `sc._jvm.a.b.c` one name per round trip."""
         gateway = sc._gateway
         parsed = self._parsed.get(id(gateway))
         if parsed is None or parsed[0] is not gateway:
             functions = sc._jvm.org.apache.spark.sql.functions
             steps = [*self.layers, tuple((c, quoted(c)) for c in self.keep) + self.outputs]
-            parsed = (gateway, [[(name, functions.expr(text)) for name, text in step]
-                                for step in steps])
-            self._parsed.clear()  # one JVM at a time
+            jvm = (functions, sc._jvm.PythonUtils)
+            parsed = (gateway, jvm, [[(name, functions.expr(text)) for name, text in step]
+                                     for step in steps])
+            self._parsed.clear()  # one JVM at a time: its scored DataFrames too
+            self._applied.clear()
             self._parsed[id(gateway)] = parsed
-        return parsed[1]
+        return parsed[1], parsed[2]
 
     def apply(self, df: Any) -> Any:
-        """`df` with the output columns after its own: one `select` a projection."""
+        """`df` with the output columns after its own: one `select` a projection. The analysed
+        result is kept per input DataFrame (the last `_CACHED`): scoring the same DataFrame
+        again with this program hands back the same plan (analysing the projections was most
+        of the driver's time per call, benchmarks/scale.py); the version's files are checked
+        before this, on every call."""
         from pyspark.sql import DataFrame
 
+        for source, scored in self._applied:
+            if source is df._jdf:
+                return DataFrame(scored, df.sparkSession)
         sc = df.sparkSession.sparkContext
-        *layers, last = self._columns(sc)
-        star = sc._jvm.org.apache.spark.sql.functions.col("*")
+        (functions, utils), (*layers, last) = self._columns(sc)
+        star = functions.col("*")
         jdf = df._jdf
         for layer in layers:
-            jdf = jdf.select(sc._jvm.PythonUtils.toSeq(
-                [star] + [column.alias(name) for name, column in layer]))
+            jdf = jdf.select(utils.toSeq([star] + [column.alias(name) for name, column in layer]))
         n = len(self.keep)
-        jdf = jdf.select(sc._jvm.PythonUtils.toSeq(
-            [column for _, column in last[:n]]
-            + [column.alias(name) for name, column in last[n:]]))
+        jdf = jdf.select(utils.toSeq([column for _, column in last[:n]]
+                                     + [column.alias(name) for name, column in last[n:]]))
+        self._applied.insert(0, (df._jdf, jdf))
+        del self._applied[_CACHED:]
         return DataFrame(jdf, df.sparkSession)
 
 
@@ -404,8 +418,13 @@ def _scaled(x: Sql, offset: float, divisor: float) -> Sql:
 
 
 def _linear(est: ir.Linear, block: Block, o: SqlOps) -> arithmetic.Scores:
-    x = [o.where(o.is_nan(block[c]), 0.0, block[c]) for c in est.columns]
-    z = [o.add(_sum([o.mul(x[j], float(w)) for j, w in enumerate(row)], o), float(b))
+    """w·x + b, left to right, a missing x as 0. Each term is written `CASE WHEN isnan(x) THEN
+    0·w ELSE x·w END` (the same doubles as `(CASE .. THEN 0 ELSE x END)·w`) with 0·w a literal:
+    the form Spark's optimizer rewrites the other into (PushFoldableIntoBranches, then
+    ConstantFolding), so it no longer rewrites it on every write of the scored DataFrame."""
+    x = [block[c] for c in est.columns]
+    z = [o.add(_sum([o.where(o.is_nan(x[j]), 0.0 * float(w), o.mul(x[j], float(w)))
+                     for j, w in enumerate(row)], o), float(b))
          for row, b in zip(est.weights, est.intercepts)]
     return arithmetic.link(o, est.link, z)
 
@@ -482,8 +501,9 @@ def input_columns(types: dict[str, Any], schema: ir.FeatureSchema) -> Block:
             out.update({c: Sql(nan, 0, 0) for c in f.columns})
             continue
         col = quoted(name)
-        if f.kind == "numeric":
-            out[f.name] = Sql(f"coalesce(CAST({col} AS DOUBLE), {nan})")
+        if f.kind == "numeric":  # a double column is read as it is (SimplifyCasts drops it)
+            value = col if isinstance(kind, T.DoubleType) else f"CAST({col} AS DOUBLE)"
+            out[f.name] = Sql(f"coalesce({value}, {nan})")
             continue
         if isinstance(kind, (T.FloatType, T.DoubleType, T.DecimalType)):
             raise InvalidInputError(f.name, f"Spark column of {kind.simpleString()} for a "
@@ -504,20 +524,33 @@ def range_check(types: dict[str, Any], schema: ir.FeatureSchema) -> str | None:
     double column (integer, decimal and boolean columns cannot hold one) with the message of
     the `OutOfRangeError` the local and Arrow engines raise (`estuary.rows`' range policy);
     None when no column can. Spark's `raise_error` carries only text to the driver:
-    `estuary.scale.spark.refusal` turns it back into the error."""
+    `estuary.scale.spark.refusal` turns it back into the error.
+
+    A row first takes one test, the sum of the columns' absolute values at most the largest
+    double: true on every row without ±inf, NaN or an overflowing sum, and those rows go no
+    further (one CASE a column on every row cost ~7% of the executors' time); the others are
+    tested column by column, so NaN (missing) and huge finite values still pass. No infinity
+    literal (a CAST Spark's optimizer folds again on every write): |x| > max and not NaN. A
+    float column is cast to double first (a bare float compared with a double literal is
+    rewritten by UnwrapCastInBinaryComparison)."""
     from pyspark.sql import types as T
 
-    inf, cases = _num(math.inf), []
+    top, cases, magnitudes = _num(FLOAT64_MAX), [], []
     for f in schema.features:
         name = _column_of(f, types)
         if f.kind != "numeric" or not isinstance(types.get(name), (T.FloatType, T.DoubleType)):
             continue
         col = quoted(name)
+        if isinstance(types[name], T.FloatType):
+            col = f"CAST({col} AS DOUBLE)"
         message = {sign: _text(f"{REFUSED}{_refused(f.name, sign * math.inf, FLOAT64_MAX)}")
                    for sign in (1, -1)}
-        cases.append(f"WHEN abs({col}) = {inf} THEN raise_error(CASE WHEN {col} > 0 THEN "
-                     f"{message[1]} ELSE {message[-1]} END)")
-    return f"CASE {' '.join(cases)} END" if cases else None
+        cases.append(f"WHEN abs({col}) > {top} AND NOT isnan({col}) THEN raise_error(CASE WHEN "
+                     f"{col} > 0.0D THEN {message[1]} ELSE {message[-1]} END)")
+        magnitudes.append(f"abs({col})")
+    if not cases:
+        return None
+    return f"CASE WHEN {' + '.join(magnitudes)} <= {top} THEN NULL {' '.join(cases)} END"
 
 
 def _class_literal(c: Any, label_type: Any) -> str:
@@ -538,6 +571,8 @@ def _label(probabilities: list[Sql], classes: tuple, label_type: Any) -> str:
     the general form does then too."""
     p = [v.text for v in probabilities]
     lits = [_class_literal(c, label_type) for c in classes]
+    if lits == ["false", "true"]:  # SimplifyConditionals' form of the CASE below
+        return f"{p[1]} > {p[0]} <=> true"
     if len(classes) == 2:
         return f"CASE WHEN {p[1]} > {p[0]} THEN {lits[1]} ELSE {lits[0]} END"
     top = f"greatest({', '.join(p)})"
