@@ -207,11 +207,14 @@ def test_a_column_scoring_adds_is_refused_before_any_row_is_scored(spark, store,
 
     frame = _frame(200)
     frame["Prediction"] = 1.0  # Spark resolves names case-insensitively
-    with pytest.raises(ColumnClashError, match="'Prediction'.*drop or rename") as e:
-        es.predict(spark.createDataFrame(frame), store)
-    assert e.value.column == "Prediction"
+    from estuary.spark import predict
+
+    for engine in ("arrow", "sql"):
+        with pytest.raises(ColumnClashError, match="'Prediction'.*drop or rename") as e:
+            predict(spark.createDataFrame(frame), store, engine=engine)
+        assert e.value.column == "Prediction"
     frame.to_parquet(tmp_path / "scored_before.parquet", index=False)
-    for engine in ("local", "spark"):
+    for engine in ("local", "spark", "spark-sql"):
         out = tmp_path / f"{engine}.parquet"
         result = CliRunner().invoke(app, ["score", str(tmp_path / "scored_before.parquet"),
                                           str(out), "--model", str(store), "--engine", engine])

@@ -53,15 +53,15 @@ def output_columns(task: Task, outputs: Iterable[str]) -> list[OutputColumn]:
                       if name in present]
 
 
-def refuse_clashes(existing: Iterable[str], columns: Iterable[OutputColumn]) -> None:
+def refuse_clashes(existing: Iterable[str], added: Iterable[str]) -> None:
     """Raise `ColumnClashError` when the input already has a column scoring would add (any
     case: Spark resolves names case-insensitively), e.g. a table scored before."""
     have = {name.casefold(): name for name in existing}
-    for c in columns:
-        if c.name.casefold() in have:
-            raise ColumnClashError(have[c.name.casefold()],
+    for name in added:
+        if name.casefold() in have:
+            raise ColumnClashError(have[name.casefold()],
                                    f"the input already has this column, and scoring adds "
-                                   f"{c.name!r}: drop or rename it before scoring (a table "
+                                   f"{name!r}: drop or rename it before scoring (a table "
                                    "scored before: select its input columns)")
 
 

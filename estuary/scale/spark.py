@@ -144,7 +144,7 @@ def predict(df: Any, model: Any, version: int | str | None = None) -> Any:
         loaded = load(path)
         columns = output_columns(loaded.task, _output_names(loaded))
     _check_columns(df, loaded.metadata.schema)
-    refuse_clashes(df.columns, columns)
+    refuse_clashes(df.columns, [c.name for c in columns])
     types = {"class": _spark_label_type(tuple(loaded.classes or ())), "value": T.DoubleType(),
              "per_class": T.ArrayType(T.DoubleType(), False), "flag": T.BooleanType()}
     fields = list(df.schema.fields) + [T.StructField(c.name, types[c.kind]) for c in columns]
@@ -178,7 +178,7 @@ def score_batch(model: Any, batch: Any, keep: list[str] | None = None) -> Any:
     keep = batch.schema.names if keep is None else keep
     columns, names = [batch.column(name) for name in keep], list(keep)
     added = output_columns(model.task, out)
-    refuse_clashes(keep, added)
+    refuse_clashes(keep, [c.name for c in added])
     for c in added:
         values = out[c.source]
         if c.kind == "class":

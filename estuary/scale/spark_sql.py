@@ -49,6 +49,7 @@ from ..errors import ArtifactError, InvalidInputError, UnsupportedModelError
 from ..ir import arithmetic
 from ..ir.trees import TreeClassifier, TreeRegressor, TreeStructure
 from ..rows import FLOAT64_MAX, _refused
+from .outputs import refuse_clashes
 from .spark import REFUSED
 
 ARROW_HINT = "score it with engine='arrow' (estuary score --engine spark)"
@@ -624,6 +625,8 @@ def predict(df: Any, model: Any, version: int | str | None = None) -> Any:
     fields = df.schema.fields
     types = {f.name: f.dataType for f in fields}
     _check_columns(df, m.schema, types)
+    refuse_clashes(types, ("prediction", "probabilities") if m.task == "classification"
+                   else ("prediction",))
     prefix = _prefix(list(types))
     key = (sha, tuple((f.name, f.dataType.simpleString()) for f in fields), prefix)
     program = _PROGRAMS.get(key)
