@@ -44,29 +44,40 @@ class ColumnarEncoder:
             self._plan.append((f.key, f.name, f.kind == "categorical", start, width,
                                _Categories(lookup)))
             start += width
-        self._plans: dict[tuple, tuple[list, list, list]] = {}  # by column layout
+        self._plans: dict[tuple, tuple] = {}  # by column layout
 
     def encode(self, data: Any, columns: Sequence[str] | None = None,
-               aliases: dict[str, str] | None = None) -> np.ndarray:
+               aliases: dict[str, str] | None = None, out: np.ndarray | None = None) -> np.ndarray:
         """The input matrix of a DataFrame, a structured array, a 2-D array whose column names
         are `columns`, or an Arrow Table/RecordBatch; `aliases` maps a feature's name to
-        another column to read it from."""
+        another column to read it from. `out`: a C-contiguous float64 [rows, F] array to write
+        the matrix into (every cell is written) and return, instead of a new one."""
         n, column = _source(data, columns)
+        if out is not None and (out.shape != (n, self.n_columns) or out.dtype != np.float64
+                                or not out.flags.c_contiguous):
+            raise ValueError(f"out must be a C-contiguous float64 array of {(n, self.n_columns)}")
         matrix = None if aliases else _number_matrix(data, columns)
         if matrix is not None:  # numeric features copied from one matrix in one go
             values, names = matrix
-            starts, sources, rest = self._matrix_plan(names, type(data) is not np.ndarray)
-            if not rest and starts == list(range(self.n_columns)):  # every column from it
+            starts, sources, rest, whole, to = self._matrix_plan(names,
+                                                                 type(data) is not np.ndarray)
+            if whole:  # every column from it
                 if isinstance(values, _Blocks):
-                    out = np.empty((n, self.n_columns))
-                    values.copy_into(out, starts, sources)
+                    out = np.empty((n, self.n_columns)) if out is None else out
+                    values.copy_into(out, to, starts, sources)
                     return out
-                if sources == starts and values.shape[1] == self.n_columns:
-                    return np.array(values, dtype=np.float64, order="C")  # the one copy
-                return np.ascontiguousarray(values[:, sources], dtype=np.float64)
+                same = sources == starts and values.shape[1] == self.n_columns
+                if out is None:
+                    return (np.array(values, dtype=np.float64, order="C") if same  # one copy
+                            else np.ascontiguousarray(values[:, sources], dtype=np.float64))
+                out[...] = values if same else values[:, sources]
+                return out
         else:
-            starts, sources, rest = [], [], self._plan
-        out = np.full((n, self.n_columns), np.nan)
+            starts, sources, rest, to = [], [], self._plan, None
+        if out is None:
+            out = np.full((n, self.n_columns), np.nan)
+        else:
+            out.fill(np.nan)
         for key, name, categorical, start, width, categories in rest:
             found = column(aliases[name]) if aliases and name in aliases else column(key)
             if found is None and name != key:
@@ -79,15 +90,16 @@ class ColumnarEncoder:
             else:
                 out[:, start] = _numbers(name, values_, missing)
         if starts and isinstance(values, _Blocks):
-            values.copy_into(out, starts, sources)
+            values.copy_into(out, to, starts, sources)
         elif starts:
             out[:, starts] = values[:, sources]  # one copy for all of them
         return out
 
-    def _matrix_plan(self, names: tuple, any_key: bool) -> tuple[list, list, list]:
+    def _matrix_plan(self, names: tuple, any_key: bool) -> tuple:
         """For a matrix whose columns are `names`: the output columns of the numeric features
-        it holds, their positions in it, and the plan of every other feature (read column by
-        column). Made once per column layout (a batch job sends the same layout every call).
+        it holds, their positions in it, the plan of every other feature (read column by
+        column), whether it fills every output column, and the map of its columns to output
+        columns (None when one is read twice). Made once per column layout (a batch job sends the same layout every call).
         `any_key`: a feature's key of any hashable type matches a column (pandas), else only
         a str key does (numpy names its columns by str)."""
         made = self._plans.get((names, any_key))
@@ -106,7 +118,12 @@ class ColumnarEncoder:
                 else:
                     starts.append(start)
                     sources.append(j)
-            made = (starts, sources, rest)
+            to = None  # frame column → output column (-1: unread); None: one is read twice
+            if len(set(sources)) == len(sources):
+                to = np.full(len(names), -1, dtype=np.intp)
+                to[sources] = starts
+                to = (to, bool(to.min() >= 0))  # and whether every column is read
+            made = (starts, sources, rest, not rest and starts == list(range(self.n_columns)), to)
             if len(self._plans) >= 8:  # a few layouts at a time (clear: safe across threads)
                 self._plans.clear()
             self._plans[(names, any_key)] = made
@@ -251,21 +268,23 @@ class _Blocks:
             return None
         return cls(parts, width)
 
-    def copy_into(self, out: np.ndarray, starts: list[int], sources: list[int]) -> None:
+    def copy_into(self, out: np.ndarray, to: tuple[np.ndarray, bool] | None, starts: list[int],
+                  sources: list[int]) -> None:
         """out[:, starts[i]] = frame column sources[i] as float64, a block at a time (its
-        transposed rows written straight into their output columns)."""
-        if len(set(sources)) != len(sources):  # a column read twice: one column at a time
+        transposed rows written straight into their output columns); `to`: the map of frame
+        columns to output columns (-1: not read) and whether every one is read, None when a
+        column is read twice."""
+        if to is None:  # a column read twice: one column at a time
             for start, source in zip(starts, sources):
                 for values, locs in self.parts:
                     hit = np.flatnonzero(locs == source)
                     if len(hit):
                         out[:, start] = values[hit[0]]
             return
-        to = np.full(self.n_columns, -1, dtype=np.intp)  # frame column → output column
-        to[sources] = starts
+        to, every = to
         for values, locs in self.parts:
             where = to[locs]
-            if where.min() >= 0:
+            if every or where.min() >= 0:
                 out[:, where] = values.T
             else:
                 used = where >= 0
