@@ -256,17 +256,20 @@ class _Blocks:
     def of(cls, frame: Any) -> _Blocks | None:
         try:
             blocks = frame._mgr.blocks
-            parts = [(b.values, np.asarray(b.mgr_locs.as_array, dtype=np.intp)) for b in blocks]
         except AttributeError:
             return None
         n, width = frame.shape
-        for values, locs in parts:
+        parts = []
+        for block in blocks:
+            values = getattr(block, "values", None)
+            locs = getattr(getattr(block, "mgr_locs", None), "as_array", None)
             if not (isinstance(values, np.ndarray) and values.ndim == 2
-                    and values.dtype.kind in "fiub" and values.shape == (len(locs), n)):
+                    and values.dtype.kind in "fiub" and isinstance(locs, np.ndarray)
+                    and locs.dtype == np.intp and values.shape == (len(locs), n)):
                 return None
-        if sum(len(locs) for _, locs in parts) != width:
-            return None
-        return cls(parts, width)
+            parts.append((values, locs))
+            width -= len(locs)
+        return cls(parts, frame.shape[1]) if width == 0 else None
 
     def copy_into(self, out: np.ndarray, to: tuple[np.ndarray, bool] | None, starts: list[int],
                   sources: list[int]) -> None:

@@ -141,7 +141,7 @@ class OnnxModel(LoadedModel):
             return None
         bound.busy = True
         try:
-            X = self.encoder.encode_many(rows, columns, out=bound.input)
+            X = self.encoder.encode_columns(rows, columns, out=bound.input)
             try:
                 bound.run(bound.native, None)
             except Exception:  # outputs that do not fit the binding, a broken graph: the
