@@ -52,32 +52,33 @@ class ColumnarEncoder:
         are `columns`, or an Arrow Table/RecordBatch; `aliases` maps a feature's name to
         another column to read it from. `out`: a C-contiguous float64 [rows, F] array to write
         the matrix into (every cell is written) and return, instead of a new one."""
-        n, column = _source(data, columns)
-        if out is not None and (out.shape != (n, self.n_columns) or out.dtype != np.float64
-                                or not out.flags.c_contiguous):
-            raise ValueError(f"out must be a C-contiguous float64 array of {(n, self.n_columns)}")
+        array = isinstance(data, np.ndarray)
+        if array:  # a 2-D array's names are checked before anything reads it
+            n, column = _source(data, columns)
         matrix = None if aliases else _number_matrix(data, columns)
         if matrix is not None:  # numeric features copied from one matrix in one go
             values, names = matrix
-            starts, sources, rest, whole, to = self._matrix_plan(names,
-                                                                 type(data) is not np.ndarray)
+            starts, sources, rest, whole, to = self._matrix_plan(names, not array)
             if whole:  # every column from it
                 if isinstance(values, _Blocks):
-                    out = np.empty((n, self.n_columns)) if out is None else out
+                    out = self._out(out, values.n_rows)
                     values.copy_into(out, to, starts, sources)
                     return out
                 same = sources == starts and values.shape[1] == self.n_columns
                 if out is None:
                     return (np.array(values, dtype=np.float64, order="C") if same  # one copy
                             else np.ascontiguousarray(values[:, sources], dtype=np.float64))
+                out = self._out(out, len(values))
                 out[...] = values if same else values[:, sources]
                 return out
         else:
             starts, sources, rest, to = [], [], self._plan, None
+        if not array:
+            n, column = _source(data, columns)
         if out is None:
             out = np.full((n, self.n_columns), np.nan)
         else:
-            out.fill(np.nan)
+            self._out(out, n).fill(np.nan)
         for key, name, categorical, start, width, categories in rest:
             found = column(aliases[name]) if aliases and name in aliases else column(key)
             if found is None and name != key:
@@ -93,6 +94,15 @@ class ColumnarEncoder:
             values.copy_into(out, to, starts, sources)
         elif starts:
             out[:, starts] = values[:, sources]  # one copy for all of them
+        return out
+
+    def _out(self, out: np.ndarray | None, n: int) -> np.ndarray:
+        """`out`, checked to fit the matrix of `n` rows, or a new one."""
+        if out is None:
+            return np.empty((n, self.n_columns))
+        if out.shape != (n, self.n_columns) or out.dtype != np.float64 or \
+                not out.flags.c_contiguous:
+            raise ValueError(f"out must be a C-contiguous float64 array of {(n, self.n_columns)}")
         return out
 
     def _matrix_plan(self, names: tuple, any_key: bool) -> tuple:
@@ -228,9 +238,9 @@ def _number_matrix(data: Any, columns: Sequence[str] | None) -> tuple[Any, tuple
         return data, tuple(str(c) for c in columns)
     if type(data).__name__ != "DataFrame":
         return None
-    if not data.columns.is_unique or not data.shape[1]:
+    names = _names(data.columns)
+    if names is None:
         return None
-    names = tuple(data.columns.tolist())
     blocks = _Blocks.of(data)
     if blocks is not None:
         return blocks, names
@@ -238,6 +248,21 @@ def _number_matrix(data: Any, columns: Sequence[str] | None) -> tuple[Any, tuple
     if values.dtype.kind not in "fiub":
         return None
     return values, names
+
+
+_LAST_INDEX: tuple[Any, tuple | None] = (None, None)  # a frame's columns, and their names
+
+
+def _names(index: Any) -> tuple | None:
+    """A pandas Index's names as a tuple, None when it is empty or names repeat. The last one
+    is kept (an Index is immutable): a job scoring row slices of one frame (`iloc`, `head`)
+    sends the same Index object every call."""
+    global _LAST_INDEX
+    last, names = _LAST_INDEX
+    if last is not index:
+        names = tuple(index.tolist()) if len(index) and index.is_unique else None
+        _LAST_INDEX = (index, names)
+    return names
 
 
 class _Blocks:
@@ -248,9 +273,9 @@ class _Blocks:
     faster too (less memory moved between them). The block manager is pandas' private API:
     anything but plain 2-D numeric numpy blocks, or a pandas without it, takes `to_numpy`."""
 
-    def __init__(self, parts: list[tuple[np.ndarray, np.ndarray]], n_columns: int):
+    def __init__(self, parts: list[tuple[np.ndarray, np.ndarray]], n_rows: int):
         self.parts = parts
-        self.n_columns = n_columns
+        self.n_rows = n_rows
 
     @classmethod
     def of(cls, frame: Any) -> _Blocks | None:
@@ -269,7 +294,7 @@ class _Blocks:
                 return None
             parts.append((values, locs))
             width -= len(locs)
-        return cls(parts, frame.shape[1]) if width == 0 else None
+        return cls(parts, n) if width == 0 else None
 
     def copy_into(self, out: np.ndarray, to: tuple[np.ndarray, bool] | None, starts: list[int],
                   sources: list[int]) -> None:
