@@ -241,7 +241,7 @@ def _number_matrix(data: Any, columns: Sequence[str] | None) -> tuple[Any, tuple
     names = _names(data.columns)
     if names is None:
         return None
-    blocks = _Blocks.of(data)
+    blocks = _Blocks.of(data, len(names))
     if blocks is not None:
         return blocks, names
     values = data.to_numpy()
@@ -278,12 +278,13 @@ class _Blocks:
         self.n_rows = n_rows
 
     @classmethod
-    def of(cls, frame: Any) -> _Blocks | None:
+    def of(cls, frame: Any, width: int) -> _Blocks | None:
+        """The blocks of `frame`, whose `width` columns they must hold between them."""
         try:
             blocks = frame._mgr.blocks
-        except AttributeError:
+            n = blocks[0].shape[-1]  # every block is [k, rows]
+        except (AttributeError, IndexError, TypeError):
             return None
-        n, width = frame.shape
         parts = []
         for block in blocks:
             values = getattr(block, "values", None)
