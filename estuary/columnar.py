@@ -108,8 +108,9 @@ class ColumnarEncoder:
     def _matrix_plan(self, names: tuple, any_key: bool) -> tuple:
         """For a matrix whose columns are `names`: the output columns of the numeric features
         it holds, their positions in it, the plan of every other feature (read column by
-        column), whether it fills every output column, and the map of its columns to output
-        columns (None when one is read twice). Made once per column layout (a batch job sends the same layout every call).
+        column), whether they fill every output column, and the map of its columns to output
+        columns (None when one is read twice). Made once per column layout (a batch job sends
+        the same layout every call).
         `any_key`: a feature's key of any hashable type matches a column (pandas), else only
         a str key does (numpy names its columns by str)."""
         made = self._plans.get((names, any_key))
