@@ -44,29 +44,41 @@ class ColumnarEncoder:
             self._plan.append((f.key, f.name, f.kind == "categorical", start, width,
                                _Categories(lookup)))
             start += width
-        self._plans: dict[tuple, tuple[list, list, list]] = {}  # by column layout
+        self._plans: dict[tuple, tuple] = {}  # by column layout
 
     def encode(self, data: Any, columns: Sequence[str] | None = None,
-               aliases: dict[str, str] | None = None) -> np.ndarray:
+               aliases: dict[str, str] | None = None, out: np.ndarray | None = None) -> np.ndarray:
         """The input matrix of a DataFrame, a structured array, a 2-D array whose column names
         are `columns`, or an Arrow Table/RecordBatch; `aliases` maps a feature's name to
-        another column to read it from."""
-        n, column = _source(data, columns)
+        another column to read it from. `out`: a C-contiguous float64 [rows, F] array to write
+        the matrix into (every cell is written) and return, instead of a new one."""
+        array = isinstance(data, np.ndarray)
+        if array:  # a 2-D array's names are checked before anything reads it
+            n, column = _source(data, columns)
         matrix = None if aliases else _number_matrix(data, columns)
         if matrix is not None:  # numeric features copied from one matrix in one go
             values, names = matrix
-            starts, sources, rest = self._matrix_plan(names, type(data) is not np.ndarray)
-            if not rest and starts == list(range(self.n_columns)):  # every column from it
+            starts, sources, rest, whole, to = self._matrix_plan(names, not array)
+            if whole:  # every column from it
                 if isinstance(values, _Blocks):
-                    out = np.empty((n, self.n_columns))
-                    values.copy_into(out, starts, sources)
+                    out = self._out(out, values.n_rows)
+                    values.copy_into(out, to, starts, sources)
                     return out
-                if sources == starts and values.shape[1] == self.n_columns:
-                    return np.array(values, dtype=np.float64, order="C")  # the one copy
-                return np.ascontiguousarray(values[:, sources], dtype=np.float64)
+                same = sources == starts and values.shape[1] == self.n_columns
+                if out is None:
+                    return (np.array(values, dtype=np.float64, order="C") if same  # one copy
+                            else np.ascontiguousarray(values[:, sources], dtype=np.float64))
+                out = self._out(out, len(values))
+                out[...] = values if same else values[:, sources]
+                return out
         else:
-            starts, sources, rest = [], [], self._plan
-        out = np.full((n, self.n_columns), np.nan)
+            starts, sources, rest, to = [], [], self._plan, None
+        if not array:
+            n, column = _source(data, columns)
+        if out is None:
+            out = np.full((n, self.n_columns), np.nan)
+        else:
+            self._out(out, n).fill(np.nan)
         for key, name, categorical, start, width, categories in rest:
             found = column(aliases[name]) if aliases and name in aliases else column(key)
             if found is None and name != key:
@@ -79,15 +91,26 @@ class ColumnarEncoder:
             else:
                 out[:, start] = _numbers(name, values_, missing)
         if starts and isinstance(values, _Blocks):
-            values.copy_into(out, starts, sources)
+            values.copy_into(out, to, starts, sources)
         elif starts:
             out[:, starts] = values[:, sources]  # one copy for all of them
         return out
 
-    def _matrix_plan(self, names: tuple, any_key: bool) -> tuple[list, list, list]:
+    def _out(self, out: np.ndarray | None, n: int) -> np.ndarray:
+        """`out`, checked to fit the matrix of `n` rows, or a new one."""
+        if out is None:
+            return np.empty((n, self.n_columns))
+        if out.shape != (n, self.n_columns) or out.dtype != np.float64 or \
+                not out.flags.c_contiguous:
+            raise ValueError(f"out must be a C-contiguous float64 array of {(n, self.n_columns)}")
+        return out
+
+    def _matrix_plan(self, names: tuple, any_key: bool) -> tuple:
         """For a matrix whose columns are `names`: the output columns of the numeric features
-        it holds, their positions in it, and the plan of every other feature (read column by
-        column). Made once per column layout (a batch job sends the same layout every call).
+        it holds, their positions in it, the plan of every other feature (read column by
+        column), whether they fill every output column, and the map of its columns to output
+        columns (None when one is read twice). Made once per column layout (a batch job sends
+        the same layout every call).
         `any_key`: a feature's key of any hashable type matches a column (pandas), else only
         a str key does (numpy names its columns by str)."""
         made = self._plans.get((names, any_key))
@@ -106,7 +129,12 @@ class ColumnarEncoder:
                 else:
                     starts.append(start)
                     sources.append(j)
-            made = (starts, sources, rest)
+            to = None  # frame column → output column (-1: unread); None: one is read twice
+            if len(set(sources)) == len(sources):
+                to = np.full(len(names), -1, dtype=np.intp)
+                to[sources] = starts
+                to = (to, bool(to.min() >= 0))  # and whether every column is read
+            made = (starts, sources, rest, not rest and starts == list(range(self.n_columns)), to)
             if len(self._plans) >= 8:  # a few layouts at a time (clear: safe across threads)
                 self._plans.clear()
             self._plans[(names, any_key)] = made
@@ -211,16 +239,31 @@ def _number_matrix(data: Any, columns: Sequence[str] | None) -> tuple[Any, tuple
         return data, tuple(str(c) for c in columns)
     if type(data).__name__ != "DataFrame":
         return None
-    if not data.columns.is_unique or not data.shape[1]:
+    names = _names(data.columns)
+    if names is None:
         return None
-    names = tuple(data.columns.tolist())
-    blocks = _Blocks.of(data)
+    blocks = _Blocks.of(data, len(names))
     if blocks is not None:
         return blocks, names
     values = data.to_numpy()
     if values.dtype.kind not in "fiub":
         return None
     return values, names
+
+
+_LAST_INDEX: tuple[Any, tuple | None] = (None, None)  # a frame's columns, and their names
+
+
+def _names(index: Any) -> tuple | None:
+    """A pandas Index's names as a tuple, None when it is empty or names repeat. The last one
+    is kept (an Index is immutable): a job scoring row slices of one frame (`iloc`, `head`)
+    sends the same Index object every call."""
+    global _LAST_INDEX
+    last, names = _LAST_INDEX
+    if last is not index:
+        names = tuple(index.tolist()) if len(index) and index.is_unique else None
+        _LAST_INDEX = (index, names)
+    return names
 
 
 class _Blocks:
@@ -231,41 +274,47 @@ class _Blocks:
     faster too (less memory moved between them). The block manager is pandas' private API:
     anything but plain 2-D numeric numpy blocks, or a pandas without it, takes `to_numpy`."""
 
-    def __init__(self, parts: list[tuple[np.ndarray, np.ndarray]], n_columns: int):
+    def __init__(self, parts: list[tuple[np.ndarray, np.ndarray]], n_rows: int):
         self.parts = parts
-        self.n_columns = n_columns
+        self.n_rows = n_rows
 
     @classmethod
-    def of(cls, frame: Any) -> _Blocks | None:
+    def of(cls, frame: Any, width: int) -> _Blocks | None:
+        """The blocks of `frame`, whose `width` columns they must hold between them."""
         try:
             blocks = frame._mgr.blocks
-            parts = [(b.values, np.asarray(b.mgr_locs.as_array, dtype=np.intp)) for b in blocks]
-        except AttributeError:
+            n = blocks[0].shape[-1]  # every block is [k, rows]
+        except (AttributeError, IndexError, TypeError):
             return None
-        n, width = frame.shape
-        for values, locs in parts:
+        parts = []
+        for block in blocks:
+            values = getattr(block, "values", None)
+            locs = getattr(getattr(block, "mgr_locs", None), "as_array", None)
             if not (isinstance(values, np.ndarray) and values.ndim == 2
-                    and values.dtype.kind in "fiub" and values.shape == (len(locs), n)):
+                    and values.dtype.kind in "fiub" and isinstance(locs, np.ndarray)
+                    and locs.dtype == np.intp and values.shape == (len(locs), n)):
                 return None
-        if sum(len(locs) for _, locs in parts) != width:
-            return None
-        return cls(parts, width)
+            parts.append((values, locs))
+            width -= len(locs)
+        return cls(parts, n) if width == 0 else None
 
-    def copy_into(self, out: np.ndarray, starts: list[int], sources: list[int]) -> None:
+    def copy_into(self, out: np.ndarray, to: tuple[np.ndarray, bool] | None, starts: list[int],
+                  sources: list[int]) -> None:
         """out[:, starts[i]] = frame column sources[i] as float64, a block at a time (its
-        transposed rows written straight into their output columns)."""
-        if len(set(sources)) != len(sources):  # a column read twice: one column at a time
+        transposed rows written straight into their output columns); `to`: the map of frame
+        columns to output columns (-1: not read) and whether every one is read, None when a
+        column is read twice."""
+        if to is None:  # a column read twice: one column at a time
             for start, source in zip(starts, sources):
                 for values, locs in self.parts:
                     hit = np.flatnonzero(locs == source)
                     if len(hit):
                         out[:, start] = values[hit[0]]
             return
-        to = np.full(self.n_columns, -1, dtype=np.intp)  # frame column → output column
-        to[sources] = starts
+        to, every = to
         for values, locs in self.parts:
             where = to[locs]
-            if where.min() >= 0:
+            if every or where.min() >= 0:
                 out[:, where] = values.T
             else:
                 used = where >= 0

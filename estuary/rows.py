@@ -55,17 +55,17 @@ class RowEncoder:
         self.encode_into(row, out)
         return out
 
-    def encode_many(self, rows: Iterable[Mapping] | Any,
-                    columns: Sequence[str] | None = None) -> np.ndarray:
+    def encode_many(self, rows: Iterable[Mapping] | Any, columns: Sequence[str] | None = None,
+                    out: np.ndarray | None = None) -> np.ndarray:
         """Dict rows, or columns (a pandas DataFrame, a numpy structured array or a 2-D array
         whose column names are `columns`, an Arrow Table/RecordBatch) read by
-        `estuary.columnar` in numpy: the same matrix either way."""
+        `estuary.columnar` in numpy: the same matrix either way. `out` (columns only): a
+        C-contiguous float64 [rows, F] array to write the matrix into, as a caller that scores
+        batch after batch keeps one bound to its runtime."""
         if is_columnar(rows):
-            if self._columnar is None:
-                from .columnar import ColumnarEncoder  # imports this module
-
-                self._columnar = ColumnarEncoder(self.schema)
-            return self._in_range(self._columnar.encode(rows, columns))
+            return self.encode_columns(rows, columns, out)
+        if out is not None:
+            raise ValueError("out is for columns (a DataFrame, a numpy or Arrow table)")
         if isinstance(rows, (Mapping, str, bytes)) or not isinstance(rows, Iterable):
             raise InvalidInputError("<rows>", f"expected a list of dict rows or a table of "
                                     f"columns, not {type(rows).__name__}: use predict_one for "
@@ -75,6 +75,15 @@ class RowEncoder:
         for i, row in enumerate(rows):
             self.encode_into(row, out[i])
         return out
+
+    def encode_columns(self, data: Any, columns: Sequence[str] | None = None,
+                       out: np.ndarray | None = None) -> np.ndarray:
+        """`encode_many` of a table of columns (`is_columnar(data)`), range policy included."""
+        if self._columnar is None:
+            from .columnar import ColumnarEncoder  # imports this module
+
+            self._columnar = ColumnarEncoder(self.schema)
+        return self._in_range(self._columnar.encode(data, columns, out=out))
 
     def encode_into(self, row: Mapping, out: np.ndarray) -> None:
         """Write one row into `out` (which holds NaN); the hot path of every runtime."""

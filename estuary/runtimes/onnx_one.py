@@ -9,7 +9,8 @@ off its fast path) writes straight into the bound input, so a call
 is: encode, `run_with_iobinding`, read the bound outputs. The outputs are checked against the
 artifact contract as the batch path checks them (shape by the binding, label index in range).
 Tasks other than classification and regression, and artifacts whose outputs are not the plain
-tensors this binds, take the batch path.
+tensors this binds, take the batch path. Tables of columns (`predict_proba_many`, `predict_many`)
+run on per-thread bound batches the same way (`onnx_many`).
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ import numpy as np
 import onnxruntime as ort
 
 from ..errors import ArtifactError, EstuaryError
-from ..rows import RowEncoder
+from ..rows import RowEncoder, is_columnar
 from ..rows_one import compile_row_encoder
 from .base import LoadedModel
+from .onnx_many import MAX_VALUES, SIZES, BoundMany, width
 
 _DTYPES = {"tensor(double)": np.float64, "tensor(int64)": np.int64}
 
@@ -54,6 +56,7 @@ class OnnxModel(LoadedModel):
         super().__init__(backend, metadata, path, fmt)
         self._shapes = self._bindable()
         self._threads = threading.local()
+        self._row_width = width(self.encoder.n_columns, self._shapes)  # numbers per bound row
 
     def _bindable(self) -> dict[str, tuple[tuple[int, ...], type]] | None:
         """Output name → (shape for one row, dtype), or None when the outputs are not plain
@@ -102,6 +105,66 @@ class OnnxModel(LoadedModel):
                                 f"({type(e).__name__}: {str(e)[:200]}); the artifact is "
                                 "corrupt: re-export it") from e
         return bound.outputs
+
+    def _bound_many(self, n: int) -> BoundMany | None:
+        """This thread's binding for batches of `n` rows (`onnx_many`), or None when the batch
+        path must answer (as `_bound`; also a batch too large to keep bound, or one already in
+        use by this thread)."""
+        backend = self.backend
+        if not 0 < n * self._row_width <= MAX_VALUES or "run" in vars(backend):
+            return None
+        batches = getattr(self._threads, "many", None)
+        if batches is None:
+            batches = self._threads.many = {}
+        bound = batches.get(n)
+        if bound is None or bound.session is not backend.session:
+            if not isinstance(backend.session, ort.InferenceSession):
+                return None
+            batches.pop(n, None)
+            while len(batches) >= SIZES:  # the oldest size goes
+                batches.pop(next(iter(batches)))
+            bound = batches[n] = BoundMany(backend.session, n, self.encoder.n_columns,
+                                           self._shapes)
+        return None if bound.busy else bound
+
+    def _run_many(self, rows: Any, columns: Any) -> dict[str, np.ndarray] | None:
+        """The outputs for a table of columns, computed in this thread's bound buffers (valid
+        until its next call), or None when the batch path must answer."""
+        if not is_columnar(rows):
+            return None
+        try:
+            n = len(rows)
+        except TypeError:  # a 0-d array: the batch path says what is wrong
+            return None
+        bound = self._bound_many(n)
+        if bound is None:
+            return None
+        bound.busy = True
+        try:
+            X = self.encoder.encode_columns(rows, columns, out=bound.input)
+            try:
+                bound.run(bound.native, None)
+            except Exception:  # outputs that do not fit the binding, a broken graph: the
+                return self.run(X.copy())  # batch path answers, or raises ArtifactError
+            if self.is_classifier and bound.labels.max() >= len(self.classes):
+                self._index(bound.outputs["label"], len(self.classes))  # raises, typed
+            return bound.outputs
+        finally:
+            bound.busy = False
+
+    def predict_proba_many(self, rows: Any, columns: Any = None) -> np.ndarray:
+        out = self._run_many(rows, columns) if self.is_classifier else None
+        if out is None:
+            return super().predict_proba_many(rows, columns)
+        return out["probabilities"].copy()  # the bound array is rewritten by the next call
+
+    def predict_many(self, rows: Any, columns: Any = None) -> list[Any]:
+        out = self._run_many(rows, columns)
+        if out is None:
+            return super().predict_many(rows, columns)
+        if not self.is_classifier:
+            return out["value"].tolist()
+        return [self.classes[i] for i in out["label"].tolist()]
 
     def predict_proba_one(self, x: Mapping) -> dict[Any, float]:
         bound = self._bound() if self.is_classifier else None
