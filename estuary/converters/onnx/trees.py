@@ -69,24 +69,24 @@ def naive_bayes(nb: NaiveBayesLeaves, g: Graph, x: str, leaf: str, n_columns: in
         rows = np.arange(L)
     shape = (L, n_columns, C)
 
-    def table(values, dtype=np.float64) -> str:
-        return _gather(g, np.asarray(values, dtype=dtype).reshape(shape)[rows], leaf, dtype)
+    def table(name: str, dtype=np.float64) -> str:
+        return _gather(g, nb.array(name, dtype).reshape(shape)[rows], leaf, dtype)
 
     o = OnnxOps(g)
     x3 = g.op("Unsqueeze", x, g.const([2], np.int64))
-    t = arithmetic.leaf_gaussian_term(o, x3, table(nb.mu), table(nb.neg2var), nb.half_log_tau,
-                                      table(nb.log_sd))
+    t = arithmetic.leaf_gaussian_term(o, x3, table("mu"), table("neg2var"), nb.half_log_tau,
+                                      table("log_sd"))
     finite = g.op("Greater", t, g.const(-np.inf))  # False for NaN (missing) and -inf (skipped)
-    gauss = g.op("And", table(nb.gauss_on, np.bool_), finite)
+    gauss = g.op("And", table("gauss_on", np.bool_), finite)
     zero = g.const(0.0)
     terms = g.op("Where", gauss, t, zero)
-    if np.asarray(nb.cat_on, dtype=bool).any():  # no category term anywhere: no tables for it
-        cat = g.op("And", table(nb.cat_on, np.bool_), g.op("Equal", x3, g.const(1.0)))
-        terms = g.op("Add", terms, g.op("Where", cat, table(nb.cat_log), zero))
-    votes = g.op("Add", _gather(g, np.asarray(nb.prior)[rows], leaf),
+    if nb.array("cat_on", np.bool_).any():  # no category term anywhere: no tables for it
+        cat = g.op("And", table("cat_on", np.bool_), g.op("Equal", x3, g.const(1.0)))
+        terms = g.op("Add", terms, g.op("Where", cat, table("cat_log"), zero))
+    votes = g.op("Add", _gather(g, nb.array("prior")[rows], leaf),
                  g.reduce("ReduceSum", terms, 1, False))
     return arithmetic.vote_softmax(o, votes,
-                                   _gather(g, np.asarray(nb.present, dtype=bool)[rows], leaf,
+                                   _gather(g, nb.array("present", np.bool_)[rows], leaf,
                                            np.bool_))
 
 
