@@ -5,9 +5,11 @@ leaf); `verify` then asks about every probe row, the leaf rows among them, which
 objects (`probes.probe_rows` memoises a tree's leaf rows on its IR). While the model's state
 fingerprint (`river_to_ir.reuse.fingerprint`: it moves with every `learn_one`) is unchanged,
 `verify` takes those answers instead of asking River again, so each row costs one River call per
-export + verify and every answer is still River's own output on that very state. Only the last
-export's rows are held, per model object (weakly); models without a fingerprint are always
-asked afresh.
+export + verify and every answer is still River's own output on that very state. Verify holds
+its own answers too: its probe rows are remembered on the IR for the same sample content
+(`probes.probe_rows`), so a re-export or re-verify of an unchanged state asks River nothing.
+Only the current state's rows are held, per model object (weakly); models without a
+fingerprint are always asked afresh.
 
 >>> keep(model, rows, ref, "classification", classes)  # export
 >>> river_outputs_reusing(model, probe_rows_, "classification", classes)  # verify: no re-ask
@@ -36,16 +38,25 @@ def _state(model: Any, task: str, classes: Sequence) -> tuple | None:
 
 def keep(model: Any, rows: Sequence[Mapping], ref: Reference, task: str,
          classes: Sequence) -> None:
-    """Hold River's answers `ref` (aligned with `rows`) for a verify of this same state."""
+    """Hold River's answers `ref` (aligned with `rows`) for a verify of this same state (or a
+    re-export or re-verify of it): added to those held for this state, replacing any held for
+    another state."""
     state = _state(model, task, classes)
     if state is None:
         return
-    answers = {id(r): (r, ref.outputs[i], ref.labels[i], ref.errors[i])
-               for i, r in enumerate(rows)}
     try:
-        _HELD[model] = (state, answers)
+        held = _HELD.get(model)
     except TypeError:  # not weak-referenceable: nothing to hand over
-        pass
+        return
+    answers = held[1] if held is not None and held[0] == state else {}
+    if len(answers) + len(rows) > MAX_HELD_ROWS:
+        answers = {}
+    answers.update((id(r), (r, ref.outputs[i], ref.labels[i], ref.errors[i]))
+                   for i, r in enumerate(rows))
+    _HELD[model] = (state, answers)
+
+
+MAX_HELD_ROWS = 50_000  # answers held for one state (a tree's export + verify: ~2.5k)
 
 
 def river_outputs_reusing(model: Any, rows: Sequence[Mapping], task: str, classes: Sequence,

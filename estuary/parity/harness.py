@@ -16,6 +16,7 @@ from ..errors import InvalidInputError, OutOfRangeError
 from ..ir.evaluate import main_matrix
 from ..runtimes import LoadedModel, load
 from ..runtimes.base import TOLERANCE, within
+from . import handoff
 from .handoff import river_outputs_reusing
 from .probes import Probe, probe_rows
 from .reference import Reference
@@ -51,6 +52,9 @@ def float32_ties(distances: np.ndarray, chosen: np.ndarray, tol: float) -> np.nd
 def _encode(loaded: LoadedModel, probes: Sequence[Probe]
             ) -> tuple[np.ndarray, list[str | None], dict[int, str]]:
     """(matrix, encode error per row, rows the range policy refuses: rows.py)."""
+    X = loaded.encoder.encode_plain([p.row for p in probes])  # all at once when all are plain
+    if X is not None:
+        return X, [None] * len(probes), {}
     X = np.full((len(probes), loaded.encoder.n_columns), np.nan)
     errors: list[str | None] = []
     policy: dict[int, str] = {}
@@ -132,8 +136,9 @@ def compare(model: Any, loaded: LoadedModel, probes: Sequence[Probe], ir_hash: s
     meta = loaded.metadata
     if reference is None:
         # River once per row: answers export took on this same state are reused (handoff.py)
-        ref = river_outputs_reusing(model, [p.row for p in probes], meta.task, meta.classes,
-                                    progress)
+        rows = [p.row for p in probes]
+        ref = river_outputs_reusing(model, rows, meta.task, meta.classes, progress)
+        handoff.keep(model, rows, ref, meta.task, meta.classes)  # before the skips below
     else:
         if len(reference.errors) != len(probes):
             raise ValueError(f"{len(reference.errors)} reference rows for {len(probes)} probes")
