@@ -139,3 +139,25 @@ def test_verify_rechecks_bytes_export_did_not_check(tmp_path):
     with pytest.raises(IntegrityError):
         estuary.verify(model, path, rows[:50])
     assert len(runtime_base._GOLDEN_PASSED) <= runtime_base.MAX_GOLDEN_PASSED
+
+
+def test_a_re_export_writes_the_bytes_a_fresh_build_writes(tmp_path):
+    """The ONNX bytes held per IR object are used only for equal golden rows and provenance:
+    another sample gives other bytes, each equal to a build with nothing held."""
+    from estuary.converters import onnx as onnx_format
+
+    model, rows = _nba_tree()
+    a = estuary.export(model, tmp_path / "a.onnx", sample=rows[:200])
+    b = estuary.export(model, tmp_path / "b.onnx", sample=rows[1:201])  # other golden rows
+    assert a.snapshot.model is b.snapshot.model
+    assert a.snapshot.golden_inputs != b.snapshot.golden_inputs
+    held = {p: (tmp_path / p).read_bytes() for p in ("a.onnx", "b.onnx")}
+    assert held["a.onnx"] != held["b.onnx"]
+    for name, sample in (("a.onnx", rows[:200]), ("b.onnx", rows[1:201])):
+        onnx_format._WRITTEN.clear()
+        estuary.export(model, tmp_path / "fresh.onnx", sample=sample)
+        assert (tmp_path / "fresh.onnx").read_bytes() == held[name]
+    model.learn_one(rows[0], 1)
+    c = estuary.export(model, tmp_path / "c.onnx", sample=rows[:200])
+    assert c.snapshot.model is not a.snapshot.model
+    assert estuary.verify(model, tmp_path / "c.onnx", rows[:200]).passed
