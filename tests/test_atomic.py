@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from estuary._atomic import staged, write_atomic
+from estuary._atomic import staged, write_atomic, write_staged
 
 
 def _umask() -> int:
@@ -84,3 +84,14 @@ def test_keep_same_leaves_a_file_holding_the_very_bytes(tmp_path):
         tmp.write_bytes(b"sane")
     assert path.stat().st_ino != kept
     assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere.onnx", "model.onnx"]
+
+
+def test_write_staged_writes_and_cuts_without_truncating_first(tmp_path):
+    path = tmp_path / "model.onnx"
+    write_staged(path, b"abcdef")  # a new file
+    assert path.read_bytes() == b"abcdef"
+    write_staged(path, b"xy")  # a longer file there: cut after the write
+    assert path.read_bytes() == b"xy"
+    with staged(path, ".onnx") as tmp:
+        write_staged(tmp, b"staged bytes")
+    assert path.read_bytes() == b"staged bytes"

@@ -20,6 +20,7 @@ import onnx
 from onnx import TensorProto, helper
 
 from ... import ir
+from ..._atomic import write_staged
 from ...errors import InvalidOptionError
 from ...ir.artifact import METADATA_KEY, ArtifactMetadata
 from ...ir.tasks import TASKS, Task
@@ -165,7 +166,7 @@ def write_onnx(snapshot: ir.Snapshot, path: str | Path, opset: int = DEFAULT_OPS
             if len(_WRITTEN) >= MAX_WRITTEN:
                 _WRITTEN.clear()
             _WRITTEN[id(snapshot.model)] = (weakref.ref(snapshot.model), key, data)
-    path.write_bytes(data)
+    write_staged(path, data)
     return path
 
 
