@@ -161,3 +161,18 @@ def test_a_re_export_writes_the_bytes_a_fresh_build_writes(tmp_path):
     c = estuary.export(model, tmp_path / "c.onnx", sample=rows[:200])
     assert c.snapshot.model is not a.snapshot.model
     assert estuary.verify(model, tmp_path / "c.onnx", rows[:200]).passed
+
+
+def test_a_re_verify_reuses_the_probe_matrix_only_for_the_same_row_objects(tmp_path):
+    from estuary.parity import harness
+
+    model, rows = _nba_tree()
+    path = tmp_path / "m.onnx"
+    estuary.export(model, path, sample=rows[:100])
+    estuary.verify(model, path, rows[:100])
+    first = harness._ENCODED[0][3]
+    assert not first.flags.writeable
+    estuary.verify(model, path, [dict(r) for r in rows[:100]])  # equal content: same probes
+    assert harness._ENCODED[0][3] is first
+    estuary.verify(model, path, rows[1:101])  # other rows: encoded afresh
+    assert harness._ENCODED[0][3] is not first
