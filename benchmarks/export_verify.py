@@ -8,9 +8,10 @@ ImageSegments (`run.py`'s cases). "cold" clears, before each round, everything a
 or a verify reuses: the IR of an unchanged model state (`reuse.ir_of`, with its hash and its
 leaf probe rows), the onnxruntime sessions and metadata (keyed by the artifact's bytes), the
 golden checks passed (same key), River's answers held for the state (`parity/handoff.py`:
-export's and verify's), the probe rows remembered on the IR and their encoded matrix, the ONNX
-bytes last written for that IR and the tree's per-leaf naive-Bayes tables (versioned by leaf weight): one export +
-verify of a fresh state, which is what a user's `export` then `verify` costs. "warm" keeps them
+export's and verify's), the probe rows remembered on the IR and their encoded matrix, the
+ONNX bytes last written for that IR and the tree's per-leaf naive-Bayes tables (versioned by
+leaf weight): one export + verify of a fresh state, which is what a user's `export` then
+`verify` costs. "warm" keeps them
 from the round before (a re-export + re-verify of an unchanged state: River is asked nothing
 and no graph is built; the artifact is still staged, loaded, golden-checked, and the runtime
 still runs every probe row). Rounds alternate cold/warm. Targets: < 5 ms (linear), < 50 ms
