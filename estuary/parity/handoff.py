@@ -60,33 +60,43 @@ MAX_HELD_ROWS = 50_000  # answers held for one state (a tree's export + verify: 
 
 
 def river_outputs_reusing(model: Any, rows: Sequence[Mapping], task: str, classes: Sequence,
-                          progress: Callable[[int, int], None] | None = None) -> Reference:
+                          progress: Callable[[int, int], None] | None = None,
+                          hold: bool = False) -> Reference:
     """`reference.river_outputs`, taking River's answers held by `keep` for rows that are the
-    very objects it was given, while the model's state is the one they were taken on."""
+    very objects it was given, while the model's state is the one they were taken on; `hold`:
+    `keep` what River answers now."""
     try:
         held = _HELD.get(model)
     except TypeError:
         held = None
     if held is None or held[0] != _state(model, task, classes):
-        return river_outputs(model, rows, task, classes, progress)
+        ref = river_outputs(model, rows, task, classes, progress)
+        if hold:
+            keep(model, rows, ref, task, classes)
+        return ref
     answers = held[1]
     found = [answers.get(id(r)) for r in rows]
     hits = [i for i, a in enumerate(found) if a is not None and a[0] is rows[i]]
     if not hits:
-        return river_outputs(model, rows, task, classes, progress)
-    hit = set(hits)
-    asked = [i for i in range(len(rows)) if i not in hit]
-    fresh = river_outputs(model, [rows[i] for i in asked], task, classes, progress)
-    width = found[hits[0]][1].shape[0]
-    outputs = np.full((len(rows), width), np.nan)
+        ref = river_outputs(model, rows, task, classes, progress)
+        if hold:
+            keep(model, rows, ref, task, classes)
+        return ref
+    outputs = np.full((len(rows), found[hits[0]][1].shape[0]), np.nan)
+    outputs[hits] = np.stack([found[i][1] for i in hits])  # one copy, not one per row
     labels: list[Any] = [None] * len(rows)
     errors: list[str | None] = [None] * len(rows)
     for i in hits:
-        _, outputs[i], labels[i], errors[i] = found[i]
-    if asked:
+        labels[i], errors[i] = found[i][2], found[i][3]
+    if len(hits) < len(rows):
+        hit = set(hits)
+        asked = [i for i in range(len(rows)) if i not in hit]
+        fresh = river_outputs(model, [rows[i] for i in asked], task, classes, progress)
         outputs[asked] = fresh.outputs
-    for k, i in enumerate(asked):
-        labels[i], errors[i] = fresh.labels[k], fresh.errors[k]
+        for k, i in enumerate(asked):
+            labels[i], errors[i] = fresh.labels[k], fresh.errors[k]
+        if hold:
+            keep(model, [rows[i] for i in asked], fresh, task, classes)
     return Reference(outputs, labels, errors)
 
 

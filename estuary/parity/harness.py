@@ -18,7 +18,6 @@ from ..ir.evaluate import main_matrix
 from ..rows import RowEncoder
 from ..runtimes import LoadedModel, load
 from ..runtimes.base import TOLERANCE, within
-from . import handoff
 from .handoff import river_outputs_reusing
 from .probes import Probe, probe_rows
 from .reference import Reference
@@ -156,9 +155,9 @@ def compare(model: Any, loaded: LoadedModel, probes: Sequence[Probe], ir_hash: s
     meta = loaded.metadata
     if reference is None:
         # River once per row: answers export took on this same state are reused (handoff.py)
-        rows = [p.row for p in probes]
-        ref = river_outputs_reusing(model, rows, meta.task, meta.classes, progress)
-        handoff.keep(model, rows, ref, meta.task, meta.classes)  # before the skips below
+        # and what River answers here is held for a re-verify of this state
+        ref = river_outputs_reusing(model, [p.row for p in probes], meta.task, meta.classes,
+                                    progress, hold=True)
     else:
         if len(reference.errors) != len(probes):
             raise ValueError(f"{len(reference.errors)} reference rows for {len(probes)} probes")
