@@ -13,14 +13,15 @@ import glob
 import os
 import secrets
 import shutil
+import stat
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 
 @contextmanager
-def staged(path: Path, suffix: str = "",
-           companions: Sequence[str] | None = None) -> Iterator[Path]:
+def staged(path: Path, suffix: str = "", companions: Sequence[str] | None = None,
+           keep_same: bool = False) -> Iterator[Path]:
     """A fresh temporary path next to `path` (an empty file a writer may overwrite or replace
     by a directory; `suffix` keeps the format's suffix for loaders that dispatch on it). When
     the block ends without an exception it is renamed over `path`; it is removed either way.
@@ -28,18 +29,35 @@ def staged(path: Path, suffix: str = "",
     `.ort`) are renamed after `path` (`model.required_operators.config`) just before it, or
     removed if the block fails. `companions` names the endings such files can have (a
     format's `Format.companions`): only those are looked for, instead of listing the directory
-    twice (a glob took 4-6 ms a call in a loaded directory)."""
+    twice (a glob took 4-6 ms a call in a loaded directory). `keep_same`: a file at `path`
+    holding exactly the staged bytes (a re-export of an unchanged state) is left as it is,
+    with no companion beside the staged one: ext4 flushes a file renamed over another
+    (0.1 ms for 4 kB, ~3 ms for 1.5 MB) and readers see the same bytes either way."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _fresh(path, suffix)
     try:
         yield tmp
-        for extra in _beside(tmp, suffix, companions):
+        extras = _beside(tmp, suffix, companions)
+        if keep_same and not extras and same_bytes(tmp, path):
+            return
+        for extra in extras:
             replace(extra, path.with_name(path.stem + extra.name[len(tmp.name) - len(suffix):]))
         replace(tmp, path)
     finally:
         remove(tmp)
         for extra in _beside(tmp, suffix, companions):
             remove(extra)
+
+
+def same_bytes(a: Path, b: Path) -> bool:
+    """Both regular files (not links) with equal contents."""
+    try:
+        sa, sb = os.lstat(a), os.lstat(b)
+    except FileNotFoundError:
+        return False
+    if not (stat.S_ISREG(sa.st_mode) and stat.S_ISREG(sb.st_mode)) or sa.st_size != sb.st_size:
+        return False
+    return a.read_bytes() == b.read_bytes()
 
 
 def _beside(tmp: Path, suffix: str, companions: Sequence[str] | None = None) -> list[Path]:
@@ -89,6 +107,23 @@ def remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def write_staged(path: Path, data: bytes) -> None:
+    """Write `data` to `path` (the empty file `staged` made, or a new one) without opening it
+    with O_TRUNC: ext4 flushes a file truncated and rewritten when it is closed (auto_da_alloc)
+    and the unlink or rename after it then waits for that write-back (2-3 ms an export here);
+    a longer file there is cut to `data` after the write."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o666)
+    try:
+        before = os.fstat(fd).st_size
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        if before > len(data):
+            os.ftruncate(fd, len(data))
+    finally:
+        os.close(fd)
+
+
 def fsync_path(path: Path) -> None:
     """fsync a file or a directory (a directory's fsync makes renames in it durable)."""
     fd = os.open(path, os.O_RDONLY)
@@ -117,4 +152,5 @@ def write_atomic(path: Path, data: bytes) -> None:
     fsync_path(path.parent)
 
 
-__all__ = ["fsync_path", "remove", "replace", "staged", "write_atomic", "write_durably"]
+__all__ = ["fsync_path", "remove", "replace", "staged", "write_atomic", "write_durably",
+           "write_staged"]

@@ -35,14 +35,15 @@ class ExportedArtifact:
 def write_snapshot(snapshot: ir.Snapshot, path: str | Path, format: str | None = None,
                    check: bool = True, options: Mapping[str, Any] | None = None,
                    signing_key: Any = None) -> ExportedArtifact:
-    """Write a snapshot atomically (temp file + rename); by default load it back in its runtime
+    """Write a snapshot atomically (temp file + rename; a file at `path` holding the very same
+    bytes already is left in place: `_atomic.staged`); by default load it back in its runtime
     and re-run the golden vectors before the file appears at `path`. `options` override the
     format's defaults (`registry.format_for(name).options`, e.g. ONNX `{"opset": 17}`).
     `signing_key` (default $ESTUARY_SIGNING_KEY) signs it: `path`.sig (signing.py)."""
     path = Path(path)
     fmt = format_for(format, str(path))
     key = resolve_signing_key(signing_key)
-    with staged(path, fmt.suffix, fmt.companions) as tmp:
+    with staged(path, fmt.suffix, fmt.companions, keep_same=True) as tmp:
         try:
             fmt.write(snapshot, tmp, options, signing_key=key or False)
             if check:  # no golden row (River answered none): written, and every load says so

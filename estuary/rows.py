@@ -71,6 +71,9 @@ class RowEncoder:
                                     f"columns, not {type(rows).__name__}: use predict_one for "
                                     "one row")
         rows = rows if isinstance(rows, (list, tuple)) else list(rows)
+        out = self.encode_plain(rows)
+        if out is not None:
+            return out
         out = np.full((len(rows), self.n_columns), np.nan)
         for i, row in enumerate(rows):
             self.encode_into(row, out[i])
@@ -84,6 +87,44 @@ class RowEncoder:
 
             self._columnar = ColumnarEncoder(self.schema)
         return self._in_range(self._columnar.encode(data, columns, out=out))
+
+    def encode_plain(self, rows: Sequence[Mapping]) -> np.ndarray | None:
+        """The matrix of dict rows a feature at a time (one list and one numpy conversion per
+        feature instead of a Python walk per row: ~3x faster on parity's 2k probe rows), when
+        every row is a dict, every feature is read by its key, and every numeric value is a
+        float or int `encode_into` takes as it is (or absent, or None); None otherwise (a bool,
+        a NaN, a value out of range, a bad category...), and the caller encodes row by row,
+        whose rules and errors these are. Equal to `encode_into`'s matrix bit for bit."""
+        if any(type(r) is not dict for r in rows):
+            return None
+        out = np.full((len(rows), self.n_columns), np.nan)
+        limit = self.max_abs
+        for key, name, categorical, start, width, lookup in self._plan:
+            if name != key:
+                return None
+            column = [r.get(key) for r in rows]
+            if categorical:
+                if not _plain_categories(name, column, out, start, width, lookup):
+                    return None
+                continue
+            kinds = set(map(type, column))
+            if not kinds <= _PLAIN:
+                return None
+            if kinds == {type(None)}:
+                continue  # missing on every row
+            if int in kinds and not all(-limit <= v <= limit for v in column if type(v) is int):
+                return None  # an int past the limit would round onto it as a float
+            try:
+                values = np.array(column, dtype=np.float64)
+            except OverflowError:  # an int beyond float64
+                return None
+            missing = np.isnan(values)
+            if int(missing.sum()) != column.count(None):
+                return None  # a NaN value (not a missing key): encode_into says why
+            if not (np.abs(values[~missing]) <= limit).all():
+                return None  # ±inf or beyond the range policy's limit
+            out[:, start] = values
+        return out
 
     def encode_into(self, row: Mapping, out: np.ndarray) -> None:
         """Write one row into `out` (which holds NaN); the hot path of every runtime."""
@@ -145,6 +186,28 @@ class RowEncoder:
 
 
 _ABSENT = object()
+_PLAIN = {float, int, type(None)}
+
+
+def _plain_categories(name: str, column: list, out: np.ndarray, start: int, width: int,
+                      lookup: dict) -> bool:
+    """One categorical feature's one-hot columns of `column` (None: missing), as
+    `encode_into` writes them; False for a value it would refuse."""
+    block = out[:, start:start + width]
+    for i, value in enumerate(column):
+        if value is None:
+            continue
+        if isinstance(value, (list, dict, set, tuple)):
+            return False
+        try:
+            text = str(value)
+        except ValueError:
+            text = None
+        block[i] = 0.0
+        hit = lookup.get(text)
+        if hit is not None:
+            block[i, hit] = 1.0
+    return True
 
 
 def _number(name: str, value: object) -> float:

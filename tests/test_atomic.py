@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from estuary._atomic import staged, write_atomic
+from estuary._atomic import staged, write_atomic, write_staged
 
 
 def _umask() -> int:
@@ -57,3 +57,41 @@ def test_write_atomic_replaces_bytes(tmp_path):
     write_atomic(path, b'{"version": 2}\n')
     assert path.read_bytes() == b'{"version": 2}\n'
     assert [p.name for p in tmp_path.iterdir()] == ["latest"]
+
+
+def test_keep_same_leaves_a_file_holding_the_very_bytes(tmp_path):
+    """A re-export of unchanged bytes renames nothing (ext4 flushes a file renamed over
+    another); other bytes, or a link at the path, are replaced as before."""
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"same")
+    before = path.stat().st_ino
+    with staged(path, ".onnx", keep_same=True) as tmp:
+        tmp.write_bytes(b"same")
+    assert path.stat().st_ino == before and path.read_bytes() == b"same"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.onnx"]
+    with staged(path, ".onnx", keep_same=True) as tmp:
+        tmp.write_bytes(b"sane")  # same size, other bytes
+    assert path.stat().st_ino != before and path.read_bytes() == b"sane"
+    target = tmp_path / "elsewhere.onnx"
+    target.write_bytes(b"sane")
+    path.unlink()
+    path.symlink_to(target)
+    with staged(path, ".onnx", keep_same=True) as tmp:
+        tmp.write_bytes(b"sane")
+    assert not path.is_symlink() and path.read_bytes() == b"sane"
+    kept = path.stat().st_ino
+    with staged(path, ".onnx") as tmp:  # without keep_same: always renamed
+        tmp.write_bytes(b"sane")
+    assert path.stat().st_ino != kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere.onnx", "model.onnx"]
+
+
+def test_write_staged_writes_and_cuts_without_truncating_first(tmp_path):
+    path = tmp_path / "model.onnx"
+    write_staged(path, b"abcdef")  # a new file
+    assert path.read_bytes() == b"abcdef"
+    write_staged(path, b"xy")  # a longer file there: cut after the write
+    assert path.read_bytes() == b"xy"
+    with staged(path, ".onnx") as tmp:
+        write_staged(tmp, b"staged bytes")
+    assert path.read_bytes() == b"staged bytes"

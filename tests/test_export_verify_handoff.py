@@ -63,16 +63,49 @@ def test_no_answer_outlives_a_learn_one(tmp_path, asked):
     assert sum(asked) == n  # the state moved: River is asked about every row again
 
 
-def test_a_re_export_of_the_same_state_asks_river_only_about_new_rows(tmp_path, asked):
+def test_a_re_export_of_the_same_state_asks_river_nothing(tmp_path, asked):
     model, rows = _nba_tree()
     first = estuary.export(model, tmp_path / "a.onnx", sample=rows[:200])
-    n_first = sum(asked)
+    assert sum(asked) > 0  # River answered the golden candidates
     asked.clear()
     again = estuary.export(model, tmp_path / "b.onnx", sample=rows[:200])
-    leaves = sum(p.tag == "leaf" for p in probe_rows(ir_of(model), rows[:8]))
-    assert sum(asked) == n_first - leaves  # the leaf rows' answers were held
+    assert sum(asked) == 0  # the same probe row objects: every answer was held
     assert again.snapshot.golden_outputs == first.snapshot.golden_outputs
     assert (tmp_path / "a.onnx").read_bytes() == (tmp_path / "b.onnx").read_bytes()
+
+
+def test_a_re_verify_of_the_same_state_asks_river_nothing(tmp_path, asked):
+    model, rows = _nba_tree()
+    path = tmp_path / "m.onnx"
+    estuary.export(model, path, sample=rows[:200])
+    first = estuary.verify(model, path, rows[:200])
+    asked.clear()
+    again = estuary.verify(model, path, [dict(r) for r in rows[:200]])  # equal copies
+    assert sum(asked) == 0
+    assert again.passed and _summary(again) == _summary(first)
+    other = [dict(r) for r in rows[:200]]
+    key = next(k for k, v in other[0].items() if isinstance(v, float))
+    other[0][key] = -other[0][key] if other[0][key] else -0.0  # another row: asked again
+    asked.clear()
+    estuary.verify(model, path, other)
+    assert sum(asked) > 0
+
+
+def test_probe_rows_are_remembered_for_the_same_sample_content():
+    model, rows = _nba_tree()
+    model_ir = ir_of(model)
+    first = probe_rows(model_ir, rows[:50])
+    again = probe_rows(model_ir, [dict(r) for r in rows[:50]])
+    assert all(a.row is b.row for a, b in zip(first, again)) and len(first) == len(again)
+    zero = [dict(r) for r in rows[:50]]
+    key = next(iter(zero[1]))
+    for value in (-0.0, 0.0, 0, False):  # equal numbers River could tell apart
+        zero[1][key] = value
+        made = probe_rows(model_ir, zero)
+        assert made[1].row == zero[1] and type(made[1].row[key]) is type(value)
+        assert str(made[1].row[key]) == str(value)
+    reordered = [dict(reversed(list(r.items()))) for r in rows[:50]]
+    assert list(probe_rows(model_ir, reordered)[0].row) == list(reordered[0])
 
 
 def test_leaf_rows_are_built_once_per_ir_and_base_row():
@@ -106,3 +139,40 @@ def test_verify_rechecks_bytes_export_did_not_check(tmp_path):
     with pytest.raises(IntegrityError):
         estuary.verify(model, path, rows[:50])
     assert len(runtime_base._GOLDEN_PASSED) <= runtime_base.MAX_GOLDEN_PASSED
+
+
+def test_a_re_export_writes_the_bytes_a_fresh_build_writes(tmp_path):
+    """The ONNX bytes held per IR object are used only for equal golden rows and provenance:
+    another sample gives other bytes, each equal to a build with nothing held."""
+    from estuary.converters import onnx as onnx_format
+
+    model, rows = _nba_tree()
+    a = estuary.export(model, tmp_path / "a.onnx", sample=rows[:200])
+    b = estuary.export(model, tmp_path / "b.onnx", sample=rows[1:201])  # other golden rows
+    assert a.snapshot.model is b.snapshot.model
+    assert a.snapshot.golden_inputs != b.snapshot.golden_inputs
+    held = {p: (tmp_path / p).read_bytes() for p in ("a.onnx", "b.onnx")}
+    assert held["a.onnx"] != held["b.onnx"]
+    for name, sample in (("a.onnx", rows[:200]), ("b.onnx", rows[1:201])):
+        onnx_format._WRITTEN.clear()
+        estuary.export(model, tmp_path / "fresh.onnx", sample=sample)
+        assert (tmp_path / "fresh.onnx").read_bytes() == held[name]
+    model.learn_one(rows[0], 1)
+    c = estuary.export(model, tmp_path / "c.onnx", sample=rows[:200])
+    assert c.snapshot.model is not a.snapshot.model
+    assert estuary.verify(model, tmp_path / "c.onnx", rows[:200]).passed
+
+
+def test_a_re_verify_reuses_the_probe_matrix_only_for_the_same_row_objects(tmp_path):
+    from estuary.parity import harness
+
+    model, rows = _nba_tree()
+    path = tmp_path / "m.onnx"
+    estuary.export(model, path, sample=rows[:100])
+    estuary.verify(model, path, rows[:100])
+    first = harness._ENCODED[0][3]
+    assert not first.flags.writeable
+    estuary.verify(model, path, [dict(r) for r in rows[:100]])  # equal content: same probes
+    assert harness._ENCODED[0][3] is first
+    estuary.verify(model, path, rows[1:101])  # other rows: encoded afresh
+    assert harness._ENCODED[0][3] is not first

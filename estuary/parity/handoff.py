@@ -5,9 +5,11 @@ leaf); `verify` then asks about every probe row, the leaf rows among them, which
 objects (`probes.probe_rows` memoises a tree's leaf rows on its IR). While the model's state
 fingerprint (`river_to_ir.reuse.fingerprint`: it moves with every `learn_one`) is unchanged,
 `verify` takes those answers instead of asking River again, so each row costs one River call per
-export + verify and every answer is still River's own output on that very state. Only the last
-export's rows are held, per model object (weakly); models without a fingerprint are always
-asked afresh.
+export + verify and every answer is still River's own output on that very state. Verify holds
+its own answers too: its probe rows are remembered on the IR for the same sample content
+(`probes.probe_rows`), so a re-export or re-verify of an unchanged state asks River nothing.
+Only the current state's rows are held, per model object (weakly); models without a
+fingerprint are always asked afresh.
 
 >>> keep(model, rows, ref, "classification", classes)  # export
 >>> river_outputs_reusing(model, probe_rows_, "classification", classes)  # verify: no re-ask
@@ -36,46 +38,65 @@ def _state(model: Any, task: str, classes: Sequence) -> tuple | None:
 
 def keep(model: Any, rows: Sequence[Mapping], ref: Reference, task: str,
          classes: Sequence) -> None:
-    """Hold River's answers `ref` (aligned with `rows`) for a verify of this same state."""
+    """Hold River's answers `ref` (aligned with `rows`) for a verify of this same state (or a
+    re-export or re-verify of it): added to those held for this state, replacing any held for
+    another state."""
     state = _state(model, task, classes)
     if state is None:
         return
-    answers = {id(r): (r, ref.outputs[i], ref.labels[i], ref.errors[i])
-               for i, r in enumerate(rows)}
     try:
-        _HELD[model] = (state, answers)
+        held = _HELD.get(model)
     except TypeError:  # not weak-referenceable: nothing to hand over
-        pass
+        return
+    answers = held[1] if held is not None and held[0] == state else {}
+    if len(answers) + len(rows) > MAX_HELD_ROWS:
+        answers = {}
+    answers.update((id(r), (r, ref.outputs[i], ref.labels[i], ref.errors[i]))
+                   for i, r in enumerate(rows))
+    _HELD[model] = (state, answers)
+
+
+MAX_HELD_ROWS = 50_000  # answers held for one state (a tree's export + verify: ~2.5k)
 
 
 def river_outputs_reusing(model: Any, rows: Sequence[Mapping], task: str, classes: Sequence,
-                          progress: Callable[[int, int], None] | None = None) -> Reference:
+                          progress: Callable[[int, int], None] | None = None,
+                          hold: bool = False) -> Reference:
     """`reference.river_outputs`, taking River's answers held by `keep` for rows that are the
-    very objects it was given, while the model's state is the one they were taken on."""
+    very objects it was given, while the model's state is the one they were taken on; `hold`:
+    `keep` what River answers now."""
     try:
         held = _HELD.get(model)
     except TypeError:
         held = None
     if held is None or held[0] != _state(model, task, classes):
-        return river_outputs(model, rows, task, classes, progress)
+        ref = river_outputs(model, rows, task, classes, progress)
+        if hold:
+            keep(model, rows, ref, task, classes)
+        return ref
     answers = held[1]
     found = [answers.get(id(r)) for r in rows]
     hits = [i for i, a in enumerate(found) if a is not None and a[0] is rows[i]]
     if not hits:
-        return river_outputs(model, rows, task, classes, progress)
-    hit = set(hits)
-    asked = [i for i in range(len(rows)) if i not in hit]
-    fresh = river_outputs(model, [rows[i] for i in asked], task, classes, progress)
-    width = found[hits[0]][1].shape[0]
-    outputs = np.full((len(rows), width), np.nan)
+        ref = river_outputs(model, rows, task, classes, progress)
+        if hold:
+            keep(model, rows, ref, task, classes)
+        return ref
+    outputs = np.full((len(rows), found[hits[0]][1].shape[0]), np.nan)
+    outputs[hits] = np.stack([found[i][1] for i in hits])  # one copy, not one per row
     labels: list[Any] = [None] * len(rows)
     errors: list[str | None] = [None] * len(rows)
     for i in hits:
-        _, outputs[i], labels[i], errors[i] = found[i]
-    if asked:
+        labels[i], errors[i] = found[i][2], found[i][3]
+    if len(hits) < len(rows):
+        hit = set(hits)
+        asked = [i for i in range(len(rows)) if i not in hit]
+        fresh = river_outputs(model, [rows[i] for i in asked], task, classes, progress)
         outputs[asked] = fresh.outputs
-    for k, i in enumerate(asked):
-        labels[i], errors[i] = fresh.labels[k], fresh.errors[k]
+        for k, i in enumerate(asked):
+            labels[i], errors[i] = fresh.labels[k], fresh.errors[k]
+        if hold:
+            keep(model, [rows[i] for i in asked], fresh, task, classes)
     return Reference(outputs, labels, errors)
 
 

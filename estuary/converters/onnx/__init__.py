@@ -10,6 +10,9 @@ int64 [N] and `distances` [N, K]; forecasters `forecast` [N]. Tensors only.
 
 from __future__ import annotations
 
+import dataclasses
+import marshal
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +20,7 @@ import onnx
 from onnx import TensorProto, helper
 
 from ... import ir
+from ..._atomic import write_staged
 from ...errors import InvalidOptionError
 from ...ir.artifact import METADATA_KEY, ArtifactMetadata
 from ...ir.tasks import TASKS, Task
@@ -152,8 +156,38 @@ def write_onnx(snapshot: ir.Snapshot, path: str | Path, opset: int = DEFAULT_OPS
     >>> write_onnx(take_snapshot(model, rows), "model.onnx", opset=17)
     """
     path = Path(path)
-    path.write_bytes(to_onnx(snapshot, opset, ml_opset).SerializeToString(deterministic=True))
+    key = _snapshot_key(snapshot, opset, ml_opset)
+    held = _WRITTEN.get(id(snapshot.model))
+    if key is not None and held is not None and held[0]() is snapshot.model and held[1] == key:
+        data = held[2]  # this very IR with equal golden rows and provenance: the same bytes
+    else:
+        data = to_onnx(snapshot, opset, ml_opset).SerializeToString(deterministic=True)
+        if key is not None:
+            if len(_WRITTEN) >= MAX_WRITTEN:
+                _WRITTEN.clear()
+            _WRITTEN[id(snapshot.model)] = (weakref.ref(snapshot.model), key, data)
+    write_staged(path, data)
     return path
+
+
+# id(IR model) → (a weak reference to it, `_snapshot_key`, the bytes written): a re-export of
+# an unchanged state (the same IR object, `river_to_ir.reuse`) writes the bytes it wrote,
+# without building the graph again (~2 ms for a linear model, ~8 ms for an 861-node tree)
+_WRITTEN: dict[int, tuple] = {}
+MAX_WRITTEN = 8
+
+
+def _snapshot_key(snapshot: ir.Snapshot, opset: int, ml_opset: int) -> bytes | None:
+    """Everything of the snapshot but its IR, exactly (marshal v2: value types and float bits,
+    -0.0 is not 0.0), with the opsets; None when a value is not one marshal writes."""
+    p = snapshot.provenance
+    try:
+        return marshal.dumps((snapshot.golden_inputs, snapshot.golden_outputs, snapshot.notes,
+                              snapshot.golden_labels,
+                              tuple(getattr(p, f.name) for f in dataclasses.fields(p)),
+                              opset, ml_opset), 2)
+    except ValueError:
+        return None
 
 
 register_format("onnx", suffixes=(".onnx",), writer=write_onnx,
