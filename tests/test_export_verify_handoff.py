@@ -176,3 +176,32 @@ def test_a_re_verify_reuses_the_probe_matrix_only_for_the_same_row_objects(tmp_p
     assert harness._ENCODED[0][3] is first
     estuary.verify(model, path, rows[1:101])  # other rows: encoded afresh
     assert harness._ENCODED[0][3] is not first
+
+
+def test_a_scaler_switched_to_no_std_is_a_new_state(tmp_path):
+    from river import datasets, linear_model, preprocessing
+
+    data = list(datasets.Phishing())[:400]
+    model = preprocessing.StandardScaler() | linear_model.LogisticRegression()
+    for x, y in data:
+        model.learn_one(x, y)
+    path = tmp_path / "m.onnx"
+    rows = [x for x, _ in data[:200]]
+    estuary.export(model, path, sample=rows)
+    assert estuary.verify(model, path, rows).passed
+    before = ir_of(model)
+    model["StandardScaler"].with_std = False  # a parameter River's transform reads
+    assert ir_of(model) is not before
+    assert not estuary.verify(model, path, rows).passed
+
+
+def test_a_linear_model_given_another_loss_is_a_new_state():
+    from river import datasets, linear_model, optim
+
+    model = linear_model.LinearRegression()
+    for x, y in list(datasets.TrumpApproval())[:100]:
+        model.learn_one(x, y)
+    before = ir_of(model)
+    assert ir_of(model) is before
+    model.loss = optim.losses.Squared()  # an equal loss, but another object
+    assert ir_of(model) is not before

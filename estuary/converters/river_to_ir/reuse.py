@@ -7,10 +7,15 @@ returns the same IR object while the fingerprint is unchanged, so its memoised c
 reused too. A fingerprint is defined only where it is cheap and follows every `learn_one`:
 
 - pipelines: their steps' fingerprints (any step without one: no reuse);
-- StandardScaler: its counts, means and variances; linear models: the optimizer's step count,
-  the weights and the intercept;
+- StandardScaler: `with_std`, its counts, means and variances; linear models: the optimizer's
+  step count, the weights, the intercept and the loss (its mean function is the link);
 - Hoeffding trees (classifiers and regressors): the weight seen, the leaf counts, the root's
-  identity and the classes (every `learn_one` with a positive weight moves the first).
+  identity and the classes (every `learn_one` with a positive weight moves the first); a
+  leaf predicts as the kind of leaf it is, so setting `leaf_prediction` later changes nothing
+  River answers until a new leaf grows.
+
+The scaler's `with_std` and a linear model's loss are parameters a user can set between two
+snapshots without learning: they are in the fingerprint.
 
 Any other model is frozen afresh every time (`None`).
 
@@ -40,12 +45,12 @@ def _pipeline(m: Any) -> tuple | None:
 
 
 def _scaler(m: Any) -> tuple:
-    return _items(m.counts), _items(m.means), _items(m.vars)
+    return m.with_std, _items(m.counts), _items(m.means), _items(m.vars)
 
 
 def _linear(m: Any) -> tuple:
     return (getattr(m.optimizer, "n_iterations", None), tuple(dict(m._weights).items()),
-            m.intercept)
+            m.intercept, id(m.loss), type(m.loss))
 
 
 def _hoeffding(m: Any) -> tuple:
