@@ -174,17 +174,27 @@ def run(name: str, model, events, n_events: int, every: int, probe: list,
                              / statistics.median(bare_pause)}}
 
 
-def capture_only(every: int, gc_freeze: bool) -> dict:
+def capture_only(every: int, gc_freeze: bool, tracked: bool) -> dict:
     """The tree's capture alone, near 1,001 nodes (no worker, no bare model; the tree learns
-    only max(10 * every, 3,000) events): wall and thread-CPU ms per capture, leaves read."""
+    only max(10 * every, 3,000) events): wall and thread-CPU ms per capture, leaves read.
+    `tracked`: each event is fed to the capturer's tracker as `Learner.learn_one` does (its
+    µs per event reported), so the capture reads only the paths learned."""
     rounds = max(10, 3000 // every)
     ht, events = _tree()
     capturer = Capturer()
+    learned = capturer.track(ht).learned if tracked else None
     keep = capturer.capture(ht)
-    wall, cpu, changed = [], [], []
+    wall, cpu, changed, walked = [], [], [], 0
+    track_s = 0.0
     for _ in range(rounds):
         for _ in range(every):
-            ht.learn_one(*next(events))
+            x, y = next(events)
+            ht.learn_one(x, y)
+            if learned is not None:
+                t = time.perf_counter()
+                learned(x)
+                track_s += time.perf_counter() - t
+        walked += not (tracked and capturer._tracker.complete())
         before = {id(held[2]) for held in capturer._leaves.values()}
         c0, t0 = time.thread_time(), time.perf_counter()
         keep = capturer.capture(ht)
@@ -195,7 +205,9 @@ def capture_only(every: int, gc_freeze: bool) -> dict:
         if gc_freeze:  # as Learner(gc_freeze=True) does after each capture
             gc.freeze()
     gc.unfreeze()
-    return {"every": every, "gc_freeze": gc_freeze, "rounds": rounds, "nodes_at_end": ht.n_nodes,
+    return {"every": every, "gc_freeze": gc_freeze, "tracked": tracked, "rounds": rounds,
+            "full_walks": walked, "nodes_at_end": ht.n_nodes,
+            "tracker_us_per_event": track_s / (rounds * every) * 1e6,
             "leaves_read_median": statistics.median(changed),
             "wall_ms": {"p50": statistics.median(wall), "p99": _pct(wall, 0.99)},
             "cpu_ms": {"p50": statistics.median(cpu), "p99": _pct(cpu, 0.99)}}
@@ -233,7 +245,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.capture_only:
         for every in (100, 500):
             for gc_freeze in (False, True):
-                print(json.dumps(capture_only(every, gc_freeze)))
+                for tracked in (False, True):
+                    print(json.dumps(capture_only(every, gc_freeze, tracked)))
         return
     n = 10_000 if args.quick else 50_000
     results = []

@@ -4,6 +4,8 @@ hash, River's reference value for value), and a capture copies only the leaves t
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 from river import preprocessing, tree
 from river.datasets import synth
@@ -132,6 +134,8 @@ def test_tracked_captures_read_only_what_learned_and_are_the_freeze_of_their_ins
     assert splits >= 2
     for _ in range(3000):  # the live tree learns (and splits) before any capture is completed
         learner.learn_one(*next(stream))
+    # as sent to a worker process: the built copy, not the live nodes
+    pending.append((pickle.loads(pickle.dumps(pending[-1][0])), pending[-1][1]))
     for captured, now in pending:
         _same(complete(captured), now)
 

@@ -13,12 +13,14 @@ loop; everything derived from that state (IR, probes, River's reference) can the
   Off the loop, `materialize` rebuilds River's own branch, leaf, splitter and `Gaussian`
   objects from them, once per version, so River's own prediction code answers the reference
   rows. Cost on the loop: ~1 µs per node walked plus the leaves that learned.
-- a bare Hoeffding tree classifier fed through a `Learner` (`Capturer.track`): each event's
-  path is recorded as it learns and the leaf it reached is read then (`_Tracker.learned`, ~15
-  µs a learn_one), so the capture visits only the branches on those paths and reuses every
-  other subtree whole: O(paths learned since the last capture), not O(nodes). Whatever the
-  record could miss (an event learned elsewhere, a missing feature, inactive leaves, which
-  River may (de)activate anywhere) makes that capture walk every node as above.
+- a bare Hoeffding tree classifier fed through a `Learner` (`Capturer.track`): the leaf each
+  event reached is read right after its `learn_one` (`_Tracker.learned`, ~15 µs against ~650),
+  and the capture (`_Structure`) is the last one's leaf states and branch records copied as
+  dicts (in C) and updated with those reads and with the branches whose children changed
+  (splits, found on the recorded paths): O(leaves learned since the last capture) in Python,
+  not O(nodes). Whatever the record could miss (an event learned elsewhere, a missing
+  feature, inactive leaves, which River may (de)activate anywhere) makes that capture walk
+  every node.
 - anything else: `copy.deepcopy` (a scaler and a linear model are a few dicts, ~0.2 ms).
 """
 
@@ -102,17 +104,18 @@ class _LeafState:
 class Capturer:
     """Captures one model again and again, reusing what did not change since the last time.
 
-    Fed every event a bare Hoeffding tree classifier learns (`track(model)`, then
-    `learned(x, w)` after each `learn_one`), the next capture of that tree re-reads only the
-    nodes those events went through (see `_Tracker`), not every node."""
+    A bare Hoeffding tree classifier whose every event is fed to its tracker (`track(model)`,
+    then `learned(x, w)` after each `learn_one`, as `Learner` does) is captured as a
+    `_Structure`: see `_tracked`."""
 
     def __init__(self) -> None:
         self._leaves: dict[int, tuple] = {}  # id(live leaf) → (leaf, version, state)
-        # id(live branch) → (branch, child captures, copy, live children)
-        self._branches: dict[int, tuple] = {}
-        self._dropped: list = []
-        self._owner: Any = None  # the tree whose nodes `_leaves` and `_branches` hold
+        self._branches: dict[int, tuple] = {}  # id(live branch) → (branch, child captures, copy)
+        # a tracked tree's branches: id(live branch) → (branch, live children, mapping)
+        self._records: dict[int, tuple] = {}
+        self._owner: Any = None  # the tracked tree `_leaves` and `_records` describe
         self._root: Any = None  # its root at the last capture
+        self._dropped: list = []
         self._tracker: _Tracker | None = None
 
     def track(self, model: Any) -> _Tracker | None:
@@ -137,81 +140,101 @@ class Capturer:
         return dropped
 
     def _tree(self, model: Any) -> Any:
-        root = model._root
         shell = model.__class__.__new__(model.__class__)
         shell.__dict__.update(model.__dict__)
         shell.classes = set(model.classes)
         tracker = self._tracker
-        if tracker is not None and tracker.tree is model and self._owner is model \
-                and tracker.complete():
-            shell._root = None if root is None else self._refresh(root, tracker.dirty,
-                                                                  tracker.fresh)
-            if self._root is not None and root is not self._root:  # the root leaf split
-                self._forget(self._root)
-        else:  # the full walk: anything may have changed
-            leaves, branches = {}, {}
-            shell._root = None if root is None else self._node(root, leaves, branches)
-            # forget nodes no longer in the tree (freeing them is left to the capture's holder)
-            self._dropped += (self._leaves, self._branches)
-            self._leaves, self._branches = leaves, branches
-        self._owner, self._root = model, root
         if tracker is not None and tracker.tree is model:
-            tracker.restart()
+            shell._root = self._tracked(model, tracker)
+            tracker.restart(self._leaves)
+            return _CapturedTree(model, shell)
+        root = model._root
+        leaves, branches = {}, {}
+        shell._root = None if root is None else self._node(root, leaves, branches)
+        # forget nodes no longer in the tree (freeing them is left to the capture's holder)
+        self._dropped += (self._leaves, self._branches)
+        self._leaves, self._branches, self._owner = leaves, branches, None
         return _CapturedTree(model, shell)
 
-    def _refresh(self, node: Any, dirty: set, fresh: dict) -> Any:
-        """`_node` for a tracked tree: only the branches in `dirty` are visited again, with the
-        leaves read as they learned (`fresh`) and new subtrees; any other node's last capture
-        is reused with its whole subtree."""
-        kind = type(node)
-        if kind in _LEAVES:
-            key = id(node)
-            read, held = fresh.get(key), self._leaves.get(key)
-            if read is None:
-                if held is not None and held[0] is node:
-                    return held[2]
-            elif read[0] is node and read[1] == _version(node):
-                if held is not None:
-                    self._dropped.append(held)
-                self._leaves[key] = read
-                return read[2]
-            return self._leaf(node, self._leaves)
-        held = self._branches.get(id(node))
-        if held is None or held[0] is not node or not _is_branch(kind):
-            return self._node(node, self._leaves, self._branches)  # a new subtree: all of it
-        if id(node) not in dirty:
-            return held[2]
-        children = tuple(node.children)
-        kids_t = tuple(None if c is None else self._refresh(c, dirty, fresh)
-                       for c in children)
-        mapping = "_mapping" in node.__dict__
-        if held[1] != kids_t or mapping:
-            for old in held[3]:
-                if old is not None and old not in children:  # a leaf that split
-                    self._forget(old)
-            self._dropped.append(held)
-            self._branches[id(node)] = (node, kids_t, _BranchState(
-                node, kids_t, dict(node._mapping) if mapping else None), children)
-        return self._branches[id(node)][2]
+    def _tracked(self, model: Any, tracker: _Tracker) -> _Structure:
+        """A tracked tree's capture: the last capture's leaf states and branch records, copied
+        (dict copies, in C) and updated with the leaves read as they learned and the branches
+        whose children changed (a leaf that split, a new nominal value), found on the paths
+        the tracker recorded: O(paths learned), not O(nodes). The full walk (`_record` from
+        the root) when the record is not complete, and after a capture that holds many leaves
+        no longer in the tree (born and split between two captures)."""
+        root = model._root
+        n_leaves = model._n_active_leaves + model._n_inactive_leaves
+        self._dropped += (self._leaves, self._records)
+        if self._owner is model and tracker.complete():
+            leaves, records = self._leaves.copy(), self._records.copy()
+            leaves.update(tracker.fresh)
+            for path in tracker.grown:
+                # the deepest branch recorded on the path is the one whose children changed
+                # (those above it did not); what is under it and new gets recorded with it
+                for node in reversed(path):
+                    held = records.get(id(node))
+                    if held is not None and held[0] is node:
+                        if not _same_nodes(held[1], node.children):
+                            for gone in held[1]:  # a leaf that split
+                                if gone is not None and not any(gone is c
+                                                                for c in node.children):
+                                    _unrecord(gone, leaves, records)
+                            self._record(node, leaves, records)
+                        break
+            if root is not self._root:  # the root leaf split
+                _unrecord(self._root, leaves, records)
+                self._record(root, leaves, records)
+            if len(leaves) > n_leaves + n_leaves // 8 + 32:  # leaves born and split since
+                model = None  # the last capture: the next capture walks and forgets them
+        else:
+            leaves, records = {}, {}
+            if root is not None:
+                self._record(root, leaves, records, old=self._leaves)
+        self._leaves, self._records, self._owner, self._root = leaves, records, model, root
+        return _Structure(root, leaves, records)
 
-    def _forget(self, node: Any) -> None:
-        """Stop holding a node (and its subtree) that left the tree; freed in the worker."""
-        for table in (self._leaves, self._branches):
-            held = table.get(id(node))
-            if held is not None and held[0] is node:
-                self._dropped.append(table.pop(id(node)))
-                if table is self._branches:
-                    for c in held[3]:
-                        if c is not None:
-                            self._forget(c)
+    def _record(self, node: Any, leaves: dict, records: dict, old: dict | None = None) -> None:
+        """Record `node` and whatever under it is not recorded yet (all of it from the root
+        with `old`, the previous leaf states, reused where a leaf's version did not move)."""
+        kind = type(node)
+        if not _is_branch(kind):
+            if old is None:
+                held = leaves.get(id(node))
+                if held is not None and held[0] is node:
+                    return
+                old = {}
+            leaves[id(node)] = self._leaf_held(node, old)
+            return
+        children = tuple(node.children)
+        mapping = dict(node._mapping) if "_mapping" in node.__dict__ else None
+        records[id(node)] = (node, children, mapping)
+        for c in children:
+            if c is None:
+                continue
+            if old is None and _is_branch(type(c)):
+                held = records.get(id(c))
+                if held is not None and held[0] is c:
+                    continue  # recorded, with its subtree
+            self._record(c, leaves, records, old)
+
+    def _leaf_held(self, leaf: Any, old: dict) -> tuple:
+        if type(leaf) not in _LEAVES:
+            state = _LeafState.__new__(_LeafState)
+            state.built = copy.deepcopy(leaf)
+            return (leaf, None, state)
+        version = _version(leaf)
+        held = old.get(id(leaf))
+        if held is None or held[0] is not leaf or held[1] != version:
+            held = (leaf, version, _LeafState(leaf))
+        return held
 
     def _node(self, node: Any, leaves: dict, branches: dict) -> Any:
         if not _is_branch(type(node)):
             return self._leaf(node, leaves)
         kids: list = []
         add, old = kids.append, self._leaves
-        children = tuple(node.children)
-        for c in children:  # leaves inline: most nodes of a big tree are leaves
+        for c in node.children:  # leaves inline: most nodes of a big tree are leaves
             kind = type(c)
             if c is None:
                 add(None)
@@ -231,25 +254,29 @@ class Capturer:
         mapping = "_mapping" in node.__dict__  # a nominal multiway branch grows on new values
         if held is None or held[0] is not node or held[1] != kids_t or mapping:
             held = (node, kids_t, _BranchState(node, kids_t,
-                                               dict(node._mapping) if mapping else None),
-                    children)
+                                               dict(node._mapping) if mapping else None))
         branches[id(node)] = held
         return held[2]
 
     def _leaf(self, leaf: Any, leaves: dict) -> Any:
-        if type(leaf) not in _LEAVES:
-            state = _LeafState.__new__(_LeafState)
-            state.built = copy.deepcopy(leaf)
-            leaves[id(leaf)] = (leaf, None, state)
-            return state
-        version = _version(leaf)
-        held = self._leaves.get(id(leaf))
-        if held is None or held[0] is not leaf or held[1] != version:
-            if held is not None and leaves is self._leaves:  # updated in place: free the old
-                self._dropped.append(held)
-            held = (leaf, version, _LeafState(leaf))
-        leaves[id(leaf)] = held
+        held = leaves[id(leaf)] = self._leaf_held(leaf, self._leaves)
         return held[2]
+
+
+def _same_nodes(held: tuple, children: list) -> bool:
+    return len(held) == len(children) and all(a is b for a, b in zip(held, children))
+
+
+def _unrecord(node: Any, leaves: dict, records: dict) -> None:
+    """Forget a node (and its subtree) that left the tree."""
+    for table in (leaves, records):
+        held = table.get(id(node))
+        if held is not None and held[0] is node:
+            del table[id(node)]
+            if table is records:
+                for c in held[1]:
+                    if c is not None:
+                        _unrecord(c, leaves, records)
 
 
 def _version(leaf: Any) -> tuple:
@@ -260,30 +287,30 @@ def _version(leaf: Any) -> tuple:
 
 
 class _Tracker:
-    """The nodes of one Hoeffding tree classifier that the events learned since its last
-    capture went through, for a capture that reads only those.
+    """What the events one Hoeffding tree classifier learned since its last capture changed.
 
     River's `learn_one` changes the one leaf an event is routed to (its statistics; it may
     split, which changes its parent's children, or be deactivated) and, after a split, may
     (de)activate leaves anywhere (`_enforce_size_limit`), which it does only when the tree has
     inactive leaves or outgrows `max_size`: then `_n_inactive_leaves > 0` after the event.
-    `learned(x, w)` routes x through the tree as it is after learning (the leaf that learned,
-    or the new branch and leaf in its place), records that path's branches and reads the leaf
-    (~10 µs, against the ~650 µs of a 1k-node nba tree's learn_one), so that a capture only
-    puts together the states read since the last one. The record is
-    `complete()` only if every event the tree learned came through here (the tree's total
-    weight is the sum of the weights fed here, added in the same order), no event met a
-    missing feature or an unknown value (River then takes the most common path, whose choice
-    is not retraced here), and the tree never had an inactive leaf: otherwise the capture walks
-    every node. Not seen: the tree learning events of weight 0 outside of `learned`."""
+    `learned(x, w)` routes x through the tree as it is after learning (to the leaf that
+    learned, or to a new leaf in its place) and reads that leaf (~10 µs, against the ~650 µs
+    of a 1k-node nba tree's learn_one); a leaf the last capture did not know means the
+    structure changed on that path, which is kept for the capture. The record is `complete()`
+    only if every event the tree learned came through here (the tree's total weight is the
+    sum of the weights fed here, added in the same order), no event met a missing feature or
+    an unknown value (River then takes the most common path, which is not retraced here), and
+    the tree never had an inactive leaf: otherwise the capture walks every node. Not seen: the
+    tree learning events of weight 0 outside of `learned`."""
 
-    __slots__ = ("tree", "dirty", "fresh", "weight", "exact")
+    __slots__ = ("tree", "known", "fresh", "grown", "weight", "exact")
 
     def __init__(self, model: Any):
         self.tree = model
         self.exact = False  # the first capture walks every node
-        self.dirty: set[int] = set()  # id(branch)
+        self.known: dict[int, tuple] = {}  # the leaves of the last capture
         self.fresh: dict[int, tuple] = {}  # id(leaf) → (leaf, version, state) after learning
+        self.grown: list[list] = []  # the branches on paths that reached a leaf not known
         self.weight = 0.0
 
     def learned(self, x: dict, w: float = 1.0) -> None:
@@ -296,30 +323,72 @@ class _Tracker:
         if model._n_inactive_leaves or node is None:
             self.exact = False
             return
-        add = self.dirty.add
+        path: list = []
         try:
             while type(node) not in _LEAVES:
                 if not _is_branch(type(node)):
                     self.exact = False
                     return
-                add(id(node))
+                path.append(node)
                 node = node.children[node.branch_no(x)]
         except Exception:  # a missing feature, an unknown value: River's own fallbacks
             self.exact = False
             return
-        self.fresh[id(node)] = (node, _version(node), _LeafState(node))
+        key = id(node)
+        held = self.known.get(key)
+        if held is None or held[0] is not node:
+            self.grown.append(path)
+        self.fresh[key] = (node, _version(node), _LeafState(node))
 
     def complete(self) -> bool:
         model = self.tree
         return (self.exact and model._train_weight_seen_by_model == self.weight
                 and not model._n_inactive_leaves)
 
-    def restart(self) -> None:
-        """After a capture: record from here."""
+    def restart(self, known: dict) -> None:
+        """After a capture (whose leaves are `known`): record from here."""
         model = self.tree
-        self.dirty, self.fresh = set(), {}
+        self.known, self.fresh, self.grown = known, {}, []
         self.weight = model._train_weight_seen_by_model
         self.exact = not model._n_inactive_leaves
+
+
+class _Structure:
+    """A tracked tree's capture: its root, each branch's live children (and value mapping) and
+    each leaf's state; `build()` (off the loop) copies River's tree from them. The live
+    branches are read for what learning never changes (test, statistics)."""
+
+    __slots__ = ("root", "leaves", "records", "built")
+
+    def __init__(self, root: Any, leaves: dict, records: dict):
+        self.root, self.leaves, self.records, self.built = root, leaves, records, None
+
+    def build(self) -> Any:
+        if self.built is None and self.root is not None:
+            self.built = self._build(self.root)
+        return self.built
+
+    def _build(self, node: Any) -> Any:
+        held = self.records.get(id(node))
+        if held is None or held[0] is not node:
+            held = self.leaves[id(node)]
+            if held[0] is not node:
+                raise RuntimeError("capture: a leaf of the captured tree has no state")
+            return held[2].build()
+        branch, children, mapping = held
+        clone = branch.__class__.__new__(branch.__class__)
+        clone.__dict__.update(branch.__dict__)
+        clone.children = [None if c is None else self._build(c) for c in children]
+        if mapping is not None:
+            clone._mapping = mapping
+        return clone
+
+    def __getstate__(self):  # to a worker process: the built copy, never the live nodes
+        return (self.build(),)
+
+    def __setstate__(self, state) -> None:
+        self.root = self.leaves = self.records = None
+        (self.built,) = state
 
 
 class _BranchState:
@@ -384,7 +453,7 @@ class _CapturedTree:
 
     def materialize(self) -> None:
         root = self.shell._root
-        if isinstance(root, (_LeafState, _BranchState)):  # not yet built
+        if isinstance(root, (_LeafState, _BranchState, _Structure)):  # not yet built
             self.shell._root = root.build()
         self.live = None
 
