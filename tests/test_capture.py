@@ -118,7 +118,7 @@ def test_tracked_captures_read_only_what_learned_and_are_the_freeze_of_their_ins
     sample = [x for x, _ in synth.Agrawal(seed=2, classification_function=4).take(16)]
     for _ in range(3000):
         learner.learn_one(*next(stream))
-    pending = [_capture_now(learner, sample, tracked=False)]  # the first capture walks it all
+    pending = [_capture_now(learner, sample, tracked=True)]  # every split recorded as it grew
     splits = 0
     for step in (1, 40, 500, 2000, 7):  # splits between captures, many leaves touched
         nodes = model.n_nodes
@@ -143,12 +143,14 @@ def test_tracked_captures_read_only_what_learned_and_are_the_freeze_of_their_ins
 def test_a_change_the_record_could_miss_makes_the_capture_walk_every_node(tmp_path):
     model = tree.HoeffdingTreeClassifier(grace_period=10, delta=0.9, tau=0.9,
                                          leaf_prediction="nba")
-    learner = _tracked_learner(model, tmp_path)
     stream = _agrawal(3, 20_000, classification_function=4, perturbation=0.3)
     sample = [x for x, _ in synth.Agrawal(seed=2, classification_function=4).take(16)]
-    for _ in range(2000):
+    for _ in range(1000):  # learned before the Learner: recorded when the Learner is made
+        model.learn_one(*next(stream))
+    learner = _tracked_learner(model, tmp_path)
+    for _ in range(1000):
         learner.learn_one(*next(stream))
-    pending = [_capture_now(learner, sample, tracked=False)]
+    pending = [_capture_now(learner, sample, tracked=True)]
     for _ in range(300):
         learner.learn_one(*next(stream))
     pending.append(_capture_now(learner, sample, tracked=True))
@@ -187,7 +189,7 @@ def test_inactive_leaves_and_nominal_branches_keep_captures_exact(tmp_path):
             pending.append(_capture_now(learner, sample, tracked=not walked[-1]))
         # with inactive leaves a capture walks the tree; a nominal tree's new values are on
         # the recorded path
-        assert walked == [True, False, inactive, inactive, inactive]
+        assert walked == [False, False, inactive, inactive, inactive]
         for _ in range(1500):
             learner.learn_one(*next(rows))
         for captured, now in pending:

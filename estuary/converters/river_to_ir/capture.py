@@ -120,9 +120,15 @@ class Capturer:
 
     def track(self, model: Any) -> _Tracker | None:
         """The tracker to feed each event `model` learns, or None if `model` is not a bare
-        Hoeffding tree classifier (its captures then walk every node)."""
-        self._tracker = _Tracker(model) if type(model) is tree.HoeffdingTreeClassifier else None
-        return self._tracker
+        Hoeffding tree classifier (its captures then walk every node). The tree is recorded
+        now (the full walk, once), so that the first capture too reads only what learned."""
+        if type(model) is not tree.HoeffdingTreeClassifier:
+            self._tracker = None
+            return None
+        tracker = self._tracker = _Tracker(model)
+        self._tracked(model, tracker)
+        tracker.restart(self._leaves)
+        return tracker
 
     def capture(self, model: Any) -> Any:
         """A copy of `model`'s state now, for `materialize`; the live model may learn on."""
