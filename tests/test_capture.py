@@ -7,7 +7,7 @@ from __future__ import annotations
 import pickle
 
 import numpy as np
-from river import preprocessing, tree
+from river import metrics, preprocessing, tree
 from river.datasets import synth
 
 from estuary import ir
@@ -194,3 +194,14 @@ def test_inactive_leaves_and_nominal_branches_keep_captures_exact(tmp_path):
             learner.learn_one(*next(rows))
         for captured, now in pending:
             _same(complete(captured), now)
+
+
+def test_a_learner_that_predicts_first_feeds_the_record_too(tmp_path):
+    model = tree.HoeffdingTreeClassifier(grace_period=20, leaf_prediction="nba")
+    learner = Learner(model, store=tmp_path, metric=metrics.Accuracy())  # `_learn_predicting`
+    rows = list(synth.Agrawal(seed=1).take(2000))
+    for x, y in rows:
+        learner.learn_one(x, y)
+    sample = [x for x, _ in rows[:12]]
+    captured, now = _capture_now(learner, sample, tracked=True)
+    _same(complete(captured), now)
