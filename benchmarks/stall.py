@@ -13,7 +13,9 @@ one run: the stall (p50, p99, max; and the loop thread's CPU time in it, which p
 other processes does not inflate), every event's pause for both (p99, max: a CPython full
 collection lands in either), the loop's worst event pause while a worker job ran (per job: p50,
 p99; the GIL interference), the worker's time per job, and `learn_one` time per event outside
-the captures (Learner ÷ bare: of the totals, and of the per-event medians). Targets (issue 17): stall p99 ≤ 5 ms for the tree, ≤ 1 ms for
+the captures (Learner ÷ bare: of the totals, and of the per-event medians), and how many
+CPython full collections landed in bare learn_one, the Learner's learn_one and the captures.
+Targets (issue 17): stall p99 ≤ 5 ms for the tree, ≤ 1 ms for
 scaler|logreg; learn_one ≤ 1.05× bare River.
 Writes benchmarks/results_stall.json.
 """
@@ -127,13 +129,24 @@ def run(name: str, model, events, n_events: int, every: int, probe: list,
     bare_pause, learner_pause, stalls, stalls_cpu, during = [], [], [], [], []
     bare_total = learner_total = 0.0
     worst = None  # the loop's worst pause while a worker job runs
+    full = [0]  # CPython full collections so far (any thread), counted where they land
+
+    def count(phase: str, info: dict) -> None:
+        full[0] += phase == "start" and info["generation"] == 2
+
+    landed = {"bare": 0, "learner": 0, "capture": 0}
     gc.collect()
+    gc.callbacks.append(count)
     for i, (x, y) in enumerate(events):  # interleaved: the same load hits both
+        f0 = full[0]
         t0 = time.perf_counter()
         bare.learn_one(x, y)
         t1 = time.perf_counter()
+        f1 = full[0]
         learner.learn_one(x, y)
         t2 = time.perf_counter()
+        landed["bare"] += f1 - f0
+        landed["learner"] += full[0] - f1
         bare_pause.append((t1 - t0) * 1e3)
         learner_pause.append((t2 - t1) * 1e3)
         bare_total += t1 - t0
@@ -144,12 +157,14 @@ def run(name: str, model, events, n_events: int, every: int, probe: list,
                 during.append(worst)
                 worst = None
         if (i + 1) % every == 0:
-            c3, t3 = time.thread_time(), time.perf_counter()
+            f3, c3, t3 = full[0], time.thread_time(), time.perf_counter()
             captured = learner.capture()
             stalls.append((time.perf_counter() - t3) * 1e3)
+            landed["capture"] += full[0] - f3
             stalls_cpu.append((time.thread_time() - c3) * 1e3)  # this thread's CPU: no preemption
             worker.submit(captured)
             worst = worst or 0.0
+    gc.callbacks.remove(count)
     worker.close()
     gc.unfreeze()  # Learner(gc_freeze=True) froze the collector's view: undo it for the next run
     n = len(events)
@@ -163,6 +178,7 @@ def run(name: str, model, events, n_events: int, every: int, probe: list,
                              "max": max(stalls_cpu)},
             "bare_pause_ms": {"p99": _pct(bare_pause, 0.99), "max": max(bare_pause)},
             "learner_pause_ms": {"p99": _pct(learner_pause, 0.99), "max": max(learner_pause)},
+            "full_collections_in": landed,
             "pause_while_worker_ms": {"p50": statistics.median(during or [0.0]),
                                       "p99": _pct(during or [0.0], 0.99)},
             "worker_ms": {"p50": statistics.median(worker.seconds) * 1e3, "jobs": worker.jobs,
@@ -174,17 +190,29 @@ def run(name: str, model, events, n_events: int, every: int, probe: list,
                              / statistics.median(bare_pause)}}
 
 
-def capture_only(every: int, gc_freeze: bool) -> dict:
+def capture_only(every: int, gc_freeze: bool, tracked: bool) -> dict:
     """The tree's capture alone, near 1,001 nodes (no worker, no bare model; the tree learns
-    only max(10 * every, 3,000) events): wall and thread-CPU ms per capture, leaves read."""
+    only max(10 * every, 3,000) events): wall and thread-CPU ms per capture, leaves read.
+    `tracked`: each event is fed to the capturer's tracker as `Learner.learn_one` does (its
+    µs per event reported), so the capture reads only the paths learned."""
     rounds = max(10, 3000 // every)
     ht, events = _tree()
     capturer = Capturer()
+    learned = capturer.track(ht).learned if tracked else None
     keep = capturer.capture(ht)
-    wall, cpu, changed = [], [], []
+    wall, cpu, changed, walked = [], [], [], 0
+    learn_us, track_us = [], []
     for _ in range(rounds):
         for _ in range(every):
-            ht.learn_one(*next(events))
+            x, y = next(events)
+            t0 = time.perf_counter()
+            ht.learn_one(x, y)
+            t1 = time.perf_counter()
+            if learned is not None:
+                learned(x)
+                track_us.append((time.perf_counter() - t1) * 1e6)
+            learn_us.append((t1 - t0) * 1e6)
+        walked += not (tracked and capturer._tracker.complete())
         before = {id(held[2]) for held in capturer._leaves.values()}
         c0, t0 = time.thread_time(), time.perf_counter()
         keep = capturer.capture(ht)
@@ -195,7 +223,13 @@ def capture_only(every: int, gc_freeze: bool) -> dict:
         if gc_freeze:  # as Learner(gc_freeze=True) does after each capture
             gc.freeze()
     gc.unfreeze()
-    return {"every": every, "gc_freeze": gc_freeze, "rounds": rounds, "nodes_at_end": ht.n_nodes,
+    return {"every": every, "gc_freeze": gc_freeze, "tracked": tracked, "rounds": rounds,
+            "full_walks": walked, "nodes_at_end": ht.n_nodes,
+            # River's learn_one and the tracker's `learned` after it, µs per event
+            "learn_one_us": {"p50": statistics.median(learn_us),
+                             "mean": statistics.fmean(learn_us)},
+            "tracker_us": {"p50": statistics.median(track_us or [0.0]),
+                           "mean": statistics.fmean(track_us or [0.0])},
             "leaves_read_median": statistics.median(changed),
             "wall_ms": {"p50": statistics.median(wall), "p99": _pct(wall, 0.99)},
             "cpu_ms": {"p50": statistics.median(cpu), "p99": _pct(cpu, 0.99)}}
@@ -206,10 +240,12 @@ def table(results: list[dict]) -> str:
              "its CPU p50 / p99 ms | "
              "bare River worst pause ms (p99) | Learner worst pause ms (p99) | loop's worst "
              "pause per worker job p50 / p99 ms | worker ms per job (jobs, coalesced) | "
-             "learn_one µs bare → Learner (÷ of medians) |", "|---|---:|---:|---|---|---|---|---|---|---|"]
+             "learn_one µs bare → Learner (÷ of medians) | full collections in bare learn_one / "
+             "Learner learn_one / captures |", "|---|---:|---:|---|---|---|---|---|---|---|---|"]
     for r in results:
         s, b, p, u = r["stall_ms"], r["bare_pause_ms"], r["learner_pause_ms"], r["learn_one_us"]
         d, w, c = r["pause_while_worker_ms"], r["worker_ms"], r["stall_cpu_ms"]
+        g = r["full_collections_in"]
         end = f", {r['nodes_at_end']} nodes at end" if r.get("nodes_at_end") else ""
         lines.append(f"| {r['model']}{end} | {r['snapshots']} ({r['every']}) | {r['probes']} | "
                      f"{s['p50']:.2f} / **{s['p99']:.2f}** / {s['max']:.2f} | {c['p50']:.2f} / "
@@ -217,7 +253,8 @@ def table(results: list[dict]) -> str:
                      f"({b['p99']:.3f}) | {p['max']:.2f} ({p['p99']:.3f}) | {d['p50']:.2f} / "
                      f"{d['p99']:.2f} | {w['p50']:.1f} ({w['jobs']}, {w['coalesced']}) | "
                      f"{u['bare']:.2f} → {u['learner']:.2f} (**{u['ratio']:.3f}×**; "
-                     f"{u['median_ratio']:.3f}×) |")
+                     f"{u['median_ratio']:.3f}×) | {g['bare']} / {g['learner']} / "
+                     f"{g['capture']} |")
     return "\n".join(lines)
 
 
@@ -233,7 +270,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.capture_only:
         for every in (100, 500):
             for gc_freeze in (False, True):
-                print(json.dumps(capture_only(every, gc_freeze)))
+                for tracked in (False, True):
+                    print(json.dumps(capture_only(every, gc_freeze, tracked)))
         return
     n = 10_000 if args.quick else 50_000
     results = []

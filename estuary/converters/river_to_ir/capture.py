@@ -13,6 +13,14 @@ loop; everything derived from that state (IR, probes, River's reference) can the
   Off the loop, `materialize` rebuilds River's own branch, leaf, splitter and `Gaussian`
   objects from them, once per version, so River's own prediction code answers the reference
   rows. Cost on the loop: ~1 µs per node walked plus the leaves that learned.
+- a bare Hoeffding tree classifier fed through a `Learner` (`Capturer.track`): the leaf each
+  event reached is read right after its `learn_one` (`_Tracker.learned`, ~15 µs against ~650),
+  and the capture (`_Structure`) is the last one's leaf states and branch records copied as
+  dicts (in C) and updated with those reads and with the branches whose children changed
+  (splits, found on the recorded paths): O(leaves learned since the last capture) in Python,
+  not O(nodes). Whatever the record could miss (an event learned elsewhere, a missing
+  feature, inactive leaves, which River may (de)activate anywhere) makes that capture walk
+  every node.
 - anything else: `copy.deepcopy` (a scaler and a linear model are a few dicts, ~0.2 ms).
 """
 
@@ -94,12 +102,33 @@ class _LeafState:
 
 
 class Capturer:
-    """Captures one model again and again, reusing what did not change since the last time."""
+    """Captures one model again and again, reusing what did not change since the last time.
+
+    A bare Hoeffding tree classifier whose every event is fed to its tracker (`track(model)`,
+    then `learned(x, w)` after each `learn_one`, as `Learner` does) is captured as a
+    `_Structure`: see `_tracked`."""
 
     def __init__(self) -> None:
         self._leaves: dict[int, tuple] = {}  # id(live leaf) → (leaf, version, state)
         self._branches: dict[int, tuple] = {}  # id(live branch) → (branch, child captures, copy)
+        # a tracked tree's branches: id(live branch) → (branch, live children, mapping)
+        self._records: dict[int, tuple] = {}
+        self._owner: Any = None  # the tracked tree `_leaves` and `_records` describe
+        self._root: Any = None  # its root at the last capture
         self._dropped: list = []
+        self._tracker: _Tracker | None = None
+
+    def track(self, model: Any) -> _Tracker | None:
+        """The tracker to feed each event `model` learns, or None if `model` is not a bare
+        Hoeffding tree classifier (its captures then walk every node). The tree is recorded
+        now (the full walk, once), so that the first capture too reads only what learned."""
+        if type(model) is not tree.HoeffdingTreeClassifier:
+            self._tracker = None
+            return None
+        tracker = self._tracker = _Tracker(model)
+        self._tracked(model, tracker)
+        tracker.restart(self._leaves)
+        return tracker
 
     def capture(self, model: Any) -> Any:
         """A copy of `model`'s state now, for `materialize`; the live model may learn on."""
@@ -117,16 +146,94 @@ class Capturer:
         return dropped
 
     def _tree(self, model: Any) -> Any:
-        leaves, branches = {}, {}
-        root = model._root
         shell = model.__class__.__new__(model.__class__)
         shell.__dict__.update(model.__dict__)
         shell.classes = set(model.classes)
+        tracker = self._tracker
+        if tracker is not None and tracker.tree is model:
+            shell._root = self._tracked(model, tracker)
+            tracker.restart(self._leaves)
+            return _CapturedTree(model, shell)
+        root = model._root
+        leaves, branches = {}, {}
         shell._root = None if root is None else self._node(root, leaves, branches)
         # forget nodes no longer in the tree (freeing them is left to the capture's holder)
         self._dropped += (self._leaves, self._branches)
-        self._leaves, self._branches = leaves, branches
+        self._leaves, self._branches, self._owner = leaves, branches, None
         return _CapturedTree(model, shell)
+
+    def _tracked(self, model: Any, tracker: _Tracker) -> _Structure:
+        """A tracked tree's capture: the last capture's leaf states and branch records, copied
+        (dict copies, in C) and updated with the leaves read as they learned and the branches
+        whose children changed (a leaf that split, a new nominal value), found on the paths
+        the tracker recorded: O(paths learned), not O(nodes). The full walk (`_record` from
+        the root) when the record is not complete, and after a capture that holds many leaves
+        no longer in the tree (born and split between two captures)."""
+        root = model._root
+        n_leaves = model._n_active_leaves + model._n_inactive_leaves
+        self._dropped += (self._leaves, self._records)
+        if self._owner is model and tracker.complete():
+            leaves, records = self._leaves.copy(), self._records.copy()
+            leaves.update(tracker.fresh)
+            for path in tracker.grown:
+                # the deepest branch recorded on the path is the one whose children changed
+                # (those above it did not); what is under it and new gets recorded with it
+                for node in reversed(path):
+                    held = records.get(id(node))
+                    if held is not None and held[0] is node:
+                        if not _same_nodes(held[1], node.children):
+                            for gone in held[1]:  # a leaf that split
+                                if gone is not None and not any(gone is c
+                                                                for c in node.children):
+                                    _unrecord(gone, leaves, records)
+                            self._record(node, leaves, records)
+                        break
+            if root is not self._root:  # the root leaf split
+                _unrecord(self._root, leaves, records)
+                self._record(root, leaves, records)
+            if len(leaves) > n_leaves + n_leaves // 8 + 32:  # leaves born and split since
+                model = None  # the last capture: the next capture walks and forgets them
+        else:
+            leaves, records = {}, {}
+            if root is not None:
+                self._record(root, leaves, records, old=self._leaves)
+        self._leaves, self._records, self._owner, self._root = leaves, records, model, root
+        return _Structure(root, leaves, records)
+
+    def _record(self, node: Any, leaves: dict, records: dict, old: dict | None = None) -> None:
+        """Record `node` and whatever under it is not recorded yet (all of it from the root
+        with `old`, the previous leaf states, reused where a leaf's version did not move)."""
+        kind = type(node)
+        if not _is_branch(kind):
+            if old is None:
+                held = leaves.get(id(node))
+                if held is not None and held[0] is node:
+                    return
+                old = {}
+            leaves[id(node)] = self._leaf_held(node, old)
+            return
+        children = tuple(node.children)
+        mapping = dict(node._mapping) if "_mapping" in node.__dict__ else None
+        records[id(node)] = (node, children, mapping)
+        for c in children:
+            if c is None:
+                continue
+            if old is None and _is_branch(type(c)):
+                held = records.get(id(c))
+                if held is not None and held[0] is c:
+                    continue  # recorded, with its subtree
+            self._record(c, leaves, records, old)
+
+    def _leaf_held(self, leaf: Any, old: dict) -> tuple:
+        if type(leaf) not in _LEAVES:
+            state = _LeafState.__new__(_LeafState)
+            state.built = copy.deepcopy(leaf)
+            return (leaf, None, state)
+        version = _version(leaf)
+        held = old.get(id(leaf))
+        if held is None or held[0] is not leaf or held[1] != version:
+            held = (leaf, version, _LeafState(leaf))
+        return held
 
     def _node(self, node: Any, leaves: dict, branches: dict) -> Any:
         if not _is_branch(type(node)):
@@ -140,8 +247,7 @@ class Capturer:
             elif _is_branch(kind):
                 add(self._node(c, leaves, branches))
             elif kind in _LEAVES:  # what `_leaf` does, without a call per leaf
-                stats, sp = c.stats, c.splitters
-                version = (sum(stats.values()), len(stats), id(sp), -1 if sp is None else len(sp))
+                version = _version(c)
                 held = old.get(id(c))
                 if held is None or held[0] is not c or held[1] != version:
                     held = (c, version, _LeafState(c))
@@ -159,20 +265,136 @@ class Capturer:
         return held[2]
 
     def _leaf(self, leaf: Any, leaves: dict) -> Any:
-        if type(leaf) not in _LEAVES:
-            state = _LeafState.__new__(_LeafState)
-            state.built = copy.deepcopy(leaf)
-            leaves[id(leaf)] = (leaf, None, state)
-            return state
-        # what learn_one moves: the weight seen (any positive weight), a class's first count,
-        # the splitters (deactivated, reactivated, a poor attribute dropped)
-        stats, sp = leaf.stats, leaf.splitters
-        version = (sum(stats.values()), len(stats), id(sp), -1 if sp is None else len(sp))
-        held = self._leaves.get(id(leaf))
-        if held is None or held[0] is not leaf or held[1] != version:
-            held = (leaf, version, _LeafState(leaf))
-        leaves[id(leaf)] = held
+        held = leaves[id(leaf)] = self._leaf_held(leaf, self._leaves)
         return held[2]
+
+
+def _same_nodes(held: tuple, children: list) -> bool:
+    return len(held) == len(children) and all(a is b for a, b in zip(held, children))
+
+
+def _unrecord(node: Any, leaves: dict, records: dict) -> None:
+    """Forget a node (and its subtree) that left the tree."""
+    for table in (leaves, records):
+        held = table.get(id(node))
+        if held is not None and held[0] is node:
+            del table[id(node)]
+            if table is records:
+                for c in held[1]:
+                    if c is not None:
+                        _unrecord(c, leaves, records)
+
+
+def _version(leaf: Any) -> tuple:
+    """What learn_one moves in a leaf: the weight seen (any positive weight), a class's first
+    count, the splitters (deactivated, reactivated, a poor attribute dropped)."""
+    stats, sp = leaf.stats, leaf.splitters
+    return (sum(stats.values()), len(stats), id(sp), -1 if sp is None else len(sp))
+
+
+class _Tracker:
+    """What the events one Hoeffding tree classifier learned since its last capture changed.
+
+    River's `learn_one` changes the one leaf an event is routed to (its statistics; it may
+    split, which changes its parent's children, or be deactivated) and, after a split, may
+    (de)activate leaves anywhere (`_enforce_size_limit`), which it does only when the tree has
+    inactive leaves or outgrows `max_size`: then `_n_inactive_leaves > 0` after the event.
+    `learned(x, w)` routes x through the tree as it is after learning (to the leaf that
+    learned, or to a new leaf in its place) and reads that leaf (~10 µs, against the ~650 µs
+    of a 1k-node nba tree's learn_one); a leaf the last capture did not know means the
+    structure changed on that path, which is kept for the capture. The record is `complete()`
+    only if every event the tree learned came through here (the tree's total weight is the
+    sum of the weights fed here, added in the same order), no event met a missing feature or
+    an unknown value (River then takes the most common path, which is not retraced here), and
+    the tree never had an inactive leaf: otherwise the capture walks every node. Not seen: the
+    tree learning events of weight 0 outside of `learned`."""
+
+    __slots__ = ("tree", "known", "fresh", "grown", "weight", "exact")
+
+    def __init__(self, model: Any):
+        self.tree = model
+        self.exact = False  # the first capture walks every node
+        self.known: dict[int, tuple] = {}  # the leaves of the last capture
+        self.fresh: dict[int, tuple] = {}  # id(leaf) → (leaf, version, state) after learning
+        self.grown: list[list] = []  # the branches on paths that reached a leaf not known
+        self.weight = 0.0
+
+    def learned(self, x: dict, w: float = 1.0) -> None:
+        """Record where `x`, just learned with weight `w`, went: call after each learn_one."""
+        self.weight += w
+        if not self.exact:
+            return
+        model = self.tree
+        node = model._root
+        if model._n_inactive_leaves or node is None:
+            self.exact = False
+            return
+        path: list = []
+        try:
+            while type(node) not in _LEAVES:
+                if not _is_branch(type(node)):
+                    self.exact = False
+                    return
+                path.append(node)
+                node = node.children[node.branch_no(x)]
+        except Exception:  # a missing feature, an unknown value: River's own fallbacks
+            self.exact = False
+            return
+        key = id(node)
+        held = self.known.get(key)
+        if held is None or held[0] is not node:
+            self.grown.append(path)
+        self.fresh[key] = (node, _version(node), _LeafState(node))
+
+    def complete(self) -> bool:
+        model = self.tree
+        return (self.exact and model._train_weight_seen_by_model == self.weight
+                and not model._n_inactive_leaves)
+
+    def restart(self, known: dict) -> None:
+        """After a capture (whose leaves are `known`): record from here."""
+        model = self.tree
+        self.known, self.fresh, self.grown = known, {}, []
+        self.weight = model._train_weight_seen_by_model
+        self.exact = not model._n_inactive_leaves
+
+
+class _Structure:
+    """A tracked tree's capture: its root, each branch's live children (and value mapping) and
+    each leaf's state; `build()` (off the loop) copies River's tree from them. The live
+    branches are read for what learning never changes (test, statistics)."""
+
+    __slots__ = ("root", "leaves", "records", "built")
+
+    def __init__(self, root: Any, leaves: dict, records: dict):
+        self.root, self.leaves, self.records, self.built = root, leaves, records, None
+
+    def build(self) -> Any:
+        if self.built is None and self.root is not None:
+            self.built = self._build(self.root)
+        return self.built
+
+    def _build(self, node: Any) -> Any:
+        held = self.records.get(id(node))
+        if held is None or held[0] is not node:
+            held = self.leaves[id(node)]
+            if held[0] is not node:
+                raise RuntimeError("capture: a leaf of the captured tree has no state")
+            return held[2].build()
+        branch, children, mapping = held
+        clone = branch.__class__.__new__(branch.__class__)
+        clone.__dict__.update(branch.__dict__)
+        clone.children = [None if c is None else self._build(c) for c in children]
+        if mapping is not None:
+            clone._mapping = mapping
+        return clone
+
+    def __getstate__(self):  # to a worker process: the built copy, never the live nodes
+        return (self.build(),)
+
+    def __setstate__(self, state) -> None:
+        self.root = self.leaves = self.records = None
+        (self.built,) = state
 
 
 class _BranchState:
@@ -237,7 +459,7 @@ class _CapturedTree:
 
     def materialize(self) -> None:
         root = self.shell._root
-        if isinstance(root, (_LeafState, _BranchState)):  # not yet built
+        if isinstance(root, (_LeafState, _BranchState, _Structure)):  # not yet built
             self.shell._root = root.build()
         self.live = None
 
