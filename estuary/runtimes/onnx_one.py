@@ -31,22 +31,17 @@ from .onnx_many import MAX_VALUES, SIZES, BoundMany, width
 _DTYPES = {"tensor(double)": np.float64, "tensor(int64)": np.int64}
 
 
-class _Bound:
-    """One thread's input row and outputs, bound once to the session."""
+class _Bound(BoundMany):
+    """One thread's input row and outputs, bound once to the session (a bound batch of one
+    row, NaN until encoded), with the row encoder compiled for that row."""
 
     def __init__(self, session: ort.InferenceSession, encoder: RowEncoder,
                  shapes: dict[str, tuple[tuple[int, ...], type]]):
-        self.row = np.full((1, encoder.n_columns), np.nan)
+        super().__init__(session, 1, encoder.n_columns, shapes)
+        self.row = self.input
+        self.row.fill(np.nan)
         self.view = memoryview(self.row.reshape(-1))
         self.encode = compile_row_encoder(encoder, self.row.reshape(-1))
-        self.outputs = {name: np.empty(shape, dtype) for name, (shape, dtype) in shapes.items()}
-        self.session = session
-        self.binding = session.io_binding()
-        self.binding.bind_ortvalue_input("input", ort.OrtValue.ortvalue_from_numpy(self.row))
-        for name, array in self.outputs.items():
-            self.binding.bind_ortvalue_output(name, ort.OrtValue.ortvalue_from_numpy(array))
-        self.run = session._sess.run_with_iobinding  # the C++ call, without the Python layer
-        self.native = self.binding._iobinding
 
 
 class OnnxModel(LoadedModel):
