@@ -37,12 +37,12 @@ from .nodes import (
     category_column,
     ir_node,
 )
-from .serialize import content_hash, from_dict, from_json, to_dict, to_json
+from .serialize import content_hash, exact_key, from_dict, from_json, to_dict, to_json
 
 IR_VERSION = 1
 
 __all__ = [
     "IR_VERSION", "Chain", "Estimator", "Feature", "FeatureSchema", "IRError", "Linear", "Model",
     "OneHot", "Provenance", "Scale", "Select", "Snapshot", "Transform", "Union", "category_column",
-    "content_hash", "evaluate", "from_dict", "from_json", "ir_node", "to_dict", "to_json",
+    "content_hash", "evaluate", "exact_key", "from_dict", "from_json", "ir_node", "to_dict", "to_json",
 ]

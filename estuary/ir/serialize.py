@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import marshal
 from typing import Any
 
 from .nodes import NODE_TYPES, IRError
@@ -94,3 +95,15 @@ def content_hash(node: Any) -> str:
         if dataclasses.is_dataclass(node):
             object.__setattr__(node, "_content_hash", cached)
     return cached
+
+
+def exact_key(value: Any) -> bytes | None:
+    """`value`'s exact content as bytes, to tell whether a cached result may be reused: keys in
+    order, value types, floats bit for bit (0.0 is not -0.0, 1 is not 1.0 or True); None for a
+    value marshal cannot write (numpy scalars, objects...), then nothing should be reused.
+    Version 2 writes no back-references, so equal bytes are equal content whatever objects
+    hold it."""
+    try:
+        return marshal.dumps(value, 2)
+    except ValueError:
+        return None

@@ -8,7 +8,6 @@ every known category, zeros, and very large and very small magnitudes.
 from __future__ import annotations
 
 import dataclasses
-import marshal
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -270,16 +269,11 @@ MAX_HELD_SAMPLES = 4  # sample lengths held per IR (export's golden sample is it
 
 
 def sample_key(sample: Sequence[Mapping]) -> bytes | None:
-    """The sample's exact content as bytes: keys in order, value types, floats bit for bit
-    (0.0 is not -0.0, 1 is not 1.0 or True), or None for a value marshal cannot write (numpy
-    scalars, objects...): then nothing is remembered. Version 2 writes no back-references, so
-    equal bytes are equal content whatever objects hold it."""
+    """The sample's exact content as bytes (`ir.exact_key`), or None (rows that are not dicts,
+    values marshal cannot write): then nothing is remembered."""
     if any(type(r) is not dict for r in sample):
         return None
-    try:
-        return marshal.dumps(list(sample), 2)
-    except ValueError:
-        return None
+    return ir.exact_key(list(sample))
 
 
 def _probe_rows(model: ir.Model, sample: Sequence[Mapping], max_missing: int) -> list[Probe]:

@@ -11,7 +11,6 @@ int64 [N] and `distances` [N, K]; forecasters `forecast` [N]. Tensors only.
 from __future__ import annotations
 
 import dataclasses
-import marshal
 import weakref
 from pathlib import Path
 
@@ -178,16 +177,13 @@ MAX_WRITTEN = 8
 
 
 def _snapshot_key(snapshot: ir.Snapshot, opset: int, ml_opset: int) -> bytes | None:
-    """Everything of the snapshot but its IR, exactly (marshal v2: value types and float bits,
-    -0.0 is not 0.0), with the opsets; None when a value is not one marshal writes."""
+    """Everything of the snapshot but its IR, exactly (`ir.exact_key`), with the opsets; None
+    when a value is not one marshal writes."""
     p = snapshot.provenance
-    try:
-        return marshal.dumps((snapshot.golden_inputs, snapshot.golden_outputs, snapshot.notes,
-                              snapshot.golden_labels,
-                              tuple(getattr(p, f.name) for f in dataclasses.fields(p)),
-                              opset, ml_opset), 2)
-    except ValueError:
-        return None
+    return ir.exact_key((snapshot.golden_inputs, snapshot.golden_outputs, snapshot.notes,
+                         snapshot.golden_labels,
+                         tuple(getattr(p, f.name) for f in dataclasses.fields(p)),
+                         opset, ml_opset))
 
 
 register_format("onnx", suffixes=(".onnx",), writer=write_onnx,
