@@ -140,8 +140,9 @@ class JpmmlBackend:
                                     f"for {len(self.metadata.classes)} centres")
         elif self.is_classifier:
             self.label_field, self.probability_fields = outputs[0], outputs[1:]
+            # a class may come back as Python's text or, a boolean, as PMML's true/false
             self.label_index = {text: i for i, c in enumerate(self.metadata.classes)
-                                for text in _class_texts(c)}
+                                for text in (str(c), pmml_text(c))}
             if len(self.probability_fields) != len(self.metadata.classes):
                 raise ArtifactError(f"{path}: {len(self.probability_fields)} probability outputs "
                                     f"for {len(self.metadata.classes)} classes")
@@ -224,12 +225,12 @@ class JpmmlBackend:
 HUGE = 1e100  # beyond this an input may overflow a product inside a model
 
 
-def _class_texts(cls: object) -> tuple[str, ...]:
-    """How a predicted class may come back as text: Python's, and for a boolean class also
-    PMML's `true`/`false` (what sklearn2pmml writes for a boolean target)."""
-    if isinstance(cls, bool | np.bool_):
-        return (str(cls), "true" if cls else "false")
-    return (str(cls),)
+def pmml_text(value: object) -> str:
+    """A value as PMML writes it: XML Schema's `true`/`false` for a boolean (what sklearn2pmml
+    writes for a boolean target), else Python's text."""
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _floats(values: list, n: int) -> np.ndarray:

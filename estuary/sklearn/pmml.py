@@ -21,10 +21,9 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
-import numpy as np
-
 from ..errors import EstuaryError, UnsupportedModelError
 from ..ir.artifact import METADATA_KEY, ArtifactMetadata
+from ..runtimes.jpmml import pmml_text
 from .metadata import version
 from .model import SklearnModel, refuse_unsupported, supported
 from .onnx import tree_list
@@ -171,18 +170,11 @@ def _fix_output(model: ET.Element, sk: SklearnModel) -> None:
             holder.remove(f)
         holder.extend(output)  # the label
     probability = {f.get("value"): f for f in old if f.get("feature") == "probability"}
-    missing = [c for c in sk.classes if _pmml_value(c) not in probability]
+    missing = [c for c in sk.classes if pmml_text(c) not in probability]
     if missing:
         raise EstuaryError(f"sklearn2pmml wrote no probability output for classes {missing}")
     holder.extend(f for f in old if f.get("feature") != "probability" and holder is not output)
-    holder.extend(probability[_pmml_value(c)] for c in sk.classes)
-
-
-def _pmml_value(cls: Any) -> str:
-    """A class as PMML writes it: XML Schema's `true`/`false` for booleans, else its text."""
-    if isinstance(cls, bool | np.bool_):
-        return "true" if cls else "false"
-    return str(cls)
+    holder.extend(probability[pmml_text(c)] for c in sk.classes)
 
 
 def _fix_onehot_missing(model: ET.Element, sk: SklearnModel) -> None:
