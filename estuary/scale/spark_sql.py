@@ -47,9 +47,10 @@ from typing import Any, NamedTuple
 from .. import ir
 from ..errors import ArtifactError, InvalidInputError, UnsupportedModelError
 from ..ir import arithmetic
+from ..ir.tasks import TASKS
 from ..ir.trees import TreeClassifier, TreeRegressor, TreeStructure
 from ..rows import FLOAT64_MAX, _refused
-from .outputs import refuse_clashes
+from .outputs import output_columns, refuse_clashes
 from .spark import REFUSED
 
 ARROW_HINT = "score it with engine='arrow' (estuary score --engine spark)"
@@ -625,8 +626,7 @@ def predict(df: Any, model: Any, version: int | str | None = None) -> Any:
     fields = df.schema.fields
     types = {f.name: f.dataType for f in fields}
     _check_columns(df, m.schema, types)
-    refuse_clashes(types, ("prediction", "probabilities") if m.task == "classification"
-                   else ("prediction",))
+    refuse_clashes(types, [c.name for c in output_columns(TASKS[m.task], ())])
     prefix = _prefix(list(types))
     key = (sha, tuple((f.name, f.dataType.simpleString()) for f in fields), prefix)
     program = _PROGRAMS.get(key)
