@@ -4,16 +4,14 @@ call order; results that later calls do not overwrite; refusals as before."""
 
 from __future__ import annotations
 
-import random
 import threading
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from river import compose, linear_model, preprocessing, tree
+from test_onnx_one_row import three_models  # the same three exported models
 
-import estuary
 from estuary.errors import ArtifactError, InvalidInputError, OutOfRangeError
 from estuary.runtimes.base import LoadedModel
 from estuary.runtimes.onnx_many import MAX_VALUES, SIZES
@@ -22,26 +20,10 @@ from estuary.runtimes.onnx_one import OnnxModel
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    """A classifier with a categorical feature, a tree classifier and a regressor, exported,
-    and a frame of rows to score (with missing values and an unseen category)."""
-    rng = random.Random(11)
-    rows = [{"x": rng.uniform(-2, 2), "y": rng.uniform(0, 5), "c": rng.choice("pqr")}
-            for _ in range(400)]
-    clf = (compose.Select("x", "y") | preprocessing.StandardScaler()) + \
-        (compose.Select("c") | preprocessing.OneHotEncoder())
-    clf |= linear_model.LogisticRegression()
-    ht = tree.HoeffdingTreeClassifier(grace_period=20)
-    reg = compose.Select("x", "y") | preprocessing.StandardScaler() | \
-        linear_model.LinearRegression()
-    for r in rows:
-        clf.learn_one(r, r["x"] > 0)
-        ht.learn_one(r, r["c"] if r["x"] > 0 else "z")
-        reg.learn_one(r, 2 * r["x"] - r["y"])
-    out = {}
-    for name, model in (("clf", clf), ("ht", ht), ("reg", reg)):
-        path = tmp_path_factory.mktemp(name) / "m.onnx"
-        estuary.export(model, path, sample=rows[:50])
-        out[name] = estuary.load(path)
+    """`test_onnx_one_row.three_models` (a classifier with a categorical feature, a tree
+    classifier and a regressor), and a frame of rows to score (with missing values and an
+    unseen category)."""
+    out, rows = three_models(tmp_path_factory, seed=11)
     probes = rows[:300] + [{}, {"x": 0.0}, {"c": "unseen"}, {"y": 1.5, "c": "q"}]
     return out, pd.DataFrame(probes)
 

@@ -78,10 +78,10 @@ def test_specialised_encoder_writes_or_raises_as_row_encoder(seed):
     assert _outcome(lambda: compiled([1.0], view)) == _outcome(lambda: encoder.encode([1.0]))
 
 
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    """A classifier with a categorical feature, a tree classifier and a regressor, exported."""
-    rng = random.Random(3)
+def three_models(tmp_path_factory, seed: int) -> tuple[dict, list[dict]]:
+    """A classifier with a categorical feature, a tree classifier and a regressor, learned on
+    400 random rows (from `seed`) and exported; loaded by name, and the rows."""
+    rng = random.Random(seed)
     rows = [{"x": rng.uniform(-2, 2), "y": rng.uniform(0, 5), "c": rng.choice("pqr")}
             for _ in range(400)]
     clf = (compose.Select("x", "y") | preprocessing.StandardScaler()) + \
@@ -99,6 +99,13 @@ def models(tmp_path_factory):
         path = tmp_path_factory.mktemp(name) / "m.onnx"
         estuary.export(model, path, sample=rows[:50])
         out[name] = estuary.load(path)
+    return out, rows
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """`three_models`, and rows to predict one by one."""
+    out, rows = three_models(tmp_path_factory, seed=3)
     probes = rows[:100] + [{}, {"x": 0.0}, {"c": "unseen"}, {"x": 2, "y": True}]
     return out, probes
 
