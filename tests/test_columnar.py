@@ -19,7 +19,6 @@ from estuary.columnar import ColumnarEncoder
 from estuary.errors import InvalidInputError, OutOfRangeError
 from estuary.ir import Feature, FeatureSchema
 from estuary.rows import FLOAT32_MAX, RowEncoder
-from estuary.scale.columns import encode_frame
 
 CATEGORY_KINDS = {
     "text": ["a", "b", "north", "south", "", "é", "1"],
@@ -222,7 +221,7 @@ def test_loaded_model_scores_columns_exactly_as_dict_rows(exported):
     assert np.array_equal(loaded.predict_proba_many(frame), expected)
     assert np.array_equal(loaded.predict_proba_many(pa.Table.from_pandas(frame)), expected)
     assert loaded.predict_many(frame) == loaded.predict_many(rows)
-    assert np.array_equal(encode_frame(loaded.metadata.schema, frame),
+    assert np.array_equal(ColumnarEncoder(loaded.metadata.schema).encode(frame),
                           loaded.encoder.encode_many(rows), equal_nan=True)
 
 

@@ -13,10 +13,10 @@ import pytest
 from river import tree
 
 import estuary
+from estuary.columnar import ColumnarEncoder
 from estuary.errors import ArtifactError, ColumnClashError, InvalidInputError
 from estuary.online import Learner, Store
 from estuary.scale import spark as es
-from estuary.scale.columns import encode_frame
 
 
 def _row(rng: random.Random) -> tuple[dict, bool]:
@@ -95,7 +95,7 @@ def test_bad_columns_fail_before_scoring(spark, store):
 def test_columnar_encoding_matches_row_encoding(store):
     local = estuary.load(Store(store).open().file_for("onnx"))
     frame = _frame(500)
-    X = encode_frame(local.metadata.schema, frame)
+    X = ColumnarEncoder(local.metadata.schema).encode(frame)
     assert np.array_equal(X, local.encoder.encode_many(_dict_rows(frame, ["x1", "x2", "c"])),
                           equal_nan=True)
 
