@@ -205,3 +205,29 @@ def test_a_linear_model_given_another_loss_is_a_new_state():
     assert ir_of(model) is before
     model.loss = optim.losses.Squared()  # an equal loss, but another object
     assert ir_of(model) is not before
+
+
+def test_held_answers_are_river_s_own_and_unmoved_by_their_caller():
+    """Answers held from two `keep` calls (export's, then verify's) come back as River gives
+    them, bit for bit, in the caller's row order; a caller writing into the Reference it got
+    (compare marks skipped rows in its errors) does not change what is held."""
+    import numpy as np
+
+    from estuary.parity.reference import river_outputs
+
+    model, rows = _nba_tree()
+    model_ir = ir_of(model)
+    rows = [p.row for p in probe_rows(model_ir, rows[:60])]
+    handoff.forget(model)
+    first = handoff.river_outputs_reusing(model, rows[::3], "classification", model_ir.classes,
+                                          hold=True)
+    first.errors[0] = "marked by a caller"
+    handoff.river_outputs_reusing(model, rows, "classification", model_ir.classes, hold=True)
+    shuffled = rows[::-1]
+    held = handoff.river_outputs_reusing(model, shuffled, "classification", model_ir.classes)
+    fresh = river_outputs(model, shuffled, "classification", model_ir.classes)
+    assert np.array_equal(held.outputs, fresh.outputs, equal_nan=True)
+    assert held.outputs.tobytes() == fresh.outputs.tobytes()
+    assert held.labels == fresh.labels and held.errors == fresh.errors
+    assert "marked by a caller" not in held.errors
+    handoff.forget(model)
