@@ -336,7 +336,7 @@ def structural_probes(features: Sequence[ir.Feature], bases: list[dict],
     probes = []
     for base in missing_bases:
         for f in features:
-            probes.append(Probe({k: v for k, v in base.items() if k != f.key}, "missing"))
+            probes.append(Probe(_without(base, f.key), "missing"))
     probes.append(Probe({}, "missing"))
     for base in bases:
         probes.append(Probe({**base, UNSEEN_KEY: 1.0}, "unseen"))
@@ -350,6 +350,16 @@ def structural_probes(features: Sequence[ir.Feature], bases: list[dict],
         if f.kind == "numeric":
             probes += [Probe({**bases[0], f.key: v}, "extreme") for v in EXTREMES]
     return probes
+
+
+def _without(base: Mapping, key: object) -> dict:
+    """A copy of `base` without `key`, its other keys in their order (a dict's copy and one
+    `del`: ~3x faster than a comprehension over its items, 180 rows per linear verify)."""
+    if type(base) is not dict:
+        return {k: v for k, v in base.items() if k != key}
+    row = base.copy()
+    row.pop(key, None)
+    return row
 
 
 def forecast_probes(model: ir.Model) -> list[Probe]:
