@@ -75,7 +75,7 @@ def key(model: onnx.ModelProto) -> bytes | None:
         op = node.op_type if node.domain in ("", "ai.onnx") else None
         for name in node.input:
             readers.setdefault(name, set()).add(op)
-    for value in (*graph.input, *graph.output):
+    for value in (*graph.input, *graph.output, *graph.value_info):
         _part(h, value.SerializeToString(deterministic=True))
     for t in graph.initializer:
         by_dims = t.data_type in FLOATS and readers.get(t.name, set()) <= DIMS_ONLY
@@ -92,7 +92,10 @@ def known(digest: bytes | None) -> Known | None:
         return None
     found = _KNOWN.get(digest)
     if found is not None:
-        _KNOWN.move_to_end(digest)
+        try:
+            _KNOWN.move_to_end(digest)
+        except KeyError:  # another thread's `remember` dropped it just now: still valid
+            pass
     return found
 
 
@@ -101,9 +104,12 @@ def remember(digest: bytes | None, shapes: dict, checked: bool) -> None:
     if digest is None:
         return
     _KNOWN[digest] = Known(shapes, checked)
-    _KNOWN.move_to_end(digest)
-    while len(_KNOWN) > MAX_HELD:
-        _KNOWN.popitem(last=False)
+    try:  # exports in threads share this memo: another one may drop entries meanwhile
+        _KNOWN.move_to_end(digest)
+        while len(_KNOWN) > MAX_HELD:
+            _KNOWN.popitem(last=False)
+    except KeyError:
+        pass
 
 
 def forget() -> None:
