@@ -10,18 +10,19 @@ leaf probe rows), the onnxruntime sessions and metadata (keyed by the artifact's
 golden checks passed (same key), River's answers held for the state (`parity/handoff.py`:
 export's and verify's), the probe rows remembered on the IR and their encoded matrix, the
 ONNX bytes last written for that IR, the shapes and checker pass held for its graph's
-structure, the probe rows held for its schema and the tree's per-leaf naive-Bayes tables (versioned by leaf weight): one export + verify of a fresh state, which is what a user's `export` then
-`verify` costs. "warm" keeps them
-from the round before (a re-export + re-verify of an unchanged state: River is asked nothing
-and no graph is built; the artifact is still staged, loaded, golden-checked, and the runtime
-still runs every probe row). "learned": the model first learns the next `LEARN_EVENTS` events of
-its dataset (untimed), nothing is cleared: the export + verify of each new snapshot of a model
+structure, the probe rows held for its schema and the tree's per-leaf naive-Bayes tables
+(versioned by leaf weight): one export + verify of a fresh state, which is what a user's
+`export` then `verify` costs. "warm" keeps them from the round before (a re-export +
+re-verify of an unchanged state: River is asked nothing and no graph is built; the artifact
+is still staged, loaded, golden-checked, and the runtime still runs every probe row).
+"learned": a copy of the trained model first learns the next `LEARN_EVENTS` events of its
+dataset (untimed) and nothing is cleared: the export + verify of each new snapshot of a model
 that keeps learning, which reuses only what holds across states (the shapes and the checker's
 pass of an ONNX graph of the same structure, `converters/onnx/structure.py`; a linear model's
 probe rows and their encoded matrix, which follow from its schema and the sample,
-`probes.structural_only`). Rounds cycle
-cold/warm/learned; "learned" rounds export a copy of the trained model that keeps learning
-(cold and warm rounds keep the trained one). Targets: < 5 ms (linear), < 50 ms (tree).
+`probes.structural_only`); cold and warm rounds keep the trained model. Rounds cycle
+cold/warm/learned; wall clock and CPU time (`thread_time`) medians. Targets: < 5 ms (linear),
+< 50 ms (tree).
 Writes benchmarks/results_export_verify.json.
 """
 
