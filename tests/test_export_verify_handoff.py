@@ -205,3 +205,69 @@ def test_a_linear_model_given_another_loss_is_a_new_state():
     assert ir_of(model) is before
     model.loss = optim.losses.Squared()  # an equal loss, but another object
     assert ir_of(model) is not before
+
+
+def test_held_answers_are_river_s_own_and_unmoved_by_their_caller():
+    """Answers held from two `keep` calls (export's, then verify's) come back as River gives
+    them, bit for bit, in the caller's row order; a caller writing into the Reference it got
+    (compare marks skipped rows in its errors) does not change what is held."""
+    import numpy as np
+
+    from estuary.parity.reference import river_outputs
+
+    model, rows = _nba_tree()
+    model_ir = ir_of(model)
+    rows = [p.row for p in probe_rows(model_ir, rows[:60])]
+    handoff.forget(model)
+    first = handoff.river_outputs_reusing(model, rows[::3], "classification", model_ir.classes,
+                                          hold=True)
+    first.errors[0] = "marked by a caller"
+    handoff.river_outputs_reusing(model, rows, "classification", model_ir.classes, hold=True)
+    shuffled = rows[::-1]
+    held = handoff.river_outputs_reusing(model, shuffled, "classification", model_ir.classes)
+    fresh = river_outputs(model, shuffled, "classification", model_ir.classes)
+    assert np.array_equal(held.outputs, fresh.outputs, equal_nan=True)
+    assert held.outputs.tobytes() == fresh.outputs.tobytes()
+    assert held.labels == fresh.labels and held.errors == fresh.errors
+    assert "marked by a caller" not in held.errors
+    handoff.forget(model)
+
+
+def test_a_linear_model_s_next_state_gets_the_same_probe_rows_and_river_is_asked_again(
+        tmp_path, asked):
+    """Probe rows that follow from the schema and the sample alone (`probes.structural_only`)
+    are the same row objects in the next state of a learning model; River's answers are not:
+    verify asks River about every row again, and its report equals one with nothing held."""
+    from river import datasets, linear_model, preprocessing
+
+    from estuary.parity import probes as probes_module
+
+    data = list(datasets.Phishing())[:500]
+    model = preprocessing.StandardScaler() | linear_model.LogisticRegression()
+    for x, y in data[:300]:
+        model.learn_one(x, y)
+    rows = [x for x, _ in data[:200]]
+    first = probe_rows(ir_of(model), rows)
+    assert probes_module.structural_only(ir_of(model))
+    for x, y in data[300:]:
+        model.learn_one(x, y)
+    path = tmp_path / "m.onnx"
+    estuary.export(model, path, sample=rows)
+    again = probe_rows(ir_of(model), rows)
+    assert len(again) == len(first) and all(a.row is b.row for a, b in zip(first, again))
+    asked.clear()
+    held = estuary.verify(model, path, rows)
+    assert sum(asked) == len(again)  # a new state: River answers every row again
+    probes_module._STRUCTURAL.clear()
+    handoff.forget(model)
+    fresh = estuary.verify(model, path, [dict(r) for r in rows])
+    assert held.passed and _summary(held) == _summary(fresh)
+    model.learn_one({**data[0][0], "new_feature": 2.0}, data[0][1])  # another schema
+    assert not any(a.row is b.row for a, b in zip(first, probe_rows(ir_of(model), rows)))
+
+
+def test_a_tree_s_probe_rows_are_not_held_across_states():
+    from estuary.parity import probes as probes_module
+
+    model, rows = _nba_tree()
+    assert not probes_module.structural_only(ir_of(model))

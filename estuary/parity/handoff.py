@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Mapping, Sequence
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,7 @@ import numpy as np
 from ..converters.river_to_ir.reuse import fingerprint
 from .reference import Reference, river_outputs
 
-# model → (state key, {id(row): (row, outputs, label, error)}); the row is held so its id
+# model → (state key, {id(row): (row, a copy of River's reference, its index there)}); the row is held so its id
 # cannot be reused by another dict while the entry lives
 _HELD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -51,8 +52,11 @@ def keep(model: Any, rows: Sequence[Mapping], ref: Reference, task: str,
     answers = held[1] if held is not None and held[0] == state else {}
     if len(answers) + len(rows) > MAX_HELD_ROWS:
         answers = {}
-    answers.update((id(r), (r, ref.outputs[i], ref.labels[i], ref.errors[i]))
-                   for i, r in enumerate(rows))
+    # built by C loops (zip, map): no Python step per row (~0.4 µs a row, 0.2 ms for
+    # verify's 457 linear probe rows); the answers stay in a copy of `ref` (its caller may
+    # write its errors: compare's skips depend on the format), read back by index
+    ref = Reference(ref.outputs.copy(), list(ref.labels), list(ref.errors))
+    answers.update(zip(map(id, rows), zip(rows, repeat(ref), range(len(rows)))))
     _HELD[model] = (state, answers)
 
 
@@ -77,12 +81,20 @@ def river_outputs_reusing(model: Any, rows: Sequence[Mapping], task: str, classe
         if hold:
             keep(model, rows, ref, task, classes)
         return ref
-    outputs = np.full((len(rows), found[hits[0]][1].shape[0]), np.nan)
-    outputs[hits] = np.stack([found[i][1] for i in hits])  # one copy, not one per row
+    outputs = np.full((len(rows), found[hits[0]][1].outputs.shape[1]), np.nan)
     labels: list[Any] = [None] * len(rows)
     errors: list[str | None] = [None] * len(rows)
+    groups: dict[int, tuple[Reference, list[int], list[int]]] = {}  # per held reference
     for i in hits:
-        labels[i], errors[i] = found[i][2], found[i][3]
+        _, held_ref, k = found[i]
+        group = groups.get(id(held_ref))
+        if group is None:
+            group = groups[id(held_ref)] = (held_ref, [], [])
+        group[1].append(i)
+        group[2].append(k)
+        labels[i], errors[i] = held_ref.labels[k], held_ref.errors[k]
+    for held_ref, at, ks in groups.values():  # one copy per held reference, not one per row
+        outputs[at] = held_ref.outputs[ks]
     if len(hits) < len(rows):
         hit = set(hits)
         asked = [i for i in range(len(rows)) if i not in hit]

@@ -39,10 +39,11 @@ from . import (  # noqa: F401  (registration)
     probit,
     projection,
     reco,
+    structure,
     trees,
     votes,
 )
-from .broadcast import prebroadcast
+from .broadcast import inferred_shapes, prebroadcast
 from .graph import DEFAULT_OPSET, DOUBLE, INT64, ML_DOMAIN, Graph
 from .transforms import Context, emit_transform, take
 
@@ -82,10 +83,17 @@ def to_onnx(snapshot: ir.Snapshot, opset: int = DEFAULT_OPSET,
         producer_version=snapshot.provenance.estuary_version,
         doc_string=f"{model.source} exported by estuary",
     )
-    prebroadcast(proto)
+    # shapes and the checker's pass of a graph of this structure (a learning model's last
+    # snapshot): both depend on the structure only (structure.py)
+    digest = structure.key(proto)
+    known = structure.known(digest)
+    shapes = inferred_shapes(proto) if known is None else known.shapes
+    prebroadcast(proto, shapes)
     meta = ArtifactMetadata.from_snapshot(snapshot)
     helper.set_model_props(proto, {METADATA_KEY: meta.to_json(), "estuary.ir_hash": meta.ir_hash})
-    onnx.checker.check_model(proto, full_check=True)
+    if known is None or not known.checked:
+        onnx.checker.check_model(proto, full_check=True)
+    structure.remember(digest, shapes, checked=True)
     return proto
 
 
