@@ -32,7 +32,7 @@ from typing import Any
 
 from river import compose, stats, tree
 from river.proba import Gaussian
-from river.tree.nodes.branch import DTBranch
+from river.tree.nodes.branch import DTBranch, NumericBinaryBranch
 from river.tree.nodes.htc_nodes import LeafMajorityClass, LeafNaiveBayes, LeafNaiveBayesAdaptive
 from river.tree.splitter import GaussianSplitter
 
@@ -43,13 +43,10 @@ _GAUSS_TEMPLATE = Gaussian().__dict__  # seed and rng: never read by the density
 class _LeafState:
     """One leaf's captured state; `build()` (off the loop) gives River's leaf object for it."""
 
-    __slots__ = ("cls", "attrs", "layout", "values", "built")
+    __slots__ = ("cls", "attrs", "layout", "values", "built", "offsets")
 
     def __init__(self, leaf: Any):
-        attrs = leaf.__dict__.copy()
-        attrs["stats"] = leaf.stats.copy()
-        attrs.pop("_disabled_attrs", None)  # learning only; set anew in build()
-        self.cls, self.attrs, self.built = type(leaf), attrs, None
+        self.cls, self.attrs, self.built, self.offsets = type(leaf), _attrs(leaf), None, None
         splitters = leaf.splitters
         if splitters is None:  # an inactive leaf
             self.layout = self.values = None
@@ -66,6 +63,40 @@ class _LeafState:
             else:  # nominal and other splitters: a plain copy (rare in numeric streams)
                 layout.append((att, copy.deepcopy(sp), None))
         self.layout, self.values = layout, array("d", values)
+
+    def learned(self, leaf: Any, y: Any) -> _LeafState:
+        """`leaf`'s state after it learned one event of class `y` since this state was read,
+        or None if that event may have changed more than class y's part (`_Tracker.learned`
+        says when this is asked). Such an event moves the leaf's scalars (copied anew, as
+        `__init__` does) and, in each Gaussian splitter, only class y's Gaussian (River's
+        `GaussianSplitter.update`): those three numbers are read again over a copy of these
+        values. Not when a class, a splitter or a split attempt (which may drop a splitter)
+        came since, nor for nominal splitters: then None. Class y's Gaussians are found once
+        per layout (River updates them in place, never replaces them)."""
+        offsets = self.offsets
+        if offsets is None:
+            offsets = self.offsets = {}
+        found = offsets.get(y, _UNKNOWN)
+        if found is _UNKNOWN:
+            found = offsets[y] = _class_numbers(self.layout, leaf.splitters, y)
+        if found is None:
+            return None
+        values = self.values[:]
+        for mean, var, k in found:
+            values[k] = mean.n
+            values[k + 1] = mean._mean
+            values[k + 2] = var._S
+        new = _LeafState.__new__(_LeafState)
+        new.cls, new.attrs, new.layout, new.values = self.cls, _attrs(leaf), self.layout, values
+        new.built, new.offsets = None, offsets  # the same layout: the same offsets
+        return new
+
+    def version(self) -> tuple:
+        """`_version` of the leaf when it was read, from what was read."""
+        attrs = self.attrs
+        stats = attrs["stats"]
+        return (sum(stats.values()), len(stats), id(attrs["splitters"]),
+                -1 if self.layout is None else len(self.layout))
 
     def build(self) -> Any:
         if self.built is None:
@@ -99,6 +130,31 @@ class _LeafState:
                                _att_dist_per_class=per_class, n_splits=n_splits)
             out[att] = sp
         return out
+
+
+_UNKNOWN = object()
+
+
+def _attrs(leaf: Any) -> dict:
+    """A leaf's own attributes, as `_LeafState` keeps them (its class counts copied)."""
+    attrs = leaf.__dict__.copy()
+    attrs["stats"] = leaf.stats.copy()
+    attrs.pop("_disabled_attrs", None)  # learning only; set anew in build()
+    return attrs
+
+
+def _class_numbers(layout: list, splitters: dict, y: Any) -> list | None:
+    """Where class y's Gaussian of each splitter is read from (its `Mean`, its `Var`) and
+    sits in the values, or None if a splitter has no Gaussian of class y or is not a Gaussian
+    splitter. `splitters` are the leaf's, laid out as `layout` (same keys, same order)."""
+    found, k = [], 0
+    for (_, classes, n_splits), sp in zip(layout, splitters.values()):
+        if n_splits is None or y not in classes:
+            return None
+        var = sp._att_dist_per_class[y]._var
+        found.append((var.mean, var, k + 4 * classes.index(y)))
+        k += 4 * len(classes)
+    return found
 
 
 class Capturer:
@@ -231,7 +287,7 @@ class Capturer:
             return (leaf, None, state)
         version = _version(leaf)
         held = old.get(id(leaf))
-        if held is None or held[0] is not leaf or held[1] != version:
+        if held is None or held[0] is not leaf or _held_version(held) != version:
             held = (leaf, version, _LeafState(leaf))
         return held
 
@@ -249,7 +305,7 @@ class Capturer:
             elif kind in _LEAVES:  # what `_leaf` does, without a call per leaf
                 version = _version(c)
                 held = old.get(id(c))
-                if held is None or held[0] is not c or held[1] != version:
+                if held is None or held[0] is not c or _held_version(held) != version:
                     held = (c, version, _LeafState(c))
                 leaves[id(c)] = held
                 add(held[2])
@@ -283,6 +339,38 @@ def _unrecord(node: Any, leaves: dict, records: dict) -> None:
                 for c in held[1]:
                     if c is not None:
                         _unrecord(c, leaves, records)
+
+
+def _read(leaf: Any, held: tuple | None, y: Any) -> _LeafState:
+    """`leaf`'s state after it learned one event of class y. `held` is its state read before
+    that event and after every other event it learned (the tracker's record is complete), so
+    only class y's part of it moved, unless the leaf's splitters were replaced or grew (a new
+    feature), a class is new to it or a split was attempted (River may then drop a splitter):
+    those read the whole leaf."""
+    if held is not None:
+        state = held[2]
+        attrs, splitters, layout = state.attrs, leaf.splitters, state.layout
+        if (splitters is attrs["splitters"] and layout is not None
+                and len(splitters) == len(layout) and len(leaf.stats) == len(attrs["stats"])
+                and leaf._last_split_attempt_at == attrs["_last_split_attempt_at"]):
+            new = state.learned(leaf, y)
+            if new is not None:
+                return new
+    return _LeafState(leaf)
+
+
+def _path(root: Any, leaf: Any, x: dict) -> list:
+    """The branches x goes through from `root` to `leaf` (which `_Tracker.learned` reached)."""
+    path, node = [], root
+    while node is not leaf:
+        path.append(node)
+        node = node.children[node.branch_no(x)]
+    return path
+
+
+def _held_version(held: tuple) -> Any:
+    """The version of a held leaf state (`_Tracker` leaves it to be derived from the state)."""
+    return held[2].version() if held[1] is None else held[1]
 
 
 def _version(leaf: Any) -> tuple:
@@ -319,32 +407,48 @@ class _Tracker:
         self.grown: list[list] = []  # the branches on paths that reached a leaf not known
         self.weight = 0.0
 
-    def learned(self, x: dict, w: float = 1.0) -> None:
-        """Record where `x`, just learned with weight `w`, went: call after each learn_one."""
+    def learned(self, x: dict, y: Any, w: float = 1.0) -> None:
+        """Record where `x` (class `y`), just learned with weight `w`, went: call after each
+        learn_one."""
         self.weight += w
         if not self.exact:
             return
         model = self.tree
-        node = model._root
-        if model._n_inactive_leaves or node is None:
+        if (model._n_inactive_leaves or model._root is None
+                or model._train_weight_seen_by_model != self.weight):  # learned elsewhere too
             self.exact = False
             return
-        path: list = []
-        try:
-            while type(node) not in _LEAVES:
-                if not _is_branch(type(node)):
-                    self.exact = False
-                    return
-                path.append(node)
-                node = node.children[node.branch_no(x)]
-        except Exception:  # a missing feature, an unknown value: River's own fallbacks
+        node = self._leaf(x)
+        if node is None:
             self.exact = False
             return
         key = id(node)
-        held = self.known.get(key)
-        if held is None or held[0] is not node:
-            self.grown.append(path)
-        self.fresh[key] = (node, _version(node), _LeafState(node))
+        held = self.fresh.get(key)  # read earlier since the last capture
+        if held is None:
+            held = self.known.get(key)
+            if held is None or held[0] is not node:
+                self.grown.append(_path(model._root, node, x))
+                held = None
+        # the version is derived from the state when a full walk compares it (`_held_version`)
+        self.fresh[key] = (node, None, _read(node, held, y))
+
+    def _leaf(self, x: dict) -> Any:
+        """The leaf x reaches now, or None where River would not follow x's own values (a
+        missing feature, an unknown value: its fallbacks are not retraced here)."""
+        node = self.tree._root
+        try:
+            while True:
+                kind = type(node)
+                if kind is NumericBinaryBranch:  # River's `branch_no`, inline
+                    node = node.children[0 if x[node.feature] <= node.threshold else 1]
+                elif kind in _LEAVES:
+                    return node
+                elif _is_branch(kind):
+                    node = node.children[node.branch_no(x)]
+                else:
+                    return None
+        except Exception:
+            return None
 
     def complete(self) -> bool:
         model = self.tree
