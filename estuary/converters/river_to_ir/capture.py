@@ -14,8 +14,10 @@ loop; everything derived from that state (IR, probes, River's reference) can the
   objects from them, once per version, so River's own prediction code answers the reference
   rows. Cost on the loop: ~1 µs per node walked plus the leaves that learned.
 - a bare Hoeffding tree classifier fed through a `Learner` (`Capturer.track`): the leaf each
-  event reached is read right after its `learn_one` (`_Tracker.learned`, ~15 µs against ~650),
-  and the capture (`_Structure`) is the last one's leaf states and branch records copied as
+  event reached is read right after its `learn_one` (`_Tracker.learned`): only class y's
+  Gaussians when the leaf was read before and only they moved since (`_read`), the whole leaf
+  otherwise (~5–13 µs, against River's ~60–80 µs median and ~650 µs mean learn_one), and the
+  capture (`_Structure`) is the last one's leaf states and branch records copied as
   dicts (in C) and updated with those reads and with the branches whose children changed
   (splits, found on the recorded paths): O(leaves learned since the last capture) in Python,
   not O(nodes). Whatever the record could miss (an event learned elsewhere, a missing
@@ -387,12 +389,13 @@ class _Tracker:
     split, which changes its parent's children, or be deactivated) and, after a split, may
     (de)activate leaves anywhere (`_enforce_size_limit`), which it does only when the tree has
     inactive leaves or outgrows `max_size`: then `_n_inactive_leaves > 0` after the event.
-    `learned(x, w)` routes x through the tree as it is after learning (to the leaf that
-    learned, or to a new leaf in its place) and reads that leaf (~10 µs, against the ~650 µs
-    of a 1k-node nba tree's learn_one); a leaf the last capture did not know means the
+    `learned(x, y, w)` routes x through the tree as it is after learning (to the leaf that
+    learned, or to a new leaf in its place) and reads that leaf (`_read`: class y's part
+    alone when that is all the event moved); a leaf the last capture did not know means the
     structure changed on that path, which is kept for the capture. The record is `complete()`
     only if every event the tree learned came through here (the tree's total weight is the
-    sum of the weights fed here, added in the same order), no event met a missing feature or
+    sum of the weights fed here, added in the same order: checked at every event, since a
+    class-y re-read builds on the leaf's previous read), no event met a missing feature or
     an unknown value (River then takes the most common path, which is not retraced here), and
     the tree never had an inactive leaf: otherwise the capture walks every node. Not seen: the
     tree learning events of weight 0 outside of `learned`."""
@@ -403,7 +406,7 @@ class _Tracker:
         self.tree = model
         self.exact = False  # the first capture walks every node
         self.known: dict[int, tuple] = {}  # the leaves of the last capture
-        self.fresh: dict[int, tuple] = {}  # id(leaf) → (leaf, version, state) after learning
+        self.fresh: dict[int, tuple] = {}  # id(leaf) → (leaf, None, state) after learning
         self.grown: list[list] = []  # the branches on paths that reached a leaf not known
         self.weight = 0.0
 
