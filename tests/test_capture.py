@@ -159,6 +159,14 @@ def test_a_change_the_record_could_miss_makes_the_capture_walk_every_node(tmp_pa
     pending.append(_capture_now(learner, sample, tracked=False))
     for _ in range(300):
         learner.learn_one(*next(stream))
+    pending.append(_capture_now(learner, sample, tracked=True))
+    for _ in range(20):  # again, then events through the Learner reach the leaves they changed
+        model.learn_one(*next(stream))
+    for _ in range(300):
+        learner.learn_one(*next(stream))
+    pending.append(_capture_now(learner, sample, tracked=False))
+    for _ in range(300):
+        learner.learn_one(*next(stream))
     pending.append(_capture_now(learner, sample, tracked=True))  # recording again
     for i in range(300):  # a missing feature: River takes the most common path, not retraced
         x, y = next(stream)

@@ -394,10 +394,12 @@ class _Tracker:
     alone when that is all the event moved); a leaf the last capture did not know means the
     structure changed on that path, which is kept for the capture. The record is `complete()`
     only if every event the tree learned came through here (the tree's total weight is the
-    sum of the weights fed here, added in the same order: checked at every event, since a
-    class-y re-read builds on the leaf's previous read), no event met a missing feature or
+    sum of the weights fed here, added in the same order; checked at every event, to stop
+    reading once it is not), no event met a missing feature or
     an unknown value (River then takes the most common path, which is not retraced here), and
-    the tree never had an inactive leaf: otherwise the capture walks every node. Not seen: the
+    the tree never had an inactive leaf: otherwise the capture walks every node, from the last
+    capture's leaf states (never from reads made since, which a class-y re-read could have
+    built on a leaf changed elsewhere). Not seen: the
     tree learning events of weight 0 outside of `learned`."""
 
     __slots__ = ("tree", "known", "fresh", "grown", "weight", "exact")
