@@ -186,6 +186,8 @@ def run(name: str, model, events, n_events: int, every: int, probe: list,
             "learn_one_us": {"bare": bare_total / n * 1e6, "learner": learner_total / n * 1e6,
                              "ratio": learner_total / bare_total,
                              # per-event medians: what a steal of the GIL or the CPU does not move
+                             "bare_median": statistics.median(bare_pause) * 1e3,
+                             "learner_median": statistics.median(learner_pause) * 1e3,
                              "median_ratio": statistics.median(learner_pause)
                              / statistics.median(bare_pause)}}
 
@@ -209,7 +211,7 @@ def capture_only(every: int, gc_freeze: bool, tracked: bool) -> dict:
             ht.learn_one(x, y)
             t1 = time.perf_counter()
             if learned is not None:
-                learned(x)
+                learned(x, y)
                 track_us.append((time.perf_counter() - t1) * 1e6)
             learn_us.append((t1 - t0) * 1e6)
         walked += not (tracked and capturer._tracker.complete())

@@ -11,7 +11,7 @@ from river import metrics, preprocessing, tree
 from river.datasets import synth
 
 from estuary import ir
-from estuary.converters.river_to_ir.capture import Capturer
+from estuary.converters.river_to_ir.capture import Capturer, materialize
 from estuary.online import Learner
 from estuary.online.freeze import capture, complete, freeze
 from estuary.online.testing import logreg, phishing
@@ -159,6 +159,14 @@ def test_a_change_the_record_could_miss_makes_the_capture_walk_every_node(tmp_pa
     pending.append(_capture_now(learner, sample, tracked=False))
     for _ in range(300):
         learner.learn_one(*next(stream))
+    pending.append(_capture_now(learner, sample, tracked=True))
+    for _ in range(20):  # again, then events through the Learner reach the leaves they changed
+        model.learn_one(*next(stream))
+    for _ in range(300):
+        learner.learn_one(*next(stream))
+    pending.append(_capture_now(learner, sample, tracked=False))
+    for _ in range(300):
+        learner.learn_one(*next(stream))
     pending.append(_capture_now(learner, sample, tracked=True))  # recording again
     for i in range(300):  # a missing feature: River takes the most common path, not retraced
         x, y = next(stream)
@@ -205,3 +213,77 @@ def test_a_learner_that_predicts_first_feeds_the_record_too(tmp_path):
     sample = [x for x, _ in rows[:12]]
     captured, now = _capture_now(learner, sample, tracked=True)
     _same(complete(captured), now)
+
+
+_NOT_CAPTURED = {"_min_per_class", "_max_per_class",  # split candidates: learning only
+                 "_disabled_attrs", "seed", "_rng"}  # learning only; a Gaussian's sampler
+
+
+def _plain(obj):
+    """A River tree's state as plain values, compared exactly (floats bit for bit)."""
+    if isinstance(obj, dict):
+        return [(k, _plain(v)) for k, v in obj.items()]
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, (set, frozenset)):
+        return frozenset(obj)  # a copy: the live set grows on
+    if isinstance(obj, float):
+        return obj.hex()
+    if type(obj).__module__.startswith("river."):
+        return (type(obj).__name__, [(k, _plain(v)) for k, v in sorted(vars(obj).items())
+                                     if k not in _NOT_CAPTURED])
+    return obj
+
+
+def _events(seed: int, n: int):
+    """Agrawal events with what the tracker's class-only re-read must notice: weights, a
+    third class first seen halfway, a feature missing off the path (often) and salary (twice), a
+    feature first seen late."""
+    for i, (x, y) in enumerate(synth.Agrawal(seed=seed, classification_function=2,
+                                             perturbation=0.2).take(n)):
+        if i > n // 2 and i % 7 == 0:
+            y = 2  # a class the leaves have not seen yet
+        if i % 7:  # a constant feature, never split on: missing off the path
+            x = {**x, "flat": 1.0}
+        if i in (2000, 4500):
+            x = {k: v for k, v in x.items() if k != "salary"}  # often on a path
+        if i > n * 3 // 4:
+            x = {**x, "late": float(i % 13)}  # a new feature: a new splitter in each leaf
+        yield x, y, 1.0 + (i % 4) / 4
+
+
+def test_a_tracked_capture_is_the_state_of_every_node_at_its_instant(tmp_path):
+    """Many events per leaf between captures (a leaf read again re-reads only its class's
+    part), splits, weights, new classes and features, missing features, mc/nb/nba leaves, a
+    leaf dropping poor attributes and nominal splitters: each capture, materialized after the
+    tree learned on, is the live tree's state at its instant, every number bit for bit."""
+    trees = [tree.HoeffdingTreeClassifier(grace_period=25, delta=0.5, tau=0.5,
+                                          leaf_prediction="nba"),
+             tree.HoeffdingTreeClassifier(grace_period=40, delta=0.3, leaf_prediction="nb"),
+             tree.HoeffdingTreeClassifier(grace_period=30, delta=0.5, leaf_prediction="mc",
+                                          remove_poor_attrs=True),
+             tree.HoeffdingTreeClassifier(grace_period=30, delta=0.5, leaf_prediction="nba",
+                                          nominal_attributes=["elevel", "car"])]
+    for n, model in enumerate(trees):
+        learner = _tracked_learner(model, tmp_path / str(n))
+        capturer = learner._capturer
+        pending, partial, tracked = [], 0, []
+        events = _events(n, 6300)
+        for step in (400, 1, 3, 900, 1500, 60, 1200, 1936):
+            for _ in range(step):
+                x, y, w = next(events)
+                learner.learn_one(x, y, w=w)
+            tracked.append(capturer._tracker.complete())
+            known = capturer._tracker.known
+            partial += sum(held[2].layout is not None and k in known
+                           and held[2].layout is known[k][2].layout
+                           for k, held in capturer._tracker.fresh.items())
+            pending.append((learner.capture(), _plain(model._root)))
+        for _ in range(300):
+            x, y, w = next(events)
+            learner.learn_one(x, y, w=w)
+        for captured, now in pending:
+            assert _plain(materialize(captured.state)._root) == now
+        assert sum(tracked) >= 4
+        if n < 3:  # numeric splitters only: leaves read again re-read class y's part alone
+            assert partial > 10

@@ -126,10 +126,10 @@ class Learner:
         """`learn_one` for a bare Hoeffding tree: also records the nodes x went through."""
         if w is _NO_WEIGHT:
             self.model.learn_one(x, y)
-            self._learned(x)
+            self._learned(x, y)
         else:
             self.model.learn_one(x, y, w=w)
-            self._learned(x, w)
+            self._learned(x, y, w)
         n = self.n_events = self.n_events + 1
         self._ring[n & self._mask] = x
         if n >= self._check_at:
@@ -170,7 +170,7 @@ class Learner:
         else:
             self.model.learn_one(x, y, w=w)
         if self._learned is not None:
-            self._learned(x, 1.0 if w is _NO_WEIGHT else w)
+            self._learned(x, y, 1.0 if w is _NO_WEIGHT else w)
         n = self.n_events = self.n_events + 1
         self._ring[n & self._mask] = x if self.mode == "supervised" else scored_row(
             self.mode, x, y)

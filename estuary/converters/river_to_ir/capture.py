@@ -14,8 +14,10 @@ loop; everything derived from that state (IR, probes, River's reference) can the
   objects from them, once per version, so River's own prediction code answers the reference
   rows. Cost on the loop: ~1 µs per node walked plus the leaves that learned.
 - a bare Hoeffding tree classifier fed through a `Learner` (`Capturer.track`): the leaf each
-  event reached is read right after its `learn_one` (`_Tracker.learned`, ~15 µs against ~650),
-  and the capture (`_Structure`) is the last one's leaf states and branch records copied as
+  event reached is read right after its `learn_one` (`_Tracker.learned`): only class y's
+  Gaussians when the leaf was read before and only they moved since (`_read`), the whole leaf
+  otherwise (~5–13 µs, against River's ~60–80 µs median and ~650 µs mean learn_one), and the
+  capture (`_Structure`) is the last one's leaf states and branch records copied as
   dicts (in C) and updated with those reads and with the branches whose children changed
   (splits, found on the recorded paths): O(leaves learned since the last capture) in Python,
   not O(nodes). Whatever the record could miss (an event learned elsewhere, a missing
@@ -32,7 +34,7 @@ from typing import Any
 
 from river import compose, stats, tree
 from river.proba import Gaussian
-from river.tree.nodes.branch import DTBranch
+from river.tree.nodes.branch import DTBranch, NumericBinaryBranch
 from river.tree.nodes.htc_nodes import LeafMajorityClass, LeafNaiveBayes, LeafNaiveBayesAdaptive
 from river.tree.splitter import GaussianSplitter
 
@@ -43,13 +45,10 @@ _GAUSS_TEMPLATE = Gaussian().__dict__  # seed and rng: never read by the density
 class _LeafState:
     """One leaf's captured state; `build()` (off the loop) gives River's leaf object for it."""
 
-    __slots__ = ("cls", "attrs", "layout", "values", "built")
+    __slots__ = ("cls", "attrs", "layout", "values", "built", "offsets")
 
     def __init__(self, leaf: Any):
-        attrs = leaf.__dict__.copy()
-        attrs["stats"] = leaf.stats.copy()
-        attrs.pop("_disabled_attrs", None)  # learning only; set anew in build()
-        self.cls, self.attrs, self.built = type(leaf), attrs, None
+        self.cls, self.attrs, self.built, self.offsets = type(leaf), _attrs(leaf), None, None
         splitters = leaf.splitters
         if splitters is None:  # an inactive leaf
             self.layout = self.values = None
@@ -66,6 +65,40 @@ class _LeafState:
             else:  # nominal and other splitters: a plain copy (rare in numeric streams)
                 layout.append((att, copy.deepcopy(sp), None))
         self.layout, self.values = layout, array("d", values)
+
+    def learned(self, leaf: Any, y: Any) -> _LeafState:
+        """`leaf`'s state after it learned one event of class `y` since this state was read,
+        or None if that event may have changed more than class y's part (`_Tracker.learned`
+        says when this is asked). Such an event moves the leaf's scalars (copied anew, as
+        `__init__` does) and, in each Gaussian splitter, only class y's Gaussian (River's
+        `GaussianSplitter.update`): those three numbers are read again over a copy of these
+        values. Not when a class, a splitter or a split attempt (which may drop a splitter)
+        came since, nor for nominal splitters: then None. Class y's Gaussians are found once
+        per layout (River updates them in place, never replaces them)."""
+        offsets = self.offsets
+        if offsets is None:
+            offsets = self.offsets = {}
+        found = offsets.get(y, _UNKNOWN)
+        if found is _UNKNOWN:
+            found = offsets[y] = _class_numbers(self.layout, leaf.splitters, y)
+        if found is None:
+            return None
+        values = self.values[:]
+        for mean, var, k in found:
+            values[k] = mean.n
+            values[k + 1] = mean._mean
+            values[k + 2] = var._S
+        new = _LeafState.__new__(_LeafState)
+        new.cls, new.attrs, new.layout, new.values = self.cls, _attrs(leaf), self.layout, values
+        new.built, new.offsets = None, offsets  # the same layout: the same offsets
+        return new
+
+    def version(self) -> tuple:
+        """`_version` of the leaf when it was read, from what was read."""
+        attrs = self.attrs
+        stats = attrs["stats"]
+        return (sum(stats.values()), len(stats), id(attrs["splitters"]),
+                -1 if self.layout is None else len(self.layout))
 
     def build(self) -> Any:
         if self.built is None:
@@ -99,6 +132,31 @@ class _LeafState:
                                _att_dist_per_class=per_class, n_splits=n_splits)
             out[att] = sp
         return out
+
+
+_UNKNOWN = object()
+
+
+def _attrs(leaf: Any) -> dict:
+    """A leaf's own attributes, as `_LeafState` keeps them (its class counts copied)."""
+    attrs = leaf.__dict__.copy()
+    attrs["stats"] = leaf.stats.copy()
+    attrs.pop("_disabled_attrs", None)  # learning only; set anew in build()
+    return attrs
+
+
+def _class_numbers(layout: list, splitters: dict, y: Any) -> list | None:
+    """Where class y's Gaussian of each splitter is read from (its `Mean`, its `Var`) and
+    sits in the values, or None if a splitter has no Gaussian of class y or is not a Gaussian
+    splitter. `splitters` are the leaf's, laid out as `layout` (same keys, same order)."""
+    found, k = [], 0
+    for (_, classes, n_splits), sp in zip(layout, splitters.values()):
+        if n_splits is None or y not in classes:
+            return None
+        var = sp._att_dist_per_class[y]._var
+        found.append((var.mean, var, k + 4 * classes.index(y)))
+        k += 4 * len(classes)
+    return found
 
 
 class Capturer:
@@ -231,7 +289,7 @@ class Capturer:
             return (leaf, None, state)
         version = _version(leaf)
         held = old.get(id(leaf))
-        if held is None or held[0] is not leaf or held[1] != version:
+        if held is None or held[0] is not leaf or _held_version(held) != version:
             held = (leaf, version, _LeafState(leaf))
         return held
 
@@ -249,7 +307,7 @@ class Capturer:
             elif kind in _LEAVES:  # what `_leaf` does, without a call per leaf
                 version = _version(c)
                 held = old.get(id(c))
-                if held is None or held[0] is not c or held[1] != version:
+                if held is None or held[0] is not c or _held_version(held) != version:
                     held = (c, version, _LeafState(c))
                 leaves[id(c)] = held
                 add(held[2])
@@ -285,6 +343,38 @@ def _unrecord(node: Any, leaves: dict, records: dict) -> None:
                         _unrecord(c, leaves, records)
 
 
+def _read(leaf: Any, held: tuple | None, y: Any) -> _LeafState:
+    """`leaf`'s state after it learned one event of class y. `held` is its state read before
+    that event and after every other event it learned (the tracker's record is complete), so
+    only class y's part of it moved, unless the leaf's splitters were replaced or grew (a new
+    feature), a class is new to it or a split was attempted (River may then drop a splitter):
+    those read the whole leaf."""
+    if held is not None:
+        state = held[2]
+        attrs, splitters, layout = state.attrs, leaf.splitters, state.layout
+        if (splitters is attrs["splitters"] and layout is not None
+                and len(splitters) == len(layout) and len(leaf.stats) == len(attrs["stats"])
+                and leaf._last_split_attempt_at == attrs["_last_split_attempt_at"]):
+            new = state.learned(leaf, y)
+            if new is not None:
+                return new
+    return _LeafState(leaf)
+
+
+def _path(root: Any, leaf: Any, x: dict) -> list:
+    """The branches x goes through from `root` to `leaf` (which `_Tracker.learned` reached)."""
+    path, node = [], root
+    while node is not leaf:
+        path.append(node)
+        node = node.children[node.branch_no(x)]
+    return path
+
+
+def _held_version(held: tuple) -> Any:
+    """The version of a held leaf state (`_Tracker` leaves it to be derived from the state)."""
+    return held[2].version() if held[1] is None else held[1]
+
+
 def _version(leaf: Any) -> tuple:
     """What learn_one moves in a leaf: the weight seen (any positive weight), a class's first
     count, the splitters (deactivated, reactivated, a poor attribute dropped)."""
@@ -299,14 +389,17 @@ class _Tracker:
     split, which changes its parent's children, or be deactivated) and, after a split, may
     (de)activate leaves anywhere (`_enforce_size_limit`), which it does only when the tree has
     inactive leaves or outgrows `max_size`: then `_n_inactive_leaves > 0` after the event.
-    `learned(x, w)` routes x through the tree as it is after learning (to the leaf that
-    learned, or to a new leaf in its place) and reads that leaf (~10 µs, against the ~650 µs
-    of a 1k-node nba tree's learn_one); a leaf the last capture did not know means the
+    `learned(x, y, w)` routes x through the tree as it is after learning (to the leaf that
+    learned, or to a new leaf in its place) and reads that leaf (`_read`: class y's part
+    alone when that is all the event moved); a leaf the last capture did not know means the
     structure changed on that path, which is kept for the capture. The record is `complete()`
     only if every event the tree learned came through here (the tree's total weight is the
-    sum of the weights fed here, added in the same order), no event met a missing feature or
+    sum of the weights fed here, added in the same order; checked at every event, to stop
+    reading once it is not), no event met a missing feature or
     an unknown value (River then takes the most common path, which is not retraced here), and
-    the tree never had an inactive leaf: otherwise the capture walks every node. Not seen: the
+    the tree never had an inactive leaf: otherwise the capture walks every node, from the last
+    capture's leaf states (never from reads made since, which a class-y re-read could have
+    built on a leaf changed elsewhere). Not seen: the
     tree learning events of weight 0 outside of `learned`."""
 
     __slots__ = ("tree", "known", "fresh", "grown", "weight", "exact")
@@ -315,36 +408,52 @@ class _Tracker:
         self.tree = model
         self.exact = False  # the first capture walks every node
         self.known: dict[int, tuple] = {}  # the leaves of the last capture
-        self.fresh: dict[int, tuple] = {}  # id(leaf) → (leaf, version, state) after learning
+        self.fresh: dict[int, tuple] = {}  # id(leaf) → (leaf, None, state) after learning
         self.grown: list[list] = []  # the branches on paths that reached a leaf not known
         self.weight = 0.0
 
-    def learned(self, x: dict, w: float = 1.0) -> None:
-        """Record where `x`, just learned with weight `w`, went: call after each learn_one."""
+    def learned(self, x: dict, y: Any, w: float = 1.0) -> None:
+        """Record where `x` (class `y`), just learned with weight `w`, went: call after each
+        learn_one."""
         self.weight += w
         if not self.exact:
             return
         model = self.tree
-        node = model._root
-        if model._n_inactive_leaves or node is None:
+        if (model._n_inactive_leaves or model._root is None
+                or model._train_weight_seen_by_model != self.weight):  # learned elsewhere too
             self.exact = False
             return
-        path: list = []
-        try:
-            while type(node) not in _LEAVES:
-                if not _is_branch(type(node)):
-                    self.exact = False
-                    return
-                path.append(node)
-                node = node.children[node.branch_no(x)]
-        except Exception:  # a missing feature, an unknown value: River's own fallbacks
+        node = self._leaf(x)
+        if node is None:
             self.exact = False
             return
         key = id(node)
-        held = self.known.get(key)
-        if held is None or held[0] is not node:
-            self.grown.append(path)
-        self.fresh[key] = (node, _version(node), _LeafState(node))
+        held = self.fresh.get(key)  # read earlier since the last capture
+        if held is None:
+            held = self.known.get(key)
+            if held is None or held[0] is not node:
+                self.grown.append(_path(model._root, node, x))
+                held = None
+        # the version is derived from the state when a full walk compares it (`_held_version`)
+        self.fresh[key] = (node, None, _read(node, held, y))
+
+    def _leaf(self, x: dict) -> Any:
+        """The leaf x reaches now, or None where River would not follow x's own values (a
+        missing feature, an unknown value: its fallbacks are not retraced here)."""
+        node = self.tree._root
+        try:
+            while True:
+                kind = type(node)
+                if kind is NumericBinaryBranch:  # River's `branch_no`, inline
+                    node = node.children[0 if x[node.feature] <= node.threshold else 1]
+                elif kind in _LEAVES:
+                    return node
+                elif _is_branch(kind):
+                    node = node.children[node.branch_no(x)]
+                else:
+                    return None
+        except Exception:
+            return None
 
     def complete(self) -> bool:
         model = self.tree
