@@ -391,3 +391,45 @@ def test_scoring_the_same_frame_again_reuses_its_plan_but_rechecks_the_files(spa
     snapshot.write_text(snapshot.read_text().replace('"', "'", 1))
     with pytest.raises(StoreError, match="does not match its SHA-256"):
         public.predict(df, root, engine="sql")
+
+
+def _write_plan(spark, scored):
+    """The query a write of `scored` runs, optimised and planned (Spark's own per-rule count
+    of the rewrites it made, in its tracker)."""
+    execution = spark.sparkContext._jvm.org.apache.spark.sql.execution
+    mode = getattr(execution, "CommandExecutionMode$").__getattr__("MODULE$").ALL()
+    query = spark._jsparkSession.sessionState().executePlan(
+        scored._jdf.queryExecution().analyzed(), mode)
+    query.executedPlan()
+    return query
+
+
+@pytest.mark.parametrize("name", ["scaler_logreg", "softmax", "hoeffding_tree"])
+def test_a_write_has_nothing_left_to_rewrite_and_a_cached_input_stays_cached(spark, frame,
+                                                                             stores, name):
+    """The scored plan is handed over in the optimiser's final form (constants folded once, no
+    kept value passed on unread), so Spark's optimisation of each write changes nothing. The
+    input's own plan is never folded: an input with a constant of its own is left to the
+    optimiser, and both still read their cached data."""
+    from pyspark.sql import functions as F
+
+    plain = spark.createDataFrame(frame).cache()
+    own = spark.createDataFrame(frame).withColumn("two", F.lit(1) + F.lit(1)).cache()
+    scored = []
+    for df in (plain, own):
+        df.count()
+        scored.append(public.predict(df, stores[name], engine="sql"))
+    queries = [_write_plan(spark, s) for s in scored]
+    as_java = spark.sparkContext._jvm.scala.collection.JavaConverters.mapAsJavaMap
+    rewrites = [{rule: s.numEffectiveInvocations()
+                 for rule, s in as_java(q.tracker().rules()).items()
+                 if s.numEffectiveInvocations() and ".optimizer." in rule} for q in queries]
+    assert rewrites[0] == {}
+    assert "ConstantFolding" in " ".join(rewrites[1])  # the input's 1 + 1, left as it was
+    for q in queries:
+        assert "InMemoryTableScan" in q.executedPlan().toString()
+    a, b = (s.select("id", "prediction", "probabilities").toPandas().sort_values("id")
+            for s in scored)
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+    plain.unpersist()
+    own.unpersist()

@@ -352,9 +352,9 @@ class Program:
             steps = [inputs + tuple((n, quoted(n)) for n in carried) + layer
                      for carried, layer in zip(self._carried(), self.layers)]
             steps.append(inputs + self.outputs)
-            folding = getattr(sc._jvm.org.apache.spark.sql.catalyst.optimizer,
-                              "ConstantFolding$").__getattr__("MODULE$")
-            jvm = (functions, sc._jvm.PythonUtils, folding, sc._jvm.org.apache.spark.sql.Dataset)
+            optimizer = sc._jvm.org.apache.spark.sql.catalyst.optimizer
+            rules = [getattr(optimizer, f"{r}$").__getattr__("MODULE$") for r in _REWRITES]
+            jvm = (functions, sc._jvm.PythonUtils, rules, sc._jvm.org.apache.spark.sql.Dataset)
             parsed = (gateway, jvm, [[(name, functions.expr(text)) for name, text in step]
                                      for step in steps])
             self._parsed.clear()  # one JVM at a time: its scored DataFrames too
@@ -374,27 +374,44 @@ class Program:
             if source is df._jdf:
                 return DataFrame(scored, df.sparkSession)
         sc = df.sparkSession.sparkContext
-        (_, utils, folding, dataset), steps = self._columns(sc)
+        (_, utils, rules, dataset), steps = self._columns(sc)
         jdf = df._jdf
         passed = [len(self.keep) + len(c) for c in self._carried()] + [len(self.keep)]
         for step, n in zip(steps, passed):  # passed on as they are, then the new values named
             jdf = jdf.select(utils.toSeq([column for _, column in step[:n]]
                                          + [column.alias(name) for name, column in step[n:]]))
-        jdf = _folded(jdf, df._jdf, folding, dataset)
+        jdf = _folded(jdf, df._jdf, rules, dataset)
         self._applied.insert(0, (df._jdf, jdf))
         del self._applied[_CACHED:]
         return DataFrame(jdf, df.sparkSession)
 
 
-def _folded(jdf: Any, source: Any, folding: Any, dataset: Any) -> Any:
-    """`jdf` with its constant expressions folded once (a NaN or ±inf literal, a string
-    written in hex: each a CAST in SQL text), when folding leaves the input's own plan as it
-    is (else that plan would no longer match the input's cached data): Spark's optimiser folds
-    them again on every write, and a plan it changed takes one more pass of its main batch."""
+# Spark optimiser rules that rewrite our SQL text's expressions (nothing else in a plan): a
+# NaN or ±inf literal and a hex string are CASTs (folded), a CASE in arithmetic has the
+# arithmetic pushed into its branches, a cast of a double column to double is dropped.
+_REWRITES = ("ConstantFolding", "PushFoldableIntoBranches", "SimplifyConditionals",
+             "SimplifyCasts", "BooleanSimplification")
+
+
+def _rewritten(plan: Any, rules: list) -> Any:
+    for _ in range(4):  # to a fixpoint, as the optimiser runs them
+        before = plan
+        for rule in rules:
+            plan = rule.apply(plan)
+        if plan.fastEquals(before):
+            break
+    return plan
+
+
+def _folded(jdf: Any, source: Any, rules: list, dataset: Any) -> Any:
+    """`jdf` with its expressions rewritten once into the form Spark's optimiser gives them
+    (`_REWRITES`), when those rules leave the input's own plan as it is (else that plan would
+    no longer match the input's cached data): the optimiser rewrote them again on every write,
+    and a plan it changed takes one more pass of its main batch."""
     plan = source.queryExecution().analyzed()
-    if not folding.apply(plan).fastEquals(plan):
+    if not _rewritten(plan, rules).fastEquals(plan):
         return jdf
-    return dataset.ofRows(jdf.sparkSession(), folding.apply(jdf.queryExecution().analyzed()))
+    return dataset.ofRows(jdf.sparkSession(), _rewritten(jdf.queryExecution().analyzed(), rules))
 
 
 # --------------------------------------------------------------------------------- compiler
