@@ -341,9 +341,9 @@ class Program:
                 for i in range(len(self.layers))]
 
     def _columns(self, sc: Any) -> tuple[Any, list[list[tuple[str, Any]]]]:
-        """(the JVM's `functions`, `PythonUtils` and what `_folded` needs, each projection's
-        (name, Java Column): the input columns and carried values first, unaliased) in this
-        JVM, parsed on first use: py4j resolves `sc._jvm.a.b.c` one name per round trip."""
+        """(the JVM's `functions` and `PythonUtils`, each projection's (name, Java Column): the
+        input columns and carried values first, unaliased) in this JVM, parsed on first use:
+        py4j resolves `sc._jvm.a.b.c` one name per round trip."""
         gateway = sc._gateway
         parsed = self._parsed.get(id(gateway))
         if parsed is None or parsed[0] is not gateway:
@@ -352,9 +352,7 @@ class Program:
             steps = [inputs + tuple((n, quoted(n)) for n in carried) + layer
                      for carried, layer in zip(self._carried(), self.layers)]
             steps.append(inputs + self.outputs)
-            optimizer = sc._jvm.org.apache.spark.sql.catalyst.optimizer
-            rules = [getattr(optimizer, f"{r}$").__getattr__("MODULE$") for r in _REWRITES]
-            jvm = (functions, sc._jvm.PythonUtils, rules, sc._jvm.org.apache.spark.sql.Dataset)
+            jvm = (functions, sc._jvm.PythonUtils)
             parsed = (gateway, jvm, [[(name, functions.expr(text)) for name, text in step]
                                      for step in steps])
             self._parsed.clear()  # one JVM at a time: its scored DataFrames too
@@ -374,44 +372,15 @@ class Program:
             if source is df._jdf:
                 return DataFrame(scored, df.sparkSession)
         sc = df.sparkSession.sparkContext
-        (_, utils, rules, dataset), steps = self._columns(sc)
+        (_, utils), steps = self._columns(sc)
         jdf = df._jdf
         passed = [len(self.keep) + len(c) for c in self._carried()] + [len(self.keep)]
         for step, n in zip(steps, passed):  # passed on as they are, then the new values named
             jdf = jdf.select(utils.toSeq([column for _, column in step[:n]]
                                          + [column.alias(name) for name, column in step[n:]]))
-        jdf = _folded(jdf, df._jdf, rules, dataset)
         self._applied.insert(0, (df._jdf, jdf))
         del self._applied[_CACHED:]
         return DataFrame(jdf, df.sparkSession)
-
-
-# Spark optimiser rules that rewrite our SQL text's expressions (nothing else in a plan): a
-# NaN or ±inf literal and a hex string are CASTs (folded), a CASE in arithmetic has the
-# arithmetic pushed into its branches, a cast of a double column to double is dropped.
-_REWRITES = ("ConstantFolding", "PushFoldableIntoBranches", "SimplifyConditionals",
-             "SimplifyCasts", "BooleanSimplification")
-
-
-def _rewritten(plan: Any, rules: list) -> Any:
-    for _ in range(4):  # to a fixpoint, as the optimiser runs them
-        before = plan
-        for rule in rules:
-            plan = rule.apply(plan)
-        if plan.fastEquals(before):
-            break
-    return plan
-
-
-def _folded(jdf: Any, source: Any, rules: list, dataset: Any) -> Any:
-    """`jdf` with its expressions rewritten once into the form Spark's optimiser gives them
-    (`_REWRITES`), when those rules leave the input's own plan as it is (else that plan would
-    no longer match the input's cached data): the optimiser rewrote them again on every write,
-    and a plan it changed takes one more pass of its main batch."""
-    plan = source.queryExecution().analyzed()
-    if not _rewritten(plan, rules).fastEquals(plan):
-        return jdf
-    return dataset.ofRows(jdf.sparkSession(), _rewritten(jdf.queryExecution().analyzed(), rules))
 
 
 # --------------------------------------------------------------------------------- compiler
