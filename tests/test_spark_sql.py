@@ -391,3 +391,34 @@ def test_scoring_the_same_frame_again_reuses_its_plan_but_rechecks_the_files(spa
     snapshot.write_text(snapshot.read_text().replace('"', "'", 1))
     with pytest.raises(StoreError, match="does not match its SHA-256"):
         public.predict(df, root, engine="sql")
+
+
+def _write_plan(spark, scored):
+    """The query a write of `scored` runs, optimised and planned (Spark's own per-rule count
+    of the rewrites it made, in its tracker)."""
+    execution = spark.sparkContext._jvm.org.apache.spark.sql.execution
+    mode = getattr(execution, "CommandExecutionMode$").__getattr__("MODULE$").ALL()
+    query = spark._jsparkSession.sessionState().executePlan(
+        scored._jdf.queryExecution().analyzed(), mode)
+    query.executedPlan()
+    return query
+
+
+@pytest.mark.parametrize("name", ["scaler_logreg", "softmax", "hoeffding_tree"])
+def test_a_write_has_no_column_to_prune_and_a_cached_input_stays_cached(spark, frame, stores,
+                                                                        name):
+    """Each projection passes on only the kept values a later one reads, so Spark's
+    ColumnPruning has nothing to remove on a write (it did on every write, costing one more
+    pass of the optimiser's main batch); the input's cached data is still what is read."""
+    df = spark.createDataFrame(frame).cache()
+    df.count()
+    scored = public.predict(df, stores[name], engine="sql")
+    query = _write_plan(spark, scored)
+    as_java = spark.sparkContext._jvm.scala.collection.JavaConverters.mapAsJavaMap
+    rewrites = {rule: s.numEffectiveInvocations()
+                for rule, s in as_java(query.tracker().rules()).items()
+                if s.numEffectiveInvocations() and ".optimizer." in rule}
+    assert "org.apache.spark.sql.catalyst.optimizer.ColumnPruning" not in rewrites, rewrites
+    assert "InMemoryTableScan" in query.executedPlan().toString()
+    assert scored.count() == len(frame)
+    df.unpersist()

@@ -246,6 +246,10 @@ def local_session(master: str = "local[2]", app: str = "estuary") -> Any:
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
             # 100k-row Arrow batches: fewer trips to the Python workers (benchmarks/scale.py)
             .config("spark.sql.execution.arrow.maxRecordsPerBatch", "100000")
+            # no adaptive execution: scoring has no shuffle or join for it to adapt, and on a
+            # cached input (whose plan it wraps) it re-plans every write: ~25-45 ms of driver
+            # CPU per SQL-engine call on 1M rows (benchmarks/README.md, batch scoring)
+            .config("spark.sql.adaptive.enabled", "false")
             .getOrCreate())
 
 

@@ -330,14 +330,28 @@ class Program:
     _parsed: dict = field(default_factory=dict, compare=False, repr=False)
     _applied: list = field(default_factory=list, compare=False, repr=False)  # (df, scored)
 
+    def _carried(self) -> list[list[str]]:
+        """Per projection, the values kept by earlier ones that a later one still reads: only
+        those are passed on (with `*`, a value read by the next projection alone reached the
+        last, and Spark's ColumnPruning removed it again on every write: one more pass of the
+        optimiser's main batch)."""
+        later = [" ".join(t for step in [*self.layers[i + 1:], self.outputs] for _, t in step)
+                 for i in range(len(self.layers))]
+        return [[n for layer in self.layers[:i] for n, _ in layer if quoted(n) in later[i]]
+                for i in range(len(self.layers))]
+
     def _columns(self, sc: Any) -> tuple[Any, list[list[tuple[str, Any]]]]:
-        """(the JVM's `functions` and `PythonUtils`, each projection's (name, Java Column)) in
-        this JVM, parsed on first use: py4j resolves `sc._jvm.a.b.c` one name per round trip."""
+        """(the JVM's `functions` and `PythonUtils`, each projection's (name, Java Column): the
+        input columns and carried values first, unaliased) in this JVM, parsed on first use:
+        py4j resolves `sc._jvm.a.b.c` one name per round trip."""
         gateway = sc._gateway
         parsed = self._parsed.get(id(gateway))
         if parsed is None or parsed[0] is not gateway:
             functions = sc._jvm.org.apache.spark.sql.functions
-            steps = [*self.layers, tuple((c, quoted(c)) for c in self.keep) + self.outputs]
+            inputs = tuple((c, quoted(c)) for c in self.keep)
+            steps = [inputs + tuple((n, quoted(n)) for n in carried) + layer
+                     for carried, layer in zip(self._carried(), self.layers)]
+            steps.append(inputs + self.outputs)
             jvm = (functions, sc._jvm.PythonUtils)
             parsed = (gateway, jvm, [[(name, functions.expr(text)) for name, text in step]
                                      for step in steps])
@@ -358,14 +372,12 @@ class Program:
             if source is df._jdf:
                 return DataFrame(scored, df.sparkSession)
         sc = df.sparkSession.sparkContext
-        (functions, utils), (*layers, last) = self._columns(sc)
-        star = functions.col("*")
+        (_, utils), steps = self._columns(sc)
         jdf = df._jdf
-        for layer in layers:
-            jdf = jdf.select(utils.toSeq([star] + [column.alias(name) for name, column in layer]))
-        n = len(self.keep)
-        jdf = jdf.select(utils.toSeq([column for _, column in last[:n]]
-                                     + [column.alias(name) for name, column in last[n:]]))
+        passed = [len(self.keep) + len(c) for c in self._carried()] + [len(self.keep)]
+        for step, n in zip(steps, passed):  # passed on as they are, then the new values named
+            jdf = jdf.select(utils.toSeq([column for _, column in step[:n]]
+                                         + [column.alias(name) for name, column in step[n:]]))
         self._applied.insert(0, (df._jdf, jdf))
         del self._applied[_CACHED:]
         return DataFrame(jdf, df.sparkSession)
