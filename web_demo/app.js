@@ -313,13 +313,15 @@ function switchRuntime(runtime) {
 
 // ----------------------------------------------------------------------------- server events
 
-function onHead(head) {
+/** A new head from the server; `drawCharts: false` (the page's start) leaves the history charts
+ * for later: drawn after the first answer, they do not hold the main thread before it. */
+function onHead(head, { drawCharts = true } = {}) {
   const before = state.head;
   state.head = head;
   if (!before || before.latest !== head.latest) {
     if (before && head.latest != null) log(`the server published v${head.latest}`);
     sync();
-    charts.refresh(); // a publish, a rollback or a pin: the history changed
+    if (drawCharts) charts.refresh(); // a publish, a rollback or a pin: the history changed
   }
   renderServer();
 }
@@ -721,7 +723,7 @@ async function start() {
       log(`cannot read the server's head: ${e.message}`, 'error');
     }
   }
-  if (head) onHead(head);
+  if (head) onHead(head, { drawCharts: false }); // uPlot and /models/history: after the first answer
   listen();
   await sync();
   await examplesP;
@@ -729,6 +731,7 @@ async function start() {
   renderForm();
   fillExample(0);
   await predictForm(); // the first prediction (timings.firstPrediction)
+  if (head) charts.refresh(); // (~60 ms of uPlot on the main thread cold: not before that answer)
   if (state.current && state.current.runtime !== state.runtime) {
     await sync(); // a progressive page: now onnxruntime-web, checked, then swapped in
     await predictForm(); // (timings['firstPrediction.onnx'])

@@ -160,7 +160,8 @@ function prefetchFirstModel() {
   for (const name of Object.keys(m.files)) {
     if (name === file || name.startsWith(`${file}/`)) {
       const url = api(`/models/${m.version}/${name}`);
-      const p = fetch(url, { cache: 'no-cache' });
+      // started from the page's head by `estuary serve` (?early=0: not), else now
+      const p = window.estuaryEarly?.get(url) ?? fetch(url, { cache: 'no-cache' });
       p.catch(() => {}); // the reader reports it
       early.set(url, p);
     }
