@@ -12,11 +12,12 @@
 // Query parameters: ?runtime=tfjs (start with TF.js), ?stream=<ms> (event stream period, 0 = off),
 // ?progressive=0 (ONNX only: no first answer from TF.js while onnxruntime-web starts; runtimes.js),
 // ?golden=all|<k> (the first model checked in full before its first answer, or after k rows: to
-// measure the difference).
+// measure the difference), ?ortopt=all|basic (onnxruntime-web's graph optimisations, off by
+// default: runtimes.js).
 // Everything here is plain ES modules served by `estuary serve`: no build step, no CDN.
 
 import * as lib from 'estuary';
-import { api, getRuntime, model as MODEL, models as MODELS, plan, takeEarly } from './runtimes.js';
+import { api, getRuntime, model as MODEL, models as MODELS, ORT_OPTIMIZATION, plan, takeEarly } from './runtimes.js';
 import * as charts from './charts.js';
 
 const params = new URLSearchParams(window.location.search);
@@ -163,7 +164,7 @@ async function loadVersion(n, runtime, { goldenFirst = null } = {}) {
     const [ort, bytes, signature] = await Promise.all([runtimeP, read(entry.file), sig]);
     mark('runtimeReady', runtime);
     // checks the signature, the embedded SHA-256 and the golden vectors (labels included)
-    model = await lib.loadOnnx(ort, bytes, { trustedKey, signature, goldenFirst });
+    model = await lib.loadOnnx(ort, bytes, { trustedKey, signature, goldenFirst, optimization: ORT_OPTIMIZATION });
   } else {
     const read = prefetching(reader(`${base}${entry.file}/`)); // while TF.js starts
     const tf = await runtimeP;
