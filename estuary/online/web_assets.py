@@ -7,7 +7,7 @@ GET / (web_demo/index.html with its import map, config and preloads inlined), /w
 once, in memory, carry a strong ETag of their content, and are cached for good by browsers (the
 version is in the URL; for a bundle we build, its content hash too); the page's own files
 likewise, under content-hashed URLs. On an ONNX-only page the head starts fetching and compiling
-ORT's wasm itself (`_COMPILE_WASM`).
+ORT's wasm itself (`_COMPILE_WASM`), and on every page the first model's files (`_FETCH_MODEL`).
 
 Where the files are is decided in one place (`_web_demo_dir`, `_js_dir` below).
 
@@ -171,11 +171,13 @@ def _packed(request: Request, path: Path, packed: tuple[bytes, str],
     return Response(body, media_type=media, headers={**headers, "Content-Encoding": "gzip"})
 
 
-def _own(request: Request, path: Path) -> Response:
+async def _own(request: Request, path: Path) -> Response:
     """A page file: cached for good under its content-hashed URL, else revalidated. Served from
     memory once compressed (the page asks for ~8 of them at once at its start: no file reads or
-    thread hops per request)."""
+    thread hops per request; an edited file is compressed again once)."""
     packed = _GZIPPED.ready(path)
+    if packed is None and path.is_file():
+        packed = await asyncio.to_thread(_GZIPPED.get, path)
     if packed is None:
         fresh = request.query_params.get("v") == _file_hash(path)
         return _file(path, IMMUTABLE if fresh else NO_CACHE)
@@ -282,16 +284,14 @@ _FETCH_MODEL = """<script>window.estuaryEarly = new Map(URLS.map((u) => {
   return [u, p]; }));</script>"""
 
 
-_URI_COMPONENT_SAFE = "!*'()"  # what JS's encodeURIComponent leaves as it is, beyond quote's
-
-
 def _first_model_urls(manifest: Manifest | None, runtime: str, model: str | None) -> list[str]:
     """The URLs of the files of `runtime`'s artifact in `manifest` (runtimes.js fetches the same
     ones, `prefetchFirstModel`); [] when it has none."""
     entry = manifest.formats.get(runtime) if manifest else None
     if manifest is None or entry is None or not entry.file:
         return []
-    name = "" if model is None else "?model=" + quote(model, safe=_URI_COMPONENT_SAFE)
+    # as runtimes.js's api() (encodeURIComponent; a model's name is [A-Za-z0-9._-]: catalog.py)
+    name = "" if model is None else "?model=" + quote(model, safe="")
     return [f"/models/{manifest.version}/{f}{name}" for f in manifest.files
             if f == entry.file or f.startswith(f"{entry.file}/")]
 
@@ -395,13 +395,13 @@ def web_routes(state: PageState,
         path = _web_demo_dir() / name
         if "/" in name or "\x00" in name or name.startswith(".") or path.suffix not in MEDIA:
             return _error(404, f"no web demo file {name!r}")
-        return _own(request, path)
+        return await _own(request, path)
 
     async def client_library(request: Request) -> Response:
         name = request.path_params["file"]
         if name not in CLIENT:
             return _error(404, f"no JS client file {name!r}; there are {list(CLIENT)}")
-        return _own(request, js_src_dir() / name)  # the installed package's, never a stale copy
+        return await _own(request, js_src_dir() / name)  # the installed package's, never a stale copy
 
     async def vendor(request: Request) -> Response:
         return await vendored.serve(request, request.path_params["file"])
