@@ -20,7 +20,8 @@ served by `estuary serve` in its own process (uvicorn, as in production). Debian
 
 `--ab N` only opens pages cold, N interleaved rounds of the variants `--ab-pages` names
 (AB_PAGES: the ONNX-only page with ORT's wasm from the head, not gzipped, or fetched by ORT
-itself; the default page and the ONNX-only page with the first answer after all golden rows).
+itself, or with ORT's graph optimisations on (`ortopt-all`); the default page and the ONNX-only
+page with the first answer after all golden rows).
 
 - first ms, cold: a new profile (empty cache: the ORT wasm, 14 MB (3.7 MB gzipped), is downloaded
   and compiled); median over 3 browsers. Warm: the same profile visiting again (HTTP cache + V8's
@@ -82,6 +83,9 @@ AB_PAGES = {
     "progressive": "runtime=onnx",
     "progressive-golden-all": "runtime=onnx&golden=all",
     "onnx-golden-all": "runtime=onnx&progressive=0&golden=all",
+    # the ONNX-only page with ORT's graph optimisations 'all' (before the fourth pass), 'basic'
+    "ortopt-all": "runtime=onnx&progressive=0&ortopt=all",
+    "ortopt-basic": "runtime=onnx&progressive=0&ortopt=basic",
 }
 
 

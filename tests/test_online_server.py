@@ -199,6 +199,42 @@ def test_page_loads_the_cpu_only_tfjs_bundle_first_on_a_progressive_page(tmp_pat
         assert "estuary setup-js" in config["install"] and "npm ci" in config["install"]
 
 
+def test_page_files_come_from_memory_and_the_head_fetches_the_first_model(learned_store,
+                                                                          tmp_path):
+    """The page's own modules, once compressed, are answered from memory (gzip, an ETag of
+    their content, 304), cached for good under their content-hashed URL only; the page's head
+    starts fetching the first model's files (runtimes.js takes them over), and modulepreloads
+    every module of the page's graph."""
+    import hashlib
+
+    with running_server(create_app(tmp_path, poll=0.05)) as url, \
+            httpx.Client(base_url=url) as http:
+        page = http.get("/?progressive=0").text
+        early = json.loads(re.search(r"window\.estuaryEarly = new Map\((\[.*?\])\.map", page)
+                           .group(1))
+        assert early == ["/models/1/model.onnx"]
+        assert http.get(early[0]).content == (tmp_path / "versions/1/model.onnx").read_bytes()
+        assert "estuaryEarly" not in http.get("/?progressive=0&early=0").text
+        preloads = re.findall(r'<link rel="modulepreload" href="([^"?]+)', page)
+        assert {"/js/estuary.js", "/js/manifest.js", "/js/verify.js",
+                "/web_demo/charts.js"} <= set(preloads)
+        app_url = re.search(r'src="(/web_demo/app\.js\?v=[0-9a-f]{12})"', page).group(1)
+        path = web_assets._web_demo_dir() / "app.js"
+        raw = path.read_bytes()
+        web_assets._GZIPPED.get(path)  # as the server's warm-up thread does at start
+        etag = f'"{hashlib.sha256(raw).hexdigest()[:32]}"'
+        packed = http.get(app_url, headers={"Accept-Encoding": "gzip"})
+        assert packed.headers["content-encoding"] == "gzip" and packed.headers["etag"] == etag
+        assert packed.content == raw and "immutable" in packed.headers["cache-control"]
+        assert packed.headers["content-type"].startswith("text/javascript")
+        stale = http.get("/web_demo/app.js?v=000000000000", headers={"Accept-Encoding": "gzip"})
+        assert stale.content == raw and stale.headers["cache-control"] == "no-cache"
+        again = http.get(app_url, headers={"If-None-Match": etag})
+        assert again.status_code == 304 and again.content == b""
+        plain = http.get(app_url, headers={"Accept-Encoding": "identity"})
+        assert "content-encoding" not in plain.headers and plain.content == raw
+
+
 def test_ort_wasm_is_served_for_streaming_compile_gzipped_with_a_strong_etag(learned_store,
                                                                              tmp_path):
     """WebAssembly.compileStreaming needs application/wasm; the versioned URL is cached for

@@ -12,11 +12,12 @@
 // Query parameters: ?runtime=tfjs (start with TF.js), ?stream=<ms> (event stream period, 0 = off),
 // ?progressive=0 (ONNX only: no first answer from TF.js while onnxruntime-web starts; runtimes.js),
 // ?golden=all|<k> (the first model checked in full before its first answer, or after k rows: to
-// measure the difference).
+// measure the difference), ?ortopt=all|basic (onnxruntime-web's graph optimisations, off by
+// default: runtimes.js).
 // Everything here is plain ES modules served by `estuary serve`: no build step, no CDN.
 
 import * as lib from 'estuary';
-import { api, getRuntime, model as MODEL, models as MODELS, plan, takeEarly } from './runtimes.js';
+import { api, getRuntime, model as MODEL, models as MODELS, ORT_OPTIMIZATION, plan, takeEarly } from './runtimes.js';
 import * as charts from './charts.js';
 
 const params = new URLSearchParams(window.location.search);
@@ -163,7 +164,7 @@ async function loadVersion(n, runtime, { goldenFirst = null } = {}) {
     const [ort, bytes, signature] = await Promise.all([runtimeP, read(entry.file), sig]);
     mark('runtimeReady', runtime);
     // checks the signature, the embedded SHA-256 and the golden vectors (labels included)
-    model = await lib.loadOnnx(ort, bytes, { trustedKey, signature, goldenFirst });
+    model = await lib.loadOnnx(ort, bytes, { trustedKey, signature, goldenFirst, optimization: ORT_OPTIMIZATION });
   } else {
     const read = prefetching(reader(`${base}${entry.file}/`)); // while TF.js starts
     const tf = await runtimeP;
@@ -313,13 +314,15 @@ function switchRuntime(runtime) {
 
 // ----------------------------------------------------------------------------- server events
 
-function onHead(head) {
+/** A new head from the server; `drawCharts: false` (the page's start) leaves the history charts
+ * for later: drawn after the first answer, they do not hold the main thread before it. */
+function onHead(head, { drawCharts = true } = {}) {
   const before = state.head;
   state.head = head;
   if (!before || before.latest !== head.latest) {
     if (before && head.latest != null) log(`the server published v${head.latest}`);
     sync();
-    charts.refresh(); // a publish, a rollback or a pin: the history changed
+    if (drawCharts) charts.refresh(); // a publish, a rollback or a pin: the history changed
   }
   renderServer();
 }
@@ -721,7 +724,7 @@ async function start() {
       log(`cannot read the server's head: ${e.message}`, 'error');
     }
   }
-  if (head) onHead(head);
+  if (head) onHead(head, { drawCharts: false }); // uPlot and /models/history: after the first answer
   listen();
   await sync();
   await examplesP;
@@ -729,6 +732,7 @@ async function start() {
   renderForm();
   fillExample(0);
   await predictForm(); // the first prediction (timings.firstPrediction)
+  if (head) charts.refresh(); // (~60 ms of uPlot on the main thread cold: not before that answer)
   if (state.current && state.current.runtime !== state.runtime) {
     await sync(); // a progressive page: now onnxruntime-web, checked, then swapped in
     await predictForm(); // (timings['firstPrediction.onnx'])

@@ -49,6 +49,14 @@ export const plan = (() => {
   return { wanted, first: progressive ? 'tfjs' : wanted, progressive };
 })();
 
+/** ORT's graph optimisation level for every session of the page: off. estuary's graphs are
+ * already lean (one-row p50 and golden diffs measured unchanged), and ORT's optimisers are
+ * code its start would compile first (wasm is compiled lazily, function by function, on the
+ * main thread): the first session ~50 ms sooner, ARF(10)'s load ~400 ms (benchmarks/README.md,
+ * Browser, fourth pass). ?ortopt=all|basic: ORT's levels, to measure the difference. */
+export const ORT_OPTIMIZATION = ['all', 'basic'].includes(params.get('ortopt'))
+  ? params.get('ortopt') : 'disabled';
+
 let promise = null;
 // onnxruntime-web's wasm (1 thread), next to its module, served by `estuary serve` as
 // application/wasm: no CDN
@@ -108,7 +116,8 @@ export function getOrt() {
     let session;
     try {
       await withCompiled(async () => {
-        session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+        session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'],
+          graphOptimizationLevel: ORT_OPTIMIZATION });
       });
       performance.mark('estuary:ort-session');
       await session.run({ x: new ort.Tensor('float64', Float64Array.of(0), [1]) });
@@ -160,7 +169,8 @@ function prefetchFirstModel() {
   for (const name of Object.keys(m.files)) {
     if (name === file || name.startsWith(`${file}/`)) {
       const url = api(`/models/${m.version}/${name}`);
-      const p = fetch(url, { cache: 'no-cache' });
+      // started from the page's head by `estuary serve` (?early=0: not), else now
+      const p = window.estuaryEarly?.get(url) ?? fetch(url, { cache: 'no-cache' });
       p.catch(() => {}); // the reader reports it
       early.set(url, p);
     }

@@ -7,7 +7,7 @@ GET / (web_demo/index.html with its import map, config and preloads inlined), /w
 once, in memory, carry a strong ETag of their content, and are cached for good by browsers (the
 version is in the URL; for a bundle we build, its content hash too); the page's own files
 likewise, under content-hashed URLs. On an ONNX-only page the head starts fetching and compiling
-ORT's wasm itself (`_COMPILE_WASM`).
+ORT's wasm itself (`_COMPILE_WASM`), and on every page the first model's files (`_FETCH_MODEL`).
 
 Where the files are is decided in one place (`_web_demo_dir`, `_js_dir` below).
 
@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -114,6 +115,16 @@ class _Gzipped:
                 self._done[path] = hit
             return hit[1], hit[2]
 
+    def ready(self, path: Path) -> tuple[bytes, str] | None:
+        """As `get`, once `path` is compressed and unchanged (a stat, no hashing, no thread:
+        the page's files are served from here); else None."""
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            return None
+        hit = self._done.get(path)
+        return (hit[1], hit[2]) if hit is not None and hit[0] == mtime else None
+
     def warm(self, paths: list[Path]) -> None:
         """Compress `paths` in a background thread (before the first visitor asks)."""
         def run() -> None:
@@ -146,10 +157,32 @@ def _file(path: Path, headers: dict[str, str]) -> Response:
                         headers={**headers, **SAME_ORIGIN})
 
 
-def _own(request: Request, path: Path) -> Response:
-    """A page file: cached for good under its content-hashed URL, else revalidated."""
-    fresh = request.query_params.get("v") == _file_hash(path)
-    return _file(path, IMMUTABLE if fresh else NO_CACHE)
+def _packed(request: Request, path: Path, packed: tuple[bytes, str],
+            headers: dict[str, str]) -> Response:
+    """`path` from memory: gzip when accepted (else the file), 304 on its ETag."""
+    body, etag = packed
+    media = MEDIA.get(path.suffix, "application/octet-stream")  # .wasm: application/wasm
+    headers = {**headers, **SAME_ORIGIN, "ETag": etag, "Vary": "Accept-Encoding"}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    if "gzip" not in request.headers.get("accept-encoding", "") or \
+            request.query_params.get("encoding") == "identity":
+        return FileResponse(path, media_type=media, headers=headers)
+    return Response(body, media_type=media, headers={**headers, "Content-Encoding": "gzip"})
+
+
+async def _own(request: Request, path: Path) -> Response:
+    """A page file: cached for good under its content-hashed URL, else revalidated. Served from
+    memory once compressed (the page asks for ~8 of them at once at its start: no file reads or
+    thread hops per request; an edited file is compressed again once)."""
+    packed = _GZIPPED.ready(path)
+    if packed is None and path.is_file():
+        packed = await asyncio.to_thread(_GZIPPED.get, path)
+    if packed is None:
+        fresh = request.query_params.get("v") == _file_hash(path)
+        return _file(path, IMMUTABLE if fresh else NO_CACHE)
+    fresh = request.query_params.get("v") == packed[1].strip('"')[:12]  # = _file_hash(path)
+    return _packed(request, path, packed, IMMUTABLE if fresh else NO_CACHE)
 
 
 def _own_files() -> dict[str, Path]:
@@ -222,22 +255,17 @@ class Vendored:
         if path is None:
             return _error(404, f"not a vendored file: {name!r}; this server has "
                                f"{sorted(self.files)}")
+        packed = _GZIPPED.ready(path)  # compressed and unchanged: no thread hop
+        if packed is None and path.is_file():
+            packed = await asyncio.to_thread(_GZIPPED.get, path)
         # a bundle rebuilt since start-up no longer matches the hash in its URL: not for good
-        fresh = path not in self.built or \
-            await asyncio.to_thread(_file_hash, path) == self.built[path]
+        # (the ETag is the SHA-256 of the file's content, as of its mtime)
+        fresh = path not in self.built or (packed is not None
+                                           and packed[1].strip('"')[:12] == self.built[path])
         cache = IMMUTABLE if fresh else NO_CACHE
-        packed = await asyncio.to_thread(_GZIPPED.get, path) if path.is_file() else None
         if packed is None:
             return _file(path, cache)
-        body, etag = packed
-        media = MEDIA.get(path.suffix, "application/octet-stream")  # .wasm: application/wasm
-        headers = {**cache, **SAME_ORIGIN, "ETag": etag, "Vary": "Accept-Encoding"}
-        if etag in request.headers.get("if-none-match", ""):
-            return Response(status_code=304, headers=headers)
-        if "gzip" not in request.headers.get("accept-encoding", "") or \
-                request.query_params.get("encoding") == "identity":
-            return FileResponse(path, media_type=media, headers=headers)
-        return Response(body, media_type=media, headers={**headers, "Content-Encoding": "gzip"})
+        return _packed(request, path, packed, cache)
 
 
 # Started while the page's head is parsed (~100-250 ms before a module could), taking the
@@ -247,6 +275,25 @@ window.estuaryOrtWasm = WebAssembly.compileStreaming && WebAssembly.compileStrea
   fetch(URL, {credentials: 'same-origin'})).then((m) => {
   performance.mark('estuary:wasm-compiled'); return m; });
 window.estuaryOrtWasm && window.estuaryOrtWasm.catch(() => {});</script>"""
+
+
+# The first model's files, fetched from the head (~150 ms before runtimes.js, a module, runs:
+# it takes the responses over; the same request as app.js's reader, revalidated by ETag).
+_FETCH_MODEL = """<script>window.estuaryEarly = new Map(URLS.map((u) => {
+  const p = fetch(u, {cache: 'no-cache', credentials: 'same-origin'}); p.catch(() => {});
+  return [u, p]; }));</script>"""
+
+
+def _first_model_urls(manifest: Manifest | None, runtime: str, model: str | None) -> list[str]:
+    """The URLs of the files of `runtime`'s artifact in `manifest` (runtimes.js fetches the same
+    ones, `prefetchFirstModel`); [] when it has none."""
+    entry = manifest.formats.get(runtime) if manifest else None
+    if manifest is None or entry is None or not entry.file:
+        return []
+    # as runtimes.js's api() (encodeURIComponent; a model's name is [A-Za-z0-9._-]: catalog.py)
+    name = "" if model is None else "?model=" + quote(model, safe="")
+    return [f"/models/{manifest.version}/{f}{name}" for f in manifest.files
+            if f == entry.file or f.startswith(f"{entry.file}/")]
 
 
 class PageState(Protocol):
@@ -308,13 +355,16 @@ def render_page(html: str, state: PageState, vendored: Vendored, query: Any, *,
     config = {"missing": vendored.missing, "install": _install_hint(), "head": head,
               "manifest": manifest.to_dict() if manifest else None,
               "model": model, "models": models or [], "trusted_key": _trusted_pem(state)}
+    runtimes = _first_runtimes(query, manifest)
+    urls = [] if query.get("early") == "0" else _first_model_urls(manifest, runtimes[0], model)
     # ?wasm=identity: ORT's wasm not gzipped (benchmarks/browser.py --ab compares)
     html = html.replace("<!--IMPORTMAP-->", '<script type="importmap">'
                         f"{json.dumps(import_map)}</script>\n"
-                        + vendored.preloads(_first_runtimes(query, manifest),
+                        + vendored.preloads(runtimes,
                                             compile_wasm=query.get("precompile") != "0",
                                             wasm_query="?encoding=identity"
-                                            if query.get("wasm") == "identity" else ""))
+                                            if query.get("wasm") == "identity" else "")
+                        + ("\n" + _FETCH_MODEL.replace("URLS", _script_json(urls)) if urls else ""))
     return html.replace("<!--CONFIG-->", '<script type="application/json" id="estuary-config">'
                         f"{_script_json(config)}</script>")
 
@@ -326,7 +376,8 @@ def web_routes(state: PageState,
     models, `pick(?model=)` gives the state and name of the model the page shows, `names()`
     the models its switch lists."""
     vendored = Vendored.find()
-    _GZIPPED.warm([p for p in vendored.files.values() if p.is_file()])
+    own = [p for p in _own_files().values() if p.is_file()]  # first: small, asked for first
+    _GZIPPED.warm(own + [p for p in vendored.files.values() if p.is_file()])
 
     async def page(request: Request) -> Response:
         index = _web_demo_dir() / "index.html"
@@ -344,13 +395,13 @@ def web_routes(state: PageState,
         path = _web_demo_dir() / name
         if "/" in name or "\x00" in name or name.startswith(".") or path.suffix not in MEDIA:
             return _error(404, f"no web demo file {name!r}")
-        return _own(request, path)
+        return await _own(request, path)
 
     async def client_library(request: Request) -> Response:
         name = request.path_params["file"]
         if name not in CLIENT:
             return _error(404, f"no JS client file {name!r}; there are {list(CLIENT)}")
-        return _own(request, js_src_dir() / name)  # the installed package's, never a stale copy
+        return await _own(request, js_src_dir() / name)  # the installed package's, never a stale copy
 
     async def vendor(request: Request) -> Response:
         return await vendored.serve(request, request.path_params["file"])

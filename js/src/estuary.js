@@ -702,7 +702,7 @@ class OnnxBackend {
  * `provider` is 'cpu'; checks the golden vectors. */
 export async function loadOnnx(ort, bytes, {
   check = true, provider = 'wasm', trustedKey = null, signature = null, requireGolden = true,
-  goldenFirst = null,
+  goldenFirst = null, optimization = 'all',
 } = {}) {
   const data = new Uint8Array(bytes);
   const format = isOrtFormat(data) ? 'ort' : 'onnx';
@@ -716,7 +716,7 @@ export async function loadOnnx(ort, bytes, {
   if (check && format === 'onnx') await checkBytes(data, [], metadata);
   let session;
   try {
-    session = await ort.InferenceSession.create(data, { executionProviders: [provider], graphOptimizationLevel: 'all' });
+    session = await ort.InferenceSession.create(data, { executionProviders: [provider], graphOptimizationLevel: optimization });
   } catch (e) {
     const name = provider === 'cpu' ? 'onnxruntime-node' : 'onnxruntime-web';
     throw new ArtifactError(`${name} cannot load the ONNX model (${String(e.message || e).slice(0, 300)}): it may be truncated or corrupt, re-export it`);

@@ -150,6 +150,9 @@ export interface LoadOptions {
   /** Run only this many golden rows on load, spread over the set (a page's first answer);
    * `model.checkGoldenRest()` runs the others (default null: all of them on load). */
   goldenFirst?: number | null;
+  /** loadOnnx: onnxruntime's graph optimisation level (default 'all'; 'disabled' starts
+   * onnxruntime-web's first session sooner: fewer of its functions compiled). */
+  optimization?: 'all' | 'extended' | 'basic' | 'disabled';
 }
 
 /** Parse and check the estuary metadata JSON embedded in an artifact. */
