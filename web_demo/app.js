@@ -17,7 +17,7 @@
 // Everything here is plain ES modules served by `estuary serve`: no build step, no CDN.
 
 import * as lib from 'estuary';
-import { api, getRuntime, model as MODEL, models as MODELS, ORT_OPTIMIZATION, plan, takeEarly } from './runtimes.js';
+import { api, getRuntime, model as MODEL, models as MODELS, ortOptimization, plan, takeEarly } from './runtimes.js';
 import * as charts from './charts.js';
 
 const params = new URLSearchParams(window.location.search);
@@ -164,7 +164,7 @@ async function loadVersion(n, runtime, { goldenFirst = null } = {}) {
     const [ort, bytes, signature] = await Promise.all([runtimeP, read(entry.file), sig]);
     mark('runtimeReady', runtime);
     // checks the signature, the embedded SHA-256 and the golden vectors (labels included)
-    model = await lib.loadOnnx(ort, bytes, { trustedKey, signature, goldenFirst, optimization: ORT_OPTIMIZATION });
+    model = await lib.loadOnnx(ort, bytes, { trustedKey, signature, goldenFirst, optimization: ortOptimization(manifest.task) });
   } else {
     const read = prefetching(reader(`${base}${entry.file}/`)); // while TF.js starts
     const tf = await runtimeP;

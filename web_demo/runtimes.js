@@ -49,13 +49,20 @@ export const plan = (() => {
   return { wanted, first: progressive ? 'tfjs' : wanted, progressive };
 })();
 
-/** ORT's graph optimisation level for every session of the page: off. estuary's graphs are
- * already lean (one-row p50 and golden diffs measured unchanged), and ORT's optimisers are
- * code its start would compile first (wasm is compiled lazily, function by function, on the
- * main thread): the first session ~50 ms sooner, ARF(10)'s load ~400 ms (benchmarks/README.md,
+/** ORT's graph optimisation level for the page's sessions: off. estuary's graphs are already
+ * lean (one-row p50 and golden diffs measured unchanged), and ORT's optimisers are code its
+ * start would compile first (wasm is compiled lazily, function by function, on the main
+ * thread): the first session ~50 ms sooner, ARF(10)'s load ~400 ms (benchmarks/README.md,
  * Browser, fourth pass). ?ortopt=all|basic: ORT's levels, to measure the difference. */
 export const ORT_OPTIMIZATION = ['all', 'basic'].includes(params.get('ortopt'))
   ? params.get('ortopt') : 'disabled';
+
+/** The level for a model's session: a forecaster's graph keeps constant subexpressions that
+ * ORT's constant folding removes (SNARIMAX: 56 µs a run folded, 315 µs not, onnxruntime 1.32),
+ * so it keeps ORT's full optimisation unless ?ortopt says otherwise. */
+export function ortOptimization(task) {
+  return task === 'forecast' && !params.has('ortopt') ? 'all' : ORT_OPTIMIZATION;
+}
 
 let promise = null;
 // onnxruntime-web's wasm (1 thread), next to its module, served by `estuary serve` as
