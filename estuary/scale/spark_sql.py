@@ -7,8 +7,8 @@ whole-stage code generation turns them into Java, and no Python worker runs.
 
 The driver's part is kept small because it is paid on every call: the model is compiled to SQL
 text in Python (no JVM call per operation), the text is kept per snapshot SHA-256 and input
-schema, parsed once per JVM (Spark's parser is slow on long expressions), and each projection
-is handed to the JVM in one call; the analysed plan is kept per input DataFrame (analysing the
+schema, parsed once per JVM (Spark's parser is slow on long expressions), and the projections
+are analysed in one call; the analysed plan is kept per input DataFrame (analysing the
 projections again cost 25-90 ms a call); the version's files are still checked on every call.
 
 The model comes from the version's `snapshot.json` (the IR the artifacts were written from):
@@ -340,8 +340,8 @@ class Program:
     the output columns' SQL over the last of them. Spark's parser takes ~2 ms per linear term,
     so each text is parsed once per JVM and its (unresolved, unaliased) Column kept; a call on
     a new input DataFrame names them afresh (a new alias, a new attribute id: scored
-    DataFrames of two inputs never share one) and hands each projection to the JVM in one
-    `select`; a call on the same input DataFrame again gets the same scored one (it joins
+    DataFrames of two inputs never share one) and stacks one projection a layer on its plan;
+    a call on the same input DataFrame again gets the same scored one (it joins
     with itself as any DataFrame does, through aliases)."""
 
     layers: tuple[tuple[tuple[str, str], ...], ...]  # (kept value's column, SQL)
@@ -361,10 +361,10 @@ class Program:
         return [[n for layer in self.layers[:i] for n, _ in layer if quoted(n) in later[i]]
                 for i in range(len(self.layers))]
 
-    def _columns(self, sc: Any) -> tuple[Any, list[list[tuple[str, Any]]]]:
-        """((the JVM, its `PythonUtils`, the constants as a Scala map of Literals), each
-        projection's (name, Java Column): the input columns and carried values first,
-        unaliased) in this JVM, parsed on first use."""
+    def _columns(self, sc: Any) -> tuple[Any, list[tuple[list[Any], list[tuple[str, Any]]]]]:
+        """((`PythonUtils`, the constants as a Scala map of Literals, the JVM classes used),
+        per projection (the expressions passed on as they are: input columns and carried
+        values, (name, Java Column) of each new value)) in this JVM, parsed on first use."""
         gateway = sc._gateway
         parsed = self._parsed.get(id(gateway))
         if parsed is None or parsed[0] is not gateway:
@@ -377,8 +377,11 @@ class Program:
             args = utils.toScalaMap({n: functions.lit(v).expr() for n, v in self.constants})
             classes = (catalyst.plans.logical.Project, catalyst.analysis.NameParameterizedQuery,
                        sc._jvm.org.apache.spark.sql.Dataset)
+            passed = [len(self.keep) + len(c) for c in self._carried()] + [len(self.keep)]
             parsed = (gateway, (utils, args, classes),
-                      [[(name, functions.expr(text)) for name, text in step] for step in steps])
+                      [([functions.expr(text).named() for _, text in step[:n]],
+                        [(name, functions.expr(text)) for name, text in step[n:]])
+                       for step, n in zip(steps, passed)])
             self._parsed.clear()  # one JVM at a time: its scored DataFrames too
             self._applied.clear()
             self._parsed[id(gateway)] = parsed
@@ -399,11 +402,9 @@ class Program:
         sc = df.sparkSession.sparkContext
         (utils, args, (project, parameterized, dataset)), steps = self._columns(sc)
         plan = df._jdf.logicalPlan()
-        passed = [len(self.keep) + len(c) for c in self._carried()] + [len(self.keep)]
-        for step, n in zip(steps, passed):  # passed on as they are, then the new values named
-            plan = project(utils.toSeq([column.named() for _, column in step[:n]]
-                                       + [column.alias(name).named()
-                                          for name, column in step[n:]]), plan)
+        for passed, new in steps:  # passed on as they are, then the new values named
+            plan = project(utils.toSeq(passed + [column.alias(name).named()
+                                                 for name, column in new]), plan)
         if self.constants:  # the analyser binds each `:name` to its Literal
             plan = parameterized(plan, args)
         jdf = dataset.ofRows(df.sparkSession._jsparkSession, plan)  # analysed once, here
