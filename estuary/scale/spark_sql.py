@@ -7,8 +7,8 @@ whole-stage code generation turns them into Java, and no Python worker runs.
 
 The driver's part is kept small because it is paid on every call: the model is compiled to SQL
 text in Python (no JVM call per operation), the text is kept per snapshot SHA-256 and input
-schema, parsed once per JVM (Spark's parser is slow on long expressions), and each projection
-is handed to the JVM in one call; the analysed plan is kept per input DataFrame (analysing the
+schema, parsed once per JVM (Spark's parser is slow on long expressions), and the projections
+are analysed in one call; the analysed plan is kept per input DataFrame (analysing the
 projections again cost 25-90 ms a call); the version's files are still checked on every call.
 
 The model comes from the version's `snapshot.json` (the IR the artifacts were written from):
@@ -37,6 +37,7 @@ majority-class leaves (classifier) and mean leaves (regressor). Anything else is
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections import OrderedDict
@@ -114,22 +115,35 @@ def load_model(model: Any, version: int | None = None) -> ir.Model:
 # --------------------------------------------------------------------------------- SQL text
 
 
+# Constants SQL text cannot write as a literal (NaN, ±inf: only as a CAST; a string with quotes
+# or backslashes: its escaping depends on the parser's settings) are named parameters
+# (`:estuary_nan`), bound to Literals when the scored plan is analysed (`Program.apply`): a CAST
+# would be folded again by the optimiser's ConstantFolding on every write (one more pass of its
+# main batch, ~5 ms of the driver's time a write on 1M rows).
+_CONSTANTS: dict[str, float | str] = {"estuary_nan": math.nan, "estuary_inf": math.inf,
+                                      "estuary_ninf": -math.inf}
+_PARAMETER = re.compile(r":(estuary_[a-z0-9_]+)")
+
+
 def _num(v: float) -> str:
-    """A double literal that parses back to exactly `v` (repr is the shortest round trip)."""
+    """A double literal that parses back to exactly `v` (repr is the shortest round trip);
+    NaN and ±inf are parameters."""
     v = float(v)
     if math.isnan(v):
-        return "CAST('NaN' AS DOUBLE)"
+        return ":estuary_nan"
     if math.isinf(v):
-        return f"CAST('{'-' if v < 0 else ''}Infinity' AS DOUBLE)"
+        return ":estuary_inf" if v > 0 else ":estuary_ninf"
     return f"({v!r}D)" if math.copysign(1.0, v) < 0 else f"{v!r}D"
 
 
 def _text(s: str) -> str:
     """A string literal whatever the parser's escaping settings: plain when it is plain,
-    otherwise its UTF-8 bytes in hex."""
+    otherwise a parameter (named by its SHA-256)."""
     if re.fullmatch(r"[A-Za-z0-9 _.\-]*", s):
         return f"'{s}'"
-    return f"CAST(X'{s.encode('utf-8').hex().upper()}' AS STRING)"
+    name = f"estuary_s{hashlib.sha256(s.encode('utf-8')).hexdigest()[:32]}"
+    _CONSTANTS[name] = s
+    return f":{name}"
 
 
 def quoted(name: str) -> str:
@@ -151,6 +165,7 @@ class Sql(NamedTuple):
     prec: int = 3
     nan_of: str = ""  # a cheaper expression that is NaN exactly when this one is
     value: float | None = None  # a literal's
+    missing: str = ""  # a boolean true exactly when this is NaN (else `isnan`)
 
     def at(self, prec: int) -> str:
         """The text as an operand that must bind at least as tightly as `prec`."""
@@ -240,9 +255,14 @@ class SqlOps:
         return self._map(lambda x: f"1.0D / (1.0D + EXP(0.0D - {x.at(2)}))", z, prec=2)
 
     def _compare(self, op: str, a: Any, b: Any) -> Any:
+        """Spark orders NaN above every number: `NaN < y`, `x > NaN` and `NaN = y` (y not NaN)
+        are already false, so only the operand that Spark would make true is guarded."""
         def guarded(x: Sql, y: Sql) -> str:
-            nans = [f"isnan({v.nan_of or v})" for v in (x, y)
-                    if v.value is None or math.isnan(v.value)]
+            def can_be_nan(v: Sql) -> bool:
+                return v.value is None or math.isnan(v.value)
+
+            tested = {"<": [y], ">": [x], "=": [x] if can_be_nan(y) else []}[op]
+            nans = [f"isnan({v.nan_of or v})" for v in tested if can_be_nan(v)]
             test = f"{x} {op} {y}"
             return f"CASE WHEN {' OR '.join(nans)} THEN false ELSE {test} END" if nans else test
 
@@ -258,7 +278,7 @@ class SqlOps:
         return self._compare("=", a, b)
 
     def is_nan(self, a):
-        return self._map(lambda x: f"isnan({x.nan_of or x})", a)
+        return self._map(lambda x: x.missing or f"isnan({x.nan_of or x})", a)
 
     def where(self, condition, a, b):
         if isinstance(condition, bool):
@@ -320,13 +340,14 @@ class Program:
     the output columns' SQL over the last of them. Spark's parser takes ~2 ms per linear term,
     so each text is parsed once per JVM and its (unresolved, unaliased) Column kept; a call on
     a new input DataFrame names them afresh (a new alias, a new attribute id: scored
-    DataFrames of two inputs never share one) and hands each projection to the JVM in one
-    `select`; a call on the same input DataFrame again gets the same scored one (it joins
+    DataFrames of two inputs never share one) and stacks one projection a layer on its plan;
+    a call on the same input DataFrame again gets the same scored one (it joins
     with itself as any DataFrame does, through aliases)."""
 
     layers: tuple[tuple[tuple[str, str], ...], ...]  # (kept value's column, SQL)
     outputs: tuple[tuple[str, str], ...]  # (output column, SQL)
     keep: tuple[str, ...]  # the input DataFrame's columns, passed through
+    constants: tuple[tuple[str, float | str], ...] = ()  # (parameter, value) the SQL names
     _parsed: dict = field(default_factory=dict, compare=False, repr=False)
     _applied: list = field(default_factory=list, compare=False, repr=False)  # (df, scored)
 
@@ -340,10 +361,10 @@ class Program:
         return [[n for layer in self.layers[:i] for n, _ in layer if quoted(n) in later[i]]
                 for i in range(len(self.layers))]
 
-    def _columns(self, sc: Any) -> tuple[Any, list[list[tuple[str, Any]]]]:
-        """(the JVM's `functions` and `PythonUtils`, each projection's (name, Java Column): the
-        input columns and carried values first, unaliased) in this JVM, parsed on first use:
-        py4j resolves `sc._jvm.a.b.c` one name per round trip."""
+    def _columns(self, sc: Any) -> tuple[Any, list[tuple[list[Any], list[tuple[str, Any]]]]]:
+        """((`PythonUtils`, the constants as a Scala map of Literals, the JVM classes used),
+        per projection (the expressions passed on as they are: input columns and carried
+        values, (name, Java Column) of each new value)) in this JVM, parsed on first use."""
         gateway = sc._gateway
         parsed = self._parsed.get(id(gateway))
         if parsed is None or parsed[0] is not gateway:
@@ -352,32 +373,41 @@ class Program:
             steps = [inputs + tuple((n, quoted(n)) for n in carried) + layer
                      for carried, layer in zip(self._carried(), self.layers)]
             steps.append(inputs + self.outputs)
-            jvm = (functions, sc._jvm.PythonUtils)
-            parsed = (gateway, jvm, [[(name, functions.expr(text)) for name, text in step]
-                                     for step in steps])
+            utils, catalyst = sc._jvm.PythonUtils, sc._jvm.org.apache.spark.sql.catalyst
+            args = utils.toScalaMap({n: functions.lit(v).expr() for n, v in self.constants})
+            classes = (catalyst.plans.logical.Project, catalyst.analysis.NameParameterizedQuery,
+                       sc._jvm.org.apache.spark.sql.Dataset)
+            passed = [len(self.keep) + len(c) for c in self._carried()] + [len(self.keep)]
+            parsed = (gateway, (utils, args, classes),
+                      [([functions.expr(text).named() for _, text in step[:n]],
+                        [(name, functions.expr(text)) for name, text in step[n:]])
+                       for step, n in zip(steps, passed)])
             self._parsed.clear()  # one JVM at a time: its scored DataFrames too
             self._applied.clear()
             self._parsed[id(gateway)] = parsed
         return parsed[1], parsed[2]
 
     def apply(self, df: Any) -> Any:
-        """`df` with the output columns after its own: one `select` a projection. The analysed
-        result is kept per input DataFrame (the last `_CACHED`): scoring the same DataFrame
-        again with this program hands back the same plan (analysing the projections was most
-        of the driver's time per call, benchmarks/scale.py); the version's files are checked
-        before this, on every call."""
+        """`df` with the output columns after its own: one projection a layer, analysed at once
+        with the constants bound (`NameParameterizedQuery`, what `spark.sql(text, args)`
+        builds). The analysed result is kept per input DataFrame (the last `_CACHED`): scoring
+        the same DataFrame again with this program hands back the same plan (analysing the
+        projections was most of the driver's time per call, benchmarks/scale.py); the
+        version's files are checked before this, on every call."""
         from pyspark.sql import DataFrame
 
         for source, scored in self._applied:
             if source is df._jdf:
                 return DataFrame(scored, df.sparkSession)
         sc = df.sparkSession.sparkContext
-        (_, utils), steps = self._columns(sc)
-        jdf = df._jdf
-        passed = [len(self.keep) + len(c) for c in self._carried()] + [len(self.keep)]
-        for step, n in zip(steps, passed):  # passed on as they are, then the new values named
-            jdf = jdf.select(utils.toSeq([column for _, column in step[:n]]
-                                         + [column.alias(name) for name, column in step[n:]]))
+        (utils, args, (project, parameterized, dataset)), steps = self._columns(sc)
+        plan = df._jdf.logicalPlan()
+        for passed, new in steps:  # passed on as they are, then the new values named
+            plan = project(utils.toSeq(passed + [column.alias(name).named()
+                                                 for name, column in new]), plan)
+        if self.constants:  # the analyser binds each `:name` to its Literal
+            plan = parameterized(plan, args)
+        jdf = dataset.ofRows(df.sparkSession._jsparkSession, plan)  # analysed once, here
         self._applied.insert(0, (df._jdf, jdf))
         del self._applied[_CACHED:]
         return DataFrame(jdf, df.sparkSession)
@@ -449,7 +479,8 @@ def _leaf_values(tree: TreeStructure, x: list, values: list[str], node: int = 0)
     if tree.leaf[node] >= 0:
         return values[tree.leaf[node]]
     f = x[tree.feature[node]].text
-    go_left = f"{f} <= {_num(tree.threshold[node])} AND NOT isnan({f})"  # Spark: NaN <= t false
+    t = tree.threshold[node]  # Spark: NaN <= t is false, x <= NaN true (IEEE: both false)
+    go_left = "false" if math.isnan(t) else f"{f} <= {_num(t)}"
     if tree.missing_left[node]:
         go_left = f"{go_left} OR isnan({f})"  # AND binds first
     return (f"CASE WHEN {go_left} THEN {_leaf_values(tree, x, values, tree.left[node])} "
@@ -524,12 +555,14 @@ def input_columns(types: dict[str, Any], schema: ir.FeatureSchema) -> Block:
                                     "categorical feature: the SQL engine matches categories by "
                                     f"text; cast it to string or integer, or {ARROW_HINT}")
         text = (f"CASE WHEN {col} THEN 'True' ELSE 'False' END"
-                if isinstance(kind, T.BooleanType) else f"CAST({col} AS STRING)")
+                if isinstance(kind, T.BooleanType) else col if isinstance(kind, T.StringType)
+                else f"CAST({col} AS STRING)")  # (SimplifyCasts drops a string's cast)
         lookup = {str(c): i for i, c in enumerate(f.categories)}  # RowEncoder's: last wins
         for i, (c, column) in enumerate(zip(f.categories, f.columns)):
             hit = f"{text} = {_text(str(c))}" if lookup[str(c)] == i else "false"
             out[column] = Sql(f"CASE WHEN {col} IS NULL THEN {nan} WHEN {hit} THEN 1.0D "
-                              "ELSE 0.0D END")
+                              "ELSE 0.0D END", missing=f"{col} IS NULL")  # (isnan(CASE ..)
+            # is rewritten by PushFoldableIntoBranches and ConstantFolding on every write)
     return out
 
 
@@ -543,9 +576,8 @@ def range_check(types: dict[str, Any], schema: ir.FeatureSchema) -> str | None:
     A row first takes one test, the sum of the columns' absolute values at most the largest
     double: true on every row without ±inf, NaN or an overflowing sum, and those rows go no
     further (one CASE a column on every row cost ~7% of the executors' time); the others are
-    tested column by column, so NaN (missing) and huge finite values still pass. No infinity
-    literal (a CAST Spark's optimizer folds again on every write): |x| > max and not NaN. A
-    float column is cast to double first (a bare float compared with a double literal is
+    tested column by column (|x| = inf: NaN, missing, and huge finite values pass). A float
+    column is cast to double first (a bare float compared with a double literal is
     rewritten by UnwrapCastInBinaryComparison)."""
     from pyspark.sql import types as T
 
@@ -559,8 +591,8 @@ def range_check(types: dict[str, Any], schema: ir.FeatureSchema) -> str | None:
             col = f"CAST({col} AS DOUBLE)"
         message = {sign: _text(f"{REFUSED}{_refused(f.name, sign * math.inf, FLOAT64_MAX)}")
                    for sign in (1, -1)}
-        cases.append(f"WHEN abs({col}) > {top} AND NOT isnan({col}) THEN raise_error(CASE WHEN "
-                     f"{col} > 0.0D THEN {message[1]} ELSE {message[-1]} END)")
+        cases.append(f"WHEN abs({col}) = {_num(math.inf)} THEN raise_error(CASE WHEN {col} > "
+                     f"0.0D THEN {message[1]} ELSE {message[-1]} END)")
         magnitudes.append(f"abs({col})")
     if not cases:
         return None
@@ -610,18 +642,22 @@ def compile_program(model: ir.Model, types: dict[str, Any], prefix: str) -> Prog
     from .spark import _spark_label_type
 
     o = SqlOps(prefix)
-    check = range_check(types, model.schema)  # kept: once a row, never pruned from an output
-    check = o.keep(Sql(check), "range") if check else None
-    outputs = o.keep(compile_outputs(model, input_columns(types, model.schema), o), "outputs")
-    if model.task == "classification":
+    check = range_check(types, model.schema)
+    outputs = compile_outputs(model, input_columns(types, model.schema), o)
+    if model.task == "classification":  # read by two outputs: kept (once a row). What one
+        check = o.keep(Sql(check), "range").text if check else None  # output reads is not:
+        outputs = o.keep(outputs, "outputs")  # CollapseProject merged it on every write
         label_type = _spark_label_type(tuple(model.classes))
         named = (("prediction", _label(outputs, tuple(model.classes), label_type)),
                  ("probabilities", f"array({', '.join(v.text for v in outputs)})"))
     else:
         named = (("prediction", outputs[0].text),)
     if check is not None:  # null unless it fails the job: each output is its own value
-        named = tuple((name, f"coalesce({check.text}, {text})") for name, text in named)
-    return Program(tuple(tuple(layer) for layer in o.layers), named, tuple(types))
+        named = tuple((name, f"coalesce({check}, {text})") for name, text in named)
+    layers = tuple(tuple(layer) for layer in o.layers)
+    used = {m for step in (*layers, named) for _, text in step for m in _PARAMETER.findall(text)}
+    constants = tuple((n, _CONSTANTS[n]) for n in sorted(used) if n in _CONSTANTS)
+    return Program(layers, named, tuple(types), constants)
 
 
 def predict(df: Any, model: Any, version: int | str | None = None) -> Any:
