@@ -190,6 +190,15 @@ def test_refusals_name_the_node_and_the_arrow_engine(spark, frame, stores):
         public.predict(spark.createDataFrame(as_text), stores["softmax"], engine="sql")
 
 
+def test_a_spark_outside_the_pinned_series_is_refused_with_the_arrow_engine_named():
+    from estuary.scale import spark_sql
+
+    spark_sql.check_spark_version("3.5.9")  # the pinned one (and the session's, above)
+    for other in ("3.4.1", "4.0.0", "4.3.0"):
+        with pytest.raises(InvalidOptionError, match=rf"Spark {other}: use engine='arrow'"):
+            spark_sql.check_spark_version(other)
+
+
 def test_sql_plan_has_no_python(spark, frame, stores):
     scored = public.predict(spark.createDataFrame(frame.head(10)), stores["softmax"],
                             engine="sql")

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from .. import ir
-from ..errors import ArtifactError, InvalidInputError, UnsupportedModelError
+from ..errors import ArtifactError, InvalidInputError, InvalidOptionError, UnsupportedModelError
 from ..ir import arithmetic
 from ..ir.tasks import TASKS
 from ..ir.trees import TreeClassifier, TreeRegressor, TreeStructure
@@ -660,6 +660,20 @@ def compile_program(model: ir.Model, types: dict[str, Any], prefix: str) -> Prog
     return Program(layers, named, tuple(types), constants)
 
 
+SPARK_SERIES = "3.5."  # estuary[spark] pins pyspark 3.5.9
+
+
+def check_spark_version(version: str) -> None:
+    """Refuse a Spark other than the 3.5 series: `Program.apply` builds the plan with Spark's
+    internal classes (`Project`, `NameParameterizedQuery`, `Dataset.ofRows`), which other
+    series lay out differently; the Arrow engine uses only Spark's public API."""
+    if not version.startswith(SPARK_SERIES):
+        raise InvalidOptionError(
+            f"engine='sql' runs on Spark {SPARK_SERIES}x (estuary[spark] pins pyspark 3.5.9); "
+            f"this session runs Spark {version}: use engine='arrow' (estuary score --engine "
+            "spark), which works on any Spark with mapInArrow")
+
+
 def predict(df: Any, model: Any, version: int | str | None = None) -> Any:
     """`df` with `prediction` (and, for a classifier, `probabilities`) columns computed by Spark
     SQL expressions compiled from the version's IR: the Arrow engine's output columns and types.
@@ -670,6 +684,7 @@ def predict(df: Any, model: Any, version: int | str | None = None) -> Any:
     """
     from .spark import _check_columns
 
+    check_spark_version(df.sparkSession.version)
     sha, m = _checked_model(*_open(model, None if version == "latest" else version))
     fields = df.schema.fields
     types = {f.name: f.dataType for f in fields}
@@ -683,5 +698,5 @@ def predict(df: Any, model: Any, version: int | str | None = None) -> Any:
     return program.apply(df)
 
 
-__all__ = ["Program", "SqlOps", "compile_outputs", "compile_program", "input_columns",
+__all__ = ["Program", "SqlOps", "check_spark_version", "compile_outputs", "compile_program", "input_columns",
            "load_model", "predict", "range_check"]
