@@ -199,6 +199,19 @@ def test_a_spark_outside_the_pinned_series_is_refused_with_the_arrow_engine_name
             spark_sql.check_spark_version(other)
 
 
+def test_strings_the_parser_cannot_take_plainly_are_parameters_that_spell_their_value():
+    from estuary.scale import spark_sql
+
+    held = dict(spark_sql._CONSTANTS)
+    for s in ["it's", 'say "hi"', "back\\slash", "naïve 日本", "x' OR '1'='1"]:
+        text = spark_sql._text(s)
+        assert text.startswith(":estuary_s")
+        assert spark_sql._constant(text[1:]) == s
+    assert spark_sql._text("plain text_1.0-2") == "'plain text_1.0-2'"
+    assert spark_sql._CONSTANTS == held  # nothing is registered per string
+    assert spark_sql._constant("estuary_szz") is None  # not hex: no parameter of ours
+
+
 def test_sql_plan_has_no_python(spark, frame, stores):
     scored = public.predict(spark.createDataFrame(frame.head(10)), stores["softmax"],
                             engine="sql")

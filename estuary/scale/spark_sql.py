@@ -37,7 +37,6 @@ majority-class leaves (classifier) and mean leaves (regressor). Anything else is
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 from collections import OrderedDict
@@ -120,9 +119,10 @@ def load_model(model: Any, version: int | None = None) -> ir.Model:
 # (`:estuary_nan`), bound to Literals when the scored plan is analysed (`Program.apply`): a CAST
 # would be folded again by the optimiser's ConstantFolding on every write (one more pass of its
 # main batch, ~5 ms of the driver's time a write on 1M rows).
-_CONSTANTS: dict[str, float | str] = {"estuary_nan": math.nan, "estuary_inf": math.inf,
-                                      "estuary_ninf": -math.inf}
+_CONSTANTS: dict[str, float] = {"estuary_nan": math.nan, "estuary_inf": math.inf,
+                                "estuary_ninf": -math.inf}
 _PARAMETER = re.compile(r":(estuary_[a-z0-9_]+)")
+_STRING = "estuary_s"  # + the string's UTF-8 bytes in hex
 
 
 def _num(v: float) -> str:
@@ -138,12 +138,10 @@ def _num(v: float) -> str:
 
 def _text(s: str) -> str:
     """A string literal whatever the parser's escaping settings: plain when it is plain,
-    otherwise a parameter (named by its SHA-256)."""
+    otherwise a parameter whose name spells its UTF-8 bytes in hex (`_constant`)."""
     if re.fullmatch(r"[A-Za-z0-9 _.\-]*", s):
         return f"'{s}'"
-    name = f"estuary_s{hashlib.sha256(s.encode('utf-8')).hexdigest()[:32]}"
-    _CONSTANTS[name] = s
-    return f":{name}"
+    return f":{_STRING}{s.encode('utf-8').hex()}"  # the name carries the value: no registry
 
 
 def quoted(name: str) -> str:
@@ -656,7 +654,7 @@ def compile_program(model: ir.Model, types: dict[str, Any], prefix: str) -> Prog
         named = tuple((name, f"coalesce({check}, {text})") for name, text in named)
     layers = tuple(tuple(layer) for layer in o.layers)
     used = {m for step in (*layers, named) for _, text in step for m in _PARAMETER.findall(text)}
-    constants = tuple((n, _CONSTANTS[n]) for n in sorted(used) if n in _CONSTANTS)
+    constants = tuple((n, v) for n in sorted(used) if (v := _constant(n)) is not None)
     return Program(layers, named, tuple(types), constants)
 
 
@@ -672,6 +670,17 @@ def check_spark_version(version: str) -> None:
             f"engine='sql' runs on Spark {SPARK_SERIES}x (estuary[spark] pins pyspark 3.5.9); "
             f"this session runs Spark {version}: use engine='arrow' (estuary score --engine "
             "spark), which works on any Spark with mapInArrow")
+
+
+def _constant(name: str) -> float | str | None:
+    """The value a parameter of the SQL text stands for (`_num`, `_text`), or None for a name
+    that is none of them (such text inside a user's quoted column name)."""
+    if name.startswith(_STRING):
+        try:
+            return bytes.fromhex(name.removeprefix(_STRING)).decode("utf-8")
+        except ValueError:
+            return None
+    return _CONSTANTS.get(name)
 
 
 def predict(df: Any, model: Any, version: int | str | None = None) -> Any:
