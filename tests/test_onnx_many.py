@@ -4,13 +4,11 @@ call order; results that later calls do not overwrite; refusals as before."""
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from test_onnx_one_row import three_models  # the same three exported models
+from test_onnx_one_row import in_threads, three_models  # the same three exported models
 
 from estuary.errors import ArtifactError, InvalidInputError, OutOfRangeError
 from estuary.runtimes.base import LoadedModel
@@ -85,11 +83,7 @@ def test_threads_each_score_in_their_own_buffers(models):
             if not np.array_equal(model.predict_proba_many(parts[k]), expected[k]):
                 failures.append(k)
 
-    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(work, list(range(4)))
     assert failures == []
 
 

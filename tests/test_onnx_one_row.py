@@ -138,6 +138,15 @@ def test_one_row_refuses_as_the_batch_path(models):
     assert clf.predict_proba_one({"x": 0.5}) == clf.predict_proba_one({"x": 0.5, "x2": "junk"})
 
 
+def in_threads(work, offsets: list[int]) -> None:
+    """Runs `work(offset)` in one thread per offset, at once, and waits for them all."""
+    threads = [threading.Thread(target=work, args=(o,)) for o in offsets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def test_threads_each_get_their_own_binding(models):
     loaded, rows = models
     model = loaded["ht"]
@@ -150,11 +159,7 @@ def test_threads_each_get_their_own_binding(models):
             if list(model.predict_proba_one(rows[k]).values()) != expected[k]:
                 failures.append(k)
 
-    threads = [threading.Thread(target=work, args=(t * 17,)) for t in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(work, [t * 17 for t in range(4)])
     assert failures == []
 
 
