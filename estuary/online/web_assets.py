@@ -171,13 +171,20 @@ def _packed(request: Request, path: Path, packed: tuple[bytes, str],
     return Response(body, media_type=media, headers={**headers, "Content-Encoding": "gzip"})
 
 
+async def _compressed(path: Path) -> tuple[bytes, str] | None:
+    """`_GZIPPED.get(path)`: from memory when compressed and unchanged (no thread hop),
+    else compressed in a thread; None when `path` is not a file."""
+    packed = _GZIPPED.ready(path)
+    if packed is None and path.is_file():
+        packed = await asyncio.to_thread(_GZIPPED.get, path)
+    return packed
+
+
 async def _own(request: Request, path: Path) -> Response:
     """A page file: cached for good under its content-hashed URL, else revalidated. Served from
     memory once compressed (the page asks for ~8 of them at once at its start: no file reads or
     thread hops per request; an edited file is compressed again once)."""
-    packed = _GZIPPED.ready(path)
-    if packed is None and path.is_file():
-        packed = await asyncio.to_thread(_GZIPPED.get, path)
+    packed = await _compressed(path)
     if packed is None:
         fresh = request.query_params.get("v") == _file_hash(path)
         return _file(path, IMMUTABLE if fresh else NO_CACHE)
@@ -255,9 +262,7 @@ class Vendored:
         if path is None:
             return _error(404, f"not a vendored file: {name!r}; this server has "
                                f"{sorted(self.files)}")
-        packed = _GZIPPED.ready(path)  # compressed and unchanged: no thread hop
-        if packed is None and path.is_file():
-            packed = await asyncio.to_thread(_GZIPPED.get, path)
+        packed = await _compressed(path)
         # a bundle rebuilt since start-up no longer matches the hash in its URL: not for good
         # (the ETag is the SHA-256 of the file's content, as of its mtime)
         fresh = path not in self.built or (packed is not None
