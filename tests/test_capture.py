@@ -4,14 +4,15 @@ hash, River's reference value for value), and a capture copies only the leaves t
 
 from __future__ import annotations
 
+import copy
 import pickle
 
 import numpy as np
-from river import metrics, preprocessing, tree
+from river import compose, linear_model, metrics, preprocessing, tree
 from river.datasets import synth
 
 from estuary import ir
-from estuary.converters.river_to_ir.capture import Capturer, materialize
+from estuary.converters.river_to_ir.capture import Capturer, _Pickled, materialize
 from estuary.online import Learner
 from estuary.online.freeze import capture, complete, freeze
 from estuary.online.testing import logreg, phishing
@@ -64,6 +65,39 @@ def test_a_pipeline_a_nominal_tree_and_a_linear_model_capture_their_instant():
         for x, y in data[half:]:
             model.learn_one(x, y)
         _same(complete(captured), now)
+
+
+def _linear_state(model) -> tuple:
+    """Every number scaler|logreg learns: the scaler's counts, means and variances, the
+    weights, the intercept and the optimizer's step count."""
+    scaler, lr = model.steps["StandardScaler"], model.steps["LogisticRegression"]
+    return (dict(scaler.counts), dict(scaler.means), dict(scaler.vars), dict(lr._weights),
+            lr.intercept, lr.optimizer.n_iterations)
+
+
+def test_a_model_without_a_tree_is_captured_as_its_pickle_or_else_deep_copied():
+    """scaler|logreg is captured as pickle bytes (no Python per object on the loop), a model
+    pickle refuses (a lambda) as a deep copy; each materializes, also after a trip through
+    pickle as to a worker process, to the live model's numbers at the capture's instant, bit
+    for bit, however much the live model learned since."""
+    rows = phishing()
+    lam = compose.FuncTransformer(lambda x: x) | preprocessing.StandardScaler() | \
+        linear_model.LogisticRegression()
+    for model, pickled in ((logreg(), True), (lam, False)):
+        capturer, pending = Capturer(), []
+        for start, stop in ((0, 300), (300, 301), (301, 700)):
+            for x, y in rows[start:stop]:
+                model.learn_one(x, y)
+            state = capturer.capture(model)
+            assert (type(state.model) is _Pickled) is pickled
+            assert (capturer._unpicklable is model) is not pickled
+            pending.append((state, _linear_state(copy.deepcopy(model))))
+        for x, y in rows[700:]:
+            model.learn_one(x, y)
+        for k, (state, then) in enumerate(pending):
+            if k == 1 and pickled:  # a lambda cannot go to a worker process at all
+                state = pickle.loads(pickle.dumps(state))
+            assert _linear_state(materialize(state)) == then != _linear_state(model)
 
 
 def test_only_leaves_that_learned_are_captured_again():
