@@ -38,7 +38,8 @@ def test_a_learning_trees_json_is_json_dumps_with_rows_reused():
 def test_a_row_holding_a_list_is_written_again_after_it_changed():
     inner = [1.5, 2.5]
     row = (inner, (3.0, 4.0))
-    table = {"t": (row, ((5.0, 6.0), (7.0, 8.0)))}
+    table = {"t": (row,) + tuple(((float(k), 6.0), (7.0, 8.0)) for k in range(serialize.MIN_TABLE))}
+    assert serialize._has_table(serialize.to_dict(table))
     assert serialize.to_json(table) == dumps(table)
     inner[0] = -1.0  # a mutable row's text is not reused
     assert serialize.to_json(table) == dumps(table)
@@ -53,4 +54,4 @@ def test_keys_nesting_and_scalars_match_json_dumps():
 
 def test_nan_in_a_row_is_refused():
     with pytest.raises(IRError, match="non-finite"):
-        serialize.to_json({"t": ((1.0, float("nan")), (2.0, 3.0))})
+        serialize.to_json({"t": ((1.0, float("nan")),) * serialize.MIN_TABLE})

@@ -75,7 +75,8 @@ def to_json(node: Any, indent: int | None = None) -> str:
     """Canonical JSON: sorted keys, no NaN, stable across runs."""
     try:
         if indent is None:
-            return _canonical(to_dict(node))
+            plain = to_dict(node)
+            return _canonical(plain) if _has_table(plain) else _ENCODER.encode(plain)
         return json.dumps(to_dict(node), sort_keys=True, indent=indent, allow_nan=False)
     except ValueError as e:  # json refuses NaN/inf inside a number array
         raise IRError(f"non-finite number inside the IR ({e}): parameters must be finite") from e
@@ -89,6 +90,23 @@ _ENCODER = json.JSONEncoder(sort_keys=True, allow_nan=False, separators=(",", ":
 # written by the last calls of `_canonical`; the tuple is held, so its id is not reused
 _FRAGMENTS: dict[int, tuple[tuple, str, bool]] = {}
 MAX_FRAGMENTS = 16_384  # beyond: only the rows of the last call are kept (~1 kB each)
+
+
+MIN_TABLE = 16  # rows of a table worth writing row by row (a tree's leaves)
+
+
+def _table(value: Any) -> bool:
+    return type(value) is tuple and len(value) >= MIN_TABLE and type(value[0]) is tuple
+
+
+def _has_table(value: Any) -> bool:
+    """Whether `to_dict`'s output holds a table `_canonical` writes row by row."""
+    kind = type(value)
+    if kind is dict:
+        return any(map(_has_table, value.values()))
+    if kind is list:
+        return any(map(_has_table, value))
+    return _table(value)
 
 
 def _canonical(value: Any) -> str:
@@ -122,7 +140,7 @@ def _write(value: Any, out: list[str], used: dict) -> None:
                 out.append(",")
             _write(v, out, used)
         out.append("]")
-    elif kind is tuple and len(value) > 1 and type(value[0]) is tuple:  # a table of rows
+    elif _table(value):  # a table of rows
         out.append(f"[{','.join([_row(v, used) for v in value])}]")
     else:
         out.append(_ENCODER.encode(value))
