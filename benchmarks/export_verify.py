@@ -10,8 +10,9 @@ leaf probe rows), the onnxruntime sessions and metadata (keyed by the artifact's
 golden checks passed (same key), River's answers held for the state (`parity/handoff.py`:
 export's and verify's), the probe rows remembered on the IR and their encoded matrix, the
 ONNX bytes last written for that IR, the shapes and checker pass held for its graph's
-structure, the probe rows held for its schema and the tree's per-leaf naive-Bayes tables
-(versioned by leaf weight): one export + verify of a fresh state, which is what a user's
+structure, the probe rows held for its schema, the tree's per-leaf naive-Bayes tables
+(versioned by leaf weight) and the JSON text and array values of their rows (`ir.serialize`,
+`ir.trees.table_array`): one export + verify of a fresh state, which is what a user's
 `export` then `verify` costs. "warm" keeps them from the round before (a re-export +
 re-verify of an unchanged state: River is asked nothing and no graph is built; the artifact
 is still staged, loaded, golden-checked, and the runtime still runs every probe row).
@@ -45,6 +46,8 @@ from estuary.converters import onnx as onnx_format
 from estuary.converters.onnx import structure as onnx_structure
 from estuary.converters.river_to_ir import reuse
 from estuary.converters.river_to_ir import tree as tree_ir
+from estuary.ir import serialize
+from estuary.ir import trees as ir_trees
 from estuary.parity import handoff, harness, probes
 from estuary.runtimes import base as runtime_base
 from estuary.runtimes import onnxruntime as ort_runtime
@@ -66,6 +69,8 @@ def _cold() -> None:
     onnx_structure.forget()
     harness._ENCODED.clear()
     probes._STRUCTURAL.clear()
+    serialize._FRAGMENTS.clear()
+    ir_trees._ROW_ARRAYS.clear()
 
 
 def measure(case, tmp: Path, rounds: int) -> dict:
