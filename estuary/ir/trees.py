@@ -8,6 +8,9 @@ true → `left[i]`, false → `right[i]`, NaN (missing) → `left[i]` if `missin
 
 from __future__ import annotations
 
+import itertools
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -174,12 +177,29 @@ def table_array(rows: tuple, dtype: type, name: str) -> np.ndarray:
     last = _ROW_ARRAYS.get(key) if len(rows) >= MIN_ROWS else None
     array, checked = _from_rows(rows, dt, *last) if last else (None, None)
     if array is None:
-        array, checked = np.asarray(rows, dtype=dt), [False] * len(rows)
+        array, checked = _convert(rows, dt), [False] * len(rows)
     array.flags.writeable = False
     if len(rows) >= MIN_ROWS and array.ndim >= 2:
         _ROW_ARRAYS[key] = (array, {id(r): (r, i, c) for i, (r, c) in
                                     enumerate(zip(rows, checked))})
     return array
+
+
+def _convert(rows: Sequence, dt: np.dtype) -> np.ndarray:
+    """`np.asarray(rows, dt)`: for a table of rows of rows of numbers of one shape, from one
+    flat iteration (`np.fromiter`: ~2x faster than numpy's walk of nested tuples, which it
+    needs to find the shape); anything else through `np.asarray` itself."""
+    widths = set(map(len, rows)) if rows and type(rows[0]) is tuple else None
+    if widths is not None and len(widths) == 1 and type(rows[0][0]) is tuple:
+        inner = set(map(len, itertools.chain.from_iterable(rows)))
+        if len(inner) == 1:
+            shape = (len(rows), widths.pop(), inner.pop())
+            try:
+                return np.fromiter(itertools.chain.from_iterable(itertools.chain.from_iterable(
+                    rows)), dt, count=math.prod(shape)).reshape(shape)
+            except (TypeError, ValueError):  # not plain numbers: numpy's own way and errors
+                pass
+    return np.asarray(rows, dtype=dt)
 
 
 def _from_rows(rows: tuple, dt: np.dtype, before: np.ndarray, index: dict[int, tuple]
@@ -202,7 +222,7 @@ def _from_rows(rows: tuple, dt: np.dtype, before: np.ndarray, index: dict[int, t
     array = np.empty((len(rows), *before.shape[1:]), dt)
     array[at] = before[at_before]
     if new:
-        values = np.asarray([rows[i] for i in new], dtype=dt)
+        values = _convert([rows[i] for i in new], dt)
         if values.shape[1:] != before.shape[1:]:
             return None, None
         array[new] = values
