@@ -10,17 +10,23 @@ leaf probe rows), the onnxruntime sessions and metadata (keyed by the artifact's
 golden checks passed (same key), River's answers held for the state (`parity/handoff.py`:
 export's and verify's), the probe rows remembered on the IR and their encoded matrix, the
 ONNX bytes last written for that IR, the shapes and checker pass held for its graph's
-structure, the probe rows held for its schema and the tree's per-leaf naive-Bayes tables
-(versioned by leaf weight): one export + verify of a fresh state, which is what a user's
+structure, the probe rows held for its schema, the tree's per-leaf naive-Bayes tables
+(versioned by leaf weight) and the JSON text and array values of their rows (`ir.serialize`,
+`ir.trees.table_array`): one export + verify of a fresh state, which is what a user's
 `export` then `verify` costs. "warm" keeps them from the round before (a re-export +
 re-verify of an unchanged state: River is asked nothing and no graph is built; the artifact
 is still staged, loaded, golden-checked, and the runtime still runs every probe row).
 "learned": a copy of the trained model first learns the next `LEARN_EVENTS` events of its
 dataset (untimed) and nothing is cleared: the export + verify of each new snapshot of a model
-that keeps learning, which reuses only what holds across states (the shapes and the checker's
+that keeps learning, with the caches as its own last learned round left them (the rounds of
+the trained model run with theirs: saved and restored around each round, untimed; before,
+each cold round's clearing dropped the learner's too, e.g. a tree's per-leaf tables). It
+reuses only what holds across states (the shapes and the checker's
 pass of an ONNX graph of the same structure, `converters/onnx/structure.py`; a linear model's
 probe rows and their encoded matrix, which follow from its schema and the sample,
-`probes.structural_only`); cold and warm rounds keep the trained model. Rounds cycle
+`probes.structural_only`; a tree's per-leaf tables of the leaves that did not learn, with
+their JSON text and array values, `ir.serialize`, `ir.trees.table_array`); cold and warm
+rounds keep the trained model. Rounds cycle
 cold/warm/learned; wall clock and CPU time (`thread_time`) medians. Targets: < 5 ms (linear),
 < 50 ms (tree).
 Writes benchmarks/results_export_verify.json.
@@ -45,6 +51,8 @@ from estuary.converters import onnx as onnx_format
 from estuary.converters.onnx import structure as onnx_structure
 from estuary.converters.river_to_ir import reuse
 from estuary.converters.river_to_ir import tree as tree_ir
+from estuary.ir import serialize
+from estuary.ir import trees as ir_trees
 from estuary.parity import handoff, harness, probes
 from estuary.runtimes import base as runtime_base
 from estuary.runtimes import onnxruntime as ort_runtime
@@ -55,17 +63,34 @@ LEARN_EVENTS = 200  # events a "learned" round's model learns before its export 
 KINDS = ("cold", "warm", "learned")
 
 
+def _caches() -> list:
+    """Everything a second export or a verify reuses (module docstring)."""
+    return [ort_runtime._SESSIONS, ort_runtime._METADATA, runtime_base._GOLDEN_PASSED,
+            handoff._HELD, tree_ir._LEAF_TABLES, reuse._LAST, onnx_format._WRITTEN,
+            onnx_structure._KNOWN, harness._ENCODED, probes._STRUCTURAL, serialize._FRAGMENTS,
+            ir_trees._ROW_ARRAYS]
+
+
 def _cold() -> None:
-    ort_runtime._SESSIONS.clear()
-    ort_runtime._METADATA.clear()
-    runtime_base._GOLDEN_PASSED.clear()
-    handoff.forget()
-    tree_ir._LEAF_TABLES.clear()
-    reuse._LAST.clear()
-    onnx_format._WRITTEN.clear()
-    onnx_structure.forget()
-    harness._ENCODED.clear()
-    probes._STRUCTURAL.clear()
+    for cache in _caches():
+        cache.clear()
+
+
+def _saved() -> list:
+    """A copy of what the caches hold now (weak ones stay weak)."""
+    return [c.copy() for c in _caches()]
+
+
+def _restore(saved: list) -> None:
+    """The caches as `_saved` copied them: a learned round sees what the learner's own last
+    round left, as a process whose model keeps learning would, not what the cold round of
+    the other model cleared (that used to drop the learner's leaf tables too)."""
+    for cache, held in zip(_caches(), saved):
+        cache.clear()
+        if isinstance(cache, list):
+            cache.extend(held)
+        else:
+            cache.update(held)
 
 
 def measure(case, tmp: Path, rounds: int) -> dict:
@@ -77,9 +102,12 @@ def measure(case, tmp: Path, rounds: int) -> dict:
     times: dict[str, dict[str, list[float]]] = {
         k: {"export": [], "verify": [], "total": [], "cpu": []} for k in KINDS}
     reports, learned_nodes = {}, []
+    _cold()
+    worlds = {"model": _saved(), "learner": _saved()}  # each subject's caches, kept apart
     for i in range(rounds * len(KINDS) + len(KINDS)):
         kind = KINDS[i % len(KINDS)]
         subject = learner if kind == "learned" else model
+        _restore(worlds["learner" if kind == "learned" else "model"])
         if kind == "cold":
             _cold()
         elif kind == "learned":
@@ -94,6 +122,7 @@ def measure(case, tmp: Path, rounds: int) -> dict:
         reports[kind] = estuary.verify(subject, paths[kind], sample)
         t2 = time.perf_counter()
         c2 = time.thread_time()
+        worlds["learner" if kind == "learned" else "model"] = _saved()
         if not reports[kind].passed:
             raise SystemExit(f"{case.name}: parity failed in a {kind} round")
         if i >= len(KINDS):  # the first cycle warms up imports and caches of the interpreter

@@ -96,7 +96,6 @@ def take_snapshot(model: Any, sample: Sequence[Mapping] = (), *, n_events: int |
     rows = [probes[i].row for i in picked]
     # River once per row and state: a re-export of an unchanged state reuses the leaf rows'
     # answers, and verify of this state reuses what is asked here (parity/handoff.py)
-    ref = handoff.river_outputs_reusing(model, rows, model_ir.task, model_ir.classes)
-    handoff.keep(model, rows, ref, model_ir.task, model_ir.classes)
+    ref = handoff.river_outputs_reusing(model, rows, model_ir.task, model_ir.classes, hold=True)
     return snapshot_from_reference(model_ir, rows, ref, n_events=n_events, created_at=created_at,
                                    tags=[probes[i].tag for i in picked])

@@ -190,7 +190,8 @@ def compare(model: Any, loaded: LoadedModel, probes: Sequence[Probe], ir_hash: s
     row_scaled = np.where(beyond, 0.0, scaled.max(axis=1)) if keep else np.zeros(0)
     label_ok = np.ones(len(keep), bool)
     if labels is not None:
-        label_ok = np.array([meta.classes[j] == ref.labels[i] for i, j in zip(keep, labels)])
+        label_ok = np.array(list(map(operator.eq, map(meta.classes.__getitem__, labels.tolist()),
+                                     map(ref.labels.__getitem__, keep))), dtype=bool)
     flags = out.get("is_anomaly") if (keep and meta.task == "anomaly") else None
     if flags is not None:  # a filter's is_anomaly: River's classify(score), 100 % equal
         label_ok = np.array([ref.labels[i] is not None and bool(f) == ref.labels[i]
@@ -199,7 +200,9 @@ def compare(model: Any, loaded: LoadedModel, probes: Sequence[Probe], ir_hash: s
         keep and meta.task == "multilabel") else None
     if targets is not None:  # every target's label.<t>: River's predict_one, 100 % equal
         label_ok = targets
-    encode_failed = np.array([encode_errors[i] is not None for i in keep], bool)
+    encode_failed = (np.array([encode_errors[i] is not None for i in keep], bool)
+                     if encode_errors.count(None) != len(encode_errors)
+                     else np.zeros(len(keep), bool))
     tie = (float32_ties(expected, labels, tol) if (labels is not None and loaded.task.index ==
            "argmin" and meta.precision == "float32") else np.zeros(len(keep), bool))
     ok &= (label_ok | tie) & ~encode_failed  # a float32 tie still counts against agreement

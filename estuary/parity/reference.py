@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -52,10 +53,10 @@ def river_outputs(model: Any, rows: Sequence[Mapping], task: str, classes: Seque
     `predict_proba_one`/`predict_one` for classifiers, `predict_one` for regressors, and so on;
     `progress(done, total)` hears every 100 rows (River's side is the slow one)."""
     spec = TASKS[task]
-    outputs = np.full((len(rows), spec.width(len(classes))), np.nan)
     answer = ANSWERS[task]
-    if task == "classification" and reads_label_from_proba(model):
-        answer = _classification_from_proba
+    if task == "classification" and reads_label_from_proba(model) and not label_only(model):
+        return _probabilities(model, rows, classes, progress)
+    outputs = np.full((len(rows), spec.width(len(classes))), np.nan)
     if task == "classification" and label_only(model):
         answer = _classification_votes
     labels: list[Any] = []
@@ -71,6 +72,36 @@ def river_outputs(model: Any, rows: Sequence[Mapping], task: str, classes: Seque
         except Exception as e:  # River rejects some adversarial rows (e.g. Select on a missing key)
             labels.append(None)
             errors.append(f"{type(e).__name__}: {e}")
+    return Reference(outputs, labels, errors)
+
+
+def _probabilities(model: Any, rows: Sequence[Mapping], classes: Sequence,
+                   progress: Callable[[int, int], None] | None) -> Reference:
+    """`river_outputs` of a classifier whose label River reads from its probabilities
+    (`_classification_from_proba`, row for row the same answers, labels and errors), in one
+    loop that builds the matrix once at the end: the per-row answer call, numpy row write and
+    list appends cost ~0.6 ms on a linear model's 457 probe rows, half of River's own time."""
+    predict = model.predict_proba_one
+    values: list[list[float]] = []
+    labels: list[Any] = []
+    errors: list[str | None] = []
+    missing = [math.nan] * len(classes)
+    for i, x in enumerate(rows):
+        if progress is not None and i % 100 == 0:
+            progress(i, len(rows))
+        try:
+            proba = predict(dict(x))  # River's own copy: a step may edit the dict it is given
+            row = [float(proba.get(c, 0.0)) for c in classes]
+            label = max(proba, key=proba.get) if proba else None
+        except Exception as e:  # River rejects some adversarial rows (Select on a missing key)
+            values.append(missing)
+            labels.append(None)
+            errors.append(f"{type(e).__name__}: {e}")
+            continue
+        values.append(row)
+        labels.append(label)
+        errors.append(None)
+    outputs = np.array(values, dtype=np.float64).reshape(len(rows), len(classes))
     return Reference(outputs, labels, errors)
 
 
