@@ -50,7 +50,6 @@ from ..ir import arithmetic
 from ..ir.tasks import TASKS
 from ..ir.trees import TreeClassifier, TreeRegressor, TreeStructure
 from ..rows import FLOAT64_MAX, _refused
-from . import sql_exp
 from .outputs import output_columns, refuse_clashes
 from .spark import REFUSED
 
@@ -226,19 +225,7 @@ class SqlOps:
                          f"{_num(math.inf)} ELSE {x.at(2)} / {y.at(3)} END", a, b)
 
     def exp(self, a):
-        """fdlibm's exp in SQL arithmetic (`sql_exp`): the bits of Spark's `EXP`
-        (`StrictMath.exp`) on |a| <= 42, which it still computes beyond; k, r and 2^k are
-        kept, each in the projection after what it reads."""
-        if isinstance(a, list):
-            return [self.exp(v) for v in a]
-        a = self.keep(a, "exp(x)")
-        x = a.at(3)
-        k = self.keep(self._map(lambda v: sql_exp.reduction(v.at(3)), a), "k")
-        r = self.keep(self._map(lambda v, kk: sql_exp.reduced(v.at(3), kk.text), a, k), "r")
-        s = self.keep(self._map(lambda kk: sql_exp.scale(kk.text), k), "2^k")
-        c = self.keep(self._map(lambda v: sql_exp.polynomial(v.text), r), "c")
-        return self._map(lambda *_: sql_exp.result(x, k.text, r.text, c.text, s.text,
-                                                   f"EXP({a})"), a, k, r, c, s)
+        return self._map(lambda x: f"EXP({x})", a)
 
     def log(self, a):  # Spark's ln answers null at or below 0
         return self._map(lambda x: f"CASE WHEN {x} > 0.0D THEN LN({x}) WHEN {x} = 0.0D THEN "
@@ -263,8 +250,7 @@ class SqlOps:
     def sigmoid(self, z):
         """1 / (1 + exp(0 - z)), River's order; 1 + exp(.) is never 0, so no zero guard (Spark
         does not share an expression between CASE branches: the guard computed exp twice)."""
-        return self._map(lambda e: f"1.0D / (1.0D + {e.at(2)})", self.exp(self.sub(0.0, z)),
-                         prec=2)
+        return self._map(lambda x: f"1.0D / (1.0D + EXP(0.0D - {x.at(2)}))", z, prec=2)
 
     def _compare(self, op: str, a: Any, b: Any) -> Any:
         """Spark orders NaN above every number: `NaN < y`, `x > NaN` and `NaN = y` (y not NaN)
