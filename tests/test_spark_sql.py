@@ -455,13 +455,14 @@ def test_a_write_has_no_column_to_prune_and_a_cached_input_stays_cached(spark, f
 
 
 @pytest.mark.parametrize("name", ["numeric_logreg", "numeric_softmax",
-                                  "numeric_linear_regression"])
+                                  "numeric_linear_regression", "scaler_logreg", "softmax",
+                                  "linear_regression"])
 def test_a_write_is_already_in_the_optimisers_final_form(spark, frame, stores, name):
-    """No optimiser rule rewrites the plan a write of a scored DataFrame of numeric features
-    runs: NaN, ±inf and the refusal messages are Literals bound when the plan is analysed (as
-    CASTs in the SQL text, ConstantFolding rewrote them on every write: one more pass of its
-    main batch). Not yet so with a one-hot category (`isnan` and `* w` of a CASE of literals
-    are pushed into its branches)."""
+    """No optimiser rule rewrites the plan a write of a scored DataFrame runs: NaN, ±inf and
+    the refusal messages are Literals bound when the plan is analysed (as CASTs in the SQL
+    text, ConstantFolding rewrote them on every write: one more pass of its main batch), and a
+    one-hot category's term w·x is written as a CASE of the products (PushFoldableIntoBranches
+    and ConstantFolding made it so on every write)."""
     df = spark.createDataFrame(frame).repartition(2)  # not a local relation Spark computes
     query = _write_plan(spark, public.predict(df, stores[name], engine="sql"))
     as_java = spark.sparkContext._jvm.scala.collection.JavaConverters.mapAsJavaMap
