@@ -63,6 +63,9 @@ MODELS = {
     "numeric_softmax": (lambda: compose.Select("x1", "x2", "x3") | preprocessing.StandardScaler()
                         | linear_model.SoftmaxRegression(),
                         lambda s: "a" if s < -0.5 else "b" if s < 1 else "c"),
+    "onehot_scaled_regression": (lambda: compose.Select("x1", "x2") + (
+        compose.Select("c") | preprocessing.OneHotEncoder() | preprocessing.StandardScaler())
+        | linear_model.LinearRegression(), lambda s: s),
     "numeric_linear_regression": (lambda: compose.Select("x1", "x2", "x3")
                                   | preprocessing.StandardScaler()
                                   | linear_model.LinearRegression(), lambda s: s),
@@ -162,10 +165,11 @@ def _same_order(root, frame: pd.DataFrame) -> np.ndarray:
     return arithmetic.normalised(NUMPY, arithmetic.link(NUMPY, m.estimator.link, z))
 
 
-def test_linear_regression_bit_exact_in_its_order(spark, frame, stores):
-    local, sql = _both(spark, frame, stores["linear_regression"])
+@pytest.mark.parametrize("name", ["linear_regression", "onehot_scaled_regression"])
+def test_linear_regression_bit_exact_in_its_order(spark, frame, stores, name):
+    local, sql = _both(spark, frame, stores[name])
     expected, got = local["prediction"].to_numpy(), sql["prediction"].to_numpy()
-    assert np.array_equal(got, _same_order(stores["linear_regression"], frame)[:, 0])
+    assert np.array_equal(got, _same_order(stores[name], frame)[:, 0])
     scale = np.maximum(np.abs(expected), 1.0)
     rel = np.abs(got - expected) / scale
     print(f"linear_regression vs local engine: max |diff| / max(|v|, 1) {rel.max():.3g}, "
@@ -455,13 +459,14 @@ def test_a_write_has_no_column_to_prune_and_a_cached_input_stays_cached(spark, f
 
 
 @pytest.mark.parametrize("name", ["numeric_logreg", "numeric_softmax",
-                                  "numeric_linear_regression"])
+                                  "numeric_linear_regression", "scaler_logreg", "softmax",
+                                  "linear_regression", "onehot_scaled_regression"])
 def test_a_write_is_already_in_the_optimisers_final_form(spark, frame, stores, name):
-    """No optimiser rule rewrites the plan a write of a scored DataFrame of numeric features
-    runs: NaN, ±inf and the refusal messages are Literals bound when the plan is analysed (as
-    CASTs in the SQL text, ConstantFolding rewrote them on every write: one more pass of its
-    main batch). Not yet so with a one-hot category (`isnan` and `* w` of a CASE of literals
-    are pushed into its branches)."""
+    """No optimiser rule rewrites the plan a write of a scored DataFrame runs: NaN, ±inf and
+    the refusal messages are Literals bound when the plan is analysed (as CASTs in the SQL
+    text, ConstantFolding rewrote them on every write: one more pass of its main batch), and a
+    one-hot category's term w·x is written as a CASE of the products (PushFoldableIntoBranches
+    and ConstantFolding made it so on every write)."""
     df = spark.createDataFrame(frame).repartition(2)  # not a local relation Spark computes
     query = _write_plan(spark, public.predict(df, stores[name], engine="sql"))
     as_java = spark.sparkContext._jvm.scala.collection.JavaConverters.mapAsJavaMap

@@ -164,6 +164,7 @@ class Sql(NamedTuple):
     nan_of: str = ""  # a cheaper expression that is NaN exactly when this one is
     value: float | None = None  # a literal's
     missing: str = ""  # a boolean true exactly when this is NaN (else `isnan`)
+    branches: tuple = ()  # a CASE of literals: ((condition, value), ..., ("", else value))
 
     def at(self, prec: int) -> str:
         """The text as an operand that must bind at least as tightly as `prec`."""
@@ -171,6 +172,18 @@ class Sql(NamedTuple):
 
     def __str__(self) -> str:
         return self.text
+
+
+def _branches(branches: Sequence[tuple[str, float]]) -> Sql:
+    """CASE WHEN c1 THEN v1 .. ELSE v END of literal values, as Spark's optimiser leaves it:
+    arithmetic with a literal is done here branch by branch (`SqlOps.mul`, `_scaled`; its
+    PushFoldableIntoBranches and ConstantFolding did it on every write), and a test for NaN
+    names the conditions of the NaN branches (false when there is none)."""
+    *whens, (_, last) = branches
+    text = " ".join(f"WHEN {c} THEN {_num(v)}" for c, v in whens)
+    nan = [c for c, v in whens if math.isnan(v)]
+    return Sql(f"CASE {text} ELSE {_num(last)} END", 0, 2, 3,
+               missing="" if math.isnan(last) else " OR ".join(nan), branches=tuple(branches))
 
 
 # --------------------------------------------------------------------------------- SqlOps
@@ -218,6 +231,8 @@ class SqlOps:
         return self._map(lambda x, y: f"{x.at(1)} - {y.at(2)}", a, b, prec=1)
 
     def mul(self, a, b):
+        if isinstance(a, Sql) and a.branches and isinstance(b, (int, float)):
+            return _branches([(c, v * float(b)) for c, v in a.branches])  # Java's doubles
         return self._map(lambda x, y: f"{x.at(2)} * {y.at(3)}", a, b, prec=2)
 
     def div(self, a, b):  # x / ±0 is x · inf (a -0.0 divisor reads as +0.0)
@@ -276,6 +291,8 @@ class SqlOps:
         return self._compare("=", a, b)
 
     def is_nan(self, a):
+        if isinstance(a, Sql) and a.branches and not any(math.isnan(v) for _, v in a.branches):
+            return False  # no branch is NaN: `where` takes the other side
         return self._map(lambda x: x.missing or f"isnan({x.nan_of or x})", a)
 
     def where(self, condition, a, b):
@@ -440,8 +457,7 @@ def _transform(step: Any, block: Block, o: SqlOps) -> Block:
         return out
     if isinstance(step, ir.OneHot):
         fill = math.nan if step.missing_as_nan else 0.0
-        return {t: o.where(o.is_nan(block[s]), fill, block[s])
-                for s, t in zip(step.source, step.target)}
+        return {t: _filled(block[s], fill, o) for s, t in zip(step.source, step.target)}
     if isinstance(step, ir.Union):  # River's union: on a repeated name the first branch wins
         out: Block = {}
         for branch in step.branches:
@@ -451,10 +467,19 @@ def _transform(step: Any, block: Block, o: SqlOps) -> Block:
     raise _refuse(step)
 
 
+def _filled(x: Sql, fill: float, o: SqlOps) -> Sql:
+    """x, missing as `fill`; an input one-hot column's missing branch becomes `fill`."""
+    if x.branches and x.missing == x.branches[0][0]:
+        return _branches([(x.branches[0][0], fill), *x.branches[1:]])
+    return o.where(o.is_nan(x), fill, x)
+
+
 def _scaled(x: Sql, offset: float, divisor: float) -> Sql:
     """(x - offset) / divisor; with both finite and divisor ≠ 0 it is NaN exactly when x is
     (±inf stays ±inf), so a missing-value test reads x instead of recomputing it."""
     finite = math.isfinite(offset) and math.isfinite(divisor)
+    if x.branches:  # divisor ≠ 0: Spark's / (null on 0) and Python's agree
+        return _branches([(c, (v - offset) / divisor) for c, v in x.branches])
     return Sql(f"({x.at(1)} - {_num(offset)}) / {_num(divisor)}", x.layer, 2, 2,
                (x.nan_of or x.text) if finite else "")
 
@@ -557,10 +582,8 @@ def input_columns(types: dict[str, Any], schema: ir.FeatureSchema) -> Block:
                 else f"CAST({col} AS STRING)")  # (SimplifyCasts drops a string's cast)
         lookup = {str(c): i for i, c in enumerate(f.categories)}  # RowEncoder's: last wins
         for i, (c, column) in enumerate(zip(f.categories, f.columns)):
-            hit = f"{text} = {_text(str(c))}" if lookup[str(c)] == i else "false"
-            out[column] = Sql(f"CASE WHEN {col} IS NULL THEN {nan} WHEN {hit} THEN 1.0D "
-                              "ELSE 0.0D END", missing=f"{col} IS NULL")  # (isnan(CASE ..)
-            # is rewritten by PushFoldableIntoBranches and ConstantFolding on every write)
+            hit = [(f"{text} = {_text(str(c))}", 1.0)] if lookup[str(c)] == i else []
+            out[column] = _branches([(f"{col} IS NULL", math.nan), *hit, ("", 0.0)])
     return out
 
 
