@@ -19,6 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from catalog import river_objects
 from river import forest, neighbors, tree
 
 from estuary import ir
@@ -33,23 +34,8 @@ RIVER_ORDER = {neighbors.KNNClassifier: "classes", forest.AMFClassifier: "_class
                tree.HoeffdingAdaptiveTreeClassifier: "classes"}
 
 
-def river_objects(obj: object, seen: set[int]) -> list:
-    from river import base
-
-    if id(obj) in seen:
-        return []
-    seen.add(id(obj))
-    if isinstance(obj, base.Base):
-        return [obj, *(o for v in vars(obj).values() for o in river_objects(v, seen))]
-    if isinstance(obj, dict):
-        return [o for v in obj.values() for o in river_objects(v, seen)]
-    if isinstance(obj, list | tuple):
-        return [o for v in obj for o in river_objects(v, seen)]
-    return []
-
-
 def river_class_order(model: object) -> list | None:
-    for o in river_objects(model, set()):
+    for o in river_objects(model):
         attr = RIVER_ORDER.get(type(o))
         if attr is not None:
             return [plain(c) for c in getattr(o, attr)]
