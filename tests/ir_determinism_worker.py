@@ -1,7 +1,8 @@
 """Run by test_ir_deterministic.py in a subprocess with its own PYTHONHASHSEED: freezes the
 River states the test learned and pickled (a file the test itself wrote in its tmp dir; nothing
-here reads a pickle from a store or the network) as they are, deep-copied and pickled again, and
-writes per case and copy: the IR's content hash and class order, River's own order of the
+here reads a pickle from a store or the network) as they are, deep-copied, pickled again and
+as the online capture copies them (`river_to_ir.capture`: what `online.freeze.complete`
+freezes), and writes per case and copy: the IR's content hash and class order, River's own order of the
 classes set where River's tie-break follows it, the golden vectors River answered here, and the
 SHA-256 of the ONNX bytes written with this process's golden vectors and with the test's.
 
@@ -26,6 +27,7 @@ from estuary import ir
 from estuary.converters.registry import FORMATS
 from estuary.converters.river_to_ir import to_ir
 from estuary.converters.river_to_ir.base import plain
+from estuary.converters.river_to_ir.capture import Capturer, materialize
 from estuary.snapshot import take_snapshot
 
 # River's label breaks ties in the iteration order of a `classes` set, which for str classes is
@@ -69,7 +71,8 @@ def main(states_path: str, golden_path: str, out_path: str) -> None:
     out = {}
     for cid, (model, sample) in states.items():
         copies = {"as loaded": model, "deepcopy": copy.deepcopy(model),
-                  "pickle": pickle.loads(pickle.dumps(model))}
+                  "pickle": pickle.loads(pickle.dumps(model)),
+                  "online capture": materialize(Capturer().capture(model))}
         out[cid] = {name: freeze(m, sample, tmp, golden[cid]) for name, m in copies.items()}
     Path(out_path).write_text(json.dumps(out))
 

@@ -5,7 +5,8 @@ content hash, and artifact) in every process.
 
 The test learns every exportable catalogue case on a few hundred events, pickles the states to
 its tmp dir and freezes them here and in two subprocesses with other hash seeds
-(`ir_determinism_worker.py`), each as loaded, deep-copied and pickled again. Two things legitimately
+(`ir_determinism_worker.py`), each as loaded, deep-copied, pickled again and as the online
+capture copies it. Two things legitimately
 vary, and are checked as such:
 
 - River's own tie-break between classes follows its `classes` set where River builds the
@@ -40,6 +41,7 @@ from estuary.converters.river_to_ir.learning import learn, learning_mode, scored
 N_EVENTS = 300
 SEEDS = ("1", "2")  # the test process's own seed is a third
 WORKER = Path(__file__).with_name("ir_determinism_worker.py")
+COPIES = ("as loaded", "deepcopy", "pickle", "online capture")
 
 
 def learned_states() -> dict:
@@ -99,7 +101,7 @@ def frozen(tmp_path_factory):
 def test_the_whole_catalogue_is_frozen(frozen):
     runs, _ = frozen
     assert len(runs) >= 170  # 181 exportable cases; a few refuse their state after 300 events
-    assert all(len(r) == 1 + 3 * len(SEEDS) for r in runs.values())
+    assert all(len(r) == 1 + 4 * len(SEEDS) for r in runs.values())
 
 
 def test_equal_states_give_equal_ir_and_onnx_bytes_in_every_process(frozen):
@@ -141,7 +143,7 @@ def test_where_river_breaks_ties_in_set_order_the_ir_keeps_it(frozen):
             assert r["classes"] == r["river_order"], (cid, run)
             assert sorted(map(repr, r["classes"])) == sorted(map(repr, by_run["here"]["classes"]))
         for seed in SEEDS:
-            same_process = [by_run[f"{seed}/{name}"] for name in ("as loaded", "deepcopy", "pickle")]
+            same_process = [by_run[f"{seed}/{name}"] for name in COPIES]
             assert len({(r["ir"], r["onnx_test_golden"]) for r in same_process}) == 1, (cid, seed)
             for r in same_process:  # River's own answers, to its sums' last bits
                 assert r["golden_labels"] == same_process[0]["golden_labels"], (cid, seed)
