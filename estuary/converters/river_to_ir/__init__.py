@@ -34,11 +34,7 @@ from . import (  # noqa: F401
     votes,
     wrappers,
 )
-from .base import EstimatorIR, key_name, plain
-
-
-def _category_order(values: set) -> tuple:
-    return tuple(sorted((plain(v) for v in values), key=lambda v: (type(v).__name__, str(v))))
+from .base import EstimatorIR, canonical_order, key_name, plain
 
 
 def build_schema(raw: dict) -> ir.FeatureSchema:
@@ -46,7 +42,8 @@ def build_schema(raw: dict) -> ir.FeatureSchema:
     for key in sorted(raw, key=key_name):
         cats = raw[key]
         if cats:
-            features.append(ir.Feature(key_name(key), plain(key), "categorical", _category_order(cats)))
+            features.append(ir.Feature(key_name(key), plain(key), "categorical",
+                                        tuple(plain(c) for c in canonical_order(cats))))
         else:
             features.append(ir.Feature(key_name(key), plain(key)))
     return ir.FeatureSchema(tuple(features))

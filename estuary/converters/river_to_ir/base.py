@@ -30,6 +30,16 @@ def key_name(key: Any) -> str:
     return key if isinstance(key, str) else str(key)
 
 
+def canonical_order(values: Any) -> list:
+    """`values` (a River set: classes, categories) in an order that depends on their content
+    only, not on the set's history or PYTHONHASHSEED (a set of str iterates in hash order, so a
+    pickled or deep-copied model, or another process, may list it otherwise), so equal states
+    freeze to equal IR. Mixed types sort by type name, then text: str, int and bool classes
+    never compare with each other. Only where River's answer does not depend on the order
+    (a tie-break that follows it must keep River's own order)."""
+    return sorted(values, key=lambda v: (type(plain(v)).__name__, str(plain(v))))
+
+
 def plain(value: Any) -> Any:
     """A JSON scalar for a key, class or category (numpy scalars become Python ones)."""
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):

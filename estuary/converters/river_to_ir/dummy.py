@@ -12,7 +12,7 @@ from river import dummy, preprocessing, stats
 from ...errors import EmptyModelError, UnsupportedModelError
 from ...ir.trees import TreeClassifier, TreeRegressor, TreeStructure
 from ..registry import Case, register_extractor, supported_models
-from .base import EstimatorIR, plain, require_learned
+from .base import EstimatorIR, canonical_order, plain, require_learned
 
 ONE_LEAF = TreeStructure(feature=(0,), threshold=(0.0,), left=(0,), right=(0,),
                          missing_left=(False,), leaf=(0,), onehot=(False,))
@@ -71,9 +71,12 @@ def prior_classifier(m: dummy.PriorClassifier, columns, ctx) -> EstimatorIR:
 @register_extractor(dummy.NoChangeClassifier, inputs=lambda m: {}, kind="estimator",
                     produces=(TreeClassifier,), cases=NO_CHANGE_CASES)
 def no_change_classifier(m: dummy.NoChangeClassifier, columns, ctx) -> EstimatorIR:
-    """`{c: 0.0 for c in classes}` (set order), then 1 for the last class."""
+    """`{c: 0.0 for c in classes}`, then 1 for the last class: one maximum, so River's label
+    does not depend on the `classes` set's order (hash order for str), and the classes go in
+    `canonical_order`: equal states freeze alike in every process."""
     require_learned(m.last_class is not None, "NoChangeClassifier")
-    return constant_classifier(m, m.predict_proba_one({}), columns)
+    proba = m.predict_proba_one({})
+    return constant_classifier(m, {c: proba[c] for c in canonical_order(proba)}, columns)
 
 
 @register_extractor(dummy.StatisticRegressor, inputs=lambda m: {}, kind="estimator",

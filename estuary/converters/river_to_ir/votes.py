@@ -5,7 +5,9 @@ label-only contract: votes, not probabilities; README "Artifact contract").
 
 OneVsOne: every pair's classifier votes for pair[1] when its label is True, else pair[0], in
 the order River created the pairs; River's `max` over its vote dict keeps the class voted first
-on a tie. Voting: hard votes count each member's label (`Counter`, ties to the label first
+on a tie. That tie-break follows the pairs (a dict: its order is the model's state, kept by a
+copy), never the `classes` set, so the classes (the output columns) are in `canonical_order`:
+a set of str iterates in PYTHONHASHSEED's order. Voting: hard votes count each member's label (`Counter`, ties to the label first
 voted); soft votes add the members' probability dicts (`Counter.update`), ties to the class that
 entered the Counter first: the members' class orders, one after another.
 """
@@ -20,7 +22,7 @@ from ...errors import UnsupportedModelError
 from ...ir.ensembles import Member
 from ...ir.votes import VoteCount
 from ..registry import Case, register_extractor, supported_models
-from .base import EstimatorIR, plain, require_learned
+from .base import EstimatorIR, canonical_order, plain, require_learned
 from .ensemble import class_union, member_ir, members_inputs
 
 OVO_CASES = (
@@ -57,7 +59,7 @@ def _label_from_proba(owner: Any, model: Any) -> None:
                     cases=OVO_CASES)
 def one_vs_one(m: multiclass.OneVsOneClassifier, columns, ctx) -> EstimatorIR:
     require_learned(bool(m.classifiers), "OneVsOneClassifier")
-    classes = tuple(m.classes)
+    classes = tuple(canonical_order(m.classes))  # columns only: ties follow the pairs' order
     index = {c: i for i, c in enumerate(classes)}
     members = []
     for pair, clf in m.classifiers.items():
