@@ -66,6 +66,8 @@ MODELS = {
     "onehot_scaled_regression": (lambda: compose.Select("x1", "x2") + (
         compose.Select("c") | preprocessing.OneHotEncoder() | preprocessing.StandardScaler())
         | linear_model.LinearRegression(), lambda s: s),
+    "single_column_regression": (lambda: compose.Select("x1") | linear_model.LinearRegression(),
+                                 lambda s: s),
     "numeric_linear_regression": (lambda: compose.Select("x1", "x2", "x3")
                                   | preprocessing.StandardScaler()
                                   | linear_model.LinearRegression(), lambda s: s),
@@ -460,13 +462,16 @@ def test_a_write_has_no_column_to_prune_and_a_cached_input_stays_cached(spark, f
 
 @pytest.mark.parametrize("name", ["numeric_logreg", "numeric_softmax",
                                   "numeric_linear_regression", "scaler_logreg", "softmax",
-                                  "linear_regression", "onehot_scaled_regression"])
+                                  "linear_regression", "onehot_scaled_regression",
+                                  "single_column_regression"])
 def test_a_write_is_already_in_the_optimisers_final_form(spark, frame, stores, name):
     """No optimiser rule rewrites the plan a write of a scored DataFrame runs: NaN, ±inf and
     the refusal messages are Literals bound when the plan is analysed (as CASTs in the SQL
     text, ConstantFolding rewrote them on every write: one more pass of its main batch), and a
     one-hot category's term w·x is written as a CASE of the products (PushFoldableIntoBranches
-    and ConstantFolding made it so on every write)."""
+    and ConstantFolding made it so on every write), and a regression's range check over one
+    column passes a double-typed null (a bare NULL was cast, and the cast pushed into its
+    `raise_error` branch: three rules on every write)."""
     df = spark.createDataFrame(frame).repartition(2)  # not a local relation Spark computes
     query = _write_plan(spark, public.predict(df, stores[name], engine="sql"))
     as_java = spark.sparkContext._jvm.scala.collection.JavaConverters.mapAsJavaMap
