@@ -516,10 +516,52 @@ def _linear(est: ir.Linear, block: Block, o: SqlOps) -> arithmetic.Scores:
     the form Spark's optimizer rewrites the other into (PushFoldableIntoBranches, then
     ConstantFolding), so it no longer rewrites it on every write of the scored DataFrame."""
     x = [block[c] for c in est.columns]
-    z = [o.add(_sum([o.where(o.is_nan(x[j]), 0.0 * float(w), o.mul(x[j], float(w)))
-                     for j, w in enumerate(row)], o), float(b))
+    z = [o.add(_sum(_merged([o.where(o.is_nan(x[j]), 0.0 * float(w), o.mul(x[j], float(w)))
+                             for j, w in enumerate(row)]), o), float(b))
          for row, b in zip(est.weights, est.intercepts)]
     return arithmetic.link(o, est.link, z)
+
+
+def _merged(terms: list) -> list:
+    """The terms, each run of one category's one-hot terms (CASEs of literals over the same
+    column) as one CASE when that is exact: a + t1 + .. + tk, at most one t not ±0 on every
+    category, is a + (-0.0 + t1 + .. + tk), the same double (x + ±0 = x, but -0 + +0 = +0: the
+    zeros' sum keeps that sign). One CASE tests the column once for null and once per
+    category; k CASEs tested it k times each, and their generated code was ~3x as long
+    (benchmarks/README.md, h/spark7)."""
+    out: list = []
+    for t in terms:
+        last = out[-1] if out else None
+        if (isinstance(t, Sql) and t.branches and isinstance(last, list)
+                and last[0].branches[0][0] == t.branches[0][0]):
+            last.append(t)
+        else:
+            out.append([t] if isinstance(t, Sql) and t.branches else t)
+    return [e for group in out for e in (_one_case(group) if isinstance(group, list) else [group])]
+
+
+def _one_case(run: list[Sql]) -> list[Sql]:
+    """One category's one-hot terms as one CASE (`_merged`), or as they are when some category
+    gives more than one term that is not ±0 (a scaler after the one-hot): summing those
+    first would add in another order."""
+    if len(run) == 1:
+        return run
+    hits = [c for t in run for c, _ in t.branches[1:-1]]
+    outcomes = [run[0].branches[0][0], *hits, ""]  # null, each category, unseen
+
+    def value(t: Sql, outcome: str) -> float:
+        return next((v for c, v in t.branches[:-1] if c == outcome), t.branches[-1][1])
+
+    sums = []
+    for outcome in outcomes:
+        values = [value(t, outcome) for t in run]
+        if sum(v != 0.0 for v in values) > 1:  # NaN counts as not 0
+            return run
+        total = -0.0
+        for v in values:
+            total += v
+        sums.append(total)
+    return [_branches(list(zip(outcomes, sums)))]
 
 
 def _leaf_values(tree: TreeStructure, x: list, values: list[str], node: int = 0) -> str:
