@@ -479,3 +479,31 @@ def test_a_write_is_already_in_the_optimisers_final_form(spark, frame, stores, n
                 for rule, s in as_java(query.tracker().rules()).items()
                 if s.numEffectiveInvocations() and ".optimizer." in rule}
     assert rewrites == {}, rewrites
+
+
+def test_one_hot_terms_merged_into_one_case_add_to_the_same_double():
+    """A category's one-hot terms become one CASE only when a + t1 + .. + tk (left to right)
+    equals a + (their sum) bit for bit on every category, the sign of a zero included; a run
+    with two terms not ±0 on some category (a scaler after the one-hot) stays as it is."""
+    from estuary.scale.spark_sql import _branches, _merged
+
+    null = "`c` IS NULL"
+    rng = random.Random(3)
+    values = [0.0, -0.0, 1.5, -2.25, math.inf, -math.inf, math.nan, 1e308]
+    for _ in range(300):
+        k = rng.randint(2, 4)
+        hits = [rng.choice(values) for _ in range(k)]
+        fills = [rng.choice([0.0, -0.0]) for _ in range(k)]
+        terms = [_branches([(null, fills[j]), (f"`c` = 'k{j}'", hits[j]), ("", fills[j])])
+                 for j in range(k)]
+        [one] = _merged(terms)
+        merged = dict(one.branches)
+        for a in (0.0, -0.0, 2.5, -math.inf, math.nan):
+            for outcome, chosen in [(null, None), ("", None)] + [(f"`c` = 'k{i}'", i)
+                                                                  for i in range(k)]:
+                total = a
+                for j in range(k):
+                    total += hits[j] if j == chosen else fills[j]
+                assert np.array([total]).tobytes() == np.array([a + merged[outcome]]).tobytes()
+    scaled = [_branches([(null, 0.5), (f"`c` = 'k{j}'", 1.5), ("", 0.5)]) for j in range(3)]
+    assert _merged(scaled) == scaled
