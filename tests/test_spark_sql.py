@@ -66,6 +66,8 @@ MODELS = {
     "onehot_scaled_regression": (lambda: compose.Select("x1", "x2") + (
         compose.Select("c") | preprocessing.OneHotEncoder() | preprocessing.StandardScaler())
         | linear_model.LinearRegression(), lambda s: s),
+    "single_column_regression": (lambda: compose.Select("x1") | linear_model.LinearRegression(),
+                                 lambda s: s),
     "numeric_linear_regression": (lambda: compose.Select("x1", "x2", "x3")
                                   | preprocessing.StandardScaler()
                                   | linear_model.LinearRegression(), lambda s: s),
@@ -460,13 +462,16 @@ def test_a_write_has_no_column_to_prune_and_a_cached_input_stays_cached(spark, f
 
 @pytest.mark.parametrize("name", ["numeric_logreg", "numeric_softmax",
                                   "numeric_linear_regression", "scaler_logreg", "softmax",
-                                  "linear_regression", "onehot_scaled_regression"])
+                                  "linear_regression", "onehot_scaled_regression",
+                                  "single_column_regression"])
 def test_a_write_is_already_in_the_optimisers_final_form(spark, frame, stores, name):
     """No optimiser rule rewrites the plan a write of a scored DataFrame runs: NaN, ±inf and
     the refusal messages are Literals bound when the plan is analysed (as CASTs in the SQL
     text, ConstantFolding rewrote them on every write: one more pass of its main batch), and a
     one-hot category's term w·x is written as a CASE of the products (PushFoldableIntoBranches
-    and ConstantFolding made it so on every write)."""
+    and ConstantFolding made it so on every write), and a regression's range check over one
+    column passes a double-typed null (a bare NULL was cast, and the cast pushed into its
+    `raise_error` branch: three rules on every write)."""
     df = spark.createDataFrame(frame).repartition(2)  # not a local relation Spark computes
     query = _write_plan(spark, public.predict(df, stores[name], engine="sql"))
     as_java = spark.sparkContext._jvm.scala.collection.JavaConverters.mapAsJavaMap
@@ -474,3 +479,31 @@ def test_a_write_is_already_in_the_optimisers_final_form(spark, frame, stores, n
                 for rule, s in as_java(query.tracker().rules()).items()
                 if s.numEffectiveInvocations() and ".optimizer." in rule}
     assert rewrites == {}, rewrites
+
+
+def test_one_hot_terms_merged_into_one_case_add_to_the_same_double():
+    """A category's one-hot terms become one CASE only when a + t1 + .. + tk (left to right)
+    equals a + (their sum) bit for bit on every category, the sign of a zero included; a run
+    with two terms not ±0 on some category (a scaler after the one-hot) stays as it is."""
+    from estuary.scale.spark_sql import _branches, _merged
+
+    null = "`c` IS NULL"
+    rng = random.Random(3)
+    values = [0.0, -0.0, 1.5, -2.25, math.inf, -math.inf, math.nan, 1e308]
+    for _ in range(300):
+        k = rng.randint(2, 4)
+        hits = [rng.choice(values) for _ in range(k)]
+        fills = [rng.choice([0.0, -0.0]) for _ in range(k)]
+        terms = [_branches([(null, fills[j]), (f"`c` = 'k{j}'", hits[j]), ("", fills[j])])
+                 for j in range(k)]
+        [one] = _merged(terms)
+        merged = dict(one.branches)
+        for a in (0.0, -0.0, 2.5, -math.inf, math.nan):
+            for outcome, chosen in [(null, None), ("", None)] + [(f"`c` = 'k{i}'", i)
+                                                                  for i in range(k)]:
+                total = a
+                for j in range(k):
+                    total += hits[j] if j == chosen else fills[j]
+                assert np.array([total]).tobytes() == np.array([a + merged[outcome]]).tobytes()
+    scaled = [_branches([(null, 0.5), (f"`c` = 'k{j}'", 1.5), ("", 0.5)]) for j in range(3)]
+    assert _merged(scaled) == scaled

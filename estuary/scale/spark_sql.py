@@ -119,8 +119,9 @@ def load_model(model: Any, version: int | None = None) -> ir.Model:
 # (`:estuary_nan`), bound to Literals when the scored plan is analysed (`Program.apply`): a CAST
 # would be folded again by the optimiser's ConstantFolding on every write (one more pass of its
 # main batch, ~5 ms of the driver's time a write on 1M rows).
-_CONSTANTS: dict[str, float] = {"estuary_nan": math.nan, "estuary_inf": math.inf,
-                                "estuary_ninf": -math.inf}
+_CONSTANTS: dict[str, float | None] = {"estuary_nan": math.nan, "estuary_inf": math.inf,
+                                       "estuary_ninf": -math.inf, "estuary_null": None}
+NULL = ":estuary_null"  # a double-typed null (a bare NULL is of NullType: CAST to double)
 _PARAMETER = re.compile(r":(estuary_[a-z0-9_]+)")
 _STRING = "estuary_s"  # + the string's UTF-8 bytes in hex
 
@@ -165,6 +166,7 @@ class Sql(NamedTuple):
     value: float | None = None  # a literal's
     missing: str = ""  # a boolean true exactly when this is NaN (else `isnan`)
     branches: tuple = ()  # a CASE of literals: ((condition, value), ..., ("", else value))
+    cases: tuple = ()  # CASE WHEN c THEN x ELSE y END, x or y a literal: ((c, x), ("", y))
 
     def at(self, prec: int) -> str:
         """The text as an operand that must bind at least as tightly as `prec`."""
@@ -184,6 +186,15 @@ def _branches(branches: Sequence[tuple[str, float]]) -> Sql:
     nan = [c for c, v in whens if math.isnan(v)]
     return Sql(f"CASE {text} ELSE {_num(last)} END", 0, 2, 3,
                missing="" if math.isnan(last) else " OR ".join(nan), branches=tuple(branches))
+
+
+def _case(cases: Sequence[tuple[str, Sql]], layer: int = 0) -> Sql:
+    """CASE WHEN c THEN x ELSE y END with x or y a literal: kept as `cases`, so that a literal
+    added to it is added branch by branch (`SqlOps.add`), as Spark's PushFoldableIntoBranches
+    and ConstantFolding did on every write (a model with a single linear term)."""
+    (c, x), (_, y) = cases
+    return Sql(f"CASE WHEN {c} THEN {x} ELSE {y} END", max(layer, x.layer, y.layer),
+               cases=tuple(cases))
 
 
 # --------------------------------------------------------------------------------- SqlOps
@@ -225,6 +236,13 @@ class SqlOps:
 
     # left to right: a right operand of the same precedence keeps its parentheses
     def add(self, a, b):
+        if isinstance(a, Sql) and isinstance(b, (int, float)):
+            if a.branches:  # Java's doubles
+                return _branches([(c, v + float(b)) for c, v in a.branches])
+            if a.cases:  # a CASE + a literal: the literal added branch by branch
+                return _case([(c, Sql(_num(v.value + float(b)), 0, 0, value=v.value + float(b))
+                               if v.value is not None else self.add(v, b)) for c, v in a.cases],
+                             a.layer)
         return self._map(lambda x, y: f"{x.at(1)} + {y.at(2)}", a, b, prec=1)
 
     def sub(self, a, b):
@@ -298,8 +316,13 @@ class SqlOps:
     def where(self, condition, a, b):
         if isinstance(condition, bool):
             return a if condition else b
-        return self._map(lambda c, x, y: f"CASE WHEN {c} THEN {x} ELSE {y} END",
-                         condition, a, b)
+        if any(isinstance(v, list) for v in (condition, a, b)):
+            return self._map(lambda c, x, y: f"CASE WHEN {c} THEN {x} ELSE {y} END",
+                             condition, a, b)
+        c, x, y = map(self._sql, (condition, a, b))
+        if x.value is None and y.value is None:
+            return self._map(lambda c, x, y: f"CASE WHEN {c} THEN {x} ELSE {y} END", c, x, y)
+        return _case([(c.text, x), ("", y)], c.layer)
 
     def matmul(self, x: list, W: Any) -> list:
         """x · W as one sum per column of W, left to right over every row of W."""
@@ -389,7 +412,10 @@ class Program:
                      for carried, layer in zip(self._carried(), self.layers)]
             steps.append(inputs + self.outputs)
             utils, catalyst = sc._jvm.PythonUtils, sc._jvm.org.apache.spark.sql.catalyst
-            args = utils.toScalaMap({n: functions.lit(v).expr() for n, v in self.constants})
+            null = catalyst.expressions.Literal.create(None, sc._jvm.org.apache.spark.sql.types
+                                                       .DataTypes.DoubleType)
+            args = utils.toScalaMap({n: null if v is None else functions.lit(v).expr()
+                                     for n, v in self.constants})
             classes = (catalyst.plans.logical.Project, catalyst.analysis.NameParameterizedQuery,
                        sc._jvm.org.apache.spark.sql.Dataset)
             passed = [len(self.keep) + len(c) for c in self._carried()] + [len(self.keep)]
@@ -490,10 +516,52 @@ def _linear(est: ir.Linear, block: Block, o: SqlOps) -> arithmetic.Scores:
     the form Spark's optimizer rewrites the other into (PushFoldableIntoBranches, then
     ConstantFolding), so it no longer rewrites it on every write of the scored DataFrame."""
     x = [block[c] for c in est.columns]
-    z = [o.add(_sum([o.where(o.is_nan(x[j]), 0.0 * float(w), o.mul(x[j], float(w)))
-                     for j, w in enumerate(row)], o), float(b))
+    z = [o.add(_sum(_merged([o.where(o.is_nan(x[j]), 0.0 * float(w), o.mul(x[j], float(w)))
+                             for j, w in enumerate(row)]), o), float(b))
          for row, b in zip(est.weights, est.intercepts)]
     return arithmetic.link(o, est.link, z)
+
+
+def _merged(terms: list) -> list:
+    """The terms, each run of one category's one-hot terms (CASEs of literals over the same
+    column) as one CASE when that is exact: a + t1 + .. + tk, at most one t not ±0 on every
+    category, is a + (-0.0 + t1 + .. + tk), the same double (x + ±0 = x, but -0 + +0 = +0: the
+    zeros' sum keeps that sign). One CASE tests the column once for null and once per
+    category; k CASEs tested it k times each, and their generated code was ~3x as long
+    (benchmarks/README.md, h/spark7)."""
+    out: list = []
+    for t in terms:
+        last = out[-1] if out else None
+        if (isinstance(t, Sql) and t.branches and isinstance(last, list)
+                and last[0].branches[0][0] == t.branches[0][0]):
+            last.append(t)
+        else:
+            out.append([t] if isinstance(t, Sql) and t.branches else t)
+    return [e for group in out for e in (_one_case(group) if isinstance(group, list) else [group])]
+
+
+def _one_case(run: list[Sql]) -> list[Sql]:
+    """One category's one-hot terms as one CASE (`_merged`), or as they are when some category
+    gives more than one term that is not ±0 (a scaler after the one-hot): summing those
+    first would add in another order."""
+    if len(run) == 1:
+        return run
+    hits = [c for t in run for c, _ in t.branches[1:-1]]
+    outcomes = [run[0].branches[0][0], *hits, ""]  # null, each category, unseen
+
+    def value(t: Sql, outcome: str) -> float:
+        return next((v for c, v in t.branches[:-1] if c == outcome), t.branches[-1][1])
+
+    sums = []
+    for outcome in outcomes:
+        values = [value(t, outcome) for t in run]
+        if sum(v != 0.0 for v in values) > 1:  # NaN counts as not 0
+            return run
+        total = -0.0
+        for v in values:
+            total += v
+        sums.append(total)
+    return [_branches(list(zip(outcomes, sums)))]
 
 
 def _leaf_values(tree: TreeStructure, x: list, values: list[str], node: int = 0) -> str:
@@ -587,7 +655,8 @@ def input_columns(types: dict[str, Any], schema: ir.FeatureSchema) -> Block:
     return out
 
 
-def range_check(types: dict[str, Any], schema: ir.FeatureSchema) -> str | None:
+def range_check(types: dict[str, Any], schema: ir.FeatureSchema,
+                null: str = "NULL") -> str | None:
     """SQL that is null, or fails the job on the first ±inf of a numeric feature's float or
     double column (integer, decimal and boolean columns cannot hold one) with the message of
     the `OutOfRangeError` the local and Arrow engines raise (`estuary.rows`' range policy);
@@ -599,7 +668,11 @@ def range_check(types: dict[str, Any], schema: ir.FeatureSchema) -> str | None:
     further (one CASE a column on every row cost ~7% of the executors' time); the others are
     tested column by column (|x| = inf: NaN, missing, and huge finite values pass). A float
     column is cast to double first (a bare float compared with a double literal is
-    rewritten by UnwrapCastInBinaryComparison)."""
+    rewritten by UnwrapCastInBinaryComparison). `null` is its value on the rows that pass:
+    `NULL` (of no type) for a kept check, `NULL` (a double-typed Literal) for one inlined in a
+    regression's output:
+    there a bare NULL made the CASE a CAST of it to double, which the optimiser pushed into a
+    single `raise_error` branch and folded (3 rules) on every write."""
     from pyspark.sql import types as T
 
     top, cases, magnitudes = _num(FLOAT64_MAX), [], []
@@ -617,7 +690,7 @@ def range_check(types: dict[str, Any], schema: ir.FeatureSchema) -> str | None:
         magnitudes.append(f"abs({col})")
     if not cases:
         return None
-    return f"CASE WHEN {' + '.join(magnitudes)} <= {top} THEN NULL {' '.join(cases)} END"
+    return f"CASE WHEN {' + '.join(magnitudes)} <= {top} THEN {null} {' '.join(cases)} END"
 
 
 def _class_literal(c: Any, label_type: Any) -> str:
@@ -663,7 +736,7 @@ def compile_program(model: ir.Model, types: dict[str, Any], prefix: str) -> Prog
     from .spark import _spark_label_type
 
     o = SqlOps(prefix)
-    check = range_check(types, model.schema)
+    check = range_check(types, model.schema, "NULL" if model.task == "classification" else NULL)
     outputs = compile_outputs(model, input_columns(types, model.schema), o)
     if model.task == "classification":  # read by two outputs: kept (once a row). What one
         check = o.keep(Sql(check), "range").text if check else None  # output reads is not:
@@ -677,7 +750,7 @@ def compile_program(model: ir.Model, types: dict[str, Any], prefix: str) -> Prog
         named = tuple((name, f"coalesce({check}, {text})") for name, text in named)
     layers = tuple(tuple(layer) for layer in o.layers)
     used = {m for step in (*layers, named) for _, text in step for m in _PARAMETER.findall(text)}
-    constants = tuple((n, v) for n in sorted(used) if (v := _constant(n)) is not None)
+    constants = tuple((n, _constant(n)) for n in sorted(used) if _is_constant(n))
     return Program(layers, named, tuple(types), constants)
 
 
@@ -696,14 +769,18 @@ def check_spark_version(version: str) -> None:
 
 
 def _constant(name: str) -> float | str | None:
-    """The value a parameter of the SQL text stands for (`_num`, `_text`), or None for a name
-    that is none of them (such text inside a user's quoted column name)."""
+    """The value a parameter of the SQL text stands for (`_num`, `_text`, None: `NULL`), or
+    None for a name that is none of them (such text inside a user's quoted column name)."""
     if name.startswith(_STRING):
         try:
             return bytes.fromhex(name.removeprefix(_STRING)).decode("utf-8")
         except ValueError:
             return None
     return _CONSTANTS.get(name)
+
+
+def _is_constant(name: str) -> bool:
+    return name in _CONSTANTS or _constant(name) is not None
 
 
 def predict(df: Any, model: Any, version: int | str | None = None) -> Any:
