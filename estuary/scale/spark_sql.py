@@ -669,10 +669,10 @@ def range_check(types: dict[str, Any], schema: ir.FeatureSchema,
     tested column by column (|x| = inf: NaN, missing, and huge finite values pass). A float
     column is cast to double first (a bare float compared with a double literal is
     rewritten by UnwrapCastInBinaryComparison). `null` is its value on the rows that pass:
-    `NULL` (of no type) for a kept check, `NULL` (a double-typed Literal) for one inlined in a
-    regression's output:
-    there a bare NULL made the CASE a CAST of it to double, which the optimiser pushed into a
-    single `raise_error` branch and folded (3 rules) on every write."""
+    SQL's `NULL` (of no type) for a check kept as a column, the module's `NULL` parameter (a
+    double-typed Literal) for one inlined in a regression's output, where a bare NULL made the
+    CASE a CAST to double that the optimiser pushed into the single `raise_error` branch and
+    folded (3 rules) on every write."""
     from pyspark.sql import types as T
 
     top, cases, magnitudes = _num(FLOAT64_MAX), [], []
