@@ -2,9 +2,10 @@
 River states the test learned and pickled (a file the test itself wrote in its tmp dir; nothing
 here reads a pickle from a store or the network) as they are, deep-copied, pickled again and
 as the online capture copies them (`river_to_ir.capture`: what `online.freeze.complete`
-freezes), and writes per case and copy: the IR's content hash and class order, River's own order of the
-classes set where River's tie-break follows it, the golden vectors River answered here, and the
-SHA-256 of the ONNX bytes written with this process's golden vectors and with the test's.
+freezes), and writes per case and copy: the IR's content hash and class order, River's own
+order of the classes set where River's tie-break follows it, the golden vectors River answered
+here, and the SHA-256 of the ONNX bytes written with this process's golden vectors and with the
+test's.
 
     python tests/ir_determinism_worker.py STATES.pkl GOLDEN.json OUT.json
 """

@@ -95,17 +95,17 @@ def frozen(tmp_path_factory):
     there = {seed: json.loads((tmp / f"out{seed}.json").read_text()) for seed in SEEDS}
     return {cid: {"here": as_json(here[cid]),
                   **{f"{s}/{name}": r for s in SEEDS for name, r in there[s][cid].items()}}
-            for cid in here}, states
+            for cid in here}
 
 
 def test_the_whole_catalogue_is_frozen(frozen):
-    runs, _ = frozen
+    runs = frozen
     assert len(runs) >= 170  # 181 exportable cases; a few refuse their state after 300 events
     assert all(len(r) == 1 + 4 * len(SEEDS) for r in runs.values())
 
 
 def test_equal_states_give_equal_ir_and_onnx_bytes_in_every_process(frozen):
-    runs, states = frozen
+    runs = frozen
     differ = {}
     for cid, by_run in runs.items():
         if by_run["here"]["river_order"] is not None:
@@ -120,7 +120,7 @@ def test_equal_states_give_equal_ir_and_onnx_bytes_in_every_process(frozen):
 def test_river_answers_alike_to_the_last_bits(frozen):
     """River's own golden answers (its float sums follow its dicts' order): equal labels, the
     same numbers within 1e-12 (an ONNX file written with its own golden vectors holds them)."""
-    runs, _ = frozen
+    runs = frozen
     for cid, by_run in runs.items():
         here = by_run["here"]
         if here["river_order"] is not None:
@@ -134,7 +134,7 @@ def test_where_river_breaks_ties_in_set_order_the_ir_keeps_it(frozen):
     """KNN / AMF / HAT classifiers: the IR's classes are River's order in the freezing process
     (so the artifact's tie-break is River's there); in one process the copies freeze to one IR
     and ONNX file; across processes the IR is the same where River's order is."""
-    runs, _ = frozen
+    runs = frozen
     tie_cases = [cid for cid, r in runs.items() if r["here"]["river_order"] is not None]
     assert len(tie_cases) >= 5
     for cid in tie_cases:

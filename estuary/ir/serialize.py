@@ -84,9 +84,10 @@ def to_json(node: Any, indent: int | None = None) -> str:
 # the compact form: `json.dumps(value, sort_keys=True, allow_nan=False, separators=(",", ":"))`
 _ENCODER = json.JSONEncoder(sort_keys=True, allow_nan=False, separators=(",", ":"))
 
-# id(tuple) → (the tuple, its JSON, whether it was found immutable): the rows of a table of tuples (a tree's per-leaf
-# naive-Bayes tables, reused by identity for leaves that did not learn: river_to_ir/tree.py)
-# written by the last calls of `_canonical`; the tuple is held, so its id is not reused
+# id(tuple) → (the tuple, its JSON, whether it was found immutable): the rows of a table of
+# tuples (a tree's per-leaf naive-Bayes tables, reused by identity for leaves that did not
+# learn: river_to_ir/tree.py) written by the last calls of `_canonical`; the tuple is held, so
+# its id is not reused
 _FRAGMENTS: dict[int, tuple[tuple, str, bool]] = {}
 MAX_FRAGMENTS = 16_384  # beyond: only the rows of the last call are kept (~1 kB each)
 

@@ -18,9 +18,10 @@ GC: a CPython full collection walks every object of a big tree (100+ ms) and lan
 River's learn_one as often as in a snapshot; pausing the collector during the freeze was measured
 and dropped (the young objects it deferred made one long collection on the next event). The
 capture keeps a leaf's numbers in an `array('d')` and a model without a tree as its pickle bytes
-(neither tracked by the collector) and leaves the freeing of the states it replaced to the worker. A process that keeps one big model for good may
-use `Learner(gc_freeze=True)`: `gc.freeze()` after each capture takes the model out of every
-later full collection (`benchmarks/stall.py` measures both against bare River).
+(neither tracked by the collector) and leaves the freeing of the states it replaced to the
+worker. A process that keeps one big model for good may use `Learner(gc_freeze=True)`:
+`gc.freeze()` after each capture takes the model out of every later full collection
+(`benchmarks/stall.py` measures both against bare River).
 """
 
 from __future__ import annotations

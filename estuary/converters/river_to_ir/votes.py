@@ -7,9 +7,10 @@ OneVsOne: every pair's classifier votes for pair[1] when its label is True, else
 the order River created the pairs; River's `max` over its vote dict keeps the class voted first
 on a tie. That tie-break follows the pairs (a dict: its order is the model's state, kept by a
 copy), never the `classes` set, so the classes (the output columns) are in `canonical_order`:
-a set of str iterates in PYTHONHASHSEED's order. Voting: hard votes count each member's label (`Counter`, ties to the label first
-voted); soft votes add the members' probability dicts (`Counter.update`), ties to the class that
-entered the Counter first: the members' class orders, one after another.
+a set of str iterates in PYTHONHASHSEED's order. Voting: hard votes count each member's label
+(`Counter`, ties to the label first voted); soft votes add the members' probability dicts
+(`Counter.update`), ties to the class that entered the Counter first: the members' class
+orders, one after another.
 """
 
 from __future__ import annotations
