@@ -46,6 +46,12 @@ def _order_key(value: Any) -> tuple[str, str]:
     return type(value).__name__, str(value)
 
 
+def categorical_owner(ctx: Any) -> dict[str, Any]:
+    """Each column of the row's raw categorical features (one per category) → its feature:
+    the keys River receives as category values, not numbers, when no encoder comes first."""
+    return {c: f for f in ctx.schema.features if f.kind == "categorical" for c in f.columns}
+
+
 def plain(value: Any) -> Any:
     """A JSON scalar for a key, class or category (numpy scalars become Python ones)."""
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
