@@ -205,8 +205,10 @@ def summary(name: str, rounds: list[dict], every: int, gc_freeze: bool) -> dict:
             "stall_cpu_ms": {"p50": statistics.median(cpu), **_dist(cpu, 0.99)},
             "bare_pause_ms": _dist(bare, 0.99),
             "learner_pause_ms": _dist(learner, 0.99),
-            "full_collections_in": {k: sum(r["landed"][k] for r in rounds)
-                                    for k in rounds[0]["landed"]},
+            # full collections in bare learn_one, the Learner's and the captures; young ones
+            # in the captures (`capture_young`)
+            "collections_in": {k: sum(r["landed"][k] for r in rounds)
+                               for k in rounds[0]["landed"]},
             "pause_while_worker_ms": {"p50": statistics.median(during or [0.0]),
                                       "p99": _pct(during or [0.0], 0.99)},
             "worker_ms": {"p50": statistics.median(pooled("worker_seconds")) * 1e3,
@@ -278,7 +280,7 @@ def table(results: list[dict]) -> str:
     for r in results:
         s, b, p, u = r["stall_ms"], r["bare_pause_ms"], r["learner_pause_ms"], r["learn_one_us"]
         d, w, c = r["pause_while_worker_ms"], r["worker_ms"], r["stall_cpu_ms"]
-        g = r["full_collections_in"]
+        g = r["collections_in"]
         end = f", {r['nodes_at_end']} nodes at end" if r.get("nodes_at_end") else ""
         lines.append(f"| {r['model']}{end} | {r['snapshots']} ({r['every']}; {r['rounds']}) | "
                      f"{r['probes']} | "

@@ -121,6 +121,43 @@ def test_learner_policies_and_resume(tmp_path):
         Learner(MODELS["logreg"](), checkpoint_every=10)
 
 
+@pytest.mark.parametrize("name", ["logreg", "hoeffding"])
+def test_a_snapshot_pickles_the_model_once_and_its_checkpoint_restores_it(tmp_path, monkeypatch,
+                                                                          name):
+    """With `checkpoint_on_snapshot`, the checkpoint reuses the capture's pickle of the model
+    (scaler|logreg; a tree is captured without pickling and pickled by the checkpoint alone):
+    one pickling of the model per snapshot, and the checkpoint restores a learner that predicts
+    exactly like the live model at the snapshot, with its metric."""
+    from river import metrics
+
+    model = MODELS[name]()
+    ckpts = CheckpointDir(tmp_path / "c", key=KEY, keep=10)
+    learner = Learner(model, checkpoints=ckpts, metric=metrics.Accuracy())
+    pickled = []
+    reduce_ex = type(model).__reduce_ex__
+
+    def counting(obj, protocol):
+        if obj is model:
+            pickled.append(protocol)
+        return reduce_ex(obj, protocol)
+
+    monkeypatch.setattr(type(model), "__reduce_ex__", counting)
+    events = _events(900)
+    for k in range(3):
+        for x, y in events[300 * k:300 * (k + 1)]:
+            learner.learn_one(x, y)
+        learner.capture()
+        assert len(pickled) == k + 1 and len(ckpts.paths()) == k + 1
+    monkeypatch.undo()
+
+    resumed = Learner(MODELS[name](), checkpoints=CheckpointDir(tmp_path / "c", key=KEY),
+                      metric=metrics.Accuracy())
+    assert resumed.resume().n_events == 900 and resumed.n_snapshots == 3
+    assert resumed.metric.get() == learner.metric.get()
+    rows = [x for x, _ in _events(200, seed=3)]
+    assert [resumed.predict_proba_one(r) for r in rows] == [model.predict_proba_one(r) for r in rows]
+
+
 def _learn_cli(source: Path, tmp_path: Path) -> list[str]:
     return [sys.executable, "-m", "estuary", "learn", "--source", str(source),
             "--store", str(tmp_path / "store"), "--model", "hoeffding", "--every", "1000000",

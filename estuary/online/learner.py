@@ -26,7 +26,7 @@ from typing import Any
 
 from ..converters.river_to_ir.capture import Capturer
 from ..converters.river_to_ir.learning import final_step, learn, learning_mode, scored_row
-from .checkpoint import Checkpoint, CheckpointDir
+from .checkpoint import Checkpoint, CheckpointDir, Pickled
 from .freeze import Captured, Frozen, capture, complete
 from .policy import EveryN, EveryT, Manual, Policy
 from .publish import PublishResult
@@ -225,8 +225,8 @@ class Learner:
         self.n_snapshots += 1
         self.history.append((self.n_events, reason, captured.stall_ms))
         self.policy.reset(self.n_events)
-        if self.checkpoint_on_snapshot:
-            self.checkpoint()
+        if self.checkpoint_on_snapshot:  # the model as the capture pickled it, if it did
+            self._checkpoint(captured.state.pickled())
         self._check_at = self._next_check(self.n_events)
         return captured
 
@@ -240,10 +240,15 @@ class Learner:
     def checkpoint(self) -> Future:
         """Checkpoint the model, the metric and the position now (pickled on this thread,
         written by the checkpoint writer); the future gives the file's path."""
+        return self._checkpoint(None)
+
+    def _checkpoint(self, pickled: bytes | None) -> Future:
+        """`checkpoint`, with the model's pickle bytes when a capture just made them."""
         if self.checkpoints is None:
             raise ValueError("this Learner has no checkpoints: pass checkpoints=CheckpointDir(path)")
         offsets = self.position() if self.position is not None else {}
-        fut = self.checkpoints.save((self.model, self.metric), self.n_events, offsets,
+        model = self.model if pickled is None else Pickled(pickled)
+        fut = self.checkpoints.save((model, self.metric), self.n_events, offsets,
                                     {"n_snapshots": self.n_snapshots})
         if self._ckpt_policy is not None:
             self._ckpt_policy.reset(self.n_events)

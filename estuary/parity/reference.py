@@ -53,56 +53,62 @@ def river_outputs(model: Any, rows: Sequence[Mapping], task: str, classes: Seque
     `predict_proba_one`/`predict_one` for classifiers, `predict_one` for regressors, and so on;
     `progress(done, total)` hears every 100 rows (River's side is the slow one)."""
     spec = TASKS[task]
-    answer = ANSWERS[task]
     if task == "classification" and reads_label_from_proba(model) and not label_only(model):
         return _probabilities(model, rows, classes, progress)
-    outputs = np.full((len(rows), spec.width(len(classes))), np.nan)
+    answer = ANSWERS[task]
     if task == "classification" and label_only(model):
         answer = _classification_votes
-    labels: list[Any] = []
-    errors: list[str | None] = []
-    for i, x in enumerate(rows):
-        if progress is not None and i % 100 == 0:
-            progress(i, len(rows))
-        try:
-            values, label = answer(model, x, classes)
-            outputs[i] = values
-            labels.append(label)
-            errors.append(None)
-        except Exception as e:  # River rejects some adversarial rows (e.g. Select on a missing key)
-            labels.append(None)
-            errors.append(f"{type(e).__name__}: {e}")
+    outputs = np.full((len(rows), spec.width(len(classes))), np.nan)
+
+    def one(i: int, x: Mapping) -> Any:
+        values, label = answer(model, x, classes)
+        outputs[i] = values
+        return label
+
+    labels, errors = _each_row(rows, one, progress)
     return Reference(outputs, labels, errors)
 
 
 def _probabilities(model: Any, rows: Sequence[Mapping], classes: Sequence,
                    progress: Callable[[int, int], None] | None) -> Reference:
     """`river_outputs` of a classifier whose label River reads from its probabilities: each
-    class's probability (0 for a class River leaves out) and the most probable class, in one
-    loop that builds the matrix once at the end: the per-row answer call, numpy row write and
-    list appends cost ~0.6 ms on a linear model's 457 probe rows, half of River's own time."""
+    class's probability (0 for a class River leaves out) and the most probable class, as lists
+    made into the matrix once at the end: the per-row answer call through `ANSWERS` and numpy
+    row write cost ~0.6 ms on a linear model's 457 probe rows, half of River's own time."""
     predict = model.predict_proba_one
-    values: list[list[float]] = []
+    values: list[list[float]] = [[math.nan] * len(classes)] * len(rows)  # a rejected row's
+
+    def one(i: int, x: Mapping) -> Any:
+        proba = predict(dict(x))  # River's own copy: a step may edit the dict it is given
+        row = [float(proba.get(c, 0.0)) for c in classes]
+        label = max(proba, key=proba.get) if proba else None
+        values[i] = row
+        return label
+
+    labels, errors = _each_row(rows, one, progress)
+    outputs = np.array(values, dtype=np.float64).reshape(len(rows), len(classes))
+    return Reference(outputs, labels, errors)
+
+
+def _each_row(rows: Sequence[Mapping], one: Callable[[int, Mapping], Any],
+              progress: Callable[[int, int], None] | None) -> tuple[list[Any], list[str | None]]:
+    """Each row's label from `one(i, x)` (which also records the row's values), or None and
+    River's error for a row it rejects; `progress(done, total)` hears every 100 rows."""
     labels: list[Any] = []
     errors: list[str | None] = []
-    missing = [math.nan] * len(classes)
+    n = len(rows)
     for i, x in enumerate(rows):
         if progress is not None and i % 100 == 0:
-            progress(i, len(rows))
+            progress(i, n)
         try:
-            proba = predict(dict(x))  # River's own copy: a step may edit the dict it is given
-            row = [float(proba.get(c, 0.0)) for c in classes]
-            label = max(proba, key=proba.get) if proba else None
-        except Exception as e:  # River rejects some adversarial rows (Select on a missing key)
-            values.append(missing)
+            label = one(i, x)
+        except Exception as e:  # River rejects some adversarial rows (e.g. Select on a missing key)
             labels.append(None)
             errors.append(f"{type(e).__name__}: {e}")
             continue
-        values.append(row)
         labels.append(label)
         errors.append(None)
-    outputs = np.array(values, dtype=np.float64).reshape(len(rows), len(classes))
-    return Reference(outputs, labels, errors)
+    return labels, errors
 
 
 # each answer gives River its own copy of the row per call: River steps may edit the dict

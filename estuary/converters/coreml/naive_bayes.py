@@ -28,21 +28,31 @@ from .transforms import Context, impute
 def presence(s: Stages, x: str, width: int) -> str:
     """[F] 1.0 where the column is a number (any, ±inf included), 0.0 where it is NaN."""
 
+    def tree(ens, j: int) -> None:
+        ens.nodes.add(treeId=j, nodeId=3, nodeBehavior=6)  # NaN: <= 0 and > 0 both false
+        one = ens.nodes.add(treeId=j, nodeId=2, nodeBehavior=6)
+        one.evaluationInfo.add(evaluationIndex=j, evaluationValue=1.0)
+        ens.nodes.add(treeId=j, nodeId=0, nodeBehavior=0, branchFeatureIndex=j,
+                      branchFeatureValue=0.0, trueChildNodeId=2, falseChildNodeId=1)
+        ens.nodes.add(treeId=j, nodeId=1, nodeBehavior=3, branchFeatureIndex=j,
+                      branchFeatureValue=0.0, trueChildNodeId=2, falseChildNodeId=3)
+
+    return _per_column(s, x, width, tree, "present")
+
+
+def _per_column(s: Stages, x: str, width: int, tree, name: str) -> str:
+    """[F] from a float32 tree ensemble of one tree per column j, output j (`tree(ens, j)`
+    adds its nodes), base 0 and no post-transform."""
+
     def fill(p) -> None:
         ens = p.treeEnsemble
         ens.numPredictionDimensions = width
         ens.basePredictionValue.extend([0.0] * width)
         for j in range(width):
-            ens.nodes.add(treeId=j, nodeId=3, nodeBehavior=6)  # NaN: <= 0 and > 0 both false
-            one = ens.nodes.add(treeId=j, nodeId=2, nodeBehavior=6)
-            one.evaluationInfo.add(evaluationIndex=j, evaluationValue=1.0)
-            ens.nodes.add(treeId=j, nodeId=0, nodeBehavior=0, branchFeatureIndex=j,
-                          branchFeatureValue=0.0, trueChildNodeId=2, falseChildNodeId=1)
-            ens.nodes.add(treeId=j, nodeId=1, nodeBehavior=3, branchFeatureIndex=j,
-                          branchFeatureValue=0.0, trueChildNodeId=2, falseChildNodeId=3)
+            tree(ens, j)
         p.postEvaluationTransform = 0
 
-    out = s.array("treeEnsembleRegressor", x, width, width, fill, "present")
+    out = s.array("treeEnsembleRegressor", x, width, width, fill, name)
     s.float32 = True
     return out
 
@@ -88,22 +98,15 @@ def above(s: Stages, x: str, width: int, threshold: float) -> str:
         onehot=(False,) * (2 * width + 1))
     signs, _ = split_signs(comb, s, x, width)
 
-    def fill(p) -> None:
-        ens = p.treeEnsemble
-        ens.numPredictionDimensions = width
-        ens.basePredictionValue.extend([0.0] * width)
-        for j in range(width):
-            ens.nodes.add(treeId=j, nodeId=0, nodeBehavior=LEQ, branchFeatureIndex=j,
-                          branchFeatureValue=0.0, trueChildNodeId=1, falseChildNodeId=2,
-                          missingValueTracksTrueChild=True)
-            ens.nodes.add(treeId=j, nodeId=1, nodeBehavior=LEAF)
-            hit = ens.nodes.add(treeId=j, nodeId=2, nodeBehavior=LEAF)
-            hit.evaluationInfo.add(evaluationIndex=j, evaluationValue=1.0)
-        p.postEvaluationTransform = 0
+    def tree(ens, j: int) -> None:
+        ens.nodes.add(treeId=j, nodeId=0, nodeBehavior=LEQ, branchFeatureIndex=j,
+                      branchFeatureValue=0.0, trueChildNodeId=1, falseChildNodeId=2,
+                      missingValueTracksTrueChild=True)
+        ens.nodes.add(treeId=j, nodeId=1, nodeBehavior=LEAF)
+        hit = ens.nodes.add(treeId=j, nodeId=2, nodeBehavior=LEAF)
+        hit.evaluationInfo.add(evaluationIndex=j, evaluationValue=1.0)
 
-    out = s.array("treeEnsembleRegressor", signs, width, width, fill, "above")
-    s.float32 = True
-    return out
+    return _per_column(s, signs, width, tree, "above")
 
 
 @register_emitter("coreml", BernoulliNB)

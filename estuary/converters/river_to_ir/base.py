@@ -37,7 +37,19 @@ def canonical_order(values: Any) -> list:
     freeze to equal IR. Mixed types sort by type name, then text: str, int and bool classes
     never compare with each other. Only where River's answer does not depend on the order
     (a tie-break that follows it must keep River's own order)."""
-    return sorted(values, key=lambda v: (type(plain(v)).__name__, str(plain(v))))
+    return sorted(values, key=_order_key)
+
+
+def _order_key(value: Any) -> tuple[str, str]:
+    """`canonical_order`'s key: the plain value's type name, then its text."""
+    value = plain(value)
+    return type(value).__name__, str(value)
+
+
+def categorical_owner(ctx: Any) -> dict[str, Any]:
+    """Each column of the row's raw categorical features (one per category) → its feature:
+    the keys River receives as category values, not numbers, when no encoder comes first."""
+    return {c: f for f in ctx.schema.features if f.kind == "categorical" for c in f.columns}
 
 
 def plain(value: Any) -> Any:

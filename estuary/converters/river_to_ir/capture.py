@@ -618,6 +618,12 @@ class Capture:
     def __setstate__(self, state) -> None:
         (self.model, self.trees), self.dropped = state, []
 
+    def pickled(self) -> bytes | None:
+        """The model's pickle bytes when this capture is its pickle (`Capturer._copy`), else
+        None: a checkpoint taken at the same instant reuses them rather than pickle it again."""
+        model = self.model
+        return model.data if type(model) is _Pickled else None
+
 
 def materialize(captured: Capture) -> Any:
     """The River model a capture stands for (off the loop): its trees' leaves rebuilt."""

@@ -13,7 +13,7 @@ from ... import ir
 from ...errors import UnsupportedModelError
 from ...ir.features import Polynomial
 from ..registry import Case, extractor_for, register_extractor, supported_models
-from .base import EstimatorIR, key_name
+from .base import EstimatorIR, categorical_owner, key_name
 
 
 def merge_inputs(into: dict, more: dict) -> dict:
@@ -287,7 +287,7 @@ def rename_columns(step: Any, columns: tuple[str, ...], ctx) -> ir.OneHot:
     if type(step) is compose.Renamer:
         _check_renamer(step)
     rename = KEY_RENAMERS[type(step)][0]
-    owner = {c: f for f in ctx.schema.features if f.kind == "categorical" for c in f.columns}
+    owner = categorical_owner(ctx)
     target = []
     for c in columns:
         f = owner.get(c)
@@ -329,8 +329,7 @@ def product(p: compose.TransformerProduct, columns: tuple[str, ...], ctx) -> ir.
     if len(set(every)) != len(every):
         raise UnsupportedModelError(p, supported_models(),
                                     reason="two of its transformers output the same key")
-    raw_categorical = {c for f in ctx.schema.features if f.kind == "categorical" for c in f.columns}
-    if raw_categorical & set(every):
+    if categorical_owner(ctx).keys() & set(every):
         raise UnsupportedModelError(p, supported_models(),
                                     reason="a transformer passes a raw categorical value on, "
                                     "which River would multiply as it is; encode it first")
@@ -365,7 +364,7 @@ def select_type(s: compose.SelectType, columns: tuple[str, ...], ctx) -> ir.Sele
     of `types`, dropped when none is; a raw categorical feature by the types of its categories
     (an unseen category is all zeros either way). Anything in between depends on the row's
     Python types, which the float input tensor does not carry: refused."""
-    owner = {c: f for f in ctx.schema.features if f.kind == "categorical" for c in f.columns}
+    owner = categorical_owner(ctx)
     keep_numbers = _keeps(s, (int, float, bool))
     kept = []
     for c in columns:

@@ -12,7 +12,15 @@ from ... import ir
 from ...errors import UnsupportedModelError
 from ...ir.probit import Probit
 from ..registry import Case, extractor_for, register_extractor, supported_models
-from .base import PHISHING_KEYS, EstimatorIR, key_name, numeric_inputs, plain, require_learned
+from .base import (
+    PHISHING_KEYS,
+    EstimatorIR,
+    categorical_owner,
+    key_name,
+    numeric_inputs,
+    plain,
+    require_learned,
+)
 
 
 def weight_row(weights: dict, columns: tuple[str, ...]) -> tuple[float, ...]:
@@ -221,8 +229,7 @@ def ad_predictor(m: linear_model.AdPredictor, columns, ctx) -> EstimatorIR:
         raise UnsupportedModelError(m, supported_models(), reason=(
             "River adds variance 1.0 for every active key it never learned, also keys an "
             "artifact cannot see; put compose.Select(<keys>) in front of it"))
-    raw = {c for f in ctx.schema.features if f.kind == "categorical" for c in f.columns}
-    if raw & set(columns):
+    if categorical_owner(ctx).keys() & set(columns):
         raise UnsupportedModelError(m, supported_models(), reason=(
             "it receives raw categories, whose key River activates as a whole; encode them "
             "(OneHotEncoder behind the Select is not closed: use OrdinalEncoder)"))

@@ -19,7 +19,15 @@ from ...errors import EmptyModelError, UnsupportedModelError
 from ...ir.naive_bayes import BernoulliNB as BernoulliNBNode
 from ...ir.naive_bayes import GaussianNB as GaussianNBNode
 from ..registry import Case, register_extractor, supported_models
-from .base import PHISHING_KEYS, EstimatorIR, key_name, numeric_inputs, plain, require_learned
+from .base import (
+    PHISHING_KEYS,
+    EstimatorIR,
+    categorical_owner,
+    key_name,
+    numeric_inputs,
+    plain,
+    require_learned,
+)
 
 
 def _gaussian_inputs(m: naive_bayes.GaussianNB) -> dict:
@@ -150,7 +158,7 @@ def multinomial_nb(m: naive_bayes.MultinomialNB, columns: tuple[str, ...], ctx) 
     classes = _class_order(m, "MultinomialNB")
     if not ctx.closed:
         raise UnsupportedModelError(m, supported_models(), reason=MULTINOMIAL_REFUSAL)
-    if any(f.kind == "categorical" for f in ctx.schema.features if set(f.columns) & set(columns)):
+    if categorical_owner(ctx).keys() & set(columns):
         raise UnsupportedModelError(m, supported_models(), reason=(
             "it receives raw categories, whose values River would count as frequencies"))
     keys = {key_name(f): f for f in m.feature_counts}

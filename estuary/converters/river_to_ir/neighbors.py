@@ -23,6 +23,7 @@ from .base import (
     PHISHING_KEYS,
     TRUMP_KEYS,
     EstimatorIR,
+    categorical_owner,
     key_name,
     numeric_inputs,
     plain,
@@ -98,8 +99,7 @@ def _points(m: Any, window: list[tuple[dict, Any]], columns: tuple[str, ...],
         raise UnsupportedModelError(m, supported_models(), reason=(
             "River's distance adds the square of every key of the row, also keys it never "
             "stored, which an artifact cannot see; put compose.Select(<keys>) in front of it"))
-    raw = {c for f in ctx.schema.features if f.kind == "categorical" for c in f.columns}
-    if raw & set(columns):
+    if categorical_owner(ctx).keys() & set(columns):
         raise UnsupportedModelError(m, supported_models(), reason=(
             "it receives raw categories, which River's distance cannot subtract; encode them "
             "(OrdinalEncoder) first"))

@@ -13,13 +13,13 @@ from ...errors import UnsupportedModelError
 from ...ir.elementwise import Binarize, Fill, Normalize
 from ...ir.features import Ordinal
 from ..registry import Case, register_extractor, supported_models
-from .base import key_name, numeric_inputs, plain
+from .base import categorical_owner, key_name, numeric_inputs, plain
 
 
 def _numeric_only(s, columns: tuple[str, ...], ctx) -> None:
     """A scaler in front of an encoder sees raw category values in River, which the schema holds
     as one-hot columns: there is no scaled number to give it, so refuse rather than scale 0/1."""
-    owner = {c: f for f in ctx.schema.features if f.kind == "categorical" for c in f.columns}
+    owner = categorical_owner(ctx)
     hit = sorted({owner[c].name for c in columns if c in owner})
     if hit:
         raise UnsupportedModelError(

@@ -10,7 +10,7 @@ from river._river_rust.feature_hashing import feature_hash
 from ...errors import UnsupportedModelError
 from ...ir.projection import Project
 from ..registry import Case, register_extractor, supported_models
-from .base import key_name
+from .base import categorical_owner, key_name
 
 PHISHING = ("empty_server_form_handler", "popup_window", "https", "age_of_domain",
             "request_from_other_domain", "anchor_from_other_domain", "is_popular", "long_url",
@@ -46,8 +46,8 @@ def _require_closed(step, columns: tuple[str, ...], ctx, what: str) -> None:
         raise UnsupportedModelError(step, supported_models(), reason=(
             f"River {what} for every key of the row, also keys the model never learned, which an "
             "artifact cannot see; put compose.Select(<keys>) in front of it"))
-    owner = {c: f.name for f in ctx.schema.features if f.kind == "categorical" for c in f.columns}
-    hit = sorted({owner[c] for c in columns if c in owner})
+    owner = categorical_owner(ctx)
+    hit = sorted({owner[c].name for c in columns if c in owner})
     if hit:
         raise UnsupportedModelError(step, supported_models(), reason=(
             f"it receives {hit} as raw categories; encode them (OrdinalEncoder) first"))
