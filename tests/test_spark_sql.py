@@ -290,6 +290,38 @@ def test_two_scored_frames_join(spark, frame, stores):
     assert joined.iloc[:, 2].tolist() == local_b["prediction"].tolist()
 
 
+def test_new_inputs_get_their_own_projections_with_fresh_attribute_ids(spark, frame, stores):
+    """The expressions passed on are copied per call from one JVM list kept per program: three
+    new input DataFrames scored in turn each get their columns once (nothing appended to the
+    kept list), output attribute ids of their own, and the same predictions."""
+    df = spark.createDataFrame(frame.head(400))
+    scored = [public.predict(df.select("*"), stores["numeric_logreg"], engine="sql")
+              for _ in range(3)]
+    for s in scored:
+        assert s.columns == [*df.columns, "prediction", "probabilities"]
+        kept = [p.projectList().size() for p in _projects(s._jdf.queryExecution().analyzed())]
+        assert kept == [p.projectList().size() for p in _projects(
+            scored[0]._jdf.queryExecution().analyzed())]
+    ids = {str(s._jdf.queryExecution().analyzed().output().last().exprId().id())
+           for s in scored}
+    assert len(ids) == 3
+    rows = [s.select("id", "prediction", "probabilities").toPandas().sort_values("id")
+            .reset_index(drop=True) for s in scored]
+    for r in rows[1:]:
+        assert r["prediction"].tolist() == rows[0]["prediction"].tolist()
+        assert np.array_equal(_probabilities(r), _probabilities(rows[0]))
+
+
+def _projects(plan) -> list:
+    """The Project nodes of an analysed plan, from the top down."""
+    out = []
+    while plan.nodeName() in ("Project", "NameParameterizedQuery"):
+        if plan.nodeName() == "Project":
+            out.append(plan)
+        plan = plan.children().head()
+    return out
+
+
 # ----------------------------------------------------------------------- the range policy
 # Issue 18's policy in every batch engine: ±inf in a numeric feature's column is refused with
 # `OutOfRangeError` naming the feature, as `predict_many` refuses it; NaN and null stay missing.
