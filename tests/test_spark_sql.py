@@ -517,7 +517,7 @@ def test_one_hot_terms_merged_into_one_case_add_to_the_same_double():
     """A category's one-hot terms become one CASE only when a + t1 + .. + tk (left to right)
     equals a + (their sum) bit for bit on every category, the sign of a zero included; a run
     with two terms not ±0 on some category (a scaler after the one-hot) stays as it is."""
-    from estuary.scale.spark_sql import _branches, _merged
+    from estuary.scale.spark_sql import _case, _merged
 
     null = "`c` IS NULL"
     rng = random.Random(3)
@@ -526,7 +526,7 @@ def test_one_hot_terms_merged_into_one_case_add_to_the_same_double():
         k = rng.randint(2, 4)
         hits = [rng.choice(values) for _ in range(k)]
         fills = [rng.choice([0.0, -0.0]) for _ in range(k)]
-        terms = [_branches([(null, fills[j]), (f"`c` = 'k{j}'", hits[j]), ("", fills[j])])
+        terms = [_case([(null, fills[j]), (f"`c` = 'k{j}'", hits[j]), ("", fills[j])])
                  for j in range(k)]
         [one] = _merged(terms)
         merged = dict(one.branches)
@@ -537,5 +537,5 @@ def test_one_hot_terms_merged_into_one_case_add_to_the_same_double():
                 for j in range(k):
                     total += hits[j] if j == chosen else fills[j]
                 assert np.array([total]).tobytes() == np.array([a + merged[outcome]]).tobytes()
-    scaled = [_branches([(null, 0.5), (f"`c` = 'k{j}'", 1.5), ("", 0.5)]) for j in range(3)]
+    scaled = [_case([(null, 0.5), (f"`c` = 'k{j}'", 1.5), ("", 0.5)]) for j in range(3)]
     assert _merged(scaled) == scaled
