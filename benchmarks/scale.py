@@ -25,7 +25,8 @@ on a shared machine, so wall time / 2 understates it per core), the CPU per call
 the executors' tasks (Spark's task metrics) and the rest of the JVM (driver: optimise, plan,
 schedule; JIT, GC), and the `noop` write of the input DataFrame in the same rounds (the floor);
 then the same rounds again after 40 more calls (the JIT's compiler threads still spend CPU on
-Spark's driver code after the first few calls: a long-running job's steady state).
+Spark's driver code after the first few calls) and after 300 more (a long-running JVM: the
+JIT's share has mostly settled by then).
 """
 
 from __future__ import annotations
@@ -233,6 +234,10 @@ def _spark(frame: pd.DataFrame, root: Path, batches: list[int], runs: int,
             # Spark's driver code (Catalyst) after the first few calls
             out["sql_engine_interleaved_after_40_more_calls"] = _sql_rounds(
                 df, root, plain, len(frame), 2 * runs, warm=40)
+            # and after 300 more: the JIT's CPU per call was still falling (~70-90 ms after
+            # 50-100 calls, ~15-25 ms after 300; benchmarks/README.md, h/spark8)
+            out["sql_engine_interleaved_after_300_more_calls"] = _sql_rounds(
+                df, root, plain, len(frame), 2 * runs, warm=300)
     finally:
         spark.stop()
     return out
@@ -287,6 +292,8 @@ def main() -> None:
           json.dumps(spark.get("sql_engine_interleaved")))
     print("the same after 40 more calls:",
           json.dumps(spark.get("sql_engine_interleaved_after_40_more_calls")))
+    print("the same after 300 more calls:",
+          json.dumps(spark.get("sql_engine_interleaved_after_300_more_calls")))
     print(json.dumps(out, indent=2))
 
 

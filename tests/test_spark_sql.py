@@ -290,6 +290,38 @@ def test_two_scored_frames_join(spark, frame, stores):
     assert joined.iloc[:, 2].tolist() == local_b["prediction"].tolist()
 
 
+def test_new_inputs_get_their_own_projections_with_fresh_attribute_ids(spark, frame, stores):
+    """The expressions passed on are copied per call from one JVM list kept per program: three
+    new input DataFrames scored in turn each get their columns once (nothing appended to the
+    kept list), output attribute ids of their own, and the same predictions."""
+    df = spark.createDataFrame(frame.head(400))
+    scored = [public.predict(df.select("*"), stores["numeric_logreg"], engine="sql")
+              for _ in range(3)]
+    for s in scored:
+        assert s.columns == [*df.columns, "prediction", "probabilities"]
+        kept = [p.projectList().size() for p in _projects(s._jdf.queryExecution().analyzed())]
+        assert kept == [p.projectList().size() for p in _projects(
+            scored[0]._jdf.queryExecution().analyzed())]
+    ids = {str(s._jdf.queryExecution().analyzed().output().last().exprId().id())
+           for s in scored}
+    assert len(ids) == 3
+    rows = [s.select("id", "prediction", "probabilities").toPandas().sort_values("id")
+            .reset_index(drop=True) for s in scored]
+    for r in rows[1:]:
+        assert r["prediction"].tolist() == rows[0]["prediction"].tolist()
+        assert np.array_equal(_probabilities(r), _probabilities(rows[0]))
+
+
+def _projects(plan) -> list:
+    """The Project nodes of an analysed plan, from the top down."""
+    out = []
+    while plan.nodeName() in ("Project", "NameParameterizedQuery"):
+        if plan.nodeName() == "Project":
+            out.append(plan)
+        plan = plan.children().head()
+    return out
+
+
 # ----------------------------------------------------------------------- the range policy
 # Issue 18's policy in every batch engine: ±inf in a numeric feature's column is refused with
 # `OutOfRangeError` naming the feature, as `predict_many` refuses it; NaN and null stay missing.
@@ -485,7 +517,7 @@ def test_one_hot_terms_merged_into_one_case_add_to_the_same_double():
     """A category's one-hot terms become one CASE only when a + t1 + .. + tk (left to right)
     equals a + (their sum) bit for bit on every category, the sign of a zero included; a run
     with two terms not ±0 on some category (a scaler after the one-hot) stays as it is."""
-    from estuary.scale.spark_sql import _branches, _merged
+    from estuary.scale.spark_sql import _case, _merged
 
     null = "`c` IS NULL"
     rng = random.Random(3)
@@ -494,7 +526,7 @@ def test_one_hot_terms_merged_into_one_case_add_to_the_same_double():
         k = rng.randint(2, 4)
         hits = [rng.choice(values) for _ in range(k)]
         fills = [rng.choice([0.0, -0.0]) for _ in range(k)]
-        terms = [_branches([(null, fills[j]), (f"`c` = 'k{j}'", hits[j]), ("", fills[j])])
+        terms = [_case([(null, fills[j]), (f"`c` = 'k{j}'", hits[j]), ("", fills[j])])
                  for j in range(k)]
         [one] = _merged(terms)
         merged = dict(one.branches)
@@ -505,5 +537,5 @@ def test_one_hot_terms_merged_into_one_case_add_to_the_same_double():
                 for j in range(k):
                     total += hits[j] if j == chosen else fills[j]
                 assert np.array([total]).tobytes() == np.array([a + merged[outcome]]).tobytes()
-    scaled = [_branches([(null, 0.5), (f"`c` = 'k{j}'", 1.5), ("", 0.5)]) for j in range(3)]
+    scaled = [_case([(null, 0.5), (f"`c` = 'k{j}'", 1.5), ("", 0.5)]) for j in range(3)]
     assert _merged(scaled) == scaled

@@ -165,8 +165,15 @@ class Sql(NamedTuple):
     nan_of: str = ""  # a cheaper expression that is NaN exactly when this one is
     value: float | None = None  # a literal's
     missing: str = ""  # a boolean true exactly when this is NaN (else `isnan`)
-    branches: tuple = ()  # a CASE of literals: ((condition, value), ..., ("", else value))
-    cases: tuple = ()  # CASE WHEN c THEN x ELSE y END, x or y a literal: ((c, x), ("", y))
+    cases: tuple = ()  # a CASE with literal branches (`_case`): ((c, Sql), .., ("", else Sql))
+
+    @property
+    def branches(self) -> tuple:
+        """A CASE of literals' ((condition, value), ..., ("", else value)); () for anything
+        else (a CASE with a branch that is not a literal too)."""
+        if self.cases and all(v.value is not None for _, v in self.cases):
+            return tuple((c, v.value) for c, v in self.cases)
+        return ()
 
     def at(self, prec: int) -> str:
         """The text as an operand that must bind at least as tightly as `prec`."""
@@ -176,25 +183,25 @@ class Sql(NamedTuple):
         return self.text
 
 
-def _branches(branches: Sequence[tuple[str, float]]) -> Sql:
-    """CASE WHEN c1 THEN v1 .. ELSE v END of literal values, as Spark's optimiser leaves it:
-    arithmetic with a literal is done here branch by branch (`SqlOps.mul`, `_scaled`; its
-    PushFoldableIntoBranches and ConstantFolding did it on every write), and a test for NaN
-    names the conditions of the NaN branches (false when there is none)."""
-    *whens, (_, last) = branches
-    text = " ".join(f"WHEN {c} THEN {_num(v)}" for c, v in whens)
-    nan = [c for c, v in whens if math.isnan(v)]
-    return Sql(f"CASE {text} ELSE {_num(last)} END", 0, 2, 3,
-               missing="" if math.isnan(last) else " OR ".join(nan), branches=tuple(branches))
+def _literal(v: float) -> Sql:
+    return Sql(_num(v), 0, 0, value=float(v))
 
 
-def _case(cases: Sequence[tuple[str, Sql]], layer: int = 0) -> Sql:
-    """CASE WHEN c THEN x ELSE y END with x or y a literal: kept as `cases`, so that a literal
-    added to it is added branch by branch (`SqlOps.add`), as Spark's PushFoldableIntoBranches
-    and ConstantFolding did on every write (a model with a single linear term)."""
-    (c, x), (_, y) = cases
-    return Sql(f"CASE WHEN {c} THEN {x} ELSE {y} END", max(layer, x.layer, y.layer),
-               cases=tuple(cases))
+def _case(cases: Sequence[tuple[str, Sql | float]], layer: int = 0) -> Sql:
+    """CASE WHEN c1 THEN v1 .. ELSE v END with literal branches (a float is one; a one-hot
+    column's CASE of literals, a `where` with a literal side), as Spark's optimiser leaves it:
+    a literal added to it is added branch by branch (`SqlOps.add`; to a CASE of literals also
+    multiplied, scaled), which its PushFoldableIntoBranches and ConstantFolding did on every
+    write. A CASE of literals is NaN exactly when one of its NaN branches' conditions holds
+    (`missing`; false when there is none)."""
+    cases = tuple((c, v if isinstance(v, Sql) else _literal(v)) for c, v in cases)
+    *whens, (_, last) = cases
+    text = " ".join(f"WHEN {c} THEN {v}" for c, v in whens)
+    missing = ""
+    if all(v.value is not None for _, v in cases) and not math.isnan(last.value):
+        missing = " OR ".join(c for c, v in whens if math.isnan(v.value))
+    return Sql(f"CASE {text} ELSE {last} END", max(layer, *(v.layer for _, v in cases)),
+               missing=missing, cases=cases)
 
 
 # --------------------------------------------------------------------------------- SqlOps
@@ -237,12 +244,9 @@ class SqlOps:
     # left to right: a right operand of the same precedence keeps its parentheses
     def add(self, a, b):
         if isinstance(a, Sql) and isinstance(b, (int, float)):
-            if a.branches:  # Java's doubles
-                return _branches([(c, v + float(b)) for c, v in a.branches])
-            if a.cases:  # a CASE + a literal: the literal added branch by branch
-                return _case([(c, Sql(_num(v.value + float(b)), 0, 0, value=v.value + float(b))
-                               if v.value is not None else self.add(v, b)) for c, v in a.cases],
-                             a.layer)
+            if a.cases:  # a CASE + a literal: added branch by branch (Java's doubles)
+                return _case([(c, v.value + float(b) if v.value is not None
+                               else self.add(v, b)) for c, v in a.cases], a.layer)
         return self._map(lambda x, y: f"{x.at(1)} + {y.at(2)}", a, b, prec=1)
 
     def sub(self, a, b):
@@ -250,7 +254,7 @@ class SqlOps:
 
     def mul(self, a, b):
         if isinstance(a, Sql) and a.branches and isinstance(b, (int, float)):
-            return _branches([(c, v * float(b)) for c, v in a.branches])  # Java's doubles
+            return _case([(c, v * float(b)) for c, v in a.branches])  # Java's doubles
         return self._map(lambda x, y: f"{x.at(2)} * {y.at(3)}", a, b, prec=2)
 
     def div(self, a, b):  # x / ±0 is x · inf (a -0.0 divisor reads as +0.0)
@@ -417,10 +421,10 @@ class Program:
             args = utils.toScalaMap({n: null if v is None else functions.lit(v).expr()
                                      for n, v in self.constants})
             classes = (catalyst.plans.logical.Project, catalyst.analysis.NameParameterizedQuery,
-                       sc._jvm.org.apache.spark.sql.Dataset)
+                       sc._jvm.org.apache.spark.sql.Dataset, sc._jvm.java.util.ArrayList)
             passed = [len(self.keep) + len(c) for c in self._carried()] + [len(self.keep)]
             parsed = (gateway, (utils, args, classes),
-                      [([functions.expr(text).named() for _, text in step[:n]],
+                      [(_java_list(sc, [functions.expr(text).named() for _, text in step[:n]]),
                         [(name, functions.expr(text)) for name, text in step[n:]])
                        for step, n in zip(steps, passed)])
             self._parsed.clear()  # one JVM at a time: its scored DataFrames too
@@ -441,17 +445,29 @@ class Program:
             if source is df._jdf:
                 return DataFrame(scored, df.sparkSession)
         sc = df.sparkSession.sparkContext
-        (utils, args, (project, parameterized, dataset)), steps = self._columns(sc)
+        (utils, args, (project, parameterized, dataset, array_list)), steps = self._columns(sc)
         plan = df._jdf.logicalPlan()
-        for passed, new in steps:  # passed on as they are, then the new values named
-            plan = project(utils.toSeq(passed + [column.alias(name).named()
-                                                 for name, column in new]), plan)
+        for passed, new in steps:  # passed on as they are (one copy of the JVM's list: a
+            named = array_list(passed)  # Python list is sent element by element), then the
+            for name, column in new:  # new values named afresh
+                named.add(column.alias(name).named())
+            plan = project(utils.toSeq(named), plan)
         if self.constants:  # the analyser binds each `:name` to its Literal
             plan = parameterized(plan, args)
         jdf = dataset.ofRows(df.sparkSession._jsparkSession, plan)  # analysed once, here
         self._applied.insert(0, (df._jdf, jdf))
         del self._applied[_CACHED:]
         return DataFrame(jdf, df.sparkSession)
+
+
+def _java_list(sc: Any, items: list) -> Any:
+    """A `java.util.ArrayList` of JVM objects, built once: `Program.apply` copies it in one
+    py4j call per projection, where a Python list is converted with one call per element
+    (~60 round trips of ~0.25 ms per call on a new input DataFrame, benchmarks/README.md)."""
+    out = sc._jvm.java.util.ArrayList(len(items))
+    for item in items:
+        out.add(item)
+    return out
 
 
 # --------------------------------------------------------------------------------- compiler
@@ -496,7 +512,7 @@ def _transform(step: Any, block: Block, o: SqlOps) -> Block:
 def _filled(x: Sql, fill: float, o: SqlOps) -> Sql:
     """x, missing as `fill`; an input one-hot column's missing branch becomes `fill`."""
     if x.branches and x.missing == x.branches[0][0]:
-        return _branches([(x.branches[0][0], fill), *x.branches[1:]])
+        return _case([(x.branches[0][0], fill), *x.branches[1:]])
     return o.where(o.is_nan(x), fill, x)
 
 
@@ -505,7 +521,7 @@ def _scaled(x: Sql, offset: float, divisor: float) -> Sql:
     (±inf stays ±inf), so a missing-value test reads x instead of recomputing it."""
     finite = math.isfinite(offset) and math.isfinite(divisor)
     if x.branches:  # divisor ≠ 0: Spark's / (null on 0) and Python's agree
-        return _branches([(c, (v - offset) / divisor) for c, v in x.branches])
+        return _case([(c, (v - offset) / divisor) for c, v in x.branches])
     return Sql(f"({x.at(1)} - {_num(offset)}) / {_num(divisor)}", x.layer, 2, 2,
                (x.nan_of or x.text) if finite else "")
 
@@ -561,7 +577,7 @@ def _one_case(run: list[Sql]) -> list[Sql]:
         for v in values:
             total += v
         sums.append(total)
-    return [_branches(list(zip(outcomes, sums)))]
+    return [_case(list(zip(outcomes, sums)))]
 
 
 def _leaf_values(tree: TreeStructure, x: list, values: list[str], node: int = 0) -> str:
@@ -651,7 +667,7 @@ def input_columns(types: dict[str, Any], schema: ir.FeatureSchema) -> Block:
         lookup = {str(c): i for i, c in enumerate(f.categories)}  # RowEncoder's: last wins
         for i, (c, column) in enumerate(zip(f.categories, f.columns)):
             hit = [(f"{text} = {_text(str(c))}", 1.0)] if lookup[str(c)] == i else []
-            out[column] = _branches([(f"{col} IS NULL", math.nan), *hit, ("", 0.0)])
+            out[column] = _case([(f"{col} IS NULL", math.nan), *hit, ("", 0.0)])
     return out
 
 
