@@ -487,7 +487,7 @@ def learn(
 
 @app.command(help="Score a table (Parquet or CSV) with a published version: adds prediction "
                   "(and probabilities) columns. --engine spark runs the same scoring in Spark "
-                  "(pip install estuary-ml[spark]) and writes Spark's output directory; "
+                  "(pip install estuary-ml\\[spark]) and writes Spark's output directory; "
                   "--engine spark-sql compiles the model to Spark SQL (no Python workers; "
                   "linear models and majority-class trees of a store).")
 def score(
@@ -719,7 +719,7 @@ def ci_init(
 # ------------------------------------------------------------------------------------ mlflow
 
 mlflow_app = typer.Typer(help="Register a store's verified versions in an MLflow model registry "
-                              "(pip install estuary-ml[mlflow]).", no_args_is_help=True)
+                              "(pip install estuary-ml\\[mlflow]).", no_args_is_help=True)
 app.add_typer(mlflow_app, name="mlflow")
 
 

@@ -1,0 +1,38 @@
+"""`estuary ... --help` shows every command's help text as written (rich markup eats `[x]`)."""
+
+from __future__ import annotations
+
+import re
+
+import click
+import typer
+from typer.testing import CliRunner
+
+from estuary.cli import app
+
+runner = CliRunner()
+
+
+def commands(command: click.Command, path: list[str]):
+    yield path, command
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from commands(sub, path + [name])
+
+
+def shown(path: list[str]) -> str:
+    result = runner.invoke(app, path + ["--help"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    return " ".join(result.output.replace("│", " ").split())
+
+
+def test_bracketed_help_text_is_shown():
+    checked = []
+    for path, command in commands(typer.main.get_command(app), []):
+        texts = [command.help or ""] + [getattr(p, "help", None) or "" for p in command.params]
+        for text in texts:
+            for bracketed in re.findall(r"\S*\\?\[[^\]]*\]", text):
+                want = bracketed.replace("\\[", "[")
+                assert want in shown(path), f"`estuary {' '.join(path)} --help` lost {want!r}"
+                checked.append(want)
+    assert "estuary-ml[spark]" in checked
+    assert "estuary-ml[mlflow]" in checked
