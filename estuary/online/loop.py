@@ -155,8 +155,9 @@ class LearnRun:
 
     @property
     def ok(self) -> bool:
-        """The last snapshot was published."""
-        return bool(self.results and self.results[-1].published)
+        """No snapshot of this run was rejected last: its last one was published, or it took
+        none (a restart after the end of its file learns nothing, and that is no failure)."""
+        return not self.results or self.results[-1].published
 
     @property
     def latest(self) -> int | None:
