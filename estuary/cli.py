@@ -534,7 +534,10 @@ def serve(
 
     with _handled(False):
         if not store.is_dir():
-            raise BadInput(f"{store} is not a directory; create one with `estuary learn --store`")
+            raise BadInput(f"{store} is not a directory; "
+                           + (f"make it first (`mkdir -p {store}`): --allow-learn's learner "
+                              "publishes into it" if allow_learn else
+                              "create one with `estuary learn --store`"))
         learner = _serve_learner(store, model, every) if allow_learn else None
         _say(err, f"serving {store} on http://{host}:{port} ({format})"
                   + (f"; POST /learn on for a new {model}" if learner else ""))

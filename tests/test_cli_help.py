@@ -1,4 +1,4 @@
-"""`estuary ... --help` shows every command's help text as written (rich markup eats `[x]`)."""
+"""What a new user of the `estuary` CLI reads: every help text as written (rich markup eats `[x]`), and messages that say what to do next."""
 
 from __future__ import annotations
 
@@ -36,3 +36,12 @@ def test_bracketed_help_text_is_shown():
                 checked.append(want)
     assert "estuary-ml[spark]" in checked
     assert "estuary-ml[mlflow]" in checked
+
+
+def test_serve_allow_learn_on_a_missing_store_says_to_make_it(tmp_path):
+    store = tmp_path / "fresh"
+    result = runner.invoke(app, ["serve", str(store), "--allow-learn"])
+    assert result.exit_code == 2
+    assert " ".join(result.stderr.split()) == (
+        f"error: {store} is not a directory; make it first (`mkdir -p {store}`): "
+        "--allow-learn's learner publishes into it")
