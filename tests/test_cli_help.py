@@ -1,4 +1,5 @@
-"""What a new user of the `estuary` CLI reads: every help text as written (rich markup eats `[x]`), and messages that say what to do next."""
+"""What a new user of the `estuary` CLI reads: every help text as written (rich markup eats
+`[x]`), and messages that say what to do next."""
 
 from __future__ import annotations
 
