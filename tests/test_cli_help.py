@@ -46,3 +46,22 @@ def test_serve_allow_learn_on_a_missing_store_says_to_make_it(tmp_path):
     assert " ".join(result.stderr.split()) == (
         f"error: {store} is not a directory; make it first (`mkdir -p {store}`): "
         "--allow-learn's learner publishes into it")
+
+
+def test_store_command_on_a_root_of_named_models_names_them(tmp_path):
+    import json
+
+    from estuary.online.testing import phishing
+
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("".join(json.dumps({"x": x, "y": y}) + "\n" for x, y in phishing(50)))
+    for name in ("fraud", "churn"):
+        learned = runner.invoke(app, ["learn", "--source", str(rows), "--store", str(tmp_path / "m"),
+                                      "--name", name, "--formats", "onnx"])
+        assert learned.exit_code == 0, learned.output
+    result = runner.invoke(app, ["store", "list", str(tmp_path / "m")])
+    assert result.exit_code == 2
+    assert " ".join(result.stderr.split()) == (
+        f"error: {tmp_path / 'm'} holds named models (churn, fraud), each a store of its own: "
+        f"pass one, e.g. {tmp_path / 'm' / 'churn'}")
+    assert runner.invoke(app, ["store", "list", str(tmp_path / "m" / "churn")]).exit_code == 0
