@@ -506,3 +506,22 @@ def test_tfjs_digest_covers_its_shards_and_ignores_stray_files(tmp_path):
         estuary.load(path)
     with pytest.raises(estuary.IntegrityError, match="do not match the SHA-256"):
         estuary.load(path, check=False).check_integrity()
+
+
+def test_supported_list_leaves_out_classes_refused_in_every_format():
+    """"cannot convert river.reco.normal.RandomNormal (...). Supported: ..., river.reco.RandomNormal"
+    contradicted itself: a class registered only to say why it is refused is not supported."""
+    from river import reco
+
+    with pytest.raises(estuary.UnsupportedModelError) as unknown:
+        estuary.export(object(), "x.onnx")
+    refused = sorted(registry.qualname(t) for t, ex in registry.EXTRACTORS.items() if ex.refusal)
+    assert "river.reco.RandomNormal" in refused and "river.cluster.CluStream" in refused
+    assert not set(refused) & set(unknown.value.supported)
+    assert "river.linear_model.LogisticRegression" in unknown.value.supported
+    assert "river.reco.RandomNormal" not in str(unknown.value)
+    model = reco.RandomNormal()
+    model.learn_one("u", "i", 3.0)
+    with pytest.raises(estuary.UnsupportedModelError, match="random.gauss") as random_normal:
+        estuary.export(model, "x.onnx")
+    assert "river.reco.RandomNormal" not in random_normal.value.supported
