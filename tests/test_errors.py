@@ -525,3 +525,21 @@ def test_supported_list_leaves_out_classes_refused_in_every_format():
     with pytest.raises(estuary.UnsupportedModelError, match="random.gauss") as random_normal:
         estuary.export(model, "x.onnx")
     assert "river.reco.RandomNormal" not in random_normal.value.supported
+
+
+def test_verify_against_an_artifact_of_another_task_says_so(phishing_model, tmp_path):
+    """A classifier verified against a clusterer's artifact: a typed error naming both, not a
+    FAIL report whose every row "the original model rejects"."""
+    from river import cluster
+
+    km = cluster.KMeans(n_clusters=2, seed=1)
+    rows = [x for x, _ in datasets.Phishing().take(50)]
+    for x in rows:
+        km.learn_one(x)
+    estuary.export(km, tmp_path / "km.onnx", sample=rows[:5])
+    with pytest.raises(estuary.errors.WrongTaskError) as e:
+        estuary.verify(phishing_model[0], tmp_path / "km.onnx", rows)
+    assert str(e.value) == (
+        f"{tmp_path / 'km.onnx'} holds a cluster model (river.cluster.KMeans) and the model "
+        "is a classification model (river.compose.Pipeline): verify an artifact against the "
+        "model it was exported from")
