@@ -65,3 +65,14 @@ def test_store_command_on_a_root_of_named_models_names_them(tmp_path):
         f"error: {tmp_path / 'm'} holds named models (churn, fraud), each a store of its own: "
         f"pass one, e.g. {tmp_path / 'm' / 'churn'}")
     assert runner.invoke(app, ["store", "list", str(tmp_path / "m" / "churn")]).exit_code == 0
+
+
+def test_score_with_a_store_path_that_does_not_exist_says_so(tmp_path):
+    rows = tmp_path / "rows.csv"
+    rows.write_text("a\n1\n")
+    result = runner.invoke(app, ["score", str(rows), str(tmp_path / "out.csv"),
+                                 "--model", str(tmp_path / "modles")])
+    assert result.exit_code == 2
+    assert " ".join(result.stderr.split()) == (
+        f"error: {tmp_path / 'modles'} does not exist: pass the directory `estuary learn "
+        "--store` or a Learner publishes to")
