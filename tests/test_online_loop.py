@@ -96,3 +96,9 @@ def test_restart_on_a_finished_file_is_not_a_failure(tmp_path, monkeypatch):
     summary = json.loads(again.stdout)
     assert (again.exit_code, summary["ok"], summary["events"]) == (0, True, 0)
     assert (summary["resumed_from"], summary["latest"]) == (120, 2)
+    flat = tmp_path / "flat.jsonl"
+    flat.write_text("".join(json.dumps({**x, "y": y}) + "\n" for x, y in phishing(120)))
+    unlabelled = CliRunner().invoke(app, ["learn", "--source", str(flat), "--store",
+                                          str(tmp_path / "u"), "--target", "label", "--json"])
+    summary = json.loads(unlabelled.stdout)  # no event has the label: that run failed
+    assert (unlabelled.exit_code, summary["ok"], summary["skipped"]) == (1, False, 120)

@@ -155,9 +155,11 @@ class LearnRun:
 
     @property
     def ok(self) -> bool:
-        """No snapshot of this run was rejected last: its last one was published, or it took
-        none (a restart after the end of its file learns nothing, and that is no failure)."""
-        return not self.results or self.results[-1].published
+        """The last snapshot was published; or the run took none because nothing was left to
+        learn (a restart after the end of its file), not because every event lacked a label."""
+        if not self.results:
+            return self.skipped == 0
+        return self.results[-1].published
 
     @property
     def latest(self) -> int | None:
