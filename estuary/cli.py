@@ -400,7 +400,12 @@ def _learn_model(name: str) -> Any:
     if name in MODELS:
         return MODELS[name]()
     if name.endswith(".pkl"):
-        return _load_model(Path(name))
+        model = _load_model(Path(name))
+        if not callable(getattr(model, "learn_one", None)):
+            kind = f"{type(model).__module__}.{type(model).__qualname__}"
+            raise BadInput(f"{name} holds a {kind}, not a River model (it has no learn_one): "
+                           f"pickle the model itself, or use one of {', '.join(MODELS)}")
+        return model
     raise BadInput(f"--model {name!r}: use one of {', '.join(MODELS)} or your own MODEL.pkl")
 
 
@@ -416,7 +421,8 @@ def _print_learned(run: Any, target: str, as_json: bool) -> None:
 
 @app.command(help="Learn from a live source (a Redis Stream read by a consumer group, or a "
                   "CSV/JSONL file) and publish verified snapshots to a versioned store. Exit 1 "
-                  f"if the last snapshot was rejected.\n\n{PICKLE_WARNING}")
+                  "if the last snapshot was rejected (or no event had the label)."
+                  f"\n\n{PICKLE_WARNING}")
 def learn(
     source: Annotated[str, typer.Option("--source", help="redis://host:port/db, kafka://host:port, or a .csv/.jsonl file.", rich_help_panel=_SOURCE)],
     store: Annotated[Path, typer.Option("--store", help="The versioned store directory.", rich_help_panel=_SNAPSHOTS)],

@@ -76,3 +76,19 @@ def test_score_with_a_store_path_that_does_not_exist_says_so(tmp_path):
     assert " ".join(result.stderr.split()) == (
         f"error: {tmp_path / 'modles'} does not exist: pass the directory `estuary learn "
         "--store` or a Learner publishes to")
+
+
+def test_learn_with_a_pickle_that_is_not_a_model_is_one_line(tmp_path):
+    import pickle
+
+    rows = tmp_path / "rows.csv"
+    rows.write_text("a,y\n1,true\n")
+    not_a_model = tmp_path / "config.pkl"
+    not_a_model.write_bytes(pickle.dumps({"alpha": 0.1}))
+    result = runner.invoke(app, ["learn", "--source", str(rows), "--store", str(tmp_path / "m"),
+                                 "--model", str(not_a_model)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert " ".join(result.stderr.split()) == (
+        f"error: {not_a_model} holds a builtins.dict, not a River model (it has no learn_one): "
+        "pickle the model itself, or use one of logreg, linreg, hoeffding, gaussiannb, hst, "
+        "kmeans")
