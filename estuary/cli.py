@@ -400,7 +400,12 @@ def _learn_model(name: str) -> Any:
     if name in MODELS:
         return MODELS[name]()
     if name.endswith(".pkl"):
-        return _load_model(Path(name))
+        model = _load_model(Path(name))
+        if not callable(getattr(model, "learn_one", None)):
+            kind = f"{type(model).__module__}.{type(model).__qualname__}"
+            raise BadInput(f"{name} holds a {kind}, not a River model (it has no learn_one): "
+                           f"pickle the model itself, or use one of {', '.join(MODELS)}")
+        return model
     raise BadInput(f"--model {name!r}: use one of {', '.join(MODELS)} or your own MODEL.pkl")
 
 
@@ -416,7 +421,8 @@ def _print_learned(run: Any, target: str, as_json: bool) -> None:
 
 @app.command(help="Learn from a live source (a Redis Stream read by a consumer group, or a "
                   "CSV/JSONL file) and publish verified snapshots to a versioned store. Exit 1 "
-                  f"if the last snapshot was rejected.\n\n{PICKLE_WARNING}")
+                  "if the last snapshot was rejected (or no event had the label)."
+                  f"\n\n{PICKLE_WARNING}")
 def learn(
     source: Annotated[str, typer.Option("--source", help="redis://host:port/db, kafka://host:port, or a .csv/.jsonl file.", rich_help_panel=_SOURCE)],
     store: Annotated[Path, typer.Option("--store", help="The versioned store directory.", rich_help_panel=_SNAPSHOTS)],
@@ -487,7 +493,7 @@ def learn(
 
 @app.command(help="Score a table (Parquet or CSV) with a published version: adds prediction "
                   "(and probabilities) columns. --engine spark runs the same scoring in Spark "
-                  "(pip install estuary-ml[spark]) and writes Spark's output directory; "
+                  "(pip install estuary-ml\\[spark]) and writes Spark's output directory; "
                   "--engine spark-sql compiles the model to Spark SQL (no Python workers; "
                   "linear models and majority-class trees of a store).")
 def score(
@@ -534,7 +540,10 @@ def serve(
 
     with _handled(False):
         if not store.is_dir():
-            raise BadInput(f"{store} is not a directory; create one with `estuary learn --store`")
+            raise BadInput(f"{store} is not a directory; "
+                           + (f"make it first (`mkdir -p {store}`): --allow-learn's learner "
+                              "publishes into it" if allow_learn else
+                              "create one with `estuary learn --store`"))
         learner = _serve_learner(store, model, every) if allow_learn else None
         _say(err, f"serving {store} on http://{host}:{port} ({format})"
                   + (f"; POST /learn on for a new {model}" if learner else ""))
@@ -719,7 +728,7 @@ def ci_init(
 # ------------------------------------------------------------------------------------ mlflow
 
 mlflow_app = typer.Typer(help="Register a store's verified versions in an MLflow model registry "
-                              "(pip install estuary-ml[mlflow]).", no_args_is_help=True)
+                              "(pip install estuary-ml\\[mlflow]).", no_args_is_help=True)
 app.add_typer(mlflow_app, name="mlflow")
 
 

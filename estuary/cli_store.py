@@ -26,9 +26,14 @@ ByOpt = Annotated[str | None, typer.Option("--by", help="Who (default: the login
 
 
 def _store(path: Path) -> Any:
+    from .online.catalog import model_names
     from .online.store import Store
 
     if not (path / "versions").is_dir() and not (path / "rejected").is_dir():
+        names = model_names(path)
+        if names:  # a root of named models (`estuary learn --name`, Kafka's partitions)
+            raise BadInput(f"{path} holds named models ({', '.join(names)}), each a store of "
+                           f"its own: pass one, e.g. {path / names[0]}")
         raise BadInput(f"{path} is not a store: no versions/ in it (pass the directory "
                        "`estuary learn --store` or a Learner wrote)")
     return Store(path)

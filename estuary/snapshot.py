@@ -28,7 +28,8 @@ def _river_version() -> str:
         return "unknown"
 
 
-GOLDEN_KINDS = ("sample", "missing", "zeros", "threshold")
+# "horizon": a forecaster's steps ahead (River refuses its zeros and missing probes)
+GOLDEN_KINDS = ("sample", "missing", "zeros", "threshold", "horizon")
 
 
 def golden_candidates(probes: Sequence[Probe]) -> list[int]:

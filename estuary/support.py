@@ -61,15 +61,46 @@ def write_readme(path: str = "README.md") -> None:
     readme.write_text(new)
 
 
+USAGE = """usage: python -m estuary.support [--write-readme | --census [--write] [--only=TEXT] [--formats=F,G]]
+
+  (no option)      print the support matrix (River class x format) from the registries
+  --write-readme   replace the matrix between README.md's support-matrix markers
+  --census         build, export and verify every River class in every format; print the table
+  --write          with --census: record it in benchmarks/census.md and README.md
+  --only=TEXT      with --census: only classes whose name contains TEXT
+  --formats=F,G    with --census: only these formats"""
+
+
+def usage_error(argv: list[str]) -> str | None:
+    """Why `argv` is not a command line this module runs (None when it is): an unknown option
+    or a census option without --census would otherwise print the matrix and do nothing."""
+    census_only = ("--write", "--only=", "--formats=")
+    for arg in argv:
+        if arg not in ("--census", "--write", "--write-readme") and \
+                not arg.startswith(("--only=", "--formats=")):
+            return f"unknown option {arg!r}"
+        if arg.startswith(census_only) and "--census" not in argv:
+            return f"{arg.split('=')[0]} goes with --census"
+    return None
+
+
 if __name__ == "__main__":
     import sys
 
+    args = sys.argv[1:]
+    if "-h" in args or "--help" in args:
+        print(USAGE)
+        raise SystemExit(0)
+    problem = usage_error(args)
+    if problem:
+        print(f"error: {problem}\n{USAGE}", file=sys.stderr)
+        raise SystemExit(2)
     _ensure_registered()
-    if "--census" in sys.argv:
+    if "--census" in args:
         from .census import main
 
-        main(sys.argv[1:])
-    elif "--write-readme" in sys.argv:
+        main(args)
+    elif "--write-readme" in args:
         write_readme()
     else:
         print(support_matrix_markdown())

@@ -506,3 +506,40 @@ def test_tfjs_digest_covers_its_shards_and_ignores_stray_files(tmp_path):
         estuary.load(path)
     with pytest.raises(estuary.IntegrityError, match="do not match the SHA-256"):
         estuary.load(path, check=False).check_integrity()
+
+
+def test_supported_list_leaves_out_classes_refused_in_every_format():
+    """"cannot convert river.reco.normal.RandomNormal (...). Supported: ..., river.reco.RandomNormal"
+    contradicted itself: a class registered only to say why it is refused is not supported."""
+    from river import reco
+
+    with pytest.raises(estuary.UnsupportedModelError) as unknown:
+        estuary.export(object(), "x.onnx")
+    refused = sorted(registry.qualname(t) for t, ex in registry.EXTRACTORS.items() if ex.refusal)
+    assert "river.reco.RandomNormal" in refused and "river.cluster.CluStream" in refused
+    assert not set(refused) & set(unknown.value.supported)
+    assert "river.linear_model.LogisticRegression" in unknown.value.supported
+    assert "river.reco.RandomNormal" not in str(unknown.value)
+    model = reco.RandomNormal()
+    model.learn_one("u", "i", 3.0)
+    with pytest.raises(estuary.UnsupportedModelError, match="random.gauss") as random_normal:
+        estuary.export(model, "x.onnx")
+    assert "river.reco.RandomNormal" not in random_normal.value.supported
+
+
+def test_verify_against_an_artifact_of_another_task_says_so(phishing_model, tmp_path):
+    """A classifier verified against a clusterer's artifact: a typed error naming both, not a
+    FAIL report whose every row "the original model rejects"."""
+    from river import cluster
+
+    km = cluster.KMeans(n_clusters=2, seed=1)
+    rows = [x for x, _ in datasets.Phishing().take(50)]
+    for x in rows:
+        km.learn_one(x)
+    estuary.export(km, tmp_path / "km.onnx", sample=rows[:5])
+    with pytest.raises(estuary.errors.WrongTaskError) as e:
+        estuary.verify(phishing_model[0], tmp_path / "km.onnx", rows)
+    assert str(e.value) == (
+        f"{tmp_path / 'km.onnx'} holds a cluster model (river.cluster.KMeans) and the model "
+        "is a classification model (river.compose.Pipeline): verify an artifact against the "
+        "model it was exported from")

@@ -174,3 +174,20 @@ def test_core_ml_snarimax_unrolls_rivers_recursion_in_double(case_id, tmp_path):
     assert (np.abs(got - want) <= 1e-12 * np.maximum(1.0, np.abs(want))).all()
     beyond = loaded.run(np.array([[H + 1.0], [1e6], [1.5], [0.0]]))["forecast"]
     assert np.isnan(beyond).all()
+
+
+@pytest.mark.parametrize("case_id", ["holt-winters(mul)", SNARIMAX[0]])
+def test_export_without_sample_embeds_the_horizons_as_golden_vectors(case_id, tmp_path):
+    """`estuary.export(forecaster, path)` with no sample: the golden vectors are River's
+    forecasts at the probe horizons (its steps 0, -1, 1.5 and a missing step are refused, so
+    without them there were none, and `estuary.load` refused the artifact)."""
+    model, _ = learned(case_id)
+    estuary.export(model, tmp_path / "model.onnx")
+    loaded = estuary.load(tmp_path / "model.onnx")
+    golden = loaded.metadata.golden_inputs
+    steps = [int(row[0]) for row in golden]
+    assert len(steps) >= 3 and steps[0] == 1 and steps == sorted(set(steps))
+    assert [row[0] for row in golden] == steps  # whole steps ahead, no refused ones
+    assert [out[0] for out in loaded.metadata.golden_outputs] == \
+        [model.forecast(s)[s - 1] for s in steps]
+    assert loaded.forecast(3) == model.forecast(3)

@@ -215,8 +215,11 @@ def test_store_refuses_tampered_files(tmp_path):
     (tmp_path / "latest").write_text(json.dumps({"version": 3, "manifest_sha256": "0" * 64}))
     with pytest.raises(StoreError, match="does not match"):
         store.open()
+    (tmp_path / "empty").mkdir()
     with pytest.raises(StoreError, match="no published version"):
         Store(tmp_path / "empty").open()
+    with pytest.raises(StoreError, match="missing does not exist"):
+        Store(tmp_path / "missing").open()
 
 
 KILL_SCRIPT = textwrap.dedent("""

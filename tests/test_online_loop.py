@@ -77,3 +77,28 @@ def test_learn_events_takes_pairs_and_event_objects_sync_or_async():
     stream = LearnRun(store=None)  # type: ignore[arg-type]
     asyncio.run(learn_events(learner, events(), stream, max_events=7))
     assert (stream.events, stream.skipped, learner.n_events) == (7, 0, 11)
+
+
+def test_restart_on_a_finished_file_is_not_a_failure(tmp_path, monkeypatch):
+    """`estuary learn` resumed after the end of its file learns nothing and rejected nothing: exit 0."""
+    from typer.testing import CliRunner
+
+    from estuary.cli import app
+    from estuary.online.checkpoint import KEY_ENV
+
+    monkeypatch.setenv(KEY_ENV, "test-key-0123456789abcdef")
+    path = _jsonl(tmp_path / "e.jsonl", phishing(120))
+    args = ["learn", "--source", str(path), "--store", str(tmp_path / "m"), "--every", "100",
+            "--formats", "onnx", "--checkpoint-dir", str(tmp_path / "ckpt"), "--json"]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    again = CliRunner().invoke(app, args)
+    summary = json.loads(again.stdout)
+    assert (again.exit_code, summary["ok"], summary["events"]) == (0, True, 0)
+    assert (summary["resumed_from"], summary["latest"]) == (120, 2)
+    flat = tmp_path / "flat.jsonl"
+    flat.write_text("".join(json.dumps({**x, "y": y}) + "\n" for x, y in phishing(120)))
+    unlabelled = CliRunner().invoke(app, ["learn", "--source", str(flat), "--store",
+                                          str(tmp_path / "u"), "--target", "label", "--json"])
+    summary = json.loads(unlabelled.stdout)  # no event has the label: that run failed
+    assert (unlabelled.exit_code, summary["ok"], summary["skipped"]) == (1, False, 120)

@@ -146,16 +146,20 @@ def test_refusals_are_typed_and_change_nothing(store3):
         store_admin.pin(store, 4, reason="x")
     with pytest.raises(NoSuchVersionError, match="no version 9"):
         store_admin.pin(store, 9, reason="x")
-    with pytest.raises(NothingToRollBackToError, match="not earlier"):
+    with pytest.raises(NothingToRollBackToError, match="not earlier") as e:
         store_admin.rollback(store, 3, reason="x")
+    assert str(e.value).endswith(f"`estuary store pin {store.root} 3 -m REASON` moves `latest` "
+                                 "to any verified version")  # a command that runs as written
     with pytest.raises(NotPinnedError):
         store_admin.unpin(store)
     with pytest.raises(StoreAdminError, match="say why"):
         store_admin.rollback(store, reason="  ")
     store_admin.pin(store, reason="freeze")  # pins where `latest` is
     assert store.read_pin().version == 3 and store.latest_number() == 3
-    with pytest.raises(PinnedError, match="pinned to version 3"):
+    with pytest.raises(PinnedError, match="pinned to version 3") as e:
         store_admin.rollback(store, reason="x")
+    assert str(e.value).endswith(f"`estuary store pin {store.root} N -m REASON` moves the pin, "
+                                 f"`estuary store unpin {store.root}` lifts it")
     with pytest.raises(StoreAdminError, match="at least 1"):
         store_admin.gc(store, 0)
     assert [e["action"] for e in store_admin.read_log(store)] == ["pin"]

@@ -210,7 +210,9 @@ def register_extractor(river_type: type, inputs: Callable[[Any], dict], *, renam
 
 
 def supported_models() -> list[str]:
-    return sorted(qualname(t) for t in EXTRACTORS)
+    """The classes an error may list as supported: not those registered only to say why every
+    export of them is refused (the support matrix shows those reasons)."""
+    return sorted(qualname(t) for t, ex in EXTRACTORS.items() if not ex.refusal)
 
 
 def extractor_for(obj: Any) -> Extractor:

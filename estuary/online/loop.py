@@ -155,8 +155,11 @@ class LearnRun:
 
     @property
     def ok(self) -> bool:
-        """The last snapshot was published."""
-        return bool(self.results and self.results[-1].published)
+        """The last snapshot was published; or the run took none because nothing was left to
+        learn (a restart after the end of its file), not because every event lacked a label."""
+        if not self.results:
+            return self.skipped == 0
+        return self.results[-1].published
 
     @property
     def latest(self) -> int | None:

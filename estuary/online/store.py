@@ -387,7 +387,9 @@ class Store:
         if number is None:
             pointer = self.read_latest()
             if pointer is None:
-                raise StoreError(f"{self.root} has no published version yet")
+                raise StoreError(f"{self.root} has no published version yet" if self.root.is_dir()
+                                 else f"{self.root} does not exist: pass the directory "
+                                      "`estuary learn --store` or a Learner publishes to")
             number, manifest_sha256 = pointer.version, pointer.manifest_sha256
         elif manifest_sha256 is None and not rejected:
             with contextlib.suppress(StoreError):  # a broken `latest` says nothing of `number`

@@ -384,8 +384,8 @@ def rollback(store: Store, to: int | None = None, *, reason: str, by: str | None
         held = store.read_pin()
         if held is not None:
             raise PinnedError(f"{store.root} is pinned to version {held.version}: "
-                              "`estuary store pin N` moves the pin, `estuary store unpin` "
-                              "lifts it")
+                              f"`estuary store pin {store.root} N -m REASON` moves the pin, "
+                              f"`estuary store unpin {store.root}` lifts it")
         current = _current(store)
         if current is None:
             raise NothingToRollBackToError(f"{store.root} has no published version yet")
@@ -397,7 +397,7 @@ def rollback(store: Store, to: int | None = None, *, reason: str, by: str | None
         if target >= current:
             raise NothingToRollBackToError(
                 f"version {target} is not earlier than `latest` ({current}); `estuary store "
-                f"pin {target}` moves `latest` to any verified version")
+                f"pin {store.root} {target} -m REASON` moves `latest` to any verified version")
         digest = _promote(store, target)
         if keep_pinned:
             store.write_pin(Pin(target, digest, _user(by), _now(), reason))

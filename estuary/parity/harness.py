@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 
 from .. import ir
+from ..converters.registry import qualname
 from ..converters.river_to_ir.reuse import ir_of
-from ..errors import InvalidInputError, OutOfRangeError
+from ..errors import InvalidInputError, OutOfRangeError, WrongTaskError
 from ..ir.evaluate import main_matrix
 from ..rows import RowEncoder
 from ..runtimes import LoadedModel, load
@@ -263,6 +264,11 @@ def verify(model: Any, path: str | Path, rows: Sequence[Mapping] = (), *,
     loaded = load(path, check=False)
     loaded.check_golden_once(require=False)  # the model itself is the reference here
     model_ir = ir_of(model)  # export just froze this state: its IR (and hash) is reused
+    if loaded.metadata.task != model_ir.task:  # no row could compare: say why, not FAIL
+        raise WrongTaskError(f"{path} holds a {loaded.metadata.task} model "
+                             f"({loaded.metadata.source}) and the model is a {model_ir.task} "
+                             f"model ({qualname(type(model))}): verify an artifact against the "
+                             "model it was exported from")
     rows = list(rows)
     probes = probe_rows(model_ir, rows) if adversarial else [Probe(dict(r), "sample") for r in rows]
     return compare(model, loaded, probes, ir_hash=ir.content_hash(model_ir), progress=progress)
