@@ -18,6 +18,7 @@ from .errors import (  # noqa: E402
     InvalidInputError,
     InvalidOptionError,
     NoGoldenVectorsError,
+    NotAModelError,
     OutOfRangeError,
     RegistrationError,
     SignatureError,
@@ -30,7 +31,7 @@ from .errors import (  # noqa: E402
 __all__ = [
     "ArtifactError", "EmptyModelError", "EstuaryError", "ExportedArtifact", "GoldenCheckError",
     "IntegrityError", "InvalidInputError", "InvalidOptionError", "NoGoldenVectorsError",
-    "OutOfRangeError", "RegistrationError", "SignatureError", "SigningKeyError",
+    "NotAModelError", "OutOfRangeError", "RegistrationError", "SignatureError", "SigningKeyError",
     "UnknownFormatError", "UnsupportedModelError", "WrongTaskError",
     "__version__", "export", "load", "verify", "write_snapshot",
 ]
