@@ -25,6 +25,7 @@ from .errors import (  # noqa: E402
     SigningKeyError,
     UnknownFormatError,
     UnsupportedModelError,
+    WorkerEnvironmentError,
     WrongTaskError,
 )
 
@@ -32,6 +33,7 @@ __all__ = [
     "ArtifactError", "EmptyModelError", "EstuaryError", "ExportedArtifact", "GoldenCheckError",
     "IntegrityError", "InvalidInputError", "InvalidOptionError", "NoGoldenVectorsError",
     "NotAModelError", "OutOfRangeError", "RegistrationError", "SignatureError", "SigningKeyError",
-    "UnknownFormatError", "UnsupportedModelError", "WrongTaskError",
+    "UnknownFormatError", "UnsupportedModelError", "WorkerEnvironmentError",
+    "WrongTaskError",
     "__version__", "export", "load", "verify", "write_snapshot",
 ]
