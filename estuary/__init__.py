@@ -18,19 +18,22 @@ from .errors import (  # noqa: E402
     InvalidInputError,
     InvalidOptionError,
     NoGoldenVectorsError,
+    NotAModelError,
     OutOfRangeError,
     RegistrationError,
     SignatureError,
     SigningKeyError,
     UnknownFormatError,
     UnsupportedModelError,
+    WorkerEnvironmentError,
     WrongTaskError,
 )
 
 __all__ = [
     "ArtifactError", "EmptyModelError", "EstuaryError", "ExportedArtifact", "GoldenCheckError",
     "IntegrityError", "InvalidInputError", "InvalidOptionError", "NoGoldenVectorsError",
-    "OutOfRangeError", "RegistrationError", "SignatureError", "SigningKeyError",
-    "UnknownFormatError", "UnsupportedModelError", "WrongTaskError",
+    "NotAModelError", "OutOfRangeError", "RegistrationError", "SignatureError", "SigningKeyError",
+    "UnknownFormatError", "UnsupportedModelError", "WorkerEnvironmentError",
+    "WrongTaskError",
     "__version__", "export", "load", "verify", "write_snapshot",
 ]

@@ -424,7 +424,7 @@ def _print_learned(run: Any, target: str, as_json: bool) -> None:
                   "if the last snapshot was rejected (or no event had the label)."
                   f"\n\n{PICKLE_WARNING}")
 def learn(
-    source: Annotated[str, typer.Option("--source", help="redis://host:port/db, kafka://host:port, or a .csv/.jsonl file.", rich_help_panel=_SOURCE)],
+    source: Annotated[str, typer.Option("--source", help="redis://host:port/db (or rediss://, unix://), kafka://host:port, or a .csv/.jsonl/.ndjson file.", rich_help_panel=_SOURCE)],
     store: Annotated[Path, typer.Option("--store", help="The versioned store directory.", rich_help_panel=_SNAPSHOTS)],
     model: Annotated[str, typer.Option("--model", help="logreg, linreg, hoeffding, gaussiannb, hst (MinMaxScaler | HalfSpaceTrees: anomaly scores), kmeans (StandardScaler | KMeans) or MODEL.pkl.")] = "logreg",
     name: Annotated[str | None, typer.Option("--name", help="Publish as the named model STORE/NAME (one store root, many models: `estuary serve STORE` serves them all).", rich_help_panel=_SNAPSHOTS)] = None,

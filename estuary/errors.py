@@ -21,6 +21,14 @@ class UnsupportedModelError(EstuaryError, TypeError):
         )
 
 
+class NotAModelError(EstuaryError, TypeError):
+    """Something given where a River model is expected that cannot learn (no `learn_one`)."""
+
+
+class WorkerEnvironmentError(EstuaryError, RuntimeError):
+    """Spark's Python workers run an interpreter that cannot import what scoring needs."""
+
+
 class EmptyModelError(EstuaryError, ValueError):
     """The model has learned nothing, so there is nothing to export."""
 

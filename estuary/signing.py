@@ -179,6 +179,11 @@ def _message(sha256_hex: str) -> bytes:
     return MESSAGE_PREFIX + sha256_hex.encode("ascii")
 
 
+_REEXPORT = ("the artifact", f"export it with ${SIGNING_KEY_ENV} set (or signing_key=)")
+_REPUBLISH = ("this store version", f"publish it again with ${SIGNING_KEY_ENV} set (`estuary "
+              "learn`, or `Learner(..., store=Store(root, signing_key=...))`)")
+
+
 @dataclass(frozen=True)
 class Signature:
     """A signature file's content."""
@@ -194,16 +199,17 @@ class Signature:
         return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
 
     @classmethod
-    def read(cls, where: Path) -> Signature:
-        """The signature file at `where`, or `SignatureError` saying why it is none."""
+    def read(cls, where: Path, redo: tuple[str, str] = _REEXPORT) -> Signature:
+        """The signature file at `where`, or `SignatureError` saying why it is none; `redo`
+        names what is unsigned and how to sign it (re-export an artifact, re-publish a store
+        version)."""
         try:
             with where.open("rb") as f:
                 data = f.read(MAX_SIG_BYTES + 1)
         except FileNotFoundError:
             raise SignatureError(
-                f"{where.name} is missing: the artifact is unsigned and a trusted key is set; "
-                f"export it with ${SIGNING_KEY_ENV} (or signing_key=), or do not require a "
-                "signature") from None
+                f"{where} is missing: {redo[0]} is unsigned and a trusted key is set; {redo[1]}, "
+                "or do not require a signature") from None
         except OSError as e:
             raise SignatureError(f"{where} cannot be read ({e.strerror}): refused") from e
         try:
@@ -247,7 +253,7 @@ def verify_artifact(path: str | Path, key: Any) -> Signature:
 def verify_bytes(data: bytes, where: Path, key: Any) -> Signature:
     """Check the signature beside `where` against `data`, the bytes already read from it (a
     store manifest: what is checked is what is parsed)."""
-    sig = Signature.read(signature_path(where))
+    sig = Signature.read(signature_path(where), _REPUBLISH)
     _check(sig, key, where)
     if hashlib.sha256(data).hexdigest() != sig.sha256:
         raise SignatureError(f"{where}: its bytes are not the bytes signed by key {sig.key_id}; "

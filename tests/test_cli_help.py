@@ -92,3 +92,15 @@ def test_learn_with_a_pickle_that_is_not_a_model_is_one_line(tmp_path):
         f"error: {not_a_model} holds a builtins.dict, not a River model (it has no learn_one): "
         "pickle the model itself, or use one of logreg, linreg, hoeffding, gaussiannb, hst, "
         "kmeans")
+
+
+def test_learn_from_a_source_it_cannot_read_lists_every_source_it_reads(tmp_path):
+    parquet = tmp_path / "x.parquet"
+    parquet.write_bytes(b"PAR1")
+    result = runner.invoke(app, ["learn", "--source", str(parquet), "--store", str(tmp_path / "m")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert " ".join(result.stderr.split()) == (
+        f"error: source {parquet}: not a source estuary reads; expected redis://HOST:PORT/DB "
+        "(or rediss://, unix://) for a Redis Stream, kafka://HOST:PORT for a Kafka topic "
+        "(`estuary learn`), or a .csv, .jsonl, .ndjson file that exists")
+    assert not (tmp_path / "m").exists()

@@ -371,3 +371,55 @@ def test_a_float32_format_that_misses_river_is_dropped_not_fatal(tmp_path):
             learner.learn_one(x, y)
         strict = learner.snapshot().result()
     assert not strict.published and strict.reports["tfjs"].passed is False
+
+
+def test_a_learner_refuses_at_creation_what_it_could_never_learn_or_publish(tmp_path):
+    """Not a model: refused with or without a store (before, the first learn_one failed). A
+    model every format refuses: refused when the Learner publishes (before, only at the first
+    snapshot, after learning), accepted without a store (learn and checkpoint only). A model
+    some formats refuse is still accepted (test above)."""
+    import itertools
+
+    from river import compose, datasets, neighbors, preprocessing, reco, stats
+
+    from estuary.errors import NotAModelError, UnsupportedModelError
+
+    for store in (None, tmp_path / "a"):
+        with pytest.raises(NotAModelError) as e:
+            Learner("notamodel", store=store)
+        assert str(e.value) == (
+            "Learner(model='notamodel'): not a model that learns (it has no learn_one); pass a "
+            "River estimator, e.g. preprocessing.StandardScaler() | linear_model.LogisticRegression()")
+    with pytest.raises(NotAModelError, match=r"^Learner\(model=river\.stats\.Mean\): not a model"):
+        Learner(stats.Mean())
+
+    model = preprocessing.StandardScaler() | reco.RandomNormal()
+    with pytest.raises(UnsupportedModelError) as e:
+        Learner(model, store=tmp_path / "b")
+    message = str(e.value)
+    assert message.startswith("cannot convert river.reco.normal.RandomNormal (RandomNormal's")
+    assert ("every format refuses it, so this Learner could never publish a snapshot: pass a "
+            "supported model, or create the Learner without store= to learn and checkpoint it "
+            "only). Supported: river.anomaly.GaussianScorer") in message
+    assert not (tmp_path / "b").exists()
+    with Learner(reco.RandomNormal(), store=None) as learner:  # learns; nothing is published
+        learner.learn_one({"user": "u", "item": "i"}, 1.0)
+    assert learner.n_events == 1
+
+    class NotRiver:  # learns, but no extractor knows it
+        def learn_one(self, x, y):
+            pass
+
+    with pytest.raises(UnsupportedModelError) as e:
+        Learner(NotRiver(), store=tmp_path / "c")
+    assert str(e.value).startswith(f"cannot convert {__name__}.test_a_learner_refuses_at_creation_"
+                                   "what_it_could_never_learn_or_publish.<locals>.NotRiver (no "
+                                   "format exports it, so this Learner could never publish")
+    Learner(NotRiver()).learn_one({"a": 1.0}, True)
+
+    events = list(itertools.islice(datasets.Phishing(), 50))
+    knn = compose.Select(*events[0][0]) | neighbors.KNNClassifier()  # not Core ML nor TF.js
+    with Learner(knn, store=Store(tmp_path / "knn"), formats=["onnx"]) as learner:
+        for x, y in events:
+            learner.learn_one(x, y)
+        assert learner.snapshot().result().published

@@ -46,9 +46,17 @@ def test_max_events_and_progress(tmp_path):
 
 
 def test_bad_source_and_format_fail_before_anything_is_written(tmp_path):
-    with pytest.raises(DataFileError, match=r"expected redis://\.\.\., or a \.csv/\.jsonl file"):
+    every = ("expected redis://HOST:PORT/DB (or rediss://, unix://) for a Redis Stream, "
+             "kafka://HOST:PORT for a Kafka topic (`estuary learn`), or a .csv, .jsonl, .ndjson "
+             "file that exists")
+    with pytest.raises(DataFileError) as e:
         learn(logreg(), Source(str(tmp_path / "nope.jsonl")), tmp_path / "m")
-    with pytest.raises(DataFileError, match="expected redis://"):
+    assert str(e.value) == f"source {tmp_path / 'nope.jsonl'}: no such file; {every}"
+    (tmp_path / "x.parquet").write_bytes(b"PAR1")
+    with pytest.raises(DataFileError) as e:
+        learn(logreg(), Source(str(tmp_path / "x.parquet")), tmp_path / "m")
+    assert str(e.value) == f"source {tmp_path / 'x.parquet'}: not a source estuary reads; {every}"
+    with pytest.raises(DataFileError, match="not a source estuary reads; expected redis://"):
         learn(logreg(), Source(str(tmp_path)), tmp_path / "m")
     assert not (tmp_path / "m").exists()
     with pytest.raises(UnknownFormatError, match="tflite"):

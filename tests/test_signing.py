@@ -209,8 +209,13 @@ def test_publish_signs_the_manifest_and_artifacts_and_readers_check(keys, tmp_pa
         Store(root, trusted_key=keys["other_pub"]).open()
     manifest = version.path / "manifest.json"
     (version.path / "manifest.json.sig").unlink()
-    with pytest.raises(SignatureError, match="unsigned"):
+    with pytest.raises(SignatureError, match="unsigned") as e:
         Store(root, trusted_key=keys["public"]).open(1)
+    message = str(e.value)  # names the file and says to publish, not to export
+    assert message.startswith(f"{version.path / 'manifest.json.sig'} is missing: this store "
+                              "version is unsigned")
+    assert "publish it again with $ESTUARY_SIGNING_KEY set (`estuary learn`" in message
+    assert "export it" not in message
     assert Store(root).open(1).number == 1  # no key trusted: the SHA-256 checks only
     assert manifest.is_file()
 

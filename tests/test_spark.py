@@ -5,6 +5,7 @@ Needs Java 17 and pyspark (the `spark` extra): a missing runtime fails here, nev
 
 from __future__ import annotations
 
+import os
 import random
 
 import numpy as np
@@ -221,3 +222,50 @@ def test_a_column_scoring_adds_is_refused_before_any_row_is_scored(spark, store,
         assert result.exit_code == 2, result.output
         assert "column 'Prediction'" in result.stderr
         assert not out.exists()
+
+
+WORKERS_WITHOUT_RIVER = """
+import sys
+import pandas as pd
+from pyspark.sql import SparkSession
+from estuary.errors import WorkerEnvironmentError
+from estuary.scale import spark as es
+
+spark = (SparkSession.builder.master("local[2]").appName("estuary-bad-workers")
+         .config("spark.ui.enabled", "false").getOrCreate())
+frame = spark.createDataFrame(pd.DataFrame({"x1": [0.5], "x2": [1.0], "c": ["red"]}))
+try:
+    es.predict(frame, sys.argv[1])
+except WorkerEnvironmentError as e:
+    print(str(e))
+    sys.exit(3)
+finally:
+    spark.stop()
+"""
+
+
+def test_workers_whose_python_lacks_river_are_named_before_any_row_is_scored(store, tmp_path):
+    """A user's own session whose workers run a Python without estuary/River ($PYSPARK_PYTHON
+    is the system Python): a typed error naming that interpreter and the setting, not a Py4J trace from the
+    first write. Run in its own process: one SparkContext per process."""
+    import subprocess
+    import sys
+
+    system_python = "/usr/bin/python3"
+    lacks = subprocess.run([system_python, "-c", "import river"], capture_output=True, text=True)
+    assert lacks.returncode == 1 and "No module named 'river'" in lacks.stderr  # the premise
+    script = tmp_path / "bad_workers.py"
+    script.write_text(WORKERS_WITHOUT_RIVER)
+    env = {**os.environ, "PYSPARK_PYTHON": system_python}  # the user's setting
+    env.pop("PYSPARK_DRIVER_PYTHON", None)
+    run = subprocess.run([sys.executable, str(script), str(store)],
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert run.returncode == 3, run.stdout + run.stderr
+    message = run.stdout.strip()
+    # then ", estuary" unless the inherited PYTHONPATH holds estuary's source tree
+    assert message.startswith(f"Spark's Python workers run {system_python}, which has no "
+                              "numpy, pyarrow, onnxruntime, river")
+    assert "(the scoring tasks would fail with ModuleNotFoundError): point $PYSPARK_PYTHON" in message
+    assert message.endswith("point $PYSPARK_PYTHON (set before the SparkSession starts; with "
+                            "spark-submit, spark.pyspark.python) at a Python with `pip install "
+                            f"estuary-ml[spark]`, e.g. this driver's {sys.executable}")

@@ -26,6 +26,7 @@ from typing import Any
 
 from ..converters.river_to_ir.capture import Capturer
 from ..converters.river_to_ir.learning import final_step, learn, learning_mode, scored_row
+from .admit import admit
 from .checkpoint import Checkpoint, CheckpointDir, Pickled
 from .freeze import Captured, Frozen, capture, complete
 from .policy import EveryN, EveryT, Manual, Policy
@@ -66,6 +67,7 @@ class Learner:
                  checkpoints: CheckpointDir | None = None, checkpoint_every: int | None = None,
                  checkpoint_seconds: float | None = None, checkpoint_on_snapshot: bool = True,
                  gc_freeze: bool = False):
+        admit(model, publishes=store is not None)  # NotAModelError, UnsupportedModelError
         self.model = model
         self.policy = policy or Manual()
         self.store = store if isinstance(store, Store) or store is None else Store(store, keep)

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ..converters.registry import format_for
-from ..readers import DataFileError, is_data_file, read_events
+from ..readers import READERS, DataFileError, is_data_file, read_events
 from .checkpoint import CheckpointDir
 from .learner import Learner, _aiter
 from .policy import EveryN, EveryT, OnDrift, Policy
@@ -42,6 +42,9 @@ from .store import Store
 
 log = logging.getLogger(__name__)
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+ACCEPTED_SOURCES = ("redis://HOST:PORT/DB (or rediss://, unix://) for a Redis Stream, "
+                    "kafka://HOST:PORT for a Kafka topic (`estuary learn`), or a "
+                    f"{', '.join(READERS)} file that exists")
 PROGRESS_EVERY = 1000  # events between two progress messages
 COUNT_EVERY = 100  # events between two counts for a progress bar
 
@@ -50,8 +53,9 @@ COUNT_EVERY = 100  # events between two counts for a progress bar
 class Source:
     """Where events come from: `location` is `redis://host:port/db` (or `rediss://`,
     `unix://`) for the Redis Stream `stream` read as `consumer` (default host-pid) of `group`,
-    or a `.csv` / `.jsonl` file. `target` names the label field. A Redis source waits for new
-    events forever, or, with `until_idle`, stops once none arrived for `idle_ms`; a file ends at
+    or a `.csv` / `.jsonl` / `.ndjson` file (Kafka: `estuary.online.kafka`). `target` names
+    the label field. A Redis source waits for new events forever, or, with `until_idle`,
+    stops once none arrived for `idle_ms`; a file ends at
     its last line.
 
     >>> Source("redis://localhost:6379/0", stream="events", until_idle=True)
@@ -82,8 +86,8 @@ class Source:
                                skip_through=skip_through)
         path = Path(self.location)
         if not (is_data_file(path) and path.is_file()):
-            raise DataFileError(f"source {self.location}: expected redis://..., or a .csv/.jsonl "
-                                "file that exists")
+            why = "no such file" if is_data_file(path) else "not a source estuary reads"
+            raise DataFileError(f"source {self.location}: {why}; expected {ACCEPTED_SOURCES}")
         return read_events(path, self.target)
 
 

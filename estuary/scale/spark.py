@@ -36,6 +36,7 @@ import numpy as np
 
 from ..errors import ArtifactError, InvalidInputError, OutOfRangeError
 from .outputs import output_columns, refuse_clashes
+from .spark_workers import check_workers
 
 _WORKER_MODELS: dict[str, Any] = {}  # sha256 → LoadedModel, one per Python worker process
 # How a refused row reaches the driver: Spark re-raises a Python worker's exception as text
@@ -145,6 +146,7 @@ def predict(df: Any, model: Any, version: int | str | None = None) -> Any:
         columns = output_columns(loaded.task, _output_names(loaded))
     _check_columns(df, loaded.metadata.schema)
     refuse_clashes(df.columns, [c.name for c in columns])
+    check_workers(df.sparkSession)  # WorkerEnvironmentError: workers without estuary/River
     types = {"class": _spark_label_type(tuple(loaded.classes or ())), "value": T.DoubleType(),
              "per_class": T.ArrayType(T.DoubleType(), False), "flag": T.BooleanType()}
     fields = list(df.schema.fields) + [T.StructField(c.name, types[c.kind]) for c in columns]
