@@ -74,12 +74,11 @@ USAGE = """usage: python -m estuary.support [--write-readme | --census [--write]
 def usage_error(argv: list[str]) -> str | None:
     """Why `argv` is not a command line this module runs (None when it is): an unknown option
     or a census option without --census would otherwise print the matrix and do nothing."""
-    census_only = ("--write", "--only=", "--formats=")
+    valued = ("--only=", "--formats=")  # census options that carry a value
     for arg in argv:
-        if arg not in ("--census", "--write", "--write-readme") and \
-                not arg.startswith(("--only=", "--formats=")):
+        if arg not in ("--census", "--write", "--write-readme") and not arg.startswith(valued):
             return f"unknown option {arg!r}"
-        if arg.startswith(census_only) and "--census" not in argv:
+        if (arg == "--write" or arg.startswith(valued)) and "--census" not in argv:
             return f"{arg.split('=')[0]} goes with --census"
     return None
 

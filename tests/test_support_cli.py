@@ -35,3 +35,11 @@ def test_unknown_option_and_help():
 def test_no_option_prints_the_matrix():
     done = support()
     assert done.returncode == 0 and done.stdout.startswith("| River model | coreml | onnx |")
+
+
+def test_write_readme_alone_is_a_command_line_it_runs():
+    from estuary.support import usage_error
+
+    assert usage_error(["--write-readme"]) is None  # what test_readme tells a user to run
+    assert usage_error(["--write"]) == "--write goes with --census"
+    assert usage_error(["--census", "--write", "--only=Hoeffding", "--formats=onnx"]) is None
