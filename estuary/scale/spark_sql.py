@@ -183,8 +183,9 @@ class Sql(NamedTuple):
         return self.text
 
 
-def _literal(v: float) -> Sql:
-    return Sql(_num(v), 0, 0, value=float(v))
+def _operand(v: Sql | float) -> Sql:
+    """`v` as an operand: a number becomes its literal."""
+    return v if isinstance(v, Sql) else Sql(_num(v), 0, 0, value=float(v))
 
 
 def _case(cases: Sequence[tuple[str, Sql | float]], layer: int = 0) -> Sql:
@@ -194,7 +195,7 @@ def _case(cases: Sequence[tuple[str, Sql | float]], layer: int = 0) -> Sql:
     multiplied, scaled), which its PushFoldableIntoBranches and ConstantFolding did on every
     write. A CASE of literals is NaN exactly when one of its NaN branches' conditions holds
     (`missing`; false when there is none)."""
-    cases = tuple((c, v if isinstance(v, Sql) else _literal(v)) for c, v in cases)
+    cases = tuple((c, _operand(v)) for c, v in cases)
     *whens, (_, last) = cases
     text = " ".join(f"WHEN {c} THEN {v}" for c, v in whens)
     missing = ""
@@ -219,16 +220,12 @@ class SqlOps:
         self.prefix = prefix
         self.layers: list[list[tuple[str, str]]] = []  # kept values (name, text) per layer
 
-    @staticmethod
-    def _sql(v: Any) -> Sql:
-        return v if isinstance(v, Sql) else Sql(_num(v), 0, 0, value=float(v))
-
     def _map(self, fn: Callable[..., str], *args: Any, prec: int = 3) -> Any:
         """fn over `Sql` operands (element-wise over class vectors). prec < 3: `fn` is one
         arithmetic operator, its result binds as tightly as `prec`."""
         lists = [a for a in args if isinstance(a, list)]
         if not lists:
-            vs = [self._sql(a) for a in args]
+            vs = [_operand(a) for a in args]
             cost = 1 if prec < 3 and all(v.cost == 0 for v in vs) else 2
             return Sql(fn(*vs), max(v.layer for v in vs), cost, prec)
         return [self._map(fn, *[a[k] if isinstance(a, list) else a for a in args], prec=prec)
@@ -238,8 +235,8 @@ class SqlOps:
         import numpy as np
 
         if np.ndim(value) > 0:
-            return [self._sql(float(v)) for v in np.ravel(value)]
-        return self._sql(float(value))
+            return [_operand(float(v)) for v in np.ravel(value)]
+        return _operand(float(value))
 
     # left to right: a right operand of the same precedence keeps its parentheses
     def add(self, a, b):
@@ -320,13 +317,12 @@ class SqlOps:
     def where(self, condition, a, b):
         if isinstance(condition, bool):
             return a if condition else b
-        if any(isinstance(v, list) for v in (condition, a, b)):
-            return self._map(lambda c, x, y: f"CASE WHEN {c} THEN {x} ELSE {y} END",
-                             condition, a, b)
-        c, x, y = map(self._sql, (condition, a, b))
-        if x.value is None and y.value is None:
-            return self._map(lambda c, x, y: f"CASE WHEN {c} THEN {x} ELSE {y} END", c, x, y)
-        return _case([(c.text, x), ("", y)], c.layer)
+        if not any(isinstance(v, list) for v in (condition, a, b)):
+            c, x, y = map(_operand, (condition, a, b))
+            if x.value is not None or y.value is not None:  # a literal side: `_case`'s form
+                return _case([(c.text, x), ("", y)], c.layer)
+        return self._map(lambda c, x, y: f"CASE WHEN {c} THEN {x} ELSE {y} END",
+                         condition, a, b)
 
     def matmul(self, x: list, W: Any) -> list:
         """x · W as one sum per column of W, left to right over every row of W."""
@@ -359,7 +355,7 @@ class SqlOps:
         projection less for Spark to analyse."""
         if isinstance(v, list):
             return [self.keep(e, hint) for e in v]
-        v = self._sql(v)
+        v = _operand(v)
         if v.cost < 2:
             return v
         while len(self.layers) <= v.layer:
