@@ -94,21 +94,6 @@ class Checkpoint:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class Pickled:
-    """An object already pickled (a snapshot's capture pickles the model: `Capture.pickled`).
-    Inside a checkpoint it pickles as `pickle.loads(data)`, so loading the checkpoint gives the
-    object itself, as if pickled there, and the loop pickles the model once per snapshot.
-    Unlike a single pickle, the object shares nothing with the rest of the checkpoint."""
-
-    __slots__ = ("data",)
-
-    def __init__(self, data: bytes):
-        self.data = data
-
-    def __reduce__(self):
-        return pickle.loads, (self.data,)
-
-
 def _sign(key: bytes, body: bytes) -> bytes:
     return hmac.new(key, body, hashlib.sha256).digest()
 
@@ -253,5 +238,4 @@ class CheckpointDir:
 
 
 __all__ = ["KEY_ENV", "Checkpoint", "CheckpointDir", "CheckpointError",
-           "CheckpointIntegrityError", "CheckpointKeyError", "Pickled", "checkpoint_key", "decode",
-           "encode"]
+           "CheckpointIntegrityError", "CheckpointKeyError", "checkpoint_key", "decode", "encode"]

@@ -27,7 +27,7 @@ from typing import Any
 from ..converters.river_to_ir.capture import Capturer
 from ..converters.river_to_ir.learning import final_step, learn, learning_mode, scored_row
 from .admit import admit
-from .checkpoint import Checkpoint, CheckpointDir, Pickled
+from .checkpoint import Checkpoint, CheckpointDir
 from .freeze import Captured, Frozen, capture, complete
 from .policy import EveryN, EveryT, Manual, Policy
 from .publish import PublishResult
@@ -244,12 +244,13 @@ class Learner:
         written by the checkpoint writer); the future gives the file's path."""
         return self._checkpoint(None)
 
-    def _checkpoint(self, pickled: bytes | None) -> Future:
-        """`checkpoint`, with the model's pickle bytes when a capture just made them."""
+    def _checkpoint(self, pickled: Any | None) -> Future:
+        """`checkpoint`, with the model as the pickle a capture just made of it
+        (`Capture.pickled`), if it did: stored as it is, it loads as the model."""
         if self.checkpoints is None:
             raise ValueError("this Learner has no checkpoints: pass checkpoints=CheckpointDir(path)")
         offsets = self.position() if self.position is not None else {}
-        model = self.model if pickled is None else Pickled(pickled)
+        model = self.model if pickled is None else pickled
         fut = self.checkpoints.save((model, self.metric), self.n_events, offsets,
                                     {"n_snapshots": self.n_snapshots})
         if self._ckpt_policy is not None:

@@ -596,12 +596,18 @@ class _CapturedTree:
 
 
 class _Pickled:
-    """A model's state as the bytes `Capturer._copy` pickled on the loop, made in this process."""
+    """A model's state as the bytes `Capturer._copy` pickled on the loop, made in this process.
+    Pickled again (a snapshot's checkpoint, a worker process) it is `pickle.loads(data)`: the
+    model itself once loaded, without pickling the model a second time; it then shares no
+    object with what is pickled beside it (a checkpoint's metric)."""
 
     __slots__ = ("data",)
 
     def __init__(self, data: bytes):
         self.data = data
+
+    def __reduce__(self):
+        return pickle.loads, (self.data,)
 
 
 class Capture:
@@ -618,11 +624,11 @@ class Capture:
     def __setstate__(self, state) -> None:
         (self.model, self.trees), self.dropped = state, []
 
-    def pickled(self) -> bytes | None:
-        """The model's pickle bytes when this capture is its pickle (`Capturer._copy`), else
-        None: a checkpoint taken at the same instant reuses them rather than pickle it again."""
-        model = self.model
-        return model.data if type(model) is _Pickled else None
+    def pickled(self) -> _Pickled | None:
+        """The model as its pickle when this capture is one (`Capturer._copy`), else None: a
+        checkpoint taken at the same instant stores it (it loads as the model) rather than
+        pickle the model again."""
+        return self.model if type(self.model) is _Pickled else None
 
 
 def materialize(captured: Capture) -> Any:
