@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ..converters.registry import extractor_for, qualname, supported_models
+from ..converters.river_to_ir.wrappers import picks_member_as_it_learns
 from ..errors import NotAModelError, UnsupportedModelError
 
 EXAMPLE = "e.g. preprocessing.StandardScaler() | linear_model.LogisticRegression()"
@@ -19,7 +20,8 @@ NO_STORE = "or create the Learner without store= to learn and checkpoint it only
 
 def admit(model: Any, publishes: bool) -> None:
     """`NotAModelError` if `model` has no `learn_one`; with `publishes`,
-    `UnsupportedModelError` for a model (or pipeline step) that no format exports."""
+    `UnsupportedModelError` for a model, pipeline step or nested member (of an ensemble or a
+    wrapper) that no format exports."""
     if not callable(getattr(model, "learn_one", None)):
         shown = repr(model) if isinstance(model, str | int | float | bool) else qualname(type(model))
         raise NotAModelError(f"Learner(model={shown}): not a model that learns (it has no learn_one); "
@@ -37,6 +39,22 @@ def admit(model: Any, publishes: bool) -> None:
             raise UnsupportedModelError(step, supported_models(), reason=(
                 f"{ex.refusal}; every format refuses it, so this Learner could never publish a "
                 f"snapshot: pass a supported model, {NO_STORE}"))
+        _admit_members(step, ex)
+
+
+def _admit_members(step: Any, ex: Any) -> None:
+    """The members an ensemble or wrapper holds, found as export finds them: its extractor's
+    `inputs` asks `extractor_for` about each member it predicts with (a model selector: the one
+    it predicts with now, so one whose first candidate no format exports is not refused here:
+    another may win)."""
+    if isinstance(getattr(step, "steps", None), Mapping) or picks_member_as_it_learns(step):
+        return  # a pipeline's steps are admitted one by one
+    try:
+        ex.inputs(step)
+    except UnsupportedModelError as e:
+        raise UnsupportedModelError(e.model_type, supported_models(), reason=(
+            f"a member of {qualname(type(step))} that no format exports, so this Learner could "
+            f"never publish a snapshot; give it a supported member, {NO_STORE}")) from None
 
 
 def _steps(model: Any) -> Iterator[Any]:

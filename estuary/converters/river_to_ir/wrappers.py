@@ -108,6 +108,12 @@ DELEGATES: dict[type, tuple[Any, tuple[Case, ...]]] = {
 }
 
 
+def picks_member_as_it_learns(m: Any) -> bool:
+    """A model selector: which candidate it predicts with (and export reads) depends on what
+    it learned, so one candidate no format exports does not make every export fail."""
+    return type(m) in DELEGATES and DELEGATES[type(m)][0] is _selector_delegate
+
+
 def _delegate(m: Any) -> Any:
     return DELEGATES[type(m)][0](m)
 
