@@ -426,11 +426,22 @@ def test_a_learner_refuses_at_creation_what_it_could_never_learn_or_publish(tmp_
 
 
 def test_a_learner_refuses_at_creation_an_ensemble_member_no_format_exports(tmp_path):
-    """A member nested in an ensemble (here a bagged pipeline's step) that no format exports is
-    refused when the Learner is created, naming the member (before, only at the first snapshot,
-    after learning). An ensemble of exportable members, and a model selector whose first
-    candidate no format exports (another candidate may win), are admitted; the first publishes."""
-    from river import ensemble, facto, linear_model, metrics, model_selection, preprocessing
+    """A member nested in an ensemble (a bagged pipeline's step, SRP's base model, a bagged
+    TargetTransformRegressor) that no format exports is refused when the Learner is created,
+    naming the member (before, only at the first snapshot, after learning). An ensemble of
+    exportable members, and a model selector whose first candidate no format exports (another
+    candidate may win), are admitted; the first publishes."""
+    import math
+
+    from river import (
+        compose,
+        ensemble,
+        facto,
+        linear_model,
+        metrics,
+        model_selection,
+        preprocessing,
+    )
 
     from estuary.errors import UnsupportedModelError
 
@@ -445,6 +456,21 @@ def test_a_learner_refuses_at_creation_an_ensemble_member_no_format_exports(tmp_
         "supported member, or create the Learner without store= to learn and checkpoint it only)")
     assert not (tmp_path / "fm").exists()
     Learner(bagged).learn_one({"a": 1.0}, True)  # without a store it learns
+
+    # SRP clones its member as it learns; a member every format refuses says why
+    srp = ensemble.SRPClassifier(facto.FMClassifier(), n_models=3, seed=1)
+    with pytest.raises(UnsupportedModelError, match=r"^cannot convert river\.facto\.fm\.FMClassifier "
+                       r"\(a member of river\.ensemble\.SRPClassifier that no format exports"):
+        Learner(srp, store=tmp_path / "srp")
+    transformed = compose.TargetTransformRegressor(
+        preprocessing.StandardScaler() | linear_model.LinearRegression(), func=math.log1p,
+        inverse_func=math.expm1)
+    with pytest.raises(UnsupportedModelError) as e:
+        Learner(ensemble.BaggingRegressor(transformed, n_models=3, seed=1), store=tmp_path / "ttr")
+    assert str(e.value).startswith(
+        "cannot convert river.compose.target_transform.TargetTransformRegressor (a member of "
+        "river.ensemble.BaggingRegressor that no format exports (River applies inverse_func, an "
+        "arbitrary Python function, to the prediction; use preprocessing.TargetStandardScaler")
 
     selector = model_selection.GreedyRegressor(
         [facto.FMRegressor(), preprocessing.StandardScaler() | linear_model.LinearRegression()],

@@ -52,9 +52,10 @@ def _admit_members(step: Any, ex: Any) -> None:
     try:
         ex.inputs(step)
     except UnsupportedModelError as e:
+        why = f" ({e.reason})" if e.reason else ""
         raise UnsupportedModelError(e.model_type, supported_models(), reason=(
-            f"a member of {qualname(type(step))} that no format exports, so this Learner could "
-            f"never publish a snapshot; give it a supported member, {NO_STORE}")) from None
+            f"a member of {qualname(type(step))} that no format exports{why}, so this Learner "
+            f"could never publish a snapshot; give it a supported member, {NO_STORE}")) from None
 
 
 def _steps(model: Any) -> Iterator[Any]:

@@ -236,7 +236,12 @@ TARGET_TRANSFORM_REFUSAL = ("River applies inverse_func, an arbitrary Python fun
                             "TargetMinMaxScaler, whose inverse is affine")
 
 
-@register_extractor(compose.TargetTransformRegressor, inputs=lambda m: _inputs_of(m.regressor),
+def _refused_target_transform(m: compose.TargetTransformRegressor) -> dict:
+    """Refused before its keys are read: so is one nested in an ensemble (Learner admission)."""
+    raise UnsupportedModelError(m, supported_models(), reason=TARGET_TRANSFORM_REFUSAL)
+
+
+@register_extractor(compose.TargetTransformRegressor, inputs=_refused_target_transform,
                     kind="estimator", refusal=TARGET_TRANSFORM_REFUSAL, cases=(Case(
                         "target-transform(log, exp)", "TrumpApproval", lambda: (
                             compose.TargetTransformRegressor(
