@@ -421,8 +421,9 @@ def _print_learned(run: Any, target: str, as_json: bool) -> None:
 
 
 @app.command(help="Learn from a live source (a Redis Stream or Kafka topic read by a consumer "
-                  "group, or a data file: see --source) and publish verified snapshots to a versioned store. Exit 1 "
-                  "if the last snapshot was rejected (or no event had the label)."
+                  "group, or a data file: see --source) and publish verified snapshots to a "
+                  "versioned store. Exit 1 if the last snapshot was rejected (or no event had "
+                  "the label)."
                   f"\n\n{PICKLE_WARNING}")
 def learn(
     source: Annotated[str, typer.Option("--source", help=f"Where events come from: {ACCEPTED_SOURCES}.", rich_help_panel=_SOURCE)],
