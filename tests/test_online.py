@@ -430,7 +430,7 @@ def test_a_learner_refuses_at_creation_an_ensemble_member_no_format_exports(tmp_
     TargetTransformRegressor) that no format exports is refused when the Learner is created,
     naming the member (before, only at the first snapshot, after learning). An ensemble of
     exportable members, and a model selector whose first candidate no format exports (another
-    candidate may win), are admitted; the first publishes."""
+    candidate may win), alone or nested in an ensemble, are admitted; the first publishes."""
     import math
 
     from river import (
@@ -476,6 +476,10 @@ def test_a_learner_refuses_at_creation_an_ensemble_member_no_format_exports(tmp_
         [facto.FMRegressor(), preprocessing.StandardScaler() | linear_model.LinearRegression()],
         metric=metrics.MAE())
     Learner(selector, store=Store(tmp_path / "greedy")).close()
+    nested = ensemble.BaggingRegressor(model_selection.GreedyRegressor(
+        [facto.FMRegressor(), preprocessing.StandardScaler() | linear_model.LinearRegression()],
+        metric=metrics.MAE()), n_models=2, seed=1)
+    Learner(nested, store=Store(tmp_path / "bagged-greedy")).close()  # nested selector: admitted
 
     good = ensemble.BaggingClassifier(logreg(), n_models=3, seed=1)
     with Learner(good, store=Store(tmp_path / "bag"), formats=["onnx"]) as learner:

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ..converters.registry import extractor_for, qualname, supported_models
-from ..converters.river_to_ir.wrappers import picks_member_as_it_learns
+from ..converters.river_to_ir.wrappers import holds_selector
 from ..errors import NotAModelError, UnsupportedModelError
 
 EXAMPLE = "e.g. preprocessing.StandardScaler() | linear_model.LogisticRegression()"
@@ -44,10 +44,10 @@ def admit(model: Any, publishes: bool) -> None:
 
 def _admit_members(step: Any, ex: Any) -> None:
     """The members an ensemble or wrapper holds, found as export finds them: its extractor's
-    `inputs` asks `extractor_for` about each member it predicts with (a model selector: the one
-    it predicts with now, so one whose first candidate no format exports is not refused here:
-    another may win)."""
-    if isinstance(getattr(step, "steps", None), Mapping) or picks_member_as_it_learns(step):
+    `inputs` asks `extractor_for` about each member it predicts with. Not for a step that is or
+    holds a model selector (at any depth): `inputs` reads the candidate it predicts with now,
+    and another candidate may win as it learns."""
+    if isinstance(getattr(step, "steps", None), Mapping) or holds_selector(step):
         return  # a pipeline's steps are admitted one by one
     try:
         ex.inputs(step)
