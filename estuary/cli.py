@@ -27,6 +27,7 @@ from .api import artifact_size
 from .cli_progress import progress_bar, shows_progress
 from .converters.registry import FORMATS, format_for
 from .errors import EstuaryError, GoldenCheckError
+from .online.loop import ACCEPTED_SOURCES
 from .parity import ParityReport
 from .readers import read_rows
 
@@ -419,12 +420,13 @@ def _print_learned(run: Any, target: str, as_json: bool) -> None:
              "green" if run.ok else "bold red")
 
 
-@app.command(help="Learn from a live source (a Redis Stream read by a consumer group, or a "
-                  "CSV/JSONL file) and publish verified snapshots to a versioned store. Exit 1 "
-                  "if the last snapshot was rejected (or no event had the label)."
+@app.command(help="Learn from a live source (a Redis Stream or Kafka topic read by a consumer "
+                  "group, or a data file: see --source) and publish verified snapshots to a "
+                  "versioned store. Exit 1 if the last snapshot was rejected (or no event had "
+                  "the label)."
                   f"\n\n{PICKLE_WARNING}")
 def learn(
-    source: Annotated[str, typer.Option("--source", help="redis://host:port/db (or rediss://, unix://), kafka://host:port, or a .csv/.jsonl/.ndjson file.", rich_help_panel=_SOURCE)],
+    source: Annotated[str, typer.Option("--source", help=f"Where events come from: {ACCEPTED_SOURCES}.", rich_help_panel=_SOURCE)],
     store: Annotated[Path, typer.Option("--store", help="The versioned store directory.", rich_help_panel=_SNAPSHOTS)],
     model: Annotated[str, typer.Option("--model", help="logreg, linreg, hoeffding, gaussiannb, hst (MinMaxScaler | HalfSpaceTrees: anomaly scores), kmeans (StandardScaler | KMeans) or MODEL.pkl.")] = "logreg",
     name: Annotated[str | None, typer.Option("--name", help="Publish as the named model STORE/NAME (one store root, many models: `estuary serve STORE` serves them all).", rich_help_panel=_SNAPSHOTS)] = None,

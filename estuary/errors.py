@@ -14,6 +14,7 @@ class UnsupportedModelError(EstuaryError, TypeError):
         name = obj if isinstance(obj, str) else f"{type(obj).__module__}.{type(obj).__qualname__}"
         self.model_type = name
         self.supported = sorted(supported)
+        self.reason = reason
         detail = f" ({reason})" if reason else ""
         listed = f" Supported: {', '.join(self.supported)}." if self.supported else ""
         super().__init__(

@@ -104,3 +104,16 @@ def test_learn_from_a_source_it_cannot_read_lists_every_source_it_reads(tmp_path
         "(or rediss://, unix://) for a Redis Stream, kafka://HOST:PORT for a Kafka topic "
         "(`estuary learn`), or a .csv, .jsonl, .ndjson file that exists")
     assert not (tmp_path / "m").exists()
+
+
+def test_learn_help_names_every_source_the_loop_accepts():
+    """`learn --source`'s help is the loop's own list (built from the readers), so a reader
+    added to estuary.readers shows in the help and in the error alike."""
+    from estuary.online.loop import ACCEPTED_SOURCES
+    from estuary.readers import READERS
+
+    text = shown(["learn"])
+    assert " ".join(ACCEPTED_SOURCES.split()) in text
+    for suffix in READERS:
+        assert suffix in text, suffix
+    assert "kafka://HOST:PORT" in text and "redis://HOST:PORT/DB" in text

@@ -423,3 +423,66 @@ def test_a_learner_refuses_at_creation_what_it_could_never_learn_or_publish(tmp_
         for x, y in events:
             learner.learn_one(x, y)
         assert learner.snapshot().result().published
+
+
+def test_a_learner_refuses_at_creation_an_ensemble_member_no_format_exports(tmp_path):
+    """A member nested in an ensemble (a bagged pipeline's step, SRP's base model, a bagged
+    TargetTransformRegressor) that no format exports is refused when the Learner is created,
+    naming the member (before, only at the first snapshot, after learning). An ensemble of
+    exportable members, and a model selector whose first candidate no format exports (another
+    candidate may win), alone or nested in an ensemble, are admitted; the first publishes."""
+    import math
+
+    from river import (
+        compose,
+        ensemble,
+        facto,
+        linear_model,
+        metrics,
+        model_selection,
+        preprocessing,
+    )
+
+    from estuary.errors import UnsupportedModelError
+
+    bagged = ensemble.BaggingClassifier(preprocessing.StandardScaler() | facto.FMClassifier(),
+                                        n_models=3, seed=1)
+    with pytest.raises(UnsupportedModelError) as e:
+        Learner(preprocessing.StandardScaler() | bagged, store=tmp_path / "fm")
+    assert e.value.model_type == "river.facto.fm.FMClassifier"
+    assert str(e.value).startswith(
+        "cannot convert river.facto.fm.FMClassifier (a member of river.ensemble.BaggingClassifier "
+        "that no format exports, so this Learner could never publish a snapshot; give it a "
+        "supported member, or create the Learner without store= to learn and checkpoint it only)")
+    assert not (tmp_path / "fm").exists()
+    Learner(bagged).learn_one({"a": 1.0}, True)  # without a store it learns
+
+    # SRP clones its member as it learns; a member every format refuses says why
+    srp = ensemble.SRPClassifier(facto.FMClassifier(), n_models=3, seed=1)
+    with pytest.raises(UnsupportedModelError, match=r"^cannot convert river\.facto\.fm\.FMClassifier "
+                       r"\(a member of river\.ensemble\.SRPClassifier that no format exports"):
+        Learner(srp, store=tmp_path / "srp")
+    transformed = compose.TargetTransformRegressor(
+        preprocessing.StandardScaler() | linear_model.LinearRegression(), func=math.log1p,
+        inverse_func=math.expm1)
+    with pytest.raises(UnsupportedModelError) as e:
+        Learner(ensemble.BaggingRegressor(transformed, n_models=3, seed=1), store=tmp_path / "ttr")
+    assert str(e.value).startswith(
+        "cannot convert river.compose.target_transform.TargetTransformRegressor (a member of "
+        "river.ensemble.BaggingRegressor that no format exports (River applies inverse_func, an "
+        "arbitrary Python function, to the prediction; use preprocessing.TargetStandardScaler")
+
+    selector = model_selection.GreedyRegressor(
+        [facto.FMRegressor(), preprocessing.StandardScaler() | linear_model.LinearRegression()],
+        metric=metrics.MAE())
+    Learner(selector, store=Store(tmp_path / "greedy")).close()
+    nested = ensemble.BaggingRegressor(model_selection.GreedyRegressor(
+        [facto.FMRegressor(), preprocessing.StandardScaler() | linear_model.LinearRegression()],
+        metric=metrics.MAE()), n_models=2, seed=1)
+    Learner(nested, store=Store(tmp_path / "bagged-greedy")).close()  # nested selector: admitted
+
+    good = ensemble.BaggingClassifier(logreg(), n_models=3, seed=1)
+    with Learner(good, store=Store(tmp_path / "bag"), formats=["onnx"]) as learner:
+        for x, y in phishing(100):
+            learner.learn_one(x, y)
+        assert learner.snapshot().result().published

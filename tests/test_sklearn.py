@@ -32,6 +32,7 @@ def data(name: str):
 def fitted(case: str):
     from sklearn.ensemble import (
         GradientBoostingClassifier,
+        GradientBoostingRegressor,
         RandomForestClassifier,
         RandomForestRegressor,
     )
@@ -52,6 +53,7 @@ def fitted(case: str):
         "forest_regressor": (lambda: RandomForestRegressor(10, max_depth=6, random_state=0), "diabetes"),
         "boosting_binary": (lambda: GradientBoostingClassifier(n_estimators=10, random_state=0), "cancer"),
         "boosting_multiclass": (lambda: GradientBoostingClassifier(n_estimators=10, random_state=0), "iris"),
+        "boosting_regressor": (lambda: GradientBoostingRegressor(n_estimators=10, random_state=0), "diabetes"),
         "gaussian_nb": (GaussianNB, "iris"),
     }
     make, dataset = makers[case]
@@ -66,11 +68,12 @@ REFUSED = {
     ("gaussian_nb", "pmml"): "NaiveBayesModel",
     ("gaussian_nb", "coreml"): "no GaussianNB converter",
     ("logistic_multiclass", "coreml"): "more than two classes",
-    ("boosting_multiclass", "coreml"): "coremltools",
+    ("boosting_multiclass", "coreml"): "GradientBoostingClassifier.*coremltools.*use ONNX or PMML",
+    ("boosting_regressor", "coreml"): "GradientBoostingRegressor.*coremltools.*use ONNX or PMML",
 }
 CASES = ["logistic_multiclass", "logistic_binary", "linear", "ridge", "tree_classifier",
          "tree_regressor", "forest_classifier", "forest_regressor", "boosting_binary",
-         "boosting_multiclass", "gaussian_nb"]
+         "boosting_multiclass", "boosting_regressor", "gaussian_nb"]
 
 
 @pytest.mark.parametrize("fmt", list(FORMATS))
@@ -98,6 +101,16 @@ def test_model_format(case, fmt, tmp_path):
                                 ("tree" in case or "forest" in case or "boosting" in case)
                                 else "float64")
     assert state_hash(model) == before, "export must not change the user's model"
+
+
+def test_coreml_refusals_are_not_listed_as_supported(tmp_path):
+    """A model Core ML refuses is not offered back in the refusal's supported list."""
+    model, X = fitted("boosting_regressor")
+    with pytest.raises(UnsupportedModelError) as e:
+        estuary.export(model, tmp_path / "gbr.mlmodel", sample=X[:5])
+    assert e.value.model_type == "sklearn.ensemble._gb.GradientBoostingRegressor"
+    assert "sklearn GradientBoostingRegressor" not in e.value.supported
+    assert "sklearn GradientBoostingClassifier" in e.value.supported  # binary converts
 
 
 def test_column_transformer_dataframe_all_formats(tmp_path):

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ..converters.registry import extractor_for, qualname, supported_models
+from ..converters.river_to_ir.wrappers import holds_selector
 from ..errors import NotAModelError, UnsupportedModelError
 
 EXAMPLE = "e.g. preprocessing.StandardScaler() | linear_model.LogisticRegression()"
@@ -19,7 +20,8 @@ NO_STORE = "or create the Learner without store= to learn and checkpoint it only
 
 def admit(model: Any, publishes: bool) -> None:
     """`NotAModelError` if `model` has no `learn_one`; with `publishes`,
-    `UnsupportedModelError` for a model (or pipeline step) that no format exports."""
+    `UnsupportedModelError` for a model, pipeline step or nested member (of an ensemble or a
+    wrapper) that no format exports."""
     if not callable(getattr(model, "learn_one", None)):
         shown = repr(model) if isinstance(model, str | int | float | bool) else qualname(type(model))
         raise NotAModelError(f"Learner(model={shown}): not a model that learns (it has no learn_one); "
@@ -37,6 +39,23 @@ def admit(model: Any, publishes: bool) -> None:
             raise UnsupportedModelError(step, supported_models(), reason=(
                 f"{ex.refusal}; every format refuses it, so this Learner could never publish a "
                 f"snapshot: pass a supported model, {NO_STORE}"))
+        _admit_members(step, ex)
+
+
+def _admit_members(step: Any, ex: Any) -> None:
+    """The members an ensemble or wrapper holds, found as export finds them: its extractor's
+    `inputs` asks `extractor_for` about each member it predicts with. Not for a step that is or
+    holds a model selector (at any depth): `inputs` reads the candidate it predicts with now,
+    and another candidate may win as it learns."""
+    if isinstance(getattr(step, "steps", None), Mapping) or holds_selector(step):
+        return  # a pipeline's steps are admitted one by one
+    try:
+        ex.inputs(step)
+    except UnsupportedModelError as e:
+        why = f" ({e.reason})" if e.reason else ""
+        raise UnsupportedModelError(e.model_type, supported_models(), reason=(
+            f"a member of {qualname(type(step))} that no format exports{why}, so this Learner "
+            f"could never publish a snapshot; give it a supported member, {NO_STORE}")) from None
 
 
 def _steps(model: Any) -> Iterator[Any]:

@@ -7,8 +7,8 @@ thresholds: the rounded-down threshold gives the same answer on every float32 in
 (3) routes NaN as scikit-learn's `missing_go_to_left` says, (4) averages random-forest class
 votes (coremltools sums them for more than two classes, apple/coremltools#1541) and (5) embeds
 the metadata. Refused: multinomial LogisticRegression (coremltools converts one-vs-rest
-only), multi-class GradientBoostingClassifier (coremltools fails on it), GaussianNB and
-ColumnTransformer (no converter).
+only), multi-class GradientBoostingClassifier and GradientBoostingRegressor (coremltools'
+converter fails on them: use ONNX or PMML), GaussianNB and ColumnTransformer (no converter).
 """
 
 from __future__ import annotations
@@ -55,6 +55,9 @@ def _prepared(sk: SklearnModel) -> Any:
                               "probability, which ties at saturation where scikit-learn's "
                               "argmax of decision values does not")
         final.multi_class = "ovr"  # two classes: 'auto' is one-vs-rest, the same model
+    if type(final).__name__ == "GradientBoostingClassifier" and len(sk.classes) > 2:
+        raise _refuse(sk, "multi-class GradientBoostingClassifier: coremltools' converter fails "
+                          "on it; use ONNX or PMML")
     return model
 
 

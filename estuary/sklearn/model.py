@@ -44,6 +44,8 @@ REFUSED = {
     "coreml": {
         "GaussianNB": "coremltools has no GaussianNB converter",
         "ColumnTransformer": "coremltools has no ColumnTransformer converter",
+        "GradientBoostingRegressor": "coremltools' converter fails on it (it reads the fitted "
+                                     "init_.constant_, an array, as a number): use ONNX or PMML",
     },
 }
 

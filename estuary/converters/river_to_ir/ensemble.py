@@ -237,6 +237,7 @@ def bole_classifier(m: ensemble.BOLEClassifier, columns, ctx) -> EstimatorIR:
 
 
 def _srp_inputs(m) -> dict:
+    extractor_for(m.model).inputs(m.model)  # its members, cloned as SRP learns, convert only if it does
     return members_inputs([b.model for b in m.models])
 
 

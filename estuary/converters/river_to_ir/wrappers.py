@@ -108,6 +108,35 @@ DELEGATES: dict[type, tuple[Any, tuple[Case, ...]]] = {
 }
 
 
+def picks_member_as_it_learns(m: Any) -> bool:
+    """A model selector: which candidate it predicts with (and export reads) depends on what
+    it learned, so one candidate no format exports does not make every export fail."""
+    return _is_selector_type(type(m))
+
+
+def _is_selector_type(cls: Any) -> bool:
+    return cls in DELEGATES and DELEGATES[cls][0] is _selector_delegate
+
+
+def holds_selector(m: Any) -> bool:
+    """`m` is a model selector or holds one among its parameters, at any depth (River's
+    `_get_params`: an estimator parameter is (its class, its parameters))."""
+    if picks_member_as_it_learns(m):
+        return True
+    get_params = getattr(m, "_get_params", None)
+    return callable(get_params) and _params_hold_selector(get_params())
+
+
+def _params_hold_selector(value: Any) -> bool:
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], type):
+        return _is_selector_type(value[0]) or _params_hold_selector(value[1])
+    if isinstance(value, dict):
+        return any(_params_hold_selector(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(holds_selector(v) or _params_hold_selector(v) for v in value)
+    return False
+
+
 def _delegate(m: Any) -> Any:
     return DELEGATES[type(m)][0](m)
 
@@ -230,7 +259,12 @@ TARGET_TRANSFORM_REFUSAL = ("River applies inverse_func, an arbitrary Python fun
                             "TargetMinMaxScaler, whose inverse is affine")
 
 
-@register_extractor(compose.TargetTransformRegressor, inputs=lambda m: _inputs_of(m.regressor),
+def _refused_target_transform(m: compose.TargetTransformRegressor) -> dict:
+    """Refused before its keys are read: so is one nested in an ensemble (Learner admission)."""
+    raise UnsupportedModelError(m, supported_models(), reason=TARGET_TRANSFORM_REFUSAL)
+
+
+@register_extractor(compose.TargetTransformRegressor, inputs=_refused_target_transform,
                     kind="estimator", refusal=TARGET_TRANSFORM_REFUSAL, cases=(Case(
                         "target-transform(log, exp)", "TrumpApproval", lambda: (
                             compose.TargetTransformRegressor(
