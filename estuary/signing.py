@@ -25,6 +25,7 @@ import base64
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,13 +113,22 @@ def _key_bytes(spec: KeySpec, what: str) -> tuple[bytes, str]:
                           f"{type(spec).__name__}")
 
 
+def _resolve(spec: KeySpec | None, env: str, load: Callable[[KeySpec], Any]) -> Any:
+    """`load(spec)`, else `load` of the path in $`env` (unset or empty: None); `False` means
+    no key whatever the environment says."""
+    if spec is None:
+        spec = os.environ.get(env) or None
+    return None if spec is None or spec is False else load(spec)
+
+
 def signing_key(spec: KeySpec | None = None) -> Any:
     """The Ed25519 private key to sign with: `spec`, else $ESTUARY_SIGNING_KEY (a path), else
     None (exports are then unsigned); `False` means unsigned whatever the environment says."""
-    if spec is None:
-        spec = os.environ.get(SIGNING_KEY_ENV) or None
-    if spec is None or spec is False:
-        return None
+    return _resolve(spec, SIGNING_KEY_ENV, _private_key)
+
+
+def _private_key(spec: KeySpec) -> Any:
+    """`signing_key`'s key from a key object, path, PEM text or 32 raw bytes."""
     ed25519, ser = _crypto(), _serialization()
     if isinstance(spec, ed25519.Ed25519PrivateKey):
         return spec
@@ -139,10 +149,12 @@ def trusted_key(spec: KeySpec | None | bool = None) -> Any:
     """The Ed25519 public key artifacts must be signed with: `spec` (a public key, or a private
     key whose public half is used), else $ESTUARY_TRUSTED_KEY (a path), else None (signatures
     are not required). `False` turns the check off whatever the environment says."""
-    if spec is None or spec is True:
-        spec = os.environ.get(TRUSTED_KEY_ENV) or None
-    if spec is None or spec is False:
-        return None
+    return _resolve(None if spec is True else spec, TRUSTED_KEY_ENV, _public_key)
+
+
+def _public_key(spec: KeySpec) -> Any:
+    """`trusted_key`'s public key from a key object (a private key's public half), path, PEM
+    text or 32 raw bytes."""
     ed25519, ser = _crypto(), _serialization()
     if isinstance(spec, ed25519.Ed25519PublicKey):
         return spec

@@ -62,3 +62,19 @@ def test_complement_nb_needs_a_closed_row():
         model.learn_one(x, y)
     with pytest.raises(UnsupportedModelError, match=r"cc\.get\(f, alpha\)"):
         to_ir(model)
+
+
+def test_raw_categories_are_refused_by_name():
+    """A union passing the raw `c` on beside its ordinal code: River activates the key `c`
+    whatever its value, so the refusal names the feature and the encoder to use."""
+    from river import compose, preprocessing
+
+    model = compose.Select("a", "c") | compose.TransformerUnion(
+        compose.Select("a", "c"),
+        compose.Select("c") | preprocessing.OrdinalEncoder() | compose.Prefixer("o_"),
+    ) | linear_model.AdPredictor()
+    for x, y in [({"a": 1.0, "c": "red"}, True), ({"a": 0.0, "c": "blue"}, False)]:
+        model.learn_one(x, y)
+    with pytest.raises(UnsupportedModelError,
+                       match=r"it receives \['c'\] as raw categories, .*use OrdinalEncoder"):
+        to_ir(model)

@@ -153,12 +153,19 @@ def _row(row: Any, used: dict) -> str:
     replaced, so a row immutable now held the same values when its text was written."""
     key = id(row)
     held = used.get(key) or _FRAGMENTS.get(key)
-    if held is not None and held[0] is row and (held[2] or key in used or immutable(row)):
+    if still_held(row, held, key in used):
         used[key] = held if held[2] or key in used else (row, held[1], True)  # checked once
         return held[1]
     text = _ENCODER.encode(row)
     used[key] = (row, text, False)
     return text
+
+
+def still_held(row: Any, held: tuple | None, trusted: bool = False) -> bool:
+    """Whether `held`, the (row, what was made of it, found immutable) kept under `id(row)`,
+    still stands for `row`: it is the very object, and its values cannot have changed since
+    (found immutable then or now, or `trusted`: met earlier in the same call)."""
+    return held is not None and held[0] is row and (held[2] or trusted or immutable(row))
 
 
 def immutable(value: Any) -> bool:

@@ -19,7 +19,7 @@ from . import arithmetic
 from .arithmetic import NUMPY
 from .evaluate import evaluates
 from .nodes import Estimator, IRError, ir_node
-from .serialize import immutable
+from .serialize import still_held
 
 
 @ir_node
@@ -170,8 +170,8 @@ def table_array(rows: tuple, dtype: type, name: str) -> np.ndarray:
     the rows are the very row objects of the last array built under `name`, their values are
     copied from it in one numpy copy and only the other rows are converted (nested tuples
     convert at ~0.03 µs a number: ~1.7 ms for each of an 861-node tree's tables). A row is
-    reused once found immutable (`serialize.immutable`): the values it held then are its
-    values now."""
+    reused while it is the very object and found immutable (`serialize.still_held`): the
+    values it held then are its values now."""
     dt = np.dtype(dtype)
     key = (name, dt.str)
     last = _ROW_ARRAYS.get(key) if len(rows) >= MIN_ROWS else None
@@ -211,7 +211,7 @@ def _from_rows(rows: tuple, dt: np.dtype, before: np.ndarray, index: dict[int, t
     at, at_before, new = [], [], []
     checked = [False] * len(rows)
     for i, (row, f) in enumerate(zip(rows, found)):
-        if f is not None and f[0] is row and (f[2] or immutable(row)):
+        if still_held(row, f):
             at.append(i)
             at_before.append(f[1])
             checked[i] = True

@@ -52,27 +52,25 @@ def float32_ties(distances: np.ndarray, chosen: np.ndarray, tol: float) -> np.nd
 
 
 def _encode(loaded: LoadedModel, probes: Sequence[Probe]
-            ) -> tuple[np.ndarray, list[str | None], dict[int, str]]:
-    """(matrix, encode error per row, rows the range policy refuses: rows.py)."""
+            ) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+    """(matrix, whether the encoder refused each row, rows the range policy refuses: rows.py)."""
+    refused = np.zeros(len(probes), bool)
     X = _plain_matrix(loaded.encoder, [p.row for p in probes])
     if X is not None:
-        return X, [None] * len(probes), {}
+        return X, refused, {}
     X = np.full((len(probes), loaded.encoder.n_columns), np.nan)
-    errors: list[str | None] = []
     policy: dict[int, str] = {}
     encode_into = loaded.encoder.encode_into  # into the matrix: no array per probe row
     for i, p in enumerate(probes):
         try:
             encode_into(p.row, X[i])
-            errors.append(None)
         except OutOfRangeError as e:  # beyond what this format holds: refused, not compared
             X[i] = np.nan
-            errors.append(None)
             policy[i] = f"refused by the input range policy ({e})"
-        except InvalidInputError as e:
+        except InvalidInputError:
             X[i] = np.nan  # as if never written: a row the encoder refuses stays missing
-            errors.append(str(e))
-    return X, errors, policy
+            refused[i] = True
+    return X, refused, policy
 
 
 _ENCODED: list[tuple] = []  # [(rows, schema, max_abs, matrix)]: the last plain probe matrix
@@ -165,16 +163,17 @@ def compare(model: Any, loaded: LoadedModel, probes: Sequence[Probe], ir_hash: s
         ref = Reference(reference.outputs, list(reference.labels), list(reference.errors))
     _skip_nan_on_unknown_keys(ref, probes, meta.schema)
     _skip_non_distributions(ref, meta.task)
-    X, encode_errors, policy = _encode(loaded, probes)
+    X, refused, policy = _encode(loaded, probes)
     for i, why in policy.items():  # skipped as a row River refuses is skipped
         ref.errors[i] = ref.errors[i] or why
     keep = [i for i, e in enumerate(ref.errors) if e is None]
-    out = loaded.run(X[keep]) if keep else {}  # one run gives every output compared below
+    at = np.array(keep, np.intp)  # indexes the arrays below: one conversion of the list
+    out = loaded.run(X[at]) if keep else {}  # one run gives every output compared below
     got = main_matrix(loaded.task, out, loaded.classes) if keep else np.empty(
         (0, ref.outputs.shape[1]))
     index = loaded.task.index_output
     labels = out[index] if (keep and index) else None
-    expected = ref.outputs[keep]
+    expected = ref.outputs[at]
     tol = TOLERANCE[meta.precision]
     elem_ok = within(got, expected, tol) if keep else np.ones((0, 1), bool)
     ok = elem_ok.all(axis=1)
@@ -197,13 +196,11 @@ def compare(model: Any, loaded: LoadedModel, probes: Sequence[Probe], ir_hash: s
     if flags is not None:  # a filter's is_anomaly: River's classify(score), 100 % equal
         label_ok = np.array([ref.labels[i] is not None and bool(f) == ref.labels[i]
                              for i, f in zip(keep, flags)])
-    targets = target_labels(loaded, X[keep], [ref.labels[i] for i in keep], out) if (
+    targets = target_labels(loaded, X[at], [ref.labels[i] for i in keep], out) if (
         keep and meta.task == "multilabel") else None
     if targets is not None:  # every target's label.<t>: River's predict_one, 100 % equal
         label_ok = targets
-    encode_failed = (np.array([encode_errors[i] is not None for i in keep], bool)
-                     if encode_errors.count(None) != len(encode_errors)
-                     else np.zeros(len(keep), bool))
+    encode_failed = refused[at]
     tie = (float32_ties(expected, labels, tol) if (labels is not None and loaded.task.index ==
            "argmin" and meta.precision == "float32") else np.zeros(len(keep), bool))
     ok &= (label_ok | tie) & ~encode_failed  # a float32 tie still counts against agreement

@@ -27,23 +27,24 @@ def reads_label_from_proba(model: Any) -> bool:
     key=get)`, in `river.base.classifier`), directly or as a pipeline's last step: then the label
     is read from the probabilities River just returned, exactly as River would, instead of asking
     River for them twice."""
-    last = model
-    if type(model).__name__ == "Pipeline" and hasattr(model, "steps"):
-        last = list(model.steps.values())[-1]
-    fn = getattr(type(last), "predict_one", None)
-    return (getattr(fn, "__qualname__", "") == "Classifier.predict_one"
-            and getattr(fn, "__module__", "") == "river.base.classifier")
+    return _keeps_base_classifier(model, "predict_one")
 
 
 def label_only(model: Any) -> bool:
     """True when River gives the classifier no `predict_proba_one` (its `predict_one` votes:
     OneVsOneClassifier, VotingClassifier), directly or as a pipeline's last step: the reference
     is then the one-hot of River's label (the label-only contract, README "Artifact contract")."""
+    return _keeps_base_classifier(model, "predict_proba_one")
+
+
+def _keeps_base_classifier(model: Any, method: str) -> bool:
+    """True when `model`, or a pipeline's last step, has River's generic `Classifier.<method>`
+    (`river.base.classifier`), not one of its own."""
     last = model
     if type(model).__name__ == "Pipeline" and hasattr(model, "steps"):
         last = list(model.steps.values())[-1]
-    fn = getattr(type(last), "predict_proba_one", None)
-    return (getattr(fn, "__qualname__", "") == "Classifier.predict_proba_one"
+    fn = getattr(type(last), method, None)
+    return (getattr(fn, "__qualname__", "") == f"Classifier.{method}"
             and getattr(fn, "__module__", "") == "river.base.classifier")
 
 

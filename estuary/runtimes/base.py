@@ -50,6 +50,14 @@ class Backend(Protocol):
         `label` [N], `value` [N], `score` [N], `distances` [N, K] and `cluster` [N], ..."""
 
 
+def read_artifact(path: Path | str) -> bytes:
+    """The bytes of the artifact file `path`, or `ArtifactError` saying why they cannot be read."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as e:
+        raise ArtifactError(f"cannot read {path}: {e.strerror}") from e
+
+
 def parse_metadata(text: str | bytes, path: Path | str) -> ArtifactMetadata:
     """The artifact's embedded metadata, or `ArtifactError` saying why it cannot be read."""
     try:

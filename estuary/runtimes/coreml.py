@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import ArtifactError, EstuaryError
 from ..ir.artifact import METADATA_KEY, ArtifactMetadata
 from ..ir.tasks import TASKS
-from .base import LoadedModel, RuntimeInfo, parse_metadata
+from .base import LoadedModel, RuntimeInfo, parse_metadata, read_artifact
 
 INPUT = "input"
 PIP_HINT = "the Core ML runtime needs its extra: pip install 'estuary-ml[coreml]'"
@@ -42,10 +42,7 @@ def read_spec(path: Path) -> Any:
     """Parse a `.mlmodel` file into a `Model_pb2.Model`; ArtifactError if it is not one."""
     from google.protobuf.message import DecodeError
 
-    try:
-        data = Path(path).read_bytes()
-    except OSError as e:
-        raise ArtifactError(f"cannot read {path}: {e.strerror}") from e
+    data = read_artifact(path)
     if not data:
         raise ArtifactError(f"{path} is empty: not a Core ML model")
     spec = _proto().Model()

@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import ArtifactError, EstuaryError, GoldenCheckError, InvalidInputError
 from ..ir.artifact import METADATA_KEY, ArtifactMetadata
 from ..ir.tasks import TASKS
-from .base import LoadedModel, RuntimeInfo, parse_metadata
+from .base import LoadedModel, RuntimeInfo, parse_metadata, read_artifact
 
 PMML_NAMESPACE_PREFIX = "http://www.dmg.org/PMML-4_"
 JAVA_HINT = ("JPMML-Evaluator needs a Java runtime (17 or later): install one, e.g. "
@@ -86,10 +86,7 @@ class JpmmlBackend:
     """One strict JPMML-Evaluator per artifact; `run` evaluates a whole matrix in one call."""
 
     def __init__(self, path: Path):
-        try:
-            data = Path(path).read_bytes()
-        except OSError as e:
-            raise ArtifactError(f"cannot read {path}: {e.strerror}") from e
+        data = read_artifact(path)
         self.metadata = read_metadata(data, Path(path))
         backend = java_backend()
         self.info = _info

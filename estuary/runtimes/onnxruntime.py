@@ -13,7 +13,7 @@ import onnxruntime as ort
 from ..errors import ArtifactError
 from ..ir.artifact import METADATA_KEY, ArtifactMetadata
 from ..ir.tasks import TASKS
-from .base import LoadedModel, RuntimeInfo, parse_metadata
+from .base import LoadedModel, RuntimeInfo, parse_metadata, read_artifact
 from .onnx_one import OnnxModel
 
 INPUT = "input"
@@ -53,10 +53,7 @@ class OnnxRuntimeBackend:
     info = RuntimeInfo("onnxruntime", ort.__version__)
 
     def __init__(self, path: Path):
-        try:
-            data = Path(path).read_bytes()
-        except OSError as e:
-            raise ArtifactError(f"cannot read {path}: {e.strerror}") from e
+        data = read_artifact(path)
         try:
             self.digest, self.session = _digest_session(data)
         except Exception as e:  # onnxruntime raises its own untyped errors

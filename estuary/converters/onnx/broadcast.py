@@ -22,6 +22,8 @@ import math
 import onnx
 from onnx import helper, numpy_helper
 
+from ..names import unique_name
+
 RANKED = frozenset({"Add", "Sub", "Mul", "Div", "Pow", "Mod", "Greater", "Less", "Equal",
                     "GreaterOrEqual", "LessOrEqual", "And", "Or", "Xor", "Where"})
 EXPANDED = RANKED - {"Where"}  # two operands: Expand(c, Shape(other)) is the output's shape
@@ -61,12 +63,7 @@ class _Rewriter:
         self.made: dict[tuple, str] = {}  # (what, inputs) → tensor name, made once
 
     def fresh(self, hint: str) -> str:
-        name, k = hint, 0
-        while name in self.names:
-            k += 1
-            name = f"{hint}_{k}"
-        self.names.add(name)
-        return name
+        return unique_name(hint, self.names, "_", 1)
 
     def ranked(self, name: str, rank: int) -> str:
         """The constant `name` with leading 1s up to `rank` (the same values)."""

@@ -87,6 +87,13 @@ def naive_bayes(nb: NaiveBayesLeaves, g: Graph, x: str, leaf: str, n_columns: in
     if nb.array("cat_on", np.bool_).any():  # no category term anywhere: no tables for it
         cat = g.op("And", table("cat_on", np.bool_), g.op("Equal", x3, g.const(1.0)))
         terms = g.op("Add", terms, g.op("Where", cat, table("cat_log"), zero))
+    return _leaf_vote(nb, g, o, leaf, rows, terms)
+
+
+def _leaf_vote(nb: NaiveBayesLeaves, g: Graph, o: OnnxOps, leaf: str, rows: np.ndarray,
+               terms: str) -> str:
+    """River's vote of each row's leaf: its log priors plus `terms` [N, F, C] summed over the
+    columns, softmaxed over the classes the leaf has seen."""
     votes = g.op("Add", _gather(g, nb.array("prior")[rows], leaf),
                  g.reduce("ReduceSum", terms, 1, False))
     return arithmetic.vote_softmax(o, votes,
@@ -142,11 +149,7 @@ def _compact_naive_bayes(nb: NaiveBayesLeaves, g: Graph, x: str, leaf: str, rows
                  g.const(0.0))
     by_class = g.op("Where", _gather(g, onehot, leaf, np.bool_),
                     g.op("Unsqueeze", terms, g.const([2], np.int64)), g.const(0.0))
-    votes = g.op("Add", _gather(g, nb.array("prior")[rows], leaf),
-                 g.reduce("ReduceSum", by_class, 1, False))
-    return arithmetic.vote_softmax(o, votes,
-                                   _gather(g, nb.array("present", np.bool_)[rows], leaf,
-                                           np.bool_))
+    return _leaf_vote(nb, g, o, leaf, rows, by_class)
 
 
 @register_emitter("onnx", TreeClassifier)

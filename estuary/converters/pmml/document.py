@@ -15,6 +15,7 @@ from xml.etree.ElementTree import Element, SubElement
 import numpy as np
 
 from ...ir.arithmetic import GraphOps
+from ..names import unique_name
 
 NAMESPACE = "http://www.dmg.org/PMML-4_4"
 
@@ -80,12 +81,7 @@ class Document:
         self.labels = labels  # target categories (str of each class), in IR class order
 
     def name(self, hint: str) -> str:
-        candidate, k = hint, 1
-        while candidate in self.used:
-            k += 1
-            candidate = f"{hint}~{k}"
-        self.used.add(candidate)
-        return candidate
+        return unique_name(hint, self.used, "~", 2)
 
     def derive(self, hint: str, expression: Element) -> str:
         """A continuous double DerivedField computing `expression`; returns its name."""

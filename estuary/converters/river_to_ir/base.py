@@ -7,6 +7,7 @@ from typing import Any
 
 from ... import ir
 from ...errors import EmptyModelError, UnsupportedModelError
+from ..registry import supported_models
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,35 @@ def categorical_owner(ctx: Any) -> dict[str, Any]:
     """Each column of the row's raw categorical features (one per category) → its feature:
     the keys River receives as category values, not numbers, when no encoder comes first."""
     return {c: f for f in ctx.schema.features if f.kind == "categorical" for c in f.columns}
+
+
+def raw_categories(columns: tuple[str, ...], ctx: Any) -> list[str]:
+    """The raw categorical features (by name) among `columns`: values River receives as
+    categories, not numbers, when no encoder comes first."""
+    owner = categorical_owner(ctx)
+    return sorted({owner[c].name for c in columns if c in owner})
+
+
+def require_closed(m: Any, ctx: Any, why: str) -> None:
+    """Refuse `m`, which reads every key of the row, unless the row reaches it closed
+    (`ctx.closed`): `why` says what River does with a key an artifact cannot see."""
+    if not ctx.closed:
+        raise UnsupportedModelError(m, supported_models(), reason=(
+            f"{why}; put compose.Select(<keys>) in front of it"))
+
+
+# what to put in front of raw categories where the row must stay closed (`require_closed`)
+ENCODE_CLOSED = "encode them (OneHotEncoder behind the Select is not closed: use OrdinalEncoder)"
+
+
+def require_encoded(m: Any, columns: tuple[str, ...], ctx: Any, why: str = "",
+                    fix: str = "encode them (OrdinalEncoder) first") -> None:
+    """Refuse `m` when raw categories reach it among `columns` (`why`: what River would do
+    with them, `fix`: what to put in front)."""
+    hit = raw_categories(columns, ctx)
+    if hit:
+        raise UnsupportedModelError(m, supported_models(), reason=(
+            f"it receives {hit} as raw categories{why}; {fix}"))
 
 
 def plain(value: Any) -> Any:

@@ -13,12 +13,14 @@ from ...errors import UnsupportedModelError
 from ...ir.probit import Probit
 from ..registry import Case, extractor_for, register_extractor, supported_models
 from .base import (
+    ENCODE_CLOSED,
     PHISHING_KEYS,
     EstimatorIR,
-    categorical_owner,
     key_name,
     numeric_inputs,
     plain,
+    require_closed,
+    require_encoded,
     require_learned,
 )
 
@@ -225,14 +227,9 @@ def ad_predictor(m: linear_model.AdPredictor, columns, ctx) -> EstimatorIR:
     River never learned adds mean 0 and variance 1, so the row must reach it closed (a
     `compose.Select` in front) for every such key to be a column here."""
     require_learned(AD_PREDICTOR_BIAS in m.means, "AdPredictor")
-    if not ctx.closed:
-        raise UnsupportedModelError(m, supported_models(), reason=(
-            "River adds variance 1.0 for every active key it never learned, also keys an "
-            "artifact cannot see; put compose.Select(<keys>) in front of it"))
-    if categorical_owner(ctx).keys() & set(columns):
-        raise UnsupportedModelError(m, supported_models(), reason=(
-            "it receives raw categories, whose key River activates as a whole; encode them "
-            "(OneHotEncoder behind the Select is not closed: use OrdinalEncoder)"))
+    require_closed(m, ctx, "River adds variance 1.0 for every active key it never learned, "
+                   "also keys an artifact cannot see")
+    require_encoded(m, columns, ctx, ", whose key River activates as a whole", ENCODE_CLOSED)
     means = {key_name(k): float(v) for k, v in m.means.items()}
     variances = {key_name(k): float(v) for k, v in m.variances.items()}
     probit = Probit(columns, tuple(means.get(c, 0.0) for c in columns),

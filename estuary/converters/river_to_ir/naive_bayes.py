@@ -20,12 +20,14 @@ from ...ir.naive_bayes import BernoulliNB as BernoulliNBNode
 from ...ir.naive_bayes import GaussianNB as GaussianNBNode
 from ..registry import Case, register_extractor, supported_models
 from .base import (
+    ENCODE_CLOSED,
     PHISHING_KEYS,
     EstimatorIR,
-    categorical_owner,
     key_name,
     numeric_inputs,
     plain,
+    require_closed,
+    require_encoded,
     require_learned,
 )
 
@@ -144,7 +146,7 @@ def bernoulli_nb(m: naive_bayes.BernoulliNB, columns: tuple[str, ...], ctx) -> E
 
 # River adds frequency · log(alpha / (total_c + alpha · n_terms)) for every key it never learned.
 MULTINOMIAL_REFUSAL = ("River adds an out-of-vocabulary term for keys it never learned, also keys "
-                       "an artifact cannot see; put compose.Select(<keys>) in front of it")
+                       "an artifact cannot see")
 
 
 @register_extractor(naive_bayes.MultinomialNB, inputs=lambda m: numeric_inputs(m.feature_counts),
@@ -156,11 +158,9 @@ def multinomial_nb(m: naive_bayes.MultinomialNB, columns: tuple[str, ...], ctx) 
     `exp(jll - logsumexp(jll))`: a Linear model with the log priors as intercepts under River's
     softmax (the two normalisations differ by a few ulps)."""
     classes = _class_order(m, "MultinomialNB")
-    if not ctx.closed:
-        raise UnsupportedModelError(m, supported_models(), reason=MULTINOMIAL_REFUSAL)
-    if categorical_owner(ctx).keys() & set(columns):
-        raise UnsupportedModelError(m, supported_models(), reason=(
-            "it receives raw categories, whose values River would count as frequencies"))
+    require_closed(m, ctx, MULTINOMIAL_REFUSAL)
+    require_encoded(m, columns, ctx, ", whose values River would count as frequencies",
+                    ENCODE_CLOSED)
     keys = {key_name(f): f for f in m.feature_counts}
     weights = tuple(tuple(math.log(m.p_feature_given_class(keys.get(col, col), c))
                           for col in columns) for c in classes)
@@ -187,10 +187,8 @@ def complement_nb(m: naive_bayes.ComplementNB, columns: tuple[str, ...], ctx) ->
     intercept and a softmax (exp(z - max) / Σ; the two differ by a few ulps), so it is one."""
     classes = _class_order(m, "ComplementNB")
     require_learned(bool(m.feature_counts), "ComplementNB")
-    if not ctx.closed:
-        raise UnsupportedModelError(m, supported_models(), reason=(
-            "River adds a term for every key it never learned (cc.get(f, alpha)), also keys an "
-            "artifact cannot see; put compose.Select(<keys>) in front of it"))
+    require_closed(m, ctx, "River adds a term for every key it never learned (cc.get(f, "
+                   "alpha)), also keys an artifact cannot see")
     weights = []
     for c in classes:
         cc = {key_name(f): m.feature_totals[f] + m.alpha - counts.get(c, 0)

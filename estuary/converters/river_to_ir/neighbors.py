@@ -23,10 +23,11 @@ from .base import (
     PHISHING_KEYS,
     TRUMP_KEYS,
     EstimatorIR,
-    categorical_owner,
     key_name,
     numeric_inputs,
     plain,
+    require_closed,
+    require_encoded,
     require_learned,
 )
 
@@ -95,14 +96,9 @@ def _inputs(m: Any) -> dict:
 
 def _points(m: Any, window: list[tuple[dict, Any]], columns: tuple[str, ...],
             ctx: Any) -> tuple[tuple[float, ...], ...]:
-    if not ctx.closed:
-        raise UnsupportedModelError(m, supported_models(), reason=(
-            "River's distance adds the square of every key of the row, also keys it never "
-            "stored, which an artifact cannot see; put compose.Select(<keys>) in front of it"))
-    if categorical_owner(ctx).keys() & set(columns):
-        raise UnsupportedModelError(m, supported_models(), reason=(
-            "it receives raw categories, which River's distance cannot subtract; encode them "
-            "(OrdinalEncoder) first"))
+    require_closed(m, ctx, "River's distance adds the square of every key of the row, also "
+                   "keys it never stored, which an artifact cannot see")
+    require_encoded(m, columns, ctx, ", which River's distance cannot subtract")
     rows = []
     for x, _ in window:
         named = {key_name(k): v for k, v in x.items()}

@@ -13,14 +13,13 @@ from ...errors import UnsupportedModelError
 from ...ir.elementwise import Binarize, Fill, Normalize
 from ...ir.features import Ordinal
 from ..registry import Case, register_extractor, supported_models
-from .base import categorical_owner, key_name, numeric_inputs, plain
+from .base import key_name, numeric_inputs, plain, raw_categories, require_closed
 
 
 def _numeric_only(s, columns: tuple[str, ...], ctx) -> None:
     """A scaler in front of an encoder sees raw category values in River, which the schema holds
     as one-hot columns: there is no scaled number to give it, so refuse rather than scale 0/1."""
-    owner = categorical_owner(ctx)
-    hit = sorted({owner[c].name for c in columns if c in owner})
+    hit = raw_categories(columns, ctx)
     if hit:
         raise UnsupportedModelError(
             s, supported_models(),
@@ -339,9 +338,7 @@ def normalizer(n: preprocessing.Normalizer, columns: tuple[str, ...], ctx) -> No
     if n.order not in (None, 2):
         raise UnsupportedModelError(n, supported_models(), reason=(
             f"order={n.order!r}: only the L2 norm (order=2, River's default) is supported"))
-    if not ctx.closed:
-        raise UnsupportedModelError(n, supported_models(), reason=(
-            "River's norm counts every key of the row, also keys the model never learned, which "
-            "an artifact cannot see; put compose.Select(<keys>) in front of it"))
+    require_closed(n, ctx, "River's norm counts every key of the row, also keys the model "
+                   "never learned, which an artifact cannot see")
     _numeric_only(n, columns, ctx)
     return Normalize(columns)

@@ -10,7 +10,7 @@ from river._river_rust.feature_hashing import feature_hash
 from ...errors import UnsupportedModelError
 from ...ir.projection import Project
 from ..registry import Case, register_extractor, supported_models
-from .base import categorical_owner, key_name
+from .base import key_name, require_closed, require_encoded
 
 PHISHING = ("empty_server_form_handler", "popup_window", "https", "age_of_domain",
             "request_from_other_domain", "anchor_from_other_domain", "is_popular", "long_url",
@@ -42,15 +42,9 @@ HASHER_CASES = (
 
 
 def _require_closed(step, columns: tuple[str, ...], ctx, what: str) -> None:
-    if not ctx.closed:
-        raise UnsupportedModelError(step, supported_models(), reason=(
-            f"River {what} for every key of the row, also keys the model never learned, which an "
-            "artifact cannot see; put compose.Select(<keys>) in front of it"))
-    owner = categorical_owner(ctx)
-    hit = sorted({owner[c].name for c in columns if c in owner})
-    if hit:
-        raise UnsupportedModelError(step, supported_models(), reason=(
-            f"it receives {hit} as raw categories; encode them (OrdinalEncoder) first"))
+    require_closed(step, ctx, f"River {what} for every key of the row, also keys the model "
+                   "never learned, which an artifact cannot see")
+    require_encoded(step, columns, ctx)
 
 
 def _weights_of(step, columns: tuple[str, ...], lookup) -> tuple[tuple[float, ...], ...]:
