@@ -11,6 +11,7 @@ import numpy as np
 
 from . import __version__, ir
 from .converters.river_to_ir.reuse import ir_of
+from .errors import UnsupportedModelError
 from .ir.tasks import TASKS
 from .parity import handoff
 from .parity.probes import Probe, probe_rows
@@ -59,6 +60,7 @@ def snapshot_from_reference(model_ir: ir.Model, rows: Sequence[Mapping], ref: Re
         if (leaf or plain < N_GOLDEN) and err is None and finite[i] and distribution[i]:
             kept.append(i)
             plain += not leaf
+    refuse_text_numbers(model_ir, [rows[i] for i in kept])
     # one matrix and one tolist, not numpy scalars one by one (~20 µs a row for a tree's rows)
     encoded = RowEncoder(model_ir.schema).encode_many([rows[i] for i in kept]).tolist()
     inputs = [tuple(None if v != v else v for v in vec) for vec in encoded]
@@ -74,6 +76,24 @@ def snapshot_from_reference(model_ir: ir.Model, rows: Sequence[Mapping], ref: Re
     golden_labels = tuple(labels) if TASKS[model_ir.task].index else ()
     return ir.Snapshot(model_ir, provenance, tuple(inputs), tuple(outputs),
                        golden_labels=golden_labels)
+
+
+def refuse_text_numbers(model_ir: ir.Model, answered: Sequence[Mapping]) -> None:
+    """Refuse the model when a row River answered holds text where the IR reads a number: a
+    step that passes raw values on (compose.Select) fed it to a model that keeps no trace of
+    them (AdPredictor activates a key whose value is truthy, text too), so the schema says
+    number and no artifact can answer such a row as River does."""
+    for f in model_ir.schema.features:
+        if f.kind == "categorical":
+            continue
+        for row in answered:
+            value = row.get(f.key, row.get(f.name)) if isinstance(row, Mapping) else None
+            if isinstance(value, (str, bytes)):
+                raise UnsupportedModelError(model_ir.source, [], reason=(
+                    f"River answers sample rows whose {f.name!r} holds text ({value!r}), but "
+                    "the model keeps no trace of its values and an artifact reads it as a "
+                    f"number: encode {f.name!r} in front of the model "
+                    f"(compose.Select({f.key!r}) | preprocessing.OrdinalEncoder())"))
 
 
 def _as_class(label: Any, classes: Sequence) -> Any:
