@@ -15,7 +15,7 @@ from .errors import UnsupportedModelError
 from .ir.tasks import TASKS
 from .parity import handoff
 from .parity.probes import Probe, probe_rows
-from .parity.reference import Reference
+from .parity.reference import Reference, river_outputs
 from .rows import RowEncoder
 
 N_GOLDEN = 8
@@ -78,22 +78,43 @@ def snapshot_from_reference(model_ir: ir.Model, rows: Sequence[Mapping], ref: Re
                        golden_labels=golden_labels)
 
 
+def text_in_numbers(model_ir: ir.Model, rows: Sequence[Mapping]
+                    ) -> list[tuple[Mapping, str, Any, Any]]:
+    """(row, feature name, text, raw key) for each of `rows` holding text where the IR reads a
+    number (rows without any are left out)."""
+    numeric = [(f.key, f.name) for f in model_ir.schema.features if f.kind != "categorical"]
+    found = []
+    for row in rows:
+        if not isinstance(row, Mapping):
+            continue
+        for key, name in numeric:
+            value = row.get(key, row.get(name))
+            if isinstance(value, (str, bytes)):
+                found.append((row, name, value, key))
+                break
+    return found
+
+
 def refuse_text_numbers(model_ir: ir.Model, answered: Sequence[Mapping]) -> None:
     """Refuse the model when a row River answered holds text where the IR reads a number: a
     step that passes raw values on (compose.Select) fed it to a model that keeps no trace of
     them (AdPredictor activates a key whose value is truthy, text too), so the schema says
     number and no artifact can answer such a row as River does."""
-    for f in model_ir.schema.features:
-        if f.kind == "categorical":
-            continue
-        for row in answered:
-            value = row.get(f.key, row.get(f.name)) if isinstance(row, Mapping) else None
-            if isinstance(value, (str, bytes)):
-                raise UnsupportedModelError(model_ir.source, [], reason=(
-                    f"River answers sample rows whose {f.name!r} holds text ({value!r}), but "
-                    "the model keeps no trace of its values and an artifact reads it as a "
-                    f"number: encode {f.name!r} in front of the model "
-                    f"(compose.Select({f.key!r}) | preprocessing.OrdinalEncoder())"))
+    for _, name, value, key in text_in_numbers(model_ir, answered)[:1]:
+        raise UnsupportedModelError(model_ir.source, [], reason=(
+            f"River answers sample rows whose {name!r} holds text ({value!r}), but the model "
+            "keeps no trace of its values and an artifact reads it as a number: encode "
+            f"{name!r} in front of the model (compose.Select({key!r}) | "
+            "preprocessing.OrdinalEncoder())"))
+
+
+def _refuse_answered_text(model: Any, model_ir: ir.Model, sample: Sequence[Mapping]) -> None:
+    """`refuse_text_numbers` over the whole sample, not only the golden rows: River is asked
+    about the first few rows holding text where the IR reads a number (none: nothing asked)."""
+    held = [hit[0] for hit in text_in_numbers(model_ir, sample)[:N_GOLDEN]]
+    if held:
+        ref = river_outputs(model, held, model_ir.task, model_ir.classes)
+        refuse_text_numbers(model_ir, [r for r, e in zip(held, ref.errors) if e is None])
 
 
 def _as_class(label: Any, classes: Sequence) -> Any:
@@ -112,7 +133,9 @@ def take_snapshot(model: Any, sample: Sequence[Mapping] = (), *, n_events: int |
     same snapshot twice gives byte-identical artifacts.
     """
     model_ir = model_ir or ir_of(model)  # the same IR object while the state is unchanged
-    probes = probe_rows(model_ir, list(sample)[:N_GOLDEN])
+    sample = list(sample)
+    _refuse_answered_text(model, model_ir, sample)
+    probes = probe_rows(model_ir, sample[:N_GOLDEN])
     picked = golden_candidates(probes)
     rows = [probes[i].row for i in picked]
     # River once per row and state: a re-export of an unchanged state reuses the leaf rows'

@@ -112,6 +112,16 @@ def test_text_a_select_passes_on_is_refused_at_export(fmt, tmp_path):
     assert not (tmp_path / f"model.{fmt}").exists()
 
 
+def test_text_past_the_golden_rows_is_refused(tmp_path):
+    """The golden vectors come from the sample's first rows; text further on is refused too."""
+    model, rows = learned_on_text(compose.Select("a", "c") | linear_model.AdPredictor())
+    sample = [{"a": x["a"]} for x in rows[:10]] + rows[10:]
+    with pytest.raises(UnsupportedModelError,
+                       match=r"^cannot convert river\.compose\.Pipeline \(River answers sample "
+                       r"rows whose 'c' holds text \('z'\)"):
+        estuary.export(model, tmp_path / "model.onnx", sample=sample)
+
+
 def test_text_without_a_sample_fails_verify(tmp_path):
     """Without a sample nothing shows `c` held text: the artifact reads numbers, and verify on
     the text rows fails (its encoder refuses each one) instead of passing."""
