@@ -19,6 +19,7 @@ from .parity.reference import Reference, river_outputs
 from .rows import RowEncoder
 
 N_GOLDEN = 8
+TEXT = frozenset((str, bytes, np.str_, np.bytes_))  # text values, told by their type
 
 
 @functools.cache  # importlib.metadata reads the installed files: ~1 ms a call
@@ -82,14 +83,19 @@ def text_in_numbers(model_ir: ir.Model, rows: Sequence[Mapping]
                     ) -> list[tuple[Mapping, str, Any, Any]]:
     """(row, feature name, text, raw key) for each of `rows` holding text where the IR reads a
     number (rows without any are left out)."""
-    numeric = [(f.key, f.name) for f in model_ir.schema.features if f.kind != "categorical"]
+    features = model_ir.schema.features
+    taken = {f.key for f in features}  # a name is looked for only where no feature's key is
+    numeric = {f.key: (f.name, f.key) for f in features if f.kind != "categorical"}
+    numeric.update({f.name: (f.name, f.key) for f in features
+                    if f.kind != "categorical" and f.name not in taken})
     found = []
-    for row in rows:
+    for row in rows:  # one pass over each row's items, text told by type: 0.10 ms for 200
+        # Phishing rows, 0.16 for ImageSegments (0.24 / 0.44 by feature with isinstance)
         if not isinstance(row, Mapping):
             continue
-        for key, name in numeric:
-            value = row.get(key, row.get(name))
-            if isinstance(value, (str, bytes)):
+        for k, value in row.items():
+            if type(value) in TEXT and k in numeric:
+                name, key = numeric[k]
                 found.append((row, name, value, key))
                 break
     return found
