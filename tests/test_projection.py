@@ -59,3 +59,26 @@ def test_an_open_row_is_refused(projector):
     model, _ = learned(projector() | linear_model.LinearRegression(), n=50)
     with pytest.raises(UnsupportedModelError, match=r"compose\.Select"):
         to_ir(model)
+
+
+def test_text_a_select_passes_on_is_no_row_river_answers(tmp_path):
+    """A SparseRandomProjector multiplies each value by its weights: River refuses text (a
+    TypeError), so no text row is compared and the rows River answers agree."""
+    import random
+
+    rng = random.Random(0)
+    text = [{"a": rng.random(), "c": rng.choice(["x", "y", "z"])} for _ in range(200)]
+    model = (compose.Select("a", "c")
+             | preprocessing.SparseRandomProjector(n_components=3, density=0.5, seed=1)
+             | linear_model.LogisticRegression())
+    with pytest.raises(TypeError, match="can't multiply sequence by non-int of type 'float'"):
+        model.learn_one(text[0], True)
+    for i, x in enumerate(text):
+        model.learn_one({"a": x["a"], "c": float(i % 3)}, x["a"] > 0.5)
+    path = tmp_path / "model.onnx"
+    estuary.export(model, path, sample=text)
+    report = estuary.verify(model, path, text)
+    assert "sample" not in report.rows_by_tag
+    assert "TypeError: can't multiply sequence by non-int of type 'float'" in (
+        report.skipped_examples)
+    assert report.passed, report.to_text()
