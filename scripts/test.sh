@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 ruff check estuary tests benchmarks examples setup.py
 
 set +e
-python -m pytest -q -p no:cacheprovider "$@"
+python -m pytest -q -p no:cacheprovider --durations=25 "$@"  # the slowest: keep CI well under 30 min
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then
