@@ -211,10 +211,12 @@ def compare(model: Any, loaded: LoadedModel, probes: Sequence[Probe], ir_hash: s
     ok &= label_ok | tie  # a float32 tie still counts against agreement
     badness = np.where(~label_ok, np.inf, row_diff)
     order = np.argsort(-badness, kind="stable")
-    worst = _refused_rows(loaded, probes, contract, ref.outputs) + tuple(
+    worst = tuple(
         WorstRow(keep[k], probes[keep[k]].tag, dict(probes[keep[k]].row), expected[k].tolist(),
                  got[k].tolist(), float(row_diff[k]), bool(label_ok[k]))
-        for k in order[:max(0, N_WORST - len(contract))])
+        for k in order[:N_WORST])
+    if contract:  # listed first, with the encoder's message
+        worst = (_refused_rows(loaded, probes, contract, ref.outputs) + worst)[:N_WORST]
     skipped = [e for e in ref.errors if e is not None]
     return ParityReport(
         format=loaded.format,
