@@ -157,3 +157,17 @@ def test_a_row_the_encoder_refuses_is_listed_as_refused_not_compared(tmp_path):
         "1 rows River answers are refused by the artifact's input contract; first: "
         "feature 'b': expected a number, got str 'x'")
     assert "refused by the artifact&#x27;s input contract: feature &#x27;b&#x27;" in report.to_html()
+
+
+def test_the_pytest_failure_message_shows_no_artifact_answer_for_a_refused_row():
+    from estuary.parity.report import ParityReport, WorstRow
+    from estuary.testing import failure_message
+
+    row = WorstRow(1, "sample", {"b": "x"}, [0.56, 0.44], [], float("nan"), False,
+                   refused="feature 'b': expected a number, got str 'x'")
+    report = ParityReport("onnx", "m.onnx", "onnxruntime", "m", "h", "classification", 0, None,
+                          0.0, 0.0, 1e-9, "float64", False, worst_rows=(row,), n_refused=1)
+    assert failure_message(report).splitlines()[2:] == [
+        "  worst row #1 (sample): refused by the artifact's input contract: "
+        "feature 'b': expected a number, got str 'x'",
+        '    row       {"b": "x"}', "    River     [0.56, 0.44]"]
