@@ -41,10 +41,13 @@ def failure_message(report: Any, worst: int = WORST) -> str:
     """The report's summary and its worst rows (input, River's output, the artifact's)."""
     lines = [f"estuary parity failed: {report.summary()}", f"  artifact {report.artifact}"]
     for w in report.worst_rows[:worst]:
-        lines.append(f"  worst row #{w.index} ({w.tag}): diff {w.diff:.3g}, label ok {w.label_ok}")
+        lines.append(f"  worst row #{w.index} ({w.tag}): " + (
+            f"refused by the artifact's input contract: {w.refused}" if w.refused
+            else f"diff {w.diff:.3g}, label ok {w.label_ok}"))
         lines.append(f"    row       {json.dumps(w.row, default=str, sort_keys=True)[:400]}")
         lines.append(f"    River     {w.reference}")
-        lines.append(f"    artifact  {w.artifact}")
+        if not w.refused:  # a refused row has no artifact answer
+            lines.append(f"    artifact  {w.artifact}")
     return "\n".join(lines)
 
 

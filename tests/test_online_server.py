@@ -267,3 +267,19 @@ def test_ort_wasm_is_served_for_streaming_compile_gzipped_with_a_strong_etag(lea
         assert "?encoding=identity" in http.get("/?progressive=0&wasm=identity").text
         again = http.get(wasm_url, headers={"If-None-Match": etag, "Accept-Encoding": "gzip"})
         assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
+
+
+def test_sample_rows_from_a_parity_report_leave_out_rows_the_artifact_refused():
+    """The page's example rows come from the manifest's worst rows: a row the artifact's input
+    contract refused would be answered 422, so it is not offered."""
+    from types import SimpleNamespace
+
+    from estuary.online.manifest import WorstRow
+    from estuary.online.server import _sample_rows
+
+    compared = WorstRow(0, "sample", {"a": 1.0, "b": 2.0}, (0.5, 0.5), (0.5, 0.5), 0.0, True)
+    refused = WorstRow(1, "sample", {"a": 2.0, "b": "x"}, (0.56, 0.44), (), float("nan"), False,
+                       refused="feature 'b': expected a number, got str 'x'")
+    report = SimpleNamespace(worst_rows=(refused, compared))
+    manifest = SimpleNamespace(formats={"onnx": SimpleNamespace(report=report)})
+    assert _sample_rows(manifest, 10) == [{"x": {"a": 1.0, "b": 2.0}}]

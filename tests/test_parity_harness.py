@@ -118,3 +118,56 @@ def test_label_read_from_probabilities_only_for_rivers_generic_predict_one(learn
     assert river_outputs(OwnRule(), [{}], "classification", (False, True)).labels == [True]
     ref = river_outputs(model, rows[:200], "classification", (False, True))
     assert ref.labels == [model.predict_one(x) for x in rows[:200]]
+
+
+def test_a_row_the_encoder_refuses_is_listed_as_refused_not_compared(tmp_path):
+    """River answers a row whose number is text (AdPredictor activates a truthy value), the
+    artifact's encoder refuses it: the report counts and lists it as refused with the encoder's
+    message, never with the artifact's answer for an all-missing row as if it were compared."""
+    from river import compose
+
+    model = compose.Select("a", "b") | linear_model.AdPredictor()
+    for i in range(50):
+        model.learn_one({"a": float(i % 7), "b": float(i % 3 + 1)}, i % 2 == 0)
+    path = tmp_path / "m.onnx"
+    estuary.export(model, path, sample=[{"a": 1.0, "b": 2.0}])
+    rows = [{"a": 1.0, "b": 2.0}, {"a": 2.0, "b": "x"}]
+    model.predict_proba_one(rows[1])  # River answers it
+    report = estuary.verify(model, path, rows, adversarial=False)
+    assert not report.passed  # River answered, the artifact cannot: FAIL, as before
+    assert (report.n_rows, report.n_refused, report.rows_by_tag) == (1, 1, {"sample": 1})
+    assert report.label_agreement == 1.0 and report.max_abs_diff < 1e-9  # the compared row
+    data = json.loads(report.to_json())
+    assert data["n_refused"] == 1
+    refused, compared = data["worst_rows"]
+    assert {k: refused[k] for k in ("index", "row", "artifact", "diff", "label_ok", "refused")} == {
+        "index": 1, "row": {"a": 2.0, "b": "x"}, "artifact": [], "diff": "nan",
+        "label_ok": False, "refused": "feature 'b': expected a number, got str 'x'"}
+    assert (compared["index"], compared["refused"], compared["label_ok"]) == (0, "", True)
+    assert report.to_text().splitlines()[3:] == [
+        "  worst #1 (sample): refused by the artifact's input contract: "
+        "feature 'b': expected a number, got str 'x'",
+        f"  worst #0 (sample): diff {report.worst_rows[1].diff:.3g} label_ok=True"]
+    assert report.summary().endswith(", 1 rows River answers that the artifact's input contract "
+                                     "refuses (not compared)")
+    failed = {c.get("name"): c.find("failure") for c in ET.fromstring(report.to_junit_xml())
+              .iter("testcase")}
+    assert failed["max_diff"] is None and failed["labels"] is None
+    assert failed["input_contract"].get("message") == (
+        "1 rows River answers are refused by the artifact's input contract; first: "
+        "feature 'b': expected a number, got str 'x'")
+    assert "refused by the artifact&#x27;s input contract: feature &#x27;b&#x27;" in report.to_html()
+
+
+def test_the_pytest_failure_message_shows_no_artifact_answer_for_a_refused_row():
+    from estuary.parity.report import ParityReport, WorstRow
+    from estuary.testing import failure_message
+
+    row = WorstRow(1, "sample", {"b": "x"}, [0.56, 0.44], [], float("nan"), False,
+                   refused="feature 'b': expected a number, got str 'x'")
+    report = ParityReport("onnx", "m.onnx", "onnxruntime", "m", "h", "classification", 0, None,
+                          0.0, 0.0, 1e-9, "float64", False, worst_rows=(row,), n_refused=1)
+    assert failure_message(report).splitlines()[2:] == [
+        "  worst row #1 (sample): refused by the artifact's input contract: "
+        "feature 'b': expected a number, got str 'x'",
+        '    row       {"b": "x"}', "    River     [0.56, 0.44]"]

@@ -72,6 +72,7 @@ class WorstRow:
     artifact: tuple[float, ...]
     diff: float
     label_ok: bool
+    refused: str = ""  # the artifact's input encoder refused this row River answered: why
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ class ParitySummary:
     artifact_ir_hash: str = ""
     n_beyond_float32: int = field(default=0, metadata=_rule(minimum=0))
     diff_counts: tuple[int, ...] = ()  # rows per parity.report.DIFF_BIN_LABELS bin
+    n_refused: int = field(default=0, metadata=_rule(minimum=0))
 
     @classmethod
     def from_report(cls, report: Any) -> ParitySummary:

@@ -309,9 +309,11 @@ async def _json(request: Request) -> Any:
 
 
 def _sample_rows(manifest: Manifest, limit: int) -> list[dict]:
-    """Rows from a manifest's parity reports (sample rows first), without duplicates."""
+    """Rows from a manifest's parity reports (sample rows first), without duplicates; not a row
+    an artifact's input contract refused (the server would answer it 422)."""
     seen, rows = set(), []
-    worst = [w for e in manifest.formats.values() if e.report for w in e.report.worst_rows]
+    worst = [w for e in manifest.formats.values() if e.report for w in e.report.worst_rows
+             if not w.refused]
     for w in sorted(worst, key=lambda w: w.tag != "sample"):
         key = repr(sorted(w.row.items(), key=repr))
         if key not in seen:

@@ -167,6 +167,12 @@ def compare(model: Any, loaded: LoadedModel, probes: Sequence[Probe], ir_hash: s
     for i, why in policy.items():  # skipped as a row River refuses is skipped
         ref.errors[i] = ref.errors[i] or why
     keep = [i for i, e in enumerate(ref.errors) if e is None]
+    # River answers these rows, the artifact's input contract refuses them: counted against
+    # `passed`, listed with the encoder's message, never compared with an answer the artifact
+    # would give for a row it never read
+    contract = [i for i in keep if refused[i]] if refused.any() else []
+    if contract:
+        keep = [i for i in keep if not refused[i]]
     at = np.array(keep, np.intp)  # indexes the arrays below: one conversion of the list
     out = loaded.run(X[at]) if keep else {}  # one run gives every output compared below
     got = main_matrix(loaded.task, out, loaded.classes) if keep else np.empty(
@@ -200,16 +206,17 @@ def compare(model: Any, loaded: LoadedModel, probes: Sequence[Probe], ir_hash: s
         keep and meta.task == "multilabel") else None
     if targets is not None:  # every target's label.<t>: River's predict_one, 100 % equal
         label_ok = targets
-    encode_failed = refused[at]
     tie = (float32_ties(expected, labels, tol) if (labels is not None and loaded.task.index ==
            "argmin" and meta.precision == "float32") else np.zeros(len(keep), bool))
-    ok &= (label_ok | tie) & ~encode_failed  # a float32 tie still counts against agreement
-    badness = np.where(~label_ok | encode_failed, np.inf, row_diff)
+    ok &= label_ok | tie  # a float32 tie still counts against agreement
+    badness = np.where(~label_ok, np.inf, row_diff)
     order = np.argsort(-badness, kind="stable")
     worst = tuple(
         WorstRow(keep[k], probes[keep[k]].tag, dict(probes[keep[k]].row), expected[k].tolist(),
                  got[k].tolist(), float(row_diff[k]), bool(label_ok[k]))
         for k in order[:N_WORST])
+    if contract:  # listed first, with the encoder's message
+        worst = (_refused_rows(loaded, probes, contract, ref.outputs) + worst)[:N_WORST]
     skipped = [e for e in ref.errors if e is not None]
     return ParityReport(
         format=loaded.format,
@@ -226,7 +233,7 @@ def compare(model: Any, loaded: LoadedModel, probes: Sequence[Probe], ir_hash: s
         max_scaled_diff=float(row_scaled.max()) if keep else 0.0,
         tolerance=tol,
         precision=meta.precision,
-        passed=bool(ok.all()) and bool(keep),
+        passed=bool(ok.all()) and bool(keep) and not contract,
         n_skipped=len(skipped),
         rows_by_tag=dict(Counter(probes[i].tag for i in keep)),
         worst_rows=worst,
@@ -235,7 +242,25 @@ def compare(model: Any, loaded: LoadedModel, probes: Sequence[Probe], ir_hash: s
         artifact_ir_hash=meta.ir_hash,
         n_beyond_float32=int(beyond.sum()),
         diff_counts=diff_histogram(diff.max(axis=1) if keep else np.zeros(0)),
+        n_refused=len(contract),
     )
+
+
+def _refused_rows(loaded: LoadedModel, probes: Sequence[Probe], contract: list[int],
+                  reference: np.ndarray) -> tuple[WorstRow, ...]:
+    """The first rows the artifact's input encoder refuses, as worst rows with the encoder's
+    message (encoded again here, for these few rows only: `_encode` keeps no messages) and no
+    artifact answer."""
+    listed = []
+    for i in contract[:N_WORST]:
+        try:
+            loaded.encoder.encode(probes[i].row)
+            why = "refused by the artifact's input encoder"  # not expected: it refused before
+        except InvalidInputError as e:
+            why = str(e)
+        listed.append(WorstRow(i, probes[i].tag, dict(probes[i].row), reference[i].tolist(), [],
+                               float("nan"), False, refused=why))
+    return tuple(listed)
 
 
 def diff_histogram(row_diff: np.ndarray) -> tuple[int, ...]:

@@ -24,6 +24,9 @@ class WorstRow:
     artifact: list
     diff: float
     label_ok: bool
+    # the artifact's input encoder refused this row River answered (its message): not compared,
+    # no artifact answer (`artifact` is empty, `diff` NaN); counts against `passed`
+    refused: str = ""
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class ParityReport:
     artifact_ir_hash: str = ""  # differs from ir_hash when the model learned since the export
     n_beyond_float32: int = 0  # rows whose River value float32 cannot hold (artifact: ±inf)
     diff_counts: tuple[int, ...] = ()  # rows per DIFF_BIN_LABELS bin (largest |diff| of a row)
+    n_refused: int = 0  # rows River answers that the artifact's input contract refuses: FAIL
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -64,6 +68,9 @@ class ParityReport:
         verdict = "PASS" if self.passed else "FAIL"
         labels = "" if self.label_agreement is None else f", labels {self.label_agreement:.2%}"
         skipped = f", {self.n_skipped} rows the original model rejects" if self.n_skipped else ""
+        if self.n_refused:
+            skipped += (f", {self.n_refused} rows River answers that the artifact's input "
+                        "contract refuses (not compared)")
         if self.n_beyond_float32:
             skipped += (f", {self.n_beyond_float32} rows beyond float32 range (River's value "
                         "overflows float32; the artifact gives ±inf)")
@@ -80,7 +87,7 @@ class ParityReport:
         lines = [self.summary(), f"  model {self.model}  ir {self.ir_hash[:12]}  artifact {self.artifact}"]
         lines.append("  rows: " + ", ".join(f"{k} {v}" for k, v in sorted(self.rows_by_tag.items())))
         for w in self.worst_rows[:3]:
-            lines.append(f"  worst #{w.index} ({w.tag}): diff {w.diff:.3g} label_ok={w.label_ok}")
+            lines.append(f"  worst #{w.index} ({w.tag}): {_outcome(w)}")
         return "\n".join(lines)
 
     def to_junit_xml(self) -> str:
@@ -105,13 +112,18 @@ class ParityReport:
         if self.label_agreement is not None:
             checks.append(("labels", self.label_agreement == 1.0,
                            f"label agreement {self.label_agreement:.4%} < 100%"))
+        if self.n_refused:
+            first = next((w.refused for w in self.worst_rows if w.refused), "")
+            checks.append(("input_contract", False, f"{self.n_refused} rows River answers are "
+                           f"refused by the artifact's input contract; first: {first}"))
         checks.append(("verdict", self.passed, self.summary()))
         return checks
 
     def to_html(self) -> str:
         esc = html.escape
         rows = "".join(
-            f"<tr><td>{w.index}</td><td>{esc(w.tag)}</td><td>{w.diff:.3g}</td><td>{w.label_ok}</td>"
+            f"<tr><td>{w.index}</td><td>{esc(w.tag)}</td>"
+            f"<td>{esc(_outcome(w)) if w.refused else f'{w.diff:.3g}'}</td><td>{w.label_ok}</td>"
             f"<td><code>{esc(json.dumps(_json_safe(w.row)))[:300]}</code></td></tr>"
             for w in self.worst_rows)
         colour = "#1a7f37" if self.passed else "#cf222e"
@@ -121,6 +133,7 @@ class ParityReport:
             ("max abs diff", f"{self.max_abs_diff:.3g}"),
             ("max diff, relative above 1", f"{self.max_scaled_diff:.3g}"), ("tolerance", self.tolerance),
             ("precision", self.precision), ("rows the original model rejects", self.n_skipped),
+            ("rows the artifact's input contract refuses", self.n_refused),
             ("rows by kind", self.rows_by_tag)])
         return (f"<!doctype html><html><head><meta charset='utf-8'><title>estuary parity: "
                 f"{esc(self.format)}</title><style>body{{font-family:sans-serif;margin:2em}}"
@@ -190,6 +203,13 @@ class ParityReport:
                 f"{''.join(parts)}<line x1='{tol:.1f}' x2='{tol:.1f}' y1='10' y2='{height - 4}' "
                 f"stroke='#333' stroke-dasharray='4 3'/><text x='{tol + 4:.1f}' y='12' "
                 f"font-size='11'>tolerance {self.tolerance:g}</text></svg>")
+
+
+def _outcome(w: WorstRow) -> str:
+    """A worst row's outcome in words: its difference, or why the artifact never read it."""
+    if w.refused:
+        return f"refused by the artifact's input contract: {w.refused}"
+    return f"diff {w.diff:.3g} label_ok={w.label_ok}"
 
 
 def _json_safe(value: Any) -> Any:
