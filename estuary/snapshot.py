@@ -106,7 +106,9 @@ def refuse_text_numbers(model_ir: ir.Model, answered: Sequence[Mapping]) -> None
     step that passes raw values on (compose.Select) fed it to a model that keeps no trace of
     them (AdPredictor activates a key whose value is truthy, text too), so the schema says
     number and no artifact can answer such a row as River does."""
-    for _, name, value, key in text_in_numbers(model_ir, answered)[:1]:
+    found = text_in_numbers(model_ir, answered)
+    if found:
+        _, name, value, key = found[0]
         raise UnsupportedModelError(model_ir.source, [], reason=(
             f"River answers sample rows whose {name!r} holds text ({value!r}), but the model "
             "keeps no trace of its values and an artifact reads it as a number: encode "

@@ -108,20 +108,16 @@ DELEGATES: dict[type, tuple[Any, tuple[Case, ...]]] = {
 }
 
 
-def picks_member_as_it_learns(m: Any) -> bool:
-    """A model selector: which candidate it predicts with (and export reads) depends on what
-    it learned, so one candidate no format exports does not make every export fail."""
-    return _is_selector_type(type(m))
-
-
 def _is_selector_type(cls: Any) -> bool:
     return cls in DELEGATES and DELEGATES[cls][0] is _selector_delegate
 
 
 def holds_selector(m: Any) -> bool:
     """`m` is a model selector or holds one among its parameters, at any depth (River's
-    `_get_params`: an estimator parameter is (its class, its parameters))."""
-    if picks_member_as_it_learns(m):
+    `_get_params`: an estimator parameter is (its class, its parameters)). Which candidate a
+    selector predicts with (and export reads) depends on what it learned, so one candidate no
+    format exports does not make every export fail."""
+    if _is_selector_type(type(m)):
         return True
     get_params = getattr(m, "_get_params", None)
     return callable(get_params) and _params_hold_selector(get_params())
