@@ -36,7 +36,7 @@ steps: River's own answers on the probe rows (`predict_proba_one` / `predict_one
 each row of a fresh IR's `probe_rows(ir, sample)`, bare: estuary's reference also copies each
 row and builds the matrix), a new onnxruntime session from the artifact's bytes (the options
 `runtimes.onnxruntime` uses), and that session's run on those rows' matrix, after a first run
-on one row (a new session's first run is 10-170 ms slower for the tree: left out, as the
+on one row (a new session's first run is 4-170 ms slower for the tree: left out, as the
 golden check takes it in export + verify); then the onnx package's serialization of the
 artifact's ModelProto (read back from its bytes, untimed) and the file written and renamed over
 the last one, as an atomic export must. Their sum is a lower bound of any export + verify that
@@ -111,7 +111,8 @@ def _restore(saved: list) -> None:
 
 def floor(subject, path: Path, sample: list) -> dict[str, float]:
     """ms of the outside components alone on this state (module docstring): River's answers on
-    the probe rows, a new onnxruntime session of the artifact, its run on their matrix."""
+    the probe rows, a new onnxruntime session of the artifact, its run on their matrix, the
+    ModelProto's serialization, the file written and renamed."""
     import onnx
     import onnxruntime as ort
 
@@ -121,9 +122,7 @@ def floor(subject, path: Path, sample: list) -> dict[str, float]:
     answer = (subject.predict_proba_one if model_ir.task == "classification"
               else subject.predict_one)
     data = path.read_bytes()
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1  # as runtimes.onnxruntime
-    options.log_severity_level = 3
+    options = ort_runtime.session_options()  # as every estuary session
     gc.collect()
     t0 = time.perf_counter()
     for x in rows:  # River alone: no copy of the row, no matrix (estuary's reference adds them)
@@ -134,7 +133,7 @@ def floor(subject, path: Path, sample: list) -> dict[str, float]:
     t1 = time.perf_counter()
     session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
     t2 = time.perf_counter()
-    session.run(None, {"input": X[:1]})  # untimed: a new session's first run costs 10-170 ms more
+    session.run(None, {"input": X[:1]})  # untimed: a new session's first run costs 4-170 ms more
     t2b = time.perf_counter()
     session.run(None, {"input": X})
     t3 = time.perf_counter()

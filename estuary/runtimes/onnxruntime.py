@@ -29,6 +29,14 @@ def _session(data: bytes) -> ort.InferenceSession:
     return _digest_session(data)[1]
 
 
+def session_options() -> ort.SessionOptions:
+    """The options every estuary session is made with."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1  # one-row calls: threads cost more than they give
+    options.log_severity_level = 3
+    return options
+
+
 def _digest_session(data: bytes) -> tuple[str, ort.InferenceSession]:
     """(SHA-256 of `data`, the session of these exact bytes): made once, then reused (export
     loads its artifact to check it, verify loads it again; the bytes' SHA-256 is the key, so a
@@ -37,10 +45,7 @@ def _digest_session(data: bytes) -> tuple[str, ort.InferenceSession]:
     digest = hashlib.sha256(data).hexdigest()
     session = _SESSIONS.get(digest)
     if session is None:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1  # one-row calls: threads cost more than they give
-        options.log_severity_level = 3
-        session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(data, session_options(), providers=["CPUExecutionProvider"])
         _SESSIONS[digest] = session
         while len(_SESSIONS) > _MAX_SESSIONS:
             _METADATA.pop(_SESSIONS.popitem(last=False)[0], None)
